@@ -1,0 +1,128 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "hearth",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hearth", targets: ["HearthCLI"]),
+        .executable(name: "hearth-guest", targets: ["HearthGuestMain"]),
+        .library(name: "HearthTestKit", targets: ["HearthTestKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // Domain types and the workspace state machine. No I/O.
+        .target(name: "HearthCore", swiftSettings: swiftSettings),
+        // JSON shapes of the public REST API, shared by server and client. No I/O.
+        .target(name: "HearthAPI", dependencies: ["HearthCore"], swiftSettings: swiftSettings),
+        // The versioned host/guest contract: frames, messages, flow-control rules. No I/O.
+        .target(name: "HearthWire", swiftSettings: swiftSettings),
+        // The guest agent's logic. Depends on the wire contract only, so it links statically and small.
+        .target(name: "CHearthGuest"),
+        .target(name: "HearthAgent", dependencies: ["HearthWire", "CHearthGuest"], swiftSettings: swiftSettings),
+        .executableTarget(name: "HearthGuestMain", dependencies: ["HearthAgent"], swiftSettings: swiftSettings),
+        // The runtime protocol every sandbox driver implements, and the host side of the agent channel.
+        .target(
+            name: "HearthRuntime",
+            dependencies: [
+                "HearthCore", "HearthWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Base images: built once with mmdebstrap, imported from OCI layouts, cached content-addressed.
+        .target(
+            name: "HearthImages",
+            dependencies: [
+                "HearthCore", "HearthRuntime",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The gVisor (runsc) driver.
+        .target(
+            name: "HearthGVisor",
+            dependencies: ["HearthCore", "HearthRuntime", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // Workspace lifecycle: persisted state machine, warm pool, reconciliation. Executes typed actions.
+        .target(
+            name: "HearthControlPlane",
+            dependencies: [
+                "HearthCore", "HearthRuntime", "HearthImages",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The REST API: parses, authorizes, hands one action to the control plane.
+        .target(
+            name: "HearthServer",
+            dependencies: [
+                "HearthCore", "HearthAPI", "HearthControlPlane", "HearthRuntime", "HearthGVisor", "HearthImages",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // HTTP client of the REST API, used by the CLI and the tests.
+        .target(
+            name: "HearthClient",
+            dependencies: [
+                "HearthAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "HearthCLI",
+            dependencies: [
+                "HearthServer", "HearthClient", "HearthAPI", "HearthGVisor", "HearthImages",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Test kit: a runtime that runs the real agent in-process over a socketpair, with no isolation.
+        .target(
+            name: "HearthTestKit",
+            dependencies: ["HearthRuntime", "HearthAgent", "HearthCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "HearthCoreTests", dependencies: ["HearthCore"]),
+        .testTarget(name: "HearthWireTests", dependencies: ["HearthWire"]),
+        .testTarget(name: "HearthAgentTests", dependencies: ["HearthAgent", "HearthRuntime", "HearthTestKit"]),
+        .testTarget(
+            name: "HearthServerTests",
+            dependencies: ["HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane"]
+        ),
+        .testTarget(
+            name: "HearthGVisorTests",
+            dependencies: ["HearthGVisor", "HearthImages", "HearthRuntime", "HearthControlPlane", "HearthServer", "HearthClient"]
+        ),
+    ]
+)

@@ -1,0 +1,15 @@
+#ifndef HEARTH_GUEST_H
+#define HEARTH_GUEST_H
+#include <sys/types.h>
+#include <sys/socket.h>
+
+// GNU extensions Swift's Glibc module does not expose without _GNU_SOURCE.
+int hearth_pipe2_cloexec(int fds[2]);
+int hearth_accept_cloexec(int fd);
+// Opens a PTY master; writes the slave's path into `name`. Returns the master fd or -1.
+int hearth_open_pty(char *name, size_t size);
+int hearth_execvpe(const char *file, char *const argv[], char *const envp[]);
+void hearth_power_off(void);
+// A close-on-exec stream socket of `domain` (AF_UNIX, AF_INET, AF_INET6).
+int hearth_stream_socket(int domain);
+#endif

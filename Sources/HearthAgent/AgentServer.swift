@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CHearthGuest
+import HearthWire
+
+/// Entry points of the agent: serve stdio, serve a unix socket, bridge stdio to that socket.
+public enum AgentServer {
+    /// Serves the stdio channel for the life of the process. After a checkpoint the same fds carry
+    /// a new host connection (gVisor re-donates stdio on restore), so a quiesced or closed session
+    /// is followed by waiting for the fd to come alive again.
+    public static func serveStdio(context: AgentContext) -> Never {
+        Posix.setBlocking(0)
+        Posix.setBlocking(1)
+        while true {
+            let end = AgentSession(readFD: 0, writeFD: 1, context: context).run()
+            if end == .quiesced { continue }
+            // Closed or broken: the host may come back after a restore. Poll gently until then.
+            while true {
+                var pfd = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+                let rc = poll(&pfd, 1, 250)
+                if rc > 0 && pfd.revents & Int16(POLLHUP | POLLERR | POLLNVAL) == 0 { break }
+                usleep(250_000)
+            }
+        }
+    }
+
+    /// Serves every connection to a unix socket inside the sandbox. `hearth-guest bridge` connects
+    /// here, so a host that lost the stdio channel (a restarted server) can reach the agent again.
+    public static func listen(path: String, context: AgentContext) {
+        unlink(path)
+        let fd = hearth_stream_socket(AF_UNIX)
+        guard fd >= 0, var addr = unixAddress(path) else { return }
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, Glibc.listen(fd, 16) == 0 else { return }
+        chmod(path, 0o600)
+        startThread {
+            while true {
+                let client = hearth_accept_cloexec(fd)
+                if client < 0 { if errno == EINTR { continue } else { return } }
+                startThread {
+                    _ = AgentSession(readFD: client, writeFD: client, context: context).run()
+                    close(client)
+                }
+            }
+        }
+    }
+
+    /// On SIGTERM (a graceful stop), passes the signal to every process in the sandbox, gives them
+    /// a moment, and exits; the runtime forces what is left after its own grace period.
+    public static func handleTermination() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        startThread {
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGTERM)
+            var received: Int32 = 0
+            sigwait(&set, &received)
+            kill(-1, SIGTERM)
+            let deadline = monotonicNanos() + 3_000_000_000
+            while monotonicNanos() < deadline && kill(-1, 0) == 0 { usleep(50_000) }
+            sync()
+            if getpid() == 1 { PowerOff.now() }
+            exit(0)
+        }
+    }
+
+    /// Pumps stdin to the agent's socket and the socket to stdout.
+    public static func bridge(path: String) -> Int32 {
+        let fd = hearth_stream_socket(AF_UNIX)
+        guard fd >= 0, var addr = unixAddress(path) else { return 1 }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else {
+            _ = Posix.writeAll(2, Array("hearth-guest: cannot reach the agent at \(path)\n".utf8))
+            return 1
+        }
+        Posix.setBlocking(0)
+        Posix.setBlocking(1)
+        startThread {
+            while let bytes = Posix.readSome(0, max: 65536), !bytes.isEmpty, Posix.writeAll(fd, bytes) {}
+            shutdown(fd, Int32(SHUT_WR))
+        }
+        while let bytes = Posix.readSome(fd, max: 65536), !bytes.isEmpty, Posix.writeAll(1, bytes) {}
+        return 0
+    }
+
+    static func unixAddress(_ path: String) -> sockaddr_un? {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return nil }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return addr
+    }
+}

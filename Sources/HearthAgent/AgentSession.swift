@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HearthWire
+
+/// Serves one host connection over a byte stream (stdio, a unix socket, a virtio-serial port).
+///
+/// The reader thread never blocks on a stream: every operation runs on its own thread, inbound data
+/// is bounded by the credit the agent granted, and any violation ends this session alone.
+/// Processes outlive the session; their output is discarded once nobody can receive it.
+public final class AgentSession: @unchecked Sendable {
+    public enum End: Equatable {
+        /// The peer closed the connection.
+        case closed
+        /// The host quiesced the channel for a checkpoint and the fd is now idle.
+        case quiesced
+        /// The peer broke the protocol.
+        case violation(WireError)
+    }
+
+    private let readFD: Int32
+    private let writer: FrameWriter
+    private let context: AgentContext
+    private let lock = ConditionLock()
+    private var streams: [UInt32: AgentStream] = [:]
+    private var decoder = FrameDecoder()
+    private var greeted = false
+
+    public init(readFD: Int32, writeFD: Int32, context: AgentContext) {
+        self.readFD = readFD
+        self.writer = FrameWriter(fd: writeFD)
+        self.context = context
+    }
+
+    /// Runs until the connection ends.
+    public func run() -> End {
+        let end = readLoop()
+        closeAllStreams()
+        if case .violation = end { writer.markBroken() }
+        return end
+    }
+
+    private func readLoop() -> End {
+        while true {
+            guard let bytes = Posix.readSome(readFD, max: 128 * 1024), !bytes.isEmpty else { return .closed }
+            decoder.append(bytes)
+            do {
+                while let frame = try decoder.next() {
+                    if let end = try handle(frame) { return end }
+                }
+            } catch {
+                return .violation(error)
+            }
+        }
+    }
+
+    private func handle(_ frame: Frame) throws(WireError) -> End? {
+        if frame.kind == .hello {
+            let hello = try WireCoding.decode(Hello.self, from: frame.payload)
+            guard hello.version >= WireVersion.minimumSupported else {
+                throw WireError(.unsupportedVersion, "host speaks version \(hello.version)")
+            }
+            // A hello after a quiesce starts a new session on the same fd: forget the old streams.
+            closeAllStreams()
+            greeted = true
+            writer.resume()
+            writer.send(.hello(Hello(agent: context.agentName, session: hello.session)))
+            return nil
+        }
+        guard greeted else { throw WireError(.protocolViolation, "frame before hello") }
+        switch frame.kind {
+        case .hello:
+            return nil
+        case .quiesce:
+            closeAllStreams()
+            writer.sendAndPause(Frame(kind: .quiesced, stream: 0))
+            greeted = false
+            return nil
+        case .open:
+            guard frame.stream != 0 else { throw WireError(.protocolViolation, "open on stream 0") }
+            let request = try WireCoding.decode(Request.self, from: frame.payload)
+            let stream = AgentStream(id: frame.stream, writer: writer)
+            let duplicate = lock.withLock { () -> Bool in
+                if streams[frame.stream] != nil { return true }
+                streams[frame.stream] = stream
+                return false
+            }
+            if duplicate { throw WireError(.protocolViolation, "stream \(frame.stream) opened twice") }
+            startThread { [self] in
+                Operations.run(request, on: stream, context: context)
+                finish(stream)
+            }
+        case .data:
+            try lookup(frame.stream)?.deliver(.data(try frame.channel(), frame.dataBytes))
+        case .eof:
+            try lookup(frame.stream)?.deliver(.eof(try frame.channel()))
+        case .window:
+            try lookup(frame.stream)?.grant(try frame.windowIncrement())
+        case .control:
+            let control = try WireCoding.decode(Control.self, from: frame.payload)
+            lookup(frame.stream)?.onControl?(control)
+        case .reset:
+            if let stream = lookup(frame.stream) { finish(stream) }
+        case .quiesced:
+            throw WireError(.protocolViolation, "unexpected frame kind \(frame.kind)")
+        }
+        return nil
+    }
+
+    private func lookup(_ id: UInt32) -> AgentStream? {
+        lock.withLock { streams[id] }
+    }
+
+    private func finish(_ stream: AgentStream) {
+        stream.close()
+        lock.withLock {
+            if streams[stream.id] === stream { streams[stream.id] = nil }
+        }
+    }
+
+    private func closeAllStreams() {
+        let all = lock.withLock { () -> [AgentStream] in
+            defer { streams.removeAll() }
+            return Array(streams.values)
+        }
+        for stream in all { stream.close() }
+    }
+}
+
+/// What every operation may need to know about the agent.
+public struct AgentContext: Sendable {
+    public var agentName: String
+    /// Path of this executable, re-run as the spawn helper.
+    public var executablePath: String
+    public var startedAtNanos: UInt64
+    /// Environment every process starts from.
+    public var baseEnvironment: [String: String]
+    public var defaultDirectory: String
+
+    public init(agentName: String = "hearth-guest/\(WireVersion.current)", executablePath: String,
+                baseEnvironment: [String: String] = AgentContext.defaultEnvironment,
+                defaultDirectory: String = "/workspace") {
+        self.agentName = agentName
+        self.executablePath = executablePath
+        self.startedAtNanos = monotonicNanos()
+        self.baseEnvironment = baseEnvironment
+        self.defaultDirectory = defaultDirectory
+    }
+
+    public static let defaultEnvironment: [String: String] = [
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "LANG": "C.UTF-8",
+        "TERM": "xterm-256color",
+        "HOME": "/root",
+    ]
+}

@@ -1,0 +1,104 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HearthWire
+
+/// One open stream on the guest side: credit for what it sends, and a bounded queue of what it receives.
+final class AgentStream: @unchecked Sendable {
+    enum Inbound {
+        case data(DataChannel, ArraySlice<UInt8>)
+        case eof(DataChannel)
+    }
+
+    let id: UInt32
+    private let writer: FrameWriter
+    private let lock = ConditionLock()
+    private var sendCredit = WireLimits.initialWindow
+    private var inbound: [Inbound] = []
+    private var inboundBytes = 0
+    private var closed = false
+    /// Called on the session's reader thread for `control` frames (resize, signal). Must not block.
+    var onControl: (@Sendable (Control) -> Void)?
+
+    init(id: UInt32, writer: FrameWriter) {
+        self.id = id
+        self.writer = writer
+    }
+
+    var isClosed: Bool { lock.withLock { closed } }
+
+    /// Sends bytes, waiting for credit. Returns false when the stream or the session is gone.
+    @discardableResult
+    func send(_ channel: DataChannel, _ bytes: ArraySlice<UInt8>) -> Bool {
+        var rest = bytes
+        while !rest.isEmpty {
+            let grant: Int = lock.withLock {
+                while sendCredit == 0 && !closed { lock.wait() }
+                if closed { return 0 }
+                let n = min(sendCredit, rest.count, WireLimits.maxDataChunk)
+                sendCredit -= n
+                return n
+            }
+            if grant == 0 { return false }
+            if !writer.send(.data(id, channel, rest.prefix(grant))) { return false }
+            rest = rest.dropFirst(grant)
+        }
+        return true
+    }
+
+    @discardableResult
+    func send(_ frame: Frame) -> Bool {
+        if isClosed { return false }
+        return writer.send(frame)
+    }
+
+    func sendControl(_ control: Control) { send(.control(id, control)) }
+    func sendEOF(_ channel: DataChannel) { send(.eof(id, channel)) }
+
+    // MARK: Called by the session's reader thread.
+
+    func grant(_ increment: UInt32) throws(WireError) {
+        try lock.withLock { () throws(WireError) in
+            let next = sendCredit + Int(increment)
+            guard next <= Int(Int32.max) else { throw WireError(.flowControlViolation, "window overflow") }
+            sendCredit = next
+            lock.broadcast()
+        }
+    }
+
+    func deliver(_ item: Inbound) throws(WireError) {
+        try lock.withLock { () throws(WireError) in
+            if closed { return }
+            if case .data(_, let bytes) = item {
+                inboundBytes += bytes.count
+                guard inboundBytes <= WireLimits.initialWindow else {
+                    throw WireError(.flowControlViolation, "host sent \(inboundBytes) bytes beyond its credit")
+                }
+            }
+            inbound.append(item)
+            lock.broadcast()
+        }
+    }
+
+    /// Blocks for the next inbound item; nil once the stream is closed. Grants the host credit for what it returns.
+    func receive() -> Inbound? {
+        let item: Inbound? = lock.withLock {
+            while inbound.isEmpty && !closed { lock.wait() }
+            if inbound.isEmpty { return nil }
+            let item = inbound.removeFirst()
+            if case .data(_, let bytes) = item { inboundBytes -= bytes.count }
+            return item
+        }
+        if case .data(_, let bytes)? = item, !bytes.isEmpty {
+            writer.send(.window(id, UInt32(bytes.count)))
+        }
+        return item
+    }
+
+    func close() {
+        lock.withLock {
+            closed = true
+            lock.broadcast()
+        }
+    }
+}

@@ -1,0 +1,184 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import CHearthGuest
+import HearthWire
+
+/// Runs one process and streams it. Output is only read as fast as the host grants credit, so a
+/// process writing GiBs is held back by its pipe instead of filling anybody's memory.
+struct ExecOperation {
+    let request: ExecRequest
+    let stream: AgentStream
+    let context: AgentContext
+
+    /// How long output may keep arriving after the process exits, from children that inherited its pipes.
+    static let drainGraceNanos: UInt64 = 100_000_000
+
+    func run() throws(WireError) {
+        guard !request.argv.isEmpty else { throw WireError(.invalidArgument, "empty argv") }
+        let io: ChildIO
+        if let size = request.pty { io = try ChildIO.pty(size) } else { io = try ChildIO.pipes() }
+        let pid = try spawn(io)
+        io.closeChildEnds()
+        ChildReaper.shared.watch(pid)
+        stream.sendControl(.started(pid: pid))
+
+        stream.onControl = { control in
+            switch control {
+            case .signal(let signal): kill(-pid, signal)
+            case .resize(let size): if let master = io.master { ChildIO.resize(master, size) }
+            default: break
+            }
+        }
+
+        let exited = ExitFlag()
+        let group = ThreadGroup()
+        for (fd, channel) in io.outputs {
+            group.start { pump(from: fd, to: channel, exited: exited) }
+        }
+        startThread { feedInput(to: io.inputFD) }
+
+        let deadline = request.timeoutMs.map { monotonicNanos() + $0 * 1_000_000 }
+        var status = ChildReaper.shared.wait(pid, untilMonotonicNanos: deadline)
+        var timedOut = false
+        if status == nil {
+            timedOut = true
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+            status = ChildReaper.shared.wait(pid, untilMonotonicNanos: nil)
+        }
+        exited.set()
+        group.wait()
+        io.closeParentEnds()
+        var final = status ?? ExitStatus(code: 255)
+        final.timedOut = timedOut
+        stream.sendControl(.exited(final))
+    }
+
+    private func spawn(_ io: ChildIO) throws(WireError) -> pid_t {
+        let cwd = request.cwd ?? (access(context.defaultDirectory, X_OK) == 0 ? context.defaultDirectory : "/")
+        let spec = SpawnSpec(argv: request.argv, env: context.baseEnvironment.merging(request.env) { $1 },
+                             cwd: cwd, user: request.user, pty: request.pty != nil)
+        let json = String(decoding: (try? JSONEncoder().encode(spec)) ?? Data(), as: UTF8.self)
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for (index, fd) in io.childFDs.enumerated() {
+            posix_spawn_file_actions_adddup2(&actions, fd, Int32(index))
+        }
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(context.executablePath), strdup("spawn-helper"), nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = [strdup("\(SpawnSpec.environmentKey)=\(json)"), nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, context.executablePath, &actions, nil, argv, envp)
+        guard rc == 0 else { throw Posix.error("spawn", rc) }
+        return pid
+    }
+
+    private func pump(from fd: Int32, to channel: DataChannel, exited: ExitFlag) {
+        var deliver = true
+        while true {
+            // Stop only when the pipe is idle: output still buffered after the exit is never dropped.
+            if !Posix.waitReady(fd, events: Int16(POLLIN), timeoutMs: 50) {
+                if exited.isSet(since: Self.drainGraceNanos) { break }
+                continue
+            }
+            guard let bytes = Posix.readSome(fd, max: WireLimits.maxDataChunk), !bytes.isEmpty else { break }
+            // Keep draining after the host went away so the process is never blocked on a full pipe.
+            if deliver { deliver = stream.send(channel, bytes[...]) }
+        }
+        if deliver { stream.sendEOF(channel) }
+    }
+
+    private func feedInput(to fd: Int32) {
+        defer { close(fd) }
+        while let item = stream.receive() {
+            switch item {
+            case .data(_, let bytes):
+                if !Posix.writeAll(fd, bytes) { return }
+            case .eof:
+                return
+            }
+        }
+    }
+}
+
+/// The fds of one child: pipes for stdin/stdout/stderr, or a PTY.
+struct ChildIO {
+    var childFDs: [Int32]
+    var inputFD: Int32
+    var outputs: [(Int32, DataChannel)]
+    var master: Int32?
+
+    static func pipes() throws(WireError) -> ChildIO {
+        var fds = [Int32](repeating: -1, count: 6)
+        for i in 0..<3 {
+            let rc = fds.withUnsafeMutableBufferPointer { hearth_pipe2_cloexec($0.baseAddress! + i * 2) }
+            guard rc == 0 else { throw Posix.error("pipe") }
+        }
+        // stdin: child reads fds[0], agent writes fds[1]. stdout/stderr: agent reads [2]/[4].
+        return ChildIO(childFDs: [fds[0], fds[3], fds[5]], inputFD: fds[1],
+                       outputs: [(fds[2], .stdout), (fds[4], .stderr)], master: nil)
+    }
+
+    static func pty(_ size: PTYSize) throws(WireError) -> ChildIO {
+        var name = [CChar](repeating: 0, count: 128)
+        let master = hearth_open_pty(&name, name.count)
+        guard master >= 0 else { throw Posix.error("open pty") }
+        let slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard slave >= 0 else { throw Posix.error("open pty") }
+        resize(master, size)
+        let input = dup(master)
+        _ = fcntl(input, F_SETFD, FD_CLOEXEC)
+        return ChildIO(childFDs: [slave, slave, slave], inputFD: input, outputs: [(master, .bytes)], master: master)
+    }
+
+    static func resize(_ fd: Int32, _ size: PTYSize) {
+        var ws = winsize(ws_row: size.rows, ws_col: size.cols, ws_xpixel: 0, ws_ypixel: 0)
+        _ = ioctl(fd, UInt(TIOCSWINSZ), &ws)
+    }
+
+    func closeChildEnds() {
+        for fd in Set(childFDs) { close(fd) }
+    }
+
+    func closeParentEnds() {
+        for (fd, _) in outputs { close(fd) }
+    }
+}
+
+final class ExitFlag: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var at: UInt64?
+    func set() { lock.withLock { at = monotonicNanos() } }
+    func isSet(since grace: UInt64) -> Bool {
+        lock.withLock { at.map { monotonicNanos() >= $0 + grace } ?? false }
+    }
+}
+
+/// Waits for a set of threads to finish.
+final class ThreadGroup: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var running = 0
+
+    func start(_ body: @escaping @Sendable () -> Void) {
+        lock.withLock { running += 1 }
+        startThread { [self] in
+            body()
+            lock.withLock {
+                running -= 1
+                lock.broadcast()
+            }
+        }
+    }
+
+    func wait() {
+        lock.withLock { while running > 0 { lock.wait() } }
+    }
+}

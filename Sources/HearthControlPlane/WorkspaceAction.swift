@@ -1,0 +1,38 @@
+import HearthCore
+import HearthWire
+
+/// Everything the API can ask of the control plane. The API layer parses and authorizes, then
+/// hands exactly one of these to `WorkspaceManager.perform`.
+public enum WorkspaceAction: Sendable {
+    case create(CreateWorkspace)
+    case list
+    case get(String)
+    case start(String)
+    case stop(String)
+    case pause(String)
+    case resume(String)
+    case delete(String)
+    /// Opens a stream on the workspace's agent: exec, files, ports, tunnels.
+    case agent(String, Request)
+}
+
+public struct CreateWorkspace: Sendable {
+    public var name: String?
+    public var image: String?
+    public var runtime: RuntimeKind?
+    public var limits: ResourceLimits?
+
+    public init(name: String? = nil, image: String? = nil, runtime: RuntimeKind? = nil, limits: ResourceLimits? = nil) {
+        self.name = name
+        self.image = image
+        self.runtime = runtime
+        self.limits = limits
+    }
+}
+
+public enum ActionOutcome: Sendable {
+    case workspace(Workspace)
+    case workspaces([Workspace])
+    case deleted
+    case reply(Reply)
+}

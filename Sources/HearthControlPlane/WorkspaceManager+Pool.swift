@@ -1,0 +1,70 @@
+import Foundation
+import HearthCore
+import HearthImages
+import HearthRuntime
+import ServiceLifecycle
+
+/// The warm pool: running sandboxes of the default image, runtime and limits, held as workspace
+/// rows marked `pooled`. A create that matches them claims one by renaming the row; nothing boots.
+extension WorkspaceManager {
+    func claimPooled(_ request: CreateWorkspace, runtime: RuntimeKind, limits: ResourceLimits) async throws -> Workspace? {
+        guard configuration.warmPoolSize > 0, runtime == registry.defaultRuntime, limits == configuration.defaultLimits,
+              (request.image ?? ImageStore.baseReference) == ImageStore.baseReference else { return nil }
+        let candidates = try store.all(includePooled: true).filter { $0.pooled && $0.state == .running && $0.runtime == runtime }
+        for var record in candidates where busy[record.id] == nil {
+            guard let agent = agents[record.id], !agent.isClosed else { continue }
+            record.pooled = false
+            record.name = request.name ?? Self.defaultName(for: record.id)
+            record.createdAt = Date()
+            record.updatedAt = record.createdAt
+            try store.update(record)
+            poolSignal.continuation.yield()
+            return record.workspace
+        }
+        poolSignal.continuation.yield()
+        return nil
+    }
+
+    /// Boots pooled sandboxes until the pool is full. Called by `WarmPoolService`.
+    public func fillPool() async {
+        guard configuration.warmPoolSize > 0, let kind = registry.defaultRuntime else { return }
+        while !Task.isCancelled {
+            let pooled = ((try? store.all(includePooled: true)) ?? []).filter { $0.pooled && $0.state != .failed }
+            if pooled.count >= configuration.warmPoolSize { return }
+            do {
+                let image = try await images.base()
+                let id = Workspace.newID()
+                let now = Date()
+                let limits = configuration.defaultLimits
+                let record = WorkspaceRecord(id: id, name: id, runtime: kind, image: image.id, imageRootfs: image.rootfs,
+                                             state: .creating, cpus: limits.cpus, memoryMiB: limits.memoryMiB, pooled: true,
+                                             failure: nil, createdAt: now, updatedAt: now)
+                try store.insert(record)
+                _ = try await withBusy(id, "warming") { try await boot(record, event: .created) }
+            } catch {
+                logger.warning("warm pool could not boot a sandbox", metadata: ["error": "\(error)"])
+                for failed in ((try? store.all(includePooled: true)) ?? []) where failed.pooled && failed.state == .failed {
+                    try? await delete(failed.id)
+                }
+                return
+            }
+        }
+    }
+
+    var poolSignals: AsyncStream<Void> { poolSignal.stream }
+}
+
+/// Keeps the warm pool full for the life of the server.
+public struct WarmPoolService: Service {
+    let manager: WorkspaceManager
+
+    public init(manager: WorkspaceManager) { self.manager = manager }
+
+    public func run() async throws {
+        let signals = await manager.poolSignals
+        await manager.fillPool()
+        await cancelWhenGracefulShutdown {
+            for await _ in signals { await manager.fillPool() }
+        }
+    }
+}

@@ -1,0 +1,241 @@
+import Foundation
+import HearthCore
+import HearthImages
+import HearthRuntime
+import HearthWire
+import Logging
+import Metrics
+
+/// Executes workspace actions: the only place that changes a workspace's state.
+///
+/// Every state change goes through `WorkspaceStateMachine` and is persisted before the runtime
+/// call it announces (`pausing`) and after the one it confirms (`paused`), so a crash leaves a
+/// transitional state the reconciler can resolve. One lifecycle operation runs per workspace at a time.
+public actor WorkspaceManager {
+    public struct Configuration: Sendable {
+        public var dataDirectory: String
+        public var defaultLimits: ResourceLimits
+        public var stopGrace: Duration
+        public var warmPoolSize: Int
+
+        public init(dataDirectory: String, defaultLimits: ResourceLimits = ResourceLimits(), stopGrace: Duration = .seconds(10),
+                    warmPoolSize: Int = 0) {
+            self.dataDirectory = dataDirectory
+            self.defaultLimits = defaultLimits
+            self.stopGrace = stopGrace
+            self.warmPoolSize = warmPoolSize
+        }
+    }
+
+    public let store: WorkspaceStore
+    public let registry: RuntimeRegistry
+    let images: ImageStore
+    let configuration: Configuration
+    let logger: Logger
+    var agents: [String: AgentConnection] = [:]
+    var busy: [String: String] = [:]
+    let poolSignal = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+
+    public init(store: WorkspaceStore, registry: RuntimeRegistry, images: ImageStore, configuration: Configuration, logger: Logger) {
+        self.store = store
+        self.registry = registry
+        self.images = images
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func perform(_ action: WorkspaceAction) async throws -> ActionOutcome {
+        switch action {
+        case .create(let request): return .workspace(try await create(request))
+        case .list: return .workspaces(try store.all().map(\.workspace))
+        case .get(let ref): return .workspace(try record(ref).workspace)
+        case .start(let ref): return .workspace(try await start(ref))
+        case .stop(let ref): return .workspace(try await stop(ref))
+        case .pause(let ref): return .workspace(try await pause(ref))
+        case .resume(let ref): return .workspace(try await resume(ref))
+        case .delete(let ref):
+            try await delete(ref)
+            return .deleted
+        case .agent(let ref, let request): return .reply(try await agent(for: ref).call(request))
+        }
+    }
+
+    /// Opens a stream to a running workspace's agent (exec, file transfer, tunnel).
+    public func openStream(_ ref: String, _ request: Request) async throws -> HostStream {
+        try await agent(for: ref).open(request)
+    }
+
+    public func workspace(_ ref: String) throws -> Workspace { try record(ref).workspace }
+
+    // MARK: Lifecycle
+
+    func create(_ request: CreateWorkspace) async throws -> Workspace {
+        let limits = try (request.limits ?? configuration.defaultLimits).validated()
+        if let name = request.name, !Workspace.isValidName(name) {
+            throw HearthError(.invalidArgument, "a name is 1-63 lowercase letters, digits and dashes, not starting with ws_")
+        }
+        let runtime = try registry.runtime(for: request.runtime)
+        if let claimed = try await claimPooled(request, runtime: runtime.kind, limits: limits) { return claimed }
+        let image = try await images.resolve(request.image ?? ImageStore.baseReference)
+        let id = Workspace.newID()
+        let now = Date()
+        let record = WorkspaceRecord(id: id, name: request.name ?? Self.defaultName(for: id), runtime: runtime.kind,
+                                     image: image.id, imageRootfs: image.rootfs, state: .creating, cpus: limits.cpus,
+                                     memoryMiB: limits.memoryMiB, pooled: false, failure: nil, createdAt: now, updatedAt: now)
+        try store.insert(record)
+        return try await withBusy(id, "creating") { try await boot(record, event: .created) }
+    }
+
+    func start(_ ref: String) async throws -> Workspace {
+        let record = try record(ref)
+        return try await withBusy(record.id, "starting") {
+            let starting = try store.apply(.start, to: record.id)
+            let runtime = try registry.existing(record.runtime)
+            // A failed workspace may have left a half-dead sandbox.
+            try? await runtime.stop(spec(record), grace: .zero)
+            return try await boot(starting, event: .started)
+        }
+    }
+
+    /// Prepares and starts the sandbox of a record in `creating` or `starting`, then confirms with `event`.
+    func boot(_ record: WorkspaceRecord, event: WorkspaceEvent) async throws -> Workspace {
+        let runtime = try registry.existing(record.runtime)
+        let spec = spec(record)
+        do {
+            try await runtime.prepare(spec)
+            let agent = try await runtime.start(spec)
+            adopt(agent, for: record.id)
+            return try store.apply(event, to: record.id).workspace
+        } catch {
+            let failure = (error as? HearthError) ?? HearthError(.runtimeFailed, "the workspace failed to start", detail: "\(error)")
+            logger.error("workspace failed to start", metadata: ["workspace.id": "\(record.id)", "error": "\(failure)"])
+            try? await runtime.stop(spec, grace: .zero)
+            _ = try? store.apply(.fail, to: record.id, failure: failure.message)
+            throw failure
+        }
+    }
+
+    func stop(_ ref: String) async throws -> Workspace {
+        let record = try record(ref)
+        return try await withBusy(record.id, "stopping") {
+            try store.apply(.stop, to: record.id)
+            let runtime = try registry.existing(record.runtime)
+            agents.removeValue(forKey: record.id)?.close()
+            do {
+                try await runtime.stop(spec(record), grace: configuration.stopGrace)
+            } catch {
+                _ = try? store.apply(.fail, to: record.id, failure: "the workspace could not be stopped")
+                throw error
+            }
+            return try store.apply(.stopped, to: record.id).workspace
+        }
+    }
+
+    func pause(_ ref: String) async throws -> Workspace {
+        let record = try record(ref)
+        return try await withBusy(record.id, "pausing") {
+            try store.apply(.pause, to: record.id)
+            let runtime = try registry.existing(record.runtime)
+            let agent = agents.removeValue(forKey: record.id)
+            do {
+                try await runtime.pause(spec(record), agent: agent)
+            } catch {
+                let status = await runtime.status(spec(record))
+                if status == .running, let again = try? await runtime.reconnect(spec(record)) {
+                    adopt(again, for: record.id)
+                    _ = try? store.apply(.adoptRunning, to: record.id)
+                } else {
+                    _ = try? store.apply(.fail, to: record.id, failure: "the workspace could not be paused")
+                }
+                throw error
+            }
+            return try store.apply(.paused, to: record.id).workspace
+        }
+    }
+
+    func resume(_ ref: String) async throws -> Workspace {
+        let record = try record(ref)
+        return try await withBusy(record.id, "resuming") {
+            try store.apply(.resume, to: record.id)
+            let runtime = try registry.existing(record.runtime)
+            do {
+                let agent = try await runtime.resume(spec(record))
+                adopt(agent, for: record.id)
+            } catch {
+                _ = try? store.apply(.fail, to: record.id, failure: (error as? HearthError)?.message ?? "the workspace could not be resumed")
+                throw error
+            }
+            return try store.apply(.resumed, to: record.id).workspace
+        }
+    }
+
+    func delete(_ ref: String) async throws {
+        let record = try record(ref)
+        try await withBusy(record.id, "deleting") {
+            try store.apply(.delete, to: record.id)
+            agents.removeValue(forKey: record.id)?.close()
+            try await registry.existing(record.runtime).destroy(spec(record))
+            try store.apply(.deleted, to: record.id)
+            try store.delete(record.id)
+        }
+    }
+
+    // MARK: Agents
+
+    func agent(for ref: String) async throws -> AgentConnection {
+        let record = try record(ref)
+        guard record.state == .running else {
+            throw HearthError(.conflict, "the workspace is \(record.state.rawValue), not running")
+        }
+        if let agent = agents[record.id], !agent.isClosed { return agent }
+        let agent = try await registry.existing(record.runtime).reconnect(spec(record))
+        adopt(agent, for: record.id)
+        return agent
+    }
+
+    /// Keeps `agent` as the workspace's channel and watches it: a guest that breaks the protocol,
+    /// or a sandbox that dies under it, marks the workspace failed (it can be started again).
+    func adopt(_ agent: AgentConnection, for id: String) {
+        agents[id]?.close()
+        agents[id] = agent
+        agent.onClose { [weak self] reason in
+            guard let self else { return }
+            Task { await self.agentClosed(agent, id: id, reason: reason) }
+        }
+    }
+
+    func agentClosed(_ agent: AgentConnection, id: String, reason: HearthError?) async {
+        guard agents[id] === agent else { return }  // Replaced or closed on purpose.
+        agents[id] = nil
+        guard busy[id] == nil, let record = try? store.find(id), record.state == .running else { return }
+        let status = await ((try? registry.existing(record.runtime))?.status(spec(record))) ?? .missing
+        let message = reason.map { "the workspace agent broke the protocol: \($0.message)" }
+            ?? (status == .running ? "the workspace agent stopped answering" : "the sandbox exited unexpectedly")
+        logger.warning("workspace failed", metadata: ["workspace.id": "\(id)", "reason": "\(message)", "detail": "\(reason?.detail ?? "")"])
+        _ = try? store.apply(.fail, to: id, failure: message)
+        if status == .running, let runtime = try? registry.existing(record.runtime) {
+            try? await runtime.stop(spec(record), grace: .seconds(1))
+        }
+    }
+
+    // MARK: Helpers
+
+    func record(_ ref: String) throws -> WorkspaceRecord {
+        guard let record = try store.find(ref) else { throw HearthError(.notFound, "no workspace \(ref)") }
+        return record
+    }
+
+    func spec(_ record: WorkspaceRecord) -> SandboxSpec {
+        SandboxSpec(id: record.id, image: ImageRef(id: record.image, rootfs: record.imageRootfs), limits: record.limits,
+                    stateDirectory: "\(configuration.dataDirectory)/workspaces/\(record.id)")
+    }
+
+    func withBusy<T>(_ id: String, _ what: String, _ body: () async throws -> T) async throws -> T {
+        if let current = busy[id] { throw HearthError(.conflict, "the workspace is busy \(current)") }
+        busy[id] = what
+        defer { busy[id] = nil }
+        return try await body()
+    }
+
+    static func defaultName(for id: String) -> String { "ws-" + id.dropFirst(3).prefix(8) }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import GRDB
+import HearthCore
+import HearthRuntime
+
+/// The control plane's database. Migrations are append-only: never edit one that has shipped.
+public struct WorkspaceStore: Sendable {
+    public let db: any DatabaseWriter
+
+    public init(path: String) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(5)
+        let pool = try DatabasePool(path: path, configuration: config)
+        try self.init(db: pool)
+    }
+
+    public init(db: any DatabaseWriter) throws {
+        self.db = db
+        try Self.migrator.migrate(db)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: workspaces") { db in
+            try db.create(table: "workspace") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull().unique()
+                t.column("runtime", .text).notNull()
+                t.column("image", .text).notNull()
+                t.column("imageRootfs", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("cpus", .double).notNull()
+                t.column("memoryMiB", .integer).notNull()
+                t.column("pooled", .boolean).notNull().defaults(to: false)
+                t.column("failure", .text)
+                t.column("createdAt", .datetime).notNull()
+                t.column("updatedAt", .datetime).notNull()
+            }
+            try db.create(table: "workspaceEvent") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("workspaceId", .text).notNull().indexed()
+                t.column("event", .text).notNull()
+                t.column("fromState", .text).notNull()
+                t.column("toState", .text).notNull()
+                t.column("at", .datetime).notNull()
+            }
+        }
+        return migrator
+    }
+
+    public func insert(_ record: WorkspaceRecord) throws {
+        do {
+            try db.write { db in try record.insert(db) }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            throw HearthError(.conflict, "a workspace named \(record.name) already exists")
+        }
+    }
+
+    public func find(_ reference: String) throws -> WorkspaceRecord? {
+        try db.read { db in
+            try WorkspaceRecord.filter(Column("id") == reference || (Column("name") == reference && Column("pooled") == false))
+                .fetchOne(db)
+        }
+    }
+
+    public func all(includePooled: Bool = false) throws -> [WorkspaceRecord] {
+        try db.read { db in
+            var request = WorkspaceRecord.order(Column("createdAt"))
+            if !includePooled { request = request.filter(Column("pooled") == false) }
+            return try request.fetchAll(db)
+        }
+    }
+
+    /// Applies a lifecycle event through the state machine and records it. Fails on an illegal transition.
+    @discardableResult
+    public func apply(_ event: WorkspaceEvent, to id: String, failure: String? = nil, now: Date = Date()) throws -> WorkspaceRecord {
+        try db.write { db in
+            guard var record = try WorkspaceRecord.fetchOne(db, key: id) else {
+                throw HearthError(.notFound, "no workspace \(id)")
+            }
+            let next = try WorkspaceStateMachine().next(from: record.state, on: event)
+            let event = WorkspaceEventRecord(workspaceId: id, event: event.rawValue, fromState: record.state.rawValue,
+                                             toState: next.rawValue, at: now)
+            try event.insert(db)
+            record.state = next
+            record.updatedAt = now
+            record.failure = next == .failed ? (failure ?? record.failure) : nil
+            try record.update(db)
+            return record
+        }
+    }
+
+    public func update(_ record: WorkspaceRecord) throws {
+        do {
+            try db.write { db in try record.update(db) }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            throw HearthError(.conflict, "a workspace named \(record.name) already exists")
+        }
+    }
+
+    public func delete(_ id: String) throws {
+        _ = try db.write { db in try WorkspaceRecord.deleteOne(db, key: id) }
+    }
+
+    public func events(of id: String) throws -> [WorkspaceEventRecord] {
+        try db.read { db in try WorkspaceEventRecord.filter(Column("workspaceId") == id).order(Column("id")).fetchAll(db) }
+    }
+}
+
+public struct WorkspaceRecord: Codable, Sendable, FetchableRecord, PersistableRecord, Equatable {
+    public static let databaseTableName = "workspace"
+    public var id: String
+    public var name: String
+    public var runtime: RuntimeKind
+    public var image: String
+    public var imageRootfs: String
+    public var state: WorkspaceState
+    public var cpus: Double
+    public var memoryMiB: Int
+    public var pooled: Bool
+    public var failure: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public var limits: ResourceLimits { ResourceLimits(cpus: cpus, memoryMiB: memoryMiB) }
+
+    public var workspace: Workspace {
+        Workspace(id: id, name: name, runtime: runtime, image: image, state: state, limits: limits,
+                  createdAt: createdAt, updatedAt: updatedAt, failure: failure)
+    }
+}
+
+public struct WorkspaceEventRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "workspaceEvent"
+    public var id: Int64?
+    public var workspaceId: String
+    public var event: String
+    public var fromState: String
+    public var toState: String
+    public var at: Date
+}

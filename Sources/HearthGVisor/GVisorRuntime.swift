@@ -1,0 +1,243 @@
+import Foundation
+import HearthCore
+import HearthRuntime
+import Logging
+import Synchronization
+
+/// Workspaces as gVisor sandboxes.
+///
+/// The agent is the sandbox's init process and its stdio is one end of a socketpair whose other
+/// end the host keeps: no network and no shared socket file is needed. runsc re-donates stdio on
+/// restore, so resume gets a fresh channel the same way. A host that lost the channel (a restarted
+/// server) reaches the agent through `runsc exec hearth-guest bridge` to the agent's unix socket.
+public final class GVisorRuntime: SandboxRuntime {
+    public let kind = RuntimeKind.gvisor
+    public let configuration: GVisorConfiguration
+    private let logger: Logger
+    private let bridges = Mutex<[String: Process]>([:])
+
+    public init(configuration: GVisorConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    private var runsc: String? { configuration.runscPath ?? HostCommand.which("runsc") }
+
+    private func runscArgs(_ subcommand: [String]) throws -> [String] {
+        guard let runsc else { throw HearthError(.runtimeUnavailable, "the gvisor runtime is not installed", detail: "runsc not found") }
+        return [runsc, "--root", configuration.stateRoot, "--platform", configuration.platform, "--network", "none"] + subcommand
+    }
+
+    // MARK: Probe
+
+    public func probe() async -> RuntimeAvailability {
+        guard runsc != nil else {
+            return RuntimeAvailability(runtime: .gvisor, available: false, reason: "runsc is not installed (Debian package runsc)")
+        }
+        guard FileManager.default.isExecutableFile(atPath: configuration.agentDirectory + "/hearth-guest") else {
+            return RuntimeAvailability(runtime: .gvisor, available: false,
+                                       reason: "the guest agent is missing from \(configuration.agentDirectory)")
+        }
+        let probeRoot = configuration.stateRoot + "/probe"
+        do {
+            try FileManager.default.createDirectory(atPath: probeRoot, withIntermediateDirectories: true)
+            let args = try runscArgs([]).map { $0 == configuration.stateRoot ? probeRoot : $0 } + ["do", "/bin/true"]
+            let result = try await HostCommand.run(args, timeout: .seconds(15))
+            guard result.succeeded else {
+                return RuntimeAvailability(runtime: .gvisor, available: false, mode: configuration.platform,
+                                           reason: "runsc could not start a sandbox: \(result.stderr.suffix(300))")
+            }
+            return RuntimeAvailability(runtime: .gvisor, available: true, mode: configuration.platform,
+                                       reason: "runsc started a sandbox with the \(configuration.platform) platform")
+        } catch {
+            return RuntimeAvailability(runtime: .gvisor, available: false, mode: configuration.platform,
+                                       reason: "runsc did not start a sandbox in time: \(error)")
+        }
+    }
+
+    // MARK: Lifecycle
+
+    public func prepare(_ spec: SandboxSpec) async throws {
+        let layout = Layout(spec)
+        let fm = FileManager.default
+        for dir in [layout.upper, layout.work, layout.rootfs, layout.bundle, layout.upper + "/workspace", layout.upper + "/etc"] {
+            try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        // The statx workaround must load in every dynamic program, whatever the image.
+        let existing = (try? String(contentsOfFile: spec.image.rootfs + "/etc/ld.so.preload", encoding: .utf8)) ?? ""
+        let preload = OCIBundle.agentMountPoint + "/libhearth-statx.so"
+        if !existing.contains(preload) {
+            try (existing + (existing.isEmpty || existing.hasSuffix("\n") ? "" : "\n") + preload + "\n")
+                .write(toFile: layout.upper + "/etc/ld.so.preload", atomically: true, encoding: .utf8)
+        }
+        let bundle = OCIBundle(id: spec.id, rootfs: layout.rootfs, agentDirectory: configuration.agentDirectory, limits: spec.limits)
+        try bundle.configJSON().write(to: URL(fileURLWithPath: layout.bundle + "/config.json"))
+    }
+
+    public func start(_ spec: SandboxSpec) async throws -> AgentConnection {
+        let layout = Layout(spec)
+        try Overlay.mount(lower: spec.image.rootfs, upper: layout.upper, work: layout.work, target: layout.rootfs)
+        // A stopped container of the same id may remain from an earlier run.
+        _ = try? await HostCommand.run(try runscArgs(["delete", "--force", spec.id]))
+        return try await launch(spec, ["run", "--detach", "--bundle", layout.bundle, spec.id], what: "start")
+    }
+
+    public func reconnect(_ spec: SandboxSpec) async throws -> AgentConnection {
+        let pair = try SocketPair()
+        let process: Process
+        do {
+            process = try HostCommand.spawn(
+                try runscArgs(["exec", spec.id, OCIBundle.agentMountPoint + "/hearth-guest", "bridge", OCIBundle.agentSocket]),
+                stdio: pair.guest, stderrFile: Layout(spec).log)
+        } catch {
+            close(pair.guest)
+            close(pair.host)
+            throw HearthError(.runtimeFailed, "cannot reach the workspace agent", detail: "\(error)")
+        }
+        close(pair.guest)
+        bridges.withLock { $0[spec.id]?.terminate(); $0[spec.id] = process }
+        let agent = try await AgentConnection.connect(socket: pair.host, logger: logger)
+        _ = try await agent.handshake(timeout: configuration.bootTimeout)
+        return agent
+    }
+
+    public func pause(_ spec: SandboxSpec, agent: AgentConnection?) async throws {
+        let layout = Layout(spec)
+        if let agent, !agent.isClosed {
+            if hasBridge(spec.id) {
+                agent.close()
+            } else {
+                // No half-written frame may be frozen into the snapshot.
+                try await agent.quiesce()
+            }
+        }
+        try await stopBridge(spec.id)
+        try? FileManager.default.removeItem(atPath: layout.checkpoint)
+        try FileManager.default.createDirectory(atPath: layout.checkpoint, withIntermediateDirectories: true)
+        let result = try await HostCommand.run(try runscArgs(["checkpoint", "--image-path", layout.checkpoint, spec.id]),
+                                               timeout: .seconds(300))
+        agent?.close()
+        guard result.succeeded else {
+            try? FileManager.default.removeItem(atPath: layout.checkpoint)
+            throw HearthError(.runtimeFailed, "the workspace could not be paused", detail: "runsc checkpoint: \(result.stderr.suffix(500))")
+        }
+        _ = try? await HostCommand.run(try runscArgs(["delete", "--force", spec.id]))
+        // The upper layer stays; the merged mount is rebuilt on resume.
+        Overlay.unmount(layout.rootfs)
+    }
+
+    public func resume(_ spec: SandboxSpec) async throws -> AgentConnection {
+        let layout = Layout(spec)
+        guard FileManager.default.fileExists(atPath: layout.checkpoint + "/checkpoint.img") else {
+            throw HearthError(.conflict, "the workspace has no saved state to resume from")
+        }
+        try Overlay.mount(lower: spec.image.rootfs, upper: layout.upper, work: layout.work, target: layout.rootfs)
+        _ = try? await HostCommand.run(try runscArgs(["delete", "--force", spec.id]))
+        let agent = try await launch(spec, ["restore", "--detach", "--image-path", layout.checkpoint, "--bundle", layout.bundle, spec.id],
+                                     what: "resume")
+        try? FileManager.default.removeItem(atPath: layout.checkpoint)
+        return agent
+    }
+
+    public func stop(_ spec: SandboxSpec, grace: Duration) async throws {
+        try await stopBridge(spec.id)
+        let layout = Layout(spec)
+        if await status(spec) == .running {
+            _ = try? await HostCommand.run(try runscArgs(["kill", spec.id, "TERM"]))
+            let deadline = ContinuousClock.now + grace
+            while ContinuousClock.now < deadline, await status(spec) == .running {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            if await status(spec) == .running {
+                _ = try? await HostCommand.run(try runscArgs(["kill", "--all", spec.id, "KILL"]))
+            }
+        }
+        let deleted = try await HostCommand.run(try runscArgs(["delete", "--force", spec.id]))
+        if !deleted.succeeded, await status(spec) != .missing {
+            throw HearthError(.runtimeFailed, "the workspace could not be stopped", detail: deleted.stderr)
+        }
+        try? FileManager.default.removeItem(atPath: layout.checkpoint)
+        Overlay.unmount(layout.rootfs)
+    }
+
+    public func destroy(_ spec: SandboxSpec) async throws {
+        try await stop(spec, grace: .zero)
+        let layout = Layout(spec)
+        Overlay.unmount(layout.rootfs)
+        guard !Overlay.isMounted(layout.rootfs) else {
+            throw HearthError(.runtimeFailed, "the workspace's filesystem is still in use", detail: layout.rootfs)
+        }
+        try? FileManager.default.removeItem(atPath: spec.stateDirectory)
+    }
+
+    public func status(_ spec: SandboxSpec) async -> SandboxStatus {
+        if let result = try? await HostCommand.run(try runscArgs(["state", spec.id]), timeout: .seconds(10)), result.succeeded,
+           let data = result.stdout.data(using: .utf8),
+           let state = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
+            switch state["status"] as? String {
+            case "running", "created": return .running
+            case "paused": return .paused
+            default: break
+            }
+        }
+        if FileManager.default.fileExists(atPath: Layout(spec).checkpoint + "/checkpoint.img") { return .paused }
+        return FileManager.default.fileExists(atPath: spec.stateDirectory) ? .stopped : .missing
+    }
+
+    // MARK: Internals
+
+    /// Runs `runsc run|restore --detach` with a fresh socketpair as the sandbox's stdio.
+    private func launch(_ spec: SandboxSpec, _ subcommand: [String], what: String) async throws -> AgentConnection {
+        let layout = Layout(spec)
+        let pair = try SocketPair()
+        let result: HostCommand.Output
+        do {
+            result = try await HostCommand.run(try runscArgs(subcommand), stdio: pair.guest, stderrFile: layout.log,
+                                               timeout: configuration.bootTimeout)
+        } catch {
+            close(pair.guest)
+            close(pair.host)
+            throw error
+        }
+        close(pair.guest)
+        guard result.succeeded else {
+            close(pair.host)
+            throw HearthError(.runtimeFailed, "the workspace could not \(what)", detail: "runsc: \(tail(of: layout.log))")
+        }
+        let agent = try await AgentConnection.connect(socket: pair.host, logger: logger)
+        do {
+            _ = try await agent.handshake(timeout: configuration.bootTimeout)
+        } catch {
+            agent.close()
+            throw HearthError(.agentUnavailable, "the workspace agent did not start", detail: "\(error); \(tail(of: layout.log))")
+        }
+        return agent
+    }
+
+    private func hasBridge(_ id: String) -> Bool { bridges.withLock { $0[id] != nil } }
+
+    private func stopBridge(_ id: String) async throws {
+        guard let process = bridges.withLock({ $0.removeValue(forKey: id) }) else { return }
+        process.terminate()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    private func tail(of path: String) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
+        return String(text.suffix(600))
+    }
+
+    struct Layout {
+        let upper, work, rootfs, bundle, checkpoint, log: String
+        init(_ spec: SandboxSpec) {
+            let base = spec.stateDirectory
+            upper = base + "/upper"
+            work = base + "/work"
+            rootfs = base + "/rootfs"
+            bundle = base + "/bundle"
+            checkpoint = base + "/checkpoint"
+            log = base + "/runsc.log"
+        }
+    }
+}

@@ -1,0 +1,37 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HearthAgent
+
+// hearth-guest serve [--listen PATH]   serve stdio (and a unix socket) as the sandbox's agent
+// hearth-guest bridge PATH             connect stdio to a running agent's socket
+// hearth-guest spawn-helper            internal: child-side setup before execve
+let arguments = CommandLine.arguments
+let command = arguments.count > 1 ? arguments[1] : "serve"
+
+func executablePath() -> String {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : arguments[0]
+}
+
+switch command {
+case "spawn-helper":
+    SpawnHelper.main()
+case "bridge":
+    exit(AgentServer.bridge(path: arguments.count > 2 ? arguments[2] : "/run/hearth/agent.sock"))
+case "serve":
+    signal(SIGPIPE, SIG_IGN)
+    AgentServer.handleTermination()
+    let context = AgentContext(executablePath: executablePath())
+    if let index = arguments.firstIndex(of: "--listen"), index + 1 < arguments.count {
+        AgentServer.listen(path: arguments[index + 1], context: context)
+    }
+    AgentServer.serveStdio(context: context)
+case "version":
+    print("hearth-guest \(AgentContext(executablePath: "").agentName)")
+default:
+    let usage = "usage: hearth-guest serve [--listen PATH] | bridge PATH | version\n"
+    _ = usage.withCString { write(2, $0, strlen($0)) }
+    exit(2)
+}

@@ -1,0 +1,268 @@
+import HearthCore
+import HearthWire
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The host's end of one agent channel.
+///
+/// The guest is untrusted: every frame is validated, every buffer is bounded by credit the host
+/// granted, and any violation closes this connection alone and reports why through `onClose`.
+public final class AgentConnection: Sendable {
+    private struct State {
+        var channel: (any Channel)?
+        var streams: [UInt32: HostStream] = [:]
+        var nextStream: UInt32 = 1
+        var hello: CheckedContinuation<Hello, any Error>?
+        var quiesce: CheckedContinuation<Void, any Error>?
+        var closed: HearthError?
+        var onClose: [@Sendable (HearthError?) -> Void] = []
+        var peerHello: Hello?
+    }
+
+    private let state = Mutex(State())
+    let logger: Logger
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    /// Connects to an agent over a connected stream socket (one end of a socketpair, a unix socket).
+    /// Takes ownership of `fd`.
+    public static func connect(socket fd: Int32, logger: Logger,
+                               group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> AgentConnection {
+        let connection = AgentConnection(logger: logger)
+        let channel = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(FrameByteDecoder(), maximumBufferSize: 2 * WireLimits.maxFramePayload),
+                        MessageToByteHandler(FrameByteEncoder()),
+                        AgentFrameHandler(connection: connection),
+                    ])
+                }
+            }
+            .withConnectedSocket(fd).get()
+        connection.state.withLock { $0.channel = channel }
+        return connection
+    }
+
+    /// Says hello and waits for the agent's answer.
+    public func handshake(timeout: Duration = .seconds(10)) async throws -> Hello {
+        let session = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        let hello: Hello = try await withDeadline(timeout, what: "agent handshake") {
+            try await self.abortingOnCancel("agent handshake") { continuation in
+                let failure: HearthError? = self.state.withLock { state in
+                    if let closed = state.closed { return closed }
+                    state.hello = continuation
+                    return nil
+                }
+                if let failure {
+                    continuation.resume(throwing: failure)
+                    return
+                }
+                self.writeQuietly(.hello(Hello(agent: "hearth-host", session: session)))
+            }
+        }
+        guard hello.version >= WireVersion.minimumSupported else {
+            throw HearthError(.agentProtocol, "the workspace agent is too old", detail: "agent version \(hello.version)")
+        }
+        state.withLock { $0.peerHello = hello }
+        return hello
+    }
+
+    /// Asks the agent to stop writing, so a checkpoint holds no half-written frame.
+    public func quiesce(timeout: Duration = .seconds(5)) async throws {
+        try await withDeadline(timeout, what: "agent quiesce") {
+            try await self.abortingOnCancel("agent quiesce") { (continuation: CheckedContinuation<Void, any Error>) in
+                let failure: HearthError? = self.state.withLock { state in
+                    if let closed = state.closed { return closed }
+                    state.quiesce = continuation
+                    return nil
+                }
+                if let failure {
+                    continuation.resume(throwing: failure)
+                    return
+                }
+                self.writeQuietly(Frame(kind: .quiesce, stream: 0))
+            }
+        }
+    }
+
+    /// Opens a stream for one request.
+    public func open(_ request: Request) async throws -> HostStream {
+        let stream: HostStream = try state.withLock { state in
+            if let closed = state.closed { throw closed }
+            guard state.streams.count < Self.maxStreams else {
+                throw HearthError(.conflict, "too many concurrent operations on this workspace")
+            }
+            let id = state.nextStream
+            state.nextStream &+= 2
+            let stream = HostStream(id: id, connection: self)
+            state.streams[id] = stream
+            return stream
+        }
+        try await write(.open(stream.id, request))
+        return stream
+    }
+
+    /// Runs a request that answers with one `result`.
+    public func call(_ request: Request, timeout: Duration = .seconds(30)) async throws -> Reply {
+        let stream = try await open(request)
+        defer { stream.close() }
+        return try await withDeadline(timeout, what: "agent call") {
+            for try await event in stream {
+                switch event {
+                case .control(.result(let reply)): return reply
+                case .control(.failed(let error)): throw AgentError(error)
+                default: continue
+                }
+            }
+            throw HearthError(.agentUnavailable, "the workspace agent closed the operation")
+        }
+    }
+
+    /// A wait on the agent that, if abandoned (timed out), closes the whole connection: an agent
+    /// that does not answer a handshake or quiesce is broken.
+    private func abortingOnCancel<T: Sendable>(_ what: String,
+                                               _ body: (CheckedContinuation<T, any Error>) -> Void) async throws -> T {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation(body)
+        } onCancel: {
+            self.abort(HearthError(.timeout, "the workspace agent did not answer", detail: what))
+        }
+    }
+
+    /// Fails the connection with `reason` and closes its channel.
+    public func abort(_ reason: HearthError) {
+        fail(reason)
+        state.withLock { $0.channel }?.close(promise: nil)
+    }
+
+    public var isClosed: Bool { state.withLock { $0.closed != nil } }
+    public var peer: Hello? { state.withLock { $0.peerHello } }
+
+    /// Registers a handler for the end of the connection: nil when closed in order, else the reason.
+    public func onClose(_ handler: @escaping @Sendable (HearthError?) -> Void) {
+        let already: HearthError?? = state.withLock { state in
+            if state.closed != nil { return .some(state.closed) }
+            state.onClose.append(handler)
+            return .none
+        }
+        if let already { handler(already.map { $0.code == .agentUnavailable ? nil : $0 } ?? nil) }
+    }
+
+    public func close() {
+        let channel = state.withLock { $0.channel }
+        channel?.close(promise: nil)
+        fail(nil)
+    }
+
+    static let maxStreams = 1024
+
+    // MARK: Frames from the guest (on the event loop).
+
+    func receive(_ frame: Frame) {
+        do throws(WireError) {
+            switch frame.kind {
+            case .hello:
+                let hello = try WireCoding.decode(Hello.self, from: frame.payload)
+                let waiter = state.withLock { s -> CheckedContinuation<Hello, any Error>? in
+                    defer { s.hello = nil }
+                    return s.hello
+                }
+                waiter?.resume(returning: hello)
+            case .quiesced:
+                let waiter = state.withLock { s -> CheckedContinuation<Void, any Error>? in
+                    defer { s.quiesce = nil }
+                    return s.quiesce
+                }
+                waiter?.resume()
+            case .open, .quiesce:
+                throw WireError(.protocolViolation, "guest sent a host-only frame (\(frame.kind))")
+            case .data, .eof, .control, .window, .reset:
+                guard frame.stream != 0 else { throw WireError(.protocolViolation, "stream frame on stream 0") }
+                // Frames for streams the host already closed are dropped.
+                let stream = state.withLock { $0.streams[frame.stream] }
+                try stream?.deliver(frame)
+            }
+        } catch {
+            logger.warning("agent protocol violation", metadata: ["agent.error": "\(error)"])
+            fail(Self.violation(error))
+            state.withLock { $0.channel }?.close(promise: nil)
+        }
+    }
+
+    /// Ends the connection. `reason` nil means the peer closed in order.
+    func fail(_ reason: HearthError?) {
+        let closedError = reason ?? HearthError(.agentUnavailable, "the workspace agent is not connected")
+        let (streams, hello, quiesce, handlers): ([HostStream], CheckedContinuation<Hello, any Error>?,
+                                                   CheckedContinuation<Void, any Error>?, [@Sendable (HearthError?) -> Void]) =
+            state.withLock { s in
+                guard s.closed == nil else { return ([], nil, nil, []) }
+                s.closed = closedError
+                defer {
+                    s.streams.removeAll()
+                    s.hello = nil
+                    s.quiesce = nil
+                    s.onClose.removeAll()
+                }
+                return (Array(s.streams.values), s.hello, s.quiesce, s.onClose)
+            }
+        for stream in streams { stream.finish(throwing: closedError) }
+        hello?.resume(throwing: closedError)
+        quiesce?.resume(throwing: closedError)
+        for handler in handlers { handler(reason) }
+    }
+
+    static func violation(_ error: any Error) -> HearthError {
+        HearthError(.agentProtocol, "the workspace agent sent malformed data", detail: "\(error)")
+    }
+
+    // MARK: Used by streams.
+
+    func write(_ frame: Frame) async throws {
+        let channel: any Channel = try state.withLock { s in
+            if let closed = s.closed { throw closed }
+            guard let channel = s.channel else { throw HearthError(.agentUnavailable, "the workspace agent is not connected") }
+            return channel
+        }
+        do {
+            try await channel.writeAndFlush(frame).get()
+        } catch {
+            throw HearthError(.agentUnavailable, "the workspace agent is not connected", detail: "\(error)")
+        }
+    }
+
+    func writeQuietly(_ frame: Frame) {
+        state.withLock { $0.channel }?.writeAndFlush(frame, promise: nil)
+    }
+
+    func remove(_ stream: HostStream) {
+        state.withLock { s in
+            if s.streams[stream.id] === stream { s.streams[stream.id] = nil }
+        }
+    }
+}
+
+/// An operation the agent refused, with the agent's code (not_found, permission_denied, …).
+public struct AgentError: Error, Sendable, CustomStringConvertible {
+    public var wire: WireError
+    public init(_ wire: WireError) { self.wire = wire }
+    public var description: String { wire.description }
+}
+
+/// Runs `body`, failing with `.timeout` when `duration` passes first.
+public func withDeadline<T: Sendable>(_ duration: Duration, what: String,
+                                      _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: duration)
+            throw HearthError(.timeout, "\(what) timed out after \(duration)")
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}

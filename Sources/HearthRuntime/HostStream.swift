@@ -1,0 +1,203 @@
+import HearthCore
+import HearthWire
+import Synchronization
+
+/// What the agent sends on one stream.
+public enum StreamEvent: Sendable, Equatable {
+    case data(DataChannel, [UInt8])
+    case eof(DataChannel)
+    case control(Control)
+}
+
+/// One operation on an agent connection, seen from the host.
+///
+/// Inbound data is bounded by the credit the host granted; taking an event with `next()` grants
+/// credit back. A guest that sends beyond its credit, or floods control frames, breaks the connection.
+public final class HostStream: AsyncSequence, Sendable {
+    public typealias Element = StreamEvent
+
+    private struct State {
+        var events: [StreamEvent] = []
+        var head = 0
+        var bufferedBytes = 0
+        var pendingControls = 0
+        var waiter: CheckedContinuation<StreamEvent?, any Error>?
+        var finished = false
+        var failure: (any Error)?
+        var sendCredit = WireLimits.initialWindow
+        var creditWaiters: [CheckedContinuation<Void, any Error>] = []
+
+        mutating func take() -> StreamEvent? {
+            guard head < events.count else { return nil }
+            let event = events[head]
+            head += 1
+            if head == events.count {
+                events.removeAll(keepingCapacity: true)
+                head = 0
+            }
+            if case .data(_, let bytes) = event { bufferedBytes -= bytes.count } else { pendingControls -= 1 }
+            return event
+        }
+    }
+
+    public let id: UInt32
+    private let connection: AgentConnection
+    private let state = Mutex(State())
+
+    init(id: UInt32, connection: AgentConnection) {
+        self.id = id
+        self.connection = connection
+    }
+
+    // MARK: Receiving
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let stream: HostStream
+        public mutating func next() async throws -> StreamEvent? { try await stream.next() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(stream: self) }
+
+    public func next() async throws -> StreamEvent? {
+        let event: StreamEvent? = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let ready: Result<StreamEvent?, any Error>? = state.withLock { s in
+                    if let event = s.take() { return .success(event) }
+                    if let failure = s.failure { return .failure(failure) }
+                    if s.finished { return .success(nil) }
+                    s.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(with: ready) }
+            }
+        } onCancel: {
+            self.finish(throwing: CancellationError())
+        }
+        if case .data(_, let bytes)? = event, !bytes.isEmpty {
+            connection.writeQuietly(.window(id, UInt32(bytes.count)))
+        }
+        return event
+    }
+
+    func deliver(_ frame: Frame) throws(WireError) {
+        let event: StreamEvent
+        switch frame.kind {
+        case .data:
+            event = .data(try frame.channel(), Array(frame.dataBytes))
+        case .eof:
+            event = .eof(try frame.channel())
+        case .control:
+            event = .control(try WireCoding.decode(Control.self, from: frame.payload))
+        case .window:
+            let increment = try frame.windowIncrement()
+            let waiters: [CheckedContinuation<Void, any Error>] = try state.withLock { s throws(WireError) in
+                guard s.sendCredit + Int(increment) <= Int(Int32.max) else {
+                    throw WireError(.flowControlViolation, "window overflow")
+                }
+                s.sendCredit += Int(increment)
+                defer { s.creditWaiters.removeAll() }
+                return s.creditWaiters
+            }
+            waiters.forEach { $0.resume() }
+            return
+        case .reset:
+            let error = frame.payload.isEmpty ? nil : try? WireCoding.decode(WireError.self, from: frame.payload)
+            finish(throwing: AgentError(error ?? WireError(.closed, "the agent reset the operation")))
+            return
+        default:
+            throw WireError(.protocolViolation, "unexpected \(frame.kind) on a stream")
+        }
+        let waiter: CheckedContinuation<StreamEvent?, any Error>? = try state.withLock { s throws(WireError) in
+            if s.finished { return nil }
+            if case .data(_, let bytes) = event {
+                s.bufferedBytes += bytes.count
+                guard s.bufferedBytes <= WireLimits.initialWindow else {
+                    throw WireError(.flowControlViolation, "guest sent \(s.bufferedBytes) bytes beyond its credit")
+                }
+            } else {
+                s.pendingControls += 1
+                guard s.pendingControls <= WireLimits.maxPendingControls else {
+                    throw WireError(.protocolViolation, "guest flooded stream \(id) with control frames")
+                }
+            }
+            s.events.append(event)
+            guard let waiter = s.waiter else { return nil }
+            s.waiter = nil
+            return waiter
+        }
+        if let waiter {
+            let next = state.withLock { $0.take() }
+            waiter.resume(returning: next)
+        }
+    }
+
+    /// Ends the stream for its reader: with `error`, or in order when nil.
+    func finish(throwing error: (any Error)?) {
+        let (waiter, creditWaiters) = state.withLock { s -> (CheckedContinuation<StreamEvent?, any Error>?, [CheckedContinuation<Void, any Error>]) in
+            if s.finished { return (nil, []) }
+            s.finished = true
+            s.failure = error
+            defer {
+                s.waiter = nil
+                s.creditWaiters.removeAll()
+            }
+            return (s.waiter, s.creditWaiters)
+        }
+        if let waiter {
+            if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: nil) }
+        }
+        let sendError = error ?? HearthError(.agentUnavailable, "the operation is closed")
+        creditWaiters.forEach { $0.resume(throwing: sendError) }
+    }
+
+    // MARK: Sending
+
+    /// Sends bytes on a channel, waiting for the agent to grant credit.
+    public func send(_ channel: DataChannel, _ bytes: some Collection<UInt8>) async throws {
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let grant = try await reserveCredit(upTo: Swift.min(rest.count, WireLimits.maxDataChunk))
+            try await connection.write(.data(id, channel, rest.prefix(grant)))
+            rest = rest.dropFirst(grant)
+        }
+    }
+
+    public func sendEOF(_ channel: DataChannel) async throws {
+        try await connection.write(.eof(id, channel))
+    }
+
+    public func sendControl(_ control: Control) async throws {
+        try await connection.write(.control(id, control))
+    }
+
+    private func reserveCredit(upTo wanted: Int) async throws -> Int {
+        while true {
+            let granted: Int? = try state.withLock { s in
+                if let failure = s.failure { throw failure }
+                if s.finished { throw HearthError(.agentUnavailable, "the operation is closed") }
+                guard s.sendCredit > 0 else { return nil }
+                let n = Swift.min(wanted, s.sendCredit)
+                s.sendCredit -= n
+                return n
+            }
+            if let granted { return granted }
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let resumeNow = state.withLock { s -> Bool in
+                    if s.sendCredit > 0 || s.finished { return true }
+                    s.creditWaiters.append(continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        }
+    }
+
+    /// Closes the stream from the host side. Idempotent.
+    public func close() {
+        let wasOpen = state.withLock { !$0.finished }
+        finish(throwing: nil)
+        connection.remove(self)
+        if wasOpen { connection.writeQuietly(.reset(id, nil)) }
+    }
+}
+

@@ -1,0 +1,89 @@
+import HearthCore
+import Logging
+
+/// What a runtime needs to build a sandbox. Runtime-neutral: a microVM turns `rootfs` into a disk,
+/// gVisor serves it through its gofer.
+public struct SandboxSpec: Sendable {
+    public var id: String
+    /// The image's root filesystem, read-only and shared between workspaces.
+    public var image: ImageRef
+    public var limits: ResourceLimits
+    /// Private directory for this sandbox's state (overlay upper layer, snapshots, logs).
+    public var stateDirectory: String
+
+    public init(id: String, image: ImageRef, limits: ResourceLimits, stateDirectory: String) {
+        self.id = id
+        self.image = image
+        self.limits = limits
+        self.stateDirectory = stateDirectory
+    }
+}
+
+/// A resolved image: a content address and an unpacked, read-only root filesystem.
+public struct ImageRef: Sendable, Codable, Equatable {
+    public var id: String
+    public var rootfs: String
+    public init(id: String, rootfs: String) {
+        self.id = id
+        self.rootfs = rootfs
+    }
+}
+
+/// What the runtime reports about a sandbox it may or may not still have.
+public enum SandboxStatus: String, Sendable, Equatable {
+    case running
+    case paused
+    case stopped
+    case missing
+}
+
+/// Whether a runtime works on this host, and why not.
+public struct RuntimeAvailability: Sendable, Codable, Equatable {
+    public var runtime: RuntimeKind
+    public var available: Bool
+    /// A mode inside the runtime: `ptrace` or `systrap` for gVisor, `kvm` or `tcg` for QEMU.
+    public var mode: String?
+    public var reason: String
+
+    public init(runtime: RuntimeKind, available: Bool, mode: String? = nil, reason: String) {
+        self.runtime = runtime
+        self.available = available
+        self.mode = mode
+        self.reason = reason
+    }
+}
+
+/// A sandbox runtime: gVisor, a QEMU microVM, or a test double.
+///
+/// The control plane only calls these methods and owns every decision about state; a runtime
+/// owns how a sandbox is built, run, snapshotted and torn down, and how the agent is reached.
+/// Every call is idempotent where the name says an end state (`stop`, `destroy`).
+public protocol SandboxRuntime: Sendable {
+    var kind: RuntimeKind { get }
+
+    /// Checks that the runtime can run a sandbox here, by trying, not by looking for files.
+    func probe() async -> RuntimeAvailability
+
+    /// Prepares the sandbox's disk (a copy-on-write layer over the image) without running it.
+    func prepare(_ spec: SandboxSpec) async throws
+
+    /// Boots the sandbox and returns a connected, greeted agent.
+    func start(_ spec: SandboxSpec) async throws -> AgentConnection
+
+    /// Reaches the agent of a sandbox that is already running (after a server restart).
+    func reconnect(_ spec: SandboxSpec) async throws -> AgentConnection
+
+    /// Saves memory and disk state under the state directory and stops the sandbox.
+    func pause(_ spec: SandboxSpec, agent: AgentConnection?) async throws
+
+    /// Restores a paused sandbox; running processes continue where they were.
+    func resume(_ spec: SandboxSpec) async throws -> AgentConnection
+
+    /// Stops the sandbox: asks politely, then forces after `grace`. Its disk layer is kept.
+    func stop(_ spec: SandboxSpec, grace: Duration) async throws
+
+    /// Removes everything: processes, mounts, disk layer, snapshots.
+    func destroy(_ spec: SandboxSpec) async throws
+
+    func status(_ spec: SandboxSpec) async -> SandboxStatus
+}

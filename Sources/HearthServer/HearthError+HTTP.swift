@@ -1,0 +1,81 @@
+import Foundation
+import HearthAPI
+import HearthCore
+import HearthRuntime
+import HearthWire
+import Hummingbird
+
+/// Renders every Hearth error as `{"error": {"code", "message"}}`. `detail` stays in the log.
+extension HearthError: HTTPResponseError {
+    public var status: HTTPResponse.Status {
+        switch code {
+        case .invalidArgument: .badRequest
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
+        case .runtimeUnavailable: .serviceUnavailable
+        case .agentUnavailable, .agentProtocol: .badGateway
+        case .noSpace: .init(code: 507, reasonPhrase: "Insufficient Storage")
+        case .timeout: .gatewayTimeout
+        case .payloadTooLarge: .contentTooLarge
+        default: .internalServerError
+        }
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        if status == .internalServerError || detail != nil {
+            context.logger.warning("request failed", metadata: ["error.code": "\(code.rawValue)", "error.detail": "\(detail ?? message)"])
+        }
+        let body = (try? API.encoder().encode(API.ErrorBody(code: code.rawValue, message: message))) ?? Data()
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+extension HearthError {
+    /// An operation the agent refused, as the client should see it.
+    init(agent error: WireError) {
+        let code: HearthError.Code = switch error.code {
+        case .notFound: .notFound
+        case .permissionDenied: .forbidden
+        case .alreadyExists: .conflict
+        case .notADirectory, .isADirectory, .invalidArgument: .invalidArgument
+        case .noSpace: .noSpace
+        case .connectionRefused: .agentUnavailable
+        case .timeout: .timeout
+        default: .internal
+        }
+        self.init(code, error.message)
+    }
+
+    /// Any error thrown while serving, as a `HearthError`.
+    static func from(_ error: any Error) -> HearthError {
+        if let error = error as? HearthError { return error }
+        if let error = error as? AgentError { return HearthError(agent: error.wire) }
+        if let error = error as? WireError { return HearthError(.agentProtocol, "the workspace agent sent malformed data", detail: "\(error)") }
+        return HearthError(.internal, "internal error", detail: "\(error)")
+    }
+}
+
+/// Maps errors that are not yet `HearthError`s (agent refusals, decoding failures) on the way out.
+struct ErrorMappingMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError {
+            let code: HearthError.Code = switch error.status {
+            case .notFound: .notFound
+            case .unauthorized: .unauthorized
+            case .contentTooLarge: .payloadTooLarge
+            default: .invalidArgument
+            }
+            throw HearthError(code, error.body ?? "\(error.status.reasonPhrase.lowercased())")
+        } catch is DecodingError {
+            throw HearthError(.invalidArgument, "the request body is not valid JSON for this endpoint")
+        } catch {
+            throw HearthError.from(error)
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import HearthCore
+
+public struct HearthServerConfiguration: Sendable {
+    public var dataDirectory: String
+    public var host: String
+    /// 0 picks a free port (tests).
+    public var port: Int
+    public var warmPoolSize: Int
+    public var gvisorPlatform: String
+    public var defaultLimits: ResourceLimits
+    /// Extra runtimes (the test kit's) added to the probed ones.
+    public var extraRuntimes: [any SandboxRuntimeBox]
+
+    public init(dataDirectory: String = HearthServerConfiguration.defaultDataDirectory, host: String = "127.0.0.1", port: Int = 7070,
+                warmPoolSize: Int = 0, gvisorPlatform: String = "ptrace", defaultLimits: ResourceLimits = ResourceLimits(),
+                extraRuntimes: [any SandboxRuntimeBox] = []) {
+        self.dataDirectory = dataDirectory
+        self.host = host
+        self.port = port
+        self.warmPoolSize = warmPoolSize
+        self.gvisorPlatform = gvisorPlatform
+        self.defaultLimits = defaultLimits
+        self.extraRuntimes = extraRuntimes
+    }
+
+    /// `HEARTH_DATA`, else `/var/lib/hearth` for root and `~/.local/share/hearth` otherwise.
+    public static var defaultDataDirectory: String {
+        if let data = ProcessInfo.processInfo.environment["HEARTH_DATA"], !data.isEmpty { return data }
+        if getuid() == 0 { return "/var/lib/hearth" }
+        return NSHomeDirectory() + "/.local/share/hearth"
+    }
+}
+
+import HearthRuntime
+
+/// Lets a configuration carry runtimes without making the configuration generic.
+public protocol SandboxRuntimeBox: Sendable {
+    var runtime: any SandboxRuntime { get }
+}

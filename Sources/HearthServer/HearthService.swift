@@ -1,0 +1,136 @@
+import Foundation
+import HearthAPI
+import HearthControlPlane
+import HearthCore
+import HearthGVisor
+import HearthImages
+import HearthRuntime
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+/// Assembles the server: data directory, token, database, runtimes, control plane, HTTP.
+public struct HearthService: Sendable {
+    public let configuration: HearthServerConfiguration
+    public let manager: WorkspaceManager
+    public let registry: RuntimeRegistry
+    public let tokenPath: String
+    let token: AdminToken
+    let logger: Logger
+    let prometheus: PrometheusCollectorRegistry
+
+    public static func make(_ configuration: HearthServerConfiguration, logger: Logger,
+                            prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) async throws -> HearthService {
+        let data = configuration.dataDirectory
+        for dir in [data, data + "/workspaces", data + "/images", data + "/runsc"] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        chmod(data, 0o700)
+        let (token, tokenPath) = try AdminToken.loadOrCreate(dataDirectory: data)
+        let store = try WorkspaceStore(path: data + "/hearth.sqlite")
+        let gvisor = GVisorRuntime(configuration: GVisorConfiguration(platform: configuration.gvisorPlatform, stateRoot: data + "/runsc",
+                                                                     agentDirectory: AgentBundle.locate().directory),
+                                   logger: logger)
+        let registry = await RuntimeRegistry.probing([gvisor] + configuration.extraRuntimes.map(\.runtime))
+        for availability in registry.availability.values {
+            logger.info("runtime probed", metadata: ["runtime.name": "\(availability.runtime.rawValue)", "runtime.available": "\(availability.available)",
+                                                     "runtime.mode": "\(availability.mode ?? "-")", "runtime.reason": "\(availability.reason)"])
+        }
+        let manager = WorkspaceManager(
+            store: store, registry: registry, images: ImageStore(root: data + "/images", logger: logger),
+            configuration: .init(dataDirectory: data, defaultLimits: configuration.defaultLimits, warmPoolSize: configuration.warmPoolSize),
+            logger: logger)
+        return HearthService(configuration: configuration, manager: manager, registry: registry, tokenPath: tokenPath,
+                             token: token, logger: logger, prometheus: prometheus)
+    }
+
+    /// The HTTP application. `onServerRunning` reports the bound port.
+    public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        let router = Router(context: BasicRequestContext.self)
+        router.middlewares.add(ErrorMappingMiddleware())
+        router.middlewares.add(MetricsMiddleware())
+        router.middlewares.add(AuthMiddleware(token: token))
+        let manager = self.manager
+        let registry = self.registry
+        let prometheus = self.prometheus
+        router.get("/v1/health") { _, _ in try json(API.Health(status: "ok", version: HearthVersion.current)) }
+        router.get("/v1/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
+        router.get("/v1/runtimes") { _, _ in
+            let bodies = RuntimeKind.allCases.compactMap { kind in registry.availability[kind] }.map {
+                API.RuntimeBody(runtime: $0.runtime.rawValue, available: $0.available, mode: $0.mode, reason: $0.reason,
+                                default: $0.runtime == registry.defaultRuntime)
+            }
+            return try json(["runtimes": bodies])
+        }
+        router.get("/metrics") { _, _ in
+            var buffer = [UInt8]()
+            prometheus.emit(into: &buffer)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+        let v1 = router.group("/v1")
+        WorkspaceRoutes(manager: manager).register(on: v1)
+        ExecRoutes(manager: manager).register(on: v1)
+        FileRoutes(manager: manager).register(on: v1)
+
+        let wsRouter = Router(context: BasicWebSocketRequestContext.self)
+        wsRouter.middlewares.add(ErrorMappingMiddleware())
+        wsRouter.middlewares.add(AuthMiddleware(token: token))
+        ExecSocket.register(on: wsRouter, manager: manager)
+
+        return Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: wsRouter, configuration: .init(maxFrameSize: 1 << 20)),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hearth"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    /// Reconciles, then serves until SIGINT/SIGTERM. Sandboxes outlive the server and are re-adopted next start.
+    public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let report = await manager.reconcile()
+        logger.info("hearth ready", metadata: ["data.dir": "\(configuration.dataDirectory)", "runtime.default": "\(registry.defaultRuntime?.rawValue ?? "none")",
+                                               "reconcile.adopted": "\(report.adopted.count)"])
+        var services: [any Service] = [application(onServerRunning: onServerRunning)]
+        if configuration.warmPoolSize > 0 { services.append(WarmPoolService(manager: manager)) }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await manager.detachAll()
+    }
+}
+
+public enum HearthVersion {
+    public static let current = "0.1.0"
+}
+
+/// Request counts and latencies by method and status, for Prometheus.
+struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        var status = "500"
+        defer {
+            let dims = [("method", request.method.rawValue), ("status", status)]
+            Counter(label: "hearth_http_requests_total", dimensions: dims).increment()
+            Timer(label: "hearth_http_request_duration_seconds", dimensions: dims).recordInterval(since: start)
+        }
+        do {
+            let response = try await next(request, context)
+            status = String(response.status.code)
+            return response
+        } catch let error as HearthError {
+            status = String(error.status.code)
+            throw error
+        }
+    }
+}
+
+extension Timer {
+    func recordInterval(since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        recordNanoseconds(Int64(elapsed.components.seconds) * 1_000_000_000 + Int64(elapsed.components.attoseconds / 1_000_000_000))
+    }
+}

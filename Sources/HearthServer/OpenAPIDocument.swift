@@ -1,0 +1,66 @@
+/// The API description served at `/v1/openapi.json`. Kept beside the routes it describes.
+enum OpenAPIDocument {
+    static let json = """
+    {
+      "openapi": "3.0.3",
+      "info": {"title": "Hearth API", "version": "1.0.0",
+               "description": "Workspaces in sandboxes. Errors are {\\"error\\": {\\"code\\", \\"message\\"}}. Authenticate with Authorization: Bearer <token>."},
+      "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+          "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+          "Workspace": {"type": "object", "required": ["id", "name", "runtime", "image", "state", "cpus", "memory_mib", "created_at", "updated_at"],
+            "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "runtime": {"type": "string", "enum": ["gvisor", "qemu"]},
+              "image": {"type": "string"}, "state": {"type": "string", "enum": ["creating", "starting", "running", "stopping", "stopped", "pausing", "paused", "resuming", "deleting", "failed"]},
+              "cpus": {"type": "number"}, "memory_mib": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"},
+              "updated_at": {"type": "string", "format": "date-time"}, "failure": {"type": "string"}}},
+          "CreateWorkspace": {"type": "object", "properties": {"name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
+              "image": {"type": "string", "description": "base, sha256:<digest>, or a host path to an OCI image layout"},
+              "runtime": {"type": "string", "enum": ["gvisor", "qemu"]}, "cpus": {"type": "number"}, "memory_mib": {"type": "integer"}}},
+          "Exec": {"type": "object", "required": ["argv"], "properties": {"argv": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+              "env": {"type": "object", "additionalProperties": {"type": "string"}}, "cwd": {"type": "string"}, "user": {"type": "string"},
+              "timeout_ms": {"type": "integer", "minimum": 1}, "stdin": {"type": "string"}}},
+          "FileEntry": {"type": "object", "properties": {"name": {"type": "string"}, "kind": {"type": "string", "enum": ["file", "directory", "symlink", "other"]},
+              "size": {"type": "integer"}, "mode": {"type": "integer"}, "mtime": {"type": "number"}, "link_target": {"type": "string"}}}
+        },
+        "parameters": {
+          "ws": {"name": "ws", "in": "path", "required": true, "schema": {"type": "string"}, "description": "workspace id or name"},
+          "path": {"name": "path", "in": "query", "required": true, "schema": {"type": "string"}, "description": "absolute, or relative to /workspace"}
+        },
+        "responses": {"Error": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
+      },
+      "security": [{"bearer": []}],
+      "paths": {
+        "/v1/health": {"get": {"security": [], "summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
+        "/v1/runtimes": {"get": {"summary": "Sandbox runtimes on this host and why any is unavailable", "responses": {"200": {"description": "runtimes"}, "401": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/workspaces": {
+          "get": {"summary": "List workspaces", "responses": {"200": {"description": "workspaces"}, "401": {"$ref": "#/components/responses/Error"}}},
+          "post": {"summary": "Create and start a workspace", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateWorkspace"}}}},
+                   "responses": {"201": {"description": "created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Workspace"}}}},
+                                 "400": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/workspaces/{ws}": {"parameters": [{"$ref": "#/components/parameters/ws"}],
+          "get": {"summary": "Get a workspace", "responses": {"200": {"description": "workspace"}, "404": {"$ref": "#/components/responses/Error"}}},
+          "delete": {"summary": "Delete a workspace and everything it holds", "responses": {"204": {"description": "deleted"}, "404": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/workspaces/{ws}/start": {"parameters": [{"$ref": "#/components/parameters/ws"}], "post": {"summary": "Start a stopped or failed workspace", "responses": {"200": {"description": "workspace"}, "409": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/workspaces/{ws}/stop": {"parameters": [{"$ref": "#/components/parameters/ws"}], "post": {"summary": "Stop: SIGTERM, then SIGKILL after the grace period", "responses": {"200": {"description": "workspace"}, "409": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/workspaces/{ws}/pause": {"parameters": [{"$ref": "#/components/parameters/ws"}], "post": {"summary": "Save memory and disk state and stop", "responses": {"200": {"description": "workspace"}, "409": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/workspaces/{ws}/resume": {"parameters": [{"$ref": "#/components/parameters/ws"}], "post": {"summary": "Restore a paused workspace", "responses": {"200": {"description": "workspace"}, "409": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/workspaces/{ws}/exec": {"parameters": [{"$ref": "#/components/parameters/ws"}], "post": {"summary": "Run a command; output is streamed as application/vnd.hearth.exec-stream frames (kind u8: 1 stdout, 2 stderr, 3 exit JSON, 4 started JSON, 5 error JSON; length u32 big-endian; payload)",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Exec"}}}},
+            "responses": {"200": {"description": "stream", "content": {"application/vnd.hearth.exec-stream": {}}}, "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/workspaces/{ws}/exec/ws": {"parameters": [{"$ref": "#/components/parameters/ws"}], "get": {"summary": "WebSocket exec: first a text message with Exec (plus optional pty {rows, cols}), then binary exec-stream frames both ways (6 stdin, 7 stdin EOF, 8 resize JSON, 9 signal)", "responses": {"101": {"description": "upgraded"}}}},
+        "/v1/workspaces/{ws}/files/list": {"parameters": [{"$ref": "#/components/parameters/ws"}, {"$ref": "#/components/parameters/path"}], "get": {"summary": "List a directory", "responses": {"200": {"description": "entries"}, "404": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/workspaces/{ws}/files/stat": {"parameters": [{"$ref": "#/components/parameters/ws"}, {"$ref": "#/components/parameters/path"}], "get": {"summary": "Stat a path", "responses": {"200": {"description": "entry", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FileEntry"}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/workspaces/{ws}/files/content": {"parameters": [{"$ref": "#/components/parameters/ws"}, {"$ref": "#/components/parameters/path"}],
+          "get": {"summary": "Download a file (streamed)", "responses": {"200": {"description": "bytes", "content": {"application/octet-stream": {}}}, "404": {"$ref": "#/components/responses/Error"}}},
+          "put": {"summary": "Upload a file (streamed, atomically replaced)", "parameters": [{"name": "mode", "in": "query", "schema": {"type": "string"}, "description": "octal"}],
+                  "requestBody": {"content": {"application/octet-stream": {}}}, "responses": {"201": {"description": "written"}, "507": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/workspaces/{ws}/files": {"parameters": [{"$ref": "#/components/parameters/ws"}, {"$ref": "#/components/parameters/path"}], "delete": {"summary": "Remove a path", "parameters": [{"name": "recursive", "in": "query", "schema": {"type": "boolean"}}], "responses": {"204": {"description": "removed"}, "404": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/workspaces/{ws}/files/mkdir": {"parameters": [{"$ref": "#/components/parameters/ws"}], "post": {"summary": "mkdir -p", "responses": {"201": {"description": "created"}}}},
+        "/v1/workspaces/{ws}/files/move": {"parameters": [{"$ref": "#/components/parameters/ws"}], "post": {"summary": "Move or rename", "responses": {"204": {"description": "moved"}, "409": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/workspaces/{ws}/ports": {"parameters": [{"$ref": "#/components/parameters/ws"}], "get": {"summary": "Listening TCP ports inside the workspace", "responses": {"200": {"description": "ports"}}}}
+      }
+    }
+    """
+}

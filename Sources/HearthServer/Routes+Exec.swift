@@ -1,0 +1,71 @@
+import Foundation
+import HearthAPI
+import HearthControlPlane
+import HearthCore
+import HearthRuntime
+import HearthWire
+import Hummingbird
+import NIOCore
+
+/// `POST /v1/workspaces/{ws}/exec`: output streamed as it is produced, under backpressure: the
+/// agent sends only what the host granted, and the host grants only what the client took.
+struct ExecRoutes<Context: RequestContext> {
+    let manager: WorkspaceManager
+
+    func register(on group: RouterGroup<Context>) {
+        group.post("workspaces/:ws/exec") { request, context in
+            let ref = try context.parameters.require("ws")
+            let body = try await request.decode(as: API.ExecBody.self, context: context)
+            guard body.pty == nil else { throw HearthError(.invalidArgument, "a PTY needs the WebSocket endpoint /exec/ws") }
+            let stream = try await manager.openStream(ref, .exec(try Self.request(body)))
+            do {
+                if let stdin = body.stdin { try await stream.send(.stdin, Array(stdin.utf8)) }
+                try await stream.sendEOF(.stdin)
+            } catch {
+                stream.close()
+                throw error
+            }
+            return Response(status: .ok, headers: [.contentType: ExecStream.contentType], body: ResponseBody { writer in
+                defer { stream.close() }
+                try await Self.relay(stream) { bytes in try await writer.write(ByteBuffer(bytes: bytes)) }
+                try await writer.finish(nil)
+            })
+        }
+    }
+
+    static func request(_ body: API.ExecBody) throws -> ExecRequest {
+        guard let first = body.argv.first, !first.isEmpty else { throw HearthError(.invalidArgument, "argv must name a command") }
+        if let timeout = body.timeout_ms, timeout == 0 { throw HearthError(.invalidArgument, "timeout_ms must be positive") }
+        return ExecRequest(argv: body.argv, env: body.env ?? [:], cwd: body.cwd, user: body.user, timeoutMs: body.timeout_ms,
+                           pty: body.pty.map { PTYSize(rows: $0.rows, cols: $0.cols) })
+    }
+
+    /// Turns agent events into exec-stream frames until the process exits.
+    static func relay(_ stream: HostStream, _ write: ([UInt8]) async throws -> Void) async throws {
+        do {
+            for try await event in stream {
+                switch event {
+                case .data(.stdout, let bytes), .data(.bytes, let bytes): try await write(ExecStream.frame(.stdout, bytes))
+                case .data(.stderr, let bytes): try await write(ExecStream.frame(.stderr, bytes))
+                case .control(.started(let pid)): try await write(ExecStream.json(.started, ExecStream.Started(pid: pid)))
+                case .control(.exited(let status)):
+                    try await write(ExecStream.json(.exit, ExecStream.Exit(code: status.code, signal: status.signal, timed_out: status.timedOut)))
+                    return
+                case .control(.failed(let error)):
+                    let mapped = HearthError(agent: error)
+                    try await write(ExecStream.json(.error, API.ErrorBody(code: mapped.code.rawValue, message: mapped.message)))
+                    return
+                default: continue
+                }
+            }
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            let mapped = HearthError.from(error)
+            try? await write(ExecStream.json(.error, API.ErrorBody(code: mapped.code.rawValue, message: mapped.message)))
+            return
+        }
+        let lost = HearthError(.agentUnavailable, "the workspace agent went away")
+        try await write(ExecStream.json(.error, API.ErrorBody(code: lost.code.rawValue, message: lost.message)))
+    }
+}

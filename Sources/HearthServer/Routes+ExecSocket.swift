@@ -1,0 +1,72 @@
+import Foundation
+import HearthAPI
+import HearthControlPlane
+import HearthCore
+import HearthRuntime
+import HearthWire
+import Hummingbird
+import HummingbirdWebSocket
+import NIOCore
+
+/// `GET /v1/workspaces/{ws}/exec/ws`: an interactive process. The first message is the JSON
+/// `ExecBody`; after it both directions carry exec-stream frames as binary messages.
+enum ExecSocket {
+    static func register(on router: Router<BasicWebSocketRequestContext>, manager: WorkspaceManager) {
+        router.ws("/v1/workspaces/:ws/exec/ws") { inbound, outbound, context in
+            let ref = try context.requestContext.parameters.require("ws")
+            var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+            guard case .text(let text)? = try await messages.next(),
+                  let body = try? API.decoder().decode(API.ExecBody.self, from: Data(text.utf8)) else {
+                try await outbound.write(.binary(ByteBuffer(bytes: ExecStream.json(.error, API.ErrorBody(code: "invalid_argument", message: "the first message must be an exec request")))))
+                return
+            }
+            let stream: HostStream
+            do {
+                stream = try await manager.openStream(ref, .exec(try ExecRoutes<BasicRequestContext>.request(body)))
+            } catch {
+                let mapped = HearthError.from(error)
+                try await outbound.write(.binary(ByteBuffer(bytes: ExecStream.json(.error, API.ErrorBody(code: mapped.code.rawValue, message: mapped.message)))))
+                return
+            }
+            defer { stream.close() }
+            let input = body.pty == nil ? DataChannel.stdin : .bytes
+            // Only the input task reads messages from here on.
+            let remaining = IteratorBox(messages)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await ExecRoutes<BasicRequestContext>.relay(stream) { bytes in try await outbound.write(.binary(ByteBuffer(bytes: bytes))) }
+                }
+                group.addTask {
+                    var parser = ExecStream.Parser()
+                    while let message = try await remaining.iterator.next() {
+                        guard case .binary(let buffer) = message else { continue }
+                        parser.append(buffer.readableBytesView)
+                        while let (kind, payload) = try parser.next() {
+                            switch kind {
+                            case .stdin: try await stream.send(input, payload)
+                            case .stdinEOF: try await stream.sendEOF(input)
+                            case .resize:
+                                if let size = try? JSONDecoder().decode(API.PTY.self, from: Data(payload)) {
+                                    try await stream.sendControl(.resize(PTYSize(rows: size.rows, cols: size.cols)))
+                                }
+                            case .signal:
+                                if let signal = Int32(String(decoding: payload, as: UTF8.self)) {
+                                    try await stream.sendControl(.signal(signal))
+                                }
+                            default: continue
+                            }
+                        }
+                    }
+                }
+                // The process's exit ends the session; the client's input loop is then cancelled.
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+}
+
+private final class IteratorBox: @unchecked Sendable {
+    var iterator: WebSocketInboundMessageStream.AsyncIterator
+    init(_ iterator: WebSocketInboundMessageStream.AsyncIterator) { self.iterator = iterator }
+}

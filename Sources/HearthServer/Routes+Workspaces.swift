@@ -1,0 +1,67 @@
+import Foundation
+import HearthAPI
+import HearthControlPlane
+import HearthCore
+import Hummingbird
+
+/// `/v1/workspaces`: parse, then hand one `WorkspaceAction` to the manager.
+struct WorkspaceRoutes<Context: RequestContext> {
+    let manager: WorkspaceManager
+
+    func register(on group: RouterGroup<Context>) {
+        group.post("workspaces") { request, context in
+            let body = try await request.decode(as: API.CreateWorkspaceBody.self, context: context)
+            let action = WorkspaceAction.create(try Self.parse(body))
+            return try Self.respond(try await manager.perform(action), status: .created)
+        }
+        group.get("workspaces") { _, _ in try Self.respond(try await manager.perform(.list)) }
+        group.get("workspaces/:ws") { _, context in
+            try Self.respond(try await manager.perform(.get(try context.parameters.require("ws"))))
+        }
+        group.delete("workspaces/:ws") { _, context in
+            try Self.respond(try await manager.perform(.delete(try context.parameters.require("ws"))))
+        }
+        for verb in ["start", "stop", "pause", "resume"] {
+            group.post("workspaces/:ws/\(verb)") { _, context in
+                let ref = try context.parameters.require("ws")
+                let action: WorkspaceAction = switch verb {
+                case "start": .start(ref)
+                case "stop": .stop(ref)
+                case "pause": .pause(ref)
+                default: .resume(ref)
+                }
+                return try Self.respond(try await manager.perform(action))
+            }
+        }
+    }
+
+    static func parse(_ body: API.CreateWorkspaceBody) throws -> CreateWorkspace {
+        var runtime: RuntimeKind?
+        if let name = body.runtime {
+            guard let kind = RuntimeKind(rawValue: name), kind != .process else {
+                throw HearthError(.invalidArgument, "unknown runtime \(name): use gvisor or qemu")
+            }
+            runtime = kind
+        }
+        var limits: ResourceLimits?
+        if body.cpus != nil || body.memory_mib != nil {
+            let defaults = ResourceLimits()
+            limits = ResourceLimits(cpus: body.cpus ?? defaults.cpus, memoryMiB: body.memory_mib ?? defaults.memoryMiB)
+        }
+        return CreateWorkspace(name: body.name, image: body.image, runtime: runtime, limits: limits)
+    }
+
+    static func respond(_ outcome: ActionOutcome, status: HTTPResponse.Status = .ok) throws -> Response {
+        switch outcome {
+        case .workspace(let w): return try json(API.WorkspaceBody(w), status: status)
+        case .workspaces(let all): return try json(API.WorkspaceList(workspaces: all.map(API.WorkspaceBody.init)))
+        case .deleted: return Response(status: .noContent)
+        case .reply: return Response(status: .ok)
+        }
+    }
+}
+
+func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    let data = try API.encoder().encode(value)
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}

@@ -1,0 +1,17 @@
+/// Numbers both sides agree on in protocol version 1.
+public enum WireLimits {
+    /// Largest frame payload. Data frames carry at most this minus the channel byte.
+    public static let maxFramePayload = 64 * 1024
+    /// Largest chunk of data a sender puts in one frame.
+    public static let maxDataChunk = 32 * 1024
+    /// Credit each side starts with per stream, in data bytes. Bounds what a receiver buffers per stream.
+    public static let initialWindow = 256 * 1024
+    /// Control and open frames a receiver buffers per stream before declaring the peer hostile.
+    public static let maxPendingControls = 64
+}
+
+/// The protocol version this build speaks. Bump on any incompatible change; gate new features on the peer's version.
+public enum WireVersion {
+    public static let current = 1
+    public static let minimumSupported = 1
+}
