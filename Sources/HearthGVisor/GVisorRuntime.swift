@@ -14,7 +14,7 @@ public final class GVisorRuntime: SandboxRuntime {
     public let kind = RuntimeKind.gvisor
     public let configuration: GVisorConfiguration
     private let logger: Logger
-    private let bridges = Mutex<[String: Process]>([:])
+    private let bridges = Mutex<[String: pid_t]>([:])
 
     public init(configuration: GVisorConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -84,9 +84,9 @@ public final class GVisorRuntime: SandboxRuntime {
 
     public func reconnect(_ spec: SandboxSpec) async throws -> AgentConnection {
         let pair = try SocketPair()
-        let process: Process
+        let process: pid_t
         do {
-            process = try HostCommand.spawn(
+            process = try HostCommand.spawnDetached(
                 try runscArgs(["exec", spec.id, OCIBundle.agentMountPoint + "/hearth-guest", "bridge", OCIBundle.agentSocket]),
                 stdio: pair.guest, stderrFile: Layout(spec).log)
         } catch {
@@ -95,7 +95,12 @@ public final class GVisorRuntime: SandboxRuntime {
             throw HearthError(.runtimeFailed, "cannot reach the workspace agent", detail: "\(error)")
         }
         close(pair.guest)
-        bridges.withLock { $0[spec.id]?.terminate(); $0[spec.id] = process }
+        let previous = bridges.withLock { bridges -> pid_t? in
+            defer { bridges[spec.id] = process }
+            return bridges[spec.id]
+        }
+        if let previous { kill(previous, SIGTERM) }
+        Task.detached { _ = await HostCommand.wait(process) }
         let agent = try await AgentConnection.connect(socket: pair.host, logger: logger)
         _ = try await agent.handshake(timeout: configuration.bootTimeout)
         return agent
@@ -218,9 +223,10 @@ public final class GVisorRuntime: SandboxRuntime {
 
     private func stopBridge(_ id: String) async throws {
         guard let process = bridges.withLock({ $0.removeValue(forKey: id) }) else { return }
-        process.terminate()
+        kill(process, SIGTERM)
+        // The waiter started with the bridge reaps it; wait until the pid is gone.
         let deadline = ContinuousClock.now + .seconds(5)
-        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        while kill(process, 0) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
     }
 
     private func tail(of path: String) -> String {

@@ -1,7 +1,10 @@
+import CHearthGuest
 import Foundation
 import HearthCore
 
-/// Runs host programs (runsc, qemu-img, mount) without blocking the async pool.
+/// Runs host programs (runsc, tar, mmdebstrap) with posix_spawn, waiting on a thread of its own so
+/// the async pool never blocks. Only the fds named here reach the child: everything else Hearth
+/// opens is close-on-exec, which matters because runsc hands its stdio to the sandbox.
 public enum HostCommand {
     public struct Output: Sendable {
         public var status: Int32
@@ -10,75 +13,117 @@ public enum HostCommand {
         public var succeeded: Bool { status == 0 }
     }
 
-    /// Runs to completion, capturing output. `stdio` overrides stdin and stdout with a given fd
-    /// (an agent socket), and such fds are never the server's own: runsc makes them non-blocking.
+    /// Runs to completion, capturing output. `stdio` replaces stdin and stdout with a given fd (an
+    /// agent socket); such fds are never the server's own, since runsc makes them non-blocking.
     @discardableResult
     public static func run(_ argv: [String], stdio: Int32? = nil, stderrFile: String? = nil,
                            timeout: Duration = .seconds(60)) async throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        let out = Pipe()
-        let err = Pipe()
-        if let stdio {
-            let handle = FileHandle(fileDescriptor: stdio, closeOnDealloc: false)
-            process.standardInput = handle
-            process.standardOutput = handle
-        } else {
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = out
+        let out = try PipePair()
+        let err = try PipePair()
+        defer {
+            out.closeAll()
+            err.closeAll()
         }
-        if let stderrFile, let handle = FileHandle(forWritingAtPath: stderrFile) ?? createAndOpen(stderrFile) {
-            handle.seekToEndOfFile()
-            process.standardError = handle
-        } else {
-            process.standardError = err
-        }
-        let exited = AsyncStream<Int32>.makeStream()
-        process.terminationHandler = { exited.continuation.yield($0.terminationStatus); exited.continuation.finish() }
+        let logFD = try stderrFile.map(openLog)
+        defer { if let logFD { close(logFD) } }
+        let pid = try spawn(argv, stdin: stdio ?? devNull(), stdout: stdio ?? out.write, stderr: logFD ?? err.write)
+        out.closeWrite()
+        err.closeWrite()
+        let readers = Task.detached { (drain(out.read), drain(err.read)) }
+        let status: Int32
         do {
-            try process.run()
+            status = try await withDeadline(timeout, what: URL(fileURLWithPath: argv[0]).lastPathComponent) { await wait(pid) }
         } catch {
-            throw HearthError(.runtimeUnavailable, "cannot run \(URL(fileURLWithPath: argv[0]).lastPathComponent)",
-                              detail: "\(argv.joined(separator: " ")): \(error)")
+            kill(pid, SIGKILL)
+            _ = await wait(pid)
+            throw error
         }
-        let collected = Task.detached { () -> (Data, Data) in
-            let o = stdio == nil ? out.fileHandleForReading.readDataToEndOfFile() : Data()
-            let e = stderrFile == nil ? err.fileHandleForReading.readDataToEndOfFile() : Data()
-            return (o, e)
-        }
-        let status: Int32 = try await withDeadline(timeout, what: argv[0]) {
-            var status: Int32 = -1
-            for await s in exited.stream { status = s }
-            return status
-        }
-        let (o, e) = await collected.value
+        let (o, e) = await readers.value
         return Output(status: status, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
-    /// Starts a long-lived process (a bridge) and returns it; the caller terminates it.
-    public static func spawn(_ argv: [String], stdio: Int32, stderrFile: String?) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        let handle = FileHandle(fileDescriptor: stdio, closeOnDealloc: false)
-        process.standardInput = handle
-        process.standardOutput = handle
-        process.standardError = stderrFile.flatMap { FileHandle(forWritingAtPath: $0) ?? createAndOpen($0) } ?? FileHandle.nullDevice
-        try process.run()
-        return process
+    /// Starts a long-lived process (a bridge) and returns its pid; `wait(_:)` reaps it.
+    public static func spawnDetached(_ argv: [String], stdio: Int32, stderrFile: String?) throws -> pid_t {
+        let logFD = try stderrFile.map(openLog)
+        defer { if let logFD { close(logFD) } }
+        return try spawn(argv, stdin: stdio, stdout: stdio, stderr: logFD ?? devNull())
     }
+
+    /// Waits for `pid` to exit on a dedicated thread. Returns its exit code, or 128 + signal.
+    public static func wait(_ pid: pid_t) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                let signal = status & 0x7f
+                continuation.resume(returning: signal == 0 ? (status >> 8) & 0xff : 128 + signal)
+            }
+        }
+    }
+
+    private static func spawn(_ argv: [String], stdin: Int32, stdout: Int32, stderr: Int32) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        let env = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { env.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, env)
+        guard rc == 0 else {
+            throw HearthError(.runtimeUnavailable, "cannot run \(URL(fileURLWithPath: argv[0]).lastPathComponent)",
+                              detail: "\(argv.joined(separator: " ")): \(String(cString: strerror(rc)))")
+        }
+        return pid
+    }
+
+    private static func drain(_ fd: Int32) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n > 0 { bytes += buffer[0..<n] } else if n < 0 && errno == EINTR { continue } else { break }
+        }
+        return bytes
+    }
+
+    private static func openLog(_ path: String) throws -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw HearthError(.internal, "cannot open a log file", detail: "\(path): errno \(errno)") }
+        return fd
+    }
+
+    private static let nullFD: Int32 = open("/dev/null", O_RDWR | O_CLOEXEC)
+    private static func devNull() -> Int32 { nullFD }
 
     /// Looks a program up on PATH and in the sbin directories.
     public static func which(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        let dirs = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/local/sbin"]
+        let dirs = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/bin"]
         return dirs.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
+}
 
-    private static func createAndOpen(_ path: String) -> FileHandle? {
-        FileManager.default.createFile(atPath: path, contents: nil)
-        return FileHandle(forWritingAtPath: path)
+/// A close-on-exec pipe whose write end goes to a child.
+struct PipePair {
+    let read: Int32
+    let write: Int32
+
+    init() throws {
+        var fds: [Int32] = [-1, -1]
+        guard hearth_pipe2_cloexec(&fds) == 0 else { throw HearthError(.internal, "cannot create a pipe", detail: "errno \(errno)") }
+        read = fds[0]
+        write = fds[1]
+    }
+
+    func closeWrite() { close(write) }
+    func closeAll() {
+        close(read)
+        close(write)
     }
 }
 
@@ -105,12 +150,21 @@ public struct AgentBundle: Sendable {
 
     public init(directory: String) { self.directory = directory }
 
-    /// `HEARTH_AGENT_DIR`, or `hearth-agent/` beside the running executable.
+    /// `HEARTH_AGENT_DIR`, else the nearest `hearth-agent/` in the executable's directory or its parents
+    /// (`.build/hearth-agent` for a build tree, `/usr/local/lib/hearth-agent` style for an install).
     public static func locate() -> AgentBundle {
         if let dir = ProcessInfo.processInfo.environment["HEARTH_AGENT_DIR"], !dir.isEmpty {
             return AgentBundle(directory: dir)
         }
         let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        for _ in 0..<4 {
+            for candidate in [dir.appendingPathComponent("hearth-agent"), dir.appendingPathComponent("lib/hearth-agent")]
+            where FileManager.default.isExecutableFile(atPath: candidate.path + "/hearth-guest") {
+                return AgentBundle(directory: candidate.path)
+            }
+            dir = dir.deletingLastPathComponent()
+        }
         return AgentBundle(directory: exe.deletingLastPathComponent().appendingPathComponent("hearth-agent").path)
     }
 

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import HearthCore
+import HearthGVisor
+import HearthRuntime
+import HearthServer
+import Logging
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the Hearth server.")
+
+    @Option(help: "Data directory (default: $HEARTH_DATA, /var/lib/hearth as root)")
+    var data: String?
+
+    @Option(help: "Address to listen on, HOST:PORT")
+    var listen: String = "127.0.0.1:7070"
+
+    @Option(help: "Sandboxes of the default image kept booted for instant creates (0 disables)")
+    var warmPool: Int = 0
+
+    @Option(help: "gVisor platform: ptrace works everywhere; systrap or kvm where supported")
+    var gvisorPlatform: String = "ptrace"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
+            throw ValidationError("--listen takes HOST:PORT")
+        }
+        let host = String(listen[..<colon])
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "hearth")
+        let configuration = HearthServerConfiguration(dataDirectory: data ?? HearthServerConfiguration.defaultDataDirectory, host: host,
+                                                      port: port, warmPoolSize: warmPool, gvisorPlatform: gvisorPlatform)
+        let service = try await HearthService.make(configuration, logger: logger)
+        try await service.run { port in
+            logger.notice("listening", metadata: ["http.url": "http://\(host):\(port)", "auth.token_file": "\(service.tokenPath)"])
+        }
+    }
+}
+
+struct Doctor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Say which sandbox runtimes work on this host, and why not.")
+
+    @Option(help: "Data directory whose runsc state to use")
+    var data: String?
+
+    @Option(help: "gVisor platform to probe")
+    var gvisorPlatform: String = "ptrace"
+
+    @Flag(help: "Print JSON")
+    var json = false
+
+    func run() async throws {
+        let dataDir = data ?? HearthServerConfiguration.defaultDataDirectory
+        try FileManager.default.createDirectory(atPath: dataDir + "/runsc", withIntermediateDirectories: true)
+        var logger = Logger(label: "hearth.doctor")
+        logger.logLevel = .error
+        let gvisor = GVisorRuntime(configuration: GVisorConfiguration(platform: gvisorPlatform, stateRoot: dataDir + "/runsc",
+                                                                     agentDirectory: AgentBundle.locate().directory), logger: logger)
+        var results = [await gvisor.probe()]
+        results.append(RuntimeAvailability(runtime: .qemu, available: false, mode: nil,
+                                           reason: "the microVM runtime is not part of this build yet"))
+        let best = results.filter(\.available).min { RuntimeRegistryRank.rank($0) < RuntimeRegistryRank.rank($1) }
+        if json {
+            try Terminal.printJSON(["runtimes": results.map { ["runtime": $0.runtime.rawValue, "available": "\($0.available)", "mode": $0.mode ?? "", "reason": $0.reason] },
+                                    "default": [["runtime": best?.runtime.rawValue ?? "none"]]])
+        } else {
+            for r in results {
+                let status = r.available ? "ok" : "unavailable"
+                print("\(r.runtime.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(status.padding(toLength: 12, withPad: " ", startingAt: 0)) \(r.mode.map { "[\($0)] " } ?? "")\(r.reason)")
+            }
+            print("default: \(best?.runtime.rawValue ?? "none — no runtime works here")")
+        }
+        if best == nil { throw ExitCode(1) }
+    }
+}
+
+import HearthControlPlane
+enum RuntimeRegistryRank {
+    static func rank(_ a: RuntimeAvailability) -> Int { RuntimeRegistry.preferenceRank(a) }
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set-up command 2: install, build, and run the whole test suite against real sandboxes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HEARTH_BUILD_CONFIG=debug scripts/setup.sh
+export HEARTH_AGENT_DIR="$PWD/.build/hearth-agent"
+# Real-sandbox tests share one base image per checkout; it is built on first use (about 20 s).
+export HEARTH_TEST_DATA="${HEARTH_TEST_DATA:-$PWD/.build/test-data}"
+export HEARTH_REQUIRE_SANDBOX=1
+mkdir -p "$HEARTH_TEST_DATA"
+swift test --no-parallel "$@"
