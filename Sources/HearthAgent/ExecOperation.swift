@@ -75,8 +75,20 @@ struct ExecOperation {
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(context.executablePath), strdup("spawn-helper"), nil]
         let envp: [UnsafeMutablePointer<CChar>?] = [strdup("\(SpawnSpec.environmentKey)=\(json)"), nil]
         defer { (argv + envp).forEach { free($0) } }
+        // Children start with every signal unblocked and at its default action: the agent blocks
+        // SIGTERM and ignores SIGPIPE for itself, and both would otherwise be inherited across exec.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, context.executablePath, &actions, nil, argv, envp)
+        let rc = posix_spawn(&pid, context.executablePath, &actions, &attributes, argv, envp)
         guard rc == 0 else { throw Posix.error("spawn", rc) }
         return pid
     }

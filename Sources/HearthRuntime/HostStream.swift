@@ -137,6 +137,11 @@ public final class HostStream: AsyncSequence, Sendable {
             if s.finished { return (nil, []) }
             s.finished = true
             s.failure = error
+            // After a failure nothing the peer sent may still be trusted or delivered.
+            if error != nil {
+                s.events.removeAll()
+                s.head = 0
+            }
             defer {
                 s.waiter = nil
                 s.creditWaiters.removeAll()
