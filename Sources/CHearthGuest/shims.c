@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "hearth_guest.h"
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <sys/reboot.h>
 #include <unistd.h>
@@ -26,3 +27,7 @@ int hearth_execvpe(const char *file, char *const argv[], char *const envp[]) {
 void hearth_power_off(void) { reboot(RB_POWER_OFF); }
 
 int hearth_stream_socket(int domain) { return socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0); }
+
+int hearth_spawn_closefrom(posix_spawn_file_actions_t *actions, int low) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, low);
+}

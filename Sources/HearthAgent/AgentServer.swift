@@ -28,6 +28,8 @@ public enum AgentServer {
     /// Serves every connection to a unix socket inside the sandbox. `hearth-guest bridge` connects
     /// here, so a host that lost the stdio channel (a restarted server) can reach the agent again.
     public static func listen(path: String, context: AgentContext) {
+        // /run is a fresh tmpfs in a sandbox: the socket's directory must be made first.
+        _ = try? FileOperations.makeDirectory(FileOperations.parent(of: path), parents: true)
         unlink(path)
         let fd = hearth_stream_socket(AF_UNIX)
         guard fd >= 0, var addr = unixAddress(path) else { return }

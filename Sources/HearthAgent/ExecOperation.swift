@@ -30,7 +30,9 @@ struct ExecOperation {
 
         stream.onControl = { control in
             switch control {
-            case .signal(let signal): kill(-pid, signal)
+            case .signal(let signal):
+                // A PTY child becomes its own group only once the helper calls setsid.
+                if kill(-pid, signal) != 0 { kill(pid, signal) }
             case .resize(let size): if let master = io.master { ChildIO.resize(master, size) }
             default: break
             }
@@ -72,6 +74,8 @@ struct ExecOperation {
         for (index, fd) in io.childFDs.enumerated() {
             posix_spawn_file_actions_adddup2(&actions, fd, Int32(index))
         }
+        // The agent's own channel must never leak into a workspace process.
+        hearth_spawn_closefrom(&actions, 3)
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(context.executablePath), strdup("spawn-helper"), nil]
         let envp: [UnsafeMutablePointer<CChar>?] = [strdup("\(SpawnSpec.environmentKey)=\(json)"), nil]
         defer { (argv + envp).forEach { free($0) } }
@@ -86,7 +90,13 @@ struct ExecOperation {
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if request.pty == nil {
+            // Its own process group from birth, so a signal or timeout reaches everything it starts.
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, context.executablePath, &actions, &attributes, argv, envp)
         guard rc == 0 else { throw Posix.error("spawn", rc) }

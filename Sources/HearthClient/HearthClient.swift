@@ -11,7 +11,13 @@ public struct HearthClient: Sendable {
     public let token: String?
     let http: HTTPClient
 
-    public init(baseURL: String, token: String?, http: HTTPClient = .shared) {
+    /// Long operations (a first create builds the base image) must not hit a read timeout; requests
+    /// are bounded by the server's own deadlines instead.
+    public static let defaultHTTPClient = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: nil)))
+
+    public init(baseURL: String, token: String?, http: HTTPClient = HearthClient.defaultHTTPClient) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.token = token
         self.http = http

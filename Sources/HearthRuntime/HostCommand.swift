@@ -19,26 +19,36 @@ public enum HostCommand {
     public static func run(_ argv: [String], stdio: Int32? = nil, stderrFile: String? = nil,
                            timeout: Duration = .seconds(60)) async throws -> Output {
         let out = try PipePair()
-        let err = try PipePair()
-        defer {
-            out.closeAll()
-            err.closeAll()
+        let err: PipePair
+        do { err = try PipePair() } catch { out.closeBoth(); throw error }
+        let logFD: Int32?
+        let pid: pid_t
+        do {
+            logFD = try stderrFile.map(openLog)
+            pid = try spawn(argv, stdin: stdio ?? devNull(), stdout: stdio ?? out.write, stderr: logFD ?? err.write)
+        } catch {
+            out.closeBoth()
+            err.closeBoth()
+            throw error
         }
-        let logFD = try stderrFile.map(openLog)
-        defer { if let logFD { close(logFD) } }
-        let pid = try spawn(argv, stdin: stdio ?? devNull(), stdout: stdio ?? out.write, stderr: logFD ?? err.write)
-        out.closeWrite()
-        err.closeWrite()
-        let readers = Task.detached { (drain(out.read), drain(err.read)) }
+        if let logFD { close(logFD) }
+        // Each fd is closed exactly once: a double close could hit a number NIO has reused since.
+        close(out.write)
+        close(err.write)
+        // Readers run on threads of their own and close their ends; blocking reads must never
+        // occupy the cooperative pool (two threads on a two-core host).
+        async let stdoutBytes = drain(out.read)
+        async let stderrBytes = drain(err.read)
         let status: Int32
         do {
             status = try await withDeadline(timeout, what: URL(fileURLWithPath: argv[0]).lastPathComponent) { await wait(pid) }
         } catch {
             kill(pid, SIGKILL)
             _ = await wait(pid)
+            _ = await (stdoutBytes, stderrBytes)
             throw error
         }
-        let (o, e) = await readers.value
+        let (o, e) = await (stdoutBytes, stderrBytes)
         return Output(status: status, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
@@ -68,6 +78,9 @@ public enum HostCommand {
         posix_spawn_file_actions_adddup2(&actions, stdin, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        // Not every fd the server holds is close-on-exec (NIO's listening socket is not), and runsc
+        // passes what it inherits on to its gofer: give the child nothing beyond stdio.
+        hearth_spawn_closefrom(&actions, 3)
         let cArgs = argv.map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
         let env = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -81,14 +94,20 @@ public enum HostCommand {
         return pid
     }
 
-    private static func drain(_ fd: Int32) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(fd, &buffer, buffer.count)
-            if n > 0 { bytes += buffer[0..<n] } else if n < 0 && errno == EINTR { continue } else { break }
+    /// Reads `fd` to its end on a dedicated thread, then closes it.
+    private static func drain(_ fd: Int32) async -> [UInt8] {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var bytes: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let n = read(fd, &buffer, buffer.count)
+                    if n > 0 { bytes += buffer[0..<n] } else if n < 0 && errno == EINTR { continue } else { break }
+                }
+                close(fd)
+                continuation.resume(returning: bytes)
+            }
         }
-        return bytes
     }
 
     private static func openLog(_ path: String) throws -> Int32 {
@@ -120,8 +139,7 @@ struct PipePair {
         write = fds[1]
     }
 
-    func closeWrite() { close(write) }
-    func closeAll() {
+    func closeBoth() {
         close(read)
         close(write)
     }

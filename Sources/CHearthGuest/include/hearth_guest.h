@@ -12,4 +12,7 @@ int hearth_execvpe(const char *file, char *const argv[], char *const envp[]);
 void hearth_power_off(void);
 // A close-on-exec stream socket of `domain` (AF_UNIX, AF_INET, AF_INET6).
 int hearth_stream_socket(int domain);
+#include <spawn.h>
+// Adds "close every fd from `low` up" to spawn file actions (glibc 2.34+).
+int hearth_spawn_closefrom(posix_spawn_file_actions_t *actions, int low);
 #endif

@@ -1,0 +1,45 @@
+import Foundation
+import HearthClient
+import HearthImages
+import HearthServer
+import Logging
+import Testing
+
+/// A real Hearth server on port 0 with the gVisor runtime, one per test process. Its data
+/// directory is fresh; the base image is shared through `HEARTH_TEST_DATA/images` so it is built once.
+struct LiveServer: Sendable {
+    let service: HearthService
+    let client: HearthClient
+    let url: String
+    let dataDirectory: String
+    let token: String
+
+    static let shared = Task { try await LiveServer.start() }
+
+    static func start(dataDirectory: String? = nil) async throws -> LiveServer {
+        let env = ProcessInfo.processInfo.environment
+        let root = try #require(env["HEARTH_TEST_DATA"], "run the suite with scripts/test.sh (it sets HEARTH_TEST_DATA and builds the agent)")
+        let data = dataDirectory ?? "\(root)/run-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: root + "/images", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: data + "/images") {
+            try FileManager.default.createSymbolicLink(atPath: data + "/images", withDestinationPath: root + "/images")
+        }
+        var logger = Logger(label: "hearth.test")
+        logger.logLevel = .warning
+        // Build the shared base image before any request waits on it.
+        _ = try await ImageStore(root: root + "/images", logger: logger).base()
+        let service = try await HearthService.make(HearthServerConfiguration(dataDirectory: data, port: 0), logger: logger)
+        let port = AsyncStream<Int>.makeStream()
+        Task { try await service.run { port.continuation.yield($0) } }
+        var bound = 0
+        for await p in port.stream { bound = p; break }
+        let token = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let url = "http://127.0.0.1:\(bound)"
+        return LiveServer(service: service, client: HearthClient(baseURL: url, token: token), url: url, dataDirectory: data, token: token)
+    }
+}
+
+extension HearthClient.ExecResult {
+    var code: Int32? { exit?.code }
+}
