@@ -8,4 +8,5 @@ export HEARTH_AGENT_DIR="$PWD/.build/hearth-agent"
 export HEARTH_TEST_DATA="${HEARTH_TEST_DATA:-$PWD/.build/test-data}"
 export HEARTH_REQUIRE_SANDBOX=1
 mkdir -p "$HEARTH_TEST_DATA"
-swift test --no-parallel "$@"
+# A hang must fail the run, not eat the CI budget.
+timeout --kill-after=30 2400 swift test --no-parallel "$@"

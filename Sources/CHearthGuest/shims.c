@@ -31,3 +31,7 @@ int hearth_stream_socket(int domain) { return socket(domain, SOCK_STREAM | SOCK_
 int hearth_spawn_closefrom(posix_spawn_file_actions_t *actions, int low) {
     return posix_spawn_file_actions_addclosefrom_np(actions, low);
 }
+
+int hearth_spawn_chdir(posix_spawn_file_actions_t *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}

@@ -9,14 +9,16 @@ final class ChildReaper: @unchecked Sendable {
     static let shared = ChildReaper()
 
     private let lock = ConditionLock()
+    /// Every reaped status, oldest first, bounded: a child can exit before its spawner calls
+    /// `wait`, so statuses are kept whether or not anyone asked yet. Orphans land here too.
     private var statuses: [pid_t: ExitStatus] = [:]
-    private var watched: Set<pid_t> = []
+    private var order: [pid_t] = []
     private var started = false
+    static let retainedStatuses = 4096
 
-    /// Call before the child can possibly exit being observed, i.e. right after spawning.
+    /// Starts reaping (once). Call right after spawning a child.
     func watch(_ pid: pid_t) {
         lock.withLock {
-            watched.insert(pid)
             if !started {
                 started = true
                 startThread { [self] in self.reapLoop() }
@@ -30,7 +32,7 @@ final class ChildReaper: @unchecked Sendable {
         lock.withLock {
             while true {
                 if let status = statuses.removeValue(forKey: pid) {
-                    watched.remove(pid)
+                    order.removeAll { $0 == pid }
                     return status
                 }
                 if !lock.wait(untilMonotonicNanos: deadline), let deadline, monotonicNanos() >= deadline {
@@ -52,10 +54,9 @@ final class ChildReaper: @unchecked Sendable {
             }
             let status = Self.decode(raw)
             lock.withLock {
-                if watched.contains(pid) {
-                    statuses[pid] = status
-                    lock.broadcast()
-                }
+                if statuses.updateValue(status, forKey: pid) == nil { order.append(pid) }
+                if order.count > Self.retainedStatuses { statuses[order.removeFirst()] = nil }
+                lock.broadcast()
             }
         }
     }

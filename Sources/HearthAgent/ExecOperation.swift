@@ -23,7 +23,17 @@ struct ExecOperation {
         guard !request.argv.isEmpty else { throw WireError(.invalidArgument, "empty argv") }
         let io: ChildIO
         if let size = request.pty { io = try ChildIO.pty(size) } else { io = try ChildIO.pipes() }
-        let pid = try spawn(io)
+        let pid: pid_t
+        do {
+            pid = try spawn(io)
+        } catch let error where error.code == .notFound {
+            io.closeChildEnds()
+            io.closeParentEnds()
+            close(io.inputFD)
+            stream.send(.stderr, Array("hearth: \(error.message)\n".utf8)[...])
+            stream.sendControl(.exited(HearthWire.ExitStatus(code: 127)))
+            return
+        }
         io.closeChildEnds()
         ChildReaper.shared.watch(pid)
         stream.sendControl(.started(pid: pid))
@@ -64,8 +74,13 @@ struct ExecOperation {
 
     private func spawn(_ io: ChildIO) throws(WireError) -> pid_t {
         let cwd = request.cwd ?? (access(context.defaultDirectory, X_OK) == 0 ? context.defaultDirectory : "/")
-        let spec = SpawnSpec(argv: request.argv, env: context.baseEnvironment.merging(request.env) { $1 },
-                             cwd: cwd, user: request.user, pty: request.pty != nil)
+        let env = context.baseEnvironment.merging(request.env) { $1 }
+        // The helper is needed only to change user or take a controlling terminal; otherwise
+        // posix_spawn does everything and saves an execve, the dominant cost of a short exec.
+        if request.user == nil && request.pty == nil {
+            return try spawnDirect(io, cwd: cwd, env: env)
+        }
+        let spec = SpawnSpec(argv: request.argv, env: env, cwd: cwd, user: request.user, pty: request.pty != nil)
         let json = String(decoding: (try? JSONEncoder().encode(spec)) ?? Data(), as: UTF8.self)
 
         var actions = posix_spawn_file_actions_t()
@@ -102,6 +117,52 @@ struct ExecOperation {
         guard rc == 0 else { throw Posix.error("spawn", rc) }
         return pid
     }
+
+    private func spawnDirect(_ io: ChildIO, cwd: String, env: [String: String]) throws(WireError) -> pid_t {
+        guard let executable = resolve(request.argv[0], path: env["PATH"] ?? "") else {
+            // What a shell would say, on the process's own stderr, with the shell's exit code.
+            throw ExecOperation.notFound(request.argv[0])
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for (index, fd) in io.childFDs.enumerated() {
+            posix_spawn_file_actions_adddup2(&actions, fd, Int32(index))
+        }
+        hearth_spawn_closefrom(&actions, 3)
+        if hearth_spawn_chdir(&actions, cwd) != 0 { throw WireError(.invalidArgument, "cannot use \(cwd) as the working directory") }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        let argv = request.argv.map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard rc == 0 else { throw Posix.error("\(request.argv[0])", rc) }
+        return pid
+    }
+
+    /// The executable `name` names, looked up on `path` like execvp does.
+    private func resolve(_ name: String, path: String) -> String? {
+        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+        for dir in path.split(separator: ":") {
+            let candidate = "\(dir)/\(name)"
+            var st = Glibc.stat()
+            if access(candidate, X_OK) == 0, stat(candidate, &st) == 0, st.st_mode & S_IFMT == S_IFREG { return candidate }
+        }
+        return nil
+    }
+
+    static func notFound(_ command: String) -> WireError { WireError(.notFound, "\(command): command not found") }
 
     private func pump(from fd: Int32, to channel: DataChannel, exited: ExitFlag) {
         var deliver = true
@@ -144,6 +205,8 @@ struct ChildIO {
             let rc = fds.withUnsafeMutableBufferPointer { hearth_pipe2_cloexec($0.baseAddress! + i * 2) }
             guard rc == 0 else { throw Posix.error("pipe") }
         }
+        // Fewer, larger reads: every syscall is costly under gVisor's ptrace platform.
+        _ = fcntl(fds[2], 1031, 1 << 20)  // F_SETPIPE_SZ (GNU)
         // stdin: child reads fds[0], agent writes fds[1]. stdout/stderr: agent reads [2]/[4].
         return ChildIO(childFDs: [fds[0], fds[3], fds[5]], inputFD: fds[1],
                        outputs: [(fds[2], .stdout), (fds[4], .stderr)], master: nil)

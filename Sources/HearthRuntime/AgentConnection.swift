@@ -159,7 +159,7 @@ public final class AgentConnection: Sendable {
         fail(nil)
     }
 
-    static let maxStreams = 1024
+    static let maxStreams = WireLimits.maxStreams
 
     // MARK: Frames from the guest (on the event loop).
 

@@ -15,4 +15,6 @@ int hearth_stream_socket(int domain);
 #include <spawn.h>
 // Adds "close every fd from `low` up" to spawn file actions (glibc 2.34+).
 int hearth_spawn_closefrom(posix_spawn_file_actions_t *actions, int low);
+// Adds a chdir to spawn file actions (glibc 2.29+).
+int hearth_spawn_chdir(posix_spawn_file_actions_t *actions, const char *path);
 #endif

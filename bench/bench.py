@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Hearth benchmarks against a running server, each with its raw-runsc peer measured in the same run.
+
+usage: bench/bench.py --url URL --data DATA [--n N] [--only NAME,...] [--label TEXT]
+Prints one JSON object per figure. Uses only the standard library; targets 127.0.0.1 only.
+"""
+import argparse, http.client, json, os, statistics, struct, subprocess, sys, tempfile, time, urllib.parse
+
+def pct(values, p):
+    values = sorted(values)
+    k = max(0, min(len(values) - 1, int(round(p / 100 * (len(values) - 1)))))
+    return values[k]
+
+class Hearth:
+    def __init__(self, url, token):
+        u = urllib.parse.urlparse(url)
+        self.host, self.port, self.token = u.hostname, u.port, token
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=600)
+
+    def call(self, method, path, body=None):
+        headers = {"Authorization": "Bearer " + self.token}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        self.conn.request(method, path, body=data, headers=headers)
+        r = self.conn.getresponse()
+        payload = r.read()
+        if r.status >= 300:
+            raise RuntimeError("%s %s -> %d %s" % (method, path, r.status, payload[:300]))
+        return json.loads(payload) if payload else None
+
+    def exec(self, ws, argv, sink=None):
+        """Runs argv; returns (exit code, stdout bytes count). Streams without buffering when sink is None."""
+        headers = {"Authorization": "Bearer " + self.token, "Content-Type": "application/json"}
+        self.conn.request("POST", "/v1/workspaces/%s/exec" % ws, body=json.dumps({"argv": argv}).encode(), headers=headers)
+        r = self.conn.getresponse()
+        if r.status != 200:
+            raise RuntimeError("exec -> %d %s" % (r.status, r.read()[:300]))
+        count, code, buf = 0, None, b""
+        while True:
+            chunk = r.read1(1 << 20) if hasattr(r, "read1") else r.read(1 << 20)
+            if not chunk:
+                break
+            buf += chunk
+            while len(buf) >= 5:
+                kind, n = buf[0], struct.unpack(">I", buf[1:5])[0]
+                if len(buf) < 5 + n:
+                    break
+                payload, buf = buf[5:5 + n], buf[5 + n:]
+                if kind == 1:
+                    count += n
+                    if sink is not None:
+                        sink.append(payload)
+                elif kind == 3:
+                    code = json.loads(payload)["code"]
+                elif kind == 5:
+                    raise RuntimeError("exec error: %s" % payload)
+        return code, count
+
+def runsc(data, *args, stdin=subprocess.DEVNULL):
+    return subprocess.run(["runsc", "--root", data + "/runsc-bench", "--platform", "ptrace", "--network", "none"] + list(args),
+                          stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+
+def image_rootfs(data):
+    images = data + "/images"
+    for name in os.listdir(images):
+        if name.startswith("sha256-") and os.path.exists(os.path.join(images, name, "rootfs/bin")):
+            return os.path.join(images, name, "rootfs")
+    raise SystemExit("no image in %s; create one workspace first" % images)
+
+def bundle(rootfs, args, memory_mib=1024):
+    d = tempfile.mkdtemp(prefix="hearth-bench-bundle-")
+    spec = {"ociVersion": "1.0.2", "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": args,
+            "env": ["PATH=/usr/bin:/bin"], "cwd": "/"}, "root": {"path": rootfs, "readonly": True},
+            "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+                       {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}],
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
+                      "resources": {"memory": {"limit": memory_mib << 20}}}}
+    json.dump(spec, open(os.path.join(d, "config.json"), "w"))
+    return d
+
+def emit(**kv):
+    print(json.dumps(kv), flush=True)
+
+def bench_create(h, data, n, label):
+    rootfs = image_rootfs(data)
+    b = bundle(rootfs, ["/bin/true"])
+    floor = []
+    for i in range(n):
+        t = time.perf_counter()
+        r = runsc(data, "run", "--bundle", b, "floor-%d" % i)
+        floor.append((time.perf_counter() - t) * 1000)
+        runsc(data, "delete", "--force", "floor-%d" % i)
+        assert r.returncode == 0, r.stderr
+    ours, ids = [], []
+    for i in range(n):
+        t = time.perf_counter()
+        w = h.call("POST", "/v1/workspaces", {})
+        code, _ = h.exec(w["id"], ["true"])
+        ours.append((time.perf_counter() - t) * 1000)
+        assert code == 0
+        ids.append(w["id"])
+        if label == "warm":
+            time.sleep(1.5)  # let the pool refill, as between real users' creates
+    for i in ids:
+        h.call("DELETE", "/v1/workspaces/" + i)
+    emit(figure="create_to_first_exec_ms", mode=label, n=n, p50=round(pct(ours, 50), 1), p99=round(pct(ours, 99), 1),
+         peer="runsc run true", peer_p50=round(pct(floor, 50), 1), peer_p99=round(pct(floor, 99), 1),
+         ratio_p50=round(pct(ours, 50) / pct(floor, 50), 2))
+
+def bench_exec(h, data, n):
+    w = h.call("POST", "/v1/workspaces", {})
+    for _ in range(5):
+        h.exec(w["id"], ["true"])
+    ours = []
+    for _ in range(n):
+        t = time.perf_counter()
+        h.exec(w["id"], ["true"])
+        ours.append((time.perf_counter() - t) * 1000)
+    peer = []
+    root = data + "/runsc"
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run(["runsc", "--root", root, "exec", w["id"], "/bin/true"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        peer.append((time.perf_counter() - t) * 1000)
+    h.call("DELETE", "/v1/workspaces/" + w["id"])
+    emit(figure="exec_round_trip_true_ms", n=n, p50=round(pct(ours, 50), 2), p99=round(pct(ours, 99), 2),
+         peer="runsc exec true (same sandbox)", peer_p50=round(pct(peer, 50), 2), ratio_p50=round(pct(ours, 50) / pct(peer, 50), 2))
+
+def bench_throughput(h, data):
+    # gVisor keeps file pages in the sandbox's memory, so a 1 GiB file needs more than the default 1 GiB limit.
+    w = h.call("POST", "/v1/workspaces", {"memory_mib": 4096})
+    h.exec(w["id"], ["sh", "-c", "head -c 1073741824 /dev/zero > /tmp/big"])
+    t = time.perf_counter()
+    code, count = h.exec(w["id"], ["cat", "/tmp/big"])
+    ours = time.perf_counter() - t
+    t = time.perf_counter()
+    p = subprocess.run(["runsc", "--root", data + "/runsc", "exec", w["id"], "cat", "/tmp/big"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    peer = time.perf_counter() - t
+    h.call("DELETE", "/v1/workspaces/" + w["id"])
+    assert count == 1 << 30 and len(p.stdout) == 1 << 30
+    emit(figure="cat_1GiB_MBps", bytes=count, mbps=round(count / ours / 1e6), peer="runsc exec cat (stdout pipe)",
+         peer_mbps=round(len(p.stdout) / peer / 1e6), ratio=round(peer / ours, 2))
+
+TOUCH = "import time; b = bytearray(256 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1\nopen('/tmp/ready', 'w').write('1'); time.sleep(1e9)"
+
+def bench_pause(h, data, n):
+    w = h.call("POST", "/v1/workspaces", {})
+    h.exec(w["id"], ["sh", "-c", "nohup python3 -c \"%s\" >/dev/null 2>&1 &" % TOUCH.replace('"', '\\"')])
+    while h.exec(w["id"], ["test", "-e", "/tmp/ready"])[0] != 0:
+        time.sleep(0.2)
+    pauses, resumes = [], []
+    size = 0
+    for _ in range(n):
+        t = time.perf_counter(); h.call("POST", "/v1/workspaces/%s/pause" % w["id"]); pauses.append((time.perf_counter() - t) * 1000)
+        ck = "%s/workspaces/%s/checkpoint/checkpoint.img" % (data, w["id"])
+        size = os.path.getsize(ck) if os.path.exists(ck) else size
+        t = time.perf_counter(); h.call("POST", "/v1/workspaces/%s/resume" % w["id"]); resumes.append((time.perf_counter() - t) * 1000)
+    h.call("DELETE", "/v1/workspaces/" + w["id"])
+    # Peer: the same 256 MiB process in a raw runsc sandbox, checkpointed and restored by hand.
+    b = bundle(image_rootfs(data), ["/usr/bin/python3", "-c", TOUCH])
+    peer_c, peer_r = [], []
+    runsc(data, "run", "--detach", "--bundle", b, "pause-peer")
+    time.sleep(3)
+    for i in range(n):
+        img = tempfile.mkdtemp(prefix="hearth-bench-ck-")
+        t = time.perf_counter(); r = runsc(data, "checkpoint", "--image-path", img, "pause-peer"); peer_c.append((time.perf_counter() - t) * 1000)
+        assert r.returncode == 0, r.stderr
+        runsc(data, "delete", "--force", "pause-peer")
+        t = time.perf_counter(); r = runsc(data, "restore", "--detach", "--image-path", img, "--bundle", b, "pause-peer"); peer_r.append((time.perf_counter() - t) * 1000)
+        assert r.returncode == 0, r.stderr
+        subprocess.run(["rm", "-rf", img])
+    runsc(data, "delete", "--force", "pause-peer")
+    emit(figure="pause_resume_256MiB_ms", n=n, pause_p50=round(pct(pauses, 50)), resume_p50=round(pct(resumes, 50)),
+         snapshot_bytes=size, peer="runsc checkpoint / restore", peer_checkpoint_p50=round(pct(peer_c, 50)),
+         peer_restore_p50=round(pct(peer_r, 50)))
+
+def pss_kib(pid):
+    try:
+        for line in open("/proc/%d/smaps_rollup" % pid):
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+def bench_density(h, data, n):
+    ids = [h.call("POST", "/v1/workspaces", {})["id"] for _ in range(n)]
+    time.sleep(5)
+    total = 0
+    for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            cmd = open("/proc/%d/cmdline" % pid, "rb").read()
+        except OSError:
+            continue
+        if (data + "/runsc").encode() in cmd:
+            total += pss_kib(pid)
+    for i in ids:
+        h.call("DELETE", "/v1/workspaces/" + i)
+    per = total / n / 1024
+    avail = int(open("/proc/meminfo").read().split("MemTotal:")[1].split()[0]) / 1024
+    emit(figure="idle_density", workspaces=n, pss_mib_per_workspace=round(per, 1),
+         fits_in_memory=int(avail * 0.9 / per), host_memory_mib=int(avail))
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--url", default="http://127.0.0.1:7070")
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--n", type=int, default=50)
+    ap.add_argument("--only", default="create,exec,throughput,pause,density")
+    ap.add_argument("--label", default="cold")
+    a = ap.parse_args()
+    token = open(a.data + "/admin.token").read().strip()
+    h = Hearth(a.url, token)
+    only = a.only.split(",")
+    os.makedirs(a.data + "/runsc-bench", exist_ok=True)
+    if "create" in only: bench_create(h, a.data, a.n, a.label)
+    if "exec" in only: bench_exec(h, a.data, a.n)
+    if "throughput" in only: bench_throughput(h, a.data)
+    if "pause" in only: bench_pause(h, a.data, 5)
+    if "density" in only: bench_density(h, a.data, 20)
+
+if __name__ == "__main__":
+    main()
