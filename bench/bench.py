@@ -59,8 +59,13 @@ class Hearth:
         return code, count
 
 def runsc(data, *args, stdin=subprocess.DEVNULL):
-    return subprocess.run(["runsc", "--root", data + "/runsc-bench", "--platform", "ptrace", "--network", "none"] + list(args),
-                          stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    # stderr goes to a file: a detached sandbox inherits it, and a pipe would never see EOF.
+    with tempfile.TemporaryFile() as err:
+        r = subprocess.run(["runsc", "--root", data + "/runsc-bench", "--platform", "ptrace", "--network", "none"] + list(args),
+                           stdin=stdin, stdout=subprocess.DEVNULL, stderr=err, check=False)
+        err.seek(0)
+        r.stderr = err.read()
+    return r
 
 def image_rootfs(data):
     images = data + "/images"
@@ -147,7 +152,7 @@ def bench_throughput(h, data):
 
 TOUCH = "import time; b = bytearray(256 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1\nopen('/tmp/ready', 'w').write('1'); time.sleep(1e9)"
 
-def bench_pause(h, data, n):
+def bench_pause(h, data, n, gap=0.0):
     w = h.call("POST", "/v1/workspaces", {})
     h.exec(w["id"], ["sh", "-c", "nohup python3 -c \"%s\" >/dev/null 2>&1 &" % TOUCH.replace('"', '\\"')])
     while h.exec(w["id"], ["test", "-e", "/tmp/ready"])[0] != 0:
@@ -158,6 +163,7 @@ def bench_pause(h, data, n):
         t = time.perf_counter(); h.call("POST", "/v1/workspaces/%s/pause" % w["id"]); pauses.append((time.perf_counter() - t) * 1000)
         ck = "%s/workspaces/%s/checkpoint/checkpoint.img" % (data, w["id"])
         size = os.path.getsize(ck) if os.path.exists(ck) else size
+        time.sleep(gap)
         t = time.perf_counter(); h.call("POST", "/v1/workspaces/%s/resume" % w["id"]); resumes.append((time.perf_counter() - t) * 1000)
     h.call("DELETE", "/v1/workspaces/" + w["id"])
     # Peer: the same 256 MiB process in a raw runsc sandbox, checkpointed and restored by hand.
@@ -174,7 +180,7 @@ def bench_pause(h, data, n):
         assert r.returncode == 0, r.stderr
         subprocess.run(["rm", "-rf", img])
     runsc(data, "delete", "--force", "pause-peer")
-    emit(figure="pause_resume_256MiB_ms", n=n, pause_p50=round(pct(pauses, 50)), resume_p50=round(pct(resumes, 50)),
+    emit(figure="pause_resume_256MiB_ms", n=n, gap_s=gap, pause_p50=round(pct(pauses, 50)), resume_p50=round(pct(resumes, 50)),
          snapshot_bytes=size, peer="runsc checkpoint / restore", peer_checkpoint_p50=round(pct(peer_c, 50)),
          peer_restore_p50=round(pct(peer_r, 50)))
 
@@ -220,7 +226,9 @@ def main():
     if "create" in only: bench_create(h, a.data, a.n, a.label)
     if "exec" in only: bench_exec(h, a.data, a.n)
     if "throughput" in only: bench_throughput(h, a.data)
-    if "pause" in only: bench_pause(h, a.data, 5)
+    if "pause" in only:
+        bench_pause(h, a.data, 5, gap=0.0)
+        bench_pause(h, a.data, 5, gap=2.0)
     if "density" in only: bench_density(h, a.data, 20)
 
 if __name__ == "__main__":

@@ -15,6 +15,13 @@ public final class GVisorRuntime: SandboxRuntime {
     public let configuration: GVisorConfiguration
     private let logger: Logger
     private let bridges = Mutex<[String: pid_t]>([:])
+    /// `runsc delete` after a checkpoint takes over a second (runsc's own cgroup teardown); it runs
+    /// here, off the pause path, and the next operation on the same sandbox waits for it.
+    private let cleanups = Mutex<[String: Task<Void, Never>]>([:])
+
+    private func settle(_ id: String) async {
+        if let cleanup = cleanups.withLock({ $0.removeValue(forKey: id) }) { await cleanup.value }
+    }
 
     public init(configuration: GVisorConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -75,6 +82,7 @@ public final class GVisorRuntime: SandboxRuntime {
     }
 
     public func start(_ spec: SandboxSpec) async throws -> AgentConnection {
+        await settle(spec.id)
         let layout = Layout(spec)
         try Overlay.mount(lower: spec.image.rootfs, upper: layout.upper, work: layout.work, target: layout.rootfs)
         // A stopped container of the same id may remain from an earlier run.
@@ -126,12 +134,12 @@ public final class GVisorRuntime: SandboxRuntime {
             try? FileManager.default.removeItem(atPath: layout.checkpoint)
             throw HearthError(.runtimeFailed, "the workspace could not be paused", detail: "runsc checkpoint: \(result.stderr.suffix(500))")
         }
-        _ = try? await HostCommand.run(try runscArgs(["delete", "--force", spec.id]))
-        // The upper layer stays; the merged mount is rebuilt on resume.
-        Overlay.unmount(layout.rootfs)
+        let delete = try runscArgs(["delete", "--force", spec.id])
+        cleanups.withLock { $0[spec.id] = Task { _ = try? await HostCommand.run(delete) } }
     }
 
     public func resume(_ spec: SandboxSpec) async throws -> AgentConnection {
+        await settle(spec.id)
         let layout = Layout(spec)
         guard FileManager.default.fileExists(atPath: layout.checkpoint + "/checkpoint.img") else {
             throw HearthError(.conflict, "the workspace has no saved state to resume from")
@@ -145,6 +153,7 @@ public final class GVisorRuntime: SandboxRuntime {
     }
 
     public func stop(_ spec: SandboxSpec, grace: Duration) async throws {
+        await settle(spec.id)
         try await stopBridge(spec.id)
         let layout = Layout(spec)
         if await status(spec) == .running {
@@ -176,6 +185,7 @@ public final class GVisorRuntime: SandboxRuntime {
     }
 
     public func status(_ spec: SandboxSpec) async -> SandboxStatus {
+        await settle(spec.id)
         if let result = try? await HostCommand.run(try runscArgs(["state", spec.id]), timeout: .seconds(10)), result.succeeded,
            let data = result.stdout.data(using: .utf8),
            let state = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
