@@ -94,24 +94,9 @@ struct ExecOperation {
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(context.executablePath), strdup("spawn-helper"), nil]
         let envp: [UnsafeMutablePointer<CChar>?] = [strdup("\(SpawnSpec.environmentKey)=\(json)"), nil]
         defer { (argv + envp).forEach { free($0) } }
-        // Children start with every signal unblocked and at its default action: the agent blocks
-        // SIGTERM and ignores SIGPIPE for itself, and both would otherwise be inherited across exec.
         var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        Self.prepareAttributes(&attributes, ownGroup: request.pty == nil)
         defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
-        if request.pty == nil {
-            // Its own process group from birth, so a signal or timeout reaches everything it starts.
-            posix_spawnattr_setpgroup(&attributes, 0)
-            flags |= POSIX_SPAWN_SETPGROUP
-        }
-        posix_spawnattr_setflags(&attributes, Int16(flags))
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, context.executablePath, &actions, &attributes, argv, envp)
         guard rc == 0 else { throw Posix.error("spawn", rc) }
@@ -132,16 +117,8 @@ struct ExecOperation {
         hearth_spawn_closefrom(&actions, 3)
         if hearth_spawn_chdir(&actions, cwd) != 0 { throw WireError(.invalidArgument, "cannot use \(cwd) as the working directory") }
         var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        Self.prepareAttributes(&attributes, ownGroup: true)
         defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
         let argv = request.argv.map { strdup($0) } + [nil]
         let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
@@ -149,6 +126,26 @@ struct ExecOperation {
         let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard rc == 0 else { throw Posix.error("\(request.argv[0])", rc) }
         return pid
+    }
+
+    /// Children start with every signal unblocked and at its default action (the agent blocks
+    /// SIGTERM and ignores SIGPIPE for itself, and both would otherwise be inherited across exec),
+    /// and, unless a PTY session makes them a session leader, in a process group of their own from
+    /// birth, so a signal or timeout reaches everything they start.
+    static func prepareAttributes(_ attributes: inout posix_spawnattr_t, ownGroup: Bool) {
+        posix_spawnattr_init(&attributes)
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if ownGroup {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
     }
 
     /// The executable `name` names, looked up on `path` like execvp does.

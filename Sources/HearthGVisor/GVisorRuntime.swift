@@ -181,7 +181,21 @@ public final class GVisorRuntime: SandboxRuntime {
         guard !Overlay.isMounted(layout.rootfs) else {
             throw HearthError(.runtimeFailed, "the workspace's filesystem is still in use", detail: layout.rootfs)
         }
-        try? FileManager.default.removeItem(atPath: spec.stateDirectory)
+        // runsc's gofer may still be exiting after `delete --force` returns; retry briefly, and
+        // report failure rather than claim a delete that left a directory behind.
+        var lastError: (any Error)?
+        for _ in 0..<20 {
+            do {
+                if FileManager.default.fileExists(atPath: spec.stateDirectory) {
+                    try FileManager.default.removeItem(atPath: spec.stateDirectory)
+                }
+                return
+            } catch {
+                lastError = error
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        throw HearthError(.runtimeFailed, "the workspace's files could not be removed", detail: "\(spec.stateDirectory): \(lastError.map { "\($0)" } ?? "")")
     }
 
     public func status(_ spec: SandboxSpec) async -> SandboxStatus {
