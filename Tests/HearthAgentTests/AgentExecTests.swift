@@ -38,7 +38,7 @@ func run(_ agent: AgentConnection, _ argv: [String], stdin: String? = nil, timeo
     return try await Collected.collect(stream)
 }
 
-@Suite struct AgentExecTests {
+@Suite(.timeLimit(.minutes(2))) struct AgentExecTests {
     @Test func separatesStdoutAndStderrAndReportsTheExitCode() async throws {
         let agent = try await InProcessAgent.connect()
         defer { agent.close() }

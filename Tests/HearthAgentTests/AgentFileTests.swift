@@ -4,7 +4,7 @@ import HearthTestKit
 import HearthWire
 import Testing
 
-@Suite struct AgentFileTests {
+@Suite(.timeLimit(.minutes(2))) struct AgentFileTests {
     let directory = NSTemporaryDirectory() + "hearth-agent-files-\(UUID().uuidString)"
 
     @Test func writeReadListStatMoveRemove() async throws {

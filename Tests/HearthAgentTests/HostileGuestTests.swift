@@ -6,7 +6,7 @@ import HearthWire
 import Testing
 
 /// The host treats the guest as hostile: a bad frame closes that connection alone, with a reason.
-@Suite struct HostileGuestTests {
+@Suite(.timeLimit(.minutes(2))) struct HostileGuestTests {
     final class Reason: @unchecked Sendable {
         let lock = NSLock()
         var value: HearthError??

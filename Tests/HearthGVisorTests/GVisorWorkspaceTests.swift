@@ -6,7 +6,7 @@ import HearthRuntime
 import HearthServer
 import Testing
 
-@Suite(.serialized) struct GVisorWorkspaceTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct GVisorWorkspaceTests {
     @Test func createExecAndCoreutilsWork() async throws {
         let server = try await LiveServer.shared.value
         let w = try await server.client.create(API.CreateWorkspaceBody(name: "basics"))

@@ -5,7 +5,7 @@ import HearthServer
 import Logging
 import Testing
 
-@Suite(.serialized) struct RestartTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct RestartTests {
     /// A second server on the same data directory re-adopts running sandboxes: their processes
     /// keep running and exec works through the new server.
     @Test func aRestartedServerReadoptsRunningWorkspaces() async throws {

@@ -7,7 +7,7 @@ import Logging
 import NIOCore
 import Testing
 
-@Suite(.serialized) struct APITests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct APITests {
     static let server = Task { () throws -> (HearthService, String, String) in
         let data = NSTemporaryDirectory() + "hearth-api-\(UUID().uuidString.prefix(8))"
         var logger = Logger(label: "hearth.test")
