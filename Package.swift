@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "hearth", targets: ["HearthCLI"]),
         .executable(name: "hearth-guest", targets: ["HearthGuestMain"]),
+        .executable(name: "hearth-jailer", targets: ["HearthJailerMain"]),
         .library(name: "HearthTestKit", targets: ["HearthTestKit"]),
     ],
     dependencies: [
@@ -65,6 +66,16 @@ let package = Package(
             dependencies: ["HearthCore", "HearthRuntime", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // The microVM jailer: a small privileged launcher, and what the QEMU driver tells it.
+        .target(name: "CHearthJail"),
+        .target(name: "HearthJail", swiftSettings: swiftSettings),
+        .executableTarget(name: "HearthJailerMain", dependencies: ["HearthJail", "CHearthJail"], swiftSettings: swiftSettings),
+        // The QEMU microvm driver: KVM where it really works, TCG otherwise.
+        .target(
+            name: "HearthQEMU",
+            dependencies: ["HearthCore", "HearthRuntime", "HearthJail", "CHearthGuest", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         // Workspace lifecycle: persisted state machine, warm pool, reconciliation. Executes typed actions.
         .target(
             name: "HearthControlPlane",
@@ -81,7 +92,7 @@ let package = Package(
         .target(
             name: "HearthServer",
             dependencies: [
-                "HearthCore", "HearthAPI", "HearthControlPlane", "HearthRuntime", "HearthGVisor", "HearthImages",
+                "HearthCore", "HearthAPI", "HearthControlPlane", "HearthRuntime", "HearthGVisor", "HearthQEMU", "HearthImages",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -104,7 +115,7 @@ let package = Package(
         .executableTarget(
             name: "HearthCLI",
             dependencies: [
-                "HearthServer", "HearthClient", "HearthAPI", "HearthGVisor", "HearthImages",
+                "HearthServer", "HearthClient", "HearthAPI", "HearthGVisor", "HearthQEMU", "HearthImages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -121,6 +132,11 @@ let package = Package(
         .testTarget(
             name: "HearthServerTests",
             dependencies: ["HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane"]
+        ),
+        .testTarget(name: "HearthJailTests", dependencies: ["HearthJail"]),
+        .testTarget(
+            name: "HearthQEMUTests",
+            dependencies: ["HearthQEMU", "HearthImages", "HearthRuntime", "HearthControlPlane", "HearthServer", "HearthClient"]
         ),
         .testTarget(
             name: "HearthGVisorTests",

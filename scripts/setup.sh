@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(runsc mmdebstrap umoci sqlite3 gcc iproute2 ca-certificates)
+packages=(runsc mmdebstrap umoci sqlite3 gcc iproute2 ca-certificates qemu-system-x86 qemu-utils e2fsprogs cpio kmod)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -17,11 +17,19 @@ config="${HEARTH_BUILD_CONFIG:-release}"
 echo "setup: building hearth ($config)" >&2
 swift build -c "$config" --product hearth
 
-echo "setup: building the static guest agent" >&2
-swift build -c release --product hearth-guest --static-swift-stdlib -Xswiftc -static-executable --scratch-path .build-guest \
-  2> >(grep -v "statically linked applications requires at runtime" >&2)
+echo "setup: building the static guest agent and the microVM jailer" >&2
+for product in hearth-guest hearth-jailer; do
+  swift build -c release --product "$product" --static-swift-stdlib -Xswiftc -static-executable --scratch-path .build-guest \
+    2> >(grep -v "statically linked applications requires at runtime" >&2)
+done
 mkdir -p .build/hearth-agent
 install -m 0755 .build-guest/release/hearth-guest .build/hearth-agent/hearth-guest
-strip .build/hearth-agent/hearth-guest
+install -m 0755 .build-guest/release/hearth-jailer .build/hearth-agent/hearth-jailer
+strip .build/hearth-agent/hearth-guest .build/hearth-agent/hearth-jailer
 gcc -O2 -shared -fPIC -o .build/hearth-agent/libhearth-statx.so images/preload/statx_fix.c
+
+# QEMU runs as this unprivileged account, never as root.
+id hearth-vm >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin hearth-vm
+echo "setup: building the microVM kernel and initramfs" >&2
+scripts/build-microvm.sh .build/hearth-agent
 echo "setup: done; agent bundle in .build/hearth-agent" >&2

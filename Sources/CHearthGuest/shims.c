@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <sys/reboot.h>
 #include <unistd.h>
+#include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 
 int hearth_pipe2_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
@@ -34,4 +38,46 @@ int hearth_spawn_closefrom(posix_spawn_file_actions_t *actions, int low) {
 
 int hearth_spawn_chdir(posix_spawn_file_actions_t *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
+int hearth_finit_module(int fd, const char *params) { return (int)syscall(SYS_finit_module, fd, params, 0); }
+
+int hearth_interface_up(const char *name) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -1;
+    struct ifreq req;
+    memset(&req, 0, sizeof req);
+    strncpy(req.ifr_name, name, IFNAMSIZ - 1);
+    int rc = ioctl(s, SIOCGIFFLAGS, &req);
+    if (rc == 0) {
+        req.ifr_flags |= IFF_UP | IFF_RUNNING;
+        rc = ioctl(s, SIOCSIFFLAGS, &req);
+    }
+    close(s);
+    return rc;
+}
+
+void hearth_reboot(void) { reboot(RB_AUTOBOOT); }
+
+ssize_t hearth_send_with_fd(int sock, const void *data, size_t len, int fd) {
+    struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    return sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+// As a microVM's /init the agent starts with no /proc, and the static Swift runtime reads
+// /proc/self to find itself before main runs. Mount it first.
+__attribute__((constructor(101))) static void hearth_early_proc(void) {
+    if (getpid() != 1 || access("/proc/self/exe", F_OK) == 0) return;
+    mkdir("/proc", 0755);
+    mount("proc", "/proc", "proc", 0, NULL);
 }

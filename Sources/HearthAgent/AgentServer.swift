@@ -12,15 +12,31 @@ public enum AgentServer {
     public static func serveStdio(context: AgentContext) -> Never {
         Posix.setBlocking(0)
         Posix.setBlocking(1)
+        serveForever(readFD: 0, writeFD: 1, context: context)
+    }
+
+    /// Serves a character device (a microVM's virtio-serial port). While no host is connected the
+    /// port reads as end-of-file and polls as hung up; a host that connects (after a server restart
+    /// or a resume) speaks first, which makes the port readable again.
+    public static func serve(device: String, context: AgentContext) -> Never {
+        var fd: Int32 = -1
+        while fd < 0 {
+            fd = open(device, O_RDWR | O_CLOEXEC)
+            if fd < 0 { usleep(100_000) }
+        }
+        serveForever(readFD: fd, writeFD: fd, context: context)
+    }
+
+    private static func serveForever(readFD: Int32, writeFD: Int32, context: AgentContext) -> Never {
         while true {
-            let end = AgentSession(readFD: 0, writeFD: 1, context: context).run()
+            let end = AgentSession(readFD: readFD, writeFD: writeFD, context: context).run()
             if end == .quiesced { continue }
             // Closed or broken: the host may come back after a restore. Poll gently until then.
             while true {
-                var pfd = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+                var pfd = pollfd(fd: readFD, events: Int16(POLLIN), revents: 0)
                 let rc = poll(&pfd, 1, 250)
                 if rc > 0 && pfd.revents & Int16(POLLHUP | POLLERR | POLLNVAL) == 0 { break }
-                usleep(250_000)
+                usleep(20_000)
             }
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HearthCore
 import HearthGVisor
+import HearthQEMU
 import HearthRuntime
 import HearthServer
 import Logging
@@ -21,6 +22,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "gVisor platform: ptrace works everywhere; systrap or kvm where supported")
     var gvisorPlatform: String = "ptrace"
 
+    @Option(help: "QEMU acceleration: auto (KVM if a probe guest boots in time, else TCG), kvm or tcg")
+    var qemuAcceleration: String = "auto"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error")
     var logLevel: String = "info"
 
@@ -36,8 +40,12 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "hearth")
+        guard let acceleration = QEMUConfiguration.Acceleration(rawValue: qemuAcceleration) else {
+            throw ValidationError("--qemu-acceleration takes auto, kvm or tcg")
+        }
         let configuration = HearthServerConfiguration(dataDirectory: data ?? HearthServerConfiguration.defaultDataDirectory, host: host,
-                                                      port: port, warmPoolSize: warmPool, gvisorPlatform: gvisorPlatform)
+                                                      port: port, warmPoolSize: warmPool, gvisorPlatform: gvisorPlatform,
+                                                      qemuAcceleration: acceleration)
         let service = try await HearthService.make(configuration, logger: logger)
         try await service.run { port in
             logger.notice("listening", metadata: ["http.url": "http://\(host):\(port)", "auth.token_file": "\(service.tokenPath)"])
@@ -54,6 +62,9 @@ struct Doctor: AsyncParsableCommand {
     @Option(help: "gVisor platform to probe")
     var gvisorPlatform: String = "ptrace"
 
+    @Option(help: "QEMU acceleration to probe: auto, kvm or tcg")
+    var qemuAcceleration: String = "auto"
+
     @Flag(help: "Print JSON")
     var json = false
 
@@ -64,16 +75,22 @@ struct Doctor: AsyncParsableCommand {
         logger.logLevel = .error
         let gvisor = GVisorRuntime(configuration: GVisorConfiguration(platform: gvisorPlatform, stateRoot: dataDir + "/runsc",
                                                                      agentDirectory: AgentBundle.locate().directory), logger: logger)
-        var results = [await gvisor.probe()]
-        results.append(RuntimeAvailability(runtime: .qemu, available: false, mode: nil,
-                                           reason: "the microVM runtime is not part of this build yet"))
+        guard let acceleration = QEMUConfiguration.Acceleration(rawValue: qemuAcceleration) else {
+            throw ValidationError("--qemu-acceleration takes auto, kvm or tcg")
+        }
+        let qemu = QEMURuntime(configuration: QEMUConfiguration(agentDirectory: AgentBundle.locate().directory, acceleration: acceleration),
+                               logger: logger)
+        async let gvisorResult = gvisor.probe()
+        async let qemuResult = qemu.probe()
+        let results = await [gvisorResult, qemuResult]
         let best = results.filter(\.available).min { RuntimeRegistryRank.rank($0) < RuntimeRegistryRank.rank($1) }
         if json {
             try Terminal.printJSON(["runtimes": results.map { ["runtime": $0.runtime.rawValue, "available": "\($0.available)", "mode": $0.mode ?? "", "reason": $0.reason] },
                                     "default": [["runtime": best?.runtime.rawValue ?? "none"]]])
         } else {
             for r in results {
-                let status = r.available ? "ok" : "unavailable"
+                // QEMU's status is its acceleration mode: a TCG microVM works but is slow.
+                let status = r.available ? (r.runtime == .qemu ? (r.mode ?? "ok") : "ok") : "unavailable"
                 print("\(r.runtime.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(status.padding(toLength: 12, withPad: " ", startingAt: 0)) \(r.mode.map { "[\($0)] " } ?? "")\(r.reason)")
             }
             print("default: \(best?.runtime.rawValue ?? "none — no runtime works here")")

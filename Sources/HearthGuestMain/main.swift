@@ -7,7 +7,8 @@ import HearthAgent
 // hearth-guest bridge PATH             connect stdio to a running agent's socket
 // hearth-guest spawn-helper            internal: child-side setup before execve
 let arguments = CommandLine.arguments
-let command = arguments.count > 1 ? arguments[1] : "serve"
+// hearth-guest init (or run as /init)      PID 1 of a microVM: boot, then serve a virtio-serial port
+let command = getpid() == 1 && arguments[0].hasSuffix("init") ? "init" : (arguments.count > 1 ? arguments[1] : "serve")
 
 func executablePath() -> String {
     var buffer = [CChar](repeating: 0, count: 4096)
@@ -28,6 +29,8 @@ case "serve":
         AgentServer.listen(path: arguments[index + 1], context: context)
     }
     AgentServer.serveStdio(context: context)
+case "init":
+    GuestInit.run(executablePath: executablePath())
 case "version":
     print("hearth-guest \(AgentContext(executablePath: "").agentName)")
 default:

@@ -1,5 +1,6 @@
 import Foundation
 import HearthCore
+import HearthQEMU
 
 public struct HearthServerConfiguration: Sendable {
     public var dataDirectory: String
@@ -8,18 +9,21 @@ public struct HearthServerConfiguration: Sendable {
     public var port: Int
     public var warmPoolSize: Int
     public var gvisorPlatform: String
+    public var qemuAcceleration: QEMUConfiguration.Acceleration
     public var defaultLimits: ResourceLimits
     /// Extra runtimes (the test kit's) added to the probed ones.
     public var extraRuntimes: [any SandboxRuntimeBox]
 
     public init(dataDirectory: String = HearthServerConfiguration.defaultDataDirectory, host: String = "127.0.0.1", port: Int = 7070,
-                warmPoolSize: Int = 0, gvisorPlatform: String = "ptrace", defaultLimits: ResourceLimits = ResourceLimits(),
+                warmPoolSize: Int = 0, gvisorPlatform: String = "ptrace",
+                qemuAcceleration: QEMUConfiguration.Acceleration = .auto, defaultLimits: ResourceLimits = ResourceLimits(),
                 extraRuntimes: [any SandboxRuntimeBox] = []) {
         self.dataDirectory = dataDirectory
         self.host = host
         self.port = port
         self.warmPoolSize = warmPoolSize
         self.gvisorPlatform = gvisorPlatform
+        self.qemuAcceleration = qemuAcceleration
         self.defaultLimits = defaultLimits
         self.extraRuntimes = extraRuntimes
     }

@@ -4,6 +4,7 @@ import HearthControlPlane
 import HearthCore
 import HearthGVisor
 import HearthImages
+import HearthQEMU
 import HearthRuntime
 import Hummingbird
 import HummingbirdWebSocket
@@ -34,7 +35,10 @@ public struct HearthService: Sendable {
         let gvisor = GVisorRuntime(configuration: GVisorConfiguration(platform: configuration.gvisorPlatform, stateRoot: data + "/runsc",
                                                                      agentDirectory: AgentBundle.locate().directory),
                                    logger: logger)
-        let registry = await RuntimeRegistry.probing([gvisor] + configuration.extraRuntimes.map(\.runtime))
+        let qemu = QEMURuntime(configuration: QEMUConfiguration(agentDirectory: AgentBundle.locate().directory,
+                                                                acceleration: configuration.qemuAcceleration),
+                               logger: logger)
+        let registry = await RuntimeRegistry.probing([gvisor, qemu] + configuration.extraRuntimes.map(\.runtime))
         for availability in registry.availability.values {
             logger.info("runtime probed", metadata: ["runtime.name": "\(availability.runtime.rawValue)", "runtime.available": "\(availability.available)",
                                                      "runtime.mode": "\(availability.mode ?? "-")", "runtime.reason": "\(availability.reason)"])

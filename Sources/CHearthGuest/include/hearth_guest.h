@@ -17,4 +17,12 @@ int hearth_stream_socket(int domain);
 int hearth_spawn_closefrom(posix_spawn_file_actions_t *actions, int low);
 // Adds a chdir to spawn file actions (glibc 2.29+).
 int hearth_spawn_chdir(posix_spawn_file_actions_t *actions, const char *path);
+// PID 1 in a microVM: load a kernel module from an open .ko file with its parameters.
+int hearth_finit_module(int fd, const char *params);
+// Sets IFF_UP on a network interface (the microVM's loopback).
+int hearth_interface_up(const char *name);
+// Restarts the machine; QEMU started with -no-reboot exits instead.
+void hearth_reboot(void);
+// Sends `fd` over a unix socket with SCM_RIGHTS, with `len` bytes of data (QMP getfd).
+ssize_t hearth_send_with_fd(int sock, const void *data, size_t len, int fd);
 #endif

@@ -1,0 +1,51 @@
+import HearthCore
+
+/// The QEMU command line of a workspace microVM, in the jail's paths.
+///
+/// `microvm` with no PCI, no firmware option ROMs and no network: virtio-mmio disks, one
+/// virtio-serial port for the agent, a serial console written to a file, and QMP for control.
+/// QEMU's own seccomp filter denies obsolete calls, privilege changes, spawning and resource
+/// control, on top of the jailer's uid drop and private mount namespace.
+struct QEMUCommandLine {
+    enum Mode: String, Sendable { case kvm, tcg }
+
+    static let qemuInJail = "/usr/bin/qemu-system-x86_64"
+    static let kernelInJail = "/boot/vmlinuz"
+    static let initramfsInJail = "/boot/initramfs.img"
+
+    var mode: Mode
+    var limits: ResourceLimits
+    var name: String
+    /// A probe boots the kernel and initramfs only, and the agent powers off at once.
+    var probe = false
+
+    var arguments: [String] {
+        var args = [Self.qemuInJail, "-name", "hearth-\(name)", "-nodefaults", "-no-user-config", "-display", "none", "-nic", "none", "-no-reboot"]
+        switch mode {
+        case .kvm:
+            // Nested hosts may not virtualise IA32_ARCH_CAPABILITIES, which -cpu host would otherwise expose.
+            args += ["-machine", "microvm,accel=kvm,x-option-roms=off", "-cpu", "host,arch-capabilities=off"]
+        case .tcg:
+            // A small translation cache: the default (1 GiB) would count against the VM's cgroup.
+            args += ["-machine", "microvm,x-option-roms=off", "-accel", "tcg,tb-size=64"]
+        }
+        args += ["-m", "\(limits.memoryMiB)M", "-smp", String(max(1, Int(limits.cpus.rounded(.up))))]
+        args += ["-kernel", Self.kernelInJail, "-initrd", Self.initramfsInJail]
+        let append = "console=ttyS0 panic=-1 quiet" + (probe ? " hearth.probe" : "")
+        args += ["-append", append, "-serial", "file:/vm/console.log"]
+        if !probe {
+            args += [
+                "-drive", "id=root,file=/vm/root.qcow2,format=qcow2,if=none,werror=report,rerror=report,discard=unmap",
+                "-device", "virtio-blk-device,drive=root,serial=hearth-root",
+                "-drive", "id=workspace,file=/vm/workspace.img,format=raw,if=none,werror=report,rerror=report,discard=unmap",
+                "-device", "virtio-blk-device,drive=workspace,serial=hearth-workspace",
+                "-device", "virtio-serial-device",
+                "-chardev", "socket,id=agent,path=/vm/agent.sock,server=on,wait=off",
+                "-device", "virtserialport,chardev=agent,name=hearth.agent",
+                "-qmp", "unix:/vm/qmp.sock,server=on,wait=off",
+            ]
+        }
+        args += ["-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
+        return args
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// How Hearth drives QEMU. Defaults suit any x86-64 Linux host; acceleration is found by trying.
+public struct QEMUConfiguration: Sendable {
+    public enum Acceleration: String, Sendable {
+        /// KVM if a probe guest boots with it in time, else TCG.
+        case auto
+        case kvm
+        case tcg
+    }
+
+    /// The helper bundle: `hearth-guest`, `hearth-jailer` and `microvm/current/{vmlinuz,initramfs.img}`.
+    public var agentDirectory: String
+    public var qemuPath: String?
+    public var qemuImgPath: String?
+    public var acceleration: Acceleration
+    /// The unprivileged account QEMU runs as; nobody (65534) if it does not exist.
+    public var vmUser: String
+    /// How long a KVM probe guest may take to reach userspace. A real KVM boot takes well under a second.
+    public var kvmProbeDeadline: Duration
+    /// How long a workspace may take to boot and greet the host, per acceleration mode.
+    public var kvmBootTimeout: Duration
+    public var tcgBootTimeout: Duration
+    /// Size of a new workspace's /workspace disk (sparse).
+    public var workspaceDiskGiB: Int
+    /// Size of the root filesystem built from an image (sparse).
+    public var rootDiskGiB: Int
+    /// Where probe results are kept for the life of this host boot.
+    public var probeCacheDirectory: String
+
+    public init(agentDirectory: String, qemuPath: String? = nil, qemuImgPath: String? = nil, acceleration: Acceleration = .auto,
+                vmUser: String = "hearth-vm", kvmProbeDeadline: Duration = .seconds(5), kvmBootTimeout: Duration = .seconds(20),
+                tcgBootTimeout: Duration = .seconds(90), workspaceDiskGiB: Int = 16, rootDiskGiB: Int = 8,
+                probeCacheDirectory: String = "/run/hearth") {
+        self.agentDirectory = agentDirectory
+        self.qemuPath = qemuPath
+        self.qemuImgPath = qemuImgPath
+        self.acceleration = acceleration
+        self.vmUser = vmUser
+        self.kvmProbeDeadline = kvmProbeDeadline
+        self.kvmBootTimeout = kvmBootTimeout
+        self.tcgBootTimeout = tcgBootTimeout
+        self.workspaceDiskGiB = workspaceDiskGiB
+        self.rootDiskGiB = rootDiskGiB
+        self.probeCacheDirectory = probeCacheDirectory
+    }
+
+    var jailerPath: String { agentDirectory + "/hearth-jailer" }
+
+    /// uid and gid of `vmUser`.
+    var vmIDs: (uid: UInt32, gid: UInt32) {
+        if let entry = getpwnam(vmUser) { return (entry.pointee.pw_uid, entry.pointee.pw_gid) }
+        return (65534, 65534)
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import HearthCore
+import HearthRuntime
+import Synchronization
+
+/// Disks of microVM workspaces.
+///
+/// An image's root filesystem becomes one read-only ext4 file, built once with `mkfs.ext4 -d`
+/// (no loop mounts) and shared: each workspace's root disk is a qcow2 overlay on it. `/workspace`
+/// is a separate disk per workspace, so it can be committed and restored on its own.
+final class QEMUDisks: Sendable {
+    /// Where a base disk appears inside every jail; overlays name it as their backing file.
+    static let baseInJail = "/image/rootfs.ext4"
+    private let configuration: QEMUConfiguration
+    private let building = Mutex<[String: Task<String, any Error>]>([:])
+
+    init(configuration: QEMUConfiguration) {
+        self.configuration = configuration
+    }
+
+    private var qemuImg: String? { configuration.qemuImgPath ?? HostCommand.which("qemu-img") }
+
+    /// The image's ext4 base disk, built on first use next to its unpacked root filesystem.
+    func baseDisk(for image: ImageRef) async throws -> String {
+        let path = URL(fileURLWithPath: image.rootfs).deletingLastPathComponent().path + "/rootfs.ext4"
+        if FileManager.default.fileExists(atPath: path) { return path }
+        let task = building.withLock { tasks -> Task<String, any Error> in
+            if let existing = tasks[path] { return existing }
+            let gib = configuration.rootDiskGiB
+            let task = Task<String, any Error> {
+                let temporary = path + ".tmp-\(getpid())"
+                defer { try? FileManager.default.removeItem(atPath: temporary) }
+                guard FileManager.default.createFile(atPath: temporary, contents: nil) else {
+                    throw HearthError(.runtimeFailed, "cannot create the root disk", detail: temporary)
+                }
+                let result = try await HostCommand.run(
+                    ["mkfs.ext4", "-q", "-F", "-L", "hearth-root", "-d", image.rootfs, "-E", "root_owner=0:0,lazy_itable_init=1,lazy_journal_init=1",
+                     temporary, "\(gib)G"], timeout: .seconds(600))
+                guard result.succeeded else {
+                    throw HearthError(.runtimeFailed, "cannot build the image's root disk", detail: "mkfs.ext4: \(result.stderr.suffix(500))")
+                }
+                chmod(temporary, 0o444)
+                guard rename(temporary, path) == 0 else { throw HearthError(.runtimeFailed, "cannot store the root disk", detail: path) }
+                return path
+            }
+            tasks[path] = task
+            return task
+        }
+        defer { _ = building.withLock { $0.removeValue(forKey: path) } }
+        return try await task.value
+    }
+
+    /// The workspace's root overlay and `/workspace` disk, made only if missing.
+    func prepare(layout: QEMULayout, base: String, owner: (uid: UInt32, gid: UInt32)) async throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: layout.vmDirectory, withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: layout.jailRoot, withIntermediateDirectories: true)
+        chmod(layout.vmDirectory, 0o700)
+        chown(layout.vmDirectory, owner.uid, owner.gid)
+        guard let qemuImg else { throw HearthError(.runtimeUnavailable, "qemu-img is not installed (Debian package qemu-utils)") }
+        if !fm.fileExists(atPath: layout.rootDisk) {
+            let size = try FileManager.default.attributesOfItem(atPath: base)[.size] as? UInt64 ?? 0
+            // -u: the backing file is named by its path inside the jail, which the host does not have.
+            let result = try await HostCommand.run([qemuImg, "create", "-q", "-f", "qcow2", "-u", "-F", "raw", "-b", Self.baseInJail,
+                                                    layout.rootDisk + ".tmp", String(size)])
+            guard result.succeeded else { throw HearthError(.runtimeFailed, "cannot create the root overlay", detail: result.stderr) }
+            try fm.moveItem(atPath: layout.rootDisk + ".tmp", toPath: layout.rootDisk)
+        }
+        if !fm.fileExists(atPath: layout.workspaceDisk) {
+            let temporary = layout.workspaceDisk + ".tmp"
+            guard fm.createFile(atPath: temporary, contents: nil) else { throw HearthError(.runtimeFailed, "cannot create the workspace disk") }
+            let result = try await HostCommand.run(["mkfs.ext4", "-q", "-F", "-L", "workspace", "-E", "lazy_itable_init=1,lazy_journal_init=1",
+                                                    temporary, "\(configuration.workspaceDiskGiB)G"])
+            guard result.succeeded else {
+                throw HearthError(.runtimeFailed, "cannot create the workspace disk", detail: "mkfs.ext4: \(result.stderr.suffix(500))")
+            }
+            try fm.moveItem(atPath: temporary, toPath: layout.workspaceDisk)
+        }
+        for disk in [layout.rootDisk, layout.workspaceDisk] {
+            chown(disk, owner.uid, owner.gid)
+            chmod(disk, 0o600)
+        }
+    }
+}
+
+/// Where one workspace's files live. `vm/` is the only directory the jailed QEMU can write.
+struct QEMULayout {
+    let base: String
+    var vmDirectory: String { base + "/vm" }
+    var jailRoot: String { base + "/jail" }
+    var rootDisk: String { vmDirectory + "/root.qcow2" }
+    var workspaceDisk: String { vmDirectory + "/workspace.img" }
+    var agentSocket: String { vmDirectory + "/agent.sock" }
+    var qmpSocket: String { vmDirectory + "/qmp.sock" }
+    var console: String { vmDirectory + "/console.log" }
+    /// QEMU's and the jailer's own stderr; written by the host.
+    var log: String { base + "/qemu.log" }
+    var pidFile: String { base + "/qemu.pid" }
+    /// The machine's saved state after a pause (root-owned; the jailer opens it for QEMU).
+    var snapshot: String { base + "/snapshot.bin" }
+    /// The acceleration the machine was started with; a snapshot resumes only under the same.
+    var accelerationFile: String { base + "/acceleration" }
+
+    init(_ spec: SandboxSpec) { base = spec.stateDirectory }
+    init(base: String) { self.base = base }
+}

@@ -1,0 +1,171 @@
+import CHearthGuest
+import Foundation
+import HearthCore
+import HearthJail
+import HearthRuntime
+
+extension QEMURuntime {
+    /// Starts QEMU through the jailer and waits for the guest agent, or for QEMU to die, or for the
+    /// boot deadline; on failure nothing is left running and the error carries the console's tail.
+    func launch(_ spec: SandboxSpec, mode: QEMUCommandLine.Mode, incoming: String?, what: String) async throws -> AgentConnection {
+        let layout = QEMULayout(spec)
+        if let stale = runningPID(layout) { kill(stale, SIGKILL) }
+        let assets = try MicroVMAssets.locate(agentDirectory: configuration.agentDirectory)
+        let base = try await disks.baseDisk(for: spec.image)
+        try await disks.prepare(layout: layout, base: base, owner: configuration.vmIDs)
+        for socket in [layout.agentSocket, layout.qmpSocket] { unlink(socket) }
+        let command = QEMUCommandLine(mode: mode, limits: spec.limits, name: spec.id)
+        let jail = jailSpec(layout: layout, assets: assets, base: base, mode: mode, incoming: incoming, limits: spec.limits,
+                            cgroup: cgroupName(spec.id), command: command.arguments)
+        let pid = try spawnJailer(jail, layout: layout, id: spec.id)
+        let timeout = mode == .kvm ? configuration.kvmBootTimeout : configuration.tcgBootTimeout
+        do {
+            let agent = try await connectAgent(layout, deadline: .now + timeout, pid: pid)
+            remember(spec.id, agent)
+            logger.info("microVM ready", metadata: ["workspace.id": "\(spec.id)", "runtime.mode": "\(mode.rawValue)", "vm.pid": "\(pid)"])
+            return agent
+        } catch {
+            kill(pid, SIGKILL)
+            try? await waitForExit(pid, layout: layout, deadline: .now + .seconds(5), force: true)
+            CgroupSpec.remove(name: cgroupName(spec.id))
+            let console = Self.tail(of: layout.console, lines: 15)
+            let log = Self.tail(of: layout.log, lines: 5)
+            throw HearthError(.runtimeFailed, "the microVM did not \(what) (\(mode.rawValue)): \(error)\n\(log)\n--- console ---\n\(console)",
+                              detail: "\(error)")
+        }
+    }
+
+    func jailSpec(layout: QEMULayout, assets: MicroVMAssets, base: String, mode: QEMUCommandLine.Mode, incoming: String?,
+                  limits: ResourceLimits, cgroup: String, command: [String]) -> JailSpec {
+        let ids = configuration.vmIDs
+        // Guest RAM plus QEMU itself and its translation cache.
+        let memory = UInt64(limits.memoryMiB + 256) << 20
+        return JailSpec(
+            root: layout.jailRoot, uid: ids.uid, gid: ids.gid,
+            binds: [
+                .init(source: layout.vmDirectory, target: "/vm", writable: true),
+                .init(source: assets.directory, target: "/boot", writable: false),
+                .init(source: base, target: QEMUDisks.baseInJail, writable: false),
+            ],
+            kvm: mode == .kvm, cgroup: CgroupSpec(name: cgroup, memoryBytes: memory, cpus: max(limits.cpus, 0.1)),
+            incoming: incoming, command: command)
+    }
+
+    func spawnJailer(_ jail: JailSpec, layout: QEMULayout, id: String) throws -> pid_t {
+        guard FileManager.default.isExecutableFile(atPath: configuration.jailerPath) else {
+            throw HearthError(.runtimeUnavailable, "the microVM jailer is not built; run scripts/setup.sh", detail: configuration.jailerPath)
+        }
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(null) }
+        let pid = try HostCommand.spawnDetached([configuration.jailerPath] + jail.arguments, stdio: null, stderrFile: layout.log)
+        try String(pid).write(toFile: layout.pidFile, atomically: true, encoding: .utf8)
+        // Reaped here; liveness is read from /proc, so a server restart loses nothing.
+        Task.detached { _ = await HostCommand.wait(pid) }
+        return pid
+    }
+
+    /// Connects to the agent's socket and greets it. The socket appears when QEMU has started; the
+    /// hello waits in it until the guest opens its port. A QEMU that exits ends the wait at once.
+    func connectAgent(_ layout: QEMULayout, deadline: ContinuousClock.Instant, pid: pid_t?) async throws -> AgentConnection {
+        var fd: Int32 = -1
+        while fd < 0 {
+            if let pid, !Self.isAlive(pid) { throw HearthError(.runtimeFailed, "QEMU exited") }
+            guard ContinuousClock.now < deadline else { throw HearthError(.agentUnavailable, "timed out waiting for QEMU's agent socket") }
+            fd = Self.connectUnix(layout.agentSocket)
+            if fd < 0 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let agent = try await AgentConnection.connect(socket: fd, logger: logger)
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    _ = try await agent.handshake(timeout: max(.milliseconds(1), deadline - .now))
+                }
+                if let pid {
+                    group.addTask {
+                        while Self.isAlive(pid) { try await Task.sleep(for: .milliseconds(50)) }
+                        throw HearthError(.runtimeFailed, "QEMU exited during boot")
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            agent.close()
+            throw error
+        }
+        return agent
+    }
+
+    /// Waits for QEMU to exit by `deadline`; then kills it if `force`.
+    func waitForExit(_ pid: pid_t, layout: QEMULayout, deadline: ContinuousClock.Instant, force: Bool) async throws {
+        while Self.isAlive(pid), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        if Self.isAlive(pid), force {
+            kill(pid, SIGKILL)
+            let hard = ContinuousClock.now + .seconds(10)
+            while Self.isAlive(pid), ContinuousClock.now < hard { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        if Self.isAlive(pid) { throw HearthError(.runtimeFailed, "QEMU did not exit", detail: "pid \(pid)") }
+    }
+
+    static func waitForMigration(_ qmp: QMPClient, deadline: ContinuousClock.Instant) throws {
+        while ContinuousClock.now < deadline {
+            let info = try qmp.execute("query-migrate") as? [String: Any] ?? [:]
+            switch info["status"] as? String {
+            case "completed": return
+            case "failed", "cancelled":
+                throw QMPClient.Failure(description: "migration \(info["status"] ?? ""): \(info["error-desc"] as? String ?? "")")
+            default: usleep(5_000)
+            }
+        }
+        throw QMPClient.Failure(description: "saving the machine's state took too long")
+    }
+
+    /// The QEMU process of this workspace, if it is alive (after a server restart too).
+    func runningPID(_ layout: QEMULayout) -> pid_t? {
+        guard let text = try? String(contentsOfFile: layout.pidFile, encoding: .utf8),
+              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), Self.isAlive(pid) else { return nil }
+        // The pid may have been reused since: it must still be a QEMU.
+        let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? ""
+        return comm.hasPrefix("qemu-system") || comm.hasPrefix("hearth-jailer") ? pid : nil
+    }
+
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        // A zombie is dead for our purposes; its waiter reaps it.
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[close...].hasPrefix(") Z")
+    }
+
+    static func connectUnix(_ path: String) -> Int32 {
+        let fd = hearth_stream_socket(AF_UNIX)
+        guard fd >= 0 else { return -1 }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { close(fd); return -1 }
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes + [0]) }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if rc != 0 { close(fd); return -1 }
+        return fd
+    }
+
+    func cgroupName(_ id: String) -> String { id.lowercased().filter { $0.isLetter || $0.isNumber || $0 == "_" } }
+
+    func remember(_ id: String, _ agent: AgentConnection) {
+        let previous = agents.withLock { agents -> AgentConnection? in
+            defer { agents[id] = agent }
+            return agents[id]
+        }
+        if let previous, previous !== agent { previous.close() }
+    }
+
+    func forget(_ id: String) { _ = agents.withLock { $0.removeValue(forKey: id) } }
+
+    static func tail(of path: String, lines: Int) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+}

@@ -1,0 +1,140 @@
+import CHearthGuest
+import Foundation
+import HearthCore
+import HearthJail
+import HearthRuntime
+import Logging
+import Synchronization
+
+/// Workspaces as QEMU microVMs: their own kernel, hardware isolation where KVM is real.
+///
+/// QEMU runs through `hearth-jailer` (own cgroup, private mount namespace, unprivileged uid,
+/// seccomp). The agent is the guest's PID 1 and is reached through a virtio-serial port that QEMU
+/// exposes as a unix socket in the workspace's `vm/` directory. Pause is QMP `stop` plus `migrate`
+/// to a file descriptor the host opened; resume starts QEMU with `-incoming` from that file.
+public final class QEMURuntime: SandboxRuntime {
+    public let kind = RuntimeKind.qemu
+    public let configuration: QEMUConfiguration
+    let logger: Logger
+    let disks: QEMUDisks
+    /// What the probe found; `start` uses it when nothing was recorded for the workspace.
+    let probedMode = Mutex<QEMUCommandLine.Mode?>(nil)
+    /// The agent channel of each running machine, used for a graceful stop.
+    let agents = Mutex<[String: AgentConnection]>([:])
+
+    public init(configuration: QEMUConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.disks = QEMUDisks(configuration: configuration)
+    }
+
+    var qemu: String? { configuration.qemuPath ?? HostCommand.which("qemu-system-x86_64") }
+
+    // MARK: Lifecycle
+
+    public func prepare(_ spec: SandboxSpec) async throws {
+        let layout = QEMULayout(spec)
+        let base = try await disks.baseDisk(for: spec.image)
+        try await disks.prepare(layout: layout, base: base, owner: configuration.vmIDs)
+    }
+
+    public func start(_ spec: SandboxSpec) async throws -> AgentConnection {
+        let layout = QEMULayout(spec)
+        guard let mode = probedMode.withLock({ $0 }) else {
+            throw HearthError(.runtimeUnavailable, "the qemu runtime is not available on this host; run `hearth doctor`")
+        }
+        try? FileManager.default.removeItem(atPath: layout.snapshot)
+        try mode.rawValue.write(toFile: layout.accelerationFile, atomically: true, encoding: .utf8)
+        try? FileManager.default.removeItem(atPath: layout.console)
+        return try await launch(spec, mode: mode, incoming: nil, what: "boot")
+    }
+
+    public func reconnect(_ spec: SandboxSpec) async throws -> AgentConnection {
+        let layout = QEMULayout(spec)
+        guard runningPID(layout) != nil else { throw HearthError(.runtimeFailed, "the microVM is not running") }
+        let agent = try await connectAgent(layout, deadline: .now + .seconds(10), pid: nil)
+        remember(spec.id, agent)
+        return agent
+    }
+
+    public func pause(_ spec: SandboxSpec, agent: AgentConnection?) async throws {
+        let layout = QEMULayout(spec)
+        guard let pid = runningPID(layout) else { throw HearthError(.conflict, "the microVM is not running") }
+        if let agent, !agent.isClosed {
+            // No half-written frame may be frozen into the snapshot.
+            try? await agent.quiesce()
+            agent.close()
+        }
+        forget(spec.id)
+        let partial = layout.snapshot + ".partial"
+        try await onThread {
+            let qmp = try QMPClient(path: layout.qmpSocket)
+            try qmp.execute("stop")
+            let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                _ = try? qmp.execute("cont")
+                throw HearthError(.runtimeFailed, "cannot write the workspace's saved state", detail: "\(partial): \(String(cString: strerror(errno)))")
+            }
+            defer { close(fd) }
+            do {
+                try qmp.execute("getfd", ["fdname": "snapshot"], passing: fd)
+                try qmp.execute("migrate", ["uri": "fd:snapshot"])
+                try Self.waitForMigration(qmp, deadline: .now + .seconds(600))
+                guard fsync(fd) == 0 else { throw QMPClient.Failure(description: "fsync: \(String(cString: strerror(errno)))") }
+            } catch {
+                _ = try? qmp.execute("cont")
+                unlink(partial)
+                throw HearthError(.runtimeFailed, "the workspace could not be paused", detail: "\(error)")
+            }
+            _ = try? qmp.execute("quit")
+        }
+        guard rename(partial, layout.snapshot) == 0 else { throw HearthError(.runtimeFailed, "cannot keep the saved state") }
+        try await waitForExit(pid, layout: layout, deadline: .now + .seconds(10), force: true)
+    }
+
+    public func resume(_ spec: SandboxSpec) async throws -> AgentConnection {
+        let layout = QEMULayout(spec)
+        guard FileManager.default.fileExists(atPath: layout.snapshot) else {
+            throw HearthError(.conflict, "the workspace has no saved state to resume from")
+        }
+        let recorded = (try? String(contentsOfFile: layout.accelerationFile, encoding: .utf8)).flatMap(QEMUCommandLine.Mode.init(rawValue:))
+        guard let mode = recorded ?? probedMode.withLock({ $0 }) else {
+            throw HearthError(.runtimeUnavailable, "the qemu runtime is not available on this host")
+        }
+        let agent = try await launch(spec, mode: mode, incoming: layout.snapshot, what: "resume")
+        try? FileManager.default.removeItem(atPath: layout.snapshot)
+        return agent
+    }
+
+    public func stop(_ spec: SandboxSpec, grace: Duration) async throws {
+        let layout = QEMULayout(spec)
+        if let pid = runningPID(layout) {
+            if grace > .zero, let agent = agents.withLock({ $0[spec.id] }), !agent.isClosed {
+                // The agent signals every process, syncs the disks and powers the machine off.
+                _ = try? await agent.call(.shutdown, timeout: .seconds(2))
+            }
+            try await waitForExit(pid, layout: layout, deadline: .now + grace, force: true)
+        }
+        forget(spec.id)
+        CgroupSpec.remove(name: cgroupName(spec.id))
+        try? FileManager.default.removeItem(atPath: layout.snapshot)
+        try? FileManager.default.removeItem(atPath: layout.pidFile)
+    }
+
+    public func destroy(_ spec: SandboxSpec) async throws {
+        try await stop(spec, grace: .zero)
+        guard CgroupSpec.remove(name: cgroupName(spec.id)) else {
+            throw HearthError(.runtimeFailed, "the microVM's cgroup is still in use", detail: spec.id)
+        }
+        if FileManager.default.fileExists(atPath: spec.stateDirectory) {
+            try FileManager.default.removeItem(atPath: spec.stateDirectory)
+        }
+    }
+
+    public func status(_ spec: SandboxSpec) async -> SandboxStatus {
+        let layout = QEMULayout(spec)
+        if runningPID(layout) != nil { return .running }
+        if FileManager.default.fileExists(atPath: layout.snapshot) { return .paused }
+        return FileManager.default.fileExists(atPath: spec.stateDirectory) ? .stopped : .missing
+    }
+}

@@ -1,0 +1,99 @@
+import CHearthGuest
+import Foundation
+import HearthCore
+
+/// A blocking client of QEMU's machine protocol (QMP), used from a thread of its own.
+///
+/// QMP is one JSON object per line. Replies carry `return` or `error`; asynchronous `event`
+/// lines may arrive at any time and are skipped. Every read has a deadline, so a wedged QEMU
+/// costs a timeout, never a hung server.
+final class QMPClient {
+    private let fd: Int32
+    private var buffer = [UInt8]()
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    init(path: String, timeout: Duration = .seconds(10)) throws {
+        fd = hearth_stream_socket(AF_UNIX)
+        guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { close(fd); throw Failure(description: "QMP path too long") }
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes + [0]) }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else {
+            let message = String(cString: strerror(errno))
+            close(fd)
+            throw Failure(description: "connect \(path): \(message)")
+        }
+        let seconds = timeout.components.seconds
+        var tv = timeval(tv_sec: Int(seconds), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        _ = try readMessage() // greeting
+        _ = try execute("qmp_capabilities")
+    }
+
+    deinit { close(fd) }
+
+    /// Runs a command and returns its `return` value.
+    @discardableResult
+    func execute(_ command: String, _ arguments: [String: Any]? = nil, passing passedFD: Int32? = nil) throws -> Any {
+        var message: [String: Any] = ["execute": command]
+        if let arguments { message["arguments"] = arguments }
+        var data = try JSONSerialization.data(withJSONObject: message)
+        data.append(UInt8(ascii: "\n"))
+        let sent = data.withUnsafeBytes { raw -> Int in
+            if let passedFD { return hearth_send_with_fd(fd, raw.baseAddress, raw.count, passedFD) }
+            return send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL))
+        }
+        guard sent == data.count else { throw Failure(description: "\(command): send failed: \(String(cString: strerror(errno)))") }
+        while true {
+            let reply = try readMessage()
+            if reply["event"] != nil { continue }
+            if let error = reply["error"] as? [String: Any] {
+                throw Failure(description: "\(command): \(error["desc"] as? String ?? "QEMU refused")")
+            }
+            return reply["return"] ?? [:]
+        }
+    }
+
+    private func readMessage() throws -> [String: Any] {
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(buffer[..<newline])
+                buffer.removeSubrange(...newline)
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
+                    throw Failure(description: "QEMU sent a line that is not a JSON object")
+                }
+                return object
+            }
+            guard buffer.count < 1 << 20 else { throw Failure(description: "QMP line too long") }
+            var chunk = [UInt8](repeating: 0, count: 16384)
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 {
+                buffer += chunk[0..<n]
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                throw Failure(description: "QEMU did not answer in time")
+            } else {
+                throw Failure(description: "QEMU closed the QMP connection")
+            }
+        }
+    }
+}
+
+/// Runs blocking work on a thread of its own, off the cooperative pool.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try body() })
+        }
+    }
+}
