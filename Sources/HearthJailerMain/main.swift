@@ -83,6 +83,8 @@ mkdir(root + "/dev", 0o755)
 check(mount("tmpfs", root + "/dev", "tmpfs", UInt(MS_NOSUID | MS_NOEXEC), "mode=0755,size=64k"), "mount /dev")
 for (name, major, minor) in [("null", 1, 3), ("zero", 1, 5), ("random", 1, 8), ("urandom", 1, 9)] {
     check(hearth_jail_mknod_char(root + "/dev/" + name, 0o666, UInt32(major), UInt32(minor)), "mknod \(name)")
+    // mknod's mode is masked by the umask.
+    check(chmod(root + "/dev/" + name, 0o666), "chmod \(name)")
 }
 if spec.kvm {
     let kvm = root + "/dev/kvm"

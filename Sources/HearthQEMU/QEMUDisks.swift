@@ -19,6 +19,14 @@ final class QEMUDisks: Sendable {
     }
 
     private var qemuImg: String? { configuration.qemuImgPath ?? HostCommand.which("qemu-img") }
+    private var mkfs: String {
+        get throws {
+            guard let path = HostCommand.which("mkfs.ext4") else {
+                throw HearthError(.runtimeUnavailable, "mkfs.ext4 is not installed (Debian package e2fsprogs)")
+            }
+            return path
+        }
+    }
 
     /// The image's ext4 base disk, built on first use next to its unpacked root filesystem.
     func baseDisk(for image: ImageRef) async throws -> String {
@@ -34,7 +42,7 @@ final class QEMUDisks: Sendable {
                     throw HearthError(.runtimeFailed, "cannot create the root disk", detail: temporary)
                 }
                 let result = try await HostCommand.run(
-                    ["mkfs.ext4", "-q", "-F", "-L", "hearth-root", "-d", image.rootfs, "-E", "root_owner=0:0,lazy_itable_init=1,lazy_journal_init=1",
+                    [try mkfs, "-q", "-F", "-L", "hearth-root", "-d", image.rootfs, "-E", "root_owner=0:0,lazy_itable_init=1,lazy_journal_init=1",
                      temporary, "\(gib)G"], timeout: .seconds(600))
                 guard result.succeeded else {
                     throw HearthError(.runtimeFailed, "cannot build the image's root disk", detail: "mkfs.ext4: \(result.stderr.suffix(500))")
@@ -69,7 +77,7 @@ final class QEMUDisks: Sendable {
         if !fm.fileExists(atPath: layout.workspaceDisk) {
             let temporary = layout.workspaceDisk + ".tmp"
             guard fm.createFile(atPath: temporary, contents: nil) else { throw HearthError(.runtimeFailed, "cannot create the workspace disk") }
-            let result = try await HostCommand.run(["mkfs.ext4", "-q", "-F", "-L", "workspace", "-E", "lazy_itable_init=1,lazy_journal_init=1",
+            let result = try await HostCommand.run([try mkfs, "-q", "-F", "-L", "workspace", "-E", "lazy_itable_init=1,lazy_journal_init=1",
                                                     temporary, "\(configuration.workspaceDiskGiB)G"])
             guard result.succeeded else {
                 throw HearthError(.runtimeFailed, "cannot create the workspace disk", detail: "mkfs.ext4: \(result.stderr.suffix(500))")

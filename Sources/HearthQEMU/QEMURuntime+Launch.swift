@@ -20,6 +20,7 @@ extension QEMURuntime {
         let pid = try spawnJailer(jail, layout: layout, id: spec.id)
         let timeout = mode == .kvm ? configuration.kvmBootTimeout : configuration.tcgBootTimeout
         do {
+            try await waitForGuest(layout, pid: pid, incoming: incoming != nil, deadline: .now + timeout)
             let agent = try await connectAgent(layout, deadline: .now + timeout, pid: pid)
             remember(spec.id, agent)
             logger.info("microVM ready", metadata: ["workspace.id": "\(spec.id)", "runtime.mode": "\(mode.rawValue)", "vm.pid": "\(pid)"])
@@ -27,7 +28,7 @@ extension QEMURuntime {
         } catch {
             kill(pid, SIGKILL)
             try? await waitForExit(pid, layout: layout, deadline: .now + .seconds(5), force: true)
-            CgroupSpec.remove(name: cgroupName(spec.id))
+            await removeCgroup(cgroupName(spec.id))
             let console = Self.tail(of: layout.console, lines: 15)
             let log = Self.tail(of: layout.log, lines: 5)
             throw HearthError(.runtimeFailed, "the microVM did not \(what) (\(mode.rawValue)): \(error)\n\(log)\n--- console ---\n\(console)",
@@ -96,6 +97,47 @@ extension QEMURuntime {
         return agent
     }
 
+    /// Waits until the guest agent has opened its port. The guest kernel discards whatever reaches a
+    /// virtio-serial port nobody has open, so a hello sent earlier would be lost. A machine saved
+    /// while stopped stays stopped after `-incoming`: once its state has loaded, it is let run.
+    /// A QEMU that exits (a snapshot it cannot load, a crash) ends the wait at once.
+    func waitForGuest(_ layout: QEMULayout, pid: pid_t, incoming: Bool, deadline: ContinuousClock.Instant) async throws {
+        func check() throws {
+            guard Self.isAlive(pid) else {
+                throw HearthError(.runtimeFailed, incoming ? "QEMU could not load the saved state" : "QEMU exited during boot")
+            }
+            guard ContinuousClock.now < deadline else { throw HearthError(.agentUnavailable, "the guest agent did not come up in time") }
+        }
+        var connected: QMPClient?
+        while connected == nil {
+            try check()
+            connected = try? await onThread { try QMPClient(path: layout.qmpSocket) }
+            if connected == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        guard let qmp = connected else { return }
+        if incoming {
+            while true {
+                try check()
+                let status = try await onThread { (try qmp.execute("query-status") as? [String: Any])?["status"] as? String ?? "" }
+                if status == "running" { break }
+                if ["paused", "postmigrate", "prelaunch"].contains(status) {
+                    try await onThread { _ = try qmp.execute("cont") }
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        while true {
+            try check()
+            let open = try await onThread {
+                let devices = try qmp.execute("query-chardev") as? [[String: Any]] ?? []
+                return devices.contains { $0["label"] as? String == "agent" && $0["frontend-open"] as? Bool == true }
+            }
+            if open { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// Waits for QEMU to exit by `deadline`; then kills it if `force`.
     func waitForExit(_ pid: pid_t, layout: QEMULayout, deadline: ContinuousClock.Instant, force: Bool) async throws {
         while Self.isAlive(pid), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
@@ -105,6 +147,16 @@ extension QEMURuntime {
             while Self.isAlive(pid), ContinuousClock.now < hard { try await Task.sleep(for: .milliseconds(20)) }
         }
         if Self.isAlive(pid) { throw HearthError(.runtimeFailed, "QEMU did not exit", detail: "pid \(pid)") }
+    }
+
+    /// A cgroup can be removed only once its last process is reaped, which may lag its death.
+    @discardableResult
+    func removeCgroup(_ name: String) async -> Bool {
+        for _ in 0..<100 {
+            if CgroupSpec.remove(name: name) { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return CgroupSpec.remove(name: name)
     }
 
     static func waitForMigration(_ qmp: QMPClient, deadline: ContinuousClock.Instant) throws {

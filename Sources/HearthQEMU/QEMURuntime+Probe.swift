@@ -97,7 +97,7 @@ extension QEMURuntime {
             let booted = (try? String(contentsOfFile: layout.console, encoding: .utf8))?.contains("hearth-guest: probe ok") ?? false
             if Self.isAlive(pid) { kill(pid, SIGKILL) }
             try? await waitForExit(pid, layout: layout, deadline: .now + .seconds(5), force: true)
-            CgroupSpec.remove(name: jail.cgroup!.name)
+            await removeCgroup(jail.cgroup!.name)
             if booted { return .success }
             let log = Self.tail(of: layout.log, lines: 3).trimmingCharacters(in: .whitespacesAndNewlines)
             return .failure(log.isEmpty ? "no sign of life on the console" : log)

@@ -51,7 +51,8 @@ public final class QEMURuntime: SandboxRuntime {
 
     public func reconnect(_ spec: SandboxSpec) async throws -> AgentConnection {
         let layout = QEMULayout(spec)
-        guard runningPID(layout) != nil else { throw HearthError(.runtimeFailed, "the microVM is not running") }
+        guard let pid = runningPID(layout) else { throw HearthError(.runtimeFailed, "the microVM is not running") }
+        try await waitForGuest(layout, pid: pid, incoming: false, deadline: .now + .seconds(10))
         let agent = try await connectAgent(layout, deadline: .now + .seconds(10), pid: nil)
         remember(spec.id, agent)
         return agent
@@ -109,21 +110,26 @@ public final class QEMURuntime: SandboxRuntime {
     public func stop(_ spec: SandboxSpec, grace: Duration) async throws {
         let layout = QEMULayout(spec)
         if let pid = runningPID(layout) {
-            if grace > .zero, let agent = agents.withLock({ $0[spec.id] }), !agent.isClosed {
-                // The agent signals every process, syncs the disks and powers the machine off.
-                _ = try? await agent.call(.shutdown, timeout: .seconds(2))
+            if grace > .zero {
+                // The agent signals every process, syncs the disks and powers the machine off. The
+                // control plane has usually closed its channel by now, so a fresh one is opened.
+                let existing = agents.withLock { $0[spec.id] }.flatMap { $0.isClosed ? nil : $0 }
+                var channel = existing
+                if channel == nil { channel = try? await connectAgent(layout, deadline: .now + min(grace, .seconds(3)), pid: pid) }
+                _ = try? await channel?.call(.shutdown, timeout: .seconds(2))
+                if existing == nil { channel?.close() }
             }
             try await waitForExit(pid, layout: layout, deadline: .now + grace, force: true)
         }
         forget(spec.id)
-        CgroupSpec.remove(name: cgroupName(spec.id))
+        await removeCgroup(cgroupName(spec.id))
         try? FileManager.default.removeItem(atPath: layout.snapshot)
         try? FileManager.default.removeItem(atPath: layout.pidFile)
     }
 
     public func destroy(_ spec: SandboxSpec) async throws {
         try await stop(spec, grace: .zero)
-        guard CgroupSpec.remove(name: cgroupName(spec.id)) else {
+        guard await removeCgroup(cgroupName(spec.id)) else {
             throw HearthError(.runtimeFailed, "the microVM's cgroup is still in use", detail: spec.id)
         }
         if FileManager.default.fileExists(atPath: spec.stateDirectory) {

@@ -6,8 +6,8 @@ import HearthCore
 ///
 /// QMP is one JSON object per line. Replies carry `return` or `error`; asynchronous `event`
 /// lines may arrive at any time and are skipped. Every read has a deadline, so a wedged QEMU
-/// costs a timeout, never a hung server.
-final class QMPClient {
+/// costs a timeout, never a hung server. One caller at a time: it is handed from thread to thread, never shared.
+final class QMPClient: @unchecked Sendable {
     private let fd: Int32
     private var buffer = [UInt8]()
 
