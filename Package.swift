@@ -126,6 +126,12 @@ let package = Package(
             dependencies: ["HearthRuntime", "HearthAgent", "HearthCore"],
             swiftSettings: swiftSettings
         ),
+        // Test kit: a real server on port 0 with a shared base image, for tests that need real sandboxes.
+        .target(
+            name: "HearthServerTestKit",
+            dependencies: ["HearthServer", "HearthClient", "HearthImages", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "HearthCoreTests", dependencies: ["HearthCore"]),
         .testTarget(name: "HearthWireTests", dependencies: ["HearthWire"]),
         .testTarget(name: "HearthAgentTests", dependencies: ["HearthAgent", "HearthRuntime", "HearthTestKit"]),
@@ -136,11 +142,11 @@ let package = Package(
         .testTarget(name: "HearthJailTests", dependencies: ["HearthJail"]),
         .testTarget(
             name: "HearthQEMUTests",
-            dependencies: ["HearthQEMU", "HearthImages", "HearthRuntime", "HearthControlPlane", "HearthServer", "HearthClient"]
+            dependencies: ["HearthQEMU", "HearthJail", "HearthServerTestKit", "HearthClient", "HearthAPI"]
         ),
         .testTarget(
             name: "HearthGVisorTests",
-            dependencies: ["HearthGVisor", "HearthImages", "HearthRuntime", "HearthControlPlane", "HearthServer", "HearthClient"]
+            dependencies: ["HearthGVisor", "HearthImages", "HearthRuntime", "HearthControlPlane", "HearthServer", "HearthClient", "HearthServerTestKit"]
         ),
     ]
 )

@@ -42,7 +42,8 @@ struct QEMUCommandLine {
                 "-device", "virtio-blk-device,drive=workspace,serial=hearth-workspace",
                 "-device", "virtio-serial-device",
                 "-chardev", "socket,id=agent,path=/vm/agent.sock,server=on,wait=off",
-                "-device", "virtserialport,chardev=agent,name=hearth.agent",
+                // The id makes QEMU announce the guest opening the port (VSERPORT_CHANGE).
+                "-device", "virtserialport,id=agentport,chardev=agent,name=hearth.agent",
                 "-qmp", "unix:/vm/qmp.sock,server=on,wait=off",
             ]
         }

@@ -102,7 +102,7 @@ extension QEMURuntime {
     /// while stopped stays stopped after `-incoming`: once its state has loaded, it is let run.
     /// A QEMU that exits (a snapshot it cannot load, a crash) ends the wait at once.
     func waitForGuest(_ layout: QEMULayout, pid: pid_t, incoming: Bool, deadline: ContinuousClock.Instant) async throws {
-        func check() throws {
+        @Sendable func check() throws {
             guard Self.isAlive(pid) else {
                 throw HearthError(.runtimeFailed, incoming ? "QEMU could not load the saved state" : "QEMU exited during boot")
             }
@@ -124,17 +124,20 @@ extension QEMURuntime {
                     try await onThread { _ = try qmp.execute("cont") }
                     break
                 }
-                try await Task.sleep(for: .milliseconds(10))
+                try await Task.sleep(for: .milliseconds(50))
             }
         }
-        while true {
-            try check()
-            let open = try await onThread {
-                let devices = try qmp.execute("query-chardev") as? [[String: Any]] ?? []
-                return devices.contains { $0["label"] as? String == "agent" && $0["frontend-open"] as? Bool == true }
+        let open = try await onThread {
+            let devices = try qmp.execute("query-chardev") as? [[String: Any]] ?? []
+            return devices.contains { $0["label"] as? String == "agent" && $0["frontend-open"] as? Bool == true }
+        }
+        if open { return }
+        // QEMU announces the guest opening its port; wait for that rather than asking.
+        try await onThread {
+            try qmp.waitForEvent(stillWaiting: check) { message in
+                guard message["event"] as? String == "VSERPORT_CHANGE", let data = message["data"] as? [String: Any] else { return false }
+                return data["open"] as? Bool == true
             }
-            if open { return }
-            try await Task.sleep(for: .milliseconds(20))
         }
     }
 

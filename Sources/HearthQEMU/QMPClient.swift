@@ -10,9 +10,12 @@ import HearthCore
 final class QMPClient: @unchecked Sendable {
     private let fd: Int32
     private var buffer = [UInt8]()
+    /// Events that arrived while waiting for a reply, oldest first.
+    private var events: [[String: Any]] = []
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
+        var timedOut = false
     }
 
     init(path: String, timeout: Duration = .seconds(10)) throws {
@@ -55,12 +58,43 @@ final class QMPClient: @unchecked Sendable {
         guard sent == data.count else { throw Failure(description: "\(command): send failed: \(String(cString: strerror(errno)))") }
         while true {
             let reply = try readMessage()
-            if reply["event"] != nil { continue }
+            if reply["event"] != nil {
+                if events.count < 256 { events.append(reply) }
+                continue
+            }
             if let error = reply["error"] as? [String: Any] {
                 throw Failure(description: "\(command): \(error["desc"] as? String ?? "QEMU refused")")
             }
             return reply["return"] ?? [:]
         }
+    }
+
+    /// Waits for an event that `matches`, without polling QEMU: every command interrupts a TCG
+    /// vCPU, and a tight query loop can starve a booting guest. Returns false if `stillWaiting`
+    /// (checked about every `tick`) says to give up.
+    func waitForEvent(tick: Duration = .milliseconds(250), stillWaiting: () throws -> Void,
+                      matches: ([String: Any]) -> Bool) throws {
+        if let index = events.firstIndex(where: matches) {
+            events.removeSubrange(...index)
+            return
+        }
+        setTimeout(tick)
+        defer { setTimeout(.seconds(10)) }
+        while true {
+            try stillWaiting()
+            do {
+                let message = try readMessage()
+                if message["event"] != nil, matches(message) { return }
+            } catch let failure as Failure where failure.timedOut {
+                continue
+            }
+        }
+    }
+
+    private func setTimeout(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        var tv = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
     private func readMessage() throws -> [String: Any] {
@@ -81,7 +115,7 @@ final class QMPClient: @unchecked Sendable {
             } else if n < 0 && errno == EINTR {
                 continue
             } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                throw Failure(description: "QEMU did not answer in time")
+                throw Failure(description: "QEMU did not answer in time", timedOut: true)
             } else {
                 throw Failure(description: "QEMU closed the QMP connection")
             }

@@ -4,6 +4,7 @@ import HearthClient
 import HearthCore
 import HearthRuntime
 import HearthServer
+import HearthServerTestKit
 import Testing
 
 @Suite(.serialized, .timeLimit(.minutes(10))) struct GVisorWorkspaceTests {

@@ -2,6 +2,7 @@ import Foundation
 import HearthAPI
 import HearthClient
 import HearthServer
+import HearthServerTestKit
 import Logging
 import Testing
 

@@ -3,22 +3,25 @@ import HearthClient
 import HearthImages
 import HearthServer
 import Logging
-import Testing
 
-/// A real Hearth server on port 0 with the gVisor runtime, one per test process. Its data
+/// A real Hearth server on port 0 with every runtime this host has, one per test process. Its data
 /// directory is fresh; the base image is shared through `HEARTH_TEST_DATA/images` so it is built once.
-struct LiveServer: Sendable {
-    let service: HearthService
-    let client: HearthClient
-    let url: String
-    let dataDirectory: String
-    let token: String
+public struct LiveServer: Sendable {
+    public let service: HearthService
+    public let client: HearthClient
+    public let url: String
+    public let dataDirectory: String
+    public let token: String
 
-    static let shared = Task { try await LiveServer.start() }
+    public static let shared = Task { try await LiveServer.start() }
 
-    static func start(dataDirectory: String? = nil) async throws -> LiveServer {
+    public struct NotConfigured: Error, CustomStringConvertible {
+        public var description: String { "run the suite with scripts/test.sh (it sets HEARTH_TEST_DATA and builds the agent)" }
+    }
+
+    public static func start(dataDirectory: String? = nil) async throws -> LiveServer {
         let env = ProcessInfo.processInfo.environment
-        let root = try #require(env["HEARTH_TEST_DATA"], "run the suite with scripts/test.sh (it sets HEARTH_TEST_DATA and builds the agent)")
+        guard let root = env["HEARTH_TEST_DATA"] else { throw NotConfigured() }
         let data = dataDirectory ?? "\(root)/run-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: root + "/images", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
@@ -41,5 +44,5 @@ struct LiveServer: Sendable {
 }
 
 extension HearthClient.ExecResult {
-    var code: Int32? { exit?.code }
+    public var code: Int32? { exit?.code }
 }
