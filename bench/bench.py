@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Hearth benchmarks against a running server, each with its raw-runsc peer measured in the same run.
 
-usage: bench/bench.py --url URL --data DATA [--n N] [--only NAME,...] [--label TEXT]
+usage: bench/bench.py --url URL --data DATA [--n N] [--only NAME,...] [--label TEXT] [--agent-dir DIR]
+NAME: create, exec, throughput, pause, density (gVisor); qemu-boot, qemu-pause, qemu-density (microVM).
 Prints one JSON object per figure. Uses only the standard library; targets 127.0.0.1 only.
 """
 import argparse, http.client, json, os, statistics, struct, subprocess, sys, tempfile, time, urllib.parse
@@ -211,6 +212,76 @@ def bench_density(h, data, n):
     emit(figure="idle_density", workspaces=n, pss_mib_per_workspace=round(per, 1),
          fits_in_memory=int(avail * 0.9 / per), host_memory_mib=int(avail))
 
+def qemu_mode(h):
+    for r in h.call("GET", "/v1/runtimes")["runtimes"]:
+        if r["runtime"] == "qemu":
+            return r.get("mode") if r["available"] else None
+    return None
+
+def bench_qemu_boot(h, data, n, agent_dir):
+    """create -> first exec of a microVM, against raw QEMU booting the same kernel and initramfs to userspace."""
+    mode = qemu_mode(h)
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        w = h.call("POST", "/v1/workspaces", {"runtime": "qemu", "memory_mib": 256})
+        code, _ = h.exec(w["id"], ["true"])
+        times.append((time.perf_counter() - t) * 1000)
+        assert code == 0
+        h.call("DELETE", "/v1/workspaces/" + w["id"])
+    assets = os.path.realpath(agent_dir + "/microvm/current")
+    accel = ["-accel", "kvm", "-cpu", "host"] if mode == "kvm" else ["-accel", "tcg,tb-size=64"]
+    peer = []
+    for _ in range(n):
+        log = tempfile.mktemp(prefix="hearth-bench-console-")
+        t = time.perf_counter()
+        subprocess.run(["qemu-system-x86_64", "-machine", "microvm,x-option-roms=off", *accel, "-m", "256M", "-smp", "1",
+                        "-nodefaults", "-no-user-config", "-display", "none", "-nic", "none", "-no-reboot",
+                        "-kernel", assets + "/vmlinuz", "-initrd", assets + "/initramfs.img",
+                        "-append", "console=ttyS0 panic=-1 quiet hearth.probe", "-serial", "file:" + log], timeout=120, check=True)
+        peer.append((time.perf_counter() - t) * 1000)
+        assert "probe ok" in open(log).read()
+        os.unlink(log)
+    emit(figure="microvm_boot_to_agent_ms", mode=mode, n=n, p50=round(pct(times, 50)), p99=round(pct(times, 99)),
+         peer="raw qemu-system-x86_64, same kernel+initramfs, to userspace and power-off (no disks, no jail)",
+         peer_p50=round(pct(peer, 50)), ratio=round(pct(times, 50) / pct(peer, 50), 2))
+
+def bench_qemu_pause(h, data, n):
+    mode = qemu_mode(h)
+    touch = TOUCH.replace("256 << 20", "160 << 20")
+    w = h.call("POST", "/v1/workspaces", {"runtime": "qemu", "memory_mib": 256})
+    h.exec(w["id"], ["sh", "-c", "nohup python3 -c \"%s\" >/dev/null 2>&1 &" % touch.replace('"', '\\"')])
+    while h.exec(w["id"], ["test", "-e", "/tmp/ready"])[0] != 0:
+        time.sleep(0.2)
+    pauses, resumes, size = [], [], 0
+    for _ in range(n):
+        t = time.perf_counter(); h.call("POST", "/v1/workspaces/%s/pause" % w["id"]); pauses.append((time.perf_counter() - t) * 1000)
+        size = os.path.getsize("%s/workspaces/%s/snapshot.bin" % (data, w["id"]))
+        t = time.perf_counter(); h.call("POST", "/v1/workspaces/%s/resume" % w["id"]); resumes.append((time.perf_counter() - t) * 1000)
+        assert h.exec(w["id"], ["test", "-e", "/tmp/ready"])[0] == 0
+    h.call("DELETE", "/v1/workspaces/" + w["id"])
+    emit(figure="microvm_pause_resume_ms", mode=mode, guest_mib=256, touched_mib=160, n=n, pause_p50=round(pct(pauses, 50)),
+         resume_p50=round(pct(resumes, 50)), snapshot_bytes=size)
+
+def bench_qemu_density(h, data, n):
+    mode = qemu_mode(h)
+    ids = [h.call("POST", "/v1/workspaces", {"runtime": "qemu", "memory_mib": 256})["id"] for _ in range(n)]
+    time.sleep(10)
+    total = 0
+    for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            cmd = open("/proc/%d/cmdline" % pid, "rb").read()
+        except OSError:
+            continue
+        if cmd.startswith(b"/usr/bin/qemu-system") and any(("hearth-" + i).encode() in cmd for i in ids):
+            total += pss_kib(pid)
+    for i in ids:
+        h.call("DELETE", "/v1/workspaces/" + i)
+    per = total / n / 1024
+    avail = int(open("/proc/meminfo").read().split("MemTotal:")[1].split()[0]) / 1024
+    emit(figure="microvm_idle_density", mode=mode, guest_mib=256, microvms=n, pss_mib_per_microvm=round(per, 1),
+         fits_in_memory=int(avail * 0.9 / per), host_memory_mib=int(avail))
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", default="http://127.0.0.1:7070")
@@ -218,6 +289,7 @@ def main():
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--only", default="create,exec,throughput,pause,density")
     ap.add_argument("--label", default="cold")
+    ap.add_argument("--agent-dir", default=os.path.join(os.path.dirname(__file__), "..", ".build", "hearth-agent"))
     a = ap.parse_args()
     token = open(a.data + "/admin.token").read().strip()
     h = Hearth(a.url, token)
@@ -230,6 +302,9 @@ def main():
         bench_pause(h, a.data, 5, gap=0.0)
         bench_pause(h, a.data, 5, gap=2.0)
     if "density" in only: bench_density(h, a.data, 20)
+    if "qemu-boot" in only: bench_qemu_boot(h, a.data, min(a.n, 10), a.agent_dir)
+    if "qemu-pause" in only: bench_qemu_pause(h, a.data, 5)
+    if "qemu-density" in only: bench_qemu_density(h, a.data, 5)
 
 if __name__ == "__main__":
     main()
