@@ -31,7 +31,7 @@ struct QEMUCommandLine {
         }
         args += ["-m", "\(limits.memoryMiB)M", "-smp", String(max(1, Int(limits.cpus.rounded(.up))))]
         args += ["-kernel", Self.kernelInJail, "-initrd", Self.initramfsInJail]
-        let append = "console=ttyS0 panic=-1 quiet" + (probe ? " hearth.probe" : "")
+        let append = "console=ttyS0 panic=-1" + (probe ? " hearth.probe" : "")
         // Appended, so the boot log survives a pause and resume.
         args += ["-append", append, "-chardev", "file,id=console,path=/vm/console.log,append=on", "-serial", "chardev:console"]
         if !probe {

@@ -66,7 +66,7 @@ extension QEMURuntime {
     private func remember(_ availability: RuntimeAvailability, _ path: String, _ bootID: String) -> RuntimeAvailability {
         try? FileManager.default.createDirectory(atPath: configuration.probeCacheDirectory, withIntermediateDirectories: true)
         if let data = try? JSONEncoder().encode(CachedProbe(bootID: bootID, availability: availability)) {
-            FileManager.default.createFile(atPath: path, contents: data)
+            _ = FileManager.default.createFile(atPath: path, contents: data)
         }
         return availability
     }
