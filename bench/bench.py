@@ -248,7 +248,7 @@ def bench_qemu_boot(h, data, n, agent_dir):
 
 def bench_qemu_pause(h, data, n):
     mode = qemu_mode(h)
-    touch = TOUCH.replace("256 << 20", "160 << 20")
+    touch = TOUCH.replace("256 << 20", "100 << 20")
     w = h.call("POST", "/v1/workspaces", {"runtime": "qemu", "memory_mib": 256})
     h.exec(w["id"], ["sh", "-c", "nohup python3 -c \"%s\" >/dev/null 2>&1 &" % touch.replace('"', '\\"')])
     while h.exec(w["id"], ["test", "-e", "/tmp/ready"])[0] != 0:
@@ -260,7 +260,7 @@ def bench_qemu_pause(h, data, n):
         t = time.perf_counter(); h.call("POST", "/v1/workspaces/%s/resume" % w["id"]); resumes.append((time.perf_counter() - t) * 1000)
         assert h.exec(w["id"], ["test", "-e", "/tmp/ready"])[0] == 0
     h.call("DELETE", "/v1/workspaces/" + w["id"])
-    emit(figure="microvm_pause_resume_ms", mode=mode, guest_mib=256, touched_mib=160, n=n, pause_p50=round(pct(pauses, 50)),
+    emit(figure="microvm_pause_resume_ms", mode=mode, guest_mib=256, touched_mib=100, n=n, pause_p50=round(pct(pauses, 50)),
          resume_p50=round(pct(resumes, 50)), snapshot_bytes=size)
 
 def bench_qemu_density(h, data, n):
