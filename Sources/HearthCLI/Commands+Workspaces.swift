@@ -20,7 +20,13 @@ struct Create: AsyncParsableCommand {
                 try await c.create(API.CreateWorkspaceBody(name: name, image: image, runtime: runtime, cpus: cpus, memory_mib: memory))
             }
         }
-        if json { try Terminal.printJSON(w) } else { print("\(w.id)  \(w.name)  \(w.state)  runtime=\(w.runtime)") }
+        if json {
+            try Terminal.printJSON(w)
+        } else {
+            // A microVM's acceleration matters to the user: TCG is tens of times slower than KVM.
+            let mode = (try? await c.runtimes())?.first { $0.runtime == w.runtime }?.mode ?? nil
+            print("\(w.id)  \(w.name)  \(w.state)  runtime=\(w.runtime)\(mode.map { " (\($0))" } ?? "")")
+        }
     }
 }
 

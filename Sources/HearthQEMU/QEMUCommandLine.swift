@@ -1,3 +1,4 @@
+import Foundation
 import HearthCore
 
 /// The QEMU command line of a workspace microVM, in the jail's paths.
@@ -18,6 +19,18 @@ struct QEMUCommandLine {
     var name: String
     /// A probe boots the kernel and initramfs only, and the agent powers off at once.
     var probe = false
+    /// Under TCG the guest's TSC is the host's. The guest calibrates it (and its delay loop)
+    /// against the emulated PIT, which fails when the host is busy and leaves the guest hanging
+    /// in early boot; telling it the frequency skips both calibrations.
+    var tscKHz: Int? = QEMUCommandLine.hostTSCKHz()
+
+    static func hostTSCKHz() -> Int? {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("cpu MHz") }),
+              let value = line.split(separator: ":").last.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }),
+              value > 100 else { return nil }
+        return Int(value * 1000)
+    }
 
     var arguments: [String] {
         var args = [Self.qemuInJail, "-name", "hearth-\(name)", "-nodefaults", "-no-user-config", "-display", "none", "-nic", "none", "-no-reboot"]
@@ -31,7 +44,11 @@ struct QEMUCommandLine {
         }
         args += ["-m", "\(limits.memoryMiB)M", "-smp", String(max(1, Int(limits.cpus.rounded(.up))))]
         args += ["-kernel", Self.kernelInJail, "-initrd", Self.initramfsInJail]
-        let append = "console=ttyS0 panic=-1" + (probe ? " hearth.probe" : "")
+        var append = "console=ttyS0 panic=-1" + (probe ? " hearth.probe" : "")
+        if mode == .tcg, let tscKHz {
+            // Debian's kernel runs at HZ=250: loops per jiffy = cycles per second / 250.
+            append += " tsc_early_khz=\(tscKHz) lpj=\(tscKHz * 1000 / 250)"
+        }
         // Appended, so the boot log survives a pause and resume.
         args += ["-append", append, "-chardev", "file,id=console,path=/vm/console.log,append=on", "-serial", "chardev:console"]
         if !probe {
