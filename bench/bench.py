@@ -194,17 +194,22 @@ def pss_kib(pid):
         pass
     return 0
 
-def bench_density(h, data, n):
-    ids = [h.call("POST", "/v1/workspaces", {})["id"] for _ in range(n)]
-    time.sleep(5)
+def total_pss_kib(belongs):
+    """Sum of PSS over every process whose command line `belongs` to the workspaces measured."""
     total = 0
     for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
         try:
             cmd = open("/proc/%d/cmdline" % pid, "rb").read()
         except OSError:
             continue
-        if (data + "/runsc").encode() in cmd:
+        if belongs(cmd):
             total += pss_kib(pid)
+    return total
+
+def bench_density(h, data, n):
+    ids = [h.call("POST", "/v1/workspaces", {})["id"] for _ in range(n)]
+    time.sleep(5)
+    total = total_pss_kib(lambda cmd: (data + "/runsc").encode() in cmd)
     for i in ids:
         h.call("DELETE", "/v1/workspaces/" + i)
     per = total / n / 1024
@@ -267,14 +272,7 @@ def bench_qemu_density(h, data, n):
     mode = qemu_mode(h)
     ids = [h.call("POST", "/v1/workspaces", {"runtime": "qemu", "memory_mib": 256})["id"] for _ in range(n)]
     time.sleep(10)
-    total = 0
-    for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
-        try:
-            cmd = open("/proc/%d/cmdline" % pid, "rb").read()
-        except OSError:
-            continue
-        if cmd.startswith(b"/usr/bin/qemu-system") and any(("hearth-" + i).encode() in cmd for i in ids):
-            total += pss_kib(pid)
+    total = total_pss_kib(lambda cmd: cmd.startswith(b"/usr/bin/qemu-system") and any(("hearth-" + i).encode() in cmd for i in ids))
     for i in ids:
         h.call("DELETE", "/v1/workspaces/" + i)
     per = total / n / 1024
