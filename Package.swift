@@ -73,7 +73,7 @@ let package = Package(
         // The QEMU microvm driver: KVM where it really works, TCG otherwise.
         .target(
             name: "HearthQEMU",
-            dependencies: ["HearthCore", "HearthRuntime", "HearthJail", "CHearthGuest", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HearthCore", "HearthWire", "HearthRuntime", "HearthJail", "CHearthGuest", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // Workspace lifecycle: persisted state machine, warm pool, reconciliation. Executes typed actions.
@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(name: "HearthAgentTests", dependencies: ["HearthAgent", "HearthRuntime", "HearthTestKit"]),
         .testTarget(
             name: "HearthServerTests",
-            dependencies: ["HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane"]
+            dependencies: ["HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane", "HearthServerTestKit"]
         ),
         .testTarget(name: "HearthJailTests", dependencies: ["HearthJail"]),
         .testTarget(

@@ -153,11 +153,15 @@ def bench_throughput(h, data):
 
 TOUCH = "import time; b = bytearray(256 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1\nopen('/tmp/ready', 'w').write('1'); time.sleep(1e9)"
 
+def start_toucher(h, ws, program):
+    """Starts `program` (python touching memory, then sleeping) in the background and waits until it is ready."""
+    h.exec(ws, ["sh", "-c", "nohup python3 -c \"%s\" >/dev/null 2>&1 &" % program.replace('"', '\\"')])
+    while h.exec(ws, ["test", "-e", "/tmp/ready"])[0] != 0:
+        time.sleep(0.2)
+
 def bench_pause(h, data, n, gap=0.0):
     w = h.call("POST", "/v1/workspaces", {})
-    h.exec(w["id"], ["sh", "-c", "nohup python3 -c \"%s\" >/dev/null 2>&1 &" % TOUCH.replace('"', '\\"')])
-    while h.exec(w["id"], ["test", "-e", "/tmp/ready"])[0] != 0:
-        time.sleep(0.2)
+    start_toucher(h, w["id"], TOUCH)
     pauses, resumes = [], []
     size = 0
     for _ in range(n):
@@ -253,11 +257,8 @@ def bench_qemu_boot(h, data, n, agent_dir):
 
 def bench_qemu_pause(h, data, n):
     mode = qemu_mode(h)
-    touch = TOUCH.replace("256 << 20", "100 << 20")
     w = h.call("POST", "/v1/workspaces", {"runtime": "qemu", "memory_mib": 256})
-    h.exec(w["id"], ["sh", "-c", "nohup python3 -c \"%s\" >/dev/null 2>&1 &" % touch.replace('"', '\\"')])
-    while h.exec(w["id"], ["test", "-e", "/tmp/ready"])[0] != 0:
-        time.sleep(0.2)
+    start_toucher(h, w["id"], TOUCH.replace("256 << 20", "100 << 20"))
     pauses, resumes, size = [], [], 0
     for _ in range(n):
         t = time.perf_counter(); h.call("POST", "/v1/workspaces/%s/pause" % w["id"]); pauses.append((time.perf_counter() - t) * 1000)

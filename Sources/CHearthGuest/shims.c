@@ -9,6 +9,8 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
+#include <errno.h>
 
 int hearth_pipe2_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
@@ -28,7 +30,10 @@ int hearth_execvpe(const char *file, char *const argv[], char *const envp[]) {
     return execvpe(file, argv, envp);
 }
 
-void hearth_power_off(void) { reboot(RB_POWER_OFF); }
+void hearth_power_off(void) {
+    reboot(RB_POWER_OFF);
+    reboot(RB_AUTOBOOT);
+}
 
 int hearth_stream_socket(int domain) { return socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0); }
 
@@ -57,7 +62,42 @@ int hearth_interface_up(const char *name) {
     return rc;
 }
 
-void hearth_reboot(void) { reboot(RB_AUTOBOOT); }
+static int unix_address(const char *path, struct sockaddr_un *addr) {
+    memset(addr, 0, sizeof *addr);
+    addr->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof addr->sun_path) { errno = ENAMETOOLONG; return -1; }
+    strcpy(addr->sun_path, path);
+    return 0;
+}
+
+int hearth_connect_unix(const char *path) {
+    struct sockaddr_un addr;
+    if (unix_address(path, &addr) != 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int hearth_listen_unix(const char *path, int backlog) {
+    struct sockaddr_un addr;
+    if (unix_address(path, &addr) != 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, backlog) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
 
 ssize_t hearth_send_with_fd(int sock, const void *data, size_t len, int fd) {
     struct iovec iov = { .iov_base = (void *)data, .iov_len = len };

@@ -46,13 +46,8 @@ public enum AgentServer {
     public static func listen(path: String, context: AgentContext) {
         // /run is a fresh tmpfs in a sandbox: the socket's directory must be made first.
         _ = try? FileOperations.makeDirectory(FileOperations.parent(of: path), parents: true)
-        unlink(path)
-        let fd = hearth_stream_socket(AF_UNIX)
-        guard fd >= 0, var addr = unixAddress(path) else { return }
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, Glibc.listen(fd, 16) == 0 else { return }
+        let fd = hearth_listen_unix(path, 16)
+        guard fd >= 0 else { return }
         chmod(path, 0o600)
         startThread {
             while true {
@@ -90,12 +85,8 @@ public enum AgentServer {
 
     /// Pumps stdin to the agent's socket and the socket to stdout.
     public static func bridge(path: String) -> Int32 {
-        let fd = hearth_stream_socket(AF_UNIX)
-        guard fd >= 0, var addr = unixAddress(path) else { return 1 }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else {
+        let fd = hearth_connect_unix(path)
+        guard fd >= 0 else {
             _ = Posix.writeAll(2, Array("hearth-guest: cannot reach the agent at \(path)\n".utf8))
             return 1
         }
@@ -107,17 +98,5 @@ public enum AgentServer {
         }
         while let bytes = Posix.readSome(fd, max: 65536), !bytes.isEmpty, Posix.writeAll(1, bytes) {}
         return 0
-    }
-
-    static func unixAddress(_ path: String) -> sockaddr_un? {
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return nil }
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        return addr
     }
 }

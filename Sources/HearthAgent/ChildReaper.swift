@@ -16,8 +16,8 @@ final class ChildReaper: @unchecked Sendable {
     private var started = false
     static let retainedStatuses = 4096
 
-    /// Starts reaping (once). Call right after spawning a child.
-    func watch(_ pid: pid_t) {
+    /// Starts reaping (once). Call before a child's exit must be observed.
+    func start() {
         lock.withLock {
             if !started {
                 started = true

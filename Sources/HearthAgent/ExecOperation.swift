@@ -35,7 +35,7 @@ struct ExecOperation {
             return
         }
         io.closeChildEnds()
-        ChildReaper.shared.watch(pid)
+        ChildReaper.shared.start()
         stream.sendControl(.started(pid: pid))
 
         stream.onControl = { control in

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CHearthGuest
+import HearthWire
 
 /// The agent as PID 1 of a microVM: it is the initramfs's `/init`.
 ///
@@ -11,18 +12,17 @@ import CHearthGuest
 /// printed on the console, which the host keeps as the boot log, and the machine powers off.
 public enum GuestInit {
     static let modulesDirectory = "/lib/hearth-modules"
-    static let agentPort = "hearth.agent"
     /// Where the agent appears inside the workspace, as in the gVisor runtime.
     public static let agentMountPoint = "/.hearth"
 
-    public static func run(executablePath: String) -> Never {
+    public static func run() -> Never {
         signal(SIGPIPE, SIG_IGN)
         mountEarly()
         redirectOutputToConsole()
         let cmdline = (readText("/proc/cmdline") ?? "").trimmingSpaces()
-        if cmdline.split(separator: " ").contains("hearth.probe") {
+        if cmdline.split(separator: " ").contains(Substring(MicroVMContract.probeArgument)) {
             // The runtime's KVM probe: reaching userspace is the whole test.
-            say("hearth-guest: probe ok")
+            say(MicroVMContract.probeMarker)
             powerOff()
         }
         do {
@@ -37,11 +37,13 @@ public enum GuestInit {
         _ = sethostname("hearth", 6)
         _ = hearth_interface_up("lo")
         AgentServer.handleTermination()
-        _ = ChildReaper.shared
+        // Orphans are re-parented to PID 1: reap from boot, not from the first exec.
+        ChildReaper.shared.start()
         let context = AgentContext(executablePath: agentMountPoint + "/hearth-guest")
         AgentServer.listen(path: "/run/hearth/agent.sock", context: context)
-        guard let port = findPort(named: agentPort) else {
-            say("hearth-guest: no virtio-serial port named \(agentPort)")
+        guard let port = findDevice(in: "/sys/class/virtio-ports", prefix: "vport", attribute: "name",
+                                    equals: MicroVMContract.agentPort, seconds: 10) else {
+            say("hearth-guest: no virtio-serial port named \(MicroVMContract.agentPort)")
             powerOff()
         }
         say("hearth-guest: serving on \(port)")
@@ -57,10 +59,10 @@ public enum GuestInit {
 
     // MARK: Steps
 
+    /// /proc is already there: the C constructor `hearth_early_proc` mounted it before main.
     static func mountEarly() {
-        for dir in ["/dev", "/proc", "/sys", "/newroot"] { mkdir(dir, 0o755) }
+        for dir in ["/dev", "/sys", "/newroot"] { mkdir(dir, 0o755) }
         mount("devtmpfs", "/dev", "devtmpfs", 0, "mode=0755")
-        mount("proc", "/proc", "proc", 0, nil)
         mount("sysfs", "/sys", "sysfs", 0, nil)
     }
 
@@ -100,10 +102,10 @@ public enum GuestInit {
     /// Disks are told apart by the serial the host gave each (`hearth-root`, `hearth-workspace`),
     /// not by probe order, which virtio-mmio does not promise.
     static func mountRoot() throws {
-        guard let root = waitForDisk(serial: "hearth-root", seconds: 20) else { throw BootError("the root disk did not appear", 0) }
+        guard let root = waitForDisk(serial: MicroVMContract.rootDiskSerial, seconds: 20) else { throw BootError("the root disk did not appear", 0) }
         guard mount(root, "/newroot", "ext4", 0, nil) == 0 else { throw BootError("mount the root disk \(root)") }
         mkdir("/newroot/workspace", 0o755)
-        if let workspace = waitForDisk(serial: "hearth-workspace", seconds: 2) {
+        if let workspace = waitForDisk(serial: MicroVMContract.workspaceDiskSerial, seconds: 2) {
             guard mount(workspace, "/newroot/workspace", "ext4", 0, nil) == 0 else { throw BootError("mount the workspace disk") }
         }
         // The agent stays reachable inside the workspace as in gVisor: a read-only bind of /init.
@@ -136,30 +138,20 @@ public enum GuestInit {
         mkdir("/tmp", 0o1777)
     }
 
-    static func findPort(named name: String) -> String? {
-        for _ in 0..<500 {
-            if let dir = opendir("/sys/class/virtio-ports") {
-                defer { closedir(dir) }
-                while let entry = readdir(dir) {
-                    let port = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                    guard port.hasPrefix("vport") else { continue }
-                    let label = readText("/sys/class/virtio-ports/\(port)/name")?.trimmingSpaces()
-                    if label == name, access("/dev/\(port)", F_OK) == 0 { return "/dev/\(port)" }
-                }
-            }
-            usleep(20_000)
-        }
-        return nil
+    static func waitForDisk(serial: String, seconds: Int) -> String? {
+        findDevice(in: "/sys/block", prefix: "vd", attribute: "serial", equals: serial, seconds: seconds)
     }
 
-    static func waitForDisk(serial: String, seconds: Int) -> String? {
+    /// Waits for a device under a sysfs class directory whose `attribute` reads `value`, and whose
+    /// /dev node devtmpfs has made; returns that node.
+    static func findDevice(in directory: String, prefix: String, attribute: String, equals value: String, seconds: Int) -> String? {
         for _ in 0..<(seconds * 50) {
-            if let dir = opendir("/sys/block") {
+            if let dir = opendir(directory) {
                 defer { closedir(dir) }
                 while let entry = readdir(dir) {
                     let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                    guard name.hasPrefix("vd") else { continue }
-                    if readText("/sys/block/\(name)/serial")?.trimmingSpaces() == serial, access("/dev/\(name)", F_OK) == 0 {
+                    guard name.hasPrefix(prefix) else { continue }
+                    if readText("\(directory)/\(name)/\(attribute)")?.trimmingSpaces() == value, access("/dev/\(name)", F_OK) == 0 {
                         return "/dev/\(name)"
                     }
                 }
@@ -172,7 +164,6 @@ public enum GuestInit {
     static func powerOff() -> Never {
         sync()
         hearth_power_off()
-        hearth_reboot()
         while true { pause() }
     }
 

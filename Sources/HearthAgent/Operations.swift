@@ -55,8 +55,6 @@ enum PowerOff {
         kill(-1, SIGKILL)
         sync()
         hearth_power_off()
-        // Without ACPI power-off the machine restarts, and QEMU, run with -no-reboot, exits.
-        hearth_reboot()
         exit(0)
     }
 }

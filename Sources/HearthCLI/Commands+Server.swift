@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import HearthControlPlane
 import HearthCore
-import HearthGVisor
 import HearthQEMU
 import HearthRuntime
 import HearthServer
@@ -23,7 +23,7 @@ struct Serve: AsyncParsableCommand {
     var gvisorPlatform: String = "ptrace"
 
     @Option(help: "QEMU acceleration: auto (KVM if a probe guest boots in time, else TCG), kvm or tcg")
-    var qemuAcceleration: String = "auto"
+    var qemuAcceleration: QEMUConfiguration.Acceleration = .auto
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error")
     var logLevel: String = "info"
@@ -40,12 +40,9 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "hearth")
-        guard let acceleration = QEMUConfiguration.Acceleration(rawValue: qemuAcceleration) else {
-            throw ValidationError("--qemu-acceleration takes auto, kvm or tcg")
-        }
         let configuration = HearthServerConfiguration(dataDirectory: data ?? HearthServerConfiguration.defaultDataDirectory, host: host,
                                                       port: port, warmPoolSize: warmPool, gvisorPlatform: gvisorPlatform,
-                                                      qemuAcceleration: acceleration)
+                                                      qemuAcceleration: qemuAcceleration)
         let service = try await HearthService.make(configuration, logger: logger)
         try await service.run { port in
             logger.notice("listening", metadata: ["http.url": "http://\(host):\(port)", "auth.token_file": "\(service.tokenPath)"])
@@ -63,7 +60,7 @@ struct Doctor: AsyncParsableCommand {
     var gvisorPlatform: String = "ptrace"
 
     @Option(help: "QEMU acceleration to probe: auto, kvm or tcg")
-    var qemuAcceleration: String = "auto"
+    var qemuAcceleration: QEMUConfiguration.Acceleration = .auto
 
     @Flag(help: "Print JSON")
     var json = false
@@ -73,33 +70,24 @@ struct Doctor: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: dataDir + "/runsc", withIntermediateDirectories: true)
         var logger = Logger(label: "hearth.doctor")
         logger.logLevel = .error
-        let gvisor = GVisorRuntime(configuration: GVisorConfiguration(platform: gvisorPlatform, stateRoot: dataDir + "/runsc",
-                                                                     agentDirectory: AgentBundle.locate().directory), logger: logger)
-        guard let acceleration = QEMUConfiguration.Acceleration(rawValue: qemuAcceleration) else {
-            throw ValidationError("--qemu-acceleration takes auto, kvm or tcg")
-        }
-        let qemu = QEMURuntime(configuration: QEMUConfiguration(agentDirectory: AgentBundle.locate().directory, acceleration: acceleration),
-                               logger: logger)
-        async let gvisorResult = gvisor.probe()
-        async let qemuResult = qemu.probe()
-        let results = await [gvisorResult, qemuResult]
-        let best = results.filter(\.available).min { RuntimeRegistryRank.rank($0) < RuntimeRegistryRank.rank($1) }
+        let configuration = HearthServerConfiguration(dataDirectory: dataDir, gvisorPlatform: gvisorPlatform, qemuAcceleration: qemuAcceleration)
+        let registry = await RuntimeRegistry.probing(HearthService.hostRuntimes(configuration, logger: logger))
+        let results = RuntimeKind.allCases.compactMap { registry.availability[$0] }
+        let best = registry.defaultRuntime
         if json {
             try Terminal.printJSON(["runtimes": results.map { ["runtime": $0.runtime.rawValue, "available": "\($0.available)", "mode": $0.mode ?? "", "reason": $0.reason] },
-                                    "default": [["runtime": best?.runtime.rawValue ?? "none"]]])
+                                    "default": [["runtime": best?.rawValue ?? "none"]]])
         } else {
             for r in results {
                 // QEMU's status is its acceleration mode: a TCG microVM works but is slow.
                 let status = r.available ? (r.runtime == .qemu ? (r.mode ?? "ok") : "ok") : "unavailable"
                 print("\(r.runtime.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(status.padding(toLength: 12, withPad: " ", startingAt: 0)) \(r.mode.map { "[\($0)] " } ?? "")\(r.reason)")
             }
-            print("default: \(best?.runtime.rawValue ?? "none — no runtime works here")")
+            print("default: \(best?.rawValue ?? "none — no runtime works here")")
         }
         if best == nil { throw ExitCode(1) }
     }
 }
 
-import HearthControlPlane
-enum RuntimeRegistryRank {
-    static func rank(_ a: RuntimeAvailability) -> Int { RuntimeRegistry.preferenceRank(a) }
-}
+/// Lets `--qemu-acceleration` parse straight into the runtime's own type.
+extension QEMUConfiguration.Acceleration: ExpressibleByArgument {}

@@ -30,7 +30,7 @@ case "serve":
     }
     AgentServer.serveStdio(context: context)
 case "init":
-    GuestInit.run(executablePath: executablePath())
+    GuestInit.run()
 case "version":
     print("hearth-guest \(AgentContext(executablePath: "").agentName)")
 default:

@@ -105,7 +105,7 @@ check(chdir("/"), "chdir /")
 check(hearth_jail_set_ids(spec.uid, spec.gid, nil, 0), "drop privileges")
 if setuid(0) == 0 { fail("privileges were not dropped") }
 check(hearth_jail_no_new_privs(), "no new privileges")
-_ = hearth_jail_close_from(3, incomingFD)
+check(hearth_jail_close_from(3, incomingFD), "close inherited descriptors")
 
 var command = spec.command
 if incomingFD >= 0 { command += ["-incoming", "fd:\(incomingFD)"] }

@@ -1,5 +1,6 @@
 import Foundation
 import HearthCore
+import HearthWire
 
 /// The QEMU command line of a workspace microVM, in the jail's paths.
 ///
@@ -22,15 +23,16 @@ struct QEMUCommandLine {
     /// Under TCG the guest's TSC is the host's. The guest calibrates it (and its delay loop)
     /// against the emulated PIT, which fails when the host is busy and leaves the guest hanging
     /// in early boot; telling it the frequency skips both calibrations.
-    var tscKHz: Int? = QEMUCommandLine.hostTSCKHz()
+    var tscKHz: Int? = QEMUCommandLine.hostTSCKHz
 
-    static func hostTSCKHz() -> Int? {
+    /// Read once: the host's TSC does not change while the server runs.
+    static let hostTSCKHz: Int? = {
         guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
               let line = info.split(separator: "\n").first(where: { $0.hasPrefix("cpu MHz") }),
               let value = line.split(separator: ":").last.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }),
               value > 100 else { return nil }
         return Int(value * 1000)
-    }
+    }()
 
     var arguments: [String] {
         var args = [Self.qemuInJail, "-name", "hearth-\(name)", "-nodefaults", "-no-user-config", "-display", "none", "-nic", "none", "-no-reboot"]
@@ -44,7 +46,7 @@ struct QEMUCommandLine {
         }
         args += ["-m", "\(limits.memoryMiB)M", "-smp", String(max(1, Int(limits.cpus.rounded(.up))))]
         args += ["-kernel", Self.kernelInJail, "-initrd", Self.initramfsInJail]
-        var append = "console=ttyS0 panic=-1" + (probe ? " hearth.probe" : "")
+        var append = "console=ttyS0 panic=-1" + (probe ? " " + MicroVMContract.probeArgument : "")
         if mode == .tcg, let tscKHz {
             // Debian's kernel runs at HZ=250: loops per jiffy = cycles per second / 250.
             append += " tsc_early_khz=\(tscKHz) lpj=\(tscKHz * 1000 / 250)"
@@ -54,13 +56,13 @@ struct QEMUCommandLine {
         if !probe {
             args += [
                 "-drive", "id=root,file=/vm/root.qcow2,format=qcow2,if=none,werror=report,rerror=report,discard=unmap",
-                "-device", "virtio-blk-device,drive=root,serial=hearth-root",
+                "-device", "virtio-blk-device,drive=root,serial=\(MicroVMContract.rootDiskSerial)",
                 "-drive", "id=workspace,file=/vm/workspace.img,format=raw,if=none,werror=report,rerror=report,discard=unmap",
-                "-device", "virtio-blk-device,drive=workspace,serial=hearth-workspace",
+                "-device", "virtio-blk-device,drive=workspace,serial=\(MicroVMContract.workspaceDiskSerial)",
                 "-device", "virtio-serial-device",
                 "-chardev", "socket,id=agent,path=/vm/agent.sock,server=on,wait=off",
                 // The id makes QEMU announce the guest opening the port (VSERPORT_CHANGE).
-                "-device", "virtserialport,id=agentport,chardev=agent,name=hearth.agent",
+                "-device", "virtserialport,id=agentport,chardev=agent,name=\(MicroVMContract.agentPort)",
                 "-qmp", "unix:/vm/qmp.sock,server=on,wait=off",
             ]
         }

@@ -61,10 +61,7 @@ final class QEMUDisks: Sendable {
     /// The workspace's root overlay and `/workspace` disk, made only if missing.
     func prepare(layout: QEMULayout, base: String, owner: (uid: UInt32, gid: UInt32)) async throws {
         let fm = FileManager.default
-        try fm.createDirectory(atPath: layout.vmDirectory, withIntermediateDirectories: true)
-        try fm.createDirectory(atPath: layout.jailRoot, withIntermediateDirectories: true)
-        chmod(layout.vmDirectory, 0o700)
-        chown(layout.vmDirectory, owner.uid, owner.gid)
+        try layout.makeDirectories(owner: owner)
         guard let qemuImg else { throw HearthError(.runtimeUnavailable, "qemu-img is not installed (Debian package qemu-utils)") }
         if !fm.fileExists(atPath: layout.rootDisk) {
             let size = try FileManager.default.attributesOfItem(atPath: base)[.size] as? UInt64 ?? 0
@@ -110,5 +107,13 @@ struct QEMULayout {
     var accelerationFile: String { base + "/acceleration" }
 
     init(_ spec: SandboxSpec) { base = spec.stateDirectory }
+
+    /// `vm/`, private to the VM's user, and the empty jail root.
+    func makeDirectories(owner: (uid: UInt32, gid: UInt32)) throws {
+        try FileManager.default.createDirectory(atPath: vmDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: jailRoot, withIntermediateDirectories: true)
+        chmod(vmDirectory, 0o700)
+        chown(vmDirectory, owner.uid, owner.gid)
+    }
     init(base: String) { self.base = base }
 }

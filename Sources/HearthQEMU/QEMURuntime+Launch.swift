@@ -11,24 +11,23 @@ extension QEMURuntime {
         let layout = QEMULayout(spec)
         if let stale = runningPID(layout) { kill(stale, SIGKILL) }
         let assets = try MicroVMAssets.locate(agentDirectory: configuration.agentDirectory)
+        // The control plane called `prepare` before a start; a resume reuses the same disks.
         let base = try await disks.baseDisk(for: spec.image)
-        try await disks.prepare(layout: layout, base: base, owner: configuration.vmIDs)
         for socket in [layout.agentSocket, layout.qmpSocket] { unlink(socket) }
         let command = QEMUCommandLine(mode: mode, limits: spec.limits, name: spec.id)
         let jail = jailSpec(layout: layout, assets: assets, base: base, mode: mode, incoming: incoming, limits: spec.limits,
-                            cgroup: cgroupName(spec.id), command: command.arguments)
-        let pid = try spawnJailer(jail, layout: layout, id: spec.id)
+                            cgroup: spec.id, command: command.arguments)
+        let pid = try spawnJailer(jail, layout: layout)
         let timeout = mode == .kvm ? configuration.kvmBootTimeout : configuration.tcgBootTimeout
         do {
             try await waitForGuest(layout, pid: pid, incoming: incoming != nil, deadline: .now + timeout)
-            let agent = try await connectAgent(layout, deadline: .now + timeout, pid: pid)
-            remember(spec.id, agent)
+            let agent = try await connectAgent(layout, deadline: .now + timeout)
             logger.info("microVM ready", metadata: ["workspace.id": "\(spec.id)", "runtime.mode": "\(mode.rawValue)", "vm.pid": "\(pid)"])
             return agent
         } catch {
             kill(pid, SIGKILL)
-            try? await waitForExit(pid, layout: layout, deadline: .now + .seconds(5), force: true)
-            await removeCgroup(cgroupName(spec.id))
+            try? await waitForExit(pid, deadline: .now + .seconds(5), force: true)
+            await removeCgroup(spec.id)
             let console = Self.tail(of: layout.console, lines: 15)
             let log = Self.tail(of: layout.log, lines: 5)
             throw HearthError(.runtimeFailed, "the microVM did not \(what) (\(mode.rawValue)): \(error)\n\(log)\n--- console ---\n\(console)",
@@ -36,23 +35,24 @@ extension QEMURuntime {
         }
     }
 
-    func jailSpec(layout: QEMULayout, assets: MicroVMAssets, base: String, mode: QEMUCommandLine.Mode, incoming: String?,
+    /// `base` is nil for the probe, which boots without disks.
+    func jailSpec(layout: QEMULayout, assets: MicroVMAssets, base: String?, mode: QEMUCommandLine.Mode, incoming: String?,
                   limits: ResourceLimits, cgroup: String, command: [String]) -> JailSpec {
         let ids = configuration.vmIDs
         // Guest RAM plus QEMU itself and its translation cache.
         let memory = UInt64(limits.memoryMiB + 256) << 20
+        var binds: [JailSpec.Bind] = [
+            .init(source: layout.vmDirectory, target: "/vm", writable: true),
+            .init(source: assets.directory, target: "/boot", writable: false),
+        ]
+        if let base { binds.append(.init(source: base, target: QEMUDisks.baseInJail, writable: false)) }
         return JailSpec(
-            root: layout.jailRoot, uid: ids.uid, gid: ids.gid,
-            binds: [
-                .init(source: layout.vmDirectory, target: "/vm", writable: true),
-                .init(source: assets.directory, target: "/boot", writable: false),
-                .init(source: base, target: QEMUDisks.baseInJail, writable: false),
-            ],
+            root: layout.jailRoot, uid: ids.uid, gid: ids.gid, binds: binds,
             kvm: mode == .kvm, cgroup: CgroupSpec(name: cgroup, memoryBytes: memory, cpus: max(limits.cpus, 0.1)),
             incoming: incoming, command: command)
     }
 
-    func spawnJailer(_ jail: JailSpec, layout: QEMULayout, id: String) throws -> pid_t {
+    func spawnJailer(_ jail: JailSpec, layout: QEMULayout) throws -> pid_t {
         guard FileManager.default.isExecutableFile(atPath: configuration.jailerPath) else {
             throw HearthError(.runtimeUnavailable, "the microVM jailer is not built; run scripts/setup.sh", detail: configuration.jailerPath)
         }
@@ -65,31 +65,16 @@ extension QEMURuntime {
         return pid
     }
 
-    /// Connects to the agent's socket and greets it. The socket appears when QEMU has started; the
-    /// hello waits in it until the guest opens its port. A QEMU that exits ends the wait at once.
-    func connectAgent(_ layout: QEMULayout, deadline: ContinuousClock.Instant, pid: pid_t?) async throws -> AgentConnection {
-        var fd: Int32 = -1
-        while fd < 0 {
-            if let pid, !Self.isAlive(pid) { throw HearthError(.runtimeFailed, "QEMU exited") }
-            guard ContinuousClock.now < deadline else { throw HearthError(.agentUnavailable, "timed out waiting for QEMU's agent socket") }
-            fd = Self.connectUnix(layout.agentSocket)
-            if fd < 0 { try await Task.sleep(for: .milliseconds(20)) }
+    /// Connects to the agent's socket and greets it; callers have seen the guest open its port.
+    /// A QEMU that dies mid-greeting closes the socket, which fails the handshake at once.
+    func connectAgent(_ layout: QEMULayout, deadline: ContinuousClock.Instant) async throws -> AgentConnection {
+        let fd = hearth_connect_unix(layout.agentSocket)
+        guard fd >= 0 else {
+            throw HearthError(.agentUnavailable, "cannot reach the microVM's agent socket", detail: String(cString: strerror(errno)))
         }
         let agent = try await AgentConnection.connect(socket: fd, logger: logger)
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    _ = try await agent.handshake(timeout: max(.milliseconds(1), deadline - .now))
-                }
-                if let pid {
-                    group.addTask {
-                        while Self.isAlive(pid) { try await Task.sleep(for: .milliseconds(50)) }
-                        throw HearthError(.runtimeFailed, "QEMU exited during boot")
-                    }
-                }
-                try await group.next()
-                group.cancelAll()
-            }
+            _ = try await agent.handshake(timeout: max(.milliseconds(1), deadline - .now))
         } catch {
             agent.close()
             throw error
@@ -142,7 +127,7 @@ extension QEMURuntime {
     }
 
     /// Waits for QEMU to exit by `deadline`; then kills it if `force`.
-    func waitForExit(_ pid: pid_t, layout: QEMULayout, deadline: ContinuousClock.Instant, force: Bool) async throws {
+    func waitForExit(_ pid: pid_t, deadline: ContinuousClock.Instant, force: Bool) async throws {
         while Self.isAlive(pid), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         if Self.isAlive(pid), force {
             kill(pid, SIGKILL)
@@ -191,33 +176,6 @@ extension QEMURuntime {
         guard let close = stat.lastIndex(of: ")") else { return false }
         return !stat[close...].hasPrefix(") Z")
     }
-
-    static func connectUnix(_ path: String) -> Int32 {
-        let fd = hearth_stream_socket(AF_UNIX)
-        guard fd >= 0 else { return -1 }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { close(fd); return -1 }
-        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes + [0]) }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        if rc != 0 { close(fd); return -1 }
-        return fd
-    }
-
-    func cgroupName(_ id: String) -> String { id.lowercased().filter { $0.isLetter || $0.isNumber || $0 == "_" } }
-
-    func remember(_ id: String, _ agent: AgentConnection) {
-        let previous = agents.withLock { agents -> AgentConnection? in
-            defer { agents[id] = agent }
-            return agents[id]
-        }
-        if let previous, previous !== agent { previous.close() }
-    }
-
-    func forget(_ id: String) { _ = agents.withLock { $0.removeValue(forKey: id) } }
 
     static func tail(of path: String, lines: Int) -> String {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }

@@ -2,6 +2,7 @@ import Foundation
 import HearthCore
 import HearthJail
 import HearthRuntime
+import HearthWire
 
 extension QEMURuntime {
     /// Finds out whether KVM really works by booting the real kernel and initramfs with a deadline,
@@ -80,24 +81,19 @@ extension QEMURuntime {
         let layout = QEMULayout(base: directory)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
-            try FileManager.default.createDirectory(atPath: layout.vmDirectory, withIntermediateDirectories: true)
-            try FileManager.default.createDirectory(atPath: layout.jailRoot, withIntermediateDirectories: true)
-            let ids = configuration.vmIDs
-            chown(layout.vmDirectory, ids.uid, ids.gid)
+            try layout.makeDirectories(owner: configuration.vmIDs)
             var command = QEMUCommandLine(mode: mode, limits: ResourceLimits(cpus: 1, memoryMiB: 256), name: "probe")
             command.probe = true
-            var jail = JailSpec(root: layout.jailRoot, uid: ids.uid, gid: ids.gid,
-                                binds: [.init(source: layout.vmDirectory, target: "/vm", writable: true),
-                                        .init(source: assets.directory, target: "/boot", writable: false)],
-                                kvm: mode == .kvm, cgroup: nil, incoming: nil, command: command.arguments)
-            jail.cgroup = CgroupSpec(name: "probe-\(mode.rawValue)-\(getpid())", memoryBytes: 512 << 20, cpus: 1)
-            let pid = try spawnJailer(jail, layout: layout, id: "probe-\(mode.rawValue)")
+            let cgroup = "probe-\(mode.rawValue)-\(getpid())"
+            let jail = jailSpec(layout: layout, assets: assets, base: nil, mode: mode, incoming: nil, limits: command.limits,
+                                cgroup: cgroup, command: command.arguments)
+            let pid = try spawnJailer(jail, layout: layout)
             let end = ContinuousClock.now + deadline
             while Self.isAlive(pid), ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(20)) }
-            let booted = (try? String(contentsOfFile: layout.console, encoding: .utf8))?.contains("hearth-guest: probe ok") ?? false
+            let booted = (try? String(contentsOfFile: layout.console, encoding: .utf8))?.contains(MicroVMContract.probeMarker) ?? false
             if Self.isAlive(pid) { kill(pid, SIGKILL) }
-            try? await waitForExit(pid, layout: layout, deadline: .now + .seconds(5), force: true)
-            await removeCgroup(jail.cgroup!.name)
+            try? await waitForExit(pid, deadline: .now + .seconds(5), force: true)
+            await removeCgroup(cgroup)
             if booted { return .success }
             let log = Self.tail(of: layout.log, lines: 3).trimmingCharacters(in: .whitespacesAndNewlines)
             return .failure(log.isEmpty ? "no sign of life on the console" : log)

@@ -19,8 +19,6 @@ public final class QEMURuntime: SandboxRuntime {
     let disks: QEMUDisks
     /// What the probe found; `start` uses it when nothing was recorded for the workspace.
     let probedMode = Mutex<QEMUCommandLine.Mode?>(nil)
-    /// The agent channel of each running machine, used for a graceful stop.
-    let agents = Mutex<[String: AgentConnection]>([:])
 
     public init(configuration: QEMUConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -53,9 +51,7 @@ public final class QEMURuntime: SandboxRuntime {
         let layout = QEMULayout(spec)
         guard let pid = runningPID(layout) else { throw HearthError(.runtimeFailed, "the microVM is not running") }
         try await waitForGuest(layout, pid: pid, incoming: false, deadline: .now + .seconds(10))
-        let agent = try await connectAgent(layout, deadline: .now + .seconds(10), pid: nil)
-        remember(spec.id, agent)
-        return agent
+        return try await connectAgent(layout, deadline: .now + .seconds(10))
     }
 
     public func pause(_ spec: SandboxSpec, agent: AgentConnection?) async throws {
@@ -66,7 +62,6 @@ public final class QEMURuntime: SandboxRuntime {
             try? await agent.quiesce()
             agent.close()
         }
-        forget(spec.id)
         let partial = layout.snapshot + ".partial"
         try await onThread {
             let qmp = try QMPClient(path: layout.qmpSocket)
@@ -90,7 +85,7 @@ public final class QEMURuntime: SandboxRuntime {
             _ = try? qmp.execute("quit")
         }
         guard rename(partial, layout.snapshot) == 0 else { throw HearthError(.runtimeFailed, "cannot keep the saved state") }
-        try await waitForExit(pid, layout: layout, deadline: .now + .seconds(10), force: true)
+        try await waitForExit(pid, deadline: .now + .seconds(10), force: true)
     }
 
     public func resume(_ spec: SandboxSpec) async throws -> AgentConnection {
@@ -110,26 +105,23 @@ public final class QEMURuntime: SandboxRuntime {
     public func stop(_ spec: SandboxSpec, grace: Duration) async throws {
         let layout = QEMULayout(spec)
         if let pid = runningPID(layout) {
-            if grace > .zero {
-                // The agent signals every process, syncs the disks and powers the machine off. The
-                // control plane has usually closed its channel by now, so a fresh one is opened.
-                let existing = agents.withLock { $0[spec.id] }.flatMap { $0.isClosed ? nil : $0 }
-                var channel = existing
-                if channel == nil { channel = try? await connectAgent(layout, deadline: .now + min(grace, .seconds(3)), pid: pid) }
-                _ = try? await channel?.call(.shutdown, timeout: .seconds(2))
-                if existing == nil { channel?.close() }
+            // The agent signals every process, syncs the disks and powers the machine off. The
+            // control plane closed its channel before calling stop, so a fresh one is opened.
+            if grace > .zero, let channel = try? await connectAgent(layout, deadline: .now + min(grace, .seconds(3))) {
+                _ = try? await channel.call(.shutdown, timeout: .seconds(2))
+                channel.close()
             }
-            try await waitForExit(pid, layout: layout, deadline: .now + grace, force: true)
+            try await waitForExit(pid, deadline: .now + grace, force: true)
         }
-        forget(spec.id)
-        await removeCgroup(cgroupName(spec.id))
+        await removeCgroup(spec.id)
         try? FileManager.default.removeItem(atPath: layout.snapshot)
         try? FileManager.default.removeItem(atPath: layout.pidFile)
     }
 
     public func destroy(_ spec: SandboxSpec) async throws {
         try await stop(spec, grace: .zero)
-        guard await removeCgroup(cgroupName(spec.id)) else {
+        // stop has already waited for the cgroup to empty; a remaining one is a real leak.
+        guard CgroupSpec.remove(name: spec.id) else {
             throw HearthError(.runtimeFailed, "the microVM's cgroup is still in use", detail: spec.id)
         }
         if FileManager.default.fileExists(atPath: spec.stateDirectory) {

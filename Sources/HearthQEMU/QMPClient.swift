@@ -19,25 +19,9 @@ final class QMPClient: @unchecked Sendable {
     }
 
     init(path: String, timeout: Duration = .seconds(10)) throws {
-        fd = hearth_stream_socket(AF_UNIX)
-        guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { close(fd); throw Failure(description: "QMP path too long") }
-        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes + [0]) }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else {
-            let message = String(cString: strerror(errno))
-            close(fd)
-            throw Failure(description: "connect \(path): \(message)")
-        }
-        let seconds = timeout.components.seconds
-        var tv = timeval(tv_sec: Int(seconds), tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        fd = hearth_connect_unix(path)
+        guard fd >= 0 else { throw Failure(description: "connect \(path): \(String(cString: strerror(errno)))") }
+        setTimeout(timeout)
         _ = try readMessage() // greeting
         _ = try execute("qmp_capabilities")
     }
@@ -95,6 +79,7 @@ final class QMPClient: @unchecked Sendable {
         let (seconds, attoseconds) = duration.components
         var tv = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
     private func readMessage() throws -> [String: Any] {

@@ -32,13 +32,7 @@ public struct HearthService: Sendable {
         chmod(data, 0o700)
         let (token, tokenPath) = try AdminToken.loadOrCreate(dataDirectory: data)
         let store = try WorkspaceStore(path: data + "/hearth.sqlite")
-        let gvisor = GVisorRuntime(configuration: GVisorConfiguration(platform: configuration.gvisorPlatform, stateRoot: data + "/runsc",
-                                                                     agentDirectory: AgentBundle.locate().directory),
-                                   logger: logger)
-        let qemu = QEMURuntime(configuration: QEMUConfiguration(agentDirectory: AgentBundle.locate().directory,
-                                                                acceleration: configuration.qemuAcceleration),
-                               logger: logger)
-        let registry = await RuntimeRegistry.probing([gvisor, qemu] + configuration.extraRuntimes.map(\.runtime))
+        let registry = await RuntimeRegistry.probing(hostRuntimes(configuration, logger: logger) + configuration.extraRuntimes.map(\.runtime))
         for availability in registry.availability.values {
             logger.info("runtime probed", metadata: ["runtime.name": "\(availability.runtime.rawValue)", "runtime.available": "\(availability.available)",
                                                      "runtime.mode": "\(availability.mode ?? "-")", "runtime.reason": "\(availability.reason)"])
@@ -49,6 +43,19 @@ public struct HearthService: Sendable {
             logger: logger)
         return HearthService(configuration: configuration, manager: manager, registry: registry, tokenPath: tokenPath,
                              token: token, logger: logger, prometheus: prometheus)
+    }
+
+    /// The sandbox runtimes this host may have, configured for `configuration`'s data directory;
+    /// `hearth doctor` probes the same ones.
+    public static func hostRuntimes(_ configuration: HearthServerConfiguration, logger: Logger) -> [any SandboxRuntime] {
+        let agentDirectory = AgentBundle.locate().directory
+        return [
+            GVisorRuntime(configuration: GVisorConfiguration(platform: configuration.gvisorPlatform,
+                                                             stateRoot: configuration.dataDirectory + "/runsc",
+                                                             agentDirectory: agentDirectory), logger: logger),
+            QEMURuntime(configuration: QEMUConfiguration(agentDirectory: agentDirectory, acceleration: configuration.qemuAcceleration),
+                        logger: logger),
+        ]
     }
 
     /// The HTTP application. `onServerRunning` reports the bound port.

@@ -3,6 +3,7 @@ import HearthClient
 import HearthImages
 import HearthServer
 import Logging
+import NIOCore
 
 /// A real Hearth server on port 0 with every runtime this host has, one per test process. Its data
 /// directory is fresh; the base image is shared through `HEARTH_TEST_DATA/images` so it is built once.
@@ -32,7 +33,13 @@ public struct LiveServer: Sendable {
         logger.logLevel = .warning
         // Build the shared base image before any request waits on it.
         _ = try await ImageStore(root: root + "/images", logger: logger).base()
-        let service = try await HearthService.make(HearthServerConfiguration(dataDirectory: data, port: 0), logger: logger)
+        return try await serve(HearthServerConfiguration(dataDirectory: data, port: 0), logger: logger)
+    }
+
+    /// Makes and runs a server for `configuration` (port 0), and waits until it listens.
+    public static func serve(_ configuration: HearthServerConfiguration, logger: Logger) async throws -> LiveServer {
+        let data = configuration.dataDirectory
+        let service = try await HearthService.make(configuration, logger: logger)
         let port = AsyncStream<Int>.makeStream()
         Task { try await service.run { port.continuation.yield($0) } }
         var bound = 0
@@ -40,6 +47,18 @@ public struct LiveServer: Sendable {
         let token = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let url = "http://127.0.0.1:\(bound)"
         return LiveServer(service: service, client: HearthClient(baseURL: url, token: token), url: url, dataDirectory: data, token: token)
+    }
+}
+
+extension LiveServer {
+    /// `bytes` as a request body of 64 KiB buffers.
+    public static func chunks(_ bytes: [UInt8], size: Int = 65536) -> AsyncStream<ByteBuffer> {
+        AsyncStream { continuation in
+            for start in stride(from: 0, to: bytes.count, by: size) {
+                continuation.yield(ByteBuffer(bytes: bytes[start..<min(start + size, bytes.count)]))
+            }
+            continuation.finish()
+        }
     }
 }
 

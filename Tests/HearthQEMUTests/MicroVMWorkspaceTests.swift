@@ -28,10 +28,7 @@ import Testing
 
         // A file round trip through the API, onto the /workspace disk.
         let content = Array((0..<1_000_000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
-        let chunks = AsyncStream<ByteBuffer> { c in
-            stride(from: 0, to: content.count, by: 65536).forEach { c.yield(ByteBuffer(bytes: content[$0..<min($0 + 65536, content.count)])) }
-            c.finish()
-        }
+        let chunks = LiveServer.chunks(content)
         try await server.client.upload(w.id, path: "/workspace/blob.bin", length: Int64(content.count), body: chunks)
         var downloaded: [UInt8] = []
         try await server.client.download(w.id, path: "/workspace/blob.bin") { downloaded += $0.readableBytesView }

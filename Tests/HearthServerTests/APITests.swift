@@ -3,6 +3,7 @@ import Foundation
 import HearthAPI
 import HearthClient
 import HearthServer
+import HearthServerTestKit
 import Logging
 import NIOCore
 import Testing
@@ -12,13 +13,8 @@ import Testing
         let data = NSTemporaryDirectory() + "hearth-api-\(UUID().uuidString.prefix(8))"
         var logger = Logger(label: "hearth.test")
         logger.logLevel = .critical
-        let service = try await HearthService.make(HearthServerConfiguration(dataDirectory: data, port: 0), logger: logger)
-        let port = AsyncStream<Int>.makeStream()
-        Task { try await service.run { port.continuation.yield($0) } }
-        var bound = 0
-        for await p in port.stream { bound = p; break }
-        let token = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        return (service, "http://127.0.0.1:\(bound)", token)
+        let live = try await LiveServer.serve(HearthServerConfiguration(dataDirectory: data, port: 0), logger: logger)
+        return (live.service, live.url, live.token)
     }
 
     @Test func healthAndOpenAPINeedNoToken() async throws {

@@ -9,6 +9,8 @@ int hearth_accept_cloexec(int fd);
 // Opens a PTY master; writes the slave's path into `name`. Returns the master fd or -1.
 int hearth_open_pty(char *name, size_t size);
 int hearth_execvpe(const char *file, char *const argv[], char *const envp[]);
+// Powers the machine off; without ACPI power-off it restarts instead, and QEMU, run with
+// -no-reboot, exits. Returns only if both fail (not PID 1 of a machine).
 void hearth_power_off(void);
 // A close-on-exec stream socket of `domain` (AF_UNIX, AF_INET, AF_INET6).
 int hearth_stream_socket(int domain);
@@ -21,8 +23,10 @@ int hearth_spawn_chdir(posix_spawn_file_actions_t *actions, const char *path);
 int hearth_finit_module(int fd, const char *params);
 // Sets IFF_UP on a network interface (the microVM's loopback).
 int hearth_interface_up(const char *name);
-// Restarts the machine; QEMU started with -no-reboot exits instead.
-void hearth_reboot(void);
+// A connected, close-on-exec unix stream socket, or -1 with errno set.
+int hearth_connect_unix(const char *path);
+// A listening, close-on-exec unix stream socket bound to `path` (replacing any file there), or -1.
+int hearth_listen_unix(const char *path, int backlog);
 // Sends `fd` over a unix socket with SCM_RIGHTS, with `len` bytes of data (QMP getfd).
 ssize_t hearth_send_with_fd(int sock, const void *data, size_t len, int fd);
 #endif
