@@ -82,25 +82,9 @@ struct ExecOperation {
         }
         let spec = SpawnSpec(argv: request.argv, env: env, cwd: cwd, user: request.user, pty: request.pty != nil)
         let json = String(decoding: (try? JSONEncoder().encode(spec)) ?? Data(), as: UTF8.self)
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for (index, fd) in io.childFDs.enumerated() {
-            posix_spawn_file_actions_adddup2(&actions, fd, Int32(index))
-        }
-        // The agent's own channel must never leak into a workspace process.
-        hearth_spawn_closefrom(&actions, 3)
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(context.executablePath), strdup("spawn-helper"), nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = [strdup("\(SpawnSpec.environmentKey)=\(json)"), nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var attributes = posix_spawnattr_t()
-        Self.prepareAttributes(&attributes, ownGroup: request.pty == nil)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, context.executablePath, &actions, &attributes, argv, envp)
-        guard rc == 0 else { throw Posix.error("spawn", rc) }
-        return pid
+        return try Self.posixSpawn(context.executablePath, argv: [context.executablePath, "spawn-helper"],
+                                   env: ["\(SpawnSpec.environmentKey)=\(json)"], io: io, cwd: nil,
+                                   ownGroup: request.pty == nil, what: "spawn")
     }
 
     private func spawnDirect(_ io: ChildIO, cwd: String, env: [String: String]) throws(WireError) -> pid_t {
@@ -108,6 +92,14 @@ struct ExecOperation {
             // What a shell would say, on the process's own stderr, with the shell's exit code.
             throw ExecOperation.notFound(request.argv[0])
         }
+        return try Self.posixSpawn(executable, argv: request.argv, env: env.map { "\($0.key)=\($0.value)" }, io: io, cwd: cwd,
+                                   ownGroup: true, what: request.argv[0])
+    }
+
+    /// posix_spawn with the child's stdio from `io` and nothing else inherited: the agent's own
+    /// channel must never leak into a workspace process.
+    private static func posixSpawn(_ path: String, argv: [String], env: [String], io: ChildIO, cwd: String?,
+                                   ownGroup: Bool, what: String) throws(WireError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -115,16 +107,18 @@ struct ExecOperation {
             posix_spawn_file_actions_adddup2(&actions, fd, Int32(index))
         }
         hearth_spawn_closefrom(&actions, 3)
-        if hearth_spawn_chdir(&actions, cwd) != 0 { throw WireError(.invalidArgument, "cannot use \(cwd) as the working directory") }
+        if let cwd, hearth_spawn_chdir(&actions, cwd) != 0 {
+            throw WireError(.invalidArgument, "cannot use \(cwd) as the working directory")
+        }
         var attributes = posix_spawnattr_t()
-        Self.prepareAttributes(&attributes, ownGroup: true)
+        prepareAttributes(&attributes, ownGroup: ownGroup)
         defer { posix_spawnattr_destroy(&attributes) }
-        let argv = request.argv.map { strdup($0) } + [nil]
-        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
+        let cArgv = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup($0) } + [nil]
+        defer { (cArgv + cEnv).forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        guard rc == 0 else { throw Posix.error("\(request.argv[0])", rc) }
+        let rc = posix_spawn(&pid, path, &actions, &attributes, cArgv, cEnv)
+        guard rc == 0 else { throw Posix.error(what, rc) }
         return pid
     }
 
