@@ -255,18 +255,21 @@ def bench_qemu_boot(h, data, n, agent_dir):
          peer="raw qemu-system-x86_64, same kernel+initramfs, to userspace and power-off (no disks, no jail)",
          peer_p50=round(pct(peer, 50)), ratio=round(pct(times, 50) / pct(peer, 50), 2))
 
-def bench_qemu_pause(h, data, n):
+def bench_qemu_pause(h, data, n, label):
     mode = qemu_mode(h)
     w = h.call("POST", "/v1/workspaces", {"runtime": "qemu", "memory_mib": 256})
     start_toucher(h, w["id"], TOUCH.replace("256 << 20", "100 << 20"))
     pauses, resumes, size = [], [], 0
     for _ in range(n):
         t = time.perf_counter(); h.call("POST", "/v1/workspaces/%s/pause" % w["id"]); pauses.append((time.perf_counter() - t) * 1000)
-        size = os.path.getsize("%s/workspaces/%s/snapshot.bin" % (data, w["id"]))
+        state = "%s/workspaces/%s" % (data, w["id"])
+        size = os.path.getsize(state + "/snapshot.bin")
+        if os.path.exists(state + "/vm/memory.ram"):  # --qemu-memory file: RAM is kept in this file, allocated pages only
+            size += os.stat(state + "/vm/memory.ram").st_blocks * 512
         t = time.perf_counter(); h.call("POST", "/v1/workspaces/%s/resume" % w["id"]); resumes.append((time.perf_counter() - t) * 1000)
         assert h.exec(w["id"], ["test", "-e", "/tmp/ready"])[0] == 0
     h.call("DELETE", "/v1/workspaces/" + w["id"])
-    emit(figure="microvm_pause_resume_ms", mode=mode, guest_mib=256, touched_mib=100, n=n, pause_p50=round(pct(pauses, 50)),
+    emit(figure="microvm_pause_resume_ms", mode=mode, memory=label, guest_mib=256, touched_mib=100, n=n, pause_p50=round(pct(pauses, 50)),
          resume_p50=round(pct(resumes, 50)), snapshot_bytes=size)
 
 def bench_qemu_density(h, data, n):
@@ -302,7 +305,7 @@ def main():
         bench_pause(h, a.data, 5, gap=2.0)
     if "density" in only: bench_density(h, a.data, 20)
     if "qemu-boot" in only: bench_qemu_boot(h, a.data, min(a.n, 10), a.agent_dir)
-    if "qemu-pause" in only: bench_qemu_pause(h, a.data, 5)
+    if "qemu-pause" in only: bench_qemu_pause(h, a.data, 5, a.label)
     if "qemu-density" in only: bench_qemu_density(h, a.data, 5)
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ public enum API {
         public var state: String
         public var cpus: Double
         public var memory_mib: Int
+        /// Set only where the workspace has a disk of its own of this size.
+        public var disk_mib: Int?
         public var created_at: Date
         public var updated_at: Date
         public var failure: String?
@@ -25,6 +27,7 @@ public enum API {
             state = w.state.rawValue
             cpus = w.limits.cpus
             memory_mib = w.limits.memoryMiB
+            disk_mib = w.limits.diskMiB
             created_at = w.createdAt
             updated_at = w.updatedAt
             failure = w.failure
@@ -42,7 +45,10 @@ public enum API {
         public var runtime: String?
         public var cpus: Double?
         public var memory_mib: Int?
-        public init(name: String? = nil, image: String? = nil, runtime: String? = nil, cpus: Double? = nil, memory_mib: Int? = nil) {
+        public var disk_mib: Int?
+        public init(name: String? = nil, image: String? = nil, runtime: String? = nil, cpus: Double? = nil, memory_mib: Int? = nil,
+                    disk_mib: Int? = nil) {
+            self.disk_mib = disk_mib
             self.name = name
             self.image = image
             self.runtime = runtime

@@ -25,6 +25,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "QEMU acceleration: auto (KVM if a probe guest boots in time, else TCG), kvm or tcg")
     var qemuAcceleration: QEMUConfiguration.Acceleration = .auto
 
+    @Option(help: "microVM memory: anonymous (a pause copies RAM into the snapshot) or file (RAM is a shared file in the workspace's directory; a pause saves device state only)")
+    var qemuMemory: QEMUConfiguration.MemoryBackend = .sharedFile
+
+    @Option(help: "Seconds a microVM may take to boot before it is failed (default: 20 with KVM, 90 with TCG)")
+    var qemuBootTimeout: Double?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error")
     var logLevel: String = "info"
 
@@ -42,7 +48,8 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "hearth")
         let configuration = HearthServerConfiguration(dataDirectory: data ?? HearthServerConfiguration.defaultDataDirectory, host: host,
                                                       port: port, warmPoolSize: warmPool, gvisorPlatform: gvisorPlatform,
-                                                      qemuAcceleration: qemuAcceleration)
+                                                      qemuAcceleration: qemuAcceleration, qemuMemory: qemuMemory,
+                                                      qemuBootTimeout: qemuBootTimeout.map { .milliseconds(Int($0 * 1000)) })
         let service = try await HearthService.make(configuration, logger: logger)
         try await service.run { port in
             logger.notice("listening", metadata: ["http.url": "http://\(host):\(port)", "auth.token_file": "\(service.tokenPath)"])
@@ -91,3 +98,4 @@ struct Doctor: AsyncParsableCommand {
 
 /// Lets `--qemu-acceleration` parse straight into the runtime's own type.
 extension QEMUConfiguration.Acceleration: ExpressibleByArgument {}
+extension QEMUConfiguration.MemoryBackend: ExpressibleByArgument {}

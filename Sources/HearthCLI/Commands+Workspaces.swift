@@ -11,13 +11,14 @@ struct Create: AsyncParsableCommand {
     @Option(help: "Runtime: gvisor or qemu (default: the best one on the server)") var runtime: String?
     @Option(help: "CPUs") var cpus: Double?
     @Option(help: "Memory in MiB") var memory: Int?
+    @Option(help: "Size of the workspace's own disk in MiB (microVMs; default 16 GiB)") var disk: Int?
     @Flag(help: "Print JSON") var json = false
 
     func run() async throws {
         let c = try client.client()
         let w = try await withClientErrors {
             try await Terminal.progress("creating workspace") {
-                try await c.create(API.CreateWorkspaceBody(name: name, image: image, runtime: runtime, cpus: cpus, memory_mib: memory))
+                try await c.create(API.CreateWorkspaceBody(name: name, image: image, runtime: runtime, cpus: cpus, memory_mib: memory, disk_mib: disk))
             }
         }
         if json {

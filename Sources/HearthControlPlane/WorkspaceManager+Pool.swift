@@ -37,7 +37,7 @@ extension WorkspaceManager {
                 let now = Date()
                 let limits = configuration.defaultLimits
                 let record = WorkspaceRecord(id: id, name: id, runtime: kind, image: image.id, imageRootfs: image.rootfs,
-                                             state: .creating, cpus: limits.cpus, memoryMiB: limits.memoryMiB, pooled: true,
+                                             state: .creating, cpus: limits.cpus, memoryMiB: limits.memoryMiB, diskMiB: limits.diskMiB, pooled: true,
                                              failure: nil, createdAt: now, updatedAt: now)
                 try store.insert(record)
                 _ = try await withBusy(id, "warming") { try await boot(record, event: .created) }

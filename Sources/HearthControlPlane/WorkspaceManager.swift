@@ -75,13 +75,16 @@ public actor WorkspaceManager {
             throw HearthError(.invalidArgument, "a name is 1-63 lowercase letters, digits and dashes, not starting with ws_")
         }
         let runtime = try registry.runtime(for: request.runtime)
+        if limits.diskMiB != nil, !runtime.limitsDisk {
+            throw HearthError(.invalidArgument, "the \(runtime.kind.rawValue) runtime cannot size a workspace's disk; its workspaces write to the server's data directory (use --runtime qemu for a disk of its own)")
+        }
         if let claimed = try await claimPooled(request, runtime: runtime.kind, limits: limits) { return claimed }
         let image = try await images.resolve(request.image ?? ImageStore.baseReference)
         let id = Workspace.newID()
         let now = Date()
         let record = WorkspaceRecord(id: id, name: request.name ?? Self.defaultName(for: id), runtime: runtime.kind,
                                      image: image.id, imageRootfs: image.rootfs, state: .creating, cpus: limits.cpus,
-                                     memoryMiB: limits.memoryMiB, pooled: false, failure: nil, createdAt: now, updatedAt: now)
+                                     memoryMiB: limits.memoryMiB, diskMiB: limits.diskMiB, pooled: false, failure: nil, createdAt: now, updatedAt: now)
         try store.insert(record)
         return try await withBusy(id, "creating") { try await boot(record, event: .created) }
     }

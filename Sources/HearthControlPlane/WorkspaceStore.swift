@@ -45,6 +45,9 @@ public struct WorkspaceStore: Sendable {
                 t.column("at", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v2: disk size") { db in
+            try db.alter(table: "workspace") { t in t.add(column: "diskMiB", .integer) }
+        }
         return migrator
     }
 
@@ -117,12 +120,13 @@ public struct WorkspaceRecord: Codable, Sendable, FetchableRecord, PersistableRe
     public var state: WorkspaceState
     public var cpus: Double
     public var memoryMiB: Int
+    public var diskMiB: Int?
     public var pooled: Bool
     public var failure: String?
     public var createdAt: Date
     public var updatedAt: Date
 
-    public var limits: ResourceLimits { ResourceLimits(cpus: cpus, memoryMiB: memoryMiB) }
+    public var limits: ResourceLimits { ResourceLimits(cpus: cpus, memoryMiB: memoryMiB, diskMiB: diskMiB) }
 
     public var workspace: Workspace {
         Workspace(id: id, name: name, runtime: runtime, image: image, state: state, limits: limits,

@@ -59,14 +59,19 @@ public enum RuntimeKind: String, Sendable, Codable, CaseIterable {
 public struct ResourceLimits: Sendable, Codable, Equatable {
     public var cpus: Double
     public var memoryMiB: Int
+    /// Size of the workspace's own disk; nil takes the runtime's default. Only runtimes that
+    /// give a workspace its own disk can honour it (`SandboxRuntime.limitsDisk`).
+    public var diskMiB: Int?
 
-    public init(cpus: Double = 1, memoryMiB: Int = 1024) {
+    public init(cpus: Double = 1, memoryMiB: Int = 1024, diskMiB: Int? = nil) {
         self.cpus = cpus
         self.memoryMiB = memoryMiB
+        self.diskMiB = diskMiB
     }
 
     public static let maximumCPUs = 64.0
     public static let memoryRangeMiB = 64...(256 * 1024)
+    public static let diskRangeMiB = 64...(4 * 1024 * 1024)
 
     public func validated() throws(HearthError) -> ResourceLimits {
         guard cpus > 0, cpus <= Self.maximumCPUs else {
@@ -74,6 +79,9 @@ public struct ResourceLimits: Sendable, Codable, Equatable {
         }
         guard Self.memoryRangeMiB.contains(memoryMiB) else {
             throw HearthError(.invalidArgument, "memory must be between \(Self.memoryRangeMiB.lowerBound) and \(Self.memoryRangeMiB.upperBound) MiB")
+        }
+        if let diskMiB, !Self.diskRangeMiB.contains(diskMiB) {
+            throw HearthError(.invalidArgument, "disk must be between \(Self.diskRangeMiB.lowerBound) and \(Self.diskRangeMiB.upperBound) MiB")
         }
         return self
     }

@@ -24,8 +24,10 @@ public struct JailSpec: Sendable, Equatable {
     /// Character devices made in the jail's /dev besides null, zero, random and urandom.
     public var kvm: Bool
     public var cgroup: CgroupSpec?
-    /// A file opened read-only before privileges drop and passed to QEMU as `-incoming fd:N`.
+    /// A file opened read-only before privileges drop and handed to QEMU as descriptor 3
+    /// (`incomingDescriptor`); the command names it (`-incoming fd:3`).
     public var incoming: String?
+    public static let incomingDescriptor: Int32 = 3
     /// The program to execute inside the jail, and its arguments.
     public var command: [String]
 

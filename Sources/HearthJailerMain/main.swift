@@ -105,10 +105,16 @@ check(chdir("/"), "chdir /")
 check(hearth_jail_set_ids(spec.uid, spec.gid, nil, 0), "drop privileges")
 if setuid(0) == 0 { fail("privileges were not dropped") }
 check(hearth_jail_no_new_privs(), "no new privileges")
+// The saved state is descriptor 3, where the host's command line (`-incoming fd:3`, or a later
+// `migrate-incoming fd:3`) expects it.
+if incomingFD >= 0, incomingFD != JailSpec.incomingDescriptor {
+    if dup2(incomingFD, JailSpec.incomingDescriptor) < 0 { fail("move the saved state to descriptor 3: \(String(cString: strerror(errno)))") }
+    close(incomingFD)
+    incomingFD = JailSpec.incomingDescriptor
+}
 check(hearth_jail_close_from(3, incomingFD), "close inherited descriptors")
 
-var command = spec.command
-if incomingFD >= 0 { command += ["-incoming", "fd:\(incomingFD)"] }
+let command = spec.command
 let argv = command.map { strdup($0) } + [nil]
 execv(command[0], argv)
 fail("exec \(command[0]): \(String(cString: strerror(errno)))")

@@ -1,5 +1,6 @@
 import Foundation
 import HearthCore
+import HearthJail
 import HearthWire
 
 /// The QEMU command line of a workspace microVM, in the jail's paths.
@@ -20,6 +21,10 @@ struct QEMUCommandLine {
     var name: String
     /// A probe boots the kernel and initramfs only, and the agent powers off at once.
     var probe = false
+    var memoryBackend: QEMUConfiguration.MemoryBackend = .sharedFile
+    /// Resume from the saved state at descriptor 3 (which the jailer opened). With a shared memory
+    /// file the host must first enable `x-ignore-shared`, so the migration is started over QMP.
+    var incoming = false
     /// Under TCG the guest's TSC is the host's. The guest calibrates it (and its delay loop)
     /// against the emulated PIT, which fails when the host is busy and leaves the guest hanging
     /// in early boot; telling it the frequency skips both calibrations.
@@ -45,6 +50,10 @@ struct QEMUCommandLine {
             args += ["-machine", "microvm,x-option-roms=off", "-accel", "tcg,tb-size=64"]
         }
         args += ["-m", "\(limits.memoryMiB)M", "-smp", String(max(1, Int(limits.cpus.rounded(.up))))]
+        if memoryBackend == .sharedFile, !probe {
+            args += ["-object", "memory-backend-file,id=ram,size=\(limits.memoryMiB)M,mem-path=/vm/memory.ram,share=on",
+                     "-machine", "memory-backend=ram"]
+        }
         args += ["-kernel", Self.kernelInJail, "-initrd", Self.initramfsInJail]
         var append = "console=ttyS0 panic=-1" + (probe ? " " + MicroVMContract.probeArgument : "")
         if mode == .tcg, let tscKHz {
@@ -65,6 +74,9 @@ struct QEMUCommandLine {
                 "-device", "virtserialport,id=agentport,chardev=agent,name=\(MicroVMContract.agentPort)",
                 "-qmp", "unix:/vm/qmp.sock,server=on,wait=off",
             ]
+        }
+        if incoming {
+            args += ["-incoming", memoryBackend == .sharedFile ? "defer" : "fd:\(JailSpec.incomingDescriptor)"]
         }
         args += ["-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
         return args

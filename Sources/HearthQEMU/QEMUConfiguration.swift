@@ -9,11 +9,21 @@ public struct QEMUConfiguration: Sendable {
         case tcg
     }
 
+    /// Where guest RAM lives, which decides what a pause writes.
+    public enum MemoryBackend: String, Sendable {
+        /// Anonymous memory: a pause migrates all of RAM into the snapshot file.
+        case anonymous
+        /// A shared file in the workspace's state directory, migrated with `x-ignore-shared`: a
+        /// pause writes only device state and flushes the file; a resume maps it back.
+        case sharedFile = "file"
+    }
+
     /// The helper bundle: `hearth-guest`, `hearth-jailer` and `microvm/current/{vmlinuz,initramfs.img}`.
     public var agentDirectory: String
     public var qemuPath: String?
     public var qemuImgPath: String?
     public var acceleration: Acceleration
+    public var memoryBackend: MemoryBackend
     /// The unprivileged account QEMU runs as; nobody (65534) if it does not exist.
     public var vmUser: String
     /// How long a KVM probe guest may take to reach userspace. A real KVM boot takes well under a second.
@@ -29,6 +39,7 @@ public struct QEMUConfiguration: Sendable {
     public var probeCacheDirectory: String
 
     public init(agentDirectory: String, qemuPath: String? = nil, qemuImgPath: String? = nil, acceleration: Acceleration = .auto,
+                memoryBackend: MemoryBackend = .sharedFile,
                 vmUser: String = "hearth-vm", kvmProbeDeadline: Duration = .seconds(5), kvmBootTimeout: Duration = .seconds(20),
                 tcgBootTimeout: Duration = .seconds(90), workspaceDiskGiB: Int = 16, rootDiskGiB: Int = 8,
                 probeCacheDirectory: String = "/run/hearth") {
@@ -36,6 +47,7 @@ public struct QEMUConfiguration: Sendable {
         self.qemuPath = qemuPath
         self.qemuImgPath = qemuImgPath
         self.acceleration = acceleration
+        self.memoryBackend = memoryBackend
         self.vmUser = vmUser
         self.kvmProbeDeadline = kvmProbeDeadline
         self.kvmBootTimeout = kvmBootTimeout

@@ -59,7 +59,7 @@ final class QEMUDisks: Sendable {
     }
 
     /// The workspace's root overlay and `/workspace` disk, made only if missing.
-    func prepare(layout: QEMULayout, base: String, owner: (uid: UInt32, gid: UInt32)) async throws {
+    func prepare(layout: QEMULayout, base: String, workspaceMiB: Int, owner: (uid: UInt32, gid: UInt32)) async throws {
         let fm = FileManager.default
         try layout.makeDirectories(owner: owner)
         guard let qemuImg else { throw HearthError(.runtimeUnavailable, "qemu-img is not installed (Debian package qemu-utils)") }
@@ -75,7 +75,7 @@ final class QEMUDisks: Sendable {
             let temporary = layout.workspaceDisk + ".tmp"
             guard fm.createFile(atPath: temporary, contents: nil) else { throw HearthError(.runtimeFailed, "cannot create the workspace disk") }
             let result = try await HostCommand.run([try mkfs, "-q", "-F", "-L", "workspace", "-E", "lazy_itable_init=1,lazy_journal_init=1",
-                                                    temporary, "\(configuration.workspaceDiskGiB)G"])
+                                                    temporary, "\(workspaceMiB)M"])
             guard result.succeeded else {
                 throw HearthError(.runtimeFailed, "cannot create the workspace disk", detail: "mkfs.ext4: \(result.stderr.suffix(500))")
             }
@@ -98,6 +98,9 @@ struct QEMULayout {
     var agentSocket: String { vmDirectory + "/agent.sock" }
     var qmpSocket: String { vmDirectory + "/qmp.sock" }
     var console: String { vmDirectory + "/console.log" }
+    /// Guest RAM as a shared file (`QEMUConfiguration.MemoryBackend.sharedFile`): while running it
+    /// is the guest's memory; once paused it is the bulk of the saved state.
+    var memoryFile: String { vmDirectory + "/memory.ram" }
     /// QEMU's and the jailer's own stderr; written by the host.
     var log: String { base + "/qemu.log" }
     var pidFile: String { base + "/qemu.pid" }
@@ -105,6 +108,7 @@ struct QEMULayout {
     var snapshot: String { base + "/snapshot.bin" }
     /// The acceleration the machine was started with; a snapshot resumes only under the same.
     var accelerationFile: String { base + "/acceleration" }
+    var memoryBackendFile: String { base + "/memory-backend" }
 
     init(_ spec: SandboxSpec) { base = spec.stateDirectory }
 

@@ -7,20 +7,21 @@ import HearthRuntime
 extension QEMURuntime {
     /// Starts QEMU through the jailer and waits for the guest agent, or for QEMU to die, or for the
     /// boot deadline; on failure nothing is left running and the error carries the console's tail.
-    func launch(_ spec: SandboxSpec, mode: QEMUCommandLine.Mode, incoming: String?, what: String) async throws -> AgentConnection {
+    func launch(_ spec: SandboxSpec, mode: QEMUCommandLine.Mode, memory: QEMUConfiguration.MemoryBackend, incoming: String?,
+                what: String) async throws -> AgentConnection {
         let layout = QEMULayout(spec)
         if let stale = runningPID(layout) { kill(stale, SIGKILL) }
         let assets = try MicroVMAssets.locate(agentDirectory: configuration.agentDirectory)
         // The control plane called `prepare` before a start; a resume reuses the same disks.
         let base = try await disks.baseDisk(for: spec.image)
         for socket in [layout.agentSocket, layout.qmpSocket] { unlink(socket) }
-        let command = QEMUCommandLine(mode: mode, limits: spec.limits, name: spec.id)
+        let command = QEMUCommandLine(mode: mode, limits: spec.limits, name: spec.id, memoryBackend: memory, incoming: incoming != nil)
         let jail = jailSpec(layout: layout, assets: assets, base: base, mode: mode, incoming: incoming, limits: spec.limits,
                             cgroup: spec.id, command: command.arguments)
         let pid = try spawnJailer(jail, layout: layout)
         let timeout = mode == .kvm ? configuration.kvmBootTimeout : configuration.tcgBootTimeout
         do {
-            try await waitForGuest(layout, pid: pid, incoming: incoming != nil, deadline: .now + timeout)
+            try await waitForGuest(layout, pid: pid, incoming: incoming == nil ? nil : memory, deadline: .now + timeout)
             let agent = try await connectAgent(layout, deadline: .now + timeout)
             logger.info("microVM ready", metadata: ["workspace.id": "\(spec.id)", "runtime.mode": "\(mode.rawValue)", "vm.pid": "\(pid)"])
             return agent
@@ -85,11 +86,13 @@ extension QEMURuntime {
     /// Waits until the guest agent has opened its port. The guest kernel discards whatever reaches a
     /// virtio-serial port nobody has open, so a hello sent earlier would be lost. A machine saved
     /// while stopped stays stopped after `-incoming`: once its state has loaded, it is let run.
-    /// A QEMU that exits (a snapshot it cannot load, a crash) ends the wait at once.
-    func waitForGuest(_ layout: QEMULayout, pid: pid_t, incoming: Bool, deadline: ContinuousClock.Instant) async throws {
+    /// A QEMU that exits (a snapshot it cannot load, a crash) ends the wait at once. `incoming` is
+    /// the memory backend of a resume, nil for a boot.
+    func waitForGuest(_ layout: QEMULayout, pid: pid_t, incoming: QEMUConfiguration.MemoryBackend?,
+                      deadline: ContinuousClock.Instant) async throws {
         @Sendable func check() throws {
             guard Self.isAlive(pid) else {
-                throw HearthError(.runtimeFailed, incoming ? "QEMU could not load the saved state" : "QEMU exited during boot")
+                throw HearthError(.runtimeFailed, incoming != nil ? "QEMU could not load the saved state" : "QEMU exited during boot")
             }
             guard ContinuousClock.now < deadline else { throw HearthError(.agentUnavailable, "the guest agent did not come up in time") }
         }
@@ -100,16 +103,14 @@ extension QEMURuntime {
             if connected == nil { try await Task.sleep(for: .milliseconds(20)) }
         }
         guard let qmp = connected else { return }
-        if incoming {
-            while true {
-                try check()
-                let status = try await onThread { (try qmp.execute("query-status") as? [String: Any])?["status"] as? String ?? "" }
-                if status == "running" { break }
-                if ["paused", "postmigrate", "prelaunch"].contains(status) {
-                    try await onThread { _ = try qmp.execute("cont") }
-                    break
-                }
-                try await Task.sleep(for: .milliseconds(50))
+        if let incoming {
+            do {
+                try await loadState(qmp, memory: incoming, check: check)
+            } catch let error as HearthError {
+                throw error
+            } catch {
+                // QEMU exits as soon as it finds the state unreadable, closing QMP under us.
+                throw HearthError(.runtimeFailed, "QEMU could not load the saved state", detail: "\(error)")
             }
         }
         let open = try await onThread {
@@ -123,6 +124,27 @@ extension QEMURuntime {
                 guard message["event"] as? String == "VSERPORT_CHANGE", let data = message["data"] as? [String: Any] else { return false }
                 return data["open"] as? Bool == true
             }
+        }
+    }
+
+    /// Feeds a resuming QEMU its saved state and lets the machine run once it has loaded.
+    private func loadState(_ qmp: QMPClient, memory: QEMUConfiguration.MemoryBackend, check: @Sendable () throws -> Void) async throws {
+        if memory == .sharedFile {
+            // RAM is the shared file already; the stream carries only device state.
+            try await onThread {
+                try qmp.execute("migrate-set-capabilities", ["capabilities": [["capability": "x-ignore-shared", "state": true]]])
+                try qmp.execute("migrate-incoming", ["uri": "fd:\(JailSpec.incomingDescriptor)"])
+            }
+        }
+        while true {
+            try check()
+            let status = try await onThread { (try qmp.execute("query-status") as? [String: Any])?["status"] as? String ?? "" }
+            if status == "running" { return }
+            if ["paused", "postmigrate", "prelaunch"].contains(status) {
+                try await onThread { _ = try qmp.execute("cont") }
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 

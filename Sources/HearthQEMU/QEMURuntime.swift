@@ -26,6 +26,9 @@ public final class QEMURuntime: SandboxRuntime {
         self.disks = QEMUDisks(configuration: configuration)
     }
 
+    /// `/workspace` is a disk of its own, sized per workspace.
+    public var limitsDisk: Bool { true }
+
     var qemu: String? { configuration.qemuPath ?? HostCommand.which("qemu-system-x86_64") }
 
     // MARK: Lifecycle
@@ -33,7 +36,8 @@ public final class QEMURuntime: SandboxRuntime {
     public func prepare(_ spec: SandboxSpec) async throws {
         let layout = QEMULayout(spec)
         let base = try await disks.baseDisk(for: spec.image)
-        try await disks.prepare(layout: layout, base: base, owner: configuration.vmIDs)
+        try await disks.prepare(layout: layout, base: base, workspaceMiB: spec.limits.diskMiB ?? configuration.workspaceDiskGiB * 1024,
+                                owner: configuration.vmIDs)
     }
 
     public func start(_ spec: SandboxSpec) async throws -> AgentConnection {
@@ -42,15 +46,19 @@ public final class QEMURuntime: SandboxRuntime {
             throw HearthError(.runtimeUnavailable, "the qemu runtime is not available on this host; run `hearth doctor`")
         }
         try? FileManager.default.removeItem(atPath: layout.snapshot)
+        // A fresh boot gets fresh memory, never a previous run's pages.
+        try? FileManager.default.removeItem(atPath: layout.memoryFile)
+        let memory = configuration.memoryBackend
         try mode.rawValue.write(toFile: layout.accelerationFile, atomically: true, encoding: .utf8)
+        try memory.rawValue.write(toFile: layout.memoryBackendFile, atomically: true, encoding: .utf8)
         try? FileManager.default.removeItem(atPath: layout.console)
-        return try await launch(spec, mode: mode, incoming: nil, what: "boot")
+        return try await launch(spec, mode: mode, memory: memory, incoming: nil, what: "boot")
     }
 
     public func reconnect(_ spec: SandboxSpec) async throws -> AgentConnection {
         let layout = QEMULayout(spec)
         guard let pid = runningPID(layout) else { throw HearthError(.runtimeFailed, "the microVM is not running") }
-        try await waitForGuest(layout, pid: pid, incoming: false, deadline: .now + .seconds(10))
+        try await waitForGuest(layout, pid: pid, incoming: nil, deadline: .now + .seconds(10))
         return try await connectAgent(layout, deadline: .now + .seconds(10))
     }
 
@@ -63,9 +71,18 @@ public final class QEMURuntime: SandboxRuntime {
             agent.close()
         }
         let partial = layout.snapshot + ".partial"
+        let memory = recordedMemoryBackend(layout)
         try await onThread {
             let qmp = try QMPClient(path: layout.qmpSocket)
             try qmp.execute("stop")
+            if memory == .sharedFile {
+                do {
+                    try qmp.execute("migrate-set-capabilities", ["capabilities": [["capability": "x-ignore-shared", "state": true]]])
+                } catch {
+                    _ = try? qmp.execute("cont")
+                    throw HearthError(.runtimeFailed, "the workspace could not be paused", detail: "x-ignore-shared: \(error)")
+                }
+            }
             let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
                 _ = try? qmp.execute("cont")
@@ -84,8 +101,24 @@ public final class QEMURuntime: SandboxRuntime {
             }
             _ = try? qmp.execute("quit")
         }
-        guard rename(partial, layout.snapshot) == 0 else { throw HearthError(.runtimeFailed, "cannot keep the saved state") }
         try await waitForExit(pid, deadline: .now + .seconds(10), force: true)
+        if memory == .sharedFile {
+            // The guest's pages reach the disk before the pause counts as done.
+            let fd = open(layout.memoryFile, O_RDONLY | O_CLOEXEC)
+            defer { if fd >= 0 { close(fd) } }
+            guard fd >= 0, fsync(fd) == 0 else {
+                unlink(partial)
+                throw HearthError(.runtimeFailed, "cannot keep the saved state", detail: "\(layout.memoryFile): \(String(cString: strerror(errno)))")
+            }
+        }
+        // The snapshot appears last, so a crash mid-pause never leaves a resumable half state.
+        guard rename(partial, layout.snapshot) == 0 else { throw HearthError(.runtimeFailed, "cannot keep the saved state") }
+    }
+
+    /// The memory backend the workspace was booted with; a resume must use the same one.
+    func recordedMemoryBackend(_ layout: QEMULayout) -> QEMUConfiguration.MemoryBackend {
+        let text = (try? String(contentsOfFile: layout.memoryBackendFile, encoding: .utf8)) ?? ""
+        return QEMUConfiguration.MemoryBackend(rawValue: text) ?? .anonymous
     }
 
     public func resume(_ spec: SandboxSpec) async throws -> AgentConnection {
@@ -97,7 +130,11 @@ public final class QEMURuntime: SandboxRuntime {
         guard let mode = recorded ?? probedMode.withLock({ $0 }) else {
             throw HearthError(.runtimeUnavailable, "the qemu runtime is not available on this host")
         }
-        let agent = try await launch(spec, mode: mode, incoming: layout.snapshot, what: "resume")
+        let memory = recordedMemoryBackend(layout)
+        if memory == .sharedFile, !FileManager.default.fileExists(atPath: layout.memoryFile) {
+            throw HearthError(.runtimeFailed, "the workspace's saved memory is missing; start it again", detail: layout.memoryFile)
+        }
+        let agent = try await launch(spec, mode: mode, memory: memory, incoming: layout.snapshot, what: "resume")
         try? FileManager.default.removeItem(atPath: layout.snapshot)
         return agent
     }
@@ -115,6 +152,7 @@ public final class QEMURuntime: SandboxRuntime {
         }
         await removeCgroup(spec.id)
         try? FileManager.default.removeItem(atPath: layout.snapshot)
+        try? FileManager.default.removeItem(atPath: layout.memoryFile)
         try? FileManager.default.removeItem(atPath: layout.pidFile)
     }
 

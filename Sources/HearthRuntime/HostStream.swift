@@ -25,6 +25,9 @@ public final class HostStream: AsyncSequence, Sendable {
         var finished = false
         var failure: (any Error)?
         var sendCredit = WireLimits.initialWindow
+        /// The agent said the operation failed: it reads no more input, so a sender must not wait
+        /// for credit that will never come (a write that hit a full disk, say).
+        var operationFailure: WireError?
         var creditWaiters: [CheckedContinuation<Void, any Error>] = []
 
         mutating func take() -> StreamEvent? {
@@ -121,6 +124,12 @@ public final class HostStream: AsyncSequence, Sendable {
                 }
             }
             s.events.append(event)
+            if case .control(.failed(let error)) = event, s.operationFailure == nil {
+                s.operationFailure = error
+                let senders = s.creditWaiters
+                s.creditWaiters.removeAll()
+                senders.forEach { $0.resume(throwing: AgentError(error)) }
+            }
             guard let waiter = s.waiter else { return nil }
             s.waiter = nil
             return waiter
@@ -179,6 +188,7 @@ public final class HostStream: AsyncSequence, Sendable {
         while true {
             let granted: Int? = try state.withLock { s in
                 if let failure = s.failure { throw failure }
+                if let failed = s.operationFailure { throw AgentError(failed) }
                 if s.finished { throw HearthError(.agentUnavailable, "the operation is closed") }
                 guard s.sendCredit > 0 else { return nil }
                 let n = Swift.min(wanted, s.sendCredit)
@@ -188,7 +198,7 @@ public final class HostStream: AsyncSequence, Sendable {
             if let granted { return granted }
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let resumeNow = state.withLock { s -> Bool in
-                    if s.sendCredit > 0 || s.finished { return true }
+                    if s.sendCredit > 0 || s.finished || s.operationFailure != nil { return true }
                     s.creditWaiters.append(continuation)
                     return false
                 }

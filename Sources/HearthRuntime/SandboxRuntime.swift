@@ -86,4 +86,11 @@ public protocol SandboxRuntime: Sendable {
     func destroy(_ spec: SandboxSpec) async throws
 
     func status(_ spec: SandboxSpec) async -> SandboxStatus
+
+    /// Whether a workspace gets a disk of its own whose size `ResourceLimits.diskMiB` sets.
+    var limitsDisk: Bool { get }
+}
+
+extension SandboxRuntime {
+    public var limitsDisk: Bool { false }
 }

@@ -10,13 +10,17 @@ public struct HearthServerConfiguration: Sendable {
     public var warmPoolSize: Int
     public var gvisorPlatform: String
     public var qemuAcceleration: QEMUConfiguration.Acceleration
+    public var qemuMemory: QEMUConfiguration.MemoryBackend
+    /// How long a microVM may take to boot and greet the host; nil keeps the per-mode defaults.
+    public var qemuBootTimeout: Duration?
     public var defaultLimits: ResourceLimits
     /// Extra runtimes (the test kit's) added to the probed ones.
     public var extraRuntimes: [any SandboxRuntimeBox]
 
     public init(dataDirectory: String = HearthServerConfiguration.defaultDataDirectory, host: String = "127.0.0.1", port: Int = 7070,
                 warmPoolSize: Int = 0, gvisorPlatform: String = "ptrace",
-                qemuAcceleration: QEMUConfiguration.Acceleration = .auto, defaultLimits: ResourceLimits = ResourceLimits(),
+                qemuAcceleration: QEMUConfiguration.Acceleration = .auto,
+                qemuMemory: QEMUConfiguration.MemoryBackend = .sharedFile, qemuBootTimeout: Duration? = nil, defaultLimits: ResourceLimits = ResourceLimits(),
                 extraRuntimes: [any SandboxRuntimeBox] = []) {
         self.dataDirectory = dataDirectory
         self.host = host
@@ -24,6 +28,8 @@ public struct HearthServerConfiguration: Sendable {
         self.warmPoolSize = warmPoolSize
         self.gvisorPlatform = gvisorPlatform
         self.qemuAcceleration = qemuAcceleration
+        self.qemuMemory = qemuMemory
+        self.qemuBootTimeout = qemuBootTimeout
         self.defaultLimits = defaultLimits
         self.extraRuntimes = extraRuntimes
     }

@@ -49,12 +49,17 @@ public struct HearthService: Sendable {
     /// `hearth doctor` probes the same ones.
     public static func hostRuntimes(_ configuration: HearthServerConfiguration, logger: Logger) -> [any SandboxRuntime] {
         let agentDirectory = AgentBundle.locate().directory
+        var qemu = QEMUConfiguration(agentDirectory: agentDirectory, acceleration: configuration.qemuAcceleration,
+                                     memoryBackend: configuration.qemuMemory)
+        if let timeout = configuration.qemuBootTimeout {
+            qemu.kvmBootTimeout = timeout
+            qemu.tcgBootTimeout = timeout
+        }
         return [
             GVisorRuntime(configuration: GVisorConfiguration(platform: configuration.gvisorPlatform,
                                                              stateRoot: configuration.dataDirectory + "/runsc",
                                                              agentDirectory: agentDirectory), logger: logger),
-            QEMURuntime(configuration: QEMUConfiguration(agentDirectory: agentDirectory, acceleration: configuration.qemuAcceleration),
-                        logger: logger),
+            QEMURuntime(configuration: qemu, logger: logger),
         ]
     }
 

@@ -44,9 +44,9 @@ struct WorkspaceRoutes<Context: RequestContext> {
             runtime = kind
         }
         var limits: ResourceLimits?
-        if body.cpus != nil || body.memory_mib != nil {
+        if body.cpus != nil || body.memory_mib != nil || body.disk_mib != nil {
             let defaults = ResourceLimits()
-            limits = ResourceLimits(cpus: body.cpus ?? defaults.cpus, memoryMiB: body.memory_mib ?? defaults.memoryMiB)
+            limits = ResourceLimits(cpus: body.cpus ?? defaults.cpus, memoryMiB: body.memory_mib ?? defaults.memoryMiB, diskMiB: body.disk_mib)
         }
         return CreateWorkspace(name: body.name, image: body.image, runtime: runtime, limits: limits)
     }

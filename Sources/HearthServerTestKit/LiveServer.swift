@@ -20,7 +20,8 @@ public struct LiveServer: Sendable {
         public var description: String { "run the suite with scripts/test.sh (it sets HEARTH_TEST_DATA and builds the agent)" }
     }
 
-    public static func start(dataDirectory: String? = nil) async throws -> LiveServer {
+    public static func start(dataDirectory: String? = nil,
+                             configure: (inout HearthServerConfiguration) -> Void = { _ in }) async throws -> LiveServer {
         let env = ProcessInfo.processInfo.environment
         guard let root = env["HEARTH_TEST_DATA"] else { throw NotConfigured() }
         let data = dataDirectory ?? "\(root)/run-\(UUID().uuidString.prefix(8))"
@@ -33,7 +34,9 @@ public struct LiveServer: Sendable {
         logger.logLevel = .warning
         // Build the shared base image before any request waits on it.
         _ = try await ImageStore(root: root + "/images", logger: logger).base()
-        return try await serve(HearthServerConfiguration(dataDirectory: data, port: 0), logger: logger)
+        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
+        configure(&configuration)
+        return try await serve(configuration, logger: logger)
     }
 
     /// Makes and runs a server for `configuration` (port 0), and waits until it listens.
