@@ -117,6 +117,8 @@ let package = Package(
             dependencies: [
                 "HearthServer", "HearthClient", "HearthAPI", "HearthGVisor", "HearthQEMU", "HearthImages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

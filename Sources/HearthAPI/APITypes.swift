@@ -97,6 +97,16 @@ public enum API {
         public init(code: String, message: String) { error = Detail(code: code, message: message) }
     }
 
+    /// The first message of a port tunnel WebSocket once the guest side has connected.
+    public struct TunnelOpened: Codable, Sendable {
+        public var connected: Bool
+        public var port: Int
+        public init(connected: Bool, port: Int) {
+            self.connected = connected
+            self.port = port
+        }
+    }
+
     public struct RuntimeBody: Codable, Sendable {
         public var runtime: String
         public var available: Bool

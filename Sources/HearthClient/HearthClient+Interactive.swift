@@ -4,6 +4,7 @@ import HTTPTypes
 import HummingbirdWSClient
 import Logging
 import NIOCore
+import Synchronization
 
 extension HearthClient {
     /// An interactive exec over the WebSocket: `input` is called with a writer for stdin,
@@ -52,4 +53,78 @@ public struct InteractiveWriter: Sendable {
     public func closeStdin() async throws { try await write(ExecStream.frame(.stdinEOF, [])) }
     public func resize(rows: UInt16, cols: UInt16) async throws { try await write(ExecStream.json(.resize, API.PTY(rows: rows, cols: cols))) }
     public func signal(_ number: Int32) async throws { try await write(ExecStream.frame(.signal, Array(String(number).utf8))) }
+}
+
+extension HearthClient {
+    /// One TCP connection to `port` on the workspace's loopback, over the tunnel WebSocket.
+    /// `send` writes the local side's bytes (and `finish()` for its end of stream); `receive` gets
+    /// the guest's. Returns when the guest side closes or `send` throws.
+    public func tunnel(_ ws: String, port: Int, send: @escaping @Sendable (TunnelWriter) async throws -> Void,
+                       receive: @escaping @Sendable (ByteBuffer) async throws -> Void) async throws {
+        let wsURL = baseURL.replacingOccurrences(of: "http://", with: "ws://").replacingOccurrences(of: "https://", with: "wss://")
+            + "/v1/workspaces/\(escape(ws))/ports/\(port)/tunnel"
+        var headers = HTTPFields()
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        var logger = Logger(label: "hearth.client")
+        logger.logLevel = .critical
+        let outcome = TunnelOutcome()
+        _ = try await WebSocketClient.connect(url: wsURL, configuration: .init(maxFrameSize: 1 << 20, additionalHeaders: headers),
+                                              logger: logger) { inbound, outbound, _ in
+            var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+            guard case .text(let first)? = try await messages.next() else {
+                outcome.set(Failure(status: 0, code: "unreachable", message: "the server closed the tunnel before it opened"))
+                return
+            }
+            if let error = try? API.decoder().decode(API.ErrorBody.self, from: Data(first.utf8)) {
+                outcome.set(Failure(status: 0, code: error.error.code, message: error.error.message))
+                return
+            }
+            let remaining = TunnelMessages(messages)
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        while let message = try await remaining.next() {
+                            if case .binary(let buffer) = message, buffer.readableBytes > 0 { try await receive(buffer) }
+                        }
+                    }
+                    group.addTask {
+                        try await send(TunnelWriter(sink: { buffer in try await outbound.write(.binary(buffer)) }))
+                        // The guest may still answer after the local side finished.
+                        try await Task.sleep(for: .seconds(86_400 * 365))
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+            } catch is CancellationError {
+            } catch {
+                outcome.set(error)
+            }
+            try? await outbound.close(.normalClosure, reason: nil)
+        }
+        if let error = outcome.error { throw error }
+    }
+}
+
+/// Writes the local side of a tunnel.
+public struct TunnelWriter: Sendable {
+    let sink: @Sendable (ByteBuffer) async throws -> Void
+    public func write(_ buffer: ByteBuffer) async throws {
+        // An empty message is the end-of-stream marker, never data.
+        if buffer.readableBytes > 0 { try await sink(buffer) }
+    }
+    /// The local side's end of stream: the guest's socket is shut down for writing.
+    public func finish() async throws { try await sink(ByteBuffer()) }
+}
+
+private final class TunnelOutcome: Sendable {
+    private let stored = Mutex<(any Error)?>(nil)
+    func set(_ error: any Error) { stored.withLock { if $0 == nil { $0 = error } } }
+    var error: (any Error)? { stored.withLock { $0 } }
+}
+
+private final class TunnelMessages: @unchecked Sendable {
+    // Only the receiving task iterates after the first message.
+    var iterator: WebSocketInboundMessageStream.AsyncIterator
+    init(_ iterator: WebSocketInboundMessageStream.AsyncIterator) { self.iterator = iterator }
+    func next() async throws -> WebSocketMessage? { try await iterator.next() }
 }

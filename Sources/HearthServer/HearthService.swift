@@ -97,6 +97,7 @@ public struct HearthService: Sendable {
         wsRouter.middlewares.add(ErrorMappingMiddleware())
         wsRouter.middlewares.add(AuthMiddleware(token: token))
         ExecSocket.register(on: wsRouter, manager: manager)
+        PortTunnelSocket.register(on: wsRouter, manager: manager)
 
         return Application(
             router: router,

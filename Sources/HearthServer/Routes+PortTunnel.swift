@@ -1,0 +1,75 @@
+import Foundation
+import HearthAPI
+import HearthControlPlane
+import HearthCore
+import HearthRuntime
+import HearthWire
+import Hummingbird
+import HummingbirdWebSocket
+import NIOCore
+
+/// `GET /v1/workspaces/{ws}/ports/{port}/tunnel`: one TCP connection to a port on the workspace's
+/// loopback, carried by the agent. The guest's network stays closed.
+///
+/// The server first sends a text message, `{"connected":true,"port":N}` or `{"error":{…}}` (then
+/// closes). After that, binary messages carry the connection's bytes both ways. An empty binary
+/// message from the client half-closes the guest side; the guest's end of stream, or either side
+/// closing the WebSocket, ends the tunnel.
+enum PortTunnelSocket {
+    static func register(on router: Router<BasicWebSocketRequestContext>, manager: WorkspaceManager) {
+        router.ws("/v1/workspaces/:ws/ports/:port/tunnel") { inbound, outbound, context in
+            let ref = try context.requestContext.parameters.require("ws")
+            let stream: HostStream
+            do {
+                guard let port = context.requestContext.parameters.get("port", as: UInt16.self), port > 0 else {
+                    throw HearthError(.invalidArgument, "the port must be a number between 1 and 65535")
+                }
+                stream = try await manager.openStream(ref, .tunnel(port: port))
+                try await awaitConnected(stream)
+                let opened = try API.encoder().encode(API.TunnelOpened(connected: true, port: Int(port)))
+                try await outbound.write(.text(String(decoding: opened, as: UTF8.self)))
+            } catch {
+                let mapped = HearthError.from(error)
+                let body = try API.encoder().encode(API.ErrorBody(code: mapped.code.rawValue, message: mapped.message))
+                try await outbound.write(.text(String(decoding: body, as: UTF8.self)))
+                return
+            }
+            defer { stream.close() }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for try await event in stream {
+                        switch event {
+                        case .data(_, let bytes): try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
+                        case .eof: return
+                        case .control(.failed(let error)): throw AgentError(error)
+                        case .control: continue
+                        }
+                    }
+                }
+                group.addTask {
+                    // A WebSocket cannot half-close, so an empty binary message stands for the
+                    // client's end of stream; the guest may still answer after it.
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        guard case .binary(let buffer) = message else { continue }
+                        if buffer.readableBytes == 0 {
+                            try await stream.sendEOF(.bytes)
+                        } else {
+                            try await stream.send(.bytes, buffer.readableBytesView)
+                        }
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// The agent answers a tunnel with `ok` once it has connected, or with why it could not.
+    static func awaitConnected(_ stream: HostStream) async throws {
+        for try await event in stream {
+            if case .control(.result(.ok)) = event { return }
+            if case .control(.failed(let error)) = event { throw AgentError(error) }
+        }
+        throw HearthError(.agentUnavailable, "the workspace agent went away")
+    }
+}
