@@ -29,9 +29,8 @@ struct PortForward: AsyncParsableCommand {
                 }
             }
         let bound = server.channel.localAddress?.port ?? localPort
-        print("forwarding \(listen[..<colon]):\(bound) -> \(workspace):\(port) (Ctrl-C stops)")
-        // Scripts read the bound port from a pipe.
-        fflush(stdout)
+        // Written unbuffered: scripts read the bound port from a pipe.
+        FileHandle.standardOutput.write(Data("forwarding \(listen[..<colon]):\(bound) -> \(workspace):\(port) (Ctrl-C stops)\n".utf8))
         try await withThrowingDiscardingTaskGroup { group in
             try await server.executeThenClose { connections in
                 for try await connection in connections {

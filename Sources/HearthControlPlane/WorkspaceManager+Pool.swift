@@ -52,6 +52,13 @@ extension WorkspaceManager {
     }
 
     var poolSignals: AsyncStream<Void> { poolSignal.stream }
+
+    /// Ids of the pooled sandboxes a create could claim right now.
+    public func warmPoolReady() -> [String] {
+        ((try? store.all(includePooled: true)) ?? []).filter { record in
+            record.pooled && record.state == .running && busy[record.id] == nil && agents[record.id].map { !$0.isClosed } == true
+        }.map(\.id)
+    }
 }
 
 /// Keeps the warm pool full for the life of the server.
