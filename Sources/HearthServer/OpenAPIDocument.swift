@@ -15,6 +15,7 @@ enum OpenAPIDocument {
               "image": {"type": "string"}, "state": {"type": "string", "enum": ["creating", "starting", "running", "stopping", "stopped", "pausing", "paused", "resuming", "deleting", "failed"]},
               "cpus": {"type": "number"}, "memory_mib": {"type": "integer"}, "disk_mib": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"},
               "updated_at": {"type": "string", "format": "date-time"}, "failure": {"type": "string"}}},
+          "TunnelOpened": {"type": "object", "required": ["connected", "port"], "properties": {"connected": {"type": "boolean"}, "port": {"type": "integer"}}},
           "CreateWorkspace": {"type": "object", "properties": {"name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
               "image": {"type": "string", "description": "base, sha256:<digest>, or a host path to an OCI image layout"},
               "runtime": {"type": "string", "enum": ["gvisor", "qemu"]}, "cpus": {"type": "number"}, "memory_mib": {"type": "integer"},
@@ -60,7 +61,9 @@ enum OpenAPIDocument {
         "/v1/workspaces/{ws}/files": {"parameters": [{"$ref": "#/components/parameters/ws"}, {"$ref": "#/components/parameters/path"}], "delete": {"summary": "Remove a path", "parameters": [{"name": "recursive", "in": "query", "schema": {"type": "boolean"}}], "responses": {"204": {"description": "removed"}, "404": {"$ref": "#/components/responses/Error"}}}},
         "/v1/workspaces/{ws}/files/mkdir": {"parameters": [{"$ref": "#/components/parameters/ws"}], "post": {"summary": "mkdir -p", "responses": {"201": {"description": "created"}}}},
         "/v1/workspaces/{ws}/files/move": {"parameters": [{"$ref": "#/components/parameters/ws"}], "post": {"summary": "Move or rename", "responses": {"204": {"description": "moved"}, "409": {"$ref": "#/components/responses/Error"}}}},
-        "/v1/workspaces/{ws}/ports": {"parameters": [{"$ref": "#/components/parameters/ws"}], "get": {"summary": "Listening TCP ports inside the workspace", "responses": {"200": {"description": "ports"}}}}
+        "/v1/workspaces/{ws}/ports": {"parameters": [{"$ref": "#/components/parameters/ws"}], "get": {"summary": "Listening TCP ports inside the workspace", "responses": {"200": {"description": "ports"}}}},
+        "/v1/workspaces/{ws}/ports/{port}/tunnel": {"parameters": [{"$ref": "#/components/parameters/ws"}, {"name": "port", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": 65535}}],
+          "get": {"summary": "WebSocket: one TCP connection to a port on the workspace's loopback. First a text message, TunnelOpened (connected, port) or an Error; then binary messages carry the bytes both ways, an empty one from the client half-closes.", "responses": {"101": {"description": "switching protocols"}}}}
       }
     }
     """
