@@ -15,24 +15,8 @@ import Testing
         #expect(w.disk_mib == 96)
         _ = try await server.client.run(w.id, ["sh", "-c", "echo kept > /workspace/note && sync"])
 
-        // The disk fills: the writer gets ENOSPC, an upload a 507 with a clear code, and the file it
-        // would have replaced is intact. Freeing space makes writes work again.
-        let fill = try await server.client.run(w.id, ["dd", "if=/dev/zero", "of=/workspace/fill", "bs=1M", "count=200"])
-        #expect(fill.code != 0)
-        #expect(fill.stderrText.contains("No space left"), "\(fill.stderrText)")
-        let blob = [UInt8](repeating: 7, count: 4 << 20)
-        do {
-            try await server.client.upload(w.id, path: "/workspace/note", length: Int64(blob.count), body: LiveServer.chunks(blob))
-            Issue.record("a write to a full disk must fail")
-        } catch let failure as HearthClient.Failure {
-            #expect(failure.status == 507 && failure.code == "no_space", "\(failure)")
-        }
-        #expect(try await server.client.run(w.id, ["cat", "/workspace/note"]).stdoutText == "kept\n")
-        #expect(try await server.client.run(w.id, ["sh", "-c", "ls -a /workspace | grep -c hearth || true"]).stdoutText == "0\n")
-        #expect(try await server.client.get(w.id).state == "running")
-        _ = try await server.client.run(w.id, ["rm", "/workspace/fill"])
-        try await server.client.upload(w.id, path: "/workspace/blob", length: Int64(blob.count), body: LiveServer.chunks(blob))
-        #expect(try await server.client.run(w.id, ["stat", "-c", "%s", "/workspace/blob"]).stdoutText == "\(blob.count)\n")
+        // The disk fills: a clear error that loses nothing, and writes work once space is freed.
+        try await FullDiskCheck.run(server.client, w.id, fillMiB: 200, uploadBytes: 4 << 20)
 
         // QEMU dies: the channel closes, the workspace is failed with a reason, the server carries on.
         let pid = try #require(MicroVM.qemuPID(server, w.id))
