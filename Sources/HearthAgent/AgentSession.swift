@@ -88,7 +88,8 @@ public final class AgentSession: @unchecked Sendable {
             if duplicate { throw WireError(.protocolViolation, "stream \(frame.stream) opened twice") }
             startThread { [self] in
                 Operations.run(request, on: stream, context: context)
-                finish(stream)
+                // Tell the host the operation is over and reads no more input, after its last frame.
+                if finish(stream) { writer.send(.reset(stream.id, nil)) }
             }
         case .data:
             try lookup(frame.stream)?.deliver(.data(try frame.channel(), frame.dataBytes))
@@ -111,10 +112,14 @@ public final class AgentSession: @unchecked Sendable {
         lock.withLock { streams[id] }
     }
 
-    private func finish(_ stream: AgentStream) {
+    /// Closes the stream; true if it was still this session's (not reset by the host or quiesced).
+    @discardableResult
+    private func finish(_ stream: AgentStream) -> Bool {
         stream.close()
-        lock.withLock {
-            if streams[stream.id] === stream { streams[stream.id] = nil }
+        return lock.withLock {
+            guard streams[stream.id] === stream else { return false }
+            streams[stream.id] = nil
+            return true
         }
     }
 

@@ -7,20 +7,24 @@ import NIOCore
 import Synchronization
 
 extension HearthClient {
+    /// Connects a WebSocket to `path` on the server, with the bearer token, and runs `handler` on it.
+    func webSocket(_ path: String, handler: @escaping WebSocketDataHandler<WebSocketClient.Context>) async throws {
+        let url = baseURL.replacingOccurrences(of: "http://", with: "ws://").replacingOccurrences(of: "https://", with: "wss://") + path
+        var headers = HTTPFields()
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        var logger = Logger(label: "hearth.client")
+        logger.logLevel = .critical
+        _ = try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20, additionalHeaders: headers),
+                                              logger: logger, handler: handler)
+    }
+
     /// An interactive exec over the WebSocket: `input` is called with a writer for stdin,
     /// resize and signal frames; `onFrame` receives output. Returns when the process exits.
     public func interactive(_ ws: String, _ body: API.ExecBody,
                             input: @escaping @Sendable (InteractiveWriter) async throws -> Void,
                             onFrame: @escaping @Sendable (ExecStream.Kind, [UInt8]) async throws -> Void) async throws {
-        let wsURL = baseURL.replacingOccurrences(of: "http://", with: "ws://").replacingOccurrences(of: "https://", with: "wss://")
-            + "/v1/workspaces/\(escape(ws))/exec/ws"
-        var headers = HTTPFields()
-        if let token { headers[.authorization] = "Bearer \(token)" }
         let request = try String(decoding: API.encoder().encode(body), as: UTF8.self)
-        var logger = Logger(label: "hearth.client")
-        logger.logLevel = .critical
-        try await WebSocketClient.connect(url: wsURL, configuration: .init(maxFrameSize: 1 << 20, additionalHeaders: headers),
-                                          logger: logger) { inbound, outbound, _ in
+        try await webSocket("/v1/workspaces/\(escape(ws))/exec/ws") { inbound, outbound, _ in
             try await outbound.write(.text(request))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -61,15 +65,8 @@ extension HearthClient {
     /// the guest's. Returns when the guest side closes or `send` throws.
     public func tunnel(_ ws: String, port: Int, send: @escaping @Sendable (TunnelWriter) async throws -> Void,
                        receive: @escaping @Sendable (ByteBuffer) async throws -> Void) async throws {
-        let wsURL = baseURL.replacingOccurrences(of: "http://", with: "ws://").replacingOccurrences(of: "https://", with: "wss://")
-            + "/v1/workspaces/\(escape(ws))/ports/\(port)/tunnel"
-        var headers = HTTPFields()
-        if let token { headers[.authorization] = "Bearer \(token)" }
-        var logger = Logger(label: "hearth.client")
-        logger.logLevel = .critical
         let outcome = TunnelOutcome()
-        _ = try await WebSocketClient.connect(url: wsURL, configuration: .init(maxFrameSize: 1 << 20, additionalHeaders: headers),
-                                              logger: logger) { inbound, outbound, _ in
+        try await webSocket("/v1/workspaces/\(escape(ws))/ports/\(port)/tunnel") { inbound, outbound, _ in
             var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
             guard case .text(let first)? = try await messages.next() else {
                 outcome.set(Failure(status: 0, code: "unreachable", message: "the server closed the tunnel before it opened"))

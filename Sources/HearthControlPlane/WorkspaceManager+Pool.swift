@@ -10,9 +10,7 @@ extension WorkspaceManager {
     func claimPooled(_ request: CreateWorkspace, runtime: RuntimeKind, limits: ResourceLimits) async throws -> Workspace? {
         guard configuration.warmPoolSize > 0, runtime == registry.defaultRuntime, limits == configuration.defaultLimits,
               (request.image ?? ImageStore.baseReference) == ImageStore.baseReference else { return nil }
-        let candidates = try store.all(includePooled: true).filter { $0.pooled && $0.state == .running && $0.runtime == runtime }
-        for var record in candidates where busy[record.id] == nil {
-            guard let agent = agents[record.id], !agent.isClosed else { continue }
+        if var record = try claimable().first(where: { $0.runtime == runtime }) {
             record.pooled = false
             record.name = request.name ?? Self.defaultName(for: record.id)
             record.createdAt = Date()
@@ -55,9 +53,14 @@ extension WorkspaceManager {
 
     /// Ids of the pooled sandboxes a create could claim right now.
     public func warmPoolReady() -> [String] {
-        ((try? store.all(includePooled: true)) ?? []).filter { record in
+        ((try? claimable()) ?? []).map(\.id)
+    }
+
+    /// Pooled sandboxes that are running, idle and connected.
+    private func claimable() throws -> [WorkspaceRecord] {
+        try store.all(includePooled: true).filter { record in
             record.pooled && record.state == .running && busy[record.id] == nil && agents[record.id].map { !$0.isClosed } == true
-        }.map(\.id)
+        }
     }
 }
 

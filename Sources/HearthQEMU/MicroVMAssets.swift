@@ -8,9 +8,6 @@ struct MicroVMAssets: Sendable {
     let id: String
     var kernel: String { directory + "/vmlinuz" }
     var initramfs: String { directory + "/initramfs.img" }
-    var kernelRelease: String {
-        ((try? String(contentsOfFile: directory + "/kernel-release", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-    }
 
     static func locate(agentDirectory: String) throws -> MicroVMAssets {
         let current = URL(fileURLWithPath: agentDirectory + "/microvm/current").resolvingSymlinksInPath()

@@ -10,7 +10,7 @@ import HearthWire
 /// QEMU's own seccomp filter denies obsolete calls, privilege changes, spawning and resource
 /// control, on top of the jailer's uid drop and private mount namespace.
 struct QEMUCommandLine {
-    enum Mode: String, Sendable { case kvm, tcg }
+    enum Mode: String, Sendable, Codable { case kvm, tcg }
 
     static let qemuInJail = "/usr/bin/qemu-system-x86_64"
     static let kernelInJail = "/boot/vmlinuz"
@@ -21,7 +21,7 @@ struct QEMUCommandLine {
     var name: String
     /// A probe boots the kernel and initramfs only, and the agent powers off at once.
     var probe = false
-    var memoryBackend: QEMUConfiguration.MemoryBackend = .sharedFile
+    var memoryBackend: QEMUConfiguration.MemoryBackend = .anonymous
     /// Resume from the saved state at descriptor 3 (which the jailer opened). With a shared memory
     /// file the host must first enable `x-ignore-shared`, so the migration is started over QMP.
     var incoming = false

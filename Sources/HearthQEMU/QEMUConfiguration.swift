@@ -10,7 +10,7 @@ public struct QEMUConfiguration: Sendable {
     }
 
     /// Where guest RAM lives, which decides what a pause writes.
-    public enum MemoryBackend: String, Sendable {
+    public enum MemoryBackend: String, Sendable, Codable {
         /// Anonymous memory: a pause migrates all of RAM into the snapshot file.
         case anonymous
         /// A shared file in the workspace's state directory, migrated with `x-ignore-shared`: a

@@ -107,8 +107,7 @@ struct QEMULayout {
     /// The machine's saved state after a pause (root-owned; the jailer opens it for QEMU).
     var snapshot: String { base + "/snapshot.bin" }
     /// The acceleration the machine was started with; a snapshot resumes only under the same.
-    var accelerationFile: String { base + "/acceleration" }
-    var memoryBackendFile: String { base + "/memory-backend" }
+    var bootRecord: String { base + "/boot.json" }
 
     init(_ spec: SandboxSpec) { base = spec.stateDirectory }
 

@@ -7,21 +7,21 @@ import HearthRuntime
 extension QEMURuntime {
     /// Starts QEMU through the jailer and waits for the guest agent, or for QEMU to die, or for the
     /// boot deadline; on failure nothing is left running and the error carries the console's tail.
-    func launch(_ spec: SandboxSpec, mode: QEMUCommandLine.Mode, memory: QEMUConfiguration.MemoryBackend, incoming: String?,
-                what: String) async throws -> AgentConnection {
+    func launch(_ spec: SandboxSpec, _ boot: QEMUBootRecord, incoming: String?, what: String) async throws -> AgentConnection {
+        let mode = boot.acceleration
         let layout = QEMULayout(spec)
         if let stale = runningPID(layout) { kill(stale, SIGKILL) }
         let assets = try MicroVMAssets.locate(agentDirectory: configuration.agentDirectory)
         // The control plane called `prepare` before a start; a resume reuses the same disks.
         let base = try await disks.baseDisk(for: spec.image)
         for socket in [layout.agentSocket, layout.qmpSocket] { unlink(socket) }
-        let command = QEMUCommandLine(mode: mode, limits: spec.limits, name: spec.id, memoryBackend: memory, incoming: incoming != nil)
+        let command = QEMUCommandLine(mode: mode, limits: spec.limits, name: spec.id, memoryBackend: boot.memory, incoming: incoming != nil)
         let jail = jailSpec(layout: layout, assets: assets, base: base, mode: mode, incoming: incoming, limits: spec.limits,
                             cgroup: spec.id, command: command.arguments)
         let pid = try spawnJailer(jail, layout: layout)
         let timeout = mode == .kvm ? configuration.kvmBootTimeout : configuration.tcgBootTimeout
         do {
-            try await waitForGuest(layout, pid: pid, incoming: incoming == nil ? nil : memory, deadline: .now + timeout)
+            try await waitForGuest(layout, pid: pid, incoming: incoming == nil ? nil : boot.memory, deadline: .now + timeout)
             let agent = try await connectAgent(layout, deadline: .now + timeout)
             logger.info("microVM ready", metadata: ["workspace.id": "\(spec.id)", "runtime.mode": "\(mode.rawValue)", "vm.pid": "\(pid)"])
             return agent
@@ -132,7 +132,7 @@ extension QEMURuntime {
         if memory == .sharedFile {
             // RAM is the shared file already; the stream carries only device state.
             try await onThread {
-                try qmp.execute("migrate-set-capabilities", ["capabilities": [["capability": "x-ignore-shared", "state": true]]])
+                try qmp.ignoreSharedMemory()
                 try qmp.execute("migrate-incoming", ["uri": "fd:\(JailSpec.incomingDescriptor)"])
             }
         }

@@ -48,11 +48,10 @@ public final class QEMURuntime: SandboxRuntime {
         try? FileManager.default.removeItem(atPath: layout.snapshot)
         // A fresh boot gets fresh memory, never a previous run's pages.
         try? FileManager.default.removeItem(atPath: layout.memoryFile)
-        let memory = configuration.memoryBackend
-        try mode.rawValue.write(toFile: layout.accelerationFile, atomically: true, encoding: .utf8)
-        try memory.rawValue.write(toFile: layout.memoryBackendFile, atomically: true, encoding: .utf8)
+        let boot = QEMUBootRecord(acceleration: mode, memory: configuration.memoryBackend)
+        try boot.write(layout)
         try? FileManager.default.removeItem(atPath: layout.console)
-        return try await launch(spec, mode: mode, memory: memory, incoming: nil, what: "boot")
+        return try await launch(spec, boot, incoming: nil, what: "boot")
     }
 
     public func reconnect(_ spec: SandboxSpec) async throws -> AgentConnection {
@@ -71,13 +70,13 @@ public final class QEMURuntime: SandboxRuntime {
             agent.close()
         }
         let partial = layout.snapshot + ".partial"
-        let memory = recordedMemoryBackend(layout)
+        let memory = QEMUBootRecord.read(layout)?.memory ?? .anonymous
         try await onThread {
             let qmp = try QMPClient(path: layout.qmpSocket)
             try qmp.execute("stop")
             if memory == .sharedFile {
                 do {
-                    try qmp.execute("migrate-set-capabilities", ["capabilities": [["capability": "x-ignore-shared", "state": true]]])
+                    try qmp.ignoreSharedMemory()
                 } catch {
                     _ = try? qmp.execute("cont")
                     throw HearthError(.runtimeFailed, "the workspace could not be paused", detail: "x-ignore-shared: \(error)")
@@ -115,26 +114,19 @@ public final class QEMURuntime: SandboxRuntime {
         guard rename(partial, layout.snapshot) == 0 else { throw HearthError(.runtimeFailed, "cannot keep the saved state") }
     }
 
-    /// The memory backend the workspace was booted with; a resume must use the same one.
-    func recordedMemoryBackend(_ layout: QEMULayout) -> QEMUConfiguration.MemoryBackend {
-        let text = (try? String(contentsOfFile: layout.memoryBackendFile, encoding: .utf8)) ?? ""
-        return QEMUConfiguration.MemoryBackend(rawValue: text) ?? .anonymous
-    }
-
     public func resume(_ spec: SandboxSpec) async throws -> AgentConnection {
         let layout = QEMULayout(spec)
         guard FileManager.default.fileExists(atPath: layout.snapshot) else {
             throw HearthError(.conflict, "the workspace has no saved state to resume from")
         }
-        let recorded = (try? String(contentsOfFile: layout.accelerationFile, encoding: .utf8)).flatMap(QEMUCommandLine.Mode.init(rawValue:))
-        guard let mode = recorded ?? probedMode.withLock({ $0 }) else {
-            throw HearthError(.runtimeUnavailable, "the qemu runtime is not available on this host")
+        // A resume boots the way the workspace was booted, whatever the server's settings are now.
+        guard let boot = QEMUBootRecord.read(layout) else {
+            throw HearthError(.runtimeFailed, "the workspace's saved state has no boot record; start it again", detail: layout.bootRecord)
         }
-        let memory = recordedMemoryBackend(layout)
-        if memory == .sharedFile, !FileManager.default.fileExists(atPath: layout.memoryFile) {
+        if boot.memory == .sharedFile, !FileManager.default.fileExists(atPath: layout.memoryFile) {
             throw HearthError(.runtimeFailed, "the workspace's saved memory is missing; start it again", detail: layout.memoryFile)
         }
-        let agent = try await launch(spec, mode: mode, memory: memory, incoming: layout.snapshot, what: "resume")
+        let agent = try await launch(spec, boot, incoming: layout.snapshot, what: "resume")
         try? FileManager.default.removeItem(atPath: layout.snapshot)
         return agent
     }
@@ -172,5 +164,20 @@ public final class QEMURuntime: SandboxRuntime {
         if runningPID(layout) != nil { return .running }
         if FileManager.default.fileExists(atPath: layout.snapshot) { return .paused }
         return FileManager.default.fileExists(atPath: spec.stateDirectory) ? .stopped : .missing
+    }
+}
+
+/// How a workspace's machine was booted: its acceleration and where its RAM lives. A resume must
+/// match both, so they are kept with the workspace rather than taken from the server's settings.
+struct QEMUBootRecord: Codable, Equatable {
+    var acceleration: QEMUCommandLine.Mode
+    var memory: QEMUConfiguration.MemoryBackend
+
+    func write(_ layout: QEMULayout) throws {
+        try JSONEncoder().encode(self).write(to: URL(fileURLWithPath: layout.bootRecord), options: .atomic)
+    }
+
+    static func read(_ layout: QEMULayout) -> QEMUBootRecord? {
+        FileManager.default.contents(atPath: layout.bootRecord).flatMap { try? JSONDecoder().decode(QEMUBootRecord.self, from: $0) }
     }
 }

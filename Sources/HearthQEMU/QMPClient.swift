@@ -28,6 +28,12 @@ final class QMPClient: @unchecked Sendable {
 
     deinit { close(fd) }
 
+    /// Migration skips RAM in shared memory backends: both ends map the same file. Set on the
+    /// saving and on the loading QEMU.
+    func ignoreSharedMemory() throws {
+        try execute("migrate-set-capabilities", ["capabilities": [["capability": "x-ignore-shared", "state": true]]])
+    }
+
     /// Runs a command and returns its `return` value.
     @discardableResult
     func execute(_ command: String, _ arguments: [String: Any]? = nil, passing passedFD: Int32? = nil) throws -> Any {

@@ -25,9 +25,9 @@ public final class HostStream: AsyncSequence, Sendable {
         var finished = false
         var failure: (any Error)?
         var sendCredit = WireLimits.initialWindow
-        /// The agent said the operation failed: it reads no more input, so a sender must not wait
-        /// for credit that will never come (a write that hit a full disk, say).
-        var operationFailure: WireError?
+        /// The agent ended the operation in order: what it sent is still read, but it reads no more
+        /// input, so no credit will come (a write that hit a full disk, a process that exited).
+        var endedByAgent = false
         var creditWaiters: [CheckedContinuation<Void, any Error>] = []
 
         mutating func take() -> StreamEvent? {
@@ -104,8 +104,13 @@ public final class HostStream: AsyncSequence, Sendable {
             waiters.forEach { $0.resume() }
             return
         case .reset:
-            let error = frame.payload.isEmpty ? nil : try? WireCoding.decode(WireError.self, from: frame.payload)
-            finish(throwing: AgentError(error ?? WireError(.closed, "the agent reset the operation")))
+            guard frame.payload.isEmpty else {
+                let error = try? WireCoding.decode(WireError.self, from: frame.payload)
+                finish(throwing: AgentError(error ?? WireError(.closed, "the agent reset the operation")))
+                return
+            }
+            state.withLock { $0.endedByAgent = true }
+            finish(throwing: nil)
             return
         default:
             throw WireError(.protocolViolation, "unexpected \(frame.kind) on a stream")
@@ -124,12 +129,6 @@ public final class HostStream: AsyncSequence, Sendable {
                 }
             }
             s.events.append(event)
-            if case .control(.failed(let error)) = event, s.operationFailure == nil {
-                s.operationFailure = error
-                let senders = s.creditWaiters
-                s.creditWaiters.removeAll()
-                senders.forEach { $0.resume(throwing: AgentError(error)) }
-            }
             guard let waiter = s.waiter else { return nil }
             s.waiter = nil
             return waiter
@@ -160,20 +159,23 @@ public final class HostStream: AsyncSequence, Sendable {
         if let waiter {
             if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: nil) }
         }
-        let sendError = error ?? HearthError(.agentUnavailable, "the operation is closed")
-        creditWaiters.forEach { $0.resume(throwing: sendError) }
+        // Waiting senders look at the final state themselves.
+        creditWaiters.forEach { $0.resume() }
     }
 
     // MARK: Sending
 
-    /// Sends bytes on a channel, waiting for the agent to grant credit.
-    public func send(_ channel: DataChannel, _ bytes: some Collection<UInt8>) async throws {
+    /// Sends bytes on a channel, waiting for the agent to grant credit. Returns false, sending
+    /// nothing more, once the agent has ended the operation: its outcome is in the stream's events.
+    @discardableResult
+    public func send(_ channel: DataChannel, _ bytes: some Collection<UInt8>) async throws -> Bool {
         var rest = bytes[...]
         while !rest.isEmpty {
-            let grant = try await reserveCredit(upTo: Swift.min(rest.count, WireLimits.maxDataChunk))
+            guard let grant = try await reserveCredit(upTo: Swift.min(rest.count, WireLimits.maxDataChunk)) else { return false }
             try await connection.write(.data(id, channel, rest.prefix(grant)))
             rest = rest.dropFirst(grant)
         }
+        return true
     }
 
     public func sendEOF(_ channel: DataChannel) async throws {
@@ -184,11 +186,12 @@ public final class HostStream: AsyncSequence, Sendable {
         try await connection.write(.control(id, control))
     }
 
-    private func reserveCredit(upTo wanted: Int) async throws -> Int {
+    /// Credit for up to `wanted` bytes, or nil once the agent has ended the operation.
+    private func reserveCredit(upTo wanted: Int) async throws -> Int? {
         while true {
-            let granted: Int? = try state.withLock { s in
+            let granted: Int?? = try state.withLock { s in
                 if let failure = s.failure { throw failure }
-                if let failed = s.operationFailure { throw AgentError(failed) }
+                if s.endedByAgent { return .some(nil) }
                 if s.finished { throw HearthError(.agentUnavailable, "the operation is closed") }
                 guard s.sendCredit > 0 else { return nil }
                 let n = Swift.min(wanted, s.sendCredit)
@@ -198,7 +201,7 @@ public final class HostStream: AsyncSequence, Sendable {
             if let granted { return granted }
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let resumeNow = state.withLock { s -> Bool in
-                    if s.sendCredit > 0 || s.finished || s.operationFailure != nil { return true }
+                    if s.sendCredit > 0 || s.finished { return true }
                     s.creditWaiters.append(continuation)
                     return false
                 }

@@ -61,8 +61,9 @@ struct FileRoutes<Context: RequestContext> {
             let mode = request.uri.queryParameters.get("mode").flatMap { UInt32($0, radix: 8) }
             let stream = try await manager.openStream(ref, .writeFile(path: path, mode: mode, createParents: true))
             defer { stream.close() }
+            // An agent that stops reading (a full disk) has ended the operation; its answer follows.
             for try await buffer in request.body {
-                try await stream.send(.bytes, buffer.readableBytesView)
+                guard try await stream.send(.bytes, buffer.readableBytesView) else { break }
             }
             try await stream.sendEOF(.bytes)
             for try await event in stream {

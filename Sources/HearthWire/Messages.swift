@@ -170,6 +170,8 @@ extension Frame {
     public static func control(_ stream: UInt32, _ control: Control) -> Frame {
         Frame(kind: .control, stream: stream, payload: WireCoding.encode(control))
     }
+    /// From the host: abandon the operation. From the agent: the operation has ended, after its
+    /// last frame, and reads no more input; with an error, it broke off.
     public static func reset(_ stream: UInt32, _ error: WireError?) -> Frame {
         Frame(kind: .reset, stream: stream, payload: error.map(WireCoding.encode) ?? [])
     }

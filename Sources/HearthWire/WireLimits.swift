@@ -15,6 +15,7 @@ public enum WireLimits {
 
 /// The protocol version this build speaks. Bump on any incompatible change; gate new features on the peer's version.
 public enum WireVersion {
-    public static let current = 1
+    /// 2: the agent ends every operation with an empty `reset`.
+    public static let current = 2
     public static let minimumSupported = 1
 }

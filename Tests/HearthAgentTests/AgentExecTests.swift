@@ -57,6 +57,21 @@ func run(_ agent: AgentConnection, _ argv: [String], stdin: String? = nil, timeo
         #expect(result.exit?.code == 0)
     }
 
+    /// A process that exits without reading its stdin ends the operation: the host's sender stops
+    /// instead of waiting for credit that never comes, and the exit still arrives.
+    @Test func stdinToAnExitedProcessStopsTheSenderAndKeepsTheExit() async throws {
+        let agent = try await InProcessAgent.connect()
+        defer { agent.close() }
+        let stream = try await agent.open(.exec(ExecRequest(argv: ["true"])))
+        defer { stream.close() }
+        let accepted = try await stream.send(.stdin, [UInt8](repeating: 0x61, count: 8 * WireLimits.initialWindow))
+        #expect(!accepted)
+        let collected = try await Collected.collect(stream)
+        #expect(collected.exit?.code == 0)
+        // After the exit the stream ends: the agent has nothing more to say.
+        #expect(try await stream.next() == nil)
+    }
+
     @Test func missingBinaryExitsWith127AndSaysSo() async throws {
         let agent = try await InProcessAgent.connect()
         defer { agent.close() }
