@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // Domain types and the workspace state machine. No I/O.
@@ -76,6 +77,30 @@ let package = Package(
             dependencies: ["HearthCore", "HearthWire", "HearthRuntime", "HearthJail", "CHearthGuest", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // Durable volumes: files and SQLite committed as encrypted, content-addressed generations to an
+        // object store, with one fenced writer. Depends on no sandbox code.
+        .target(
+            name: "HearthStore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The S3 object store: SigV4, conditional writes, retries. Kept apart so the engine has no HTTP client.
+        .target(
+            name: "HearthStoreS3",
+            dependencies: [
+                "HearthStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Workspace lifecycle: persisted state machine, warm pool, reconciliation. Executes typed actions.
         .target(
             name: "HearthControlPlane",
@@ -115,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "HearthCLI",
             dependencies: [
-                "HearthServer", "HearthClient", "HearthAPI", "HearthGVisor", "HearthQEMU", "HearthImages",
+                "HearthServer", "HearthClient", "HearthAPI", "HearthGVisor", "HearthQEMU", "HearthImages", "HearthStore", "HearthStoreS3",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -142,6 +167,7 @@ let package = Package(
             dependencies: ["HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane", "HearthServerTestKit"]
         ),
         .testTarget(name: "HearthJailTests", dependencies: ["HearthJail"]),
+        .testTarget(name: "HearthStoreTests", dependencies: ["HearthStore", "HearthStoreS3", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "HearthQEMUTests",
             dependencies: ["HearthQEMU", "HearthJail", "HearthServerTestKit", "HearthClient", "HearthAPI"]

@@ -1,0 +1,53 @@
+import Foundation
+
+/// The protocol steps of a commit, in order. Tests inject a crash after each one.
+public enum CommitStep: String, Sendable, CaseIterable {
+    case packUploaded = "pack-upload"
+    case indexWritten = "index"
+    case leaseRenewed = "lease-renewal"
+    case generationPublished = "generation-publish"
+}
+
+public struct CommitProgress: Sendable {
+    public var files: Int
+    public var bytes: UInt64
+    public var bytesNew: UInt64
+}
+
+public struct CommitOptions: Sendable {
+    /// Where the stat cache lives. Nil disables it: every file is read again.
+    public var cacheDirectory: URL?
+    /// How many files are read, chunked and sealed at once.
+    public var concurrency: Int
+    /// Called after each protocol step; a throw aborts the commit there (tests use it as a kill point).
+    public var onStep: (@Sendable (CommitStep) throws -> Void)?
+    public var onProgress: (@Sendable (CommitProgress) -> Void)?
+
+    public init(cacheDirectory: URL? = nil, concurrency: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
+                onStep: (@Sendable (CommitStep) throws -> Void)? = nil, onProgress: (@Sendable (CommitProgress) -> Void)? = nil) {
+        self.cacheDirectory = cacheDirectory
+        self.concurrency = concurrency
+        self.onStep = onStep
+        self.onProgress = onProgress
+    }
+}
+
+public struct CommitResult: Codable, Sendable {
+    public var generation: UInt64
+    public var files: Int
+    public var directories: Int
+    public var bytes: UInt64
+    public var bytesNew: UInt64
+    public var chunksNew: Int
+    public var packs: Int
+    public var databases: Int
+    public var filesRead: Int
+    public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case generation, files, directories, bytes, packs, databases, seconds
+        case bytesNew = "bytes_new"
+        case chunksNew = "chunks_new"
+        case filesRead = "files_read"
+    }
+}

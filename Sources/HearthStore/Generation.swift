@@ -1,0 +1,67 @@
+import Foundation
+
+/// One published state of a volume. Generations are numbered 1, 2, 3… with no gaps; each is written
+/// with create-only-if-absent after every pack and index it needs, so the highest number is the head
+/// and a crash before the publish leaves the previous head intact.
+public struct Generation: Codable, Sendable, Equatable {
+    public enum Reason: String, Codable, Sendable {
+        case commit
+        /// Written by a writer that took over a lease that was not released, into the next slot,
+        /// so a stale writer's next publish collides with a newer epoch and stops.
+        case fence
+        case rollback
+        case fork
+    }
+
+    public struct Database: Codable, Sendable, Equatable {
+        /// Path inside the tree, `/`-separated.
+        public var path: String
+        public var pageSize: Int
+        public var pageCount: Int
+        /// SHA-256 of the consistent image, checked again on restore.
+        public var sha256: String
+    }
+
+    public var volume: String
+    public var generation: UInt64
+    public var parent: UInt64?
+    public var epoch: UInt64
+    public var root: BlobID
+    public var createdAt: Date
+    public var writer: String
+    public var reason: Reason
+    public var files: Int
+    public var bytes: UInt64
+    public var bytesNew: UInt64
+    public var databases: [Database]
+    /// For a rollback, the generation whose tree this one restores; for a fork, the origin.
+    public var source: String?
+    /// Set when retention removed this generation. The slot stays occupied so no writer can reuse it.
+    public var pruned: Bool?
+
+    static func context(volume: String, generation: UInt64) -> String { "hearth-generation:\(volume):\(generation)" }
+
+    func sealed(with key: DataKey) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = .sortedKeys
+        return try key.seal(Array(try encoder.encode(self)), context: Self.context(volume: volume, generation: generation))
+    }
+
+    static func open(_ sealed: [UInt8], volume: String, generation: UInt64, key: DataKey) throws -> Generation {
+        let plain = try key.open(sealed, context: context(volume: volume, generation: generation))
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        do {
+            let value = try decoder.decode(Generation.self, from: Data(plain))
+            guard value.volume == volume, value.generation == generation else {
+                throw StoreError(.damaged, "generation \(generation) names another slot")
+            }
+            return value
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.damaged, "generation \(generation) does not decode", detail: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import CompressNIO
+import Crypto
+import NIOCore
+
+/// Blobs are sealed one by one and concatenated into packs of several MiB, so that small files do not
+/// cost one PUT each and a restore can fetch a single blob with a range read. A pack ends with a
+/// sealed header listing its blobs, so indexes can be rebuilt from packs alone.
+///
+///     sealed blob … sealed blob | sealed header | u32 header length | "HPK1"
+public enum BlobKind: UInt8, Sendable, Codable {
+    case data = 1
+    case tree = 2
+}
+
+public struct BlobLocation: Sendable, Equatable {
+    public var pack: String
+    public var offset: Int
+    public var length: Int
+    public var rawLength: Int
+}
+
+enum PackFormat {
+    static let magic: [UInt8] = Array("HPK1".utf8)
+    static let targetSize = 16 * 1024 * 1024
+    static let headerContext = "hearth-pack-header"
+
+    static func blobContext(_ id: BlobID) -> String { "hearth-blob:" + id.hex }
+
+    /// Compresses when a quick sample says it pays: incompressible data (media, archives, random
+    /// blobs) costs one 32 KiB trial instead of a full deflate pass.
+    static func encode(_ plain: UnsafeRawBufferPointer) -> [UInt8] {
+        if plain.count >= 512, let compressed = deflateIfSmaller(plain) { return [1] + compressed }
+        var out = [UInt8](repeating: 0, count: plain.count + 1)
+        out.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: 1).copyMemory(from: plain.baseAddress!, byteCount: plain.count) }
+        return out
+    }
+
+    static func decode(_ encoded: [UInt8], rawLength: Int) throws -> [UInt8] {
+        guard let flag = encoded.first else { throw StoreError(.damaged, "empty blob") }
+        switch flag {
+        case 0: return Array(encoded.dropFirst())
+        case 1:
+            var buffer = ByteBuffer(bytes: encoded.dropFirst())
+            do {
+                var out = try buffer.decompress(with: .deflate(), maxSize: rawLength + 1)
+                guard out.readableBytes == rawLength else { throw StoreError(.damaged, "blob has the wrong length") }
+                return out.readBytes(length: out.readableBytes) ?? []
+            } catch let error as StoreError { throw error } catch {
+                throw StoreError(.damaged, "blob does not decompress", detail: "\(error)")
+            }
+        default: throw StoreError(.damaged, "blob has an unknown encoding")
+        }
+    }
+
+    private static func deflateIfSmaller(_ plain: UnsafeRawBufferPointer) -> [UInt8]? {
+        let algorithm = CompressionAlgorithm.deflate(configuration: .init(compressionLevel: 1))
+        let sample = UnsafeRawBufferPointer(rebasing: plain[0..<min(plain.count, 32 * 1024)])
+        var sampleBuffer = ByteBuffer(bytes: sample)
+        guard let trial = try? sampleBuffer.compress(with: algorithm), trial.readableBytes * 10 < sample.count * 8 else { return nil }
+        if sample.count == plain.count { return Array(trial.readableBytesView) }
+        var whole = ByteBuffer(bytes: plain)
+        guard let compressed = try? whole.compress(with: algorithm), compressed.readableBytes * 10 < plain.count * 9 else { return nil }
+        return Array(compressed.readableBytesView)
+    }
+}
+
+/// Accumulates sealed blobs for one pack.
+struct PackBuilder {
+    struct Entry { var kind: BlobKind; var id: BlobID; var offset: Int; var length: Int; var rawLength: Int }
+    var bytes: [UInt8] = []
+    var entries: [Entry] = []
+
+    var isEmpty: Bool { entries.isEmpty }
+
+    mutating func append(kind: BlobKind, id: BlobID, sealed: [UInt8], rawLength: Int) {
+        entries.append(Entry(kind: kind, id: id, offset: bytes.count, length: sealed.count, rawLength: rawLength))
+        bytes.append(contentsOf: sealed)
+    }
+
+    /// The finished pack and its content address.
+    mutating func finish(key: DataKey) throws -> (id: String, bytes: [UInt8], entries: [Entry]) {
+        var header: [UInt8] = []
+        header.appendInteger(UInt32(entries.count))
+        for entry in entries {
+            header.append(entry.kind.rawValue)
+            header.append(contentsOf: entry.id.bytes)
+            header.appendInteger(UInt32(entry.offset))
+            header.appendInteger(UInt32(entry.length))
+            header.appendInteger(UInt32(entry.rawLength))
+        }
+        let sealedHeader = try key.seal(header, context: PackFormat.headerContext)
+        var out = bytes
+        out.append(contentsOf: sealedHeader)
+        out.appendInteger(UInt32(sealedHeader.count))
+        out.append(contentsOf: PackFormat.magic)
+        let id = SHA256.hash(data: out).map { String(format: "%02x", $0) }.joined()
+        return (id, out, entries)
+    }
+
+    /// Reads a whole pack's header back (used by verify and to rebuild indexes).
+    static func readHeader(_ pack: [UInt8], key: DataKey) throws -> [Entry] {
+        guard pack.count >= 8, Array(pack.suffix(4)) == PackFormat.magic else { throw StoreError(.damaged, "pack trailer is missing") }
+        var lengthReader = ByteReader(Array(pack[(pack.count - 8)..<(pack.count - 4)]))
+        let headerLength = Int(try lengthReader.integer(UInt32.self))
+        guard headerLength <= pack.count - 8 else { throw StoreError(.damaged, "pack header length is out of range") }
+        let headerStart = pack.count - 8 - headerLength
+        var reader = ByteReader(try key.open(Array(pack[headerStart..<(pack.count - 8)]), context: PackFormat.headerContext))
+        let count = Int(try reader.integer(UInt32.self))
+        var entries: [Entry] = []
+        for _ in 0..<count {
+            guard let kind = BlobKind(rawValue: try reader.byte()) else { throw StoreError(.damaged, "pack header has an unknown blob kind") }
+            let id = BlobID(bytes: try reader.take(32))!
+            let entry = Entry(kind: kind, id: id, offset: Int(try reader.integer(UInt32.self)),
+                              length: Int(try reader.integer(UInt32.self)), rawLength: Int(try reader.integer(UInt32.self)))
+            guard entry.offset + entry.length <= headerStart else { throw StoreError(.damaged, "pack header points past the blobs") }
+            entries.append(entry)
+        }
+        return entries
+    }
+}
+
+extension DataKey {
+    /// Seals a blob for a pack: encode (maybe compress), then AES-GCM bound to the blob's id.
+    func sealBlob(_ plain: UnsafeRawBufferPointer, id: BlobID) throws -> [UInt8] {
+        try seal(PackFormat.encode(plain), context: PackFormat.blobContext(id))
+    }
+
+    /// Opens a blob and re-hashes it: what comes back is exactly what was committed, or an error.
+    func openBlob(_ sealed: [UInt8], id: BlobID, rawLength: Int) throws -> [UInt8] {
+        let plain = try PackFormat.decode(try open(sealed, context: PackFormat.blobContext(id)), rawLength: rawLength)
+        guard BlobID(hashing: plain) == id else { throw StoreError(.damaged, "blob \(id) does not match its hash") }
+        return plain
+    }
+}

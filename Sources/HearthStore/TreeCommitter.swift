@@ -1,0 +1,208 @@
+import Crypto
+import Foundation
+import GRDB
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns a directory into trees and chunks: reads what changed, reuses the stat cache for the rest,
+/// and hands new sealed blobs to the uploader. Runs off the writer actor so files are processed in
+/// parallel.
+struct TreeCommitter: Sendable {
+    let key: DataKey
+    let chunker: FastCDC
+    let uploader: PackUploader
+    let previous: StatCache
+    let concurrency: Int
+    let counters: Counters
+    let onProgress: (@Sendable (CommitProgress) -> Void)?
+
+    final class Counters: Sendable {
+        struct Values { var files = 0, directories = 0, filesRead = 0, bytes: UInt64 = 0; var cache: [[UInt8]: StatCache.Entry] = [:]; var databases: [Generation.Database] = [] }
+        let values = Mutex(Values())
+    }
+
+    struct FileResult: Sendable {
+        var entry: Tree.Entry
+        var cacheKey: [UInt8]
+        var cacheEntry: StatCache.Entry?
+        var database: Generation.Database?
+    }
+
+    /// Commits the directory at `path` (relative path `relative` inside the volume); returns its tree id.
+    func commitDirectory(path: [UInt8], relative: [UInt8]) async throws -> BlobID {
+        let display = relative.isEmpty ? "." : String(decoding: relative, as: UTF8.self)
+        let listing = try TreeScanner.list(path, display: display)
+        var databases: Set<[UInt8]> = []
+        for item in listing where item.kind == .file && item.size >= 512 && TreeScanner.isWALDatabase(path + [47] + item.name) {
+            databases.insert(item.name)
+        }
+        let sidecars = Set(databases.flatMap { [$0 + Array("-wal".utf8), $0 + Array("-shm".utf8)] })
+        var entries: [Tree.Entry] = []
+        var fileJobs: [TreeScanner.Entry] = []
+        for item in listing {
+            let childPath = path + [47] + item.name
+            let childRelative = relative.isEmpty ? item.name : relative + [47] + item.name
+            switch item.kind {
+            case .directory:
+                let subtree = try await commitDirectory(path: childPath, relative: childRelative)
+                entries.append(Tree.Entry(name: item.name, kind: .directory, mode: item.mode, size: 0, mtimeNanoseconds: item.mtimeNanoseconds, subtree: subtree))
+                counters.values.withLock { $0.directories += 1 }
+            case .symlink:
+                entries.append(Tree.Entry(name: item.name, kind: .symlink, mode: item.mode, size: 0, mtimeNanoseconds: item.mtimeNanoseconds, symlinkTarget: item.symlinkTarget))
+            case .file, .sqlite:
+                if sidecars.contains(item.name) { continue }
+                fileJobs.append(item)
+            }
+        }
+        try await withThrowingTaskGroup(of: FileResult.self) { group in
+            var running = 0
+            for item in fileJobs {
+                if running >= concurrency, let result = try await group.next() { record(result, into: &entries); running -= 1 }
+                let childPath = path + [47] + item.name
+                let childRelative = relative.isEmpty ? item.name : relative + [47] + item.name
+                let isDatabase = databases.contains(item.name)
+                group.addTask { try await commitFile(item, path: childPath, relative: childRelative, isDatabase: isDatabase) }
+                running += 1
+            }
+            for try await result in group { record(result, into: &entries) }
+        }
+        let tree = Tree(entries: entries)
+        let encoded = tree.encoded()
+        let id = BlobID(hashing: encoded)
+        if !(await uploader.isStored(id)) {
+            let sealed = try encoded.withUnsafeBytes { try key.sealBlob($0, id: id) }
+            try await uploader.add(kind: .tree, id: id, sealed: sealed, rawLength: encoded.count)
+        }
+        return id
+    }
+
+    private func record(_ result: FileResult, into entries: inout [Tree.Entry]) {
+        entries.append(result.entry)
+        let progress = counters.values.withLock { values in
+            values.files += 1
+            values.bytes += result.entry.size
+            if let cacheEntry = result.cacheEntry { values.cache[result.cacheKey] = cacheEntry }
+            if let database = result.database { values.databases.append(database) }
+            return CommitProgress(files: values.files, bytes: values.bytes, bytesNew: 0)
+        }
+        onProgress?(progress)
+    }
+
+    private func commitFile(_ item: TreeScanner.Entry, path: [UInt8], relative: [UInt8], isDatabase: Bool) async throws -> FileResult {
+        let display = String(decoding: relative, as: UTF8.self)
+        if isDatabase {
+            let (chunks, database) = try await commitDatabase(path: path, display: display)
+            let entry = Tree.Entry(name: item.name, kind: .sqlite, mode: item.mode, size: UInt64(database.pageSize * database.pageCount),
+                                   mtimeNanoseconds: item.mtimeNanoseconds, chunks: chunks)
+            return FileResult(entry: entry, cacheKey: relative, cacheEntry: nil, database: database)
+        }
+        if let cached = previous.entries[relative], cached.size == item.size, cached.mtimeNanoseconds == item.mtimeNanoseconds,
+           cached.ctimeNanoseconds == item.ctimeNanoseconds, cached.inode == item.inode, await uploader.areStored(cached.chunks) {
+            return FileResult(entry: Tree.Entry(name: item.name, kind: .file, mode: item.mode, size: item.size, mtimeNanoseconds: item.mtimeNanoseconds, chunks: cached.chunks),
+                              cacheKey: relative, cacheEntry: cached)
+        }
+        // A file written while it is read is read again; one that never holds still is an error,
+        // never a torn copy.
+        for _ in 0..<5 {
+            let read = try await chunkFile(path: path, display: display, hashWhole: false)
+            guard let read else { continue }
+            counters.values.withLock { $0.filesRead += 1 }
+            let entry = Tree.Entry(name: item.name, kind: .file, mode: UInt32(read.stat.st_mode & 0o7777), size: UInt64(read.stat.st_size),
+                                   mtimeNanoseconds: Self.mtime(read.stat), chunks: read.chunks)
+            let cacheEntry = StatCache.Entry(size: UInt64(read.stat.st_size), mtimeNanoseconds: Self.mtime(read.stat),
+                                             ctimeNanoseconds: Int64(read.stat.st_ctim.tv_sec) * 1_000_000_000 + Int64(read.stat.st_ctim.tv_nsec),
+                                             inode: UInt64(read.stat.st_ino), chunks: read.chunks)
+            return FileResult(entry: entry, cacheKey: relative, cacheEntry: cacheEntry)
+        }
+        throw StoreError(.unreadable, "\(display) kept changing while it was read; nothing was committed")
+    }
+
+    static func mtime(_ info: stat) -> Int64 { Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec) }
+
+    /// A consistent image of a WAL-mode database, taken with SQLite's backup API inside one read
+    /// transaction: never a raw copy of a file that is being written.
+    private func commitDatabase(path: [UInt8], display: String) async throws -> ([BlobID], Generation.Database) {
+        let temporary = NSTemporaryDirectory() + "hearth-snapshot-\(UUID().uuidString).db"
+        defer { for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) } }
+        let (pageSize, pageCount) = try Self.backupDatabase(String(decoding: path, as: UTF8.self), to: temporary, display: display)
+        guard let read = try await chunkFile(path: Array(temporary.utf8), display: display, hashWhole: true) else {
+            throw StoreError(.io, "the snapshot of \(display) changed while it was read")
+        }
+        return (read.chunks, Generation.Database(path: display, pageSize: pageSize, pageCount: pageCount, sha256: read.sha256 ?? ""))
+    }
+
+    static func backupDatabase(_ path: String, to temporary: String, display: String) throws -> (Int, Int) {
+        do {
+            var configuration = Configuration()
+            configuration.readonly = true
+            configuration.busyMode = .timeout(10)
+            let source = try DatabaseQueue(path: path, configuration: configuration)
+            let destination = try DatabaseQueue(path: temporary)
+            try source.backup(to: destination)
+            try destination.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode=WAL") }
+            let sizes = try destination.read { db in
+                (try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0, try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0)
+            }
+            try source.close()
+            try destination.close()
+            return sizes
+        } catch {
+            throw StoreError(.unreadable, "cannot take a consistent copy of the database \(display)", detail: "\(error)")
+        }
+    }
+
+    struct ReadResult { var chunks: [BlobID]; var stat: stat; var sha256: String? }
+
+    /// Reads, chunks, hashes and seals a file. Returns nil if the file changed while it was read.
+    private func chunkFile(path: [UInt8], display: String, hashWhole: Bool) async throws -> ReadResult? {
+        let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+        guard fd >= 0 else { throw StoreError(.unreadable, "cannot read \(display): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var before = stat()
+        fstat(fd, &before)
+        let capacity = 3 * chunker.maximum
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
+        defer { buffer.deallocate() }
+        var start = 0, filled = 0, eof = false
+        var chunks: [BlobID] = []
+        var whole = hashWhole ? SHA256() : nil
+        while true {
+            if !eof && filled - start < chunker.maximum {
+                if start > 0 {
+                    buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: filled - start)
+                    filled -= start
+                    start = 0
+                }
+                while filled < capacity {
+                    let n = read(fd, buffer.baseAddress! + filled, capacity - filled)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw StoreError(.unreadable, "cannot read \(display): \(String(cString: strerror(errno)))")
+                    }
+                    if n == 0 { eof = true; break }
+                    filled += n
+                }
+            }
+            if filled == start { break }
+            let window = UnsafeRawBufferPointer(rebasing: buffer[start..<filled])
+            let length = chunker.cut(window)
+            let chunk = UnsafeRawBufferPointer(rebasing: window[0..<length])
+            whole?.update(bufferPointer: chunk)
+            let id = BlobID(hashing: chunk)
+            if !(await uploader.isStored(id)) {
+                let sealed = try key.sealBlob(chunk, id: id)
+                try await uploader.add(kind: .data, id: id, sealed: sealed, rawLength: length)
+            }
+            chunks.append(id)
+            start += length
+        }
+        var after = stat()
+        fstat(fd, &after)
+        if after.st_size != before.st_size || Self.mtime(after) != Self.mtime(before) { return nil }
+        let digest = whole.map { $0.finalize().map { String(format: "%02x", $0) }.joined() }
+        return ReadResult(chunks: chunks, stat: after, sha256: digest)
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import Synchronization
+import GRDB
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct RestoreResult: Codable, Sendable {
+    public var generation: UInt64
+    public var files: Int
+    public var bytes: UInt64
+    public var databases: Int
+    public var seconds: Double
+}
+
+extension Volume {
+    /// Restores a generation into `target`, which must not exist or be empty. Every blob is re-hashed
+    /// as it is read and every database is checked (its image hash and `PRAGMA integrity_check`).
+    /// On any failure the partial restore is removed: a restore is complete and correct, or absent.
+    public func restore(generation number: UInt64?, to target: URL, concurrency: Int = 4,
+                        onProgress: (@Sendable (UInt64, UInt64) -> Void)? = nil) async throws -> RestoreResult {
+        let started = Date()
+        let generation = try await resolve(number)
+        let fileManager = FileManager.default
+        if let existing = try? fileManager.contentsOfDirectory(atPath: target.path), !existing.isEmpty {
+            throw StoreError(.invalidArgument, "\(target.path) is not empty; restore into a new or empty directory")
+        }
+        try fileManager.createDirectory(at: target, withIntermediateDirectories: true)
+        do {
+            let result = try await restoreContents(generation, into: target.path, concurrency: concurrency, onProgress: onProgress)
+            return RestoreResult(generation: generation.generation, files: result.files, bytes: result.bytes,
+                                 databases: generation.databases.count, seconds: Date().timeIntervalSince(started))
+        } catch {
+            try? fileManager.removeItem(at: target)
+            throw error
+        }
+    }
+
+    private struct Placement { var file: Int; var offset: Int }
+
+    private func restoreContents(_ generation: Generation, into root: String, concurrency: Int,
+                                 onProgress: (@Sendable (UInt64, UInt64) -> Void)?) async throws -> (files: Int, bytes: UInt64) {
+        let index = try await loadIndex(excludingCondemned: false)
+        let rootBytes = Array(root.utf8)
+        var files: [[UInt8]] = []
+        var fileEntries: [Tree.Entry] = []
+        var directories: [([UInt8], Tree.Entry)] = []
+        var placements: [BlobID: [Placement]] = [:]
+        var totalBytes: UInt64 = 0
+
+        try await walk(generation.root, index: index) { path, entry in
+            let full = rootBytes + [47] + path
+            switch entry.kind {
+            case .directory:
+                guard full.withCString({ mkdir($0, 0o700) }) == 0 else { throw Self.restoreError("mkdir", path) }
+                directories.append((full, entry))
+            case .symlink:
+                guard entry.symlinkTarget.withCString({ target in full.withCString { symlink(target, $0) } }) == 0 else { throw Self.restoreError("symlink", path) }
+                var times = [timespec(tv_sec: Int(entry.mtimeNanoseconds / 1_000_000_000), tv_nsec: Int(entry.mtimeNanoseconds % 1_000_000_000))]
+                times.append(times[0])
+                _ = full.withCString { utimensat(AT_FDCWD, $0, times, AT_SYMLINK_NOFOLLOW) }
+            case .file, .sqlite:
+                let fd = full.withCString { Glibc.open($0, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
+                guard fd >= 0, ftruncate(fd, off_t(entry.size)) == 0 else { throw Self.restoreError("create", path) }
+                close(fd)
+                let fileNumber = files.count
+                files.append(full)
+                fileEntries.append(entry)
+                var offset = 0
+                for chunk in entry.chunks {
+                    guard let location = index.location(of: chunk) else {
+                        throw StoreError(.damaged, "\(String(decoding: path, as: UTF8.self)): chunk \(chunk) is in no index")
+                    }
+                    placements[chunk, default: []].append(Placement(file: fileNumber, offset: offset))
+                    offset += location.rawLength
+                }
+                totalBytes += entry.size
+            }
+        }
+
+        // Fetch pack by pack and write each blob wherever it belongs, so no pack is read twice.
+        var byPack: [String: [(BlobID, BlobLocation)]] = [:]
+        for id in placements.keys { let location = index.location(of: id)!; byPack[location.pack, default: []].append((id, location)) }
+        let placed = placements
+        let fileList = files
+        let total = totalBytes
+        let progress = ProgressTally()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var running = 0
+            for (pack, blobs) in byPack {
+                if running >= concurrency { try await group.next(); running -= 1 }
+                group.addTask {
+                    try await self.restorePack(pack, blobs: blobs, placements: placed, files: fileList)
+                    let done = progress.add(blobs.reduce(0) { $0 + UInt64($1.1.rawLength * placed[$1.0]!.count) })
+                    onProgress?(done, total)
+                }
+                running += 1
+            }
+            try await group.waitForAll()
+        }
+
+        for (number, full) in files.enumerated() {
+            let entry = fileEntries[number]
+            try Self.applyMetadata(full, entry)
+        }
+        for database in generation.databases {
+            try Self.checkDatabase(root + "/" + database.path, expected: database)
+        }
+        for (full, entry) in directories.reversed() { try Self.applyMetadata(full, entry) }
+        return (files.count, totalBytes)
+    }
+
+    private func restorePack(_ pack: String, blobs: [(BlobID, BlobLocation)], placements: [BlobID: [Placement]], files: [[UInt8]]) async throws {
+        let key = StoreLayout.pack(family, pack)
+        let needed = blobs.reduce(0) { $0 + $1.1.length }
+        let span = blobs.map { $0.1.offset + $0.1.length }.max() ?? 0
+        // One GET for the pack when most of it is needed; range GETs when only a few blobs are.
+        var whole: [UInt8]?
+        if needed * 2 >= span || blobs.count > 32 {
+            do { whole = try await store.get(key).bytes } catch let error as StoreError where error.code == .notFound {
+                throw StoreError(.damaged, "pack \(pack.prefix(12)) is missing")
+            }
+        }
+        for (id, location) in blobs {
+            let sealed: [UInt8]
+            if let whole {
+                guard location.offset + location.length <= whole.count else { throw StoreError(.damaged, "pack \(pack.prefix(12)) is truncated") }
+                sealed = Array(whole[location.offset..<(location.offset + location.length)])
+            } else {
+                sealed = try await store.get(key, range: location.offset..<(location.offset + location.length))
+            }
+            let plain = try self.key.openBlob(sealed, id: id, rawLength: location.rawLength)
+            for placement in placements[id]! {
+                let fd = files[placement.file].withCString { Glibc.open($0, O_WRONLY | O_CLOEXEC) }
+                guard fd >= 0 else { throw StoreError(.io, "cannot reopen a restored file") }
+                defer { close(fd) }
+                var done = 0
+                while done < plain.count {
+                    let n = plain.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, plain.count - done, off_t(placement.offset + done)) }
+                    if n < 0 { if errno == EINTR { continue }; throw errno == ENOSPC ? StoreError(.noSpace, "the restore target's disk is full") : StoreError(.io, "write failed: \(String(cString: strerror(errno)))") }
+                    done += n
+                }
+            }
+        }
+    }
+
+    static func applyMetadata(_ path: [UInt8], _ entry: Tree.Entry) throws {
+        _ = path.withCString { chmod($0, mode_t(entry.mode)) }
+        var times = [timespec(tv_sec: Int(entry.mtimeNanoseconds / 1_000_000_000), tv_nsec: Int(entry.mtimeNanoseconds % 1_000_000_000))]
+        times.append(times[0])
+        _ = path.withCString { utimensat(AT_FDCWD, $0, times, 0) }
+    }
+
+    static func checkDatabase(_ path: String, expected: Generation.Database) throws {
+        let digest = try sha256(ofFile: path)
+        guard digest == expected.sha256 else {
+            throw StoreError(.damaged, "database \(expected.path) does not match the image that was committed")
+        }
+        let result: String
+        do {
+            let queue = try DatabaseQueue(path: path)
+            result = try queue.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") ?? "" }
+            try queue.close()
+        } catch {
+            throw StoreError(.damaged, "database \(expected.path) does not open", detail: "\(error)")
+        }
+        guard result == "ok" else { throw StoreError(.damaged, "database \(expected.path) fails integrity_check: \(result)") }
+    }
+
+    static func sha256(ofFile path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw StoreError(.io, "cannot read \(path)") }
+        defer { try? handle.close() }
+        var hasher = SHA256Hasher()
+        while let data = try handle.read(upToCount: 4 << 20), !data.isEmpty { hasher.update(data) }
+        return hasher.hex()
+    }
+
+    static func restoreError(_ call: String, _ path: [UInt8]) -> StoreError {
+        let code = errno
+        if code == ENOSPC { return StoreError(.noSpace, "the restore target's disk is full") }
+        return StoreError(.io, "cannot \(call) \(String(decoding: path, as: UTF8.self)): \(String(cString: strerror(code)))")
+    }
+}
+
+final class ProgressTally: Sendable {
+    private let total = Mutex<UInt64>(0)
+    func add(_ bytes: UInt64) -> UInt64 { total.withLock { $0 += bytes; return $0 } }
+}

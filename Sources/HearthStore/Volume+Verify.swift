@@ -1,0 +1,115 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct VerifyReport: Codable, Sendable {
+    public var generations: [UInt64]
+    public var trees: Int
+    public var chunks: Int
+    public var packs: Int
+    public var databases: Int
+    /// One line per problem, naming the generation and the file, tree, pack or database.
+    public var damage: [String]
+    public var isHealthy: Bool { damage.isEmpty }
+}
+
+extension Volume {
+    /// Checks generations (one, or every one that retention kept): each decodes and authenticates,
+    /// numbering has no gaps, every tree and chunk is present and matches its hash, and every
+    /// database reassembles to its recorded image and passes `integrity_check`.
+    public func verify(generation only: UInt64? = nil) async throws -> VerifyReport {
+        var report = VerifyReport(generations: [], trees: 0, chunks: 0, packs: 0, databases: 0, damage: [])
+        let numbers = try await generationNumbers()
+        if let last = numbers.last {
+            let present = Set(numbers)
+            let first = numbers.first!
+            for missing in (first...last) where !present.contains(missing) {
+                report.damage.append("generation \(missing) is missing")
+            }
+        }
+        let index = try await loadIndex(excludingCondemned: false)
+        var chunkUsers: [BlobID: String] = [:]
+        var databases: [(UInt64, Generation.Database, [BlobID])] = []
+        var seenTrees: Set<BlobID> = []
+        let selected = only.map { [$0] } ?? numbers
+        if let only, !numbers.contains(only) { throw StoreError(.notFound, "volume \(name) has no generation \(only)") }
+        for number in selected {
+            let generation: Generation
+            do { generation = try await self.generation(number) } catch let error as StoreError {
+                report.damage.append("generation \(number): \(error.message)")
+                continue
+            }
+            if generation.pruned == true { continue }
+            report.generations.append(number)
+            var databaseChunks: [String: [BlobID]] = [:]
+            do {
+                try await walk(generation.root, index: index, visitTree: { _, id in seenTrees.insert(id) }) { path, entry in
+                    let display = String(decoding: path, as: UTF8.self)
+                    for chunk in entry.chunks where chunkUsers[chunk] == nil { chunkUsers[chunk] = "generation \(number): \(display)" }
+                    if entry.kind == .sqlite { databaseChunks[display] = entry.chunks }
+                }
+            } catch let error as StoreError {
+                report.damage.append("generation \(number): \(error.message)")
+                continue
+            }
+            for database in generation.databases {
+                guard let chunks = databaseChunks[database.path] else {
+                    report.damage.append("generation \(number): database \(database.path) is not in the tree")
+                    continue
+                }
+                databases.append((number, database, chunks))
+            }
+        }
+        report.trees = seenTrees.count
+        report.chunks = chunkUsers.count
+
+        var byPack: [String: [(BlobID, BlobLocation)]] = [:]
+        for id in chunkUsers.keys {
+            guard let location = index.location(of: id) else {
+                report.damage.append("\(chunkUsers[id]!): chunk \(id) is in no index")
+                continue
+            }
+            byPack[location.pack, default: []].append((id, location))
+        }
+        report.packs = byPack.count
+        var badChunks: Set<BlobID> = []
+        for (pack, blobs) in byPack.sorted(by: { $0.key < $1.key }) {
+            let bytes: [UInt8]
+            do {
+                bytes = try await store.get(StoreLayout.pack(family, pack)).bytes
+            } catch let error as StoreError where error.code == .notFound {
+                let users = Set(blobs.map { chunkUsers[$0.0]! }).sorted()
+                report.damage.append("pack \(pack.prefix(12)) is missing; it holds data of \(users.prefix(5).joined(separator: ", "))\(users.count > 5 ? " and \(users.count - 5) more" : "")")
+                badChunks.formUnion(blobs.map(\.0))
+                continue
+            }
+            for (id, location) in blobs {
+                do {
+                    guard location.offset + location.length <= bytes.count else { throw StoreError(.damaged, "pack is truncated") }
+                    _ = try key.openBlob(Array(bytes[location.offset..<(location.offset + location.length)]), id: id, rawLength: location.rawLength)
+                } catch let error as StoreError {
+                    report.damage.append("\(chunkUsers[id]!): chunk \(id) in pack \(pack.prefix(12)): \(error.message)")
+                    badChunks.insert(id)
+                }
+            }
+        }
+
+        for (number, database, chunks) in databases where !chunks.contains(where: badChunks.contains) {
+            report.databases += 1
+            let temporary = NSTemporaryDirectory() + "hearth-verify-\(UUID().uuidString).db"
+            defer { for suffix in ["", "-wal", "-shm"] { unlink(temporary + suffix) } }
+            do {
+                FileManager.default.createFile(atPath: temporary, contents: nil)
+                let handle = FileHandle(forWritingAtPath: temporary)!
+                for chunk in chunks { try handle.write(contentsOf: try await readBlob(chunk, index: index)) }
+                try handle.close()
+                try Self.checkDatabase(temporary, expected: database)
+            } catch let error as StoreError {
+                report.damage.append("generation \(number): \(error.message)")
+            }
+        }
+        return report
+    }
+}
