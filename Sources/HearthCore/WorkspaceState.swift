@@ -41,7 +41,9 @@ public struct WorkspaceStateMachine: Sendable {
         case (.running, .pause): return .pausing
         case (.pausing, .paused): return .paused
         case (.paused, .resume): return .resuming
-        case (.deleting, .deleted): return .deleted
+        case (.deleting, .deleted), (.failed, .deleted): return .deleted
+        // The sandbox exiting while it is being deleted is the deletion, not a failure.
+        case (.deleting, .fail): return .deleting
         case (let s, .delete) where s != .deleted && s != .deleting: return .deleting
         case (let s, .fail) where s != .deleted: return .failed
         case (.running, .adoptRunning), (.starting, .adoptRunning), (.resuming, .adoptRunning), (.creating, .adoptRunning),
