@@ -11,7 +11,6 @@ public enum CommitStep: String, Sendable, CaseIterable {
 public struct CommitProgress: Sendable {
     public var files: Int
     public var bytes: UInt64
-    public var bytesNew: UInt64
 }
 
 public struct CommitOptions: Sendable {

@@ -86,7 +86,7 @@ struct TreeCommitter: Sendable {
             values.bytes += result.entry.size
             if let cacheEntry = result.cacheEntry { values.cache[result.cacheKey] = cacheEntry }
             if let database = result.database { values.databases.append(database) }
-            return CommitProgress(files: values.files, bytes: values.bytes, bytesNew: 0)
+            return CommitProgress(files: values.files, bytes: values.bytes)
         }
         onProgress?(progress)
     }

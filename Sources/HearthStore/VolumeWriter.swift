@@ -59,7 +59,9 @@ public actor VolumeWriter {
         } catch let error as StoreError where error.code == .notFound {
             condition = .ifAbsent
         }
-        let headEpoch = try await volume.head()?.epoch ?? 0
+        let numbers = try await volume.generationNumbers()
+        var headEpoch: UInt64 = 0
+        if let last = numbers.last { headEpoch = try await volume.generation(last).epoch }
         let lease = Lease(epoch: max(previous?.epoch ?? 0, headEpoch) + 1, owner: identity, expiresAt: now.addingTimeInterval(policy.ttl), released: false)
         let etag: String
         do {
@@ -68,7 +70,7 @@ public actor VolumeWriter {
             throw StoreError(.leaseHeld, "another writer took the lease of volume \(volume.name) at the same moment")
         }
         state = .holding(lease: lease, etag: etag, renewedAt: now)
-        knownHead = try await volume.generationNumbers().last ?? 0
+        knownHead = numbers.last ?? 0
         if let previous, !previous.released {
             try await writeFence()
         }
