@@ -21,6 +21,9 @@ public struct CommitOptions: Sendable {
     /// Called after each protocol step; a throw aborts the commit there (tests use it as a kill point).
     public var onStep: (@Sendable (CommitStep) throws -> Void)?
     public var onProgress: (@Sendable (CommitProgress) -> Void)?
+    /// Captures the tree's SQLite databases (a watcher's WAL shippers). Without one, each database
+    /// is copied with SQLite's backup API inside one read transaction.
+    public var databaseSource: (any DatabaseSource)?
 
     public init(cacheDirectory: URL? = nil, concurrency: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
                 onStep: (@Sendable (CommitStep) throws -> Void)? = nil, onProgress: (@Sendable (CommitProgress) -> Void)? = nil) {
@@ -28,6 +31,7 @@ public struct CommitOptions: Sendable {
         self.concurrency = concurrency
         self.onStep = onStep
         self.onProgress = onProgress
+        self.databaseSource = nil
     }
 }
 

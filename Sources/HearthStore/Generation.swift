@@ -11,6 +11,8 @@ public struct Generation: Codable, Sendable, Equatable {
         case fence
         case rollback
         case fork
+        /// Only databases moved: the tree is the parent's, the databases carry newer WAL segments.
+        case wal
     }
 
     public struct Database: Codable, Sendable, Equatable {
@@ -20,6 +22,17 @@ public struct Generation: Codable, Sendable, Equatable {
         public var pageCount: Int
         /// SHA-256 of the consistent image, checked again on restore.
         public var sha256: String
+        /// WAL segments shipped since that image, replayed on it in order.
+        public var wal: [BlobID]? = nil
+        public var walFrames: Int? = nil
+        /// The size in pages after the last shipped transaction.
+        public var pages: Int? = nil
+        /// The image's chunks when they are not the tree entry's: a WAL generation reuses its
+        /// parent's tree, but its shipper may have taken a newer image since.
+        public var base: [BlobID]? = nil
+
+        /// The chunks of the image a restore starts from, given the tree entry's.
+        func imageChunks(treeChunks: [BlobID]) -> [BlobID] { base ?? treeChunks }
     }
 
     public var volume: String

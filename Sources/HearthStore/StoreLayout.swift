@@ -7,6 +7,7 @@
 ///     families/F/packs/XX/ID               sealed packs of chunks or trees
 ///     families/F/index/ID                  sealed indexes: blob → (pack, offset, length)
 ///     families/F/condemned/ID              GC marks: a pack about to be deleted
+///     families/F/wal/XX/ID                 sealed WAL segments, one object each, named by content
 enum StoreLayout {
     static func volume(_ name: String) -> String { "volumes/\(name)/" }
     static func keyFile(_ name: String) -> String { "volumes/\(name)/key.json" }
@@ -25,6 +26,8 @@ enum StoreLayout {
     static func index(_ family: String, _ id: String) -> String { "families/\(family)/index/\(id)" }
     static func condemned(_ family: String) -> String { "families/\(family)/condemned/" }
     static func condemned(_ family: String, _ packID: String) -> String { "families/\(family)/condemned/\(packID)" }
+    static func walSegments(_ family: String) -> String { "families/\(family)/wal/" }
+    static func walSegment(_ family: String, _ id: BlobID) -> String { "families/\(family)/wal/\(id.hex.prefix(2))/\(id.hex)" }
     static func packID(fromKey key: String) -> String { String(key.split(separator: "/").last ?? "") }
 
     /// Volume names are path components in every store, so they are restricted to a portable set.

@@ -18,6 +18,8 @@ struct TreeCommitter: Sendable {
     let concurrency: Int
     let counters: Counters
     let onProgress: (@Sendable (CommitProgress) -> Void)?
+    var databaseSource: (any DatabaseSource)? = nil
+    var volume: Volume? = nil
 
     final class Counters: Sendable {
         struct Values { var files = 0, directories = 0, filesRead = 0, bytes: UInt64 = 0; var cache: [[UInt8]: StatCache.Entry] = [:]; var databases: [Generation.Database] = [] }
@@ -94,7 +96,13 @@ struct TreeCommitter: Sendable {
     private func commitFile(_ item: TreeScanner.Entry, path: [UInt8], relative: [UInt8], isDatabase: Bool) async throws -> FileResult {
         let display = String(decoding: relative, as: UTF8.self)
         if isDatabase {
-            let (chunks, database) = try await commitDatabase(path: path, display: display)
+            let (chunks, database): ([BlobID], Generation.Database)
+            if let databaseSource {
+                let captured = try await databaseSource.capture(relativePath: display, absolutePath: String(decoding: path, as: UTF8.self), sink: sink(volume: volume!))
+                (chunks, database) = (captured.chunks, captured.database)
+            } else {
+                (chunks, database) = try await commitDatabase(path: path, display: display)
+            }
             let entry = Tree.Entry(name: item.name, kind: .sqlite, mode: item.mode, size: UInt64(database.pageSize * database.pageCount),
                                    mtimeNanoseconds: item.mtimeNanoseconds, chunks: chunks)
             return FileResult(entry: entry, cacheKey: relative, cacheEntry: nil, database: database)
@@ -118,6 +126,18 @@ struct TreeCommitter: Sendable {
             return FileResult(entry: entry, cacheKey: relative, cacheEntry: cacheEntry)
         }
         throw StoreError(.unreadable, "\(display) kept changing while it was read; nothing was committed")
+    }
+
+    /// Puts WAL segments into the store and snapshot files into this commit's packs, for database shippers.
+    func sink(volume: Volume) -> BlobSink {
+        BlobSink(addSegment: { bytes in
+            try await volume.writeSegment(bytes)
+        }, addFile: { path in
+            guard let read = try await chunkFile(path: Array(path.utf8), display: path, hashWhole: true) else {
+                throw StoreError(.io, "the snapshot \(path) changed while it was read")
+            }
+            return (read.chunks, read.sha256 ?? "")
+        })
     }
 
     static func mtime(_ info: stat) -> Int64 { Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec) }

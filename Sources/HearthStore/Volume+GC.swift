@@ -7,6 +7,7 @@ public struct GCResult: Codable, Sendable {
     public var packsDeleted: Int
     public var bytesDeleted: Int
     public var packsKept: Int
+    public var segmentsDeleted: Int = 0
 }
 
 extension Volume {
@@ -40,10 +41,18 @@ extension Volume {
         // 2. Reachability over every volume of the family.
         let index = try await loadIndex(excludingCondemned: false)
         var reachablePacks: Set<String> = []
+        // WAL generations share their parent's tree, so each root is walked once.
+        var walkedRoots: Set<BlobID> = []
+        var reachableSegments: Set<BlobID> = []
         for member in try await familyMembers() {
             for number in try await member.generationNumbers() {
                 let generation = try await member.generation(number)
                 guard generation.pruned != true else { continue }
+                for database in generation.databases {
+                    for blob in database.base ?? [] { if let pack = index.location(of: blob)?.pack { reachablePacks.insert(pack) } }
+                    reachableSegments.formUnion(database.wal ?? [])
+                }
+                guard walkedRoots.insert(generation.root).inserted else { continue }
                 try await member.walk(generation.root, index: index, visitTree: { _, id in
                     if let pack = index.location(of: id)?.pack { reachablePacks.insert(pack) }
                 }) { _, entry in
@@ -70,6 +79,15 @@ extension Volume {
             } else {
                 result.packsKept += 1
             }
+        }
+        // WAL segments are single objects: one no retained generation names, and older than the
+        // grace period (so not one an in-flight WAL generation just wrote), goes at once.
+        for segment in try await store.list(prefix: StoreLayout.walSegments(family)) {
+            guard let id = BlobID(hex: StoreLayout.packID(fromKey: segment.key)), !reachableSegments.contains(id),
+                  now.timeIntervalSince(segment.modified) >= grace else { continue }
+            try await store.delete(segment.key)
+            result.segmentsDeleted += 1
+            result.bytesDeleted += segment.size
         }
         guard !deleted.isEmpty else { return result }
         // Index first, then packs: a crash in between leaves packs no index names, which the next

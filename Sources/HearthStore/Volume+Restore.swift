@@ -48,6 +48,7 @@ extension Volume {
         var directories: [([UInt8], Tree.Entry)] = []
         var placements: [BlobID: [Placement]] = [:]
         var totalBytes: UInt64 = 0
+        let databases = Dictionary(generation.databases.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
 
         try await walk(generation.root, index: index) { path, entry in
             let full = rootBytes + [47] + path
@@ -61,21 +62,23 @@ extension Volume {
                 times.append(times[0])
                 _ = full.withCString { utimensat(AT_FDCWD, $0, times, AT_SYMLINK_NOFOLLOW) }
             case .file, .sqlite:
-                let fd = full.withCString { Glibc.open($0, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
-                guard fd >= 0, ftruncate(fd, off_t(entry.size)) == 0 else { throw Self.restoreError("create", path) }
-                close(fd)
+                let display = String(decoding: path, as: UTF8.self)
+                let chunks = entry.kind == .sqlite ? (databases[display]?.base ?? entry.chunks) : entry.chunks
                 let fileNumber = files.count
-                files.append(full)
-                fileEntries.append(entry)
                 var offset = 0
-                for chunk in entry.chunks {
+                for chunk in chunks {
                     guard let location = index.location(of: chunk) else {
-                        throw StoreError(.damaged, "\(String(decoding: path, as: UTF8.self)): chunk \(chunk) is in no index")
+                        throw StoreError(.damaged, "\(display): chunk \(chunk) is in no index")
                     }
                     placements[chunk, default: []].append(Placement(file: fileNumber, offset: offset))
                     offset += location.rawLength
                 }
-                totalBytes += entry.size
+                let fd = full.withCString { Glibc.open($0, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
+                guard fd >= 0, ftruncate(fd, off_t(offset)) == 0 else { throw Self.restoreError("create", path) }
+                close(fd)
+                files.append(full)
+                fileEntries.append(entry)
+                totalBytes += UInt64(offset)
             }
         }
 
@@ -100,12 +103,12 @@ extension Volume {
             try await group.waitForAll()
         }
 
+        for database in generation.databases {
+            try await finishDatabase(root + "/" + database.path, database, index: index)
+        }
         for (number, full) in files.enumerated() {
             let entry = fileEntries[number]
             try Self.applyMetadata(full, entry)
-        }
-        for database in generation.databases {
-            try Self.checkDatabase(root + "/" + database.path, expected: database)
         }
         for (full, entry) in directories.reversed() { try Self.applyMetadata(full, entry) }
         return (files.count, totalBytes)
@@ -152,20 +155,42 @@ extension Volume {
         _ = path.withCString { utimensat(AT_FDCWD, $0, times, 0) }
     }
 
-    static func checkDatabase(_ path: String, expected: Generation.Database) throws {
-        let digest = try sha256(ofFile: path)
+    /// Checks a database's base image against its hash, replays its WAL segments (each re-hashed
+    /// and checked against SQLite's frame checksums), and runs `integrity_check` on the result.
+    func finishDatabase(_ path: String, _ expected: Generation.Database, index: BlobIndex) async throws {
+        let digest = try Self.sha256(ofFile: path)
         guard digest == expected.sha256 else {
             throw StoreError(.damaged, "database \(expected.path) does not match the image that was committed")
         }
+        if let wal = expected.wal, !wal.isEmpty {
+            let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw StoreError(.io, "cannot reopen the restored database \(expected.path)") }
+            defer { close(fd) }
+            var pages = expected.pageCount
+            for (number, id) in wal.enumerated() {
+                do {
+                    let segment = try WALSegment.decode(try await readSegment(id))
+                    guard segment.cursor.header.pageSize == expected.pageSize else { throw StoreError(.damaged, "its page size differs from the database's") }
+                    pages = try segment.apply(to: fd)
+                } catch let error as StoreError where error.code == .damaged || error.code == .notFound {
+                    throw StoreError(.damaged, "database \(expected.path): WAL segment \(number + 1) of \(wal.count): \(error.message)")
+                }
+            }
+            guard ftruncate(fd, off_t(pages * expected.pageSize)) == 0, fsync(fd) == 0 else { throw Self.restoreError("truncate", Array(path.utf8)) }
+        }
+        try Self.checkIntegrity(path, name: expected.path)
+    }
+
+    static func checkIntegrity(_ path: String, name: String) throws {
         let result: String
         do {
             let queue = try DatabaseQueue(path: path)
             result = try queue.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") ?? "" }
             try queue.close()
         } catch {
-            throw StoreError(.damaged, "database \(expected.path) does not open", detail: "\(error)")
+            throw StoreError(.damaged, "database \(name) does not open", detail: "\(error)")
         }
-        guard result == "ok" else { throw StoreError(.damaged, "database \(expected.path) fails integrity_check: \(result)") }
+        guard result == "ok" else { throw StoreError(.damaged, "database \(name) fails integrity_check: \(result)") }
     }
 
     static func sha256(ofFile path: String) throws -> String {

@@ -33,6 +33,7 @@ extension Volume {
         var chunkUsers: [BlobID: String] = [:]
         var databases: [(UInt64, Generation.Database, [BlobID])] = []
         var seenTrees: Set<BlobID> = []
+        var rootDatabases: [BlobID: [String: [BlobID]]] = [:]
         let selected = only.map { [$0] } ?? numbers
         if let only, !numbers.contains(only) { throw StoreError(.notFound, "volume \(name) has no generation \(only)") }
         for number in selected {
@@ -43,22 +44,27 @@ extension Volume {
             }
             if generation.pruned == true { continue }
             report.generations.append(number)
-            var databaseChunks: [String: [BlobID]] = [:]
-            do {
-                try await walk(generation.root, index: index, visitTree: { _, id in seenTrees.insert(id) }) { path, entry in
-                    let display = String(decoding: path, as: UTF8.self)
-                    for chunk in entry.chunks where chunkUsers[chunk] == nil { chunkUsers[chunk] = "generation \(number): \(display)" }
-                    if entry.kind == .sqlite { databaseChunks[display] = entry.chunks }
+            // WAL generations share their parent's tree: walk each root once.
+            if rootDatabases[generation.root] == nil {
+                var databaseChunks: [String: [BlobID]] = [:]
+                do {
+                    try await walk(generation.root, index: index, visitTree: { _, id in seenTrees.insert(id) }) { path, entry in
+                        let display = String(decoding: path, as: UTF8.self)
+                        for chunk in entry.chunks where chunkUsers[chunk] == nil { chunkUsers[chunk] = "generation \(number): \(display)" }
+                        if entry.kind == .sqlite { databaseChunks[display] = entry.chunks }
+                    }
+                } catch let error as StoreError {
+                    report.damage.append("generation \(number): \(error.message)")
+                    continue
                 }
-            } catch let error as StoreError {
-                report.damage.append("generation \(number): \(error.message)")
-                continue
+                rootDatabases[generation.root] = databaseChunks
             }
             for database in generation.databases {
-                guard let chunks = databaseChunks[database.path] else {
+                guard let chunks = rootDatabases[generation.root]?[database.path] else {
                     report.damage.append("generation \(number): database \(database.path) is not in the tree")
                     continue
                 }
+                for blob in database.imageChunks(treeChunks: chunks) where chunkUsers[blob] == nil { chunkUsers[blob] = "generation \(number): database \(database.path)" }
                 databases.append((number, database, chunks))
             }
         }
@@ -96,16 +102,23 @@ extension Volume {
             }
         }
 
-        for (number, database, chunks) in databases where !chunks.contains(where: badChunks.contains) {
+        // Only the newest generation of each database image is replayed in full: older ones replay
+        // a prefix of the same WAL segments, so every segment is still read, re-hashed and checked
+        // against SQLite's frame checksums once.
+        var newestPerImage: [String: (UInt64, Generation.Database, [BlobID])] = [:]
+        for item in databases { newestPerImage["\(item.1.path)|\(item.1.sha256)"] = item }
+        let toReplay = only == nil ? newestPerImage.values.sorted { $0.0 < $1.0 } : databases
+        for (number, database, treeChunks) in toReplay where !database.imageChunks(treeChunks: treeChunks).contains(where: badChunks.contains) {
+            let chunks = database.base ?? treeChunks
             report.databases += 1
             let temporary = NSTemporaryDirectory() + "hearth-verify-\(UUID().uuidString).db"
             defer { for suffix in ["", "-wal", "-shm"] { unlink(temporary + suffix) } }
             do {
-                FileManager.default.createFile(atPath: temporary, contents: nil)
+                _ = FileManager.default.createFile(atPath: temporary, contents: nil)
                 let handle = FileHandle(forWritingAtPath: temporary)!
                 for chunk in chunks { try handle.write(contentsOf: try await readBlob(chunk, index: index)) }
                 try handle.close()
-                try Self.checkDatabase(temporary, expected: database)
+                try await finishDatabase(temporary, database, index: index)
             } catch let error as StoreError {
                 report.damage.append("generation \(number): \(error.message)")
             }

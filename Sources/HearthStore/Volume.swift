@@ -101,6 +101,26 @@ public struct Volume: Sendable {
         Set(try await store.list(prefix: StoreLayout.condemned(family)).map { StoreLayout.packID(fromKey: $0.key) })
     }
 
+    /// Stores a WAL segment as its own object: length, then the blob sealed to its id.
+    func writeSegment(_ bytes: [UInt8]) async throws -> BlobID {
+        let id = BlobID(hashing: bytes)
+        var object = withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { Array($0) }
+        object += try bytes.withUnsafeBytes { try key.sealBlob($0, id: id) }
+        _ = try await store.put(StoreLayout.walSegment(family, id), object, condition: .always)
+        return id
+    }
+
+    /// Reads a WAL segment back, re-hashed: exactly what was shipped, or an error.
+    func readSegment(_ id: BlobID) async throws -> [UInt8] {
+        let object: [UInt8]
+        do { object = try await store.get(StoreLayout.walSegment(family, id)).bytes } catch let error as StoreError where error.code == .notFound {
+            throw StoreError(.damaged, "WAL segment \(id) is missing")
+        }
+        guard object.count > 4 else { throw StoreError(.damaged, "WAL segment \(id) is truncated") }
+        let rawLength = Int(SQLiteWAL.be32(object, 0))
+        return try key.openBlob(Array(object[4...]), id: id, rawLength: rawLength)
+    }
+
     func readBlob(_ id: BlobID, index: BlobIndex) async throws -> [UInt8] {
         guard let location = index.location(of: id) else { throw StoreError(.damaged, "blob \(id) is in no index") }
         let sealed: [UInt8]

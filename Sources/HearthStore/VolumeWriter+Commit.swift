@@ -13,37 +13,24 @@ extension VolumeWriter {
         let onStep = options.onStep
         let uploader = PackUploader(volume: volume, index: index!) { try onStep?(.packUploaded) }
         let cacheURL = options.cacheDirectory.map { StatCache.file(directory: $0, store: volume.store.location, volume: volume.name) }
-        let committer = TreeCommitter(key: volume.key, chunker: FastCDC(seed: volume.key.chunkerSeed), uploader: uploader,
+        var committer = TreeCommitter(key: volume.key, chunker: FastCDC(seed: volume.key.chunkerSeed), uploader: uploader,
                                       previous: cacheURL.map(StatCache.load) ?? StatCache(), concurrency: options.concurrency,
                                       counters: TreeCommitter.Counters(), onProgress: options.onProgress)
+        committer.databaseSource = options.databaseSource
+        committer.volume = volume
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw StoreError(.invalidArgument, "\(directory.path) is not a directory")
         }
         let root = try await committer.commitDirectory(path: Array(directory.path.utf8), relative: [])
-        try await uploader.flush()
-
-        let uploaded = await uploader.uploaded
-        if !uploaded.isEmpty {
-            let sealed = try volume.key.seal(BlobIndex.encode(uploaded), context: BlobIndex.context)
-            let name = BlobID(hashing: sealed).hex
-            try await volume.store.put(StoreLayout.index(volume.family, name), sealed, condition: .always)
-            try onStep?(.indexWritten)
-        }
-        index = await uploader.index()
-
-        // GC may have condemned a pack this commit reuses after the index was loaded. Publishing
-        // would then point at data about to be deleted, so stop here; the retry re-uploads it.
-        let nowCondemned = try await volume.condemnedPacks().subtracting(condemned)
+        try await writeIndex(for: uploader, onStep: onStep)
+        try await checkNoneCondemned(since: condemned)
         let counters = committer.counters.values.withLock { $0 }
-        if !nowCondemned.isEmpty {
-            index!.remove(packs: nowCondemned)
-            throw StoreError(.conflict, "garbage collection ran during the commit; commit again")
-        }
 
         try await renew()
         try onStep?(.leaseRenewed)
 
+        let uploaded = await uploader.uploaded
         let bytesNew = await uploader.bytesNew
         let generation = try await publish { number, parent, epoch in
             Generation(volume: volume.name, generation: number, parent: parent, epoch: epoch, root: root, createdAt: clock.now(),
@@ -55,5 +42,30 @@ extension VolumeWriter {
         return CommitResult(generation: generation.generation, files: counters.files, directories: counters.directories,
                             bytes: counters.bytes, bytesNew: bytesNew, chunksNew: await uploader.blobsNew, packs: uploaded.count,
                             databases: counters.databases.count, filesRead: counters.filesRead, seconds: Date().timeIntervalSince(started))
+    }
+}
+
+extension VolumeWriter {
+    /// Flushes the uploader's packs and writes the index that names them.
+    func writeIndex(for uploader: PackUploader, onStep: (@Sendable (CommitStep) throws -> Void)?) async throws {
+        try await uploader.flush()
+        let uploaded = await uploader.uploaded
+        if !uploaded.isEmpty {
+            let sealed = try volume.key.seal(BlobIndex.encode(uploaded), context: BlobIndex.context)
+            let name = BlobID(hashing: sealed).hex
+            try await volume.store.put(StoreLayout.index(volume.family, name), sealed, condition: .always)
+            try onStep?(.indexWritten)
+        }
+        index = await uploader.index()
+    }
+
+    /// GC may have condemned a pack this commit reuses after the index was loaded. Publishing would
+    /// then point at data about to be deleted, so stop; the retry uploads it again.
+    func checkNoneCondemned(since condemned: Set<String>) async throws {
+        let nowCondemned = try await volume.condemnedPacks().subtracting(condemned)
+        if !nowCondemned.isEmpty {
+            index!.remove(packs: nowCondemned)
+            throw StoreError(.conflict, "garbage collection ran during the commit; commit again")
+        }
     }
 }

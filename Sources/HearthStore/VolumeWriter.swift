@@ -21,6 +21,7 @@ public actor VolumeWriter {
     /// The newest generation this writer knows of. It publishes into the slot after it, so a writer
     /// that slept through a takeover aims at the slot the new writer's fence already holds.
     private var knownHead: UInt64 = 0
+    private var lastPublished: Generation?
 
     public init(volume: Volume, policy: LeasePolicy = LeasePolicy(), identity: String = defaultWriterIdentity(), clock: any LeaseClock = WallClock()) {
         self.volume = volume
@@ -142,6 +143,7 @@ public actor VolumeWriter {
             do {
                 try await volume.store.put(StoreLayout.generation(volume.name, number), try generation.sealed(with: volume.key), condition: .ifAbsent)
                 knownHead = number
+                lastPublished = generation
                 return generation
             } catch let error as StoreError where error.code == .conflict {
                 let winner = try await volume.generation(number)
@@ -151,6 +153,14 @@ public actor VolumeWriter {
                 number += 1
             }
         }
+    }
+
+    /// The newest generation this writer knows of, without a round trip when it published it.
+    func headGeneration() async throws -> Generation? {
+        if let lastPublished, lastPublished.generation == knownHead { return lastPublished }
+        guard knownHead > 0 else { return nil }
+        lastPublished = try await volume.generation(knownHead)
+        return lastPublished
     }
 
     private func writeFence() async throws {

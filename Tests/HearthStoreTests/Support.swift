@@ -55,7 +55,7 @@ actor SeaweedFS {
         weed.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         weed.arguments = ["weed", "server", "-dir=\(directory.path)/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                           "-master.port=\(master)", "-volume.port=\(volume)", "-filer.port=\(filer)",
-                          "-s3", "-s3.port=\(s3)", "-s3.config=\(directory.path)/s3.json", "-master.volumeSizeLimitMB=1024", "-volume.max=0"]
+                          "-s3", "-s3.port=\(s3)", "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.config=\(directory.path)/s3.json", "-master.volumeSizeLimitMB=1024", "-volume.max=0"]
         weed.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         let log = directory.appendingPathComponent("weed.log")
         FileManager.default.createFile(atPath: log.path, contents: nil)

@@ -1,0 +1,102 @@
+import GRDBSQLite
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A bare SQLite connection for the WAL shipper. GRDB's queues end every transaction they open;
+/// the shipper must hold a read transaction across calls (so no one else can restart the log under
+/// it) and run the backup API inside it, which needs the C API directly.
+final class SQLiteConnection {
+    private var handle: OpaquePointer?
+    let path: String
+
+    init(path: String, readOnly: Bool = false) throws {
+        self.path = path
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX
+        let status = sqlite3_open_v2(path, &handle, flags, nil)
+        guard status == SQLITE_OK else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "status \(status)"
+            sqlite3_close(handle)
+            handle = nil
+            throw StoreError(.unreadable, "cannot open the database \(path)", detail: message)
+        }
+        // SQLite's own busy handler backs off to 100 ms sleeps, so a connection waiting for the write
+        // lock starves behind an application that commits in a tight loop. Retrying every 100 µs for
+        // up to 10 s takes the lock in one of the gaps between its transactions.
+        sqlite3_busy_handler(handle, { _, attempt in
+            guard attempt < 100_000 else { return 0 }
+            usleep(100)
+            return 1
+        }, nil)
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    func execute(_ sql: String) throws {
+        var message: UnsafeMutablePointer<CChar>?
+        let status = sqlite3_exec(handle, sql, nil, nil, &message)
+        defer { sqlite3_free(message) }
+        guard status == SQLITE_OK else {
+            throw StoreError(.io, "SQLite refused a statement on \(path)", detail: "\(sql): \(message.map { String(cString: $0) } ?? "status \(status)")")
+        }
+    }
+
+    func integer(_ sql: String) throws -> Int {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK else {
+            throw StoreError(.io, "SQLite refused a query on \(path)", detail: "\(sql): \(String(cString: sqlite3_errmsg(handle)))")
+        }
+        defer { sqlite3_finalize(statement) }
+        guard sqlite3_step(statement) == SQLITE_ROW else {
+            throw StoreError(.io, "SQLite returned no row on \(path)", detail: "\(sql): \(String(cString: sqlite3_errmsg(handle)))")
+        }
+        return Int(sqlite3_column_int64(statement, 0))
+    }
+
+    /// Starts a read transaction and takes its snapshot now (a deferred BEGIN alone takes none).
+    func beginRead() throws {
+        try execute("BEGIN DEFERRED")
+        _ = try integer("SELECT count(*) FROM sqlite_master")
+    }
+
+    /// Takes the database's write lock without writing, so no other connection can append to the log.
+    func beginWrite() throws { try execute("BEGIN IMMEDIATE") }
+
+    var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    func end() throws { try execute("ROLLBACK") }
+
+    /// A passive checkpoint copies what it can into the database file and never waits for readers.
+    func checkpointPassive() throws -> (logFrames: Int, checkpointed: Int) {
+        var log: Int32 = 0, done: Int32 = 0
+        let status = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &done)
+        guard status == SQLITE_OK || status == SQLITE_BUSY else {
+            throw StoreError(.io, "checkpoint failed on \(path)", detail: String(cString: sqlite3_errmsg(handle)))
+        }
+        return (Int(log), Int(done))
+    }
+
+    /// Copies this connection's current snapshot into a new database file at `destination`. Inside an
+    /// open read transaction the copy is exactly that transaction's view.
+    func backup(to destination: String) throws {
+        let target = try SQLiteConnection(path: destination, create: true)
+        guard let backup = sqlite3_backup_init(target.handle, "main", handle, "main") else {
+            throw StoreError(.io, "cannot start a backup of \(path)", detail: String(cString: sqlite3_errmsg(target.handle)))
+        }
+        let status = sqlite3_backup_step(backup, -1)
+        sqlite3_backup_finish(backup)
+        guard status == SQLITE_DONE else {
+            throw StoreError(.io, "the backup of \(path) failed", detail: "status \(status): \(String(cString: sqlite3_errmsg(target.handle)))")
+        }
+    }
+
+    private init(path: String, create: Bool) throws {
+        self.path = path
+        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else {
+            sqlite3_close(handle)
+            handle = nil
+            throw StoreError(.io, "cannot create \(path)")
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The durability barrier's local socket. A client sends `sync\n`; the reply, once the generation
+/// holding everything written before the request is published, is `ok GENERATION\n`, or
+/// `error CODE MESSAGE\n`. One request per connection, so a client that dies mid-wait costs nothing.
+public enum SyncSocket {
+    /// Serves `path` (mode 0600: only the watcher's user may ask it to commit) until the channel closes.
+    public static func serve(path: String, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                             sync: @escaping @Sendable () async throws -> UInt64) async throws -> any Channel {
+        unlink(path)
+        let channel = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RequestHandler(sync: sync)) }
+            }
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
+            .get()
+        chmod(path, 0o600)
+        return channel
+    }
+
+    /// Asks the watcher behind `path` for a sync and returns the generation it published.
+    public static func request(path: String) throws -> UInt64 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw StoreError(.io, "cannot create a socket") }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw StoreError(.invalidArgument, "socket path is too long: \(path)") }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            throw StoreError(.unavailable, "no watcher is serving \(path): \(String(cString: strerror(errno)))")
+        }
+        let request = Array("sync\n".utf8)
+        guard write(fd, request, request.count) == request.count else { throw StoreError(.io, "cannot send to \(path)") }
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while !reply.contains(10) {
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw StoreError(.unavailable, "the watcher closed \(path) without answering") }
+            reply += buffer[0..<n]
+        }
+        let line = String(decoding: reply.prefix { $0 != 10 }, as: UTF8.self)
+        let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
+        if parts.first == "ok", parts.count == 2, let generation = UInt64(parts[1]) { return generation }
+        if parts.first == "error", parts.count >= 2 {
+            throw StoreError(StoreError.Code(rawValue: parts[1]), parts.count > 2 ? parts[2] : "the sync failed")
+        }
+        throw StoreError(.io, "the watcher sent an unexpected reply: \(line.prefix(80))")
+    }
+
+    final class RequestHandler: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let sync: @Sendable () async throws -> UInt64
+
+        init(sync: @escaping @Sendable () async throws -> UInt64) { self.sync = sync }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var buffer = unwrapInboundIn(data)
+            // The request is one short line; anything else is answered and the connection closed.
+            let text = buffer.readString(length: buffer.readableBytes) ?? ""
+            guard text.hasPrefix("sync") else {
+                reply(context, "error invalid_argument the only request is sync\n")
+                return
+            }
+            let sync = self.sync
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let eventLoop = context.eventLoop
+            Task {
+                let line: String
+                do { line = "ok \(try await sync())\n" } catch let error as StoreError {
+                    line = "error \(error.code.rawValue) \(error.message.replacingOccurrences(of: "\n", with: " "))\n"
+                } catch {
+                    line = "error io \(error)\n"
+                }
+                eventLoop.execute { let (handler, context) = loopBound.value; handler.reply(context, line) }
+            }
+        }
+
+        private func reply(_ context: ChannelHandlerContext, _ line: String) {
+            let buffer = context.channel.allocator.buffer(string: line)
+            let channel = context.channel
+            context.writeAndFlush(NIOAny(buffer)).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
+
+/// Serves the sync socket for as long as the service group runs; on shutdown it stops taking
+/// requests and removes the socket file, before the watcher drains.
+public struct SyncSocketService: Service {
+    public let path: String
+    let sync: @Sendable () async throws -> UInt64
+
+    public init(path: String, sync: @escaping @Sendable () async throws -> UInt64) {
+        self.path = path
+        self.sync = sync
+    }
+
+    public func run() async throws {
+        let channel = try await SyncSocket.serve(path: path, sync: sync)
+        await withGracefulShutdownHandler {
+            try? await channel.closeFuture.get()
+        } onGracefulShutdown: {
+            channel.close(promise: nil)
+        }
+        unlink(path)
+    }
+}
