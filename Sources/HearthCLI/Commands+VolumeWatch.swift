@@ -58,7 +58,7 @@ struct VolumeSync: AsyncParsableCommand {
     func run() async throws {
         try await withStoreErrors {
             let started = ContinuousClock.now
-            let generation = try SyncSocket.request(path: socket)
+            let generation = try await SyncSocket.request(path: socket)
             let elapsed = ContinuousClock.now - started
             if json {
                 let millis = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15

@@ -18,6 +18,8 @@ public struct BlobSink: Sendable {
 public struct CapturedDatabase: Sendable {
     public var chunks: [BlobID]
     public var database: Generation.Database
+    /// False when nothing was shipped and the image is the same as at the last capture.
+    public var changed: Bool = true
 }
 
 /// Something that can capture SQLite databases found in the tree (the watcher's shippers). A
@@ -32,7 +34,10 @@ public protocol DatabaseSource: Sendable {
 /// are right, and owns checkpoints: it runs them itself, under the write lock, once it has shipped
 /// every frame. A log restarted any other way (its salt not the next one) forces a new base image.
 actor DatabaseShipper {
-    struct Base { var chunks: [BlobID]; var pageSize: Int; var pageCount: Int; var sha256: String; var bytes: Int }
+    struct Base {
+        var chunks: [BlobID], pageSize: Int, pageCount: Int, sha256: String
+        var bytes: Int { pageSize * pageCount }
+    }
 
     let path: String
     let relativePath: String
@@ -44,6 +49,13 @@ actor DatabaseShipper {
     private var segmentBytes = 0
     private var frames = 0
     private var pages = 0
+    /// The log's size and mtime when it was last read to its end.
+    private var shippedStamp: LogStamp?
+
+    struct LogStamp: Equatable {
+        var size: Int, seconds: Int, nanoseconds: Int
+        init(_ info: stat) { (size, seconds, nanoseconds) = (Int(info.st_size), info.st_mtim.tv_sec, info.st_mtim.tv_nsec) }
+    }
     /// Checkpoint once this much log has been shipped, as SQLite's own default of 1000 pages would.
     let checkpointBytes: Int
 
@@ -57,30 +69,29 @@ actor DatabaseShipper {
 
     var logPath: String { path + "-wal" }
 
-    /// Ships what is new and returns the database as of the last whole transaction shipped.
+    /// Ships what is new and returns the database as of the last whole transaction shipped;
+    /// `changed` says whether anything was shipped or a new image taken.
     func capture(sink: BlobSink) async throws -> CapturedDatabase {
+        let before = (segments.count, base?.sha256)
         // A chain of segments longer than the image it sits on costs more to restore than a new
         // image, which dedupes against the old one chunk by chunk.
         if let base, segmentBytes > max(base.bytes, 16 << 20) { self.base = nil }
-        if base == nil {
-            try await takeBase(sink: sink)
-        } else if try await !ship(sink: sink) {
-            try await takeBase(sink: sink)
-        }
-        if let cursor, cursor.offset >= checkpointBytes { try await checkpoint(sink: sink) }
+        if base != nil, try await !ship(sink: sink) { base = nil }
+        if base != nil, let cursor, cursor.offset >= checkpointBytes { try await checkpoint(sink: sink) }
         if base == nil { try await takeBase(sink: sink) }
         guard let base else { throw StoreError(.io, "no base image of \(relativePath)") }
         let database = Generation.Database(path: relativePath, pageSize: base.pageSize, pageCount: base.pageCount, sha256: base.sha256,
                                            wal: segments.isEmpty ? nil : segments, walFrames: segments.isEmpty ? nil : frames,
                                            pages: segments.isEmpty ? nil : pages)
-        return CapturedDatabase(chunks: base.chunks, database: database)
+        return CapturedDatabase(chunks: base.chunks, database: database, changed: before != (segments.count, base.sha256))
     }
 
-    /// Bytes of log written since the last ship, judged by the file's size alone (cheap enough to poll).
+    /// Whether the log was written since the last ship, judged by its size and mtime alone (cheap
+    /// enough to poll). A restarted log keeps its old size, so size alone would say yes forever.
     func hasNewLog() -> Bool {
         var info = stat()
         guard stat(logPath, &info) == 0 else { return false }
-        return Int(info.st_size) > (cursor?.offset ?? SQLiteWAL.headerSize)
+        return LogStamp(info) != shippedStamp
     }
 
     /// A new base image: the long read transaction is started under the write lock, where the end
@@ -105,12 +116,9 @@ actor DatabaseShipper {
         }
         let temporary = NSTemporaryDirectory() + "hearth-base-\(UUID().uuidString).db"
         defer { for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) } }
-        try reader.backup(to: temporary)
-        let snapshot = try SQLiteConnection(path: temporary)
-        let pageSize = try snapshot.integer("PRAGMA page_size")
-        let pageCount = try snapshot.integer("PRAGMA page_count")
+        let (pageSize, pageCount) = try reader.snapshot(to: temporary)
         let stored = try await sink.addFile(temporary)
-        base = Base(chunks: stored.chunks, pageSize: pageSize, pageCount: pageCount, sha256: stored.sha256, bytes: pageSize * pageCount)
+        base = Base(chunks: stored.chunks, pageSize: pageSize, pageCount: pageCount, sha256: stored.sha256)
         segments = []
         segmentBytes = 0
         frames = 0
@@ -146,6 +154,9 @@ actor DatabaseShipper {
             cursor = current
         }
         let start = cursor ?? SQLiteWAL.Cursor(header: header)
+        // Taken before the read: a write after it changes the stamp, so nothing is missed.
+        var info = stat()
+        if stat(logPath, &info) == 0 { shippedStamp = LogStamp(info) }
         let log = try readLog(from: start.offset)
         let scan = SQLiteWAL.scan(log, base: start.offset, after: start)
         cursor = scan.end

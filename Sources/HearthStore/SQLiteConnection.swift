@@ -11,9 +11,16 @@ final class SQLiteConnection {
     private var handle: OpaquePointer?
     let path: String
 
-    init(path: String, readOnly: Bool = false) throws {
+    enum Mode { case readOnly, readWrite, create }
+
+    init(path: String, mode: Mode = .readWrite) throws {
         self.path = path
-        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX
+        let access: Int32 = switch mode {
+        case .readOnly: SQLITE_OPEN_READONLY
+        case .readWrite: SQLITE_OPEN_READWRITE
+        case .create: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+        }
+        let flags = access | SQLITE_OPEN_NOMUTEX
         let status = sqlite3_open_v2(path, &handle, flags, nil)
         guard status == SQLITE_OK else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "status \(status)"
@@ -77,10 +84,11 @@ final class SQLiteConnection {
         return (Int(log), Int(done))
     }
 
-    /// Copies this connection's current snapshot into a new database file at `destination`. Inside an
-    /// open read transaction the copy is exactly that transaction's view.
-    func backup(to destination: String) throws {
-        let target = try SQLiteConnection(path: destination, create: true)
+    /// Copies this connection's snapshot (its open read transaction's, or a fresh one) into a new
+    /// database file at `destination`, left in WAL mode like the original, and returns its page
+    /// size and count. SQLite's backup API: never a raw copy of a file that is being written.
+    func snapshot(to destination: String) throws -> (pageSize: Int, pageCount: Int) {
+        let target = try SQLiteConnection(path: destination, mode: .create)
         guard let backup = sqlite3_backup_init(target.handle, "main", handle, "main") else {
             throw StoreError(.io, "cannot start a backup of \(path)", detail: String(cString: sqlite3_errmsg(target.handle)))
         }
@@ -89,14 +97,7 @@ final class SQLiteConnection {
         guard status == SQLITE_DONE else {
             throw StoreError(.io, "the backup of \(path) failed", detail: "status \(status): \(String(cString: sqlite3_errmsg(target.handle)))")
         }
-    }
-
-    private init(path: String, create: Bool) throws {
-        self.path = path
-        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else {
-            sqlite3_close(handle)
-            handle = nil
-            throw StoreError(.io, "cannot create \(path)")
-        }
+        try target.execute("PRAGMA journal_mode=WAL")
+        return (try target.integer("PRAGMA page_size"), try target.integer("PRAGMA page_count"))
     }
 }

@@ -14,7 +14,6 @@ public enum SyncSocket {
     /// Serves `path` (mode 0600: only the watcher's user may ask it to commit) until the channel closes.
     public static func serve(path: String, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                              sync: @escaping @Sendable () async throws -> UInt64) async throws -> any Channel {
-        unlink(path)
         let channel = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RequestHandler(sync: sync)) }
@@ -26,37 +25,30 @@ public enum SyncSocket {
     }
 
     /// Asks the watcher behind `path` for a sync and returns the generation it published.
-    public static func request(path: String) throws -> UInt64 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw StoreError(.io, "cannot create a socket") }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw StoreError(.invalidArgument, "socket path is too long: \(path)") }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    public static func request(path: String, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> UInt64 {
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await ClientBootstrap(group: group).connect(unixDomainSocketPath: path) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        } catch {
+            throw StoreError(.unavailable, "no watcher is serving \(path)", detail: "\(error)")
         }
-        guard connected == 0 else {
-            throw StoreError(.unavailable, "no watcher is serving \(path): \(String(cString: strerror(errno)))")
+        let line: String = try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: "sync\n"))
+            var reply = ByteBuffer()
+            for try await var buffer in inbound {
+                reply.writeBuffer(&buffer)
+                if reply.readableBytesView.contains(10) { break }
+            }
+            return String(buffer: reply).split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
         }
-        let request = Array("sync\n".utf8)
-        guard write(fd, request, request.count) == request.count else { throw StoreError(.io, "cannot send to \(path)") }
-        var reply: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 512)
-        while !reply.contains(10) {
-            let n = read(fd, &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw StoreError(.unavailable, "the watcher closed \(path) without answering") }
-            reply += buffer[0..<n]
-        }
-        let line = String(decoding: reply.prefix { $0 != 10 }, as: UTF8.self)
         let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
         if parts.first == "ok", parts.count == 2, let generation = UInt64(parts[1]) { return generation }
         if parts.first == "error", parts.count >= 2 {
             throw StoreError(StoreError.Code(rawValue: parts[1]), parts.count > 2 ? parts[2] : "the sync failed")
         }
+        if line.isEmpty { throw StoreError(.unavailable, "the watcher closed \(path) without answering") }
         throw StoreError(.io, "the watcher sent an unexpected reply: \(line.prefix(80))")
     }
 

@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import Synchronization
 
 #if canImport(Glibc)
@@ -156,21 +155,9 @@ struct TreeCommitter: Sendable {
 
     static func backupDatabase(_ path: String, to temporary: String, display: String) throws -> (Int, Int) {
         do {
-            var configuration = Configuration()
-            configuration.readonly = true
-            configuration.busyMode = .timeout(10)
-            let source = try DatabaseQueue(path: path, configuration: configuration)
-            let destination = try DatabaseQueue(path: temporary)
-            try source.backup(to: destination)
-            try destination.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode=WAL") }
-            let sizes = try destination.read { db in
-                (try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0, try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0)
-            }
-            try source.close()
-            try destination.close()
-            return sizes
-        } catch {
-            throw StoreError(.unreadable, "cannot take a consistent copy of the database \(display)", detail: "\(error)")
+            return try SQLiteConnection(path: path, mode: .readOnly).snapshot(to: temporary)
+        } catch let error as StoreError {
+            throw StoreError(.unreadable, "cannot take a consistent copy of the database \(display)", detail: error.detail ?? error.message)
         }
     }
 

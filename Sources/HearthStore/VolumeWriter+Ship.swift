@@ -2,7 +2,7 @@ import Foundation
 
 extension VolumeWriter {
     /// Publishes a WAL generation: the head's tree, with databases moved on to what `capture` ships.
-    /// Returns nil, publishing nothing, when `capture` has nothing new.
+    /// Returns nil, publishing nothing, when `capture` returns nil or no database changed.
     public func publishDatabases(_ capture: @Sendable (BlobSink) async throws -> [CapturedDatabase]?) async throws -> Generation? {
         try checkClock()
         let condemned = try await volume.condemnedPacks()
@@ -14,7 +14,7 @@ extension VolumeWriter {
         let uploader = PackUploader(volume: volume, index: index!) {}
         let committer = TreeCommitter(key: volume.key, chunker: FastCDC(seed: volume.key.chunkerSeed), uploader: uploader,
                                       previous: StatCache(), concurrency: 1, counters: TreeCommitter.Counters(), onProgress: nil)
-        guard let captured = try await capture(committer.sink(volume: volume)) else { return nil }
+        guard let captured = try await capture(committer.sink(volume: volume)), captured.contains(where: \.changed) else { return nil }
         try await writeIndex(for: uploader, onStep: nil)
         try await checkNoneCondemned(since: condemned)
         _ = try await renewIfDue()

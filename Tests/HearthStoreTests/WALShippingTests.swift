@@ -116,7 +116,7 @@ struct WALShippingTests {
         let socket = scratch.path("watch.sock").path
         let server = try await SyncSocket.serve(path: socket) { try await watcher.sync() }
         try Data("written before sync\n".utf8).write(to: source.appendingPathComponent("late.txt"))
-        let generation = try await Task.detached { try SyncSocket.request(path: socket) }.value
+        let generation = try await SyncSocket.request(path: socket)
         let out = scratch.path("restored")
         _ = try await volume.restore(generation: generation, to: out)
         #expect(try String(contentsOf: out.appendingPathComponent("late.txt"), encoding: .utf8) == "written before sync\n")
@@ -127,7 +127,7 @@ struct WALShippingTests {
         let next = VolumeWriter(volume: volume)
         try await next.acquire()
         #expect(try await volume.head()?.reason != .fence)
-        await #expect(throws: StoreError.self) { try await Task.detached { try SyncSocket.request(path: socket) }.value }
+        await #expect(throws: StoreError.self) { try await SyncSocket.request(path: socket) }
     }
 
     @Test("a torn or corrupt WAL frame ends the scan; a damaged segment is refused")
