@@ -100,4 +100,29 @@ final class SQLiteConnection {
         try target.execute("PRAGMA journal_mode=WAL")
         return (try target.integer("PRAGMA page_size"), try target.integer("PRAGMA page_count"))
     }
+
+    /// The first `count` bytes of a database file, read through SQLite's own VFS. A plain
+    /// open()/close() on a database file drops every POSIX lock this process holds on it, including
+    /// the shared lock each WAL-mode connection keeps; another process closing its last connection
+    /// could then take the file exclusively, checkpoint past the shipper's read mark and delete the
+    /// log and the shared memory under this process's feet. SQLite's VFS defers such a close.
+    static func readHeader(_ path: String, count: Int) -> [UInt8]? {
+        guard let vfs = sqlite3_vfs_find(nil), let open = vfs.pointee.xOpen else { return nil }
+        let file = UnsafeMutableRawPointer.allocate(byteCount: Int(vfs.pointee.szOsFile), alignment: 16)
+        file.initializeMemory(as: UInt8.self, repeating: 0, count: Int(vfs.pointee.szOsFile))
+        defer { file.deallocate() }
+        let handle = file.assumingMemoryBound(to: sqlite3_file.self)
+        // The unix VFS keeps the name for the file's lifetime and may look past its end for URI
+        // parameters, so it gets a buffer with the double terminator SQLite's own names have.
+        let name = Array(path.utf8CString) + [0, 0]
+        return name.withUnsafeBufferPointer { name -> [UInt8]? in
+            var outFlags: Int32 = 0
+            guard open(vfs, name.baseAddress, handle, SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_READONLY, &outFlags) == SQLITE_OK,
+                  let methods = handle.pointee.pMethods else { return nil }
+            defer { _ = methods.pointee.xClose(handle) }
+            var bytes = [UInt8](repeating: 0, count: count)
+            let status = bytes.withUnsafeMutableBytes { methods.pointee.xRead(handle, $0.baseAddress, Int32(count), 0) }
+            return status == SQLITE_OK ? bytes : nil
+        }
+    }
 }

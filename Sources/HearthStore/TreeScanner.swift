@@ -66,11 +66,7 @@ struct TreeScanner {
 
     /// True for a SQLite database in WAL mode: the header magic, and read/write versions 2.
     static func isWALDatabase(_ path: [UInt8]) -> Bool {
-        let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var header = [UInt8](repeating: 0, count: 20)
-        guard pread(fd, &header, 20, 0) == 20 else { return false }
+        guard let header = SQLiteConnection.readHeader(String(decoding: path, as: UTF8.self), count: 20), header.count == 20 else { return false }
         return header[0..<16].elementsEqual(Array("SQLite format 3".utf8) + [0]) && header[18] == 2 && header[19] == 2
     }
 }

@@ -33,24 +33,14 @@ struct WALShippingTests {
     }
 
     static func rows(_ path: String) async throws -> (count: Int, maximum: Int) {
-        // Opening a database whose log another process is restarting can fail with a transient
-        // SQLITE_IOERR in this process; the test's reader retries, as an application would.
-        var attempt = 0
-        while true {
-            do {
-                let queue = try DatabaseQueue(path: path)
-                defer { try? queue.close() }
-                return try await queue.read {
-                    (try Int.fetchOne($0, sql: "SELECT count(*) FROM t") ?? 0, try Int.fetchOne($0, sql: "SELECT coalesce(max(n), 0) FROM t") ?? 0)
-                }
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_IOERR && attempt < 20 {
-                attempt += 1
-                try await Task.sleep(for: .milliseconds(10))
-            }
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try await queue.read {
+            (try Int.fetchOne($0, sql: "SELECT count(*) FROM t") ?? 0, try Int.fetchOne($0, sql: "SELECT coalesce(max(n), 0) FROM t") ?? 0)
         }
     }
 
-    @Test("a database under load is shipped as WAL generations; every generation restores to a gap-free prefix, and sync covers every row before it", arguments: [StoreKind.local])
+    @Test("a database under load is shipped as WAL generations; every generation restores to a gap-free prefix, and sync covers every row before it", arguments: StoreKind.allCases)
     func shippingUnderLoad(kind: StoreKind) async throws {
         let scratch = try Scratch()
         let source = scratch.path("src")
@@ -128,6 +118,42 @@ struct WALShippingTests {
         try await next.acquire()
         #expect(try await volume.head()?.reason != .fence)
         await #expect(throws: StoreError.self) { try await SyncSocket.request(path: socket) }
+    }
+
+    /// Another process writes one row and closes its connection, the last one it has. If nothing
+    /// else holds the database's shared lock, that close checkpoints and deletes the log.
+    static func writeFromAnotherProcessAndClose(_ path: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('INSERT INTO t VALUES (2)'); c.close()", path]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+
+    @Test("finding databases in a tree leaves this process's SQLite locks alone, so no other process deletes a log it still reads")
+    func headerReadKeepsLocks() async throws {
+        let scratch = try Scratch()
+        func openHeld(_ name: String) async throws -> (String, DatabaseQueue) {
+            let path = scratch.path(name).path
+            let queue = try DatabaseQueue(path: path)
+            try await queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1)") }
+            return (path, queue)
+        }
+        // The hazard itself: a plain open and close of the file drops this process's shared lock.
+        let (exposed, exposedQueue) = try await openHeld("exposed.db")
+        let fd = open(exposed, O_RDONLY)
+        close(fd)
+        try Self.writeFromAnotherProcessAndClose(exposed)
+        #expect(!FileManager.default.fileExists(atPath: exposed + "-wal"), "the control case no longer shows the hazard")
+        try exposedQueue.close()
+
+        let (held, queue) = try await openHeld("held.db")
+        #expect(TreeScanner.isWALDatabase(Array(held.utf8)))
+        try Self.writeFromAnotherProcessAndClose(held)
+        #expect(FileManager.default.fileExists(atPath: held + "-wal"), "another process deleted the log this process holds open")
+        #expect(try await queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM t") } == 2)
+        try queue.close()
     }
 
     @Test("a torn or corrupt WAL frame ends the scan; a damaged segment is refused")
