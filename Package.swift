@@ -173,7 +173,18 @@ let package = Package(
             dependencies: ["HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane", "HearthServerTestKit"]
         ),
         .testTarget(name: "HearthJailTests", dependencies: ["HearthJail"]),
-        .testTarget(name: "HearthStoreTests", dependencies: ["HearthStore", "HearthStoreS3", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "HearthStoreTests",
+            dependencies: [
+                "HearthStore", "HearthStoreS3",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                // The fault proxy between the S3 client and SeaweedFS.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "HearthQEMUTests",
             dependencies: ["HearthQEMU", "HearthJail", "HearthServerTestKit", "HearthClient", "HearthAPI"]

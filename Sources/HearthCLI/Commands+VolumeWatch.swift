@@ -19,13 +19,18 @@ struct VolumeWatch: AsyncParsableCommand {
     @OptionGroup var options: VolumeOptions
     @Option(help: "Seconds between commits of the whole tree") var interval: Double = 60
     @Option(help: "Sync socket (default: ~/.cache/hearth/volumes/VOLUME.sock)") var socket: String?
+    @Option(name: .customLong("lease-seconds"), help: "How long the lease lasts unrenewed; after that another writer may take over and this one stops")
+    var leaseSeconds: Double = 30
 
     func run() async throws {
         try await withStoreErrors {
             guard interval > 0 else { throw StoreError(.invalidArgument, "--interval must be more than 0 seconds") }
+            guard leaseSeconds >= 1 else { throw StoreError(.invalidArgument, "--lease-seconds must be at least 1") }
             let kek = try options.kek()
             let volume = try await Volume.openOrCreate(store: try await StoreURL.open(options.store), name: options.volume, kek: kek)
-            let writer = VolumeWriter(volume: volume)
+            // The writer renews every third of the TTL and stops if it could not renew with this
+            // margin left, so the margin must stay well under a third.
+            let writer = VolumeWriter(volume: volume, policy: LeasePolicy(ttl: leaseSeconds, safetyMargin: min(2, leaseSeconds / 6)))
             try await writer.acquire()
             var logger = Logger(label: "hearth.volume.watch")
             logger.logLevel = ProcessInfo.processInfo.environment["HEARTH_DEBUG"] != nil ? .debug : .info

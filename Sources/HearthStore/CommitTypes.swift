@@ -24,6 +24,10 @@ public struct CommitOptions: Sendable {
     /// Captures the tree's SQLite databases (a watcher's WAL shippers). Without one, each database
     /// is copied with SQLite's backup API inside one read transaction.
     public var databaseSource: (any DatabaseSource)?
+    /// Publish nothing when the tree and every database are those of the head; the result then
+    /// names the head, which already holds everything. The watcher sets it, so an idle workspace
+    /// adds no generations; a one-off commit always publishes, as restic's backup does.
+    public var skipIfUnchanged = false
 
     public init(cacheDirectory: URL? = nil, concurrency: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
                 onStep: (@Sendable (CommitStep) throws -> Void)? = nil, onProgress: (@Sendable (CommitProgress) -> Void)? = nil) {
@@ -46,9 +50,11 @@ public struct CommitResult: Codable, Sendable {
     public var databases: Int
     public var filesRead: Int
     public var seconds: Double
+    /// False when nothing had changed and the head was kept (`skipIfUnchanged`).
+    public var published = true
 
     enum CodingKeys: String, CodingKey {
-        case generation, files, directories, bytes, packs, databases, seconds
+        case generation, files, directories, bytes, packs, databases, seconds, published
         case bytesNew = "bytes_new"
         case chunksNew = "chunks_new"
         case filesRead = "files_read"

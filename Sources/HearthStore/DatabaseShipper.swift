@@ -156,13 +156,16 @@ actor DatabaseShipper {
         let start = cursor ?? SQLiteWAL.Cursor(header: header)
         // Taken before the read: a write after it changes the stamp, so nothing is missed.
         var info = stat()
-        if stat(logPath, &info) == 0 { shippedStamp = LogStamp(info) }
+        let stamp = stat(logPath, &info) == 0 ? LogStamp(info) : nil
         let log = try readLog(from: start.offset)
         let scan = SQLiteWAL.scan(log, base: start.offset, after: start)
-        cursor = scan.end
-        guard scan.frameCount > 0 else { return true }
+        guard scan.frameCount > 0 else { (cursor, shippedStamp) = (scan.end, stamp); return true }
         let segment = WALSegment(from: start, scan: scan)
-        segments.append(try await sink.addSegment(segment.encoded()))
+        // The cursor moves only once the segment is stored: a failed upload is read again next
+        // time, never skipped (a skipped segment would leave a hole in every later generation).
+        let id = try await sink.addSegment(segment.encoded())
+        (cursor, shippedStamp) = (scan.end, stamp)
+        segments.append(id)
         segmentBytes += segment.frames.count
         frames += scan.frameCount
         let last = segment.frames.count - start.frameSize

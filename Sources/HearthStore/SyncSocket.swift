@@ -102,9 +102,15 @@ public struct SyncSocketService: Service {
 
     public func run() async throws {
         let channel = try await SyncSocket.serve(path: path, sync: sync)
-        await withGracefulShutdownHandler {
-            try? await channel.closeFuture.get()
-        } onGracefulShutdown: {
+        // Closed by a graceful shutdown, or by cancellation when the group stops because the
+        // watcher failed (fenced): waiting on the close future alone would hang the process.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                try? await channel.closeFuture.get()
+            } onGracefulShutdown: {
+                channel.close(promise: nil)
+            }
+        } onCancel: {
             channel.close(promise: nil)
         }
         unlink(path)

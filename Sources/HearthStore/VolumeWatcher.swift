@@ -118,6 +118,7 @@ public actor VolumeWatcher: DatabaseSource, Service {
         capturedInCommit = []
         var commitOptions = CommitOptions(cacheDirectory: options.cacheDirectory)
         commitOptions.databaseSource = self
+        commitOptions.skipIfUnchanged = true
         do {
             let result = try await writer.commit(directory: directory, options: commitOptions)
             lastCommit = result

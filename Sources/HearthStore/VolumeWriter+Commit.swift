@@ -26,16 +26,24 @@ extension VolumeWriter {
         try await writeIndex(for: uploader, onStep: onStep)
         try await checkNoneCondemned(since: condemned)
         let counters = committer.counters.values.withLock { $0 }
+        let databases = counters.databases.sorted { $0.path < $1.path }
+        let uploaded = await uploader.uploaded
+        let bytesNew = await uploader.bytesNew
+        if options.skipIfUnchanged, uploaded.isEmpty, let head = try await headGeneration(), head.root == root, head.databases == databases {
+            _ = try await renewIfDue()
+            if let cacheURL { StatCache(entries: counters.cache).save(cacheURL) }
+            return CommitResult(generation: head.generation, files: counters.files, directories: counters.directories, bytes: counters.bytes,
+                                bytesNew: 0, chunksNew: 0, packs: 0, databases: databases.count, filesRead: counters.filesRead,
+                                seconds: Date().timeIntervalSince(started), published: false)
+        }
 
         try await renew()
         try onStep?(.leaseRenewed)
 
-        let uploaded = await uploader.uploaded
-        let bytesNew = await uploader.bytesNew
         let generation = try await publish { number, parent, epoch in
             Generation(volume: volume.name, generation: number, parent: parent, epoch: epoch, root: root, createdAt: clock.now(),
                        writer: identity, reason: .commit, files: counters.files, bytes: counters.bytes, bytesNew: bytesNew,
-                       databases: counters.databases.sorted { $0.path < $1.path }, source: nil, pruned: nil)
+                       databases: databases, source: nil, pruned: nil)
         }
         try onStep?(.generationPublished)
         if let cacheURL { StatCache(entries: counters.cache).save(cacheURL) }

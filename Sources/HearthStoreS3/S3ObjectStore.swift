@@ -57,8 +57,10 @@ public struct S3ObjectStore: ObjectStore {
         case .ifMatch(let etag): headers.append(("If-Match", etag))
         }
         let response = try await send("PUT", key: key, headers: headers, body: bytes) { attempt, response in
-            // A retried create that finds its own bytes already there succeeded the first time.
-            if attempt > 1, condition == .ifAbsent, response.status == .preconditionFailed,
+            // A retried conditional write whose first attempt landed but whose answer was lost finds
+            // its own bytes there. Every conditional object here (generation, lease) names its
+            // writer, so equal bytes mean this writer's write.
+            if attempt > 1, condition != .always, response.status == .preconditionFailed,
                let existing = try? await get(key), existing.bytes == bytes {
                 return Response(status: .ok, headers: ["ETag": existing.etag], body: [])
             }

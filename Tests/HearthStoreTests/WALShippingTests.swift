@@ -110,6 +110,9 @@ struct WALShippingTests {
         let out = scratch.path("restored")
         _ = try await volume.restore(generation: generation, to: out)
         #expect(try String(contentsOf: out.appendingPathComponent("late.txt"), encoding: .utf8) == "written before sync\n")
+        // Nothing new: the barrier holds at once and no empty generation is published.
+        #expect(try await SyncSocket.request(path: socket) == generation, "a sync with nothing new published a generation")
+        #expect(try await volume.generationNumbers().last == generation)
         try await server.close()
         await watcher.stop()  // a graceful shutdown: one last commit, then the lease is released
         try await running.value
