@@ -83,6 +83,7 @@ let package = Package(
         .target(
             name: "HearthStore",
             dependencies: [
+                "CZstd",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -93,6 +94,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // zstd (Debian's libzstd-dev) for pack blobs: three times deflate's speed at a better ratio.
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
         // The S3 object store: SigV4, conditional writes, retries. Kept apart so the engine has no HTTP client.
         .target(
             name: "HearthStoreS3",
@@ -178,6 +181,7 @@ let package = Package(
             dependencies: [
                 "HearthStore", "HearthStoreS3",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "CompressNIO", package: "compress-nio"),
                 // The fault proxy between the S3 client and SeaweedFS.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

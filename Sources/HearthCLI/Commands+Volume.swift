@@ -13,7 +13,8 @@ struct VolumeCommand: AsyncParsableCommand {
             losing it makes the volumes it wraps unreadable.
             """,
         subcommands: [VolumeKeygen.self, VolumeCommit.self, VolumeLog.self, VolumeRestore.self, VolumeVerify.self, VolumeDiff.self,
-                      VolumeFork.self, VolumeRollback.self, VolumeGC.self, VolumeRekey.self, VolumeWatch.self, VolumeSync.self])
+                      VolumeFork.self, VolumeRollback.self, VolumeGC.self, VolumeRekey.self, VolumeWatch.self, VolumeSync.self,
+                      VolumeBenchmark.self])
 }
 
 struct VolumeOptions: ParsableArguments {

@@ -89,6 +89,10 @@ final class SQLiteConnection {
     /// size and count. SQLite's backup API: never a raw copy of a file that is being written.
     func snapshot(to destination: String) throws -> (pageSize: Int, pageCount: Int) {
         let target = try SQLiteConnection(path: destination, mode: .create)
+        // The copy is a scratch file until it is hashed: no journal and no fsync for its writes.
+        // Reading the source through mmap spares a pread per page.
+        try target.execute("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF")
+        try? execute("PRAGMA mmap_size=1073741824")
         guard let backup = sqlite3_backup_init(target.handle, "main", handle, "main") else {
             throw StoreError(.io, "cannot start a backup of \(path)", detail: String(cString: sqlite3_errmsg(target.handle)))
         }

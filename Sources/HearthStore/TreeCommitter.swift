@@ -16,6 +16,7 @@ struct TreeCommitter: Sendable {
     let previous: StatCache
     let concurrency: Int
     let counters: Counters
+    let limiter: AsyncSemaphore
     let onProgress: (@Sendable (CommitProgress) -> Void)?
     var databaseSource: (any DatabaseSource)? = nil
     var volume: Volume? = nil
@@ -42,15 +43,12 @@ struct TreeCommitter: Sendable {
         }
         let sidecars = Set(databases.flatMap { [$0 + Array("-wal".utf8), $0 + Array("-shm".utf8)] })
         var entries: [Tree.Entry] = []
+        var subdirectories: [TreeScanner.Entry] = []
         var fileJobs: [TreeScanner.Entry] = []
         for item in listing {
-            let childPath = path + [47] + item.name
-            let childRelative = relative.isEmpty ? item.name : relative + [47] + item.name
             switch item.kind {
             case .directory:
-                let subtree = try await commitDirectory(path: childPath, relative: childRelative)
-                entries.append(Tree.Entry(name: item.name, kind: .directory, mode: item.mode, size: 0, mtimeNanoseconds: item.mtimeNanoseconds, subtree: subtree))
-                counters.values.withLock { $0.directories += 1 }
+                subdirectories.append(item)
             case .symlink:
                 entries.append(Tree.Entry(name: item.name, kind: .symlink, mode: item.mode, size: 0, mtimeNanoseconds: item.mtimeNanoseconds, symlinkTarget: item.symlinkTarget))
             case .file, .sqlite:
@@ -58,14 +56,29 @@ struct TreeCommitter: Sendable {
                 fileJobs.append(item)
             }
         }
+        // Subdirectories are walked in parallel with this directory's files; `limiter` bounds the
+        // files open across the whole tree, and each directory keeps at most `concurrency` queued.
         try await withThrowingTaskGroup(of: FileResult.self) { group in
+            for item in subdirectories {
+                let childPath = path + [47] + item.name
+                let childRelative = relative.isEmpty ? item.name : relative + [47] + item.name
+                group.addTask {
+                    let subtree = try await commitDirectory(path: childPath, relative: childRelative)
+                    counters.values.withLock { $0.directories += 1 }
+                    return FileResult(entry: Tree.Entry(name: item.name, kind: .directory, mode: item.mode, size: 0,
+                                                        mtimeNanoseconds: item.mtimeNanoseconds, subtree: subtree), cacheKey: [])
+                }
+            }
             var running = 0
             for item in fileJobs {
-                if running >= concurrency, let result = try await group.next() { record(result, into: &entries); running -= 1 }
+                while running >= concurrency, let result = try await group.next() {
+                    record(result, into: &entries)
+                    if result.entry.kind != .directory { running -= 1 }
+                }
                 let childPath = path + [47] + item.name
                 let childRelative = relative.isEmpty ? item.name : relative + [47] + item.name
                 let isDatabase = databases.contains(item.name)
-                group.addTask { try await commitFile(item, path: childPath, relative: childRelative, isDatabase: isDatabase) }
+                group.addTask { try await limiter.withPermit { try await commitFile(item, path: childPath, relative: childRelative, isDatabase: isDatabase) } }
                 running += 1
             }
             for try await result in group { record(result, into: &entries) }
@@ -82,6 +95,7 @@ struct TreeCommitter: Sendable {
 
     private func record(_ result: FileResult, into entries: inout [Tree.Entry]) {
         entries.append(result.entry)
+        guard result.entry.kind != .directory else { return }
         let progress = counters.values.withLock { values in
             values.files += 1
             values.bytes += result.entry.size
@@ -161,6 +175,15 @@ struct TreeCommitter: Sendable {
         }
     }
 
+    /// Hashes a chunk and, unless an equal one is stored or queued, seals it for a pack.
+    private func store(_ chunk: UnsafeRawBufferPointer) async throws -> BlobID {
+        let id = BlobID(hashing: chunk)
+        if !(await uploader.isStored(id)) {
+            try await uploader.add(kind: .data, id: id, sealed: try key.sealBlob(chunk, id: id), rawLength: chunk.count)
+        }
+        return id
+    }
+
     struct ReadResult { var chunks: [BlobID]; var stat: stat; var sha256: String? }
 
     /// Reads, chunks, hashes and seals a file. Returns nil if the file changed while it was read.
@@ -170,42 +193,63 @@ struct TreeCommitter: Sendable {
         defer { close(fd) }
         var before = stat()
         fstat(fd, &before)
-        let capacity = 3 * chunker.maximum
+        // Small files (most of a source tree) get a buffer their size, not three maximum chunks:
+        // a 12 MiB allocation per file is a mmap, page faults and a munmap each time.
+        let capacity = min(3 * chunker.maximum, max(64 << 10, Int(before.st_size) + 1))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
         defer { buffer.deallocate() }
         var start = 0, filled = 0, eof = false
-        var chunks: [BlobID] = []
+        var slots: [BlobID?] = []
         var whole = hashWhole ? SHA256() : nil
-        while true {
-            if !eof && filled - start < chunker.maximum {
-                if start > 0 {
-                    buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: filled - start)
-                    filled -= start
-                    start = 0
-                }
-                while filled < capacity {
-                    let n = read(fd, buffer.baseAddress! + filled, capacity - filled)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw StoreError(.unreadable, "cannot read \(display): \(String(cString: strerror(errno)))")
+        // Cutting is sequential and fast; hashing, compressing and sealing a large file's chunks
+        // run on every core, so one big file (a database image, a blob) does not run on one.
+        let parallel = Int(before.st_size) >= 2 * chunker.maximum
+        try await withThrowingTaskGroup(of: (Int, BlobID).self) { group in
+            var inFlight = 0
+            while true {
+                if !eof && filled - start < chunker.maximum {
+                    if start > 0 {
+                        buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: filled - start)
+                        filled -= start
+                        start = 0
                     }
-                    if n == 0 { eof = true; break }
-                    filled += n
+                    while filled < capacity {
+                        let n = read(fd, buffer.baseAddress! + filled, capacity - filled)
+                        if n < 0 {
+                            if errno == EINTR { continue }
+                            throw StoreError(.unreadable, "cannot read \(display): \(String(cString: strerror(errno)))")
+                        }
+                        if n == 0 { eof = true; break }
+                        filled += n
+                    }
                 }
+                if filled == start { break }
+                let window = UnsafeRawBufferPointer(rebasing: buffer[start..<filled])
+                let length = chunker.cut(window)
+                let chunk = UnsafeRawBufferPointer(rebasing: window[0..<length])
+                whole?.update(bufferPointer: chunk)
+                if parallel {
+                    if inFlight >= concurrency, let (index, id) = try await group.next() { slots[index] = id; inFlight -= 1 }
+                    let index = slots.count
+                    slots.append(nil)  // filled when its task ends
+                    let bytes = [UInt8](chunk)
+                    group.addTask {
+                        let id = BlobID(hashing: bytes)
+                        if !(await uploader.isStored(id)) {
+                            let sealed = try bytes.withUnsafeBytes { try key.sealBlob($0, id: id) }
+                            try await uploader.add(kind: .data, id: id, sealed: sealed, rawLength: bytes.count)
+                        }
+                        return (index, id)
+                    }
+                    inFlight += 1
+                } else {
+                    slots.append(try await store(chunk))
+                }
+                start += length
             }
-            if filled == start { break }
-            let window = UnsafeRawBufferPointer(rebasing: buffer[start..<filled])
-            let length = chunker.cut(window)
-            let chunk = UnsafeRawBufferPointer(rebasing: window[0..<length])
-            whole?.update(bufferPointer: chunk)
-            let id = BlobID(hashing: chunk)
-            if !(await uploader.isStored(id)) {
-                let sealed = try key.sealBlob(chunk, id: id)
-                try await uploader.add(kind: .data, id: id, sealed: sealed, rawLength: length)
-            }
-            chunks.append(id)
-            start += length
+            for try await (index, id) in group { slots[index] = id }
         }
+        let chunks = slots.map { $0! }
         var after = stat()
         fstat(fd, &after)
         if after.st_size != before.st_size || Self.mtime(after) != Self.mtime(before) { return nil }

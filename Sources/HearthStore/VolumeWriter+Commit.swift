@@ -15,7 +15,7 @@ extension VolumeWriter {
         let cacheURL = options.cacheDirectory.map { StatCache.file(directory: $0, store: volume.store.location, volume: volume.name) }
         var committer = TreeCommitter(key: volume.key, chunker: FastCDC(seed: volume.key.chunkerSeed), uploader: uploader,
                                       previous: cacheURL.map(StatCache.load) ?? StatCache(), concurrency: options.concurrency,
-                                      counters: TreeCommitter.Counters(), onProgress: options.onProgress)
+                                      counters: TreeCommitter.Counters(), limiter: AsyncSemaphore(permits: options.concurrency), onProgress: options.onProgress)
         committer.databaseSource = options.databaseSource
         committer.volume = volume
         var isDirectory: ObjCBool = false

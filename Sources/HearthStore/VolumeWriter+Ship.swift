@@ -13,7 +13,7 @@ extension VolumeWriter {
         }
         let uploader = PackUploader(volume: volume, index: index!) {}
         let committer = TreeCommitter(key: volume.key, chunker: FastCDC(seed: volume.key.chunkerSeed), uploader: uploader,
-                                      previous: StatCache(), concurrency: 1, counters: TreeCommitter.Counters(), onProgress: nil)
+                                      previous: StatCache(), concurrency: 1, counters: TreeCommitter.Counters(), limiter: AsyncSemaphore(permits: 1), onProgress: nil)
         guard let captured = try await capture(committer.sink(volume: volume)), captured.contains(where: \.changed) else { return nil }
         try await writeIndex(for: uploader, onStep: nil)
         try await checkNoneCondemned(since: condemned)

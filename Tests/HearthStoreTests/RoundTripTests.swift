@@ -1,5 +1,7 @@
+import CompressNIO
 import Foundation
-import HearthStore
+import NIOCore
+@testable import HearthStore
 import Testing
 
 @Suite("Volume round trips")
@@ -20,6 +22,24 @@ struct RoundTripTests {
         #expect(expected.count > 30)
         #expect(actual == expected)
         #expect(try await volume.verify().isHealthy)
+    }
+
+    @Test("blob encodings: text is stored as zstd, random bytes as is, and deflate from older packs still decodes")
+    func blobEncodings() throws {
+        let text = PipelineBenchmark.makeData(bytes: 200_000, content: .text)
+        let random = PipelineBenchmark.makeData(bytes: 200_000, content: .random)
+        let packedText = text.withUnsafeBytes { PackFormat.encode($0) }
+        let packedRandom = random.withUnsafeBytes { PackFormat.encode($0) }
+        #expect(packedText.first == 2 && packedText.count < text.count / 2)
+        #expect(packedRandom.first == 0 && packedRandom.count == random.count + 1)
+        #expect(try PackFormat.decode(packedText, rawLength: text.count) == text)
+        #expect(try PackFormat.decode(packedRandom, rawLength: random.count) == random)
+        var plain = ByteBuffer(bytes: text)
+        let deflated = try plain.compress(with: CompressionAlgorithm.deflate())
+        #expect(try PackFormat.decode([1] + Array(deflated.readableBytesView), rawLength: text.count) == text)
+        // A frame cut short, or one that claims the wrong length, is damage, not data.
+        #expect(throws: StoreError.self) { try PackFormat.decode(Array(packedText.dropLast(7)), rawLength: text.count) }
+        #expect(throws: StoreError.self) { try PackFormat.decode(packedText, rawLength: text.count + 1) }
     }
 
     @Test("a second commit reads only what changed and stores only new chunks")
