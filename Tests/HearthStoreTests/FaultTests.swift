@@ -83,10 +83,11 @@ struct FaultTests {
 
         // Writer A: a separate `hearth volume watch` process with a 3 s lease.
         let a = try cli.start(["volume", "watch", source.path, "--store", try StoreURLs.url(for: store), "--volume", "vol",
-                               "--interval", "0.5", "--lease-seconds", "3", "--socket", scratch.path("a.sock").path])
-        defer { if a.process.isRunning { kill(a.process.processIdentifier, SIGKILL) } }
+                               "--interval", "0.5", "--lease-seconds", "3", "--socket", scratch.path("a.sock").path], directory: scratch.url)
+        let aPid = try a.pid()
+        defer { if a.isRunning { kill(aPid, SIGKILL) } }
         try await waitFor("writer A's first generation") { try await !volume.generationNumbers().isEmpty }
-        kill(a.process.processIdentifier, SIGSTOP)
+        kill(aPid, SIGSTOP)
         let frozenEpoch = try await volume.generation(try await volume.generationNumbers().last!).epoch
         // The lease runs out while A is frozen (a real process, so real time passes; no fixed sleep).
         try await waitFor("writer A's lease to expire") {
@@ -104,9 +105,9 @@ struct FaultTests {
 
         // A resumes: its next write is refused and it stops with a clear error.
         try Data("written while A was frozen\n".utf8).write(to: source.appendingPathComponent("late.txt"))
-        kill(a.process.processIdentifier, SIGCONT)
-        try await waitFor("writer A to stop") { !a.process.isRunning }
-        #expect(a.process.terminationStatus != 0)
+        kill(aPid, SIGCONT)
+        try await waitFor("writer A to stop") { !a.isRunning }
+        #expect(a.status != 0)
         #expect(a.stderr().contains("fenced"), "A's error does not say it was fenced: \(a.stderr())")
 
         // B carries on; nothing after B's takeover came from A.
@@ -168,12 +169,12 @@ struct FaultTests {
         for directory in ["store", "home"] { try FileManager.default.createDirectory(at: scratch.path(directory), withIntermediateDirectories: true) }
         for path in [scratch.path("store").path, scratch.path("home").path, cli.kekFile] { chown(path, 65534, 65534) }
         let commit = ["volume", "commit", source.path, "--store", "file://" + scratch.path("store").path, "--volume", "vol"]
-        let first = try cli.run(commit, asNobody: true, home: scratch.path("home").path)
+        let first = try await cli.run(commit, asNobody: true, home: scratch.path("home").path, directory: scratch.url)
         #expect(first.status == 0, "\(first.stderr)")
 
         try Data("secret\n".utf8).write(to: source.appendingPathComponent("private.key"))
         chmod(source.appendingPathComponent("private.key").path, 0o000)
-        let run = try cli.run(commit, asNobody: true, home: scratch.path("home").path)
+        let run = try await cli.run(commit, asNobody: true, home: scratch.path("home").path, directory: scratch.url)
         #expect(run.status != 0)
         #expect(run.stderr.contains("private.key"), "the error does not name the file: \(run.stderr)")
         #expect(run.stderr.lowercased().contains("permission denied"), "the error does not say why: \(run.stderr)")

@@ -27,46 +27,65 @@ struct HearthCLI {
         self.environment = environment
     }
 
-    /// A running process whose standard error is collected as it arrives.
+    /// A running `hearth`, started by a shell that records its pid and, when it ends, its exit
+    /// status in files. The test process cannot rely on its own `waitpid`: the in-process agent
+    /// tests start a reaper that collects every child of this process, statuses included.
     final class Running: Sendable {
-        let process: Process
+        private let shell: Process
+        private let pidFile: String
+        private let statusFile: String
         private let collected = Mutex(Data())
-        init(process: Process, pipe: Pipe) {
-            self.process = process
+
+        init(arguments: [String], environment: [String: String], directory: URL) throws {
+            let name = UUID().uuidString
+            pidFile = directory.appendingPathComponent("\(name).pid").path
+            statusFile = directory.appendingPathComponent("\(name).status").path
+            shell = Process()
+            shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+            shell.arguments = ["-c", #""$@" & echo $! > "$HEARTH_PID_FILE.tmp"; mv "$HEARTH_PID_FILE.tmp" "$HEARTH_PID_FILE"; wait $!; echo $? > "$HEARTH_STATUS_FILE.tmp"; mv "$HEARTH_STATUS_FILE.tmp" "$HEARTH_STATUS_FILE""#, "sh"] + arguments
+            shell.environment = environment.merging(["HEARTH_PID_FILE": pidFile, "HEARTH_STATUS_FILE": statusFile]) { $1 }
+            shell.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+            let pipe = Pipe()
+            shell.standardError = pipe
             pipe.fileHandleForReading.readabilityHandler = { [self] handle in
                 let data = handle.availableData
                 self.collected.withLock { $0.append(data) }
             }
+            try shell.run()
         }
+
+        /// The pid of `hearth` itself (not the shell's), for signals.
+        func pid() throws -> pid_t {
+            for _ in 0..<1000 {
+                if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) { return pid }
+                usleep(10_000)
+            }
+            throw StoreError(.unavailable, "hearth did not start")
+        }
+
+        /// The exit status once `hearth` has ended; nil while it runs.
+        var status: Int32? {
+            (try? String(contentsOfFile: statusFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+
+        var isRunning: Bool { status == nil }
+
         func stderr() -> String { collected.withLock { String(decoding: $0, as: UTF8.self) } }
     }
 
-    func start(_ arguments: [String], asNobody: Bool = false, home: String? = nil) throws -> Running {
-        let process = Process()
+    func start(_ arguments: [String], asNobody: Bool = false, home: String? = nil, directory: URL) throws -> Running {
         var environment = self.environment
         if let home { environment["HOME"] = home; environment["XDG_CACHE_HOME"] = home + "/.cache" }
-        if asNobody {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "--", binary] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments
-        }
-        process.environment = environment
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        let pipe = Pipe()
-        process.standardError = pipe
-        let running = Running(process: process, pipe: pipe)
-        try process.run()
-        return running
+        let command = asNobody ? ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", binary] : [binary]
+        return try Running(arguments: command + arguments, environment: environment, directory: directory)
     }
 
-    func run(_ arguments: [String], asNobody: Bool = false, home: String? = nil) throws -> (status: Int32, stderr: String) {
-        let running = try start(arguments, asNobody: asNobody, home: home)
-        running.process.waitUntilExit()
-        // The last bytes may still be in the pipe when the process is reaped.
-        Thread.sleep(forTimeInterval: 0.05)
-        return (running.process.terminationStatus, running.stderr())
+    func run(_ arguments: [String], asNobody: Bool = false, home: String? = nil, directory: URL) async throws -> (status: Int32, stderr: String) {
+        let running = try start(arguments, asNobody: asNobody, home: home, directory: directory)
+        while running.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        // The last bytes may still be in the pipe when the status is written.
+        try await Task.sleep(for: .milliseconds(50))
+        return (running.status!, running.stderr())
     }
 }
 
