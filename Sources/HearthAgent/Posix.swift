@@ -55,7 +55,11 @@ enum Posix {
             }
             if errno == EINTR { continue }
             if errno == EAGAIN {
-                _ = waitReady(fd, events: Int16(POLLIN))
+                // Nothing to read and the peer hung up: that is the end, not a reason to poll again
+                // (a hung-up fd polls ready at once, and the loop spun at full speed).
+                var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                while poll(&pfd, 1, -1) < 0 && errno == EINTR {}
+                if pfd.revents & Int16(POLLIN) == 0 && pfd.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { return [] }
                 continue
             }
             if errno == EIO { return [] }  // PTY master after the last slave closed.

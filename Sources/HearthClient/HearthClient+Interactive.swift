@@ -67,6 +67,8 @@ extension HearthClient {
                        receive: @escaping @Sendable (ByteBuffer) async throws -> Void) async throws {
         let outcome = TunnelOutcome()
         try await webSocket("/v1/workspaces/\(escape(ws))/ports/\(port)/tunnel") { inbound, outbound, _ in
+            // The client speaks first, so nothing the server sends can race the upgrade.
+            try await outbound.write(.text("open"))
             var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
             guard case .text(let first)? = try await messages.next() else {
                 outcome.set(Failure(status: 0, code: "unreachable", message: "the server closed the tunnel before it opened"))
@@ -74,6 +76,10 @@ extension HearthClient {
             }
             if let error = try? API.decoder().decode(API.ErrorBody.self, from: Data(first.utf8)) {
                 outcome.set(Failure(status: 0, code: error.error.code, message: error.error.message))
+                // The server closes right after an error. Its close frame must be read here: left
+                // unread in the inbound stream, the client's own close handshake waited for it
+                // forever (a tunnel to an unknown workspace hung under load).
+                while try await messages.next() != nil {}
                 return
             }
             let remaining = TunnelMessages(messages)

@@ -181,10 +181,11 @@ public final class GVisorRuntime: SandboxRuntime {
         guard !Overlay.isMounted(layout.rootfs) else {
             throw HearthError(.runtimeFailed, "the workspace's filesystem is still in use", detail: layout.rootfs)
         }
-        // runsc's gofer may still be exiting after `delete --force` returns; retry briefly, and
-        // report failure rather than claim a delete that left a directory behind.
+        // runsc's gofer may still be exiting after `delete --force` returns, holding the rootfs
+        // mount in its own namespace (EBUSY); on a loaded host that takes seconds. Retry for up
+        // to 15 s, and report failure rather than claim a delete that left a directory behind.
         var lastError: (any Error)?
-        for _ in 0..<20 {
+        for _ in 0..<150 {
             do {
                 if FileManager.default.fileExists(atPath: spec.stateDirectory) {
                     try FileManager.default.removeItem(atPath: spec.stateDirectory)

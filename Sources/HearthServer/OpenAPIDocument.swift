@@ -63,7 +63,7 @@ enum OpenAPIDocument {
         "/v1/workspaces/{ws}/files/move": {"parameters": [{"$ref": "#/components/parameters/ws"}], "post": {"summary": "Move or rename", "responses": {"204": {"description": "moved"}, "409": {"$ref": "#/components/responses/Error"}}}},
         "/v1/workspaces/{ws}/ports": {"parameters": [{"$ref": "#/components/parameters/ws"}], "get": {"summary": "Listening TCP ports inside the workspace", "responses": {"200": {"description": "ports"}}}},
         "/v1/workspaces/{ws}/ports/{port}/tunnel": {"parameters": [{"$ref": "#/components/parameters/ws"}, {"name": "port", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": 65535}}],
-          "get": {"summary": "WebSocket: one TCP connection to a port on the workspace's loopback. First a text message, TunnelOpened (connected, port) or an Error; then binary messages carry the bytes both ways, an empty one from the client half-closes.", "responses": {"101": {"description": "switching protocols"}}}}
+          "get": {"summary": "WebSocket: one TCP connection to a port on the workspace's loopback. The client first sends a text message (open); the server answers with a text message, TunnelOpened (connected, port) or an Error; then binary messages carry the bytes both ways, an empty one from the client half-closes.", "responses": {"101": {"description": "switching protocols"}}}}
       }
     }
     """

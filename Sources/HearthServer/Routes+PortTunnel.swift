@@ -11,14 +11,20 @@ import NIOCore
 /// `GET /v1/workspaces/{ws}/ports/{port}/tunnel`: one TCP connection to a port on the workspace's
 /// loopback, carried by the agent. The guest's network stays closed.
 ///
-/// The server first sends a text message, `{"connected":true,"port":N}` or `{"error":{…}}` (then
-/// closes). After that, binary messages carry the connection's bytes both ways. An empty binary
-/// message from the client half-closes the guest side; the guest's end of stream, or either side
-/// closing the WebSocket, ends the tunnel.
+/// The client speaks first: one text message (`open`). The server answers with a text message,
+/// `{"connected":true,"port":N}` or `{"error":{…}}` (then closes). After that, binary messages
+/// carry the connection's bytes both ways. An empty binary message from the client half-closes the
+/// guest side; the guest's end of stream, or either side closing the WebSocket, ends the tunnel.
+///
+/// Why the client speaks first: frames the server sent straight after the upgrade (an error for an
+/// unknown workspace is immediate) could arrive with the 101 response, before the client's
+/// WebSocket handler was in place, and were lost, close frame included: the client hung.
 enum PortTunnelSocket {
     static func register(on router: Router<BasicWebSocketRequestContext>, manager: WorkspaceManager) {
         router.ws("/v1/workspaces/:ws/ports/:port/tunnel") { inbound, outbound, context in
             let ref = try context.requestContext.parameters.require("ws")
+            let messages = InboundMessages(inbound.messages(maxSize: 1 << 20).makeAsyncIterator())
+            guard case .text? = try await messages.next() else { return }
             let stream: HostStream
             do {
                 guard let port = context.requestContext.parameters.get("port", as: UInt16.self), port > 0 else {
@@ -49,7 +55,7 @@ enum PortTunnelSocket {
                 group.addTask {
                     // A WebSocket cannot half-close, so an empty binary message stands for the
                     // client's end of stream; the guest may still answer after it.
-                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                    while let message = try await messages.next() {
                         guard case .binary(let buffer) = message else { continue }
                         if buffer.readableBytes == 0 {
                             try await stream.sendEOF(.bytes)
@@ -72,4 +78,13 @@ enum PortTunnelSocket {
         }
         throw HearthError(.agentUnavailable, "the workspace agent went away")
     }
+}
+
+/// The one iterator of a WebSocket's inbound messages, shared by the opening read and, after it,
+/// the task that forwards the client's bytes (an inbound stream can be iterated only once).
+private final class InboundMessages: @unchecked Sendable {
+    // Used by one task at a time: the handler, then only its forwarding task.
+    private var iterator: WebSocketInboundMessageStream.AsyncIterator
+    init(_ iterator: WebSocketInboundMessageStream.AsyncIterator) { self.iterator = iterator }
+    func next() async throws -> WebSocketMessage? { try await iterator.next() }
 }

@@ -31,7 +31,7 @@ public struct LiveServer: Sendable {
             try FileManager.default.createSymbolicLink(atPath: data + "/images", withDestinationPath: root + "/images")
         }
         var logger = Logger(label: "hearth.test")
-        logger.logLevel = .warning
+        logger.logLevel = ProcessInfo.processInfo.environment["HEARTH_TEST_DEBUG"] != nil ? .debug : .warning
         // Build the shared base image before any request waits on it.
         _ = try await ImageStore(root: root + "/images", logger: logger).base()
         var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)

@@ -55,4 +55,19 @@ import Testing
         }
         try await server.client.delete(w.id)
     }
+
+    /// An error the server can give at once (an unknown workspace) raced the WebSocket upgrade and
+    /// could be lost, close frame included, leaving the client waiting forever. The client now
+    /// speaks first; hundreds in a row must each end with the error.
+    @Test func immediateErrorsNeverLeaveTheClientWaiting() async throws {
+        let server = try await LiveServer.shared.value
+        for _ in 0..<300 {
+            do {
+                try await server.client.tunnel("no-such-workspace", port: 8000, send: { _ in }, receive: { _ in })
+                Issue.record("an unknown workspace must fail")
+            } catch let failure as HearthClient.Failure {
+                #expect(failure.code == "not_found", "\(failure)")
+            }
+        }
+    }
 }
