@@ -114,8 +114,8 @@ actor DatabaseShipper {
             try? locker.end()
             throw error
         }
-        let temporary = NSTemporaryDirectory() + "hearth-base-\(UUID().uuidString).db"
-        defer { for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) } }
+        let temporary = SQLiteConnection.scratchPath("base")
+        defer { SQLiteConnection.removeScratch(temporary) }
         let (pageSize, pageCount) = try reader.snapshot(to: temporary)
         let stored = try await sink.addFile(temporary)
         base = Base(chunks: stored.chunks, pageSize: pageSize, pageCount: pageCount, sha256: stored.sha256)

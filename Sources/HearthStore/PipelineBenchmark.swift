@@ -42,12 +42,10 @@ public enum PipelineBenchmark {
             let sha256 = time(buffer.count) { ids = cuts.map { BlobID(hashing: UnsafeRawBufferPointer(rebasing: buffer[$0])) } }
             var encoded: [[UInt8]] = []
             let encode = time(buffer.count) { encoded = cuts.map { PackFormat.encode(UnsafeRawBufferPointer(rebasing: buffer[$0])) } }
-            var sealError: (any Error)?
-            let seal = time(buffer.count) {
-                do { for (bytes, id) in zip(encoded, ids) { _ = try key.seal(bytes, context: PackFormat.blobContext(id)) } } catch { sealError = error }
+            let seal = try time(buffer.count) {
+                for (bytes, id) in zip(encoded, ids) { _ = try key.seal(bytes, context: PackFormat.blobContext(id)) }
             }
-            if let sealError { throw sealError }
-            let pipeline = try timeThrowing(buffer.count) {
+            let pipeline = try time(buffer.count) {
                 var offset = 0
                 while offset < buffer.count {
                     let chunk = UnsafeRawBufferPointer(rebasing: buffer[offset...])
@@ -63,13 +61,7 @@ public enum PipelineBenchmark {
     }
 
     /// MiB/s of `body` over `bytes` bytes.
-    private static func time(_ bytes: Int, _ body: () -> Void) -> Double {
-        let started = ContinuousClock.now
-        body()
-        return rate(bytes, since: started)
-    }
-
-    private static func timeThrowing(_ bytes: Int, _ body: () throws -> Void) throws -> Double {
+    private static func time(_ bytes: Int, _ body: () throws -> Void) rethrows -> Double {
         let started = ContinuousClock.now
         try body()
         return rate(bytes, since: started)
@@ -84,14 +76,8 @@ public enum PipelineBenchmark {
     /// Random bytes from a SplitMix sequence, or lines of words from a small vocabulary (about 3:1
     /// under deflate, like source code).
     static func makeData(bytes: Int, content: Content) -> [UInt8] {
-        var state: UInt64 = 0x5EED
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var random = SplitMix(seed: 0x5EED)
+        func next() -> UInt64 { random.next() }
         var out = [UInt8]()
         out.reserveCapacity(bytes + 64)
         switch content {
@@ -109,5 +95,18 @@ public enum PipelineBenchmark {
             }
         }
         return Array(out.prefix(bytes))
+    }
+}
+
+/// SplitMix64: a tiny, fast, seeded generator for benchmark and test data (not for keys).
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

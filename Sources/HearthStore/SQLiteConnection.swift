@@ -1,3 +1,4 @@
+import Foundation
 import GRDBSQLite
 
 #if canImport(Glibc)
@@ -104,6 +105,12 @@ final class SQLiteConnection {
         try target.execute("PRAGMA journal_mode=WAL")
         return (try target.integer("PRAGMA page_size"), try target.integer("PRAGMA page_count"))
     }
+
+    /// A scratch path for a copy of a database (a snapshot, a restore being checked).
+    static func scratchPath(_ purpose: String) -> String { NSTemporaryDirectory() + "hearth-\(purpose)-\(UUID().uuidString).db" }
+
+    /// Removes a scratch database and every sidecar SQLite may have made next to it.
+    static func removeScratch(_ path: String) { for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) } }
 
     /// The first `count` bytes of a database file, read through SQLite's own VFS. A plain
     /// open()/close() on a database file drops every POSIX lock this process holds on it, including

@@ -158,8 +158,8 @@ struct TreeCommitter: Sendable {
     /// A consistent image of a WAL-mode database, taken with SQLite's backup API inside one read
     /// transaction: never a raw copy of a file that is being written.
     private func commitDatabase(path: [UInt8], display: String) async throws -> ([BlobID], Generation.Database) {
-        let temporary = NSTemporaryDirectory() + "hearth-snapshot-\(UUID().uuidString).db"
-        defer { for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) } }
+        let temporary = SQLiteConnection.scratchPath("snapshot")
+        defer { SQLiteConnection.removeScratch(temporary) }
         let (pageSize, pageCount) = try Self.backupDatabase(String(decoding: path, as: UTF8.self), to: temporary, display: display)
         guard let read = try await chunkFile(path: Array(temporary.utf8), display: display, hashWhole: true) else {
             throw StoreError(.io, "the snapshot of \(display) changed while it was read")
@@ -178,9 +178,16 @@ struct TreeCommitter: Sendable {
     /// Hashes a chunk and, unless an equal one is stored or queued, seals it for a pack.
     private func store(_ chunk: UnsafeRawBufferPointer) async throws -> BlobID {
         let id = BlobID(hashing: chunk)
-        if !(await uploader.isStored(id)) {
-            try await uploader.add(kind: .data, id: id, sealed: try key.sealBlob(chunk, id: id), rawLength: chunk.count)
-        }
+        return try await store(id, length: chunk.count) { try key.sealBlob(chunk, id: id) }
+    }
+
+    private func store(_ chunk: [UInt8]) async throws -> BlobID {
+        let id = BlobID(hashing: chunk)
+        return try await store(id, length: chunk.count) { try chunk.withUnsafeBytes { try key.sealBlob($0, id: id) } }
+    }
+
+    private func store(_ id: BlobID, length: Int, seal: () throws -> [UInt8]) async throws -> BlobID {
+        if !(await uploader.isStored(id)) { try await uploader.add(kind: .data, id: id, sealed: try seal(), rawLength: length) }
         return id
     }
 
@@ -233,14 +240,7 @@ struct TreeCommitter: Sendable {
                     let index = slots.count
                     slots.append(nil)  // filled when its task ends
                     let bytes = [UInt8](chunk)
-                    group.addTask {
-                        let id = BlobID(hashing: bytes)
-                        if !(await uploader.isStored(id)) {
-                            let sealed = try bytes.withUnsafeBytes { try key.sealBlob($0, id: id) }
-                            try await uploader.add(kind: .data, id: id, sealed: sealed, rawLength: bytes.count)
-                        }
-                        return (index, id)
-                    }
+                    group.addTask { (index, try await store(bytes)) }
                     inFlight += 1
                 } else {
                     slots.append(try await store(chunk))

@@ -64,7 +64,7 @@ extension Volume {
                 _ = full.withCString { utimensat(AT_FDCWD, $0, times, AT_SYMLINK_NOFOLLOW) }
             case .file, .sqlite:
                 let display = String(decoding: path, as: UTF8.self)
-                let chunks = entry.kind == .sqlite ? (databases[display]?.base ?? entry.chunks) : entry.chunks
+                let chunks = entry.kind == .sqlite ? (databases[display]?.imageChunks(treeChunks: entry.chunks) ?? entry.chunks) : entry.chunks
                 let fileNumber = files.count
                 var offset = 0
                 for chunk in chunks {

@@ -108,11 +108,12 @@ extension Volume {
         var newestPerImage: [String: (UInt64, Generation.Database, [BlobID])] = [:]
         for item in databases { newestPerImage["\(item.1.path)|\(item.1.sha256)"] = item }
         let toReplay = only == nil ? newestPerImage.values.sorted { $0.0 < $1.0 } : databases
-        for (number, database, treeChunks) in toReplay where !database.imageChunks(treeChunks: treeChunks).contains(where: badChunks.contains) {
-            let chunks = database.base ?? treeChunks
+        for (number, database, treeChunks) in toReplay {
+            let chunks = database.imageChunks(treeChunks: treeChunks)
+            guard !chunks.contains(where: badChunks.contains) else { continue }
             report.databases += 1
-            let temporary = NSTemporaryDirectory() + "hearth-verify-\(UUID().uuidString).db"
-            defer { for suffix in ["", "-wal", "-shm"] { unlink(temporary + suffix) } }
+            let temporary = SQLiteConnection.scratchPath("verify")
+            defer { SQLiteConnection.removeScratch(temporary) }
             do {
                 _ = FileManager.default.createFile(atPath: temporary, contents: nil)
                 let handle = FileHandle(forWritingAtPath: temporary)!

@@ -81,30 +81,27 @@ public actor VolumeWatcher: DatabaseSource, Service {
         var nextCommit = ContinuousClock.now
         defer { failWaiting(stopped ?? StoreError(.unavailable, "the watcher stopped")) }
         while !Task.isCancelled && !stopping {
-            if commitDue || !waitingSyncs.isEmpty || ContinuousClock.now >= nextCommit {
-                commitDue = false
-                do {
+            let full = commitDue || !waitingSyncs.isEmpty || ContinuousClock.now >= nextCommit
+            do {
+                if full {
+                    commitDue = false
+                    nextCommit = ContinuousClock.now + options.interval
                     try await commitTree()
-                } catch let error as StoreError where error.code == .fenced {
-                    stopped = error
-                    throw error
-                } catch {
-                    logger.warning("commit failed; retrying at the next tick", metadata: ["volume.name": "\(writer.volume.name)", "error": "\(error)"])
-                    commitDue = true
-                }
-                nextCommit = ContinuousClock.now + options.interval
-            } else {
-                do {
+                } else {
                     _ = try await writer.renewIfDue()
                     try await shipDatabases()
-                } catch let error as StoreError where error.code == .fenced {
-                    stopped = error
-                    throw error
-                } catch {
-                    logger.warning("shipping failed; retrying", metadata: ["volume.name": "\(writer.volume.name)", "error": "\(error)"])
                 }
+            } catch let error as StoreError where error.code == .fenced {
+                stopped = error
+                throw error
+            } catch {
+                // A failed commit is retried at the next tick; failed shipping at the next ship.
+                logger.warning(full ? "commit failed; retrying" : "shipping failed; retrying",
+                               metadata: ["volume.name": "\(writer.volume.name)", "error": "\(error)"])
+                if full { commitDue = true }
             }
-            if waitingSyncs.isEmpty && !commitDue && !stopping { await sleep(for: options.shipInterval) }
+            // A failed commit waits one tick too: retrying at once spun on a full local disk.
+            if waitingSyncs.isEmpty && !stopping { await sleep(for: options.shipInterval) }
         }
         // Draining: a last commit so a planned handoff loses nothing, then the lease goes.
         try await commitTree()

@@ -7,11 +7,9 @@ extension VolumeWriter {
     public func commit(directory: URL, options: CommitOptions = CommitOptions()) async throws -> CommitResult {
         try checkClock()
         let started = Date()
-        let condemned = try await volume.condemnedPacks()
-        if index == nil { index = try await volume.loadIndex() }
-        index!.remove(packs: condemned)
+        let (known, condemned) = try await usableIndex()
         let onStep = options.onStep
-        let uploader = PackUploader(volume: volume, index: index!) { try onStep?(.packUploaded) }
+        let uploader = PackUploader(volume: volume, index: known) { try onStep?(.packUploaded) }
         let cacheURL = options.cacheDirectory.map { StatCache.file(directory: $0, store: volume.store.location, volume: volume.name) }
         var committer = TreeCommitter(key: volume.key, chunker: FastCDC(seed: volume.key.chunkerSeed), uploader: uploader,
                                       previous: cacheURL.map(StatCache.load) ?? StatCache(), concurrency: options.concurrency,
@@ -54,6 +52,15 @@ extension VolumeWriter {
 }
 
 extension VolumeWriter {
+    /// The index to dedupe against, without packs GC has condemned (they may be deleted before this
+    /// commit publishes), and the condemned set, to notice packs condemned during the commit.
+    func usableIndex() async throws -> (BlobIndex, condemned: Set<String>) {
+        let condemned = try await volume.condemnedPacks()
+        if index == nil { index = try await volume.loadIndex() }
+        index!.remove(packs: condemned)
+        return (index!, condemned)
+    }
+
     /// Flushes the uploader's packs and writes the index that names them.
     func writeIndex(for uploader: PackUploader, onStep: (@Sendable (CommitStep) throws -> Void)?) async throws {
         try await uploader.flush()

@@ -5,13 +5,11 @@ extension VolumeWriter {
     /// Returns nil, publishing nothing, when `capture` returns nil or no database changed.
     public func publishDatabases(_ capture: @Sendable (BlobSink) async throws -> [CapturedDatabase]?) async throws -> Generation? {
         try checkClock()
-        let condemned = try await volume.condemnedPacks()
-        if index == nil { index = try await volume.loadIndex() }
-        index!.remove(packs: condemned)
+        let (known, condemned) = try await usableIndex()
         guard let parent = try await headGeneration() else {
             throw StoreError(.invalidArgument, "volume \(volume.name) has no generation to ship databases onto; commit first")
         }
-        let uploader = PackUploader(volume: volume, index: index!) {}
+        let uploader = PackUploader(volume: volume, index: known) {}
         let committer = TreeCommitter(key: volume.key, chunker: FastCDC(seed: volume.key.chunkerSeed), uploader: uploader,
                                       previous: StatCache(), concurrency: 1, counters: TreeCommitter.Counters(), limiter: AsyncSemaphore(permits: 1), onProgress: nil)
         guard let captured = try await capture(committer.sink(volume: volume)), captured.contains(where: \.changed) else { return nil }

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import HearthStore
+@testable import HearthStore
 import Testing
 
 @Suite("Damage, GC, fork and rollback")

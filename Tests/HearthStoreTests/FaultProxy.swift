@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+@testable import HearthStore
 import NIOCore
 import NIOHTTP1
 import NIOPosix

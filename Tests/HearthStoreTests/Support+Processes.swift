@@ -1,5 +1,5 @@
 import Foundation
-import HearthStore
+@testable import HearthStore
 import HearthStoreS3
 import Synchronization
 

@@ -1,5 +1,5 @@
 import Foundation
-import HearthStore
+@testable import HearthStore
 import HearthStoreS3
 import Synchronization
 import Testing
@@ -153,18 +153,6 @@ enum TreeFixture {
         }
         try visit(Array(root.path.utf8), "")
         return out
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
