@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         // Domain types and the workspace state machine. No I/O.
@@ -120,17 +121,41 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Tenants, users, API tokens, browser sessions and sign-in throttling. No HTTP.
+        .target(
+            name: "HearthIdentity",
+            dependencies: [
+                "HearthCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The tamper-evident audit log: a hash chain in SQLite with a head file. No HTTP.
+        .target(
+            name: "HearthAudit",
+            dependencies: [
+                "HearthCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The REST API: parses, authorizes, hands one action to the control plane.
         .target(
             name: "HearthServer",
             dependencies: [
                 "HearthCore", "HearthAPI", "HearthControlPlane", "HearthRuntime", "HearthGVisor", "HearthQEMU", "HearthImages",
+                "HearthIdentity", "HearthAudit",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            resources: [.copy("Web")],
             swiftSettings: swiftSettings
         ),
         // HTTP client of the REST API, used by the CLI and the tests.
@@ -176,6 +201,7 @@ let package = Package(
             dependencies: ["HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane", "HearthServerTestKit"]
         ),
         .testTarget(name: "HearthJailTests", dependencies: ["HearthJail"]),
+        .testTarget(name: "HearthIdentityTests", dependencies: ["HearthIdentity", "HearthAudit", "HearthCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "HearthStoreTests",
             dependencies: [

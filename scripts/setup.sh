@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(runsc mmdebstrap umoci sqlite3 gcc iproute2 ca-certificates qemu-system-x86 qemu-utils e2fsprogs cpio kmod zlib1g-dev libzstd-dev python3-pip)
+packages=(runsc mmdebstrap umoci sqlite3 gcc iproute2 ca-certificates qemu-system-x86 qemu-utils e2fsprogs cpio kmod zlib1g-dev libzstd-dev python3-pip libjs-codemirror node-xterm)
+# The browser tests drive the web IDE in headless Chromium.
+[ "${HEARTH_SETUP_BROWSER:-0}" = 1 ] && packages+=(chromium chromium-driver python3-selenium)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -2,7 +2,7 @@
 # Set-up command 2: install, build, and run the whole test suite against real sandboxes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-HEARTH_BUILD_CONFIG=debug scripts/setup.sh
+HEARTH_BUILD_CONFIG=debug HEARTH_SETUP_BROWSER=1 scripts/setup.sh
 export HEARTH_AGENT_DIR="$PWD/.build/hearth-agent"
 # Real-sandbox tests share one base image per checkout; it is built on first use (about 20 s).
 export HEARTH_TEST_DATA="${HEARTH_TEST_DATA:-$PWD/.build/test-data}"

@@ -10,7 +10,8 @@ struct Hearth: AsyncParsableCommand {
         abstract: "Isolated, durable Linux workspaces.",
         discussion: "Client commands talk to the server at HEARTH_URL (default http://127.0.0.1:7070) with HEARTH_TOKEN (default: the server's admin.token).",
         subcommands: [Serve.self, Doctor.self, Create.self, List.self, Exec.self, Shell.self, Copy.self,
-                      Pause.self, Resume.self, Stop.self, Start.self, Delete.self, Ports.self, PortForward.self, VolumeCommand.self])
+                      Pause.self, Resume.self, Stop.self, Start.self, Delete.self, Ports.self, PortForward.self, VolumeCommand.self,
+                      Login.self, TenantCommand.self, UserCommand.self, TokenCommand.self, AuditCommand.self])
 }
 
 /// Where the CLI finds the server and its token.
@@ -18,10 +19,16 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .customLong("url"), help: "Server URL (default: $HEARTH_URL or http://127.0.0.1:7070)")
     var url: String?
 
-    func client() throws -> HearthClient {
+    /// A client with the first credential found: `HEARTH_TOKEN`, the token `hearth login` saved
+    /// for this server, or the local server's `admin.token`.
+    func client(authenticated: Bool = true) throws -> HearthClient {
         let env = ProcessInfo.processInfo.environment
         let base = url ?? env["HEARTH_URL"] ?? "http://127.0.0.1:7070"
+        guard authenticated else { return HearthClient(baseURL: base, token: nil) }
         var token = env["HEARTH_TOKEN"]
+        if token == nil || token!.isEmpty, let saved = Credentials.load(), saved.url == base.trimmingCharacters(in: CharacterSet(charactersIn: "/")) || saved.url == base {
+            token = saved.token
+        }
         if token == nil || token!.isEmpty {
             let data = env["HEARTH_DATA"].flatMap { $0.isEmpty ? nil : $0 } ?? (getuid() == 0 ? "/var/lib/hearth" : NSHomeDirectory() + "/.local/share/hearth")
             token = (try? String(contentsOfFile: data + "/admin.token", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -5,7 +5,8 @@ import HearthWire
 /// hands exactly one of these to `WorkspaceManager.perform`.
 public enum WorkspaceAction: Sendable {
     case create(CreateWorkspace)
-    case list
+    /// The workspaces of one tenant.
+    case list(tenantId: String)
     case get(String)
     case start(String)
     case stop(String)
@@ -17,12 +18,15 @@ public enum WorkspaceAction: Sendable {
 }
 
 public struct CreateWorkspace: Sendable {
+    public var tenantId: String
     public var name: String?
     public var image: String?
     public var runtime: RuntimeKind?
     public var limits: ResourceLimits?
 
-    public init(name: String? = nil, image: String? = nil, runtime: RuntimeKind? = nil, limits: ResourceLimits? = nil) {
+    public init(tenantId: String = WorkspaceRecord.defaultTenant, name: String? = nil, image: String? = nil, runtime: RuntimeKind? = nil,
+                limits: ResourceLimits? = nil) {
+        self.tenantId = tenantId
         self.name = name
         self.image = image
         self.runtime = runtime

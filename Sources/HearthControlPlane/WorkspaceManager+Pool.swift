@@ -12,6 +12,7 @@ extension WorkspaceManager {
               (request.image ?? ImageStore.baseReference) == ImageStore.baseReference else { return nil }
         if var record = try claimable().first(where: { $0.runtime == runtime }) {
             record.pooled = false
+            record.tenantId = request.tenantId
             record.name = request.name ?? Self.defaultName(for: record.id)
             record.createdAt = Date()
             record.updatedAt = record.createdAt
@@ -34,7 +35,7 @@ extension WorkspaceManager {
                 let id = Workspace.newID()
                 let now = Date()
                 let limits = configuration.defaultLimits
-                let record = WorkspaceRecord(id: id, name: id, runtime: kind, image: image.id, imageRootfs: image.rootfs,
+                let record = WorkspaceRecord(id: id, tenantId: "", name: id, runtime: kind, image: image.id, imageRootfs: image.rootfs,
                                              state: .creating, cpus: limits.cpus, memoryMiB: limits.memoryMiB, diskMiB: limits.diskMiB, pooled: true,
                                              failure: nil, createdAt: now, updatedAt: now)
                 try store.insert(record)

@@ -47,7 +47,7 @@ public actor WorkspaceManager {
     public func perform(_ action: WorkspaceAction) async throws -> ActionOutcome {
         switch action {
         case .create(let request): return .workspace(try await create(request))
-        case .list: return .workspaces(try store.all().map(\.workspace))
+        case .list(let tenantId): return .workspaces(try store.all(tenantId: tenantId).map(\.workspace))
         case .get(let ref): return .workspace(try record(ref).workspace)
         case .start(let ref): return .workspace(try await start(ref))
         case .stop(let ref): return .workspace(try await stop(ref))
@@ -67,6 +67,13 @@ public actor WorkspaceManager {
 
     public func workspace(_ ref: String) throws -> Workspace { try record(ref).workspace }
 
+    /// The id of the workspace `ref` names in `tenantId`. The API resolves every reference
+    /// through here first, so actions only ever see ids the caller's tenant owns.
+    public func resolve(_ ref: String, tenantId: String) throws -> String {
+        guard let record = try store.find(ref, tenantId: tenantId) else { throw HearthError(.notFound, "no workspace \(ref)") }
+        return record.id
+    }
+
     // MARK: Lifecycle
 
     func create(_ request: CreateWorkspace) async throws -> Workspace {
@@ -82,7 +89,7 @@ public actor WorkspaceManager {
         let image = try await images.resolve(request.image ?? ImageStore.baseReference)
         let id = Workspace.newID()
         let now = Date()
-        let record = WorkspaceRecord(id: id, name: request.name ?? Self.defaultName(for: id), runtime: runtime.kind,
+        let record = WorkspaceRecord(id: id, tenantId: request.tenantId, name: request.name ?? Self.defaultName(for: id), runtime: runtime.kind,
                                      image: image.id, imageRootfs: image.rootfs, state: .creating, cpus: limits.cpus,
                                      memoryMiB: limits.memoryMiB, diskMiB: limits.diskMiB, pooled: false, failure: nil, createdAt: now, updatedAt: now)
         try store.insert(record)

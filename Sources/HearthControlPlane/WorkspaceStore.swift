@@ -48,6 +48,33 @@ public struct WorkspaceStore: Sendable {
         migrator.registerMigration("v2: disk size") { db in
             try db.alter(table: "workspace") { t in t.add(column: "diskMiB", .integer) }
         }
+        // Names become unique per tenant, which needs the table rebuilt (SQLite cannot drop a
+        // column's UNIQUE). Workspaces from before tenants belong to the default tenant.
+        migrator.registerMigration("v3: tenants") { db in
+            try db.create(table: "workspace_v3") { t in
+                t.primaryKey("id", .text)
+                t.column("tenantId", .text).notNull()
+                t.column("name", .text).notNull()
+                t.column("runtime", .text).notNull()
+                t.column("image", .text).notNull()
+                t.column("imageRootfs", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("cpus", .double).notNull()
+                t.column("memoryMiB", .integer).notNull()
+                t.column("diskMiB", .integer)
+                t.column("pooled", .boolean).notNull().defaults(to: false)
+                t.column("failure", .text)
+                t.column("createdAt", .datetime).notNull()
+                t.column("updatedAt", .datetime).notNull()
+                t.uniqueKey(["tenantId", "name"])
+            }
+            try db.execute(sql: """
+                INSERT INTO workspace_v3 (id, tenantId, name, runtime, image, imageRootfs, state, cpus, memoryMiB, diskMiB, pooled, failure, createdAt, updatedAt)
+                SELECT id, ?, name, runtime, image, imageRootfs, state, cpus, memoryMiB, diskMiB, pooled, failure, createdAt, updatedAt FROM workspace
+                """, arguments: [WorkspaceRecord.defaultTenant])
+            try db.drop(table: "workspace")
+            try db.rename(table: "workspace_v3", to: "workspace")
+        }
         return migrator
     }
 
@@ -59,17 +86,21 @@ public struct WorkspaceStore: Sendable {
         }
     }
 
-    public func find(_ reference: String) throws -> WorkspaceRecord? {
+    /// The workspace `reference` (an id or a name) names within `tenantId`; nil (every tenant)
+    /// only for the control plane's own bookkeeping. Another tenant's workspace is not found.
+    public func find(_ reference: String, tenantId: String? = nil) throws -> WorkspaceRecord? {
         try db.read { db in
-            try WorkspaceRecord.filter(Column("id") == reference || (Column("name") == reference && Column("pooled") == false))
-                .fetchOne(db)
+            var request = WorkspaceRecord.filter(Column("id") == reference || (Column("name") == reference && Column("pooled") == false))
+            if let tenantId { request = request.filter(Column("tenantId") == tenantId && Column("pooled") == false) }
+            return try request.fetchOne(db)
         }
     }
 
-    public func all(includePooled: Bool = false) throws -> [WorkspaceRecord] {
+    public func all(includePooled: Bool = false, tenantId: String? = nil) throws -> [WorkspaceRecord] {
         try db.read { db in
             var request = WorkspaceRecord.order(Column("createdAt"))
             if !includePooled { request = request.filter(Column("pooled") == false) }
+            if let tenantId { request = request.filter(Column("tenantId") == tenantId) }
             return try request.fetchAll(db)
         }
     }
@@ -112,7 +143,10 @@ public struct WorkspaceStore: Sendable {
 
 public struct WorkspaceRecord: Codable, Sendable, FetchableRecord, PersistableRecord, Equatable {
     public static let databaseTableName = "workspace"
+    /// The tenant that owns workspaces made before tenants existed, and the bootstrap tenant's id.
+    public static let defaultTenant = Tenancy.defaultTenantID
     public var id: String
+    public var tenantId: String
     public var name: String
     public var runtime: RuntimeKind
     public var image: String

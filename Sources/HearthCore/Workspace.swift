@@ -86,3 +86,9 @@ public struct ResourceLimits: Sendable, Codable, Equatable {
         return self
     }
 }
+
+/// Tenancy facts every layer agrees on.
+public enum Tenancy {
+    /// The tenant created at first start, and the owner of workspaces made before tenants existed.
+    public static let defaultTenantID = "tn_default"
+}

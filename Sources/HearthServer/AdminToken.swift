@@ -1,41 +1,34 @@
-import Crypto
 import Foundation
 import HearthCore
+import HearthIdentity
 
-/// The bearer token created at first start in `DATA/admin.token` (mode 0600). The server keeps only
-/// its SHA-256 and compares in constant time.
-public struct AdminToken: Sendable {
-    public static let prefix = "hth_"
-    let digest: [UInt8]
-
-    public init(token: String) { digest = Array(SHA256.hash(data: Data(token.utf8))) }
-
-    public static func loadOrCreate(dataDirectory: String) throws -> (AdminToken, path: String) {
+/// The secrets written at first start: the admin's API token in `DATA/admin.token` and password in
+/// `DATA/admin.password`, both mode 0600. The server itself keeps only their digests.
+enum AdminSecrets {
+    /// The admin token, read back or created.
+    static func loadOrCreateToken(dataDirectory: String) throws -> (token: String, path: String) {
         let path = dataDirectory + "/admin.token"
         if let existing = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
            !existing.isEmpty {
-            return (AdminToken(token: existing), path)
+            return (existing, path)
         }
-        let token = generate()
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { throw HearthError(.internal, "cannot write the admin token", detail: "\(path): errno \(errno)") }
-        defer { close(fd) }
-        let bytes = Array((token + "\n").utf8)
-        guard write(fd, bytes, bytes.count) == bytes.count else { throw HearthError(.internal, "cannot write the admin token") }
-        return (AdminToken(token: token), path)
+        let token = generateToken()
+        try writeSecret(token, to: path)
+        return (token, path)
     }
 
     /// `hth_` and 32 hex digits: 128 bits from the system CSPRNG, with a prefix scanners can find.
-    public static func generate() -> String {
+    static func generateToken() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return prefix + bytes.map { String(format: "%02x", $0) }.joined()
+        return IdentityStore.tokenPrefix + bytes.map { String(format: "%02x", $0) }.joined()
     }
 
-    public func matches(_ candidate: String) -> Bool {
-        let other = Array(SHA256.hash(data: Data(candidate.utf8)))
-        var difference: UInt8 = 0
-        for (a, b) in zip(digest, other) { difference |= a ^ b }
-        return difference == 0 && other.count == digest.count
+    static func writeSecret(_ secret: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw HearthError(.internal, "cannot write a secret", detail: "\(path): errno \(errno)") }
+        defer { close(fd) }
+        let bytes = Array((secret + "\n").utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count else { throw HearthError(.internal, "cannot write a secret", detail: path) }
     }
 }

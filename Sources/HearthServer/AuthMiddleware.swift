@@ -1,18 +1,68 @@
 import HearthCore
+import HearthIdentity
 import Hummingbird
 
-/// Bearer-token authentication. Only health and the API description are public.
-struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: AdminToken
-    static var publicPaths: Set<String> { ["/v1/health", "/v1/openapi.json"] }
+/// Authenticates every request that is not public, from a bearer token or a browser session
+/// cookie, and enforces what no route may forget:
+/// - a cookie-authenticated request that changes state carries the session's CSRF token;
+/// - a cookie-authenticated WebSocket handshake comes from this server's own origin;
+/// - a viewer changes nothing.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = HearthContext
+    let identity: IdentityStore
+    let cookies: SessionCookies
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if Self.publicPaths.contains(request.uri.path) { return try await next(request, context) }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-              token.matches(String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces))
-        else {
+    static func isPublic(_ request: Request) -> Bool {
+        let path = request.uri.path
+        if path == "/v1/health" || path == "/v1/openapi.json" || path == "/" || path.hasPrefix("/static/") || path.hasPrefix("/vendor/") {
+            return true
+        }
+        return path == "/v1/session" && request.method == .post
+    }
+
+    func handle(_ request: Request, context: HearthContext, next: (Request, HearthContext) async throws -> Response) async throws -> Response {
+        if Self.isPublic(request) { return try await next(request, context) }
+        var context = context
+        let principal: Principal
+        if let header = request.headers[.authorization] {
+            guard header.hasPrefix("Bearer ") else { throw HearthError(.unauthorized, "a valid bearer token is required") }
+            principal = try identity.authenticate(token: String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces))
+        } else if let secret = cookies.session(in: request) {
+            principal = try identity.authenticate(session: secret)
+        } else {
             throw HearthError(.unauthorized, "a valid bearer token is required")
         }
+        let isWebSocket = request.headers[.upgrade]?.lowercased() == "websocket"
+        // Only a cookie rides along on a request another site makes; a bearer token never does,
+        // so Origin and CSRF checks apply to browser sessions.
+        if case .session(_, let csrf) = principal.credential {
+            if isWebSocket {
+                guard let origin = request.headers[.origin] else { throw HearthError(.forbidden, "a browser WebSocket must send its Origin") }
+                guard cookies.isOwnOrigin(origin, request: request) else {
+                    throw HearthError(.forbidden, "this WebSocket comes from a foreign origin (\(origin))")
+                }
+            }
+            // A preview proxies the user's own app; its forms cannot carry Hearth's token, and the
+            // SameSite=Strict cookie already keeps other sites' requests out.
+            if !Self.isSafe(request.method), !request.uri.path.hasPrefix("/w/"),
+               !constantTimeEquals(request.headers[.csrfToken] ?? "", csrf) {
+                throw HearthError(.forbidden, "the request lacks this session's CSRF token; reload the page")
+            }
+        }
+        if !principal.role.canWrite, !Self.isSafe(request.method), request.uri.path != "/v1/session" {
+            throw HearthError(.forbidden, "a viewer cannot change anything")
+        }
+        context.principal = principal
         return try await next(request, context)
     }
+
+    static func isSafe(_ method: HTTPRequest.Method) -> Bool { method == .get || method == .head }
+}
+
+func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    guard x.count == y.count else { return false }
+    var difference: UInt8 = 0
+    for (p, q) in zip(x, y) { difference |= p ^ q }
+    return difference == 0
 }

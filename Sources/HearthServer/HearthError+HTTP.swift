@@ -19,6 +19,7 @@ extension HearthError: HTTPResponseError {
         case .noSpace: .init(code: 507, reasonPhrase: "Insufficient Storage")
         case .timeout: .gatewayTimeout
         case .payloadTooLarge: .contentTooLarge
+        case .rateLimited: .tooManyRequests
         default: .internalServerError
         }
     }

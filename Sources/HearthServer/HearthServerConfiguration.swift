@@ -1,5 +1,6 @@
 import Foundation
 import HearthCore
+import HearthIdentity
 import HearthQEMU
 
 public struct HearthServerConfiguration: Sendable {
@@ -14,6 +15,10 @@ public struct HearthServerConfiguration: Sendable {
     /// How long a microVM may take to boot and greet the host; nil keeps the per-mode defaults.
     public var qemuBootTimeout: Duration?
     public var defaultLimits: ResourceLimits
+    /// The URL browsers use, when a TLS proxy fronts the server (`https://…`): it makes the session
+    /// cookie `__Host-` and Secure, and is the only origin WebSockets may come from.
+    public var publicURL: String?
+    public var identityPolicy: IdentityStore.Policy = IdentityStore.Policy()
     /// Extra runtimes (the test kit's) added to the probed ones.
     public var extraRuntimes: [any SandboxRuntimeBox]
 

@@ -1,7 +1,9 @@
 import Foundation
 import HearthAPI
+import HearthAudit
 import HearthControlPlane
 import HearthCore
+import HearthIdentity
 import HearthGVisor
 import HearthImages
 import HearthQEMU
@@ -19,7 +21,9 @@ public struct HearthService: Sendable {
     public let manager: WorkspaceManager
     public let registry: RuntimeRegistry
     public let tokenPath: String
-    let token: AdminToken
+    public let identity: IdentityStore
+    public let audit: AuditLog
+    let terminals = TerminalHub()
     let logger: Logger
     let prometheus: PrometheusCollectorRegistry
 
@@ -30,7 +34,16 @@ public struct HearthService: Sendable {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
         chmod(data, 0o700)
-        let (token, tokenPath) = try AdminToken.loadOrCreate(dataDirectory: data)
+        let (token, tokenPath) = try AdminSecrets.loadOrCreateToken(dataDirectory: data)
+        let identity = try IdentityStore(path: data + "/identity.sqlite", policy: configuration.identityPolicy)
+        let bootstrap = try identity.bootstrap(adminToken: token)
+        if let password = bootstrap.adminPassword {
+            let path = data + "/admin.password"
+            unlink(path)
+            try AdminSecrets.writeSecret(password, to: path)
+            logger.notice("created tenant default and user admin", metadata: ["password.file": "\(path)"])
+        }
+        let audit = try AuditLog(path: data + "/audit.sqlite")
         let store = try WorkspaceStore(path: data + "/hearth.sqlite")
         let registry = await RuntimeRegistry.probing(hostRuntimes(configuration, logger: logger) + configuration.extraRuntimes.map(\.runtime))
         for availability in registry.availability.values {
@@ -42,7 +55,7 @@ public struct HearthService: Sendable {
             configuration: .init(dataDirectory: data, defaultLimits: configuration.defaultLimits, warmPoolSize: configuration.warmPoolSize),
             logger: logger)
         return HearthService(configuration: configuration, manager: manager, registry: registry, tokenPath: tokenPath,
-                             token: token, logger: logger, prometheus: prometheus)
+                             identity: identity, audit: audit, logger: logger, prometheus: prometheus)
     }
 
     /// The sandbox runtimes this host may have, configured for `configuration`'s data directory;
@@ -65,10 +78,12 @@ public struct HearthService: Sendable {
 
     /// The HTTP application. `onServerRunning` reports the bound port.
     public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: HearthContext.self)
+        let cookies = SessionCookies(publicURL: configuration.publicURL)
+        let auditor = Auditor(log: audit, logger: logger)
         router.middlewares.add(ErrorMappingMiddleware())
         router.middlewares.add(MetricsMiddleware())
-        router.middlewares.add(AuthMiddleware(token: token))
+        router.middlewares.add(AuthMiddleware(identity: identity, cookies: cookies))
         let manager = self.manager
         let registry = self.registry
         let prometheus = self.prometheus
@@ -83,21 +98,27 @@ public struct HearthService: Sendable {
             }
             return try json(["runtimes": bodies])
         }
-        router.get("/metrics") { _, _ in
+        router.get("/metrics") { _, context in
+            _ = try context.admin()
             var buffer = [UInt8]()
             prometheus.emit(into: &buffer)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
         }
         let v1 = router.group("/v1")
-        WorkspaceRoutes(manager: manager).register(on: v1)
-        ExecRoutes(manager: manager).register(on: v1)
-        FileRoutes(manager: manager).register(on: v1)
+        WorkspaceRoutes(manager: manager, auditor: auditor).register(on: v1)
+        ExecRoutes(manager: manager, auditor: auditor).register(on: v1)
+        FileRoutes(manager: manager, auditor: auditor).register(on: v1)
+        IdentityRoutes(identity: identity, auditor: auditor, cookies: cookies).register(on: router)
+        AuditRoutes(log: audit).register(on: router)
+        PreviewRoutes(manager: manager, auditor: auditor, cookies: cookies).register(on: router)
+        WebAssets.register(on: router)
 
-        let wsRouter = Router(context: BasicWebSocketRequestContext.self)
+        let wsRouter = Router(context: HearthContext.self)
         wsRouter.middlewares.add(ErrorMappingMiddleware())
-        wsRouter.middlewares.add(AuthMiddleware(token: token))
-        ExecSocket.register(on: wsRouter, manager: manager)
+        wsRouter.middlewares.add(AuthMiddleware(identity: identity, cookies: cookies))
+        ExecSocket.register(on: wsRouter, manager: manager, auditor: auditor)
         PortTunnelSocket.register(on: wsRouter, manager: manager)
+        TerminalSocket.register(on: wsRouter, manager: manager, terminals: terminals, auditor: auditor)
 
         return Application(
             router: router,

@@ -9,15 +9,18 @@ import NIOCore
 
 /// `POST /v1/workspaces/{ws}/exec`: output streamed as it is produced, under backpressure: the
 /// agent sends only what the host granted, and the host grants only what the client took.
-struct ExecRoutes<Context: RequestContext> {
+struct ExecRoutes {
     let manager: WorkspaceManager
+    let auditor: Auditor
 
-    func register(on group: RouterGroup<Context>) {
+    func register(on group: RouterGroup<HearthContext>) {
         group.post("workspaces/:ws/exec") { request, context in
-            let ref = try context.parameters.require("ws")
+            let ref = try await context.workspaceID(manager)
             let body = try await request.decode(as: API.ExecBody.self, context: context)
             guard body.pty == nil else { throw HearthError(.invalidArgument, "a PTY needs the WebSocket endpoint /exec/ws") }
-            let stream = try await manager.openStream(ref, .exec(try Self.request(body)))
+            let stream = try await auditor.around(context, "exec", target: ref, detail: Self.commandLine(body.argv)) {
+                try await manager.openStream(ref, .exec(try Self.request(body)))
+            }
             do {
                 if let stdin = body.stdin { try await stream.send(.stdin, Array(stdin.utf8)) }
                 try await stream.sendEOF(.stdin)
@@ -31,6 +34,14 @@ struct ExecRoutes<Context: RequestContext> {
                 try await writer.finish(nil)
             })
         }
+    }
+
+    /// The command as a shell would show it, for the audit log.
+    static func commandLine(_ argv: [String]) -> String {
+        argv.map { arg in
+            arg.isEmpty || arg.contains(where: { " \"'\\$`\t\n;&|<>()*?".contains($0) })
+                ? "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'" : arg
+        }.joined(separator: " ")
     }
 
     static func request(_ body: API.ExecBody) throws -> ExecRequest {

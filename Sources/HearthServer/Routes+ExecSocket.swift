@@ -11,9 +11,8 @@ import NIOCore
 /// `GET /v1/workspaces/{ws}/exec/ws`: an interactive process. The first message is the JSON
 /// `ExecBody`; after it both directions carry exec-stream frames as binary messages.
 enum ExecSocket {
-    static func register(on router: Router<BasicWebSocketRequestContext>, manager: WorkspaceManager) {
+    static func register(on router: Router<HearthContext>, manager: WorkspaceManager, auditor: Auditor) {
         router.ws("/v1/workspaces/:ws/exec/ws") { inbound, outbound, context in
-            let ref = try context.requestContext.parameters.require("ws")
             var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
             guard case .text(let text)? = try await messages.next(),
                   let body = try? API.decoder().decode(API.ExecBody.self, from: Data(text.utf8)) else {
@@ -22,7 +21,11 @@ enum ExecSocket {
             }
             let stream: HostStream
             do {
-                stream = try await manager.openStream(ref, .exec(try ExecRoutes<BasicRequestContext>.request(body)))
+                _ = try context.requestContext.writer()
+                let ref = try await context.requestContext.workspaceID(manager)
+                stream = try await auditor.around(context.requestContext, "exec", target: ref, detail: ExecRoutes.commandLine(body.argv)) {
+                    try await manager.openStream(ref, .exec(try ExecRoutes.request(body)))
+                }
             } catch {
                 let mapped = HearthError.from(error)
                 try await outbound.write(.binary(ByteBuffer(bytes: ExecStream.json(.error, API.ErrorBody(code: mapped.code.rawValue, message: mapped.message)))))
@@ -34,7 +37,7 @@ enum ExecSocket {
             let remaining = IteratorBox(messages)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    try await ExecRoutes<BasicRequestContext>.relay(stream) { bytes in try await outbound.write(.binary(ByteBuffer(bytes: bytes))) }
+                    try await ExecRoutes.relay(stream) { bytes in try await outbound.write(.binary(ByteBuffer(bytes: bytes))) }
                 }
                 group.addTask {
                     var parser = ExecStream.Parser()

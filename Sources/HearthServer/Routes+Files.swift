@@ -8,26 +8,28 @@ import Hummingbird
 import NIOCore
 
 /// `/v1/workspaces/{ws}/files/…` and `/ports`. Contents stream in both directions.
-struct FileRoutes<Context: RequestContext> {
+struct FileRoutes {
+    typealias Context = HearthContext
     let manager: WorkspaceManager
+    let auditor: Auditor
 
-    func register(on group: RouterGroup<Context>) {
+    func register(on group: RouterGroup<HearthContext>) {
         group.get("workspaces/:ws/files/list") { request, context in
-            let (ref, path) = try Self.target(request, context)
+            let (ref, path) = try await target(request, context)
             guard case .reply(.directory(let entries)) = try await manager.perform(.agent(ref, .listDirectory(path: path))) else {
                 throw HearthError(.internal, "unexpected agent reply")
             }
             return try json(API.FileList(path: path, entries: entries.map(Self.entry)))
         }
         group.get("workspaces/:ws/files/stat") { request, context in
-            let (ref, path) = try Self.target(request, context)
+            let (ref, path) = try await target(request, context)
             guard case .reply(.file(let stat)) = try await manager.perform(.agent(ref, .stat(path: path))) else {
                 throw HearthError(.internal, "unexpected agent reply")
             }
             return try json(Self.entry(stat))
         }
         group.get("workspaces/:ws/files/content") { request, context in
-            let (ref, path) = try Self.target(request, context)
+            let (ref, path) = try await target(request, context)
             let stream = try await manager.openStream(ref, .readFile(path: path, offset: nil, length: nil))
             // The agent answers with the file's stat before its bytes, or with an error.
             let size: UInt64
@@ -37,7 +39,13 @@ struct FileRoutes<Context: RequestContext> {
                 stream.close()
                 throw HearthError.from(error)
             }
-            return Response(status: .ok, headers: [.contentType: "application/octet-stream"],
+            var headers: HTTPFields = [.contentType: "application/octet-stream"]
+            if request.uri.queryParameters.get("download") == "1" {
+                let name = path.split(separator: "/").last.map(String.init) ?? "file"
+                let safe = String(name.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0.value >= 32 ? Character($0) : "_" })
+                headers[.contentDisposition] = "attachment; filename=\"\(safe)\""
+            }
+            return Response(status: .ok, headers: headers,
                             body: ResponseBody(contentLength: Int(size)) { writer in
                 defer { stream.close() }
                 var sent: UInt64 = 0
@@ -57,47 +65,67 @@ struct FileRoutes<Context: RequestContext> {
             })
         }
         group.put("workspaces/:ws/files/content") { request, context in
-            let (ref, path) = try Self.target(request, context)
+            let (ref, path) = try await target(request, context)
             let mode = request.uri.queryParameters.get("mode").flatMap { UInt32($0, radix: 8) }
-            let stream = try await manager.openStream(ref, .writeFile(path: path, mode: mode, createParents: true))
-            defer { stream.close() }
-            // An agent that stops reading (a full disk) has ended the operation; its answer follows.
-            for try await buffer in request.body {
-                guard try await stream.send(.bytes, buffer.readableBytesView) else { break }
+            return try await auditor.around(context, "file.write", target: ref, detail: path) {
+                try await write(ref, path, mode: mode, request)
             }
-            try await stream.sendEOF(.bytes)
-            for try await event in stream {
-                if case .control(.result(.written(let bytes))) = event { return try json(["bytes": bytes], status: .created) }
-                if case .control(.failed(let error)) = event { throw AgentError(error) }
-            }
-            throw HearthError(.agentUnavailable, "the workspace agent went away during the write")
         }
         group.delete("workspaces/:ws/files") { request, context in
-            let (ref, path) = try Self.target(request, context)
+            let (ref, path) = try await target(request, context)
             let recursive = request.uri.queryParameters.get("recursive") == "true"
-            _ = try await manager.perform(.agent(ref, .remove(path: path, recursive: recursive)))
+            _ = try await auditor.around(context, "file.delete", target: ref, detail: path) {
+                try await manager.perform(.agent(ref, .remove(path: path, recursive: recursive)))
+            }
             return Response(status: .noContent)
         }
         group.post("workspaces/:ws/files/mkdir") { request, context in
-            let ref = try context.parameters.require("ws")
+            let ref = try await context.workspaceID(manager)
             let body = try await request.decode(as: API.PathBody.self, context: context)
-            _ = try await manager.perform(.agent(ref, .makeDirectory(path: try Self.normalize(body.path), parents: true)))
+            let path = try Self.normalize(body.path)
+            _ = try await auditor.around(context, "file.mkdir", target: ref, detail: path) {
+                try await manager.perform(.agent(ref, .makeDirectory(path: path, parents: true)))
+            }
             return Response(status: .created)
         }
         group.post("workspaces/:ws/files/move") { request, context in
-            let ref = try context.parameters.require("ws")
+            let ref = try await context.workspaceID(manager)
             let body = try await request.decode(as: API.MoveBody.self, context: context)
-            _ = try await manager.perform(.agent(ref, .move(from: try Self.normalize(body.from), to: try Self.normalize(body.to),
-                                                            overwrite: body.overwrite ?? false)))
+            let (from, to) = (try Self.normalize(body.from), try Self.normalize(body.to))
+            _ = try await auditor.around(context, "file.move", target: ref, detail: "\(from) -> \(to)") {
+                try await manager.perform(.agent(ref, .move(from: from, to: to, overwrite: body.overwrite ?? false)))
+            }
             return Response(status: .noContent)
         }
         group.get("workspaces/:ws/ports") { _, context in
-            let ref = try context.parameters.require("ws")
+            let ref = try await context.workspaceID(manager)
             guard case .reply(.ports(let ports)) = try await manager.perform(.agent(ref, .listPorts)) else {
                 throw HearthError(.internal, "unexpected agent reply")
             }
             return try json(API.PortList(ports: ports.map { API.Port(port: $0.port, address: $0.address, family: $0.family) }))
         }
+    }
+
+    /// Streams the request body into `path`, replaced atomically by the agent. With `if_mtime`,
+    /// the write is refused when the file changed since the client read it (an editor's save).
+    func write(_ ref: String, _ path: String, mode: UInt32?, _ request: Request) async throws -> Response {
+        if let expected = request.uri.queryParameters.get("if_mtime").flatMap(Double.init) {
+            if case .reply(.file(let stat))? = try? await manager.perform(.agent(ref, .stat(path: path))), abs(stat.mtime - expected) > 0.0005 {
+                throw HearthError(.conflict, "the file changed on disk since it was opened")
+            }
+        }
+        let stream = try await manager.openStream(ref, .writeFile(path: path, mode: mode, createParents: true))
+        defer { stream.close() }
+        // An agent that stops reading (a full disk) has ended the operation; its answer follows.
+        for try await buffer in request.body {
+            guard try await stream.send(.bytes, buffer.readableBytesView) else { break }
+        }
+        try await stream.sendEOF(.bytes)
+        for try await event in stream {
+            if case .control(.result(.written(let bytes))) = event { return try json(["bytes": bytes], status: .created) }
+            if case .control(.failed(let error)) = event { throw AgentError(error) }
+        }
+        throw HearthError(.agentUnavailable, "the workspace agent went away during the write")
     }
 
     static func awaitOpened(_ stream: HostStream) async throws -> UInt64 {
@@ -108,19 +136,28 @@ struct FileRoutes<Context: RequestContext> {
         throw HearthError(.agentUnavailable, "the workspace agent went away")
     }
 
-    static func target(_ request: Request, _ context: Context) throws -> (String, String) {
-        let ref = try context.parameters.require("ws")
+    func target(_ request: Request, _ context: Context) async throws -> (String, String) {
+        let ref = try await context.workspaceID(manager)
         guard let path = request.uri.queryParameters.get("path") else { throw HearthError(.invalidArgument, "the path parameter is required") }
-        return (ref, try normalize(path))
+        return (ref, try Self.normalize(path))
     }
 
-    /// Resolves a path against /workspace and removes `.` and `..`, so the agent only sees clean absolute paths.
+    /// Resolves a path against /workspace and removes `.` and `..`, so the agent only sees clean
+    /// absolute paths. A `..` that climbs out of where the path started (/workspace for a relative
+    /// path) is refused rather than silently clamped.
     static func normalize(_ path: String) throws -> String {
         guard !path.isEmpty, !path.contains("\0") else { throw HearthError(.invalidArgument, "invalid path") }
-        let absolute = path.hasPrefix("/") ? path : "/workspace/" + path
-        var parts: [Substring] = []
-        for part in absolute.split(separator: "/") where part != "." {
-            if part == ".." { _ = parts.popLast() } else { parts.append(part) }
+        let base: [Substring] = path.hasPrefix("/") ? [] : ["workspace"]
+        var parts = base
+        for part in path.split(separator: "/") where part != "." {
+            if part == ".." {
+                guard parts.count > base.count else {
+                    throw HearthError(.invalidArgument, "the path \(path) is outside the \(base.isEmpty ? "root" : "workspace")")
+                }
+                parts.removeLast()
+            } else {
+                parts.append(part)
+            }
         }
         return "/" + parts.joined(separator: "/")
     }

@@ -20,9 +20,8 @@ import NIOCore
 /// unknown workspace is immediate) could arrive with the 101 response, before the client's
 /// WebSocket handler was in place, and were lost, close frame included: the client hung.
 enum PortTunnelSocket {
-    static func register(on router: Router<BasicWebSocketRequestContext>, manager: WorkspaceManager) {
+    static func register(on router: Router<HearthContext>, manager: WorkspaceManager) {
         router.ws("/v1/workspaces/:ws/ports/:port/tunnel") { inbound, outbound, context in
-            let ref = try context.requestContext.parameters.require("ws")
             let messages = InboundMessages(inbound.messages(maxSize: 1 << 20).makeAsyncIterator())
             guard case .text? = try await messages.next() else { return }
             let stream: HostStream
@@ -30,6 +29,8 @@ enum PortTunnelSocket {
                 guard let port = context.requestContext.parameters.get("port", as: UInt16.self), port > 0 else {
                     throw HearthError(.invalidArgument, "the port must be a number between 1 and 65535")
                 }
+                _ = try context.requestContext.writer()
+                let ref = try await context.requestContext.workspaceID(manager)
                 stream = try await manager.openStream(ref, .tunnel(port: port))
                 try await awaitConnected(stream)
                 let opened = try API.encoder().encode(API.TunnelOpened(connected: true, port: Int(port)))
@@ -82,7 +83,7 @@ enum PortTunnelSocket {
 
 /// The one iterator of a WebSocket's inbound messages, shared by the opening read and, after it,
 /// the task that forwards the client's bytes (an inbound stream can be iterated only once).
-private final class InboundMessages: @unchecked Sendable {
+final class InboundMessages: @unchecked Sendable {
     // Used by one task at a time: the handler, then only its forwarding task.
     private var iterator: WebSocketInboundMessageStream.AsyncIterator
     init(_ iterator: WebSocketInboundMessageStream.AsyncIterator) { self.iterator = iterator }

@@ -5,37 +5,40 @@ import HearthCore
 import Hummingbird
 
 /// `/v1/workspaces`: parse, then hand one `WorkspaceAction` to the manager.
-struct WorkspaceRoutes<Context: RequestContext> {
+struct WorkspaceRoutes {
     let manager: WorkspaceManager
+    let auditor: Auditor
 
-    func register(on group: RouterGroup<Context>) {
+    func register(on group: RouterGroup<HearthContext>) {
         group.post("workspaces") { request, context in
             let body = try await request.decode(as: API.CreateWorkspaceBody.self, context: context)
-            let action = WorkspaceAction.create(try Self.parse(body))
-            return try Self.respond(try await manager.perform(action), status: .created)
+            let action = WorkspaceAction.create(try Self.parse(body, tenantId: try context.writer().tenantId))
+            let outcome = try await auditor.around(context, "workspace.create", target: body.name ?? "") { try await manager.perform(action) }
+            return try Self.respond(outcome, status: .created)
         }
-        group.get("workspaces") { _, _ in try Self.respond(try await manager.perform(.list)) }
+        group.get("workspaces") { _, context in try Self.respond(try await manager.perform(.list(tenantId: try context.caller().tenantId))) }
         group.get("workspaces/:ws") { _, context in
-            try Self.respond(try await manager.perform(.get(try context.parameters.require("ws"))))
+            try Self.respond(try await manager.perform(.get(try await context.workspaceID(manager))))
         }
         group.delete("workspaces/:ws") { _, context in
-            try Self.respond(try await manager.perform(.delete(try context.parameters.require("ws"))))
+            let id = try await context.workspaceID(manager)
+            return try Self.respond(try await auditor.around(context, "workspace.delete", target: id) { try await manager.perform(.delete(id)) })
         }
         for verb in ["start", "stop", "pause", "resume"] {
             group.post("workspaces/:ws/\(verb)") { _, context in
-                let ref = try context.parameters.require("ws")
+                let id = try await context.workspaceID(manager)
                 let action: WorkspaceAction = switch verb {
-                case "start": .start(ref)
-                case "stop": .stop(ref)
-                case "pause": .pause(ref)
-                default: .resume(ref)
+                case "start": .start(id)
+                case "stop": .stop(id)
+                case "pause": .pause(id)
+                default: .resume(id)
                 }
-                return try Self.respond(try await manager.perform(action))
+                return try Self.respond(try await auditor.around(context, "workspace.\(verb)", target: id) { try await manager.perform(action) })
             }
         }
     }
 
-    static func parse(_ body: API.CreateWorkspaceBody) throws -> CreateWorkspace {
+    static func parse(_ body: API.CreateWorkspaceBody, tenantId: String) throws -> CreateWorkspace {
         var runtime: RuntimeKind?
         if let name = body.runtime {
             guard let kind = RuntimeKind(rawValue: name), kind != .process else {
@@ -48,7 +51,7 @@ struct WorkspaceRoutes<Context: RequestContext> {
             let defaults = ResourceLimits()
             limits = ResourceLimits(cpus: body.cpus ?? defaults.cpus, memoryMiB: body.memory_mib ?? defaults.memoryMiB, diskMiB: body.disk_mib)
         }
-        return CreateWorkspace(name: body.name, image: body.image, runtime: runtime, limits: limits)
+        return CreateWorkspace(tenantId: tenantId, name: body.name, image: body.image, runtime: runtime, limits: limits)
     }
 
     static func respond(_ outcome: ActionOutcome, status: HTTPResponse.Status = .ok) throws -> Response {

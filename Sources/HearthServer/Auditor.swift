@@ -1,0 +1,36 @@
+import HearthAudit
+import HearthCore
+import HearthIdentity
+import Logging
+
+/// Records actions in the audit log. An event that cannot be recorded is logged loudly; the
+/// action it describes has already happened and is not undone.
+struct Auditor: Sendable {
+    let log: AuditLog
+    let logger: Logger
+
+    func record(_ context: HearthContext, _ action: String, target: String = "", result: String = "ok", detail: String = "",
+                principal: Principal? = nil) {
+        let who = principal ?? context.principal
+        let record = AuditRecord(tenant: who?.tenantName ?? "", actor: who?.email ?? "anonymous", action: action, target: target,
+                                 sourceIP: context.sourceIP, result: result, detail: detail)
+        do {
+            try log.append(record)
+        } catch {
+            logger.error("audit event lost", metadata: ["audit.action": "\(action)", "error": "\(error)"])
+        }
+    }
+
+    /// Runs `body` and records its outcome: "ok" or the error's code.
+    func around<T>(_ context: HearthContext, _ action: String, target: String, detail: String = "",
+                   _ body: () async throws -> T) async throws -> T {
+        do {
+            let value = try await body()
+            record(context, action, target: target, detail: detail)
+            return value
+        } catch {
+            record(context, action, target: target, result: HearthError.from(error).code.rawValue, detail: detail)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,9 @@
+import HTTPTypes
+
+extension HTTPField.Name {
+    /// A browser session's state-changing requests echo its CSRF token here.
+    static let csrfToken = Self("X-CSRF-Token")!
+    static let secFetchDest = Self("Sec-Fetch-Dest")!
+    static let xContentTypeOptions = Self("X-Content-Type-Options")!
+    static let referrerPolicy = Self("Referrer-Policy")!
+}

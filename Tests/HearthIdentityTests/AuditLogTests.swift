@@ -1,0 +1,65 @@
+import Foundation
+import GRDB
+import HearthAudit
+import Testing
+
+@Suite struct AuditLogTests {
+    static func log(_ count: Int) throws -> (AuditLog, DatabaseQueue, String) {
+        let head = NSTemporaryDirectory() + "audit-\(UUID().uuidString).head"
+        let db = try DatabaseQueue()
+        let log = try AuditLog(db: db, headPath: head)
+        for i in 1...count {
+            try log.append(AuditRecord(tenant: "default", actor: "admin", action: "workspace.create", target: "ws_\(i)",
+                                       sourceIP: "127.0.0.1", detail: "n=\(i)"),
+                           now: Date(timeIntervalSince1970: 1_800_000_000 + Double(i)))
+        }
+        return (log, db, head)
+    }
+
+    @Test func anIntactChainVerifies() throws {
+        let (log, _, _) = try Self.log(10)
+        let result = try log.verify()
+        #expect(result.ok && result.events == 10)
+        #expect(try log.events(since: Date(timeIntervalSince1970: 1_800_000_006)).map(\.seq) == [6, 7, 8, 9, 10])
+    }
+
+    @Test func anEditedEventIsNamed() throws {
+        let (log, db, _) = try Self.log(10)
+        try db.write { db in try db.execute(sql: "UPDATE auditEvent SET actor = 'mallory' WHERE seq = 4") }
+        #expect(try log.verify().problems == ["event 4 was edited: its content does not match its hash"])
+    }
+
+    @Test func anEditThatRehashesTheEventBreaksTheNextLink() throws {
+        let (log, db, _) = try Self.log(10)
+        var event = try #require(try log.events().first { $0.seq == 4 })
+        event.actor = "mallory"
+        event.hash = event.computedHash()
+        try db.write { db in try event.update(db) }
+        #expect(try log.verify().problems == ["event 5 does not follow event 4: removed or reordered"])
+    }
+
+    @Test func aRemovedEventIsNamed() throws {
+        let (log, db, _) = try Self.log(10)
+        try db.write { db in try db.execute(sql: "DELETE FROM auditEvent WHERE seq = 7") }
+        let problems = try log.verify().problems
+        #expect(problems.contains("event 7 is missing"))
+        #expect(problems.contains("event 8 does not follow event 6: removed or reordered"))
+    }
+
+    @Test func reorderedEventsAreDetected() throws {
+        let (log, db, _) = try Self.log(10)
+        // Swap the contents of events 3 and 4, keeping their numbers.
+        try db.write { db in
+            try db.execute(sql: "UPDATE auditEvent SET seq = -3 WHERE seq = 3")
+            try db.execute(sql: "UPDATE auditEvent SET seq = 3 WHERE seq = 4")
+            try db.execute(sql: "UPDATE auditEvent SET seq = 4 WHERE seq = -3")
+        }
+        #expect(!(try log.verify().ok))
+    }
+
+    @Test func eventsCutFromTheEndAreDetectedThroughTheHead() throws {
+        let (log, db, _) = try Self.log(10)
+        try db.write { db in try db.execute(sql: "DELETE FROM auditEvent WHERE seq > 8") }
+        #expect(try log.verify().problems == ["events 9-10 were removed from the end"])
+    }
+}

@@ -1,0 +1,201 @@
+#!/usr/bin/python3
+"""The web IDE's real flows in headless Chromium, against a running Hearth server.
+
+Each flow asserts what the user sees, and checks the workspace through the REST API. A
+screenshot of each step goes to --screenshots. Exit status 0 means every flow passed.
+Usage: ide_flows.py --url URL --password-file DATA/admin.password --token-file DATA/admin.token --screenshots DIR
+"""
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+args = argparse.ArgumentParser()
+args.add_argument("--url", required=True)
+args.add_argument("--password-file", required=True)
+args.add_argument("--token-file", required=True)
+args.add_argument("--screenshots", required=True)
+args.add_argument("--workspace", default="browser")
+opts = args.parse_args()
+os.makedirs(opts.screenshots, exist_ok=True)
+password = open(opts.password_file).read().strip()
+token = open(opts.token_file).read().strip()
+
+
+def api(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else (b"{}" if method == "POST" else None)
+    request = urllib.request.Request(opts.url + path, data=data, method=method,
+                                     headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return response.read()
+
+
+def exec_stdout(workspace, argv):
+    """Runs argv through the exec API and returns stdout (frames: kind u8, length u32, payload)."""
+    raw = api("POST", f"/v1/workspaces/{workspace}/exec", {"argv": argv})
+    out, i = b"", 0
+    while i + 5 <= len(raw):
+        kind, length = raw[i], int.from_bytes(raw[i + 1:i + 5], "big")
+        if kind == 1:
+            out += raw[i + 5:i + 5 + length]
+        i += 5 + length
+    return out.decode()
+
+
+options = webdriver.ChromeOptions()
+for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,900", "--disable-gpu"]:
+    options.add_argument(flag)
+options.binary_location = "/usr/bin/chromium"
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+wait = WebDriverWait(driver, 60)
+step = [0]
+
+
+def shot(name):
+    step[0] += 1
+    path = os.path.join(opts.screenshots, f"{step[0]:02d}-{name}.png")
+    driver.save_screenshot(path)
+    print(f"screenshot {path}", flush=True)
+
+
+def terminal_text():
+    return driver.execute_script("return window.hearthTerminalText()") or ""
+
+
+def wait_terminal(needle, timeout=60):
+    WebDriverWait(driver, timeout).until(lambda d: needle in terminal_text(),
+                                         message=f"terminal never showed {needle!r}")
+
+
+def type_in_terminal(text):
+    area = driver.find_element(By.CSS_SELECTOR, "#terminals .term:not([style*='hidden']) textarea")
+    area.send_keys(text)
+
+
+failures = []
+
+
+def flow(name):
+    def wrap(fn):
+        print(f"flow: {name}", flush=True)
+        try:
+            fn()
+            print(f"ok: {name}", flush=True)
+        except Exception as error:  # noqa: BLE001 - report every flow
+            failures.append(f"{name}: {error}")
+            print(f"FAILED: {name}: {error}", flush=True)
+            shot("failed-" + name.replace(" ", "-"))
+        return fn
+    return wrap
+
+
+try:
+    @flow("sign in, create a workspace, open a terminal, echo hi")
+    def sign_in_and_echo():
+        driver.get(opts.url + "/")
+        wait.until(EC.visibility_of_element_located((By.ID, "login-email")))
+        shot("sign-in")
+        driver.find_element(By.ID, "login-email").send_keys("admin")
+        driver.find_element(By.ID, "login-password").send_keys("wrong password")
+        driver.find_element(By.ID, "login-submit").click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "login-error"), "wrong email or password"))
+        driver.find_element(By.ID, "login-password").clear()
+        driver.find_element(By.ID, "login-password").send_keys(password)
+        driver.find_element(By.ID, "login-submit").click()
+        wait.until(EC.visibility_of_element_located((By.ID, "create-name")))
+        driver.find_element(By.ID, "create-name").send_keys(opts.workspace)
+        driver.find_element(By.ID, "create-submit").click()
+        row = (By.CSS_SELECTOR, f"#workspaces tr[data-name='{opts.workspace}']")
+        WebDriverWait(driver, 180).until(EC.presence_of_element_located(row))
+        shot("workspace-list")
+        driver.find_element(*row).find_element(By.XPATH, ".//button[text()='Open']").click()
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#terminals .term")))
+        wait_terminal(":/workspace")
+        type_in_terminal("echo h''i\n")
+        wait_terminal("\nhi")
+        shot("terminal-echo")
+
+    @flow("open a file, edit it, save it, check it with exec")
+    def edit_and_save():
+        ws = opts.workspace
+        request = urllib.request.Request(opts.url + f"/v1/workspaces/{ws}/files/content?path=/workspace/notes.txt",
+                                         data=b"first line\n", method="PUT", headers={"Authorization": "Bearer " + token})
+        urllib.request.urlopen(request, timeout=60).read()
+        driver.find_element(By.ID, "refresh-files").click()
+        item = (By.CSS_SELECTOR, "#tree li[data-path='/workspace/notes.txt'] > span")
+        wait.until(EC.element_to_be_clickable(item)).click()
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#editor-tabs .tab.active[data-path='/workspace/notes.txt']")))
+        wait.until(lambda d: "first line" in d.execute_script("return document.querySelector('.CodeMirror').CodeMirror.getValue()"))
+        driver.execute_script("const cm = document.querySelector('.CodeMirror').CodeMirror;"
+                              "cm.replaceRange('edited in the browser\\n', {line: cm.lastLine(), ch: 0});")
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#editor-tabs .tab.active .dirty")))
+        shot("editor-dirty")
+        driver.find_element(By.CSS_SELECTOR, ".CodeMirror textarea").send_keys(Keys.CONTROL, "s")
+        wait.until(EC.invisibility_of_element_located((By.CSS_SELECTOR, "#editor-tabs .tab.active .dirty")))
+        content = exec_stdout(ws, ["cat", "/workspace/notes.txt"])
+        assert content == "first line\nedited in the browser\n", f"file holds {content!r}"
+        shot("editor-saved")
+        # Changed underneath: the editor says so instead of overwriting.
+        exec_stdout(ws, ["sh", "-c", "sleep 1; echo changed elsewhere > /workspace/notes.txt"])
+        driver.execute_script("const cm = document.querySelector('.CodeMirror').CodeMirror; cm.replaceRange('more\\n', {line: 0, ch: 0});")
+        driver.find_element(By.CSS_SELECTOR, ".CodeMirror textarea").send_keys(Keys.CONTROL, "s")
+        wait.until(EC.text_to_be_present_in_element((By.ID, "editor-note"), "changed on disk"))
+        assert exec_stdout(ws, ["cat", "/workspace/notes.txt"]) == "changed elsewhere\n"
+        shot("editor-conflict")
+
+    @flow("start http.server in the terminal, open its preview")
+    def preview():
+        type_in_terminal("cd /workspace && (python3 -m http.server 8000 > /tmp/http.log 2>&1 &)\n")
+        port = (By.CSS_SELECTOR, "#port-list li[data-port='8000'] a")
+        deadline = time.time() + 60
+        while time.time() < deadline and not driver.find_elements(*port):
+            driver.find_element(By.ID, "refresh-ports").click()
+            time.sleep(1)
+        link = wait.until(EC.presence_of_element_located(port))
+        href = link.get_attribute("href")
+        shot("ports-panel")
+        main = driver.current_window_handle
+        link.click()
+        wait.until(lambda d: len(d.window_handles) > 1)
+        driver.switch_to.window([h for h in driver.window_handles if h != main][0])
+        wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "notes.txt"))
+        assert "Directory listing" in driver.page_source, "no directory listing"
+        assert href.endswith("/p/8000/"), href
+        shot("preview")
+        driver.close()
+        driver.switch_to.window(main)
+
+    @flow("reload the page and see the terminal's scrollback again")
+    def reload_replays():
+        type_in_terminal("echo before-reload-$((40+2))\n")
+        wait_terminal("before-reload-42")
+        driver.refresh()
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#terminals .term")))
+        wait_terminal("before-reload-42")
+        type_in_terminal("echo after-reload-$((6*7))\n")
+        wait_terminal("after-reload-42")
+        shot("reloaded-scrollback")
+
+    @flow("a path outside the workspace and a foreign WebSocket origin are refused")
+    def refusals():
+        status = driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            fetch('/v1/workspaces/%s/files/content?path=../etc/passwd').then(async r => done([r.status, await r.text()]));
+        """ % opts.workspace)
+        assert status[0] == 400 and "outside the workspace" in status[1], status
+finally:
+    driver.quit()
+
+if failures:
+    print("\n".join(failures), file=sys.stderr)
+    sys.exit(1)
+print("all browser flows passed")
