@@ -198,7 +198,8 @@ let package = Package(
         .testTarget(name: "HearthAgentTests", dependencies: ["HearthAgent", "HearthRuntime", "HearthTestKit"]),
         .testTarget(
             name: "HearthServerTests",
-            dependencies: ["HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane", "HearthServerTestKit"]
+            dependencies: ["HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane", "HearthServerTestKit", "HearthIdentity", "HearthCore",
+                           .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "HearthJailTests", dependencies: ["HearthJail"]),
         .testTarget(name: "HearthIdentityTests", dependencies: ["HearthIdentity", "HearthAudit", "HearthCore", .product(name: "GRDB", package: "GRDB.swift")]),
