@@ -222,7 +222,9 @@ let package = Package(
         ),
         .testTarget(
             name: "HearthGVisorTests",
-            dependencies: ["HearthGVisor", "HearthImages", "HearthRuntime", "HearthControlPlane", "HearthServer", "HearthClient", "HearthServerTestKit"]
+            dependencies: ["HearthGVisor", "HearthImages", "HearthRuntime", "HearthControlPlane", "HearthServer", "HearthClient", "HearthServerTestKit",
+                           .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")]
         ),
     ]
 )

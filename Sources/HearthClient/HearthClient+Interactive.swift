@@ -8,7 +8,7 @@ import Synchronization
 
 extension HearthClient {
     /// Connects a WebSocket to `path` on the server, with the bearer token, and runs `handler` on it.
-    func webSocket(_ path: String, handler: @escaping WebSocketDataHandler<WebSocketClient.Context>) async throws {
+    public func webSocket(_ path: String, handler: @escaping WebSocketDataHandler<WebSocketClient.Context>) async throws {
         let url = baseURL.replacingOccurrences(of: "http://", with: "ws://").replacingOccurrences(of: "https://", with: "wss://") + path
         var headers = HTTPFields()
         if let token { headers[.authorization] = "Bearer \(token)" }

@@ -121,9 +121,11 @@ actor TerminalConnection {
         case "close":
             _ = try context.writer()
             let number = request.id ?? 0
-            if let (_, _, task) = attached.removeValue(forKey: number) { task.cancel() }
             guard let terminal = await hub.remove(number, workspaceID: id) else { throw HearthError(.notFound, "no terminal \(number)") }
+            // Closing reports the exit to every attached client, this one included; its forwarding
+            // task then ends by itself.
             await terminal.close()
+            attached.removeValue(forKey: number)
             auditor.record(context, "terminal.close", target: id, detail: "terminal \(number)")
         default:
             throw HearthError(.invalidArgument, "unknown message type \(request.type)")

@@ -185,8 +185,12 @@ try:
         wait_terminal("after-reload-42")
         shot("reloaded-scrollback")
 
-    @flow("a path outside the workspace and a foreign WebSocket origin are refused")
+    @flow("the light theme, and a path outside the workspace is refused")
     def refusals():
+        driver.find_element(By.ID, "theme").click()
+        wait.until(lambda d: d.execute_script("return document.documentElement.dataset.theme") == "light")
+        shot("light-theme")
+        driver.find_element(By.ID, "theme").click()
         status = driver.execute_async_script("""
             const done = arguments[arguments.length - 1];
             fetch('/v1/workspaces/%s/files/content?path=../etc/passwd').then(async r => done([r.status, await r.text()]));
