@@ -34,7 +34,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error")
     var logLevel: String = "info"
 
+    @Option(help: "The https:// URL browsers use when a TLS proxy fronts the server (makes the session cookie __Host- and Secure)")
+    var publicURL: String?
+
     func run() async throws {
+        if let publicURL, !(publicURL.hasPrefix("https://") || publicURL.hasPrefix("http://")) {
+            throw ValidationError("--public-url is a URL such as https://hearth.example.com")
+        }
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
             throw ValidationError("--listen takes HOST:PORT")
         }
@@ -46,13 +52,15 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "hearth")
-        let configuration = HearthServerConfiguration(dataDirectory: data ?? HearthServerConfiguration.defaultDataDirectory, host: host,
+        var configuration = HearthServerConfiguration(dataDirectory: data ?? HearthServerConfiguration.defaultDataDirectory, host: host,
                                                       port: port, warmPoolSize: warmPool, gvisorPlatform: gvisorPlatform,
                                                       qemuAcceleration: qemuAcceleration, qemuMemory: qemuMemory,
                                                       qemuBootTimeout: qemuBootTimeout.map { .milliseconds(Int($0 * 1000)) })
+        configuration.publicURL = publicURL
         let service = try await HearthService.make(configuration, logger: logger)
         try await service.run { port in
-            logger.notice("listening", metadata: ["http.url": "http://\(host):\(port)", "auth.token_file": "\(service.tokenPath)"])
+            logger.notice("listening", metadata: ["http.url": "http://\(host):\(port)", "auth.token_file": "\(service.tokenPath)",
+                                                  "auth.password_file": "\(configuration.dataDirectory)/admin.password"])
         }
     }
 }

@@ -4,9 +4,9 @@ enum OpenAPIDocument {
     {
       "openapi": "3.0.3",
       "info": {"title": "Hearth API", "version": "1.0.0",
-               "description": "Workspaces in sandboxes. Errors are {\\"error\\": {\\"code\\", \\"message\\"}}. Authenticate with Authorization: Bearer <token>."},
+               "description": "Workspaces in sandboxes. Errors are {\\"error\\": {\\"code\\", \\"message\\"}}. Authenticate with Authorization: Bearer <token> (hth_…), or, from a browser, the session cookie set by POST /v1/session plus its csrf value in X-CSRF-Token on every request that changes state. Workspaces of another tenant are 404. Viewers get 403 on anything that changes state."},
       "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, "session": {"type": "apiKey", "in": "cookie", "name": "hearth_session"}},
         "schemas": {
           "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
                     "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
@@ -32,7 +32,7 @@ enum OpenAPIDocument {
         },
         "responses": {"Error": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
       },
-      "security": [{"bearer": []}],
+      "security": [{"bearer": []}, {"session": []}],
       "paths": {
         "/v1/health": {"get": {"security": [], "summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
         "/v1/runtimes": {"get": {"summary": "Sandbox runtimes on this host and why any is unavailable", "responses": {"200": {"description": "runtimes"}, "401": {"$ref": "#/components/responses/Error"}}}},
@@ -55,15 +55,33 @@ enum OpenAPIDocument {
         "/v1/workspaces/{ws}/files/list": {"parameters": [{"$ref": "#/components/parameters/ws"}, {"$ref": "#/components/parameters/path"}], "get": {"summary": "List a directory", "responses": {"200": {"description": "entries"}, "404": {"$ref": "#/components/responses/Error"}}}},
         "/v1/workspaces/{ws}/files/stat": {"parameters": [{"$ref": "#/components/parameters/ws"}, {"$ref": "#/components/parameters/path"}], "get": {"summary": "Stat a path", "responses": {"200": {"description": "entry", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FileEntry"}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
         "/v1/workspaces/{ws}/files/content": {"parameters": [{"$ref": "#/components/parameters/ws"}, {"$ref": "#/components/parameters/path"}],
-          "get": {"summary": "Download a file (streamed)", "responses": {"200": {"description": "bytes", "content": {"application/octet-stream": {}}}, "404": {"$ref": "#/components/responses/Error"}}},
-          "put": {"summary": "Upload a file (streamed, atomically replaced)", "parameters": [{"name": "mode", "in": "query", "schema": {"type": "string"}, "description": "octal"}],
-                  "requestBody": {"content": {"application/octet-stream": {}}}, "responses": {"201": {"description": "written"}, "507": {"$ref": "#/components/responses/Error"}}}},
+          "get": {"summary": "Download a file (streamed); download=1 adds Content-Disposition: attachment", "responses": {"200": {"description": "bytes", "content": {"application/octet-stream": {}}}, "404": {"$ref": "#/components/responses/Error"}}},
+          "put": {"summary": "Upload a file (streamed, atomically replaced)", "parameters": [{"name": "mode", "in": "query", "schema": {"type": "string"}, "description": "octal"},
+                  {"name": "if_mtime", "in": "query", "schema": {"type": "number"}, "description": "refuse with 409 if the file's mtime is no longer this (an editor's save)"}],
+                  "requestBody": {"content": {"application/octet-stream": {}}}, "responses": {"201": {"description": "written"}, "409": {"$ref": "#/components/responses/Error"}, "507": {"$ref": "#/components/responses/Error"}}}},
         "/v1/workspaces/{ws}/files": {"parameters": [{"$ref": "#/components/parameters/ws"}, {"$ref": "#/components/parameters/path"}], "delete": {"summary": "Remove a path", "parameters": [{"name": "recursive", "in": "query", "schema": {"type": "boolean"}}], "responses": {"204": {"description": "removed"}, "404": {"$ref": "#/components/responses/Error"}}}},
         "/v1/workspaces/{ws}/files/mkdir": {"parameters": [{"$ref": "#/components/parameters/ws"}], "post": {"summary": "mkdir -p", "responses": {"201": {"description": "created"}}}},
         "/v1/workspaces/{ws}/files/move": {"parameters": [{"$ref": "#/components/parameters/ws"}], "post": {"summary": "Move or rename", "responses": {"204": {"description": "moved"}, "409": {"$ref": "#/components/responses/Error"}}}},
         "/v1/workspaces/{ws}/ports": {"parameters": [{"$ref": "#/components/parameters/ws"}], "get": {"summary": "Listening TCP ports inside the workspace", "responses": {"200": {"description": "ports"}}}},
         "/v1/workspaces/{ws}/ports/{port}/tunnel": {"parameters": [{"$ref": "#/components/parameters/ws"}, {"name": "port", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": 65535}}],
-          "get": {"summary": "WebSocket: one TCP connection to a port on the workspace's loopback. The client first sends a text message (open); the server answers with a text message, TunnelOpened (connected, port) or an Error; then binary messages carry the bytes both ways, an empty one from the client half-closes.", "responses": {"101": {"description": "switching protocols"}}}}
+          "get": {"summary": "WebSocket: one TCP connection to a port on the workspace's loopback. The client first sends a text message (open); the server answers with a text message, TunnelOpened (connected, port) or an Error; then binary messages carry the bytes both ways, an empty one from the client half-closes.", "responses": {"101": {"description": "switching protocols"}}}},
+        "/v1/workspaces/{ws}/ws": {"parameters": [{"$ref": "#/components/parameters/ws"}], "get": {"summary": "WebSocket carrying all of a workspace's terminals (the web IDE). The client speaks first. Client text JSON: {type: list | open (cols, rows) | attach (id) | input (id, data) | resize (id, cols, rows) | ack (id, bytes) | close (id)}. Server text JSON: terminals, opened, attached, exit, error; binary: terminal id u32 big-endian, then output. The server stops reading a terminal while a client has more than 512 KiB unacknowledged; terminals outlive the connection and replay up to 256 KiB of scrollback on attach. Cookie sessions must send their own Origin.", "responses": {"101": {"description": "switching protocols"}}}},
+        "/w/{ws}/p/{port}/": {"parameters": [{"$ref": "#/components/parameters/ws"}, {"name": "port", "in": "path", "required": true, "schema": {"type": "integer"}}],
+          "get": {"summary": "Preview: the web server on this port inside the workspace, over the agent's tunnel (any method, any path below). The session cookie, Hearth tokens and X-Forwarded-* are not passed on; answers carry CSP sandbox.", "responses": {"200": {"description": "the guest server's answer"}, "502": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/session": {
+          "post": {"security": [], "summary": "Sign in with email and password; sets the session cookie (HttpOnly, SameSite=Strict; __Host- and Secure behind TLS) and returns the CSRF token. Repeated failures answer 429.",
+                   "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["email", "password"], "properties": {"email": {"type": "string"}, "password": {"type": "string"}}}}}},
+                   "responses": {"200": {"description": "session"}, "401": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"}}},
+          "get": {"summary": "Who the credential belongs to (and a session's CSRF token)", "responses": {"200": {"description": "session"}}},
+          "delete": {"summary": "Sign out", "responses": {"204": {"description": "signed out"}}}},
+        "/v1/tenants": {"post": {"summary": "Create a tenant (admins of the default tenant)", "responses": {"201": {"description": "tenant"}, "403": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/users": {"post": {"summary": "Create a user (tenant admins; another tenant: admins of the default tenant)", "requestBody": {"content": {"application/json": {"schema": {"type": "object", "required": ["email", "role", "password"], "properties": {"email": {"type": "string"}, "tenant": {"type": "string"}, "role": {"type": "string", "enum": ["admin", "member", "viewer"]}, "password": {"type": "string", "minLength": 8}}}}}}, "responses": {"201": {"description": "user"}, "403": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/tokens": {
+          "post": {"summary": "Create an API token (shown once); role at most the user's; expires_in seconds", "requestBody": {"content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "tenant": {"type": "string"}, "user": {"type": "string"}, "role": {"type": "string"}, "expires_in": {"type": "integer"}}}}}}, "responses": {"201": {"description": "token with its secret"}, "403": {"$ref": "#/components/responses/Error"}}},
+          "get": {"summary": "Your tokens (admins: the tenant's), without secrets", "responses": {"200": {"description": "tokens"}}}},
+        "/v1/tokens/{id}": {"parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}], "delete": {"summary": "Revoke a token", "responses": {"200": {"description": "revoked"}, "404": {"$ref": "#/components/responses/Error"}}}},
+        "/v1/audit": {"get": {"summary": "Audit events as JSON lines, oldest first (admins; the default tenant's admins see every tenant)", "parameters": [{"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}}], "responses": {"200": {"description": "events", "content": {"application/x-ndjson": {}}}}}},
+        "/v1/audit/verify": {"get": {"summary": "Check the audit log's hash chain and head; lists every break", "responses": {"200": {"description": "verdict"}}}}
       }
     }
     """
