@@ -60,7 +60,7 @@ struct Serve: AsyncParsableCommand {
         let service = try await HearthService.make(configuration, logger: logger)
         try await service.run { port in
             logger.notice("listening", metadata: ["http.url": "http://\(host):\(port)", "auth.token_file": "\(service.tokenPath)",
-                                                  "auth.password_file": "\(configuration.dataDirectory)/admin.password"])
+                                                  "auth.password_file": "\(service.configuration.dataDirectory)/admin.password"])
         }
     }
 }
