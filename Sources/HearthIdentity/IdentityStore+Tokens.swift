@@ -5,6 +5,10 @@ import HearthCore
 extension IdentityStore {
     public static let tokenPrefix = "hth_"
 
+    /// A new token secret: `hth_` and 32 hex digits, 128 bits from the system CSPRNG, with a
+    /// prefix that secret scanners can find.
+    public static func newTokenSecret() -> String { Secrets.random(prefix: tokenPrefix) }
+
     /// Issues a token for `user`. Its role is at most the user's. The secret is returned once and
     /// only its digest is kept.
     public func createToken(name: String, for user: User, role: Role? = nil, expiresAt: Date? = nil,
@@ -15,7 +19,7 @@ extension IdentityStore {
             throw HearthError(.forbidden, "a token cannot have more rights than its user (\(user.role.rawValue))")
         }
         if let expiresAt, expiresAt <= now { throw HearthError(.invalidArgument, "the expiry is in the past") }
-        let secret = Secrets.random(prefix: Self.tokenPrefix)
+        let secret = Self.newTokenSecret()
         let row = TokenRow(id: newID("tk_"), tenantId: user.tenantId, userId: user.id, name: name, digest: Digest.hex(secret),
                            prefix: String(secret.prefix(8)), role: role, createdAt: now, expiresAt: expiresAt)
         try db.write { db in try row.insert(db) }

@@ -14,6 +14,7 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
@@ -160,11 +161,17 @@ try:
         while time.time() < deadline and not driver.find_elements(*port):
             driver.find_element(By.ID, "refresh-ports").click()
             time.sleep(1)
-        link = wait.until(EC.presence_of_element_located(port))
-        href = link.get_attribute("href")
+        wait.until(EC.presence_of_element_located(port))
         shot("ports-panel")
         main = driver.current_window_handle
-        link.click()
+        for attempt in range(5):
+            try:
+                link = driver.find_element(*port)
+                href = link.get_attribute("href")
+                link.click()
+                break
+            except StaleElementReferenceException:
+                time.sleep(0.2)
         wait.until(lambda d: len(d.window_handles) > 1)
         driver.switch_to.window([h for h in driver.window_handles if h != main][0])
         wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "notes.txt"))

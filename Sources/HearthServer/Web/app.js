@@ -540,8 +540,15 @@ async function refreshPorts() {
   if (!state.workspace) return;
   let ports;
   try { ports = (await api('GET', `/v1/workspaces/${state.workspace.id}/ports`)).ports; }
-  catch (err) { if (!workspaceGone(err)) $('port-list').replaceChildren(el('li', { class: 'muted' }, err.message)); return; }
+  catch (err) {
+    if (!workspaceGone(err)) { $('port-list').dataset.key = ''; $('port-list').replaceChildren(el('li', { class: 'muted' }, err.message)); }
+    return;
+  }
   const unique = [...new Map(ports.map((p) => [p.port, p])).values()].sort((a, b) => a.port - b.port);
+  // Redraw only on a change, so an Open button is not replaced under the pointer.
+  const key = unique.map((p) => p.port).join(',') || '-';
+  if ($('port-list').dataset.key === key) return;
+  $('port-list').dataset.key = key;
   $('port-list').replaceChildren(...(unique.length ? unique.map((p) => el('li', { 'data-port': p.port }, el('span', {}, `${p.port}`),
     el('a', { href: `/w/${state.workspace.id}/p/${p.port}/`, target: '_blank', rel: 'noopener' }, el('button', {}, 'Open')))) :
     [el('li', { class: 'muted' }, 'Nothing is listening.')]));

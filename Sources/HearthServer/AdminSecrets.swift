@@ -12,16 +12,9 @@ enum AdminSecrets {
            !existing.isEmpty {
             return (existing, path)
         }
-        let token = generateToken()
+        let token = IdentityStore.newTokenSecret()
         try writeSecret(token, to: path)
         return (token, path)
-    }
-
-    /// `hth_` and 32 hex digits: 128 bits from the system CSPRNG, with a prefix scanners can find.
-    static func generateToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return IdentityStore.tokenPrefix + bytes.map { String(format: "%02x", $0) }.joined()
     }
 
     static func writeSecret(_ secret: String, to path: String) throws {
