@@ -17,6 +17,9 @@ struct AuthMiddleware: RouterMiddleware {
         if path == "/v1/health" || path == "/v1/openapi.json" || path == "/" || path.hasPrefix("/static/") || path.hasPrefix("/vendor/") {
             return true
         }
+        // A preview's page authenticates by the grant in its path (see `PreviewRoutes`), since its
+        // sandboxed origin carries no Hearth cookie.
+        if path.hasPrefix("/w/"), path.contains("/~") { return true }
         return path == "/v1/session" && request.method == .post
     }
 

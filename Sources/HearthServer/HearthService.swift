@@ -24,6 +24,7 @@ public struct HearthService: Sendable {
     public let identity: IdentityStore
     public let audit: AuditLog
     let terminals = TerminalHub()
+    let previewGrants = PreviewGrants()
     let logger: Logger
     let prometheus: PrometheusCollectorRegistry
 
@@ -110,7 +111,7 @@ public struct HearthService: Sendable {
         FileRoutes(manager: manager, auditor: auditor).register(on: v1)
         IdentityRoutes(identity: identity, auditor: auditor, cookies: cookies).register(on: router)
         AuditRoutes(log: audit).register(on: router)
-        PreviewRoutes(manager: manager, auditor: auditor, cookies: cookies).register(on: router)
+        PreviewRoutes(manager: manager, auditor: auditor, cookies: cookies, grants: previewGrants).register(on: router)
         WebAssets.register(on: router)
 
         let wsRouter = Router(context: HearthContext.self)

@@ -10,15 +10,23 @@ import NIOCore
 /// `/w/{ws}/p/{port}/…`: the authenticated preview of a web server inside a workspace, carried
 /// over the agent's tunnel (the guest's network stays closed).
 ///
+/// A previewed page is the workspace's code, served on Hearth's own origin, so it must not run
+/// with the user's Hearth session. Its answers therefore carry `Content-Security-Policy: sandbox`:
+/// the page gets an opaque origin, cannot read the IDE, and its requests carry no Hearth cookie.
+/// The preview authenticates them by capability instead: opening `/w/{ws}/p/{port}/` with a
+/// session or token issues a grant (128 random bits, 12 hours, this workspace and port only, the
+/// caller's role) and redirects to `/w/{ws}/p/{port}/~{grant}/`, under which the page's relative
+/// links, scripts, fetches and forms resolve and are let through.
+///
 /// Each request is one tunnel and one HTTP/1.0 exchange with the guest server, so the guest
 /// delimits its answer by closing (never chunked) and no connection state is shared between
 /// users. The guest sees neither Hearth's session cookie, nor a Hearth bearer token, nor any
-/// `X-Forwarded-*` header the client sent. Answers carry `Content-Security-Policy: sandbox`, so a
-/// previewed page runs in an opaque origin and cannot use the user's Hearth session.
+/// `X-Forwarded-*` header the client sent.
 struct PreviewRoutes {
     let manager: WorkspaceManager
     let auditor: Auditor
     let cookies: SessionCookies
+    let grants: PreviewGrants
     static let maxRequestBody = 32 << 20
     static let maxResponseHead = 64 << 10
 
@@ -27,29 +35,59 @@ struct PreviewRoutes {
 
     func register(on router: Router<HearthContext>) {
         for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete, .options] {
-            router.on("/w/:ws/p/:port/**", method: method) { request, context in try await proxy(request, context) }
-            // The preview's root; without its slash, the page's relative links would miss the prefix.
-            router.on("/w/:ws/p/:port", method: method) { request, context in
-                guard request.uri.path.hasSuffix("/") else {
-                    return Response(status: .movedPermanently, headers: [.location: request.uri.path + "/"])
-                }
-                return try await proxy(request, context)
-            }
+            router.on("/w/:ws/p/:port/**", method: method) { request, context in try await route(request, context) }
+            router.on("/w/:ws/p/:port", method: method) { request, context in try await route(request, context) }
         }
     }
 
-    func proxy(_ request: Request, _ context: HearthContext) async throws -> Response {
-        let id = try await context.workspaceID(manager)
+    func route(_ request: Request, _ context: HearthContext) async throws -> Response {
+        let ref = try context.parameters.require("ws")
         guard let port = context.parameters.get("port", as: UInt16.self), port > 0 else {
             throw HearthError(.invalidArgument, "the port must be a number between 1 and 65535")
         }
-        let prefix = "/w/\(try context.parameters.require("ws"))/p/\(port)"
-        var path = String(request.uri.path.dropFirst(prefix.count))
-        if path.isEmpty { path = "/" }
-        if let query = request.uri.query { path += "?" + query }
-        let body = try await request.body.collect(upTo: Self.maxRequestBody)
+        let base = "/w/\(ref)/p/\(port)"
+        let rest = String(request.uri.path.dropFirst(base.count))
+        let query = request.uri.query.map { "?" + $0 } ?? ""
+        guard rest.hasPrefix("/~") else {
+            // Opening the preview: authenticated like any API call, then exchanged for a grant.
+            let principal = try context.caller()
+            let id = try await context.workspaceID(manager)
+            guard AuthMiddleware.isSafe(request.method) else {
+                throw HearthError(.invalidArgument, "open the preview with GET; its page then talks to the server itself")
+            }
+            let key = grants.issue(PreviewGrants.Grant(workspaceID: id, reference: ref, port: port, tenant: principal.tenantName,
+                                                       actor: principal.email, role: principal.role))
+            auditor.record(context, "preview.open", target: id, detail: "port \(port)")
+            return Response(status: .found, headers: [.location: "\(base)/~\(key)\(rest.isEmpty ? "/" : rest)\(query)", .cacheControl: "no-store"])
+        }
+        let afterMark = rest.dropFirst(2)
+        let key = String(afterMark.prefix { $0 != "/" })
+        guard let grant = grants.grant(key), grant.reference == ref, grant.port == port else {
+            throw HearthError(.unauthorized, "this preview link has expired or is not yours; open it again from the workspace's ports panel")
+        }
+        if !grant.role.canWrite, !AuthMiddleware.isSafe(request.method) {
+            throw HearthError(.forbidden, "a viewer cannot change anything")
+        }
+        var path = String(afterMark.dropFirst(key.count))
+        if path.isEmpty {
+            return Response(status: .movedPermanently, headers: [.location: "\(base)/~\(key)/\(query)"])
+        }
+        path += query
+        // The sandboxed page's origin is opaque ("null"), so even its fetches to its own server
+        // are cross-origin. The grant in the URL is the credential, not a cookie, so any origin
+        // may read the answer: answer preflights here and mark answers readable.
+        if request.method == .options, let asked = request.headers[.accessControlRequestMethod] {
+            var headers: HTTPFields = [.accessControlAllowOrigin: "*", .accessControlAllowMethods: asked, .accessControlMaxAge: "600"]
+            if let wanted = request.headers[.accessControlRequestHeaders] { headers[.accessControlAllowHeaders] = wanted }
+            return Response(status: .noContent, headers: headers)
+        }
+        var response = try await forward(request, workspaceID: grant.workspaceID, port: port, path: path)
+        response.headers[.accessControlAllowOrigin] = "*"
+        return response
+    }
 
-        let navigation = request.headers[.secFetchDest].map { $0 == "document" } ?? (path == "/")
+    func forward(_ request: Request, workspaceID id: String, port: UInt16, path: String) async throws -> Response {
+        let body = try await request.body.collect(upTo: Self.maxRequestBody)
         let stream: HostStream
         do {
             stream = try await manager.openStream(id, .tunnel(port: port))
@@ -59,11 +97,9 @@ struct PreviewRoutes {
             if let refused = error as? AgentError, refused.wire.code == .connectionRefused {
                 mapped = HearthError(.agentUnavailable, "nothing is listening on port \(port) in this workspace")
             }
-            if navigation { auditor.record(context, "preview.open", target: id, result: mapped.code.rawValue, detail: "port \(port)") }
             if request.headers[.accept]?.contains("text/html") == true { return Self.errorPage(mapped) }
             throw mapped
         }
-        if navigation { auditor.record(context, "preview.open", target: id, detail: "port \(port) \(path)") }
         do {
             _ = try await stream.send(.bytes, head(request, path: path, port: port, bodyLength: body.readableBytes))
             if body.readableBytes > 0 { _ = try await stream.send(.bytes, body.readableBytesView) }
@@ -148,6 +184,7 @@ struct PreviewRoutes {
         }
         if chunked { throw HearthError(.agentUnavailable, "the server in the workspace answered an HTTP/1.0 request with chunked encoding") }
         fields[.contentSecurityPolicy] = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
+        fields[.referrerPolicy] = "no-referrer"
         return (HTTPResponse.Status(code: code), fields, rest)
     }
 }

@@ -46,13 +46,16 @@ import Testing
             (.POST, "/v1/workspaces/\(w.id)/files/mkdir", #"{"path":"/workspace/x"}"#),
             (.POST, "/v1/workspaces/\(w.id)/files/move", #"{"from":"/workspace/secret.txt","to":"/workspace/y"}"#),
             (.GET, "/v1/workspaces/\(w.id)/ports", nil),
-            (.GET, "/w/\(w.id)/p/8000/", nil),
+            (.GET, "/w/\(w.id)/p/8000/", nil), (.GET, "/w/\(name)/p/8000/", nil),
             (.DELETE, "/v1/workspaces/\(w.id)", nil),
         ]
         for (method, path, body) in routes {
             let (status, text) = try await Self.status(server, acmeToken, method, path, body: body)
             #expect(status == 404 && text.contains("not_found"), "\(method) \(path): \(status) \(text)")
         }
+        // A preview grant cannot be guessed or borrowed across workspaces.
+        let (forged, forgedBody) = try await Self.status(server, acmeToken, .GET, "/w/\(w.id)/p/8000/~\(String(repeating: "ab", count: 16))/")
+        #expect(forged == 401 && forgedBody.contains("preview link"))
         // WebSockets: interactive exec, the port tunnel and the terminals.
         let execError = Mutex<String>("")
         try await acme.interactive(w.id, API.ExecBody(argv: ["true"]), input: { _ in }, onFrame: { kind, payload in

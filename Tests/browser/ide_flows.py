@@ -153,17 +153,7 @@ try:
         assert exec_stdout(ws, ["cat", "/workspace/notes.txt"]) == "changed elsewhere\n"
         shot("editor-conflict")
 
-    @flow("start http.server in the terminal, open its preview")
-    def preview():
-        type_in_terminal("cd /workspace && (python3 -m http.server 8000 > /tmp/http.log 2>&1 &)\n")
-        port = (By.CSS_SELECTOR, "#port-list li[data-port='8000'] a")
-        deadline = time.time() + 60
-        while time.time() < deadline and not driver.find_elements(*port):
-            driver.find_element(By.ID, "refresh-ports").click()
-            time.sleep(1)
-        wait.until(EC.presence_of_element_located(port))
-        shot("ports-panel")
-        main = driver.current_window_handle
+    def preview_tab(main, port):
         for attempt in range(5):
             try:
                 link = driver.find_element(*port)
@@ -177,9 +167,45 @@ try:
         wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "notes.txt"))
         assert "Directory listing" in driver.page_source, "no directory listing"
         assert href.endswith("/p/8000/"), href
+        assert "/p/8000/~" in driver.current_url, driver.current_url
         shot("preview")
-        driver.close()
-        driver.switch_to.window(main)
+        # A real app: its script, its fetch and its form reach the workspace's server too,
+        # though the sandboxed page carries no Hearth cookie.
+        for name, content in [("site/index.html", b"<h1>app</h1><form method=post action=echo><input name=q value=v></form><script src=app.js></script>"),
+                              ("site/app.js", b"document.body.insertAdjacentHTML('beforeend','<p id=loaded>script loaded</p>');"
+                                              b"fetch('data.txt').then(r=>r.text()).then(t=>document.body.insertAdjacentHTML('beforeend','<p id=fetched>'+t+'</p>'));"),
+                              ("site/data.txt", b"fetched-data")]:
+            put = urllib.request.Request(opts.url + f"/v1/workspaces/{opts.workspace}/files/content?path=/workspace/{name}", data=content,
+                                         method="PUT", headers={"Authorization": "Bearer " + token})
+            urllib.request.urlopen(put, timeout=60).read()
+        driver.get(driver.current_url + "site/")
+        wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "fetched-data"))
+        assert "script loaded" in driver.find_element(By.TAG_NAME, "body").text
+        shot("preview-app")
+        # The page is sandboxed: it cannot call Hearth's API as the user.
+        status = driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            fetch('/v1/workspaces').then(r => done(r.status)).catch(e => done('blocked: ' + e));
+        """)
+        assert status != 200, f"a previewed page reached the API: {status}"
+
+    @flow("start http.server in the terminal, open its preview")
+    def preview():
+        type_in_terminal("cd /workspace && (python3 -m http.server 8000 > /tmp/http.log 2>&1 &)\n")
+        port = (By.CSS_SELECTOR, "#port-list li[data-port='8000'] a")
+        deadline = time.time() + 60
+        while time.time() < deadline and not driver.find_elements(*port):
+            driver.find_element(By.ID, "refresh-ports").click()
+            time.sleep(1)
+        wait.until(EC.presence_of_element_located(port))
+        shot("ports-panel")
+        main = driver.current_window_handle
+        try:
+            preview_tab(main, port)
+        finally:
+            if driver.current_window_handle != main:
+                driver.close()
+            driver.switch_to.window(main)
 
     @flow("reload the page and see the terminal's scrollback again")
     def reload_replays():
