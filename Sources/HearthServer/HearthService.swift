@@ -120,6 +120,7 @@ public struct HearthService: Sendable {
         ExecSocket.register(on: wsRouter, manager: manager, auditor: auditor)
         PortTunnelSocket.register(on: wsRouter, manager: manager)
         TerminalSocket.register(on: wsRouter, manager: manager, terminals: terminals, auditor: auditor)
+        PreviewSocket.register(on: wsRouter, manager: manager, grants: previewGrants)
 
         return Application(
             router: router,

@@ -60,19 +60,14 @@ struct PreviewRoutes {
             auditor.record(context, "preview.open", target: id, detail: "port \(port)")
             return Response(status: .found, headers: [.location: "\(base)/~\(key)\(rest.isEmpty ? "/" : rest)\(query)", .cacheControl: "no-store"])
         }
-        let afterMark = rest.dropFirst(2)
-        let key = String(afterMark.prefix { $0 != "/" })
-        guard let grant = grants.grant(key), grant.reference == ref, grant.port == port else {
-            throw HearthError(.unauthorized, "this preview link has expired or is not yours; open it again from the workspace's ports panel")
-        }
+        let (grant, key, tail) = try Self.granted(rest, reference: ref, port: port, grants: grants)
         if !grant.role.canWrite, !AuthMiddleware.isSafe(request.method) {
             throw HearthError(.forbidden, "a viewer cannot change anything")
         }
-        var path = String(afterMark.dropFirst(key.count))
-        if path.isEmpty {
+        if tail.isEmpty {
             return Response(status: .movedPermanently, headers: [.location: "\(base)/~\(key)/\(query)"])
         }
-        path += query
+        let path = tail + query
         // The sandboxed page's origin is opaque ("null"), so even its fetches to its own server
         // are cross-origin. The grant in the URL is the credential, not a cookie, so any origin
         // may read the answer: answer preflights here and mark answers readable.
@@ -84,6 +79,17 @@ struct PreviewRoutes {
         var response = try await forward(request, workspaceID: grant.workspaceID, port: port, path: path)
         response.headers[.accessControlAllowOrigin] = "*"
         return response
+    }
+
+    /// The grant a `/~{grant}/…` remainder of a preview URL carries, and the guest path after it.
+    static func granted(_ rest: String, reference: String, port: UInt16, grants: PreviewGrants) throws -> (PreviewGrants.Grant, String, String) {
+        guard rest.hasPrefix("/~") else { throw HearthError(.unauthorized, "a preview is opened from the workspace's ports panel") }
+        let afterMark = rest.dropFirst(2)
+        let key = String(afterMark.prefix { $0 != "/" })
+        guard let grant = grants.grant(key), grant.reference == reference, grant.port == port else {
+            throw HearthError(.unauthorized, "this preview link has expired or is not yours; open it again from the workspace's ports panel")
+        }
+        return (grant, key, String(afterMark.dropFirst(key.count)))
     }
 
     func forward(_ request: Request, workspaceID id: String, port: UInt16, path: String) async throws -> Response {

@@ -1,0 +1,153 @@
+import Foundation
+import HearthControlPlane
+import HearthCore
+import HearthRuntime
+import Hummingbird
+import HummingbirdWebSocket
+import NIOCore
+
+/// WebSockets of a previewed app (`/w/{ws}/p/{port}/~{grant}/…`, as its page opens them): the
+/// browser's WebSocket ends here, and a second one, over an agent tunnel, goes to the guest
+/// server; messages are relayed between the two. Authenticated by the grant, like the preview.
+enum PreviewSocket {
+    static func register(on router: Router<HearthContext>, manager: WorkspaceManager, grants: PreviewGrants) {
+        router.ws("/w/:ws/p/:port/**", shouldUpgrade: { request, context in
+            guard (try? target(request, context.parameters, grants)) != nil else { return .dontUpgrade }
+            // The guest answers later; offer the client's first subprotocol, which is what a
+            // single-protocol app expects back.
+            if let offered = request.headers[.secWebSocketProtocol]?.split(separator: ",").first {
+                return .upgrade([.secWebSocketProtocol: offered.trimmingCharacters(in: .whitespaces)])
+            }
+            return .upgrade([:])
+        }) { inbound, outbound, context in
+            guard let (grant, path) = try? target(context.request, context.requestContext.parameters, grants) else { return }
+            let stream = try await manager.openStream(grant.workspaceID, .tunnel(port: grant.port))
+            defer { stream.close() }
+            try await PortTunnelSocket.awaitConnected(stream)
+            var handshake = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(grant.port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            handshake += "Sec-WebSocket-Key: \(Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())\r\nSec-WebSocket-Version: 13\r\n"
+            if let offered = context.request.headers[.secWebSocketProtocol] { handshake += "Sec-WebSocket-Protocol: \(offered)\r\n" }
+            _ = try await stream.send(.bytes, Array((handshake + "\r\n").utf8))
+            let firstFrames = try await readUpgrade(stream)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        switch message {
+                        case .text(let text): _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 1, Array(text.utf8)))
+                        case .binary(let buffer): _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 2, Array(buffer.readableBytesView)))
+                        }
+                    }
+                    _ = try? await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 8, [0x03, 0xE8]))
+                }
+                group.addTask {
+                    var decoder = WebSocketFrameDecoder()
+                    decoder.append(firstFrames)
+                    while true {
+                        while let (opcode, payload) = try decoder.next() {
+                            switch opcode {
+                            case 1: try await outbound.write(.text(String(decoding: payload, as: UTF8.self)))
+                            case 2: try await outbound.write(.binary(ByteBuffer(bytes: payload)))
+                            case 9: _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 10, payload))
+                            case 8: return
+                            default: continue
+                            }
+                        }
+                        guard let event = try await stream.next() else { return }
+                        switch event {
+                        case .data(_, let bytes): decoder.append(bytes)
+                        case .eof: return
+                        case .control: continue
+                        }
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    static func target(_ request: Request, _ parameters: Parameters, _ grants: PreviewGrants) throws -> (PreviewGrants.Grant, String) {
+        let ref = try parameters.require("ws")
+        guard let port = parameters.get("port", as: UInt16.self) else { throw HearthError(.invalidArgument, "bad port") }
+        let rest = String(request.uri.path.dropFirst("/w/\(ref)/p/\(port)".count))
+        let (grant, _, tail) = try PreviewRoutes.granted(rest, reference: ref, port: port, grants: grants)
+        guard grant.role.canWrite else { throw HearthError(.forbidden, "a viewer cannot open a preview's WebSocket") }
+        return (grant, (tail.isEmpty ? "/" : tail) + (request.uri.query.map { "?" + $0 } ?? ""))
+    }
+
+    /// Reads the guest's answer to the upgrade; returns the bytes after it (its first frames).
+    static func readUpgrade(_ stream: HostStream) async throws -> [UInt8] {
+        var buffer: [UInt8] = []
+        while buffer.firstRange(of: [13, 10, 13, 10]) == nil {
+            guard buffer.count < 64 << 10, let event = try await stream.next() else {
+                throw HearthError(.agentUnavailable, "the server in the workspace did not accept the WebSocket")
+            }
+            if case .data(_, let bytes) = event { buffer += bytes }
+            if case .eof = event { throw HearthError(.agentUnavailable, "the server in the workspace closed the WebSocket") }
+        }
+        let end = buffer.firstRange(of: [13, 10, 13, 10])!
+        let status = String(decoding: buffer[..<end.lowerBound], as: UTF8.self).split(separator: " ").dropFirst().first
+        guard status == "101" else { throw HearthError(.agentUnavailable, "the server in the workspace refused the WebSocket") }
+        return Array(buffer[end.upperBound...])
+    }
+}
+
+/// RFC 6455 frames as a WebSocket client writes (masked) and reads (unmasked, possibly fragmented)
+/// them. The guest is untrusted: a message is capped at 16 MiB.
+struct WebSocketFrameDecoder {
+    static let maxMessage = 16 << 20
+    private var buffer: [UInt8] = []
+    private var fragments: [UInt8] = []
+    private var fragmentOpcode: UInt8 = 0
+
+    mutating func append(_ bytes: [UInt8]) { buffer += bytes }
+
+    /// The next complete message or control frame: (opcode, payload).
+    mutating func next() throws -> (UInt8, [UInt8])? {
+        while true {
+            guard buffer.count >= 2 else { return nil }
+            let fin = buffer[0] & 0x80 != 0, opcode = buffer[0] & 0x0F, masked = buffer[1] & 0x80 != 0
+            var length = Int(buffer[1] & 0x7F), offset = 2
+            if length == 126 {
+                guard buffer.count >= 4 else { return nil }
+                length = Int(buffer[2]) << 8 | Int(buffer[3])
+                offset = 4
+            } else if length == 127 {
+                guard buffer.count >= 10 else { return nil }
+                length = buffer[2..<10].reduce(0) { $0 << 8 | Int($1) }
+                offset = 10
+            }
+            guard length >= 0, length <= Self.maxMessage else { throw HearthError(.payloadTooLarge, "a preview WebSocket message is over 16 MiB") }
+            let maskOffset = offset
+            if masked { offset += 4 }
+            guard buffer.count >= offset + length else { return nil }
+            var payload = Array(buffer[offset..<offset + length])
+            if masked { for i in payload.indices { payload[i] ^= buffer[maskOffset + i % 4] } }
+            buffer.removeFirst(offset + length)
+            if opcode >= 8 { return (opcode, payload) }
+            if opcode != 0 { fragmentOpcode = opcode; fragments = [] }
+            fragments += payload
+            guard fragments.count <= Self.maxMessage else { throw HearthError(.payloadTooLarge, "a preview WebSocket message is over 16 MiB") }
+            if fin {
+                defer { fragments = [] }
+                return (fragmentOpcode, fragments)
+            }
+        }
+    }
+
+    static func clientFrame(opcode: UInt8, _ payload: [UInt8]) -> [UInt8] {
+        var frame: [UInt8] = [0x80 | opcode]
+        if payload.count < 126 {
+            frame.append(0x80 | UInt8(payload.count))
+        } else if payload.count < 65536 {
+            frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        } else {
+            frame.append(0x80 | 127)
+            frame += (0..<8).reversed().map { UInt8((payload.count >> ($0 * 8)) & 0xFF) }
+        }
+        let mask = (0..<4).map { _ in UInt8.random(in: 0...255) }
+        frame += mask
+        frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        return frame
+    }
+}
