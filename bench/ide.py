@@ -2,8 +2,8 @@
 """Web IDE benchmarks against a running server, each with its peer measured in the same run.
 
 usage: bench/ide.py --url URL --data DATA [--only echo,output,api,preview] [--n N]
-  echo     keystroke echo through the terminal WebSocket, against `runsc exec` with a console
-           (a PTY from --console-socket) into the same sandbox
+  echo     keystroke echo through the terminal WebSocket, against `runsc exec` of the same
+           program with a terminal (stdio a host PTY, as `runsc exec -t` from a terminal) into the same sandbox
   output   `head -c 200M /dev/urandom | base64` through the terminal WebSocket (acknowledging as
            it reads), with the server's RSS sampled throughout
   api      GET /v1/workspaces with wrk, authenticated, against GET /v1/health (no auth) on the same server
@@ -11,7 +11,7 @@ usage: bench/ide.py --url URL --data DATA [--only echo,output,api,preview] [--n 
 Prints one JSON object per figure. Standard library only (a minimal WebSocket client is below);
 targets 127.0.0.1 only.
 """
-import argparse, array, base64, hashlib, http.client, json, os, re, socket, statistics, struct, subprocess, sys, tempfile, threading, time, urllib.parse
+import argparse, base64, http.client, json, os, pty, re, shlex, socket, struct, subprocess, sys, tempfile, threading, time, tty, urllib.parse
 
 
 def pct(values, p):
@@ -33,11 +33,12 @@ class WebSocket:
             head += self.sock.recv(1)
         if not head.startswith(b"HTTP/1.1 101"):
             raise RuntimeError("upgrade refused: " + head.decode(errors="replace"))
-        self.buffer = b""
+        self.buffer = bytearray()
+        self.pos = 0
 
-    def send_text(self, text):
-        payload = text.encode()
-        header = bytes([0x81])
+    def send_text(self, text, opcode=1):
+        payload = text.encode() if isinstance(text, str) else text
+        header = bytes([0x80 | opcode])
         n = len(payload)
         header += bytes([0x80 | n]) if n < 126 else (bytes([0x80 | 126]) + struct.pack(">H", n) if n < 65536 else bytes([0x80 | 127]) + struct.pack(">Q", n))
         mask = os.urandom(4)
@@ -47,23 +48,32 @@ class WebSocket:
         self.send_text(json.dumps(obj))
 
     def _read(self, n):
-        while len(self.buffer) < n:
+        while len(self.buffer) - self.pos < n:
+            if self.pos > (1 << 20):
+                del self.buffer[:self.pos]
+                self.pos = 0
             chunk = self.sock.recv(1 << 20)
             if not chunk:
                 raise EOFError
             self.buffer += chunk
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        out = bytes(self.buffer[self.pos:self.pos + n])
+        self.pos += n
         return out
 
     def recv(self):
-        """Returns (opcode, payload)."""
-        b0, b1 = self._read(2)
-        n = b1 & 0x7F
-        if n == 126:
-            n = struct.unpack(">H", self._read(2))[0]
-        elif n == 127:
-            n = struct.unpack(">Q", self._read(8))[0]
-        return b0 & 0x0F, self._read(n)
+        """Returns (opcode, payload) of the next data or close frame; pings are answered here."""
+        while True:
+            b0, b1 = self._read(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack(">H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self._read(8))[0]
+            opcode, payload = b0 & 0x0F, self._read(n)
+            if opcode == 9:
+                self.send_text(payload, opcode=10)
+                continue
+            return opcode, payload
 
 
 class Hearth:
@@ -101,11 +111,15 @@ def read_until(sock, needle, ack_id=None):
     return seen
 
 
+# The program on the PTY in both paths: raw mode, each read written back upper-cased, so an
+# answer proves the bytes went through the sandbox (not a local echo).
+UPPER = "import os,termios,tty\ntty.setraw(0, termios.TCSANOW)\nwhile True:\n d=os.read(0,1024)\n os.write(1,d.upper())"
+
+
 def bench_echo(h, ws_id, data, n):
     sock, tid = h.terminal(ws_id)
-    sock.send_json({"type": "input", "id": tid, "data": "stty raw -echo; exec cat -u\n"})
-    time.sleep(1.5)
-    # Drain what the shell printed so far.
+    sock.send_json({"type": "input", "id": tid, "data": "exec python3 -c %s\n" % shlex.quote(UPPER)})
+    time.sleep(2.0)
     sock.sock.settimeout(0.5)
     try:
         while True:
@@ -120,26 +134,22 @@ def bench_echo(h, ws_id, data, n):
         mark = f"k{i:05d}"
         start = time.perf_counter()
         sock.send_json({"type": "input", "id": tid, "data": mark})
-        read_until(sock, mark.encode(), ack_id=tid)
+        read_until(sock, mark.upper().encode(), ack_id=tid)
         samples.append((time.perf_counter() - start) * 1000)
     sock.send_json({"type": "close", "id": tid})
-    hearth = {"p50_ms": round(pct(samples, 50), 2), "p99_ms": round(pct(samples, 99), 2), "n": n}
+    hearth = {"p50_ms": round(pct(samples, 50), 3), "p99_ms": round(pct(samples, 99), 3), "n": n}
 
-    # Peer: runsc exec with a console into the same sandbox, the same `cat` on its PTY.
-    root = os.path.join(data, "runsc")
+    # Peer: `runsc exec` of the same program with a terminal, its stdio a host PTY we hold the
+    # other end of (what `runsc exec -t` from a terminal does), into the same sandbox.
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "console.sock")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        listener.listen(1)
         process = os.path.join(tmp, "process.json")
-        json.dump({"terminal": True, "args": ["/bin/sh", "-c", "stty raw -echo; exec cat -u"], "cwd": "/",
+        json.dump({"terminal": True, "args": ["/usr/bin/python3", "-c", UPPER], "cwd": "/",
                    "env": ["PATH=/usr/bin:/bin", "TERM=xterm"], "user": {"uid": 0, "gid": 0}}, open(process, "w"))
-        runsc = subprocess.Popen(["runsc", "--root=" + root, "exec", "--console-socket=" + path, "--process=" + process, ws_id])
-        conn, _ = listener.accept()
-        _, fds, _, _ = socket.recv_fds(conn, 1024, 1)
-        master = fds[0]
-        time.sleep(1.0)
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        runsc = subprocess.Popen(["runsc", "--root=" + os.path.join(data, "runsc"), "exec", "--process=" + process, ws_id],
+                                 stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+        time.sleep(2.0)
         os.set_blocking(master, False)
         try:
             while os.read(master, 65536):
@@ -153,14 +163,15 @@ def bench_echo(h, ws_id, data, n):
             start = time.perf_counter()
             os.write(master, mark)
             seen = b""
-            while mark not in seen:
+            while mark.upper() not in seen:
                 seen += os.read(master, 65536)
             peer.append((time.perf_counter() - start) * 1000)
-        os.close(master)
         runsc.kill()
         runsc.wait()
-    print(json.dumps({"figure": "keystroke echo (6 bytes through `cat` on a raw PTY)", "hearth_ws": hearth,
-                      "runsc_exec_console": {"p50_ms": round(pct(peer, 50), 2), "p99_ms": round(pct(peer, 99), 2), "n": n}}), flush=True)
+        os.close(master)
+        os.close(slave)
+    print(json.dumps({"figure": "keystroke echo (6 bytes to a raw PTY and back, upper-cased in the sandbox)", "hearth_terminal_ws": hearth,
+                      "runsc_exec_tty": {"p50_ms": round(pct(peer, 50), 3), "p99_ms": round(pct(peer, 99), 3), "n": n}}), flush=True)
 
 
 def server_rss_mib(pid):
@@ -171,7 +182,7 @@ def server_rss_mib(pid):
     return 0
 
 
-def bench_output(h, ws_id, server_pid):
+def bench_output(h, ws_id, server_pid, data, mib):
     sock, tid = h.terminal(ws_id)
     read_until(sock, b"#", ack_id=tid)
     rss = [server_rss_mib(server_pid)]
@@ -184,7 +195,7 @@ def bench_output(h, ws_id, server_pid):
 
     sampler = threading.Thread(target=sample)
     sampler.start()
-    sock.send_json({"type": "input", "id": tid, "data": "head -c 200M /dev/urandom | base64 -w 76; echo output-done-$((1+1))\n"})
+    sock.send_json({"type": "input", "id": tid, "data": f"head -c {mib}M /dev/urandom | base64 -w 76; echo output-done-$((1+1))\n"})
     start = time.perf_counter()
     total, tail = 0, b""
     while b"output-done-2" not in tail:
@@ -197,9 +208,33 @@ def bench_output(h, ws_id, server_pid):
     stop.set()
     sampler.join()
     sock.send_json({"type": "close", "id": tid})
-    print(json.dumps({"figure": "terminal output to a client (200 MB urandom | base64 = 270 MB)", "bytes": total,
-                      "seconds": round(elapsed, 2), "mb_per_s": round(total / elapsed / 1e6, 1),
-                      "server_rss_mib_start": round(rss[0], 1), "server_rss_mib_max": round(max(rss), 1)}), flush=True)
+    # Peer: the same pipeline under `runsc exec` with a terminal, read from a host PTY as fast as possible.
+    with tempfile.TemporaryDirectory() as tmp:
+        process = os.path.join(tmp, "process.json")
+        json.dump({"terminal": True, "args": ["/bin/sh", "-c", f"head -c {mib}M /dev/urandom | base64 -w 76"], "cwd": "/",
+                   "env": ["PATH=/usr/bin:/bin"], "user": {"uid": 0, "gid": 0}}, open(process, "w"))
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        peer_start = time.perf_counter()
+        runsc = subprocess.Popen(["runsc", "--root=" + os.path.join(data, "runsc"), "exec", "--process=" + process, ws_id],
+                                 stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+        os.close(slave)
+        peer_bytes = 0
+        try:
+            while True:
+                chunk = os.read(master, 1 << 20)
+                if not chunk:
+                    break
+                peer_bytes += len(chunk)
+        except OSError:
+            pass
+        runsc.wait()
+        peer_elapsed = time.perf_counter() - peer_start
+        os.close(master)
+    print(json.dumps({"figure": f"terminal output ({mib} MiB urandom | base64)", "hearth_terminal_ws": {"bytes": total,
+                      "seconds": round(elapsed, 2), "mb_per_s": round(total / elapsed / 1e6, 2),
+                      "server_rss_mib_start": round(rss[0], 1), "server_rss_mib_max": round(max(rss), 1)},
+                      "runsc_exec_tty": {"bytes": peer_bytes, "seconds": round(peer_elapsed, 2), "mb_per_s": round(peer_bytes / peer_elapsed / 1e6, 2)}}), flush=True)
 
 
 def wrk(url, token=None, seconds=10):
@@ -243,10 +278,16 @@ def bench_preview(h, ws_id, n):
         if any(p["port"] == 8000 for p in h.call("GET", f"/v1/workspaces/{ws_id}/ports")["ports"]):
             break
         time.sleep(0.1)
-    auth = {"Authorization": "Bearer " + h.token}
-    proxied_small, _ = get_many(h.host, h.port, f"/w/{ws_id}/p/8000/small.txt", n, auth)
+    # Opening the preview exchanges the token for a grant; the page's requests then use it.
+    opener = http.client.HTTPConnection(h.host, h.port, timeout=60)
+    opener.request("GET", f"/w/{ws_id}/p/8000/", headers={"Authorization": "Bearer " + h.token})
+    opened = opener.getresponse()
+    opened.read()
+    base = opened.getheader("Location")
+    auth = {}
+    proxied_small, _ = get_many(h.host, h.port, base + "small.txt", n, auth)
     start = time.perf_counter()
-    get_many(h.host, h.port, f"/w/{ws_id}/p/8000/1m.bin", 50, auth)
+    get_many(h.host, h.port, base + "1m.bin", 50, auth)
     proxied_mb_s = 50 * 1.048576 / (time.perf_counter() - start)
     # Peer: the same server program on the host.
     with tempfile.TemporaryDirectory() as srv:
@@ -276,6 +317,7 @@ def main():
     a.add_argument("--data", default="/var/lib/hearth")
     a.add_argument("--only", default="echo,output,api,preview")
     a.add_argument("--n", type=int, default=300)
+    a.add_argument("--output-mib", type=int, default=200)
     opts = a.parse_args()
     token = open(os.path.join(opts.data, "admin.token")).read().strip()
     h = Hearth(opts.url, token)
@@ -284,7 +326,7 @@ def main():
     try:
         only = opts.only.split(",")
         if "echo" in only: bench_echo(h, w["id"], opts.data, opts.n)
-        if "output" in only: bench_output(h, w["id"], pid)
+        if "output" in only: bench_output(h, w["id"], pid, opts.data, opts.output_mib)
         if "api" in only: bench_api(h, opts.url)
         if "preview" in only: bench_preview(h, w["id"], opts.n)
     finally:

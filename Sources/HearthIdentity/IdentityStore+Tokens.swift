@@ -40,7 +40,9 @@ extension IdentityStore {
     /// "not found", as if it did not exist.
     @discardableResult
     public func revokeToken(id: String, by principal: Principal, now: Date = Date()) throws -> TokenInfo {
-        try db.write { db in
+        // Emptied after the write commits, so no read from before it can be cached again.
+        defer { tokenCache.removeAll() }
+        return try db.write { db in
             guard var row = try TokenRow.fetchOne(db, key: id), row.tenantId == principal.tenantId,
                   principal.role == .admin || row.userId == principal.userId else {
                 throw HearthError(.notFound, "no token \(id)")
@@ -57,6 +59,8 @@ extension IdentityStore {
     public func authenticate(token: String, now: Date = Date()) throws -> Principal {
         guard token.hasPrefix(Self.tokenPrefix) else { throw HearthError(.unauthorized, "a valid bearer token is required") }
         let digest = Digest.hex(token)
+        if let cached = tokenCache.principal(digest: digest, now: now) { return cached }
+        let generation = tokenCache.generation
         let found = try db.read { db -> (TokenRow, UserRow, TenantRow)? in
             guard let row = try TokenRow.filter(Column("digest") == digest).fetchOne(db),
                   let user = try UserRow.fetchOne(db, key: row.userId),
@@ -72,8 +76,10 @@ extension IdentityStore {
                 try db.execute(sql: "UPDATE apiToken SET lastUsedAt = ? WHERE id = ?", arguments: [now, row.id])
             }
         }
-        return Principal(tenantId: tenant.id, tenantName: tenant.name, userId: user.id, email: user.email,
-                         role: min(row.role, user.role), credential: .token(id: row.id))
+        let principal = Principal(tenantId: tenant.id, tenantName: tenant.name, userId: user.id, email: user.email,
+                                  role: min(row.role, user.role), credential: .token(id: row.id))
+        tokenCache.store(principal, digest: digest, expiresAt: row.expiresAt, now: now, lookedUpAt: generation)
+        return principal
     }
 
     // MARK: Sessions

@@ -23,6 +23,7 @@ public struct IdentityStore: Sendable {
 
     public let db: any DatabaseWriter
     public let policy: Policy
+    let tokenCache = TokenCache()
 
     public init(path: String, policy: Policy = Policy()) throws {
         var config = Configuration()
