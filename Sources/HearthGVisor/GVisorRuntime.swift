@@ -185,7 +185,10 @@ public final class GVisorRuntime: SandboxRuntime {
         // mount in its own namespace (EBUSY); on a loaded host that takes seconds. Retry for up
         // to 15 s, and report failure rather than claim a delete that left a directory behind.
         var lastError: (any Error)?
-        for _ in 0..<150 {
+        for attempt in 0..<150 {
+            // After 2 s, a gofer or sandbox process of this workspace that outlived `delete` is
+            // killed: it pins the rootfs mount in its namespace and nothing else will end it.
+            if attempt == 20 { Self.killLeftovers(bundle: layout.bundle) }
             do {
                 if FileManager.default.fileExists(atPath: spec.stateDirectory) {
                     try FileManager.default.removeItem(atPath: spec.stateDirectory)
@@ -197,6 +200,18 @@ public final class GVisorRuntime: SandboxRuntime {
             }
         }
         throw HearthError(.runtimeFailed, "the workspace's files could not be removed", detail: "\(spec.stateDirectory): \(lastError.map { "\($0)" } ?? "")")
+    }
+
+    /// SIGKILLs every runsc process serving the workspace whose bundle is `bundle`.
+    static func killLeftovers(bundle: String) {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
+        for entry in entries {
+            guard let pid = Int32(entry),
+                  let raw = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+            let arguments = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard arguments.first?.hasPrefix("runsc") == true, arguments.contains(where: { $0 == bundle || $0 == "--bundle=" + bundle }) else { continue }
+            kill(pid, SIGKILL)
+        }
     }
 
     public func status(_ spec: SandboxSpec) async -> SandboxStatus {
