@@ -37,7 +37,7 @@ mkdir -p .build/hearth-agent
 install -m 0755 .build-guest/release/hearth-guest .build/hearth-agent/hearth-guest
 install -m 0755 .build-guest/release/hearth-jailer .build/hearth-agent/hearth-jailer
 strip .build/hearth-agent/hearth-guest .build/hearth-agent/hearth-jailer
-gcc -O2 -shared -fPIC -o .build/hearth-agent/libhearth-statx.so images/preload/statx_fix.c
+gcc -O2 -shared -fPIC -o .build/hearth-agent/libhearth-statx.so images/preload/gvisor_compat.c
 
 # QEMU runs as this unprivileged account, never as root.
 id hearth-vm >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin hearth-vm

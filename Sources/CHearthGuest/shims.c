@@ -121,3 +121,19 @@ __attribute__((constructor(101))) static void hearth_early_proc(void) {
     mkdir("/proc", 0755);
     mount("proc", "/proc", "proc", 0, NULL);
 }
+
+int hearth_sigrtmin(void) { return SIGRTMIN; }
+
+int hearth_sigqueue(pid_t pid, int sig, int value) {
+    union sigval v;
+    v.sival_int = value;
+    return sigqueue(pid, sig, v);
+}
+
+int hearth_sigwait_value(const sigset_t *set, int *value) {
+    siginfo_t info;
+    int sig;
+    do { sig = sigwaitinfo(set, &info); } while (sig < 0 && errno == EINTR);
+    if (sig >= 0) *value = info.si_value.sival_int;
+    return sig;
+}

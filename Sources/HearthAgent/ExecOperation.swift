@@ -38,11 +38,12 @@ struct ExecOperation {
         ChildReaper.shared.start()
         stream.sendControl(.started(pid: pid))
 
+        let isTerminal = io.master != nil
         stream.onControl = { control in
             switch control {
             case .signal(let signal):
-                // A PTY child becomes its own group only once the helper calls setsid.
-                if kill(-pid, signal) != 0 { kill(pid, signal) }
+                // A terminal's shell puts its jobs in groups of their own; the session holds them all.
+                if isTerminal { ProcessTable.signalSession(pid, signal) } else if kill(-pid, signal) != 0 { kill(pid, signal) }
             case .resize(let size): if let master = io.master { ChildIO.resize(master, size) }
             default: break
             }
@@ -53,13 +54,15 @@ struct ExecOperation {
         for (fd, channel) in io.outputs {
             group.start { pump(from: fd, to: channel, exited: exited) }
         }
-        startThread { feedInput(to: io.inputFD) }
+        let relay = isTerminal && !TerminalSignalRelay.kernelRaisesSignals
+        startThread { feedInput(to: io.inputFD, relayingSignalsTo: relay ? pid : nil) }
 
         let deadline = request.timeoutMs.map { monotonicNanos() + $0 * 1_000_000 }
         var status = ChildReaper.shared.wait(pid, untilMonotonicNanos: deadline)
         var timedOut = false
         if status == nil {
             timedOut = true
+            if isTerminal { ProcessTable.signalSession(pid, SIGKILL) }
             kill(-pid, SIGKILL)
             kill(pid, SIGKILL)
             status = ChildReaper.shared.wait(pid, untilMonotonicNanos: nil)
@@ -80,7 +83,8 @@ struct ExecOperation {
         if request.user == nil && request.pty == nil {
             return try spawnDirect(io, cwd: cwd, env: env)
         }
-        let spec = SpawnSpec(argv: request.argv, env: env, cwd: cwd, user: request.user, pty: request.pty != nil)
+        let spec = SpawnSpec(argv: request.argv, env: env, cwd: cwd, user: request.user, pty: request.pty != nil,
+                             relaySignals: request.pty != nil && !TerminalSignalRelay.kernelRaisesSignals)
         let json = String(decoding: (try? JSONEncoder().encode(spec)) ?? Data(), as: UTF8.self)
         return try Self.posixSpawn(context.executablePath, argv: [context.executablePath, "spawn-helper"],
                                    env: ["\(SpawnSpec.environmentKey)=\(json)"], io: io, cwd: nil,
@@ -170,12 +174,19 @@ struct ExecOperation {
         if deliver { stream.sendEOF(channel) }
     }
 
-    private func feedInput(to fd: Int32) {
+    /// With a `supervisor`, the terminal's signal characters are turned into signals here, since
+    /// the kernel does not (see `TerminalSignalRelay`).
+    private func feedInput(to fd: Int32, relayingSignalsTo supervisor: pid_t?) {
         defer { close(fd) }
         while let item = stream.receive() {
             switch item {
             case .data(_, let bytes):
-                if !Posix.writeAll(fd, bytes) { return }
+                let written = if let supervisor {
+                    TerminalSignalRelay.write(bytes, to: fd, supervisor: supervisor) { stream.send(.bytes, $0[...]) }
+                } else {
+                    Posix.writeAll(fd, bytes)
+                }
+                if !written { return }
             case .eof:
                 return
             }

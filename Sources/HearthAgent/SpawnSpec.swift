@@ -19,6 +19,9 @@ struct SpawnSpec: Codable {
     var cwd: String
     var user: String?
     var pty: Bool
+    /// The terminal's line discipline does not raise signals itself, so the helper stays behind as
+    /// the session's leader to deliver them (see `TerminalSignalRelay`).
+    var relaySignals: Bool = false
 }
 
 /// The child side of exec, run as `hearth-guest spawn-helper`. Single-threaded, so it may do
@@ -33,6 +36,7 @@ public enum SpawnHelper {
         if spec.pty {
             setsid()
             _ = ioctl(0, UInt(TIOCSCTTY), 0)
+            if spec.relaySignals { TerminalSignalRelay.forkSupervisor() }
         } else {
             setpgid(0, 0)
         }

@@ -109,4 +109,55 @@ import Testing
         }
         try await server.client.delete(w.id)
     }
+
+    /// gVisor's terminal does not raise signals itself; the agent's relay does (TerminalSignalRelay).
+    @Test func ctrlCInterruptsTheForegroundJobAndClosingHangsUpTheSession() async throws {
+        let server = try await LiveServer.shared.value
+        let w = try await server.client.create(API.CreateWorkspaceBody(name: "interrupt"))
+        let sleeping: @Sendable (String) async throws -> Bool = { seconds in
+            try await server.client.run(w.id, ["pgrep", "-f", "^sleep \(seconds)$"]).code == 0
+        }
+        try await Self.connect(server.client, w.id) { outbound, received in
+            try await Self.send(outbound, ["type": "open", "cols": 80, "rows": 24])
+            try await Self.until { received.messages().contains { $0["type"] as? String == "opened" } }
+            let id = try #require(received.messages().first { $0["type"] as? String == "opened" }?["id"] as? Int)
+            try await Self.send(outbound, ["type": "input", "id": id, "data": "sleep 301; echo not-$((0+1))-interrupted\n"])
+            while try await !sleeping("301") { try await Task.sleep(for: .milliseconds(100)) }
+            try await Self.send(outbound, ["type": "input", "id": id, "data": "\u{03}"])
+            try await Self.until { received.text(id).contains("^C") }
+            try await Self.send(outbound, ["type": "input", "id": id, "data": "echo after-$((4*2))\n"])
+            try await Self.until { received.text(id).contains("after-8") }
+            #expect(!received.text(id).contains("not-1-interrupted"))
+            #expect(try await !sleeping("301"))
+
+            // Ctrl-Z stops the job and fg brings it back to the foreground, where Ctrl-C ends it.
+            try await Self.send(outbound, ["type": "input", "id": id, "data": "sleep 302\n"])
+            while try await !sleeping("302") { try await Task.sleep(for: .milliseconds(100)) }
+            try await Self.send(outbound, ["type": "input", "id": id, "data": "\u{1a}"])
+            try await Self.until { received.text(id).contains("Stopped") }
+            try await Self.send(outbound, ["type": "input", "id": id, "data": "fg\n"])
+            try await Task.sleep(for: .milliseconds(300))
+            try await Self.send(outbound, ["type": "input", "id": id, "data": "\u{03}"])
+            try await Self.send(outbound, ["type": "input", "id": id, "data": "echo again-$((4*3))\n"])
+            try await Self.until { received.text(id).contains("again-12") }
+            #expect(try await !sleeping("302"))
+
+            // A password prompt does not echo (the preload makes TCSAFLUSH work on gVisor's pty).
+            try await Self.send(outbound, ["type": "input", "id": id,
+                                           "data": "python3 -c 'import getpass; print(len(getpass.getpass()))'\n"])
+            try await Self.until { received.text(id).contains("Password:") }
+            try await Self.send(outbound, ["type": "input", "id": id, "data": "hunter2\n"])
+            try await Self.until { received.text(id).contains("7\r\n") }
+            #expect(!received.text(id).contains("hunter2"))
+            #expect(!received.text(id).contains("Warning"))
+
+            // Closing the terminal hangs up its session, background jobs included.
+            try await Self.send(outbound, ["type": "input", "id": id, "data": "sleep 303 &\n"])
+            while try await !sleeping("303") { try await Task.sleep(for: .milliseconds(100)) }
+            try await Self.send(outbound, ["type": "close", "id": id])
+            try await Self.until { received.messages().contains { $0["type"] as? String == "exit" } }
+        }
+        while try await sleeping("303") { try await Task.sleep(for: .milliseconds(100)) }
+        try await server.client.delete(w.id)
+    }
 }

@@ -29,4 +29,11 @@ int hearth_connect_unix(const char *path);
 int hearth_listen_unix(const char *path, int backlog);
 // Sends `fd` over a unix socket with SCM_RIGHTS, with `len` bytes of data (QMP getfd).
 ssize_t hearth_send_with_fd(int sock, const void *data, size_t len, int fd);
+#include <signal.h>
+// The first real-time signal (a glibc function, not a constant, so Swift cannot import it).
+int hearth_sigrtmin(void);
+// Queues `sig` to `pid` carrying `value` (sigqueue).
+int hearth_sigqueue(pid_t pid, int sig, int value);
+// Waits for one signal of `set`; returns its number (or -1) and stores the value it carries.
+int hearth_sigwait_value(const sigset_t *set, int *value);
 #endif
