@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # Installs what Hearth needs from Debian, builds the server and CLI, and builds the agent bundle
-# (a static hearth-guest and the statx preload) into .build/hearth-agent. Idempotent.
+# (a static hearth-guest and the gVisor compatibility preload) into .build/hearth-agent. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(runsc mmdebstrap umoci sqlite3 gcc iproute2 ca-certificates qemu-system-x86 qemu-utils e2fsprogs cpio kmod zlib1g-dev libzstd-dev python3-pip libjs-codemirror node-xterm)
-# The browser tests drive the web IDE in headless Chromium.
-[ "${HEARTH_SETUP_BROWSER:-0}" = 1 ] && packages+=(chromium chromium-driver python3-selenium)
+packages=(runsc mmdebstrap umoci sqlite3 gcc iproute2 ca-certificates qemu-system-x86 qemu-utils e2fsprogs cpio kmod zlib1g-dev libzstd-dev python3-pip libjs-codemirror node-xterm libjs-xterm)
+# The browser tests drive the web IDE in headless Chromium (selenium) and Firefox ESR (Marionette).
+[ "${HEARTH_SETUP_BROWSER:-0}" = 1 ] && packages+=(chromium chromium-driver python3-selenium firefox-esr python3-venv)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Debian has no geckodriver, so Firefox is driven over Marionette by Mozilla's own client (PyPI),
+# in a venv of Debian's Python that also sees Debian's selenium.
+if [ "${HEARTH_SETUP_BROWSER:-0}" = 1 ] && ! .build/browser-venv/bin/python -c 'import marionette_driver, selenium' 2>/dev/null; then
+  echo "setup: installing marionette_driver (PyPI) into .build/browser-venv" >&2
+  rm -rf .build/browser-venv
+  /usr/bin/python3 -m venv --system-site-packages .build/browser-venv
+  .build/browser-venv/bin/pip install -q marionette_driver==3.7.1
 fi
 
 # SeaweedFS, the real S3 server the storage tests start, comes from PyPI.

@@ -99,7 +99,7 @@ public final class AgentSession: @unchecked Sendable {
             try lookup(frame.stream)?.grant(try frame.windowIncrement())
         case .control:
             let control = try WireCoding.decode(Control.self, from: frame.payload)
-            lookup(frame.stream)?.onControl?(control)
+            lookup(frame.stream)?.deliverControl(control)
         case .reset:
             if let stream = lookup(frame.stream) { finish(stream) }
         case .quiesced:

@@ -17,8 +17,12 @@ final class AgentStream: @unchecked Sendable {
     private var inbound: [Inbound] = []
     private var inboundBytes = 0
     private var closed = false
-    /// Called on the session's reader thread for `control` frames (resize, signal). Must not block.
-    var onControl: (@Sendable (Control) -> Void)?
+    /// Handles `control` frames (resize, signal) on the session's reader thread. Must not block.
+    private var controlHandler: (@Sendable (Control) -> Void)?
+    /// Controls that arrived before the operation installed its handler: a terminal's first
+    /// resize follows its open at once, while the process is still being spawned.
+    private var earlyControls: [Control] = []
+    static let maxEarlyControls = 64
 
     init(id: UInt32, writer: FrameWriter) {
         self.id = id
@@ -26,6 +30,26 @@ final class AgentStream: @unchecked Sendable {
     }
 
     var isClosed: Bool { lock.withLock { closed } }
+
+    /// Installs the control handler and hands it, in order, the controls that came before it.
+    func handleControls(_ handler: @escaping @Sendable (Control) -> Void) {
+        lock.withLock {
+            controlHandler = handler
+            for control in earlyControls { handler(control) }
+            earlyControls = []
+        }
+    }
+
+    /// Called by the session's reader thread.
+    func deliverControl(_ control: Control) {
+        lock.withLock {
+            if let controlHandler {
+                controlHandler(control)
+            } else if earlyControls.count < Self.maxEarlyControls {
+                earlyControls.append(control)
+            }
+        }
+    }
 
     /// Sends bytes, waiting for credit. Returns false when the stream or the session is gone.
     @discardableResult

@@ -39,12 +39,14 @@ struct ExecOperation {
         stream.sendControl(.started(pid: pid))
 
         let isTerminal = io.master != nil
-        stream.onControl = { control in
+        let supervisor = isTerminal && !TerminalSignalRelay.kernelRaisesSignals ? pid : nil
+        stream.handleControls { control in
             switch control {
             case .signal(let signal):
                 // A terminal's shell puts its jobs in groups of their own; the session holds them all.
                 if isTerminal { ProcessTable.signalSession(pid, signal) } else if kill(-pid, signal) != 0 { kill(pid, signal) }
-            case .resize(let size): if let master = io.master { ChildIO.resize(master, size) }
+            case .resize(let size):
+                if let master = io.master { TerminalSignalRelay.resize(master, size, supervisor: supervisor) }
             default: break
             }
         }
@@ -54,8 +56,7 @@ struct ExecOperation {
         for (fd, channel) in io.outputs {
             group.start { pump(from: fd, to: channel, exited: exited) }
         }
-        let relay = isTerminal && !TerminalSignalRelay.kernelRaisesSignals
-        startThread { feedInput(to: io.inputFD, relayingSignalsTo: relay ? pid : nil) }
+        startThread { feedInput(to: io.inputFD, relayingSignalsTo: supervisor) }
 
         let deadline = request.timeoutMs.map { monotonicNanos() + $0 * 1_000_000 }
         var status = ChildReaper.shared.wait(pid, untilMonotonicNanos: deadline)
@@ -83,12 +84,16 @@ struct ExecOperation {
         if request.user == nil && request.pty == nil {
             return try spawnDirect(io, cwd: cwd, env: env)
         }
+        let relay = request.pty != nil && !TerminalSignalRelay.kernelRaisesSignals
         let spec = SpawnSpec(argv: request.argv, env: env, cwd: cwd, user: request.user, pty: request.pty != nil,
-                             relaySignals: request.pty != nil && !TerminalSignalRelay.kernelRaisesSignals)
+                             relaySignals: relay)
         let json = String(decoding: (try? JSONEncoder().encode(spec)) ?? Data(), as: UTF8.self)
+        // A relayed signal may be queued at once (a terminal's first resize); its default action
+        // would kill the helper before it starts waiting for it, so it is blocked from birth.
         return try Self.posixSpawn(context.executablePath, argv: [context.executablePath, "spawn-helper"],
                                    env: ["\(SpawnSpec.environmentKey)=\(json)"], io: io, cwd: nil,
-                                   ownGroup: request.pty == nil, what: "spawn")
+                                   ownGroup: request.pty == nil, blocked: relay ? [TerminalSignalRelay.relaySignal] : [],
+                                   what: "spawn")
     }
 
     private func spawnDirect(_ io: ChildIO, cwd: String, env: [String: String]) throws(WireError) -> pid_t {
@@ -103,7 +108,7 @@ struct ExecOperation {
     /// posix_spawn with the child's stdio from `io` and nothing else inherited: the agent's own
     /// channel must never leak into a workspace process.
     private static func posixSpawn(_ path: String, argv: [String], env: [String], io: ChildIO, cwd: String?,
-                                   ownGroup: Bool, what: String) throws(WireError) -> pid_t {
+                                   ownGroup: Bool, blocked: [Int32] = [], what: String) throws(WireError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -115,7 +120,7 @@ struct ExecOperation {
             throw WireError(.invalidArgument, "cannot use \(cwd) as the working directory")
         }
         var attributes = posix_spawnattr_t()
-        prepareAttributes(&attributes, ownGroup: ownGroup)
+        prepareAttributes(&attributes, ownGroup: ownGroup, blocked: blocked)
         defer { posix_spawnattr_destroy(&attributes) }
         let cArgv = argv.map { strdup($0) } + [nil]
         let cEnv = env.map { strdup($0) } + [nil]
@@ -130,10 +135,11 @@ struct ExecOperation {
     /// SIGTERM and ignores SIGPIPE for itself, and both would otherwise be inherited across exec),
     /// and, unless a PTY session makes them a session leader, in a process group of their own from
     /// birth, so a signal or timeout reaches everything they start.
-    static func prepareAttributes(_ attributes: inout posix_spawnattr_t, ownGroup: Bool) {
+    static func prepareAttributes(_ attributes: inout posix_spawnattr_t, ownGroup: Bool, blocked: [Int32] = []) {
         posix_spawnattr_init(&attributes)
         var none = sigset_t()
         sigemptyset(&none)
+        for signal in blocked { sigaddset(&none, signal) }
         var all = sigset_t()
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attributes, &none)

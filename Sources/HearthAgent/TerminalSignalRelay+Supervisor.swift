@@ -17,18 +17,22 @@ extension TerminalSignalRelay {
         for signal in [SIGCHLD, relaySignal, SIGTTOU, SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTSTP] {
             sigaddset(&handled, signal)
         }
-        var previous = sigset_t()
-        sigprocmask(SIG_BLOCK, &handled, &previous)
+        sigprocmask(SIG_BLOCK, &handled, nil)
+        // The command starts with nothing blocked; the agent spawned this helper with the relay
+        // signal blocked already.
+        var none = sigset_t()
+        sigemptyset(&none)
         let child = fork()
         if child < 0 {
             // No supervisor then: the command still runs, only Ctrl-C stays inert.
-            sigprocmask(SIG_SETMASK, &previous, nil)
+            signal(relaySignal, SIG_IGN)
+            sigprocmask(SIG_SETMASK, &none, nil)
             return
         }
         if child == 0 {
             setpgid(0, 0)
             tcsetpgrp(0, getpid())
-            sigprocmask(SIG_SETMASK, &previous, nil)
+            sigprocmask(SIG_SETMASK, &none, nil)
             return
         }
         // Both sides set the group, so whichever runs first the command starts in the foreground.

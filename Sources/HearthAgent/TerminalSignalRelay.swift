@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CHearthGuest
+import HearthWire
 
 /// Turns a terminal's interrupt, quit and suspend characters into signals where the sandbox's
 /// kernel does not. gVisor's line discipline (Debian runsc 2022-12) echoes ^C as a plain byte and
@@ -52,6 +53,16 @@ enum TerminalSignalRelay {
             }
         }
         return (map, mode.c_lflag & tcflag_t(ECHO) != 0, mode.c_lflag & tcflag_t(ECHOCTL) != 0)
+    }
+
+    /// Sets the terminal's size. Linux then sends SIGWINCH to the foreground group, so that
+    /// readline and full-screen programs redraw; gVisor does not, so the supervisor is asked to.
+    static func resize(_ master: Int32, _ size: PTYSize, supervisor: pid_t?) {
+        var old = winsize()
+        let known = ioctl(master, UInt(TIOCGWINSZ), &old) == 0
+        ChildIO.resize(master, size)
+        guard let supervisor, !known || old.ws_row != size.rows || old.ws_col != size.cols else { return }
+        _ = hearth_sigqueue(supervisor, relaySignal, SIGWINCH)
     }
 
     /// Writes `bytes` to the terminal; each signal character among them becomes its echo, sent

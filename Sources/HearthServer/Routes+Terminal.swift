@@ -113,7 +113,9 @@ actor TerminalConnection {
             try await terminal.input(Array((request.data ?? "").utf8))
         case "resize":
             _ = try context.writer()
-            guard let (terminal, _, _) = attached[request.id ?? 0] else { return }
+            // Any terminal of this workspace, attached here or not: a page sizes its terminals
+            // while it is still attaching them.
+            guard let terminal = await hub.terminal(request.id ?? 0, workspaceID: id) else { return }
             try await terminal.resize(rows: request.rows ?? 24, cols: request.cols ?? 80)
         case "ack":
             guard let (terminal, client, _) = attached[request.id ?? 0] else { return }

@@ -7,6 +7,8 @@ import Foundation
 /// a function in one script, with a dozen-line `require`. No eval, no bundler, no network.
 enum XtermBundle {
     static let moduleRoot = "/usr/share/nodejs/xterm/lib"
+    /// Sizes the terminal to its element; without it every terminal stays 80x24.
+    static let fitAddon = "addons/fit/fit"
 
     static let script: String? = {
         guard let walker = FileManager.default.enumerator(atPath: moduleRoot) else { return nil }
@@ -14,6 +16,11 @@ enum XtermBundle {
         for case let relative as String in walker where relative.hasSuffix(".js") && !relative.hasSuffix(".test.js") {
             guard let source = try? String(contentsOfFile: moduleRoot + "/" + relative, encoding: .utf8) else { continue }
             modules.append((String(relative.dropLast(3)), source))
+        }
+        // lib/addons is a symlink into libjs-xterm, which the enumerator does not follow.
+        if !modules.contains(where: { $0.0 == fitAddon }),
+           let source = try? String(contentsOfFile: moduleRoot + "/" + fitAddon + ".js", encoding: .utf8) {
+            modules.append((fitAddon, source))
         }
         guard modules.contains(where: { $0.0 == "public/Terminal" }) else { return nil }
         var out = """
@@ -41,7 +48,7 @@ enum XtermBundle {
         }
         out += """
             var Terminal = load('public/Terminal').Terminal;
-            if (defs['addons/fit/fit']) Terminal.applyAddon(load('addons/fit/fit'));
+            if (defs['\(fitAddon)']) Terminal.applyAddon(load('\(fitAddon)'));
             window.Terminal = Terminal;
             })();
 

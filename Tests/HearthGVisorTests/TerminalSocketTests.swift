@@ -111,7 +111,7 @@ import Testing
     }
 
     /// gVisor's terminal does not raise signals itself; the agent's relay does (TerminalSignalRelay).
-    @Test func ctrlCInterruptsTheForegroundJobAndClosingHangsUpTheSession() async throws {
+    @Test func ctrlCAndResizeSignalTheForegroundJobAndClosingHangsUpTheSession() async throws {
         let server = try await LiveServer.shared.value
         let w = try await server.client.create(API.CreateWorkspaceBody(name: "interrupt"))
         let sleeping: @Sendable (String) async throws -> Bool = { seconds in
@@ -129,6 +129,12 @@ import Testing
             try await Self.until { received.text(id).contains("after-8") }
             #expect(!received.text(id).contains("not-1-interrupted"))
             #expect(try await !sleeping("301"))
+
+            // A resize reaches the shell as SIGWINCH, so readline redraws for the new width.
+            try await Self.send(outbound, ["type": "input", "id": id, "data": "trap 'echo winch-$((5+5))' WINCH; echo trap-$((1+2))-set\n"])
+            try await Self.until { received.text(id).contains("trap-3-set") }
+            try await Self.send(outbound, ["type": "resize", "id": id, "cols": 132, "rows": 40])
+            try await Self.until { received.text(id).contains("winch-10") }
 
             // Ctrl-Z stops the job and fg brings it back to the foreground, where Ctrl-C ends it.
             try await Self.send(outbound, ["type": "input", "id": id, "data": "sleep 302\n"])

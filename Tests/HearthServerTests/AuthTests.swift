@@ -246,6 +246,7 @@ import Testing
         }
         let (bundle, script, _) = try await Self.request(server, .GET, "/vendor/xterm-bundle.js")
         #expect(bundle == 200 && script.contains("window.Terminal = Terminal"))
+        #expect(script.contains("function proposeGeometry"), "the fit addon sizes terminals to their element")
         for path in ["/static/../admin.token", "/vendor/xterm/../../../etc/passwd", "/vendor/nope/x.js"] {
             #expect(try await Self.request(server, .GET, path).0 == 404, "\(path)")
         }

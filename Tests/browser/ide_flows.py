@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""The web IDE's real flows in headless Chromium, against a running Hearth server.
+"""The web IDE's real flows in headless Chromium or Firefox, against a running Hearth server.
 
 Each flow asserts what the user sees, and checks the workspace through the REST API. A
 screenshot of each step goes to --screenshots. Exit status 0 means every flow passed.
 Usage: ide_flows.py --url URL --password-file DATA/admin.password --token-file DATA/admin.token --screenshots DIR
+                    [--browser chromium|firefox]
+Firefox runs through Marionette (see marionette_adapter.py), so it needs a Python with marionette_driver.
 """
 import argparse
 import json
@@ -26,6 +28,7 @@ args.add_argument("--password-file", required=True)
 args.add_argument("--token-file", required=True)
 args.add_argument("--screenshots", required=True)
 args.add_argument("--workspace", default="browser")
+args.add_argument("--browser", choices=["chromium", "firefox"], default="chromium")
 opts = args.parse_args()
 os.makedirs(opts.screenshots, exist_ok=True)
 password = open(opts.password_file).read().strip()
@@ -52,11 +55,21 @@ def exec_stdout(workspace, argv):
     return out.decode()
 
 
-options = webdriver.ChromeOptions()
-for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,900", "--disable-gpu"]:
-    options.add_argument(flag)
-options.binary_location = "/usr/bin/chromium"
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+def start_browser():
+    if opts.browser == "firefox":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from marionette_adapter import FirefoxDriver
+        return FirefoxDriver()
+    options = webdriver.ChromeOptions()
+    for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,900", "--disable-gpu"]:
+        options.add_argument(flag)
+    options.binary_location = "/usr/bin/chromium"
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+driver = start_browser()
+print(f"browser: {opts.browser}", flush=True)
 wait = WebDriverWait(driver, 60)
 step = [0]
 
@@ -123,6 +136,11 @@ try:
         wait_terminal(":/workspace")
         type_in_terminal("echo h''i\n")
         wait_terminal("\nhi")
+        # The terminal fills its pane, and the shell's PTY has the same size.
+        size = driver.execute_script("return window.hearthTerminalSize()")
+        assert size and size["cols"] > 100, f"the terminal did not fit its pane: {size}"
+        type_in_terminal("stty size\n")
+        wait_terminal(f"\n{size['rows']} {size['cols']}")
         shot("terminal-echo")
 
     @flow("open a file, edit it, save it, check it with exec")
@@ -229,10 +247,23 @@ try:
             fetch('/v1/workspaces/%s/files/content?path=../etc/passwd').then(async r => done([r.status, await r.text()]));
         """ % opts.workspace)
         assert status[0] == 400 and "outside the workspace" in status[1], status
+
+    if opts.browser == "chromium":
+        @flow("no script errors in the console")
+        def console_is_clean():
+            # The IDE's own pages; a preview's errors (its refused call to the API) are the app's.
+            errors = [e["message"] for e in driver.get_log("browser")
+                      if e.get("source") == "javascript" and "/w/" not in e["message"].split(" ")[0]]
+            assert not errors, f"script errors: {errors}"
 finally:
     driver.quit()
 
 if failures:
     print("\n".join(failures), file=sys.stderr)
-    sys.exit(1)
-print("all browser flows passed")
+else:
+    print("all browser flows passed")
+sys.stdout.flush()
+sys.stderr.flush()
+# Straight out: mozprofile's __del__ otherwise complains during interpreter shutdown, after the
+# browser and its profile are already gone.
+os._exit(1 if failures else 0)

@@ -466,9 +466,10 @@ function connectTerminals() {
     } else if (m.type === 'opened') {
       addTerminal(m.id);
       selectTerminal(m.id);
+      syncSize(state.terminals.get(m.id));
     } else if (m.type === 'attached') {
       const t = state.terminals.get(m.id);
-      if (t) { t.term.reset(); t.decoder = new TextDecoder(); }
+      if (t) { t.term.reset(); t.decoder = new TextDecoder(); syncSize(t); }
     } else if (m.type === 'exit') {
       const t = state.terminals.get(m.id);
       if (t) { t.term.write(`\r\n\x1b[90m[process exited${m.code !== undefined ? ' with code ' + m.code : ''}${m.message ? ': ' + m.message : ''}]\x1b[0m\r\n`); t.exited = true; }
@@ -498,7 +499,7 @@ function addTerminal(id) {
   const t = { id, term, node, decoder: new TextDecoder(), exited: false };
   state.terminals.set(id, t);
   term.on('data', (data) => { if (!t.exited) state.send({ type: 'input', id, data }); });
-  term.on('resize', ({ cols, rows }) => state.send({ type: 'resize', id, cols, rows }));
+  term.on('resize', ({ cols, rows }) => { if (state.session.role !== 'viewer') state.send({ type: 'resize', id, cols, rows }); });
   const tab = el('span', { class: 'tab', 'data-term': id }, `Terminal ${id}`,
     el('span', { class: 'x', title: 'Close terminal', onclick: (e) => { e.stopPropagation(); closeTerminal(id); } }, '×'));
   tab.addEventListener('click', () => selectTerminal(id));
@@ -518,6 +519,13 @@ function fitTerminal(t) {
   try { t.term.fit(); } catch (_) {}
 }
 
+// A terminal fitted before the server attached it has sent its size too early; send it again.
+function syncSize(t) {
+  if (!t || state.session.role === 'viewer') return;
+  fitTerminal(t);
+  state.send({ type: 'resize', id: t.id, cols: t.term.cols, rows: t.term.rows });
+}
+
 function closeTerminal(id) {
   const t = state.terminals.get(id);
   if (!t) return;
@@ -532,7 +540,8 @@ function closeTerminal(id) {
 }
 
 $('new-term').addEventListener('click', () => state.send && state.send({ type: 'open', ...termSize() }));
-window.addEventListener('resize', () => { const t = state.terminals.get(state.activeTerm); if (t) fitTerminal(t); });
+// The pane changes size with the window, and also once fonts load and the layout settles.
+new ResizeObserver(() => { const t = state.terminals.get(state.activeTerm); if (t) fitTerminal(t); }).observe($('terminals'));
 
 // ---- Ports ------------------------------------------------------------------------------------
 
@@ -563,6 +572,11 @@ window.hearthTerminalText = (id) => {
   const lines = [];
   for (let y = 0; y < buffer.lines.length; y++) lines.push(buffer.translateBufferLineToString(y, true));
   return lines.join('\n');
+};
+
+window.hearthTerminalSize = (id) => {
+  const t = state.terminals.get(id === undefined ? state.activeTerm : id);
+  return t ? { cols: t.term.cols, rows: t.term.rows } : null;
 };
 
 // ---- Start ------------------------------------------------------------------------------------
