@@ -48,6 +48,7 @@ extension Volume {
         var fileEntries: [Tree.Entry] = []
         var directories: [([UInt8], Tree.Entry)] = []
         var placements: [BlobID: [Placement]] = [:]
+        var databaseFiles = Set<Int>()
         var totalBytes: UInt64 = 0
         let databases = Dictionary(generation.databases.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
 
@@ -66,6 +67,7 @@ extension Volume {
                 let display = String(decoding: path, as: UTF8.self)
                 let chunks = entry.kind == .sqlite ? (databases[display]?.imageChunks(treeChunks: entry.chunks) ?? entry.chunks) : entry.chunks
                 let fileNumber = files.count
+                if entry.kind == .sqlite, databases[display] != nil { databaseFiles.insert(fileNumber) }
                 var offset = 0
                 for chunk in chunks {
                     guard let location = index.location(of: chunk) else {
@@ -93,27 +95,49 @@ extension Volume {
 
         // Fetch pack by pack and write each blob wherever it belongs, so no pack is read twice.
         var byPack: [String: [(BlobID, BlobLocation)]] = [:]
-        for id in placements.keys { let location = index.location(of: id)!; byPack[location.pack, default: []].append((id, location)) }
+        var databasePacks = Set<String>()
+        for (id, targets) in placements {
+            let location = index.location(of: id)!
+            byPack[location.pack, default: []].append((id, location))
+            if targets.contains(where: { databaseFiles.contains($0.file) }) { databasePacks.insert(location.pack) }
+        }
+        // The databases' packs go first, so that checking the databases (hash, WAL replay,
+        // integrity_check: serial work per database) overlaps the restore of everything else.
+        let order = byPack.sorted { databasePacks.contains($0.key) && !databasePacks.contains($1.key) }
         let placed = placements
         let fileList = files
         let total = totalBytes
         let progress = ProgressTally()
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        try await withThrowingTaskGroup(of: String?.self) { group in
             var running = 0
-            for (pack, blobs) in byPack {
-                if running >= concurrency { try await group.next(); running -= 1 }
+            var databasePacksLeft = databasePacks.count
+            var databasesStarted = false
+            func finished(_ pack: String?) {
+                if let pack, databasePacks.contains(pack) { databasePacksLeft -= 1 }
+            }
+            for (pack, blobs) in order {
+                if running >= concurrency { finished(try await group.next() ?? nil); running -= 1 }
+                if !databasesStarted && databasePacksLeft == 0 {
+                    databasesStarted = true
+                    for database in generation.databases {
+                        group.addTask { try await self.finishDatabase(root + "/" + database.path, database, index: index); return nil }
+                    }
+                }
                 group.addTask {
                     try await self.restorePack(pack, blobs: blobs, placements: placed, files: fileList)
                     let done = progress.add(blobs.reduce(0) { $0 + UInt64($1.1.rawLength * placed[$1.0]!.count) })
                     onProgress?(done, total)
+                    return pack
                 }
                 running += 1
             }
-            try await group.waitForAll()
-        }
-
-        for database in generation.databases {
-            try await finishDatabase(root + "/" + database.path, database, index: index)
+            while let pack = try await group.next() { finished(pack) }
+            if !databasesStarted {
+                for database in generation.databases {
+                    group.addTask { try await self.finishDatabase(root + "/" + database.path, database, index: index); return nil }
+                }
+                try await group.waitForAll()
+            }
         }
         let entries = fileEntries
         try await Self.inParallel(created.count, workers: concurrency) { number in try Self.applyMetadata(created[number], entries[number]) }

@@ -11,6 +11,7 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(5))) struct APITests {
     static let server = Task { () throws -> (HearthService, String, String) in
         let data = NSTemporaryDirectory() + "hearth-api-\(UUID().uuidString.prefix(8))"
+        ScratchDirectories.removeAtExit(data)
         var logger = Logger(label: "hearth.test")
         logger.logLevel = .critical
         let live = try await LiveServer.serve(HearthServerConfiguration(dataDirectory: data, port: 0), logger: logger)

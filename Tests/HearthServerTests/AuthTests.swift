@@ -25,6 +25,7 @@ import Testing
 
     static let server = Task { () throws -> Server in
         let data = NSTemporaryDirectory() + "hearth-auth-\(UUID().uuidString.prefix(8))"
+        ScratchDirectories.removeAtExit(data)
         var logger = Logger(label: "hearth.test")
         logger.logLevel = .critical
         var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)

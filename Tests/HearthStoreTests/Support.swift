@@ -34,6 +34,8 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
     }
 }
 
+private let seaweedDirectory = Mutex<String?>(nil)
+
 /// One real SeaweedFS (`weed server -s3`) per test process, on free loopback ports.
 actor SeaweedFS {
     static let shared = SeaweedFS()
@@ -53,7 +55,8 @@ actor SeaweedFS {
         let (master, volume, filer, s3) = (base, base + 1, base + 2, base + 3)
         let weed = Process()
         weed.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        weed.arguments = ["weed", "server", "-dir=\(directory.path)/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        // setpriv's parent-death signal ends weed with this test process, however it ends.
+        weed.arguments = ["setpriv", "--pdeathsig", "KILL", "weed", "server", "-dir=\(directory.path)/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                           "-master.port=\(master)", "-volume.port=\(volume)", "-filer.port=\(filer)",
                           "-s3", "-s3.port=\(s3)", "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.config=\(directory.path)/s3.json", "-master.volumeSizeLimitMB=1024", "-volume.max=0"]
         weed.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
@@ -62,6 +65,11 @@ actor SeaweedFS {
         weed.standardError = try FileHandle(forWritingTo: log)
         try weed.run()
         process = weed
+        seaweedDirectory.withLock { $0 = directory.path }
+        atexit {
+            // A normal exit takes the data directory with it; setpriv ends weed itself.
+            if let path = seaweedDirectory.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: path) }
+        }
         let url = URL(string: "http://127.0.0.1:\(s3)")!
         let probe = S3ObjectStore(.init(endpoint: url, bucket: "hearth-probe", prefix: "", region: "us-east-1", accessKey: Self.accessKey, secretKey: Self.secretKey))
         for _ in 0..<120 {
