@@ -24,11 +24,24 @@ public struct ObjectInfo: Sendable, Equatable {
 
 public struct StoredObject: Sendable {
     public var bytes: [UInt8]
-    public var etag: String
+    private let knownETag: String?
+    private let etagOf: (@Sendable ([UInt8]) -> String)?
+
     public init(bytes: [UInt8], etag: String) {
         self.bytes = bytes
-        self.etag = etag
+        self.knownETag = etag
+        self.etagOf = nil
     }
+
+    /// An etag a store derives from the bytes (the local store hashes them), computed only if asked
+    /// for: a restore reads every pack and never compares one.
+    public init(bytes: [UInt8], etagOf: @escaping @Sendable ([UInt8]) -> String) {
+        self.bytes = bytes
+        self.knownETag = nil
+        self.etagOf = etagOf
+    }
+
+    public var etag: String { knownETag ?? etagOf?(bytes) ?? "" }
 }
 
 /// A flat key space of immutable-or-conditionally-replaced objects: a local directory or an S3 bucket.
@@ -39,6 +52,9 @@ public protocol ObjectStore: Sendable {
     /// Returns the new etag. Throws `.conflict` when the condition fails.
     @discardableResult
     func put(_ key: String, _ bytes: [UInt8], condition: WriteCondition) async throws -> String
+    /// Writes an object that is never replaced conditionally (a pack, an index, a WAL segment): a
+    /// `put` with `.always` whose etag nobody needs, so a store may skip computing it.
+    func putImmutable(_ key: String, _ bytes: [UInt8]) async throws
     /// Throws `.notFound` when absent.
     func get(_ key: String) async throws -> StoredObject
     /// Bytes `range` of the object. Throws `.notFound` when absent.
@@ -52,4 +68,6 @@ public protocol ObjectStore: Sendable {
 
 extension ObjectStore {
     public func delete(_ key: String) async throws { try await delete(key, ifMatch: nil) }
+
+    public func putImmutable(_ key: String, _ bytes: [UInt8]) async throws { try await put(key, bytes, condition: .always) }
 }

@@ -39,7 +39,7 @@ actor PackUploader {
         var builder = builders[kind]!
         builders[kind] = PackBuilder()
         let pack = try builder.finish(key: volume.key)
-        try await volume.store.put(StoreLayout.pack(volume.family, pack.id), pack.bytes, condition: .always)
+        try await volume.store.putImmutable(StoreLayout.pack(volume.family, pack.id), pack.bytes)
         uploaded.append((pack.id, pack.entries))
         known.add(pack: pack.id, entries: pack.entries)
         try onPackUploaded()

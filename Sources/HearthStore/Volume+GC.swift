@@ -100,7 +100,7 @@ extension Volume {
         }
         let sealed = try key.seal(BlobIndex.encode(surviving), context: BlobIndex.context)
         let newIndex = StoreLayout.index(family, BlobID(hashing: sealed).hex)
-        try await store.put(newIndex, sealed, condition: .always)
+        try await store.putImmutable(newIndex, sealed)
         for object in oldIndexes where object.key != newIndex { try await store.delete(object.key) }
         for id in deleted {
             try await store.delete(StoreLayout.pack(family, id))

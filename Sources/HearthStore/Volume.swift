@@ -106,7 +106,7 @@ public struct Volume: Sendable {
         let id = BlobID(hashing: bytes)
         var object = withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { Array($0) }
         object += try bytes.withUnsafeBytes { try key.sealBlob($0, id: id) }
-        _ = try await store.put(StoreLayout.walSegment(family, id), object, condition: .always)
+        try await store.putImmutable(StoreLayout.walSegment(family, id), object)
         return id
     }
 

@@ -68,7 +68,7 @@ extension VolumeWriter {
         if !uploaded.isEmpty {
             let sealed = try volume.key.seal(BlobIndex.encode(uploaded), context: BlobIndex.context)
             let name = BlobID(hashing: sealed).hex
-            try await volume.store.put(StoreLayout.index(volume.family, name), sealed, condition: .always)
+            try await volume.store.putImmutable(StoreLayout.index(volume.family, name), sealed)
             try onStep?(.indexWritten)
         }
         index = await uploader.index()
