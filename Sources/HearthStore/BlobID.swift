@@ -28,14 +28,15 @@ public struct BlobID: Hashable, Sendable, Comparable, CustomStringConvertible, C
     }
 
     public init?(hex: String) {
-        let utf8 = Array(hex.utf8)
-        guard utf8.count == 64 else { return nil }
-        var bytes: [UInt8] = []
-        for i in stride(from: 0, to: 64, by: 2) {
-            guard let byte = UInt8(String(decoding: utf8[i..<i + 2], as: UTF8.self), radix: 16) else { return nil }
-            bytes.append(byte)
+        var words: [UInt64] = [0, 0, 0, 0]
+        var count = 0
+        for digit in hex.utf8 {
+            guard count < 64, let value = Hex.value(digit) else { return nil }
+            words[count / 16] = words[count / 16] << 4 | UInt64(value)
+            count += 1
         }
-        self.init(bytes: bytes)
+        guard count == 64 else { return nil }
+        (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
     }
 
     public var bytes: [UInt8] {
@@ -45,9 +46,7 @@ public struct BlobID: Hashable, Sendable, Comparable, CustomStringConvertible, C
         return out
     }
 
-    public var hex: String {
-        bytes.map { String(format: "%02x", $0) }.joined()
-    }
+    public var hex: String { Hex.string(bytes) }
 
     public var description: String { String(hex.prefix(12)) }
 

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// One published state of a volume. Generations are numbered 1, 2, 3… with no gaps; each is written
@@ -20,7 +21,10 @@ public struct Generation: Codable, Sendable, Equatable {
         public var path: String
         public var pageSize: Int
         public var pageCount: Int
-        /// SHA-256 of the consistent image, checked again on restore.
+        /// What pins the consistent image, checked again on restore: `chunks:` and the SHA-256 of
+        /// its chunk ids in order (each chunk is checked against its id as it is read, so the list
+        /// pins every byte without hashing the image a second time), or, in generations written
+        /// before that, the SHA-256 of the image itself.
         public var sha256: String
         /// WAL segments shipped since that image, replayed on it in order.
         public var wal: [BlobID]? = nil
@@ -76,5 +80,16 @@ public struct Generation: Codable, Sendable, Equatable {
         } catch {
             throw StoreError(.damaged, "generation \(generation) does not decode", detail: "\(error)")
         }
+    }
+}
+
+extension Generation.Database {
+    static let chunkDigestPrefix = "chunks:"
+
+    /// The `sha256` of an image made of `chunks`, in order.
+    static func imageDigest(chunks: [BlobID]) -> String {
+        var hasher = SHA256()
+        for chunk in chunks { hasher.update(data: chunk.bytes) }
+        return chunkDigestPrefix + Hex.string(hasher.finalize())
     }
 }

@@ -12,7 +12,7 @@ public struct KeyEncryptionKey: Sendable {
     /// instead of surfacing as an authentication failure.
     public var fingerprint: String {
         let digest = SHA256.hash(data: Array("hearth-kek-fingerprint".utf8) + key.withUnsafeBytes { Array($0) })
-        return digest.prefix(8).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(digest.prefix(8))
     }
 
     public init(_ key: SymmetricKey) { self.key = key }

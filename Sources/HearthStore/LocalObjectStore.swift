@@ -136,7 +136,7 @@ public struct LocalObjectStore: ObjectStore {
     }
 
     static func etag(_ bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).prefix(16).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: bytes).prefix(16))
     }
 
     static func readAll(_ file: String) throws -> [UInt8] {

@@ -112,7 +112,7 @@ struct PackBuilder {
         out.append(contentsOf: sealedHeader)
         out.appendInteger(UInt32(sealedHeader.count))
         out.append(contentsOf: PackFormat.magic)
-        let id = SHA256.hash(data: out).map { String(format: "%02x", $0) }.joined()
+        let id = Hex.string(SHA256.hash(data: out))
         return (id, out, entries)
     }
 

@@ -5,5 +5,5 @@ struct SHA256Hasher {
     private var hasher = SHA256()
     mutating func update(_ data: Data) { hasher.update(data: data) }
     mutating func update(_ bytes: [UInt8]) { hasher.update(data: bytes) }
-    func hex() -> String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
+    func hex() -> String { Hex.string(hasher.finalize()) }
 }

@@ -207,7 +207,6 @@ struct TreeCommitter: Sendable {
         defer { buffer.deallocate() }
         var start = 0, filled = 0, eof = false
         var slots: [BlobID?] = []
-        var whole = hashWhole ? SHA256() : nil
         // Cutting is sequential and fast; hashing, compressing and sealing a large file's chunks
         // run on every core, so one big file (a database image, a blob) does not run on one.
         let parallel = Int(before.st_size) >= 2 * chunker.maximum
@@ -234,7 +233,6 @@ struct TreeCommitter: Sendable {
                 let window = UnsafeRawBufferPointer(rebasing: buffer[start..<filled])
                 let length = chunker.cut(window)
                 let chunk = UnsafeRawBufferPointer(rebasing: window[0..<length])
-                whole?.update(bufferPointer: chunk)
                 if parallel {
                     if inFlight >= concurrency, let (index, id) = try await group.next() { slots[index] = id; inFlight -= 1 }
                     let index = slots.count
@@ -253,7 +251,6 @@ struct TreeCommitter: Sendable {
         var after = stat()
         fstat(fd, &after)
         if after.st_size != before.st_size || Self.mtime(after) != Self.mtime(before) { return nil }
-        let digest = whole.map { $0.finalize().map { String(format: "%02x", $0) }.joined() }
-        return ReadResult(chunks: chunks, stat: after, sha256: digest)
+        return ReadResult(chunks: chunks, stat: after, sha256: hashWhole ? Generation.Database.imageDigest(chunks: chunks) : nil)
     }
 }

@@ -49,6 +49,7 @@ extension Volume {
         var directories: [([UInt8], Tree.Entry)] = []
         var placements: [BlobID: [Placement]] = [:]
         var databaseFiles = Set<Int>()
+        var databaseImages: [String: [BlobID]] = [:]
         var totalBytes: UInt64 = 0
         let databases = Dictionary(generation.databases.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
 
@@ -67,7 +68,10 @@ extension Volume {
                 let display = String(decoding: path, as: UTF8.self)
                 let chunks = entry.kind == .sqlite ? (databases[display]?.imageChunks(treeChunks: entry.chunks) ?? entry.chunks) : entry.chunks
                 let fileNumber = files.count
-                if entry.kind == .sqlite, databases[display] != nil { databaseFiles.insert(fileNumber) }
+                if entry.kind == .sqlite, databases[display] != nil {
+                    databaseFiles.insert(fileNumber)
+                    databaseImages[display] = chunks
+                }
                 var offset = 0
                 for chunk in chunks {
                     guard let location = index.location(of: chunk) else {
@@ -106,6 +110,7 @@ extension Volume {
         let order = byPack.sorted { databasePacks.contains($0.key) && !databasePacks.contains($1.key) }
         let placed = placements
         let fileList = files
+        let images = databaseImages
         let total = totalBytes
         let progress = ProgressTally()
         try await withThrowingTaskGroup(of: String?.self) { group in
@@ -120,7 +125,7 @@ extension Volume {
                 if !databasesStarted && databasePacksLeft == 0 {
                     databasesStarted = true
                     for database in generation.databases {
-                        group.addTask { try await self.finishDatabase(root + "/" + database.path, database, index: index); return nil }
+                        group.addTask { try await self.finishDatabase(root + "/" + database.path, database, image: images[database.path] ?? [], index: index); return nil }
                     }
                 }
                 group.addTask {
@@ -134,7 +139,7 @@ extension Volume {
             while let pack = try await group.next() { finished(pack) }
             if !databasesStarted {
                 for database in generation.databases {
-                    group.addTask { try await self.finishDatabase(root + "/" + database.path, database, index: index); return nil }
+                    group.addTask { try await self.finishDatabase(root + "/" + database.path, database, image: images[database.path] ?? [], index: index); return nil }
                 }
                 try await group.waitForAll()
             }
@@ -197,10 +202,11 @@ extension Volume {
         _ = path.withCString { utimensat(AT_FDCWD, $0, times, 0) }
     }
 
-    /// Checks a database's base image against its hash, replays its WAL segments (each re-hashed
+    /// Checks a database's base image against what pins it, replays its WAL segments (each re-hashed
     /// and checked against SQLite's frame checksums), and runs `integrity_check` on the result.
-    func finishDatabase(_ path: String, _ expected: Generation.Database, index: BlobIndex) async throws {
-        let digest = try Self.sha256(ofFile: path)
+    func finishDatabase(_ path: String, _ expected: Generation.Database, image: [BlobID], index: BlobIndex) async throws {
+        let digest = expected.sha256.hasPrefix(Generation.Database.chunkDigestPrefix)
+            ? Generation.Database.imageDigest(chunks: image) : try Self.sha256(ofFile: path)
         guard digest == expected.sha256 else {
             throw StoreError(.damaged, "database \(expected.path) does not match the image that was committed")
         }

@@ -119,7 +119,7 @@ extension Volume {
                 let handle = FileHandle(forWritingAtPath: temporary)!
                 for chunk in chunks { try handle.write(contentsOf: try await readBlob(chunk, index: index)) }
                 try handle.close()
-                try await finishDatabase(temporary, database, index: index)
+                try await finishDatabase(temporary, database, image: chunks, index: index)
             } catch let error as StoreError {
                 report.damage.append("generation \(number): \(error.message)")
             }
