@@ -4,7 +4,7 @@ public enum WireLimits {
     public static let maxFramePayload = 256 * 1024
     /// Largest chunk of data a sender puts in one frame. Large, because every guest syscall is
     /// expensive under gVisor's ptrace platform.
-    public static let maxDataChunk = 128 * 1024
+    public static let maxDataChunk = 240 * 1024
     /// Credit each side starts with per stream, in data bytes. Bounds what a receiver buffers per stream.
     public static let initialWindow = 1024 * 1024
     /// Streams a host keeps open per connection; with `initialWindow` this bounds host memory per workspace.
