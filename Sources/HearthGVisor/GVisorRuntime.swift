@@ -85,8 +85,9 @@ public final class GVisorRuntime: SandboxRuntime {
         await settle(spec.id)
         let layout = Layout(spec)
         try Overlay.mount(lower: spec.image.rootfs, upper: layout.upper, work: layout.work, target: layout.rootfs)
-        // A stopped container of the same id may remain from an earlier run.
-        _ = try? await HostCommand.run(try runscArgs(["delete", "--force", spec.id]))
+        // A stopped container of the same id may remain from an earlier run. A new workspace has no
+        // runsc state, and skipping a runsc invocation saves 10-30 ms of every cold create.
+        if hasRunscState(spec.id) { _ = try? await HostCommand.run(try runscArgs(["delete", "--force", spec.id])) }
         return try await launch(spec, ["run", "--detach", "--bundle", layout.bundle, spec.id], what: "start")
     }
 
@@ -235,28 +236,55 @@ public final class GVisorRuntime: SandboxRuntime {
     private func launch(_ spec: SandboxSpec, _ subcommand: [String], what: String) async throws -> AgentConnection {
         let layout = Layout(spec)
         let pair = try SocketPair()
-        let result: HostCommand.Output
+        let arguments: [String]
+        let agent: AgentConnection
         do {
-            result = try await HostCommand.run(try runscArgs(subcommand), stdio: pair.guest, stderrFile: layout.log,
-                                               timeout: configuration.bootTimeout)
+            arguments = try runscArgs(subcommand)
+            agent = try await AgentConnection.connect(socket: pair.host, logger: logger)
         } catch {
             close(pair.guest)
             close(pair.host)
             throw error
         }
-        close(pair.guest)
-        guard result.succeeded else {
-            close(pair.host)
-            throw HearthError(.runtimeFailed, "the workspace could not \(what)", detail: "runsc: \(tail(of: layout.log))")
-        }
-        let agent = try await AgentConnection.connect(socket: pair.host, logger: logger)
+        // `runsc run --detach` returns only after the sandbox runs and its own process winds down;
+        // the agent boots and greets meanwhile, so the greeting is read alongside, not after.
+        let timeout = configuration.bootTimeout
+        let log = layout.log
+        let guestEnd = pair.guest
         do {
-            _ = try await agent.handshake(timeout: configuration.bootTimeout)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    do {
+                        let result = try await HostCommand.run(arguments, stdio: guestEnd, stderrFile: log, timeout: timeout)
+                        guard result.succeeded else {
+                            throw HearthError(.runtimeFailed, "the workspace could not \(what)", detail: "runsc: \(self.tail(of: log))")
+                        }
+                    } catch {
+                        // Ends the handshake at once rather than at its deadline.
+                        agent.close()
+                        throw RunscFailure(underlying: error)
+                    }
+                }
+                group.addTask { _ = try await agent.handshake(timeout: timeout) }
+                try await group.waitForAll()
+            }
         } catch {
+            close(pair.guest)
             agent.close()
-            throw HearthError(.agentUnavailable, "the workspace agent did not start", detail: "\(error); \(tail(of: layout.log))")
+            if let failure = error as? RunscFailure { throw failure.underlying }
+            throw HearthError(.agentUnavailable, "the workspace agent did not start", detail: "\(error); \(tail(of: log))")
         }
+        close(pair.guest)
         return agent
+    }
+
+    /// Marks an error of runsc itself, as opposed to the agent's handshake, in `launch`.
+    private struct RunscFailure: Error { var underlying: any Error }
+
+    /// Whether runsc keeps state for container `id`: its `ID_sandbox:ID.state` and lock files.
+    private func hasRunscState(_ id: String) -> Bool {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: configuration.stateRoot)) ?? []
+        return entries.contains { $0.hasPrefix(id + "_") }
     }
 
     private func hasBridge(_ id: String) -> Bool { bridges.withLock { $0[id] != nil } }
