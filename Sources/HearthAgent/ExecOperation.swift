@@ -19,6 +19,10 @@ struct ExecOperation {
     /// How long output may keep arriving after the process exits, from children that inherited its pipes.
     static let drainGraceNanos: UInt64 = 100_000_000
 
+    /// A terminal on a kernel that does not raise its signals: the spawn helper stays as the
+    /// session's supervisor and the agent relays Ctrl-C and friends to it.
+    var relaysSignals: Bool { request.pty != nil && !TerminalSignalRelay.kernelRaisesSignals }
+
     func run() throws(WireError) {
         guard !request.argv.isEmpty else { throw WireError(.invalidArgument, "empty argv") }
         let io: ChildIO
@@ -39,7 +43,7 @@ struct ExecOperation {
         stream.sendControl(.started(pid: pid))
 
         let isTerminal = io.master != nil
-        let supervisor = isTerminal && !TerminalSignalRelay.kernelRaisesSignals ? pid : nil
+        let supervisor = relaysSignals ? pid : nil
         stream.handleControls { control in
             switch control {
             case .signal(let signal):
@@ -63,9 +67,12 @@ struct ExecOperation {
         var timedOut = false
         if status == nil {
             timedOut = true
-            if isTerminal { ProcessTable.signalSession(pid, SIGKILL) }
-            kill(-pid, SIGKILL)
-            kill(pid, SIGKILL)
+            if isTerminal {
+                ProcessTable.signalSession(pid, SIGKILL)
+            } else {
+                kill(-pid, SIGKILL)
+                kill(pid, SIGKILL)
+            }
             status = ChildReaper.shared.wait(pid, untilMonotonicNanos: nil)
         }
         exited.set()
@@ -84,15 +91,14 @@ struct ExecOperation {
         if request.user == nil && request.pty == nil {
             return try spawnDirect(io, cwd: cwd, env: env)
         }
-        let relay = request.pty != nil && !TerminalSignalRelay.kernelRaisesSignals
         let spec = SpawnSpec(argv: request.argv, env: env, cwd: cwd, user: request.user, pty: request.pty != nil,
-                             relaySignals: relay)
+                             relaySignals: relaysSignals)
         let json = String(decoding: (try? JSONEncoder().encode(spec)) ?? Data(), as: UTF8.self)
         // A relayed signal may be queued at once (a terminal's first resize); its default action
         // would kill the helper before it starts waiting for it, so it is blocked from birth.
         return try Self.posixSpawn(context.executablePath, argv: [context.executablePath, "spawn-helper"],
                                    env: ["\(SpawnSpec.environmentKey)=\(json)"], io: io, cwd: nil,
-                                   ownGroup: request.pty == nil, blocked: relay ? [TerminalSignalRelay.relaySignal] : [],
+                                   ownGroup: request.pty == nil, blocked: relaysSignals ? [TerminalSignalRelay.relaySignal] : [],
                                    what: "spawn")
     }
 

@@ -13,7 +13,7 @@ enum ProcessTable {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            guard let pid = pid_t(name), let stat = readStat(pid), stat.session == session else { continue }
+            guard let pid = pid_t(name), sessionID(of: pid) == session else { continue }
             pids.append(pid)
         }
         return pids
@@ -26,18 +26,16 @@ enum ProcessTable {
         for pid in members(ofSession: session) { kill(pid, signal) }
     }
 
-    /// The process group and session fields of /proc/PID/stat. The command name may hold spaces
-    /// and parentheses, so fields are counted from its last ')'.
-    static func readStat(_ pid: pid_t) -> (group: pid_t, session: pid_t)? {
+    /// The session field of /proc/PID/stat. The command name may hold spaces and parentheses, so
+    /// fields are counted from its last ')'.
+    static func sessionID(of pid: pid_t) -> pid_t? {
         let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         guard let bytes = Posix.readSome(fd, max: 1024), let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         // After ") ": state, ppid, pgrp, session.
         let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
-        guard fields.count > 3,
-              let group = pid_t(String(decoding: fields[2], as: UTF8.self)),
-              let session = pid_t(String(decoding: fields[3], as: UTF8.self)) else { return nil }
-        return (group, session)
+        guard fields.count > 3 else { return nil }
+        return pid_t(String(decoding: fields[3], as: UTF8.self))
     }
 }

@@ -20,13 +20,13 @@ enum TerminalSignalRelay {
     static let kernelRaisesSignals: Bool = probe()
 
     private static func probe() -> Bool {
-        var name = [CChar](repeating: 0, count: 128)
-        let master = hearth_open_pty(&name, name.count)
-        guard master >= 0 else { return true }
-        defer { close(master) }
-        let slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)
-        guard slave >= 0 else { return true }
-        defer { close(slave) }
+        guard let io = try? ChildIO.pty(PTYSize(rows: 24, cols: 80)), let master = io.master else { return true }
+        defer {
+            io.closeChildEnds()
+            io.closeParentEnds()
+            close(io.inputFD)
+        }
+        let slave = io.childFDs[0]
         var mode = termios()
         guard tcgetattr(slave, &mode) == 0 else { return true }
         mode.c_lflag |= tcflag_t(ISIG | ICANON | ECHO | ECHOCTL)

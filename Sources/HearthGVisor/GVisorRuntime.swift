@@ -236,13 +236,14 @@ public final class GVisorRuntime: SandboxRuntime {
     private func launch(_ spec: SandboxSpec, _ subcommand: [String], what: String) async throws -> AgentConnection {
         let layout = Layout(spec)
         let pair = try SocketPair()
+        // runsc holds its own copy of the guest end from its start; ours goes once it has exited.
+        defer { close(pair.guest) }
         let arguments: [String]
         let agent: AgentConnection
         do {
             arguments = try runscArgs(subcommand)
             agent = try await AgentConnection.connect(socket: pair.host, logger: logger)
         } catch {
-            close(pair.guest)
             close(pair.host)
             throw error
         }
@@ -269,12 +270,10 @@ public final class GVisorRuntime: SandboxRuntime {
                 try await group.waitForAll()
             }
         } catch {
-            close(pair.guest)
             agent.close()
             if let failure = error as? RunscFailure { throw failure.underlying }
             throw HearthError(.agentUnavailable, "the workspace agent did not start", detail: "\(error); \(tail(of: log))")
         }
-        close(pair.guest)
         return agent
     }
 

@@ -128,7 +128,7 @@ struct TreeCommitter: Sendable {
         // A file written while it is read is read again; one that never holds still is an error,
         // never a torn copy.
         for _ in 0..<5 {
-            let read = try await chunkFile(path: path, display: display, hashWhole: false)
+            let read = try await chunkFile(path: path, display: display, pinImage: false)
             guard let read else { continue }
             counters.values.withLock { $0.filesRead += 1 }
             let entry = Tree.Entry(name: item.name, kind: .file, mode: UInt32(read.stat.st_mode & 0o7777), size: UInt64(read.stat.st_size),
@@ -146,7 +146,7 @@ struct TreeCommitter: Sendable {
         BlobSink(addSegment: { bytes in
             try await volume.writeSegment(bytes)
         }, addFile: { path in
-            guard let read = try await chunkFile(path: Array(path.utf8), display: path, hashWhole: true) else {
+            guard let read = try await chunkFile(path: Array(path.utf8), display: path, pinImage: true) else {
                 throw StoreError(.io, "the snapshot \(path) changed while it was read")
             }
             return (read.chunks, read.sha256 ?? "")
@@ -161,7 +161,7 @@ struct TreeCommitter: Sendable {
         let temporary = SQLiteConnection.scratchPath("snapshot")
         defer { SQLiteConnection.removeScratch(temporary) }
         let (pageSize, pageCount) = try Self.backupDatabase(String(decoding: path, as: UTF8.self), to: temporary, display: display)
-        guard let read = try await chunkFile(path: Array(temporary.utf8), display: display, hashWhole: true) else {
+        guard let read = try await chunkFile(path: Array(temporary.utf8), display: display, pinImage: true) else {
             throw StoreError(.io, "the snapshot of \(display) changed while it was read")
         }
         return (read.chunks, Generation.Database(path: display, pageSize: pageSize, pageCount: pageCount, sha256: read.sha256 ?? ""))
@@ -193,8 +193,9 @@ struct TreeCommitter: Sendable {
 
     struct ReadResult { var chunks: [BlobID]; var stat: stat; var sha256: String? }
 
-    /// Reads, chunks, hashes and seals a file. Returns nil if the file changed while it was read.
-    private func chunkFile(path: [UInt8], display: String, hashWhole: Bool) async throws -> ReadResult? {
+    /// Reads, chunks, hashes and seals a file; with `pinImage`, also the digest that pins it as a
+    /// database image. Returns nil if the file changed while it was read.
+    private func chunkFile(path: [UInt8], display: String, pinImage: Bool) async throws -> ReadResult? {
         let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
         guard fd >= 0 else { throw StoreError(.unreadable, "cannot read \(display): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -251,6 +252,6 @@ struct TreeCommitter: Sendable {
         var after = stat()
         fstat(fd, &after)
         if after.st_size != before.st_size || Self.mtime(after) != Self.mtime(before) { return nil }
-        return ReadResult(chunks: chunks, stat: after, sha256: hashWhole ? Generation.Database.imageDigest(chunks: chunks) : nil)
+        return ReadResult(chunks: chunks, stat: after, sha256: pinImage ? Generation.Database.imageDigest(chunks: chunks) : nil)
     }
 }

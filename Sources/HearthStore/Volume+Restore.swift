@@ -48,7 +48,6 @@ extension Volume {
         var fileEntries: [Tree.Entry] = []
         var directories: [([UInt8], Tree.Entry)] = []
         var placements: [BlobID: [Placement]] = [:]
-        var databaseFiles = Set<Int>()
         var databaseImages: [String: [BlobID]] = [:]
         var totalBytes: UInt64 = 0
         let databases = Dictionary(generation.databases.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
@@ -68,10 +67,7 @@ extension Volume {
                 let display = String(decoding: path, as: UTF8.self)
                 let chunks = entry.kind == .sqlite ? (databases[display]?.imageChunks(treeChunks: entry.chunks) ?? entry.chunks) : entry.chunks
                 let fileNumber = files.count
-                if entry.kind == .sqlite, databases[display] != nil {
-                    databaseFiles.insert(fileNumber)
-                    databaseImages[display] = chunks
-                }
+                if entry.kind == .sqlite, databases[display] != nil { databaseImages[display] = chunks }
                 var offset = 0
                 for chunk in chunks {
                     guard let location = index.location(of: chunk) else {
@@ -99,12 +95,8 @@ extension Volume {
 
         // Fetch pack by pack and write each blob wherever it belongs, so no pack is read twice.
         var byPack: [String: [(BlobID, BlobLocation)]] = [:]
-        var databasePacks = Set<String>()
-        for (id, targets) in placements {
-            let location = index.location(of: id)!
-            byPack[location.pack, default: []].append((id, location))
-            if targets.contains(where: { databaseFiles.contains($0.file) }) { databasePacks.insert(location.pack) }
-        }
+        for id in placements.keys { let location = index.location(of: id)!; byPack[location.pack, default: []].append((id, location)) }
+        let databasePacks = Set(databaseImages.values.joined().map { index.location(of: $0)!.pack })
         // The databases' packs go first, so that checking the databases (hash, WAL replay,
         // integrity_check: serial work per database) overlaps the restore of everything else.
         let order = byPack.sorted { databasePacks.contains($0.key) && !databasePacks.contains($1.key) }
@@ -117,17 +109,19 @@ extension Volume {
             var running = 0
             var databasePacksLeft = databasePacks.count
             var databasesStarted = false
-            func finished(_ pack: String?) {
+            // Called as packs finish: once every database pack is written, the databases are
+            // checked alongside the packs still to come.
+            func finished(_ pack: String?, _ group: inout ThrowingTaskGroup<String?, any Error>) {
                 if let pack, databasePacks.contains(pack) { databasePacksLeft -= 1 }
-            }
-            for (pack, blobs) in order {
-                if running >= concurrency { finished(try await group.next() ?? nil); running -= 1 }
-                if !databasesStarted && databasePacksLeft == 0 {
-                    databasesStarted = true
-                    for database in generation.databases {
-                        group.addTask { try await self.finishDatabase(root + "/" + database.path, database, image: images[database.path] ?? [], index: index); return nil }
-                    }
+                guard !databasesStarted, databasePacksLeft == 0 else { return }
+                databasesStarted = true
+                for database in generation.databases {
+                    group.addTask { try await self.finishDatabase(root + "/" + database.path, database, image: images[database.path] ?? [], index: index); return nil }
                 }
+            }
+            finished(nil, &group)
+            for (pack, blobs) in order {
+                if running >= concurrency { finished(try await group.next() ?? nil, &group); running -= 1 }
                 group.addTask {
                     try await self.restorePack(pack, blobs: blobs, placements: placed, files: fileList)
                     let done = progress.add(blobs.reduce(0) { $0 + UInt64($1.1.rawLength * placed[$1.0]!.count) })
@@ -136,13 +130,7 @@ extension Volume {
                 }
                 running += 1
             }
-            while let pack = try await group.next() { finished(pack) }
-            if !databasesStarted {
-                for database in generation.databases {
-                    group.addTask { try await self.finishDatabase(root + "/" + database.path, database, image: images[database.path] ?? [], index: index); return nil }
-                }
-                try await group.waitForAll()
-            }
+            while let pack = try await group.next() { finished(pack, &group) }
         }
         let entries = fileEntries
         try await Self.inParallel(created.count, workers: concurrency) { number in try Self.applyMetadata(created[number], entries[number]) }

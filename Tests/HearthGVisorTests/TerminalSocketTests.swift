@@ -117,6 +117,9 @@ import Testing
         let sleeping: @Sendable (String) async throws -> Bool = { seconds in
             try await server.client.run(w.id, ["pgrep", "-f", "^sleep \(seconds)$"]).code == 0
         }
+        let stopped: @Sendable (String) async throws -> Bool = { seconds in
+            try await server.client.run(w.id, ["sh", "-c", "ps -o stat= -p $(pgrep -f '^sleep \(seconds)$') | grep -q T"]).code == 0
+        }
         try await Self.connect(server.client, w.id) { outbound, received in
             try await Self.send(outbound, ["type": "open", "cols": 80, "rows": 24])
             try await Self.until { received.messages().contains { $0["type"] as? String == "opened" } }
@@ -142,7 +145,8 @@ import Testing
             try await Self.send(outbound, ["type": "input", "id": id, "data": "\u{1a}"])
             try await Self.until { received.text(id).contains("Stopped") }
             try await Self.send(outbound, ["type": "input", "id": id, "data": "fg\n"])
-            try await Task.sleep(for: .milliseconds(300))
+            // bash hands the job the terminal before it sends SIGCONT: once it runs, it has the foreground.
+            while try await stopped("302") { try await Task.sleep(for: .milliseconds(100)) }
             try await Self.send(outbound, ["type": "input", "id": id, "data": "\u{03}"])
             try await Self.send(outbound, ["type": "input", "id": id, "data": "echo again-$((4*3))\n"])
             try await Self.until { received.text(id).contains("again-12") }

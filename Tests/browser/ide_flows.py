@@ -60,7 +60,7 @@ def start_browser():
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from marionette_adapter import FirefoxDriver
         # A smaller laptop screen than Chromium's, so both sizes are covered.
-        return FirefoxDriver(width=1280, height=720)
+        return FirefoxDriver(os.path.join(opts.screenshots, "firefox.log"), width=1280, height=720)
     options = webdriver.ChromeOptions()
     for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,900", "--disable-gpu"]:
         options.add_argument(flag)

@@ -68,9 +68,10 @@ class _SwitchTo:
 class FirefoxDriver:
     """Headless Firefox ESR with a fresh profile, at a laptop's window size."""
 
-    def __init__(self, binary="/usr/bin/firefox-esr", width=1440, height=900):
+    def __init__(self, log, binary="/usr/bin/firefox-esr", width=1440, height=900):
+        # Firefox's own log goes to `log` (by default it lands in the working directory).
         self._marionette = Marionette(bin=binary, headless=True, host="127.0.0.1", port=_free_port(),
-                                      startup_timeout=120)
+                                      startup_timeout=120, gecko_log=log)
         self._marionette.start_session()
         self._marionette.set_window_rect(width=width, height=height)
         self.switch_to = _SwitchTo(self._marionette)
