@@ -220,6 +220,15 @@ let package = Package(
             name: "HearthQEMUTests",
             dependencies: ["HearthQEMU", "HearthJail", "HearthServerTestKit", "HearthClient", "HearthAPI"]
         ),
+        // The hostile-tenant suite: attacks by a member and a viewer of a second tenant on a live server.
+        .testTarget(
+            name: "HearthHostileTests",
+            dependencies: ["HearthServer", "HearthClient", "HearthAPI", "HearthServerTestKit", "HearthControlPlane", "HearthImages",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         .testTarget(
             name: "HearthGVisorTests",
             dependencies: ["HearthGVisor", "HearthImages", "HearthRuntime", "HearthControlPlane", "HearthServer", "HearthClient", "HearthServerTestKit",
