@@ -30,7 +30,7 @@ struct Login: AsyncParsableCommand {
 
 struct TenantCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "tenant", abstract: "Manage tenants (admins of the default tenant).",
-                                                    subcommands: [Create.self])
+                                                    subcommands: [Create.self, TenantQuotaCommand.self])
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a tenant.")
         @OptionGroup var client: ClientOptions

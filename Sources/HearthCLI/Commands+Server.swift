@@ -37,6 +37,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The https:// URL browsers use when a TLS proxy fronts the server (makes the session cookie __Host- and Secure)")
     var publicURL: String?
 
+    @Option(name: .customLong("image-import-dir"),
+            help: "Directory the operator imports OCI layouts from, as image oci:NAME (default: DATA/imports)")
+    var imageImportDirectory: String?
+
     func run() async throws {
         if let publicURL, !(publicURL.hasPrefix("https://") || publicURL.hasPrefix("http://")) {
             throw ValidationError("--public-url is a URL such as https://hearth.example.com")
@@ -57,6 +61,7 @@ struct Serve: AsyncParsableCommand {
                                                       qemuAcceleration: qemuAcceleration, qemuMemory: qemuMemory,
                                                       qemuBootTimeout: qemuBootTimeout.map { .milliseconds(Int($0 * 1000)) })
         configuration.publicURL = publicURL
+        configuration.imageImportDirectory = imageImportDirectory ?? configuration.dataDirectory + "/imports"
         let service = try await HearthService.make(configuration, logger: logger)
         try await service.run { port in
             logger.notice("listening", metadata: ["http.url": "http://\(host):\(port)", "auth.token_file": "\(service.tokenPath)",

@@ -23,10 +23,13 @@ public struct CreateWorkspace: Sendable {
     public var image: String?
     public var runtime: RuntimeKind?
     public var limits: ResourceLimits?
+    /// The caller is the server's operator: may import images from the import directory.
+    public var byOperator: Bool
 
     public init(tenantId: String = WorkspaceRecord.defaultTenant, name: String? = nil, image: String? = nil, runtime: RuntimeKind? = nil,
-                limits: ResourceLimits? = nil) {
+                limits: ResourceLimits? = nil, byOperator: Bool = false) {
         self.tenantId = tenantId
+        self.byOperator = byOperator
         self.name = name
         self.image = image
         self.runtime = runtime

@@ -17,10 +17,13 @@ public actor WorkspaceManager {
         public var defaultLimits: ResourceLimits
         public var stopGrace: Duration
         public var warmPoolSize: Int
+        /// The quota of every tenant but the operator's that has none of its own.
+        public var defaultQuota: TenantQuota
 
         public init(dataDirectory: String, defaultLimits: ResourceLimits = ResourceLimits(), stopGrace: Duration = .seconds(10),
-                    warmPoolSize: Int = 0) {
+                    warmPoolSize: Int = 0, defaultQuota: TenantQuota = .standard) {
             self.dataDirectory = dataDirectory
+            self.defaultQuota = defaultQuota
             self.defaultLimits = defaultLimits
             self.stopGrace = stopGrace
             self.warmPoolSize = warmPoolSize
@@ -29,7 +32,7 @@ public actor WorkspaceManager {
 
     public let store: WorkspaceStore
     public let registry: RuntimeRegistry
-    let images: ImageStore
+    public nonisolated let images: ImageStore
     let configuration: Configuration
     let logger: Logger
     var agents: [String: AgentConnection] = [:]
@@ -85,19 +88,24 @@ public actor WorkspaceManager {
         if limits.diskMiB != nil, !runtime.limitsDisk {
             throw HearthError(.invalidArgument, "the \(runtime.kind.rawValue) runtime cannot size a workspace's disk; its workspaces write to the server's data directory (use --runtime qemu for a disk of its own)")
         }
+        try checkQuota(tenantId: request.tenantId, adding: limits)
         if let claimed = try await claimPooled(request, runtime: runtime.kind, limits: limits) { return claimed }
-        let image = try await images.resolve(request.image ?? ImageStore.baseReference)
+        let image = try await images.resolve(request.image ?? ImageStore.baseReference,
+                                             for: ImageCaller(tenantId: request.tenantId, isOperator: request.byOperator))
         let id = Workspace.newID()
         let now = Date()
         let record = WorkspaceRecord(id: id, tenantId: request.tenantId, name: request.name ?? Self.defaultName(for: id), runtime: runtime.kind,
                                      image: image.id, imageRootfs: image.rootfs, state: .creating, cpus: limits.cpus,
                                      memoryMiB: limits.memoryMiB, diskMiB: limits.diskMiB, pooled: false, failure: nil, createdAt: now, updatedAt: now)
+        // Checked again with no suspension before the insert: the image may have taken a while.
+        try checkQuota(tenantId: request.tenantId, adding: limits)
         try store.insert(record)
         return try await withBusy(id, "creating") { try await boot(record, event: .created) }
     }
 
     func start(_ ref: String) async throws -> Workspace {
         let record = try record(ref)
+        try checkQuota(tenantId: record.tenantId, adding: record.limits, except: record.id)
         return try await withBusy(record.id, "starting") {
             let starting = try store.apply(.start, to: record.id)
             let runtime = try registry.existing(record.runtime)

@@ -75,6 +75,7 @@ public struct WorkspaceStore: Sendable {
             try db.drop(table: "workspace")
             try db.rename(table: "workspace_v3", to: "workspace")
         }
+        migrator.registerMigration("v4: tenant quotas", migrate: createQuotaTable)
         return migrator
     }
 

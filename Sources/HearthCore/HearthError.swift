@@ -18,6 +18,7 @@ public struct HearthError: Error, Sendable, CustomStringConvertible {
         public static let timeout = Code(rawValue: "timeout")
         public static let payloadTooLarge = Code(rawValue: "payload_too_large")
         public static let rateLimited = Code(rawValue: "rate_limited")
+        public static let quotaExceeded = Code(rawValue: "quota_exceeded")
         public static let `internal` = Code(rawValue: "internal")
     }
 

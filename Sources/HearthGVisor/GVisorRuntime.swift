@@ -66,19 +66,33 @@ public final class GVisorRuntime: SandboxRuntime {
 
     public func prepare(_ spec: SandboxSpec) async throws {
         let layout = Layout(spec)
-        let fm = FileManager.default
-        for dir in [layout.upper, layout.work, layout.rootfs, layout.bundle, layout.upper + "/workspace", layout.upper + "/etc"] {
-            try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // Only directories the host owns. Nothing is written inside `upper`: the workspace writes
+        // there, and a path through it may be a link the workspace planted (review finding 2).
+        for dir in [layout.upper, layout.work, layout.rootfs, layout.bundle] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
-        // The statx workaround must load in every dynamic program, whatever the image.
-        let existing = (try? String(contentsOfFile: spec.image.rootfs + "/etc/ld.so.preload", encoding: .utf8)) ?? ""
-        let preload = OCIBundle.agentMountPoint + "/libhearth-statx.so"
-        if !existing.contains(preload) {
-            try (existing + (existing.isEmpty || existing.hasSuffix("\n") ? "" : "\n") + preload + "\n")
-                .write(toFile: layout.upper + "/etc/ld.so.preload", atomically: true, encoding: .utf8)
-        }
-        let bundle = OCIBundle(id: spec.id, rootfs: layout.rootfs, agentDirectory: configuration.agentDirectory, limits: spec.limits)
+        // The statx workaround must load in every dynamic program, whatever the image: the image's
+        // own preload list plus ours, bind-mounted read-only at /etc/ld.so.preload from the bundle.
+        let preload = Self.preloadList(imageRootfs: spec.image.rootfs, logger: logger)
+        try Data(preload.utf8).write(to: URL(fileURLWithPath: layout.preload), options: .atomic)
+        let bundle = OCIBundle(id: spec.id, rootfs: layout.rootfs, agentDirectory: configuration.agentDirectory, limits: spec.limits,
+                               preloadFile: layout.preload)
         try bundle.configJSON().write(to: URL(fileURLWithPath: layout.bundle + "/config.json"))
+    }
+
+    /// The image's `/etc/ld.so.preload` (read beneath its root, never through a link, at most
+    /// 64 KiB) with the statx shim's line added.
+    static func preloadList(imageRootfs: String, logger: Logger) -> String {
+        let ours = OCIBundle.agentMountPoint + "/libhearth-statx.so"
+        var existing = ""
+        do {
+            existing = String(decoding: try Beneath.read("etc/ld.so.preload", beneath: imageRootfs, limit: 64 << 10), as: UTF8.self)
+        } catch Beneath.Refusal.missing {
+        } catch {
+            logger.notice("ignoring the image's /etc/ld.so.preload", metadata: ["image.rootfs": "\(imageRootfs)", "reason": "\(error)"])
+        }
+        let lines = existing.split(whereSeparator: \.isNewline).map(String.init).filter { $0 != ours }
+        return (lines + [ours]).joined(separator: "\n") + "\n"
     }
 
     public func start(_ spec: SandboxSpec) async throws -> AgentConnection {
@@ -302,7 +316,7 @@ public final class GVisorRuntime: SandboxRuntime {
     }
 
     struct Layout {
-        let upper, work, rootfs, bundle, checkpoint, log: String
+        let upper, work, rootfs, bundle, checkpoint, log, preload: String
         init(_ spec: SandboxSpec) {
             let base = spec.stateDirectory
             upper = base + "/upper"
@@ -311,6 +325,7 @@ public final class GVisorRuntime: SandboxRuntime {
             bundle = base + "/bundle"
             checkpoint = base + "/checkpoint"
             log = base + "/runsc.log"
+            preload = bundle + "/ld.so.preload"
         }
     }
 }

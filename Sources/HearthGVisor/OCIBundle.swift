@@ -11,6 +11,8 @@ struct OCIBundle {
     var rootfs: String
     var agentDirectory: String
     var limits: ResourceLimits
+    /// The host file bind-mounted read-only at `/etc/ld.so.preload` (in the bundle, host-owned).
+    var preloadFile: String
 
     func configJSON() throws -> Data {
         let capabilities = [
@@ -40,6 +42,9 @@ struct OCIBundle {
                 ["destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]],
                 ["destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=755"]],
                 ["destination": Self.agentMountPoint, "type": "bind", "source": agentDirectory, "options": ["rbind", "ro"]],
+                // Resolved by runsc inside the sandbox's root, so a link the workspace made at /etc
+                // stays inside it; the host never writes into the workspace's layer.
+                ["destination": "/etc/ld.so.preload", "type": "bind", "source": preloadFile, "options": ["bind", "ro"]],
             ],
             "linux": [
                 "namespaces": [["type": "pid"], ["type": "network"], ["type": "ipc"], ["type": "uts"], ["type": "mount"]],

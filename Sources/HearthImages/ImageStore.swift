@@ -16,28 +16,38 @@ public struct ImageStore: Sendable {
     public static let baseSuite = "bookworm"
 
     public let root: String
+    /// Where the operator puts OCI layouts (directories or tars) to import, named by `oci:NAME`.
+    public let importDirectory: String?
     let logger: Logger
 
-    public init(root: String, logger: Logger) {
+    public init(root: String, importDirectory: String? = nil, logger: Logger) {
         self.root = root
+        self.importDirectory = importDirectory
         self.logger = logger
     }
 
-    /// Resolves `base`, `sha256:<digest>`, or a path to an OCI image layout (directory or tar).
-    public func resolve(_ reference: String, progress: @Sendable (String) -> Void = { _ in }) async throws -> ImageRef {
+    /// Resolves `base`, `sha256:<digest>` (an image the caller's tenant may use) or, for the
+    /// operator only, `oci:NAME` (a layout in the import directory, imported for the operator's
+    /// tenant). Nothing a tenant sends names a host path.
+    public func resolve(_ reference: String, for caller: ImageCaller,
+                        progress: @Sendable (String) -> Void = { _ in }) async throws -> ImageRef {
         let ref = reference.isEmpty ? Self.baseReference : reference
         if ref == Self.baseReference { return try await base(progress: progress) }
         if ref.hasPrefix("sha256:") {
-            let digest = String(ref.dropFirst("sha256:".count))
-            guard digest.allSatisfy(\.isHexDigit), FileManager.default.fileExists(atPath: rootfs(digest)) else {
-                throw HearthError(.notFound, "no image \(ref)")
+            guard let digest = OCILayoutIndex.sha256Hex(ref), isUnpacked(digest), isVisible(digest, to: caller) else {
+                throw HearthError(.notFound, "no image \(ref.prefix(80))")
             }
             return ImageRef(id: ref, rootfs: rootfs(digest))
         }
-        if ref.hasPrefix("/") || ref.hasPrefix(".") || ref.hasPrefix("oci:") {
-            return try await importOCI(path: ref.hasPrefix("oci:") ? String(ref.dropFirst(4)) : ref, progress: progress)
+        if ref.hasPrefix("oci:") {
+            guard caller.isOperator else {
+                throw HearthError(.forbidden, "only the operator imports images; ask for one by its sha256: digest")
+            }
+            let image = try await importOCI(named: String(ref.dropFirst(4)), progress: progress)
+            try grant(image, to: caller.tenantId)
+            return image
         }
-        throw HearthError(.invalidArgument, "unknown image \(ref): use base, sha256:<digest>, or a path to an OCI image layout")
+        throw HearthError(.invalidArgument, "unknown image \(ref.prefix(80)): use base or sha256:<digest> (the operator imports oci:NAME from the import directory)")
     }
 
     /// The Debian base image, built once with mmdebstrap.
@@ -45,7 +55,7 @@ public struct ImageStore: Sendable {
         let recipe = Self.baseRecipeDigest()
         let refFile = "\(root)/refs/\(Self.baseReference)-\(recipe.prefix(16))"
         if let digest = try? String(contentsOfFile: refFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
-           FileManager.default.fileExists(atPath: rootfs(digest) + "/bin") {
+           OCILayoutIndex.isDigestHex(digest), FileManager.default.fileExists(atPath: rootfs(digest) + "/bin") {
             return ImageRef(id: "sha256:\(digest)", rootfs: rootfs(digest))
         }
         guard let mmdebstrap = HostCommand.which("mmdebstrap") else {
@@ -72,51 +82,17 @@ public struct ImageStore: Sendable {
         return ImageRef(id: "sha256:\(digest)", rootfs: rootfs(digest))
     }
 
-    /// Unpacks an OCI image layout with umoci. The image's manifest digest is its address.
-    public func importOCI(path: String, progress: @Sendable (String) -> Void = { _ in }) async throws -> ImageRef {
-        var layout = URL(fileURLWithPath: path).standardizedFileURL.path
-        var cleanup: String?
-        defer { if let cleanup { try? FileManager.default.removeItem(atPath: cleanup) } }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: layout, isDirectory: &isDirectory) else {
-            throw HearthError(.notFound, "no OCI image at \(path)")
-        }
-        if !isDirectory.boolValue {
-            let dir = "\(root)/tmp/oci-\(UUID().uuidString)"
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            cleanup = dir
-            let untar = try await HostCommand.run(["/bin/tar", "-xf", layout, "-C", dir])
-            guard untar.succeeded else { throw HearthError(.invalidArgument, "\(path) is not a readable tar", detail: untar.stderr) }
-            layout = dir
-        }
-        guard let indexData = FileManager.default.contents(atPath: layout + "/index.json"),
-              let index = try? JSONSerialization.jsonObject(with: indexData) as? [String: Any],
-              let manifests = index["manifests"] as? [[String: Any]], let manifest = manifests.first,
-              let manifestDigest = manifest["digest"] as? String, manifestDigest.hasPrefix("sha256:")
-        else {
-            throw HearthError(.invalidArgument, "\(path) is not an OCI image layout (no index.json with a manifest)")
-        }
-        let digest = String(manifestDigest.dropFirst("sha256:".count))
-        if FileManager.default.fileExists(atPath: rootfs(digest)) { return ImageRef(id: manifestDigest, rootfs: rootfs(digest)) }
-        guard let umoci = HostCommand.which("umoci") else {
-            throw HearthError(.runtimeUnavailable, "cannot unpack OCI images: umoci is not installed")
-        }
-        let tag = ((manifest["annotations"] as? [String: String])?["org.opencontainers.image.ref.name"]) ?? ""
-        let bundle = "\(root)/tmp/unpack-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: bundle) }
-        progress("unpacking OCI image \(manifestDigest.prefix(19))…")
-        let unpack = try await HostCommand.run([umoci, "unpack", "--image", tag.isEmpty ? layout : "\(layout):\(tag)", bundle],
-                                               timeout: .seconds(600))
-        guard unpack.succeeded else {
-            throw HearthError(.invalidArgument, "the OCI image could not be unpacked", detail: unpack.stderr)
-        }
-        try FileManager.default.createDirectory(atPath: "\(root)/sha256-\(digest)", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: "\(bundle)/rootfs/workspace", withIntermediateDirectories: true)
-        try FileManager.default.moveItem(atPath: "\(bundle)/rootfs", toPath: rootfs(digest))
-        return ImageRef(id: manifestDigest, rootfs: rootfs(digest))
+    /// Only ever called with a checked 64-hex digest, so the path stays under `root`.
+    func rootfs(_ digest: String) -> String {
+        precondition(OCILayoutIndex.isDigestHex(digest))
+        return "\(root)/sha256-\(digest)/rootfs"
     }
 
-    func rootfs(_ digest: String) -> String { "\(root)/sha256-\(digest)/rootfs" }
+    func isUnpacked(_ digest: String) -> Bool {
+        var info = stat()
+        // lstat: the rootfs is a directory Hearth made, never a link.
+        return lstat(rootfs(digest), &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
 
     private func unpackTar(_ tarball: String, digest: String) async throws {
         let target = rootfs(digest)

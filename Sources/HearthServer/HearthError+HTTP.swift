@@ -13,7 +13,7 @@ extension HearthError: HTTPResponseError {
         case .notFound: .notFound
         case .conflict: .conflict
         case .unauthorized: .unauthorized
-        case .forbidden: .forbidden
+        case .forbidden, .quotaExceeded: .forbidden
         case .runtimeUnavailable: .serviceUnavailable
         case .agentUnavailable, .agentProtocol: .badGateway
         case .noSpace: .init(code: 507, reasonPhrase: "Insufficient Storage")

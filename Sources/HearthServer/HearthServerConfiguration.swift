@@ -19,6 +19,11 @@ public struct HearthServerConfiguration: Sendable {
     /// cookie `__Host-` and Secure, and is the only origin WebSockets may come from.
     public var publicURL: String?
     public var identityPolicy: IdentityStore.Policy = IdentityStore.Policy()
+    /// The only place OCI layouts are imported from (`image: "oci:NAME"`, the operator only); nil
+    /// turns imports off. Tenants never name a host path.
+    public var imageImportDirectory: String?
+    /// The quota of every tenant but the operator's until the operator sets one (`PUT /v1/tenants/{t}/quota`).
+    public var defaultQuota: TenantQuota = .standard
     /// Extra runtimes (the test kit's) added to the probed ones.
     public var extraRuntimes: [any SandboxRuntimeBox]
 

@@ -52,8 +52,9 @@ public struct HearthService: Sendable {
                                                      "runtime.mode": "\(availability.mode ?? "-")", "runtime.reason": "\(availability.reason)"])
         }
         let manager = WorkspaceManager(
-            store: store, registry: registry, images: ImageStore(root: data + "/images", logger: logger),
-            configuration: .init(dataDirectory: data, defaultLimits: configuration.defaultLimits, warmPoolSize: configuration.warmPoolSize),
+            store: store, registry: registry, images: ImageStore(root: data + "/images", importDirectory: configuration.imageImportDirectory, logger: logger),
+            configuration: .init(dataDirectory: data, defaultLimits: configuration.defaultLimits, warmPoolSize: configuration.warmPoolSize,
+                                 defaultQuota: configuration.defaultQuota),
             logger: logger)
         return HearthService(configuration: configuration, manager: manager, registry: registry, tokenPath: tokenPath,
                              identity: identity, audit: audit, logger: logger, prometheus: prometheus)
@@ -109,6 +110,8 @@ public struct HearthService: Sendable {
         WorkspaceRoutes(manager: manager, auditor: auditor).register(on: v1)
         ExecRoutes(manager: manager, auditor: auditor).register(on: v1)
         FileRoutes(manager: manager, auditor: auditor).register(on: v1)
+        QuotaRoutes(manager: manager, identity: identity, auditor: auditor).register(on: v1)
+        ImageRoutes(images: manager.images, identity: identity, auditor: auditor).register(on: v1)
         IdentityRoutes(identity: identity, auditor: auditor, cookies: cookies).register(on: router)
         AuditRoutes(log: audit).register(on: router)
         PreviewRoutes(manager: manager, auditor: auditor, cookies: cookies, grants: previewGrants).register(on: router)

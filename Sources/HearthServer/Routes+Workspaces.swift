@@ -12,7 +12,8 @@ struct WorkspaceRoutes {
     func register(on group: RouterGroup<HearthContext>) {
         group.post("workspaces") { request, context in
             let body = try await request.decode(as: API.CreateWorkspaceBody.self, context: context)
-            let action = WorkspaceAction.create(try Self.parse(body, tenantId: try context.writer().tenantId))
+            let writer = try context.writer()
+            let action = WorkspaceAction.create(try Self.parse(body, tenantId: writer.tenantId, byOperator: writer.isOperator))
             let outcome = try await auditor.around(context, "workspace.create", target: body.name ?? "") { try await manager.perform(action) }
             return try Self.respond(outcome, status: .created)
         }
@@ -38,7 +39,7 @@ struct WorkspaceRoutes {
         }
     }
 
-    static func parse(_ body: API.CreateWorkspaceBody, tenantId: String) throws -> CreateWorkspace {
+    static func parse(_ body: API.CreateWorkspaceBody, tenantId: String, byOperator: Bool = false) throws -> CreateWorkspace {
         var runtime: RuntimeKind?
         if let name = body.runtime {
             guard let kind = RuntimeKind(rawValue: name), kind != .process else {
@@ -51,7 +52,8 @@ struct WorkspaceRoutes {
             let defaults = ResourceLimits()
             limits = ResourceLimits(cpus: body.cpus ?? defaults.cpus, memoryMiB: body.memory_mib ?? defaults.memoryMiB, diskMiB: body.disk_mib)
         }
-        return CreateWorkspace(tenantId: tenantId, name: body.name, image: body.image, runtime: runtime, limits: limits)
+        if let image = body.image, image.utf8.count > 200 { throw HearthError(.invalidArgument, "an image reference is at most 200 bytes") }
+        return CreateWorkspace(tenantId: tenantId, name: body.name, image: body.image, runtime: runtime, limits: limits, byOperator: byOperator)
     }
 
     static func respond(_ outcome: ActionOutcome, status: HTTPResponse.Status = .ok) throws -> Response {

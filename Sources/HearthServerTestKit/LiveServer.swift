@@ -35,6 +35,8 @@ public struct LiveServer: Sendable {
         // Build the shared base image before any request waits on it.
         _ = try await ImageStore(root: root + "/images", logger: logger).base()
         var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
+        configuration.imageImportDirectory = data + "/imports"
+        try FileManager.default.createDirectory(atPath: data + "/imports", withIntermediateDirectories: true)
         configure(&configuration)
         return try await serve(configuration, logger: logger)
     }

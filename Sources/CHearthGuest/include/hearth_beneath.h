@@ -1,0 +1,11 @@
+#ifndef HEARTH_BENEATH_H
+#define HEARTH_BENEATH_H
+#include <sys/types.h>
+// Opens `path` (relative) beneath the directory `dirfd` without following any symlink, magic link
+// or `..` on the way: openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS), or,
+// where the kernel lacks openat2, a walk of O_NOFOLLOW opens one component at a time. The result
+// is close-on-exec. Returns the fd, or -1 with errno set (ELOOP/EXDEV for a refused link).
+int hearth_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
+// O_PATH, which Swift cannot see without _GNU_SOURCE.
+int hearth_o_path(void);
+#endif

@@ -1,0 +1,40 @@
+import Foundation
+import HearthAPI
+import HearthControlPlane
+import HearthCore
+import HearthIdentity
+import HearthImages
+import Hummingbird
+
+/// `/v1/images`: the images a caller may use, and the operator's imports. Imports come only from
+/// the configured import directory, by name; a tenant never names a host path.
+struct ImageRoutes {
+    let images: ImageStore
+    let identity: IdentityStore
+    let auditor: Auditor
+
+    func register(on group: RouterGroup<HearthContext>) {
+        group.get("images") { _, context in
+            let caller = try context.caller()
+            let visible = images.visibleImages(to: ImageCaller(tenantId: caller.tenantId, isOperator: caller.isOperator))
+            return try json(API.ImageList(images: visible.map { API.ImageBody(id: "sha256:\($0)") }))
+        }
+        // Imports `oci:NAME` (if not already) and grants it to a tenant, or to every tenant.
+        group.post("images") { request, context in
+            let principal = try context.admin()
+            guard principal.isOperator else { throw HearthError(.forbidden, "only the operator imports and shares images") }
+            let body = try await request.decode(as: API.ImportImageBody.self, context: context)
+            guard body.source.utf8.count <= 200 else { throw HearthError(.invalidArgument, "an image reference is at most 200 bytes") }
+            let image = try await auditor.around(context, "image.import", target: body.source) {
+                let image = try await images.resolve(body.source, for: ImageCaller(tenantId: principal.tenantId, isOperator: true))
+                if let name = body.tenant {
+                    guard let tenant = try identity.tenant(named: name) else { throw HearthError(.notFound, "no tenant \(name.prefix(64))") }
+                    try images.grant(image, to: tenant.id)
+                }
+                if body.public == true { try images.publish(image) }
+                return image
+            }
+            return try json(API.ImageBody(id: image.id), status: .created)
+        }
+    }
+}
