@@ -141,7 +141,13 @@ public struct HearthService: Sendable {
         var services: [any Service] = [application(onServerRunning: onServerRunning)]
         if configuration.warmPoolSize > 0 { services.append(WarmPoolService(manager: manager)) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        // Cancelled (a test's stop) or signalled, the agents are detached either way; sandboxes run on.
+        do {
+            try await group.run()
+        } catch {
+            await manager.detachAll()
+            throw error
+        }
         await manager.detachAll()
     }
 }

@@ -13,6 +13,8 @@ public struct LiveServer: Sendable {
     public let url: String
     public let dataDirectory: String
     public let token: String
+    /// The task running the server's service group; `stop()` cancels it, which shuts it down gracefully.
+    let running: Task<Void, any Error>
 
     public static let shared = Task { try await LiveServer.start() }
 
@@ -46,16 +48,23 @@ public struct LiveServer: Sendable {
         let data = configuration.dataDirectory
         let service = try await HearthService.make(configuration, logger: logger)
         let port = AsyncStream<Int>.makeStream()
-        Task { try await service.run { port.continuation.yield($0) } }
+        let running = Task { try await service.run { port.continuation.yield($0) } }
         var bound = 0
         for await p in port.stream { bound = p; break }
         let token = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let url = "http://127.0.0.1:\(bound)"
-        return LiveServer(service: service, client: HearthClient(baseURL: url, token: token), url: url, dataDirectory: data, token: token)
+        return LiveServer(service: service, client: HearthClient(baseURL: url, token: token), url: url, dataDirectory: data, token: token,
+                          running: running)
     }
 }
 
 extension LiveServer {
+    /// Shuts the server down (as SIGTERM would: sandboxes keep running) and waits until it has.
+    public func stop() async {
+        running.cancel()
+        _ = await running.result
+    }
+
     /// `bytes` as a request body of 64 KiB buffers.
     public static func chunks(_ bytes: [UInt8], size: Int = 65536) -> AsyncStream<ByteBuffer> {
         AsyncStream { continuation in
