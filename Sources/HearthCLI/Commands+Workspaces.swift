@@ -7,7 +7,7 @@ struct Create: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create and start a workspace.")
     @OptionGroup var client: ClientOptions
     @Option(help: "Name (lowercase letters, digits, dashes)") var name: String?
-    @Option(help: "Image: base, sha256:<digest>, or a path to an OCI image layout") var image: String?
+    @Option(help: "Image: base, sha256:<digest> (one your tenant may use), or (the operator) oci:NAME from the server's import directory") var image: String?
     @Option(help: "Runtime: gvisor or qemu (default: the best one on the server)") var runtime: String?
     @Option(help: "CPUs") var cpus: Double?
     @Option(help: "Memory in MiB") var memory: Int?
