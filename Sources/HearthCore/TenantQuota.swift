@@ -38,7 +38,7 @@ public struct TenantQuota: Sendable, Equatable, Codable {
             cpus += limits.cpus
             let memory = memoryMiB.addingReportingOverflow(limits.memoryMiB)
             memoryMiB = memory.overflow ? .max : memory.partialValue
-            let disk = diskMiB.addingReportingOverflow(limits.diskMiB ?? 0)
+            let disk = diskMiB.addingReportingOverflow(limits.diskMiB ?? ResourceLimits.defaultDiskMiB)
             diskMiB = disk.overflow ? .max : disk.partialValue
         }
     }

@@ -71,6 +71,8 @@ public struct ResourceLimits: Sendable, Codable, Equatable {
 
     public static let maximumCPUs = 64.0
     public static let memoryRangeMiB = 64...(256 * 1024)
+    /// A workspace's disk when it asks for no size (both runtimes' default).
+    public static let defaultDiskMiB = 16 * 1024
     public static let diskRangeMiB = 64...(4 * 1024 * 1024)
 
     public func validated() throws(HearthError) -> ResourceLimits {

@@ -12,6 +12,8 @@ import Synchronization
 /// server) reaches the agent through `runsc exec hearth-guest bridge` to the agent's unix socket.
 public final class GVisorRuntime: SandboxRuntime {
     public let kind = RuntimeKind.gvisor
+    /// Each workspace has an ext4 disk of its own (`WorkspaceDisk`), sized by `disk_mib`.
+    public var limitsDisk: Bool { true }
     public let configuration: GVisorConfiguration
     private let logger: Logger
     private let bridges = Mutex<[String: pid_t]>([:])
@@ -68,9 +70,10 @@ public final class GVisorRuntime: SandboxRuntime {
         let layout = Layout(spec)
         // Only directories the host owns. Nothing is written inside `upper`: the workspace writes
         // there, and a path through it may be a link the workspace planted (review finding 2).
-        for dir in [layout.upper, layout.work, layout.rootfs, layout.bundle] {
+        for dir in [layout.rootfs, layout.bundle] {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
+        try await mountLayer(spec, layout)
         // The statx workaround must load in every dynamic program, whatever the image: the image's
         // own preload list plus ours, bind-mounted read-only at /etc/ld.so.preload from the bundle.
         let preload = Self.preloadList(imageRootfs: spec.image.rootfs, logger: logger)
@@ -98,6 +101,7 @@ public final class GVisorRuntime: SandboxRuntime {
     public func start(_ spec: SandboxSpec) async throws -> AgentConnection {
         await settle(spec.id)
         let layout = Layout(spec)
+        try await mountLayer(spec, layout)
         try Overlay.mount(lower: spec.image.rootfs, upper: layout.upper, work: layout.work, target: layout.rootfs)
         // A stopped container of the same id may remain from an earlier run. A new workspace has no
         // runsc state, and skipping a runsc invocation saves 10-30 ms of every cold create.
@@ -159,6 +163,7 @@ public final class GVisorRuntime: SandboxRuntime {
         guard FileManager.default.fileExists(atPath: layout.checkpoint + "/checkpoint.img") else {
             throw HearthError(.conflict, "the workspace has no saved state to resume from")
         }
+        try await mountLayer(spec, layout)
         try Overlay.mount(lower: spec.image.rootfs, upper: layout.upper, work: layout.work, target: layout.rootfs)
         _ = try? await HostCommand.run(try runscArgs(["delete", "--force", spec.id]))
         let agent = try await launch(spec, ["restore", "--detach", "--image-path", layout.checkpoint, "--bundle", layout.bundle, spec.id],
@@ -187,6 +192,8 @@ public final class GVisorRuntime: SandboxRuntime {
         }
         try? FileManager.default.removeItem(atPath: layout.checkpoint)
         Overlay.unmount(layout.rootfs)
+        // A disk still busy (runsc's gofer exiting) stays mounted; the next start uses it as it is.
+        if !layout.legacy { _ = WorkspaceDisk.unmount(layout.layer) }
     }
 
     public func destroy(_ spec: SandboxSpec) async throws {
@@ -196,6 +203,7 @@ public final class GVisorRuntime: SandboxRuntime {
         guard !Overlay.isMounted(layout.rootfs) else {
             throw HearthError(.runtimeFailed, "the workspace's filesystem is still in use", detail: layout.rootfs)
         }
+
         // runsc's gofer may still be exiting after `delete --force` returns, holding the rootfs
         // mount in its own namespace (EBUSY); on a loaded host that takes seconds. Retry for up
         // to 15 s, and report failure rather than claim a delete that left a directory behind.
@@ -204,6 +212,13 @@ public final class GVisorRuntime: SandboxRuntime {
             // After 2 s, a gofer or sandbox process of this workspace that outlived `delete` is
             // killed: it pins the rootfs mount in its namespace and nothing else will end it.
             if attempt == 20 { Self.killLeftovers(bundle: layout.bundle) }
+            // The disk is unmounted for real before its directory goes: a lazy unmount could
+            // leave the image mounted while a later workspace reuses nothing of it.
+            if !layout.legacy, !WorkspaceDisk.unmount(layout.layer) {
+                lastError = HearthError(.runtimeFailed, "the workspace's disk is busy")
+                try await Task.sleep(for: .milliseconds(100))
+                continue
+            }
             do {
                 if FileManager.default.fileExists(atPath: spec.stateDirectory) {
                     try FileManager.default.removeItem(atPath: spec.stateDirectory)
@@ -315,12 +330,29 @@ public final class GVisorRuntime: SandboxRuntime {
         return String(text.suffix(600))
     }
 
+    /// Mounts the workspace's own disk (made on first use), unless it predates disks of its own.
+    private func mountLayer(_ spec: SandboxSpec, _ layout: Layout) async throws {
+        if layout.legacy {
+            for dir in [layout.upper, layout.work] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            return
+        }
+        try FileManager.default.createDirectory(atPath: spec.stateDirectory, withIntermediateDirectories: true)
+        try await WorkspaceDisk.create(layout.disk, mib: spec.limits.diskMiB ?? WorkspaceDisk.defaultMiB)
+        try await WorkspaceDisk.mount(layout.disk, at: layout.layer, upper: layout.upper, work: layout.work)
+    }
+
     struct Layout {
-        let upper, work, rootfs, bundle, checkpoint, log, preload: String
+        let upper, work, rootfs, bundle, checkpoint, log, preload, disk, layer: String
+        /// A workspace made before gVisor workspaces had disks of their own: its layer is a plain
+        /// directory in the data directory.
+        let legacy: Bool
         init(_ spec: SandboxSpec) {
             let base = spec.stateDirectory
-            upper = base + "/upper"
-            work = base + "/work"
+            disk = base + "/disk.img"
+            layer = base + "/layer"
+            legacy = FileManager.default.fileExists(atPath: base + "/upper") && !FileManager.default.fileExists(atPath: disk)
+            upper = (legacy ? base : layer) + "/upper"
+            work = (legacy ? base : layer) + "/work"
             rootfs = base + "/rootfs"
             bundle = base + "/bundle"
             checkpoint = base + "/checkpoint"

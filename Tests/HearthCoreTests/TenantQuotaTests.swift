@@ -9,7 +9,7 @@ import Testing
         usage.add(ResourceLimits(cpus: 1, memoryMiB: 1024, diskMiB: 2048))
         try quota.check(usage)
         var more = usage
-        more.add(ResourceLimits(cpus: 0.1, memoryMiB: 64))
+        more.add(ResourceLimits(cpus: 0.1, memoryMiB: 64, diskMiB: 64))
         #expect(throws: HearthError.self) { try quota.check(more) }
         do { try quota.check(more) } catch let error as HearthError {
             #expect(error.code == .quotaExceeded && error.message.contains("workspaces"))

@@ -53,3 +53,30 @@ import Testing
         try await evil.member.delete(first.id)
     }
 }
+
+/// A gVisor workspace that fills its disk fills only its own: its writer gets ENOSPC, while
+/// another tenant's workspace keeps writing and the data directory keeps its space.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct HostileTenantDiskTests {
+    @Test func fillingADiskAffectsOnlyThatWorkspace() async throws {
+        let server = try await LiveServer.shared.value
+        let evil = try await HostileTenant.make(server)
+        let filler = try await evil.member.create(API.CreateWorkspaceBody(runtime: "gvisor", disk_mib: 64))
+        #expect(filler.disk_mib == 64)
+        let bystander = try await server.client.create(API.CreateWorkspaceBody(runtime: "gvisor"))
+        var before = statvfs()
+        #expect(statvfs(server.dataDirectory, &before) == 0)
+        let fill = try await evil.member.run(filler.id, ["dd", "if=/dev/zero", "of=/workspace/fill", "bs=1M", "count=256"])
+        #expect(fill.code != 0 && fill.stderrText.contains("No space left"), "\(fill.stderrText)")
+        let written = try await evil.member.run(filler.id, ["sh", "-c", "du -sm /workspace/fill | cut -f1"]).stdoutText
+        #expect((Int(written.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1000) < 64)
+        let other = try await server.client.run(bystander.id, ["dd", "if=/dev/zero", "of=/workspace/ok", "bs=1M", "count=16"])
+        #expect(other.code == 0, "\(other.stderrText)")
+        var after = statvfs()
+        #expect(statvfs(server.dataDirectory, &after) == 0)
+        let usedMiB = (Int64(before.f_bavail) - Int64(after.f_bavail)) * Int64(before.f_frsize) / (1 << 20)
+        #expect(usedMiB < 64 + 16 + 32, "the data directory lost \(usedMiB) MiB")
+        #expect(try await server.client.health().status == "ok")
+        try await evil.member.delete(filler.id)
+        try await server.client.delete(bystander.id)
+    }
+}
