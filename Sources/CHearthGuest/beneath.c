@@ -38,7 +38,8 @@ int hearth_open_beneath(int dirfd, const char *path, int flags, mode_t mode) {
     how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
     long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-    if (fd >= 0 || errno != ENOSYS) return (int)fd;
+    // No openat2 (an old kernel, or a seccomp profile that answers EPERM): walk instead.
+    if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) return (int)fd;
     return open_walk(dirfd, path, flags, mode);
 }
 int hearth_o_path(void) { return O_PATH; }

@@ -173,6 +173,7 @@ public actor WorkspaceManager {
 
     func resume(_ ref: String) async throws -> Workspace {
         let record = try record(ref)
+        try checkQuota(tenantId: record.tenantId, adding: record.limits, except: record.id)
         return try await withBusy(record.id, "resuming") {
             try store.apply(.resume, to: record.id)
             let runtime = try registry.existing(record.runtime)
@@ -244,7 +245,8 @@ public actor WorkspaceManager {
     }
 
     func spec(_ record: WorkspaceRecord) -> SandboxSpec {
-        SandboxSpec(id: record.id, image: ImageRef(id: record.image, rootfs: record.imageRootfs), limits: record.limits,
+        // The image's root is derived from its verified digest, never taken from the row as stored.
+        SandboxSpec(id: record.id, image: ImageRef(id: record.image, rootfs: images.rootfs(of: record.image) ?? "/nonexistent"), limits: record.limits,
                     stateDirectory: "\(configuration.dataDirectory)/workspaces/\(record.id)")
     }
 

@@ -35,6 +35,11 @@ struct OCIBundle {
             "root": ["path": rootfs, "readonly": false],
             "hostname": String(id.prefix(63)),
             "mounts": [
+                // First: runsc's gofer resolves a destination inside the container's root as mounted
+                // so far, creating what is missing as root. Before any other mount, a link the
+                // workspace made at /etc can only lead into the workspace's own layer, never into a
+                // host directory bound in later (the agent directory).
+                ["destination": "/etc/ld.so.preload", "type": "bind", "source": preloadFile, "options": ["bind", "ro"]],
                 ["destination": "/proc", "type": "proc", "source": "proc"],
                 ["destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]],
                 ["destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]],
@@ -42,9 +47,6 @@ struct OCIBundle {
                 ["destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]],
                 ["destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=755"]],
                 ["destination": Self.agentMountPoint, "type": "bind", "source": agentDirectory, "options": ["rbind", "ro"]],
-                // Resolved by runsc inside the sandbox's root, so a link the workspace made at /etc
-                // stays inside it; the host never writes into the workspace's layer.
-                ["destination": "/etc/ld.so.preload", "type": "bind", "source": preloadFile, "options": ["bind", "ro"]],
             ],
             "linux": [
                 "namespaces": [["type": "pid"], ["type": "network"], ["type": "ipc"], ["type": "uts"], ["type": "mount"]],

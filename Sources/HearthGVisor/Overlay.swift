@@ -33,10 +33,28 @@ enum Overlay {
     }
 
     static func isMounted(_ target: String) -> Bool {
-        guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
-        return table.split(separator: "\n").contains { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 4 && fields[4] == target
+        mountPoints().contains(target)
+    }
+
+    /// The mount points of this mount namespace, read whole with read(2): a proc file has no size,
+    /// and a table of many workspaces' mounts is longer than one page.
+    static func mountPoints() -> Set<String> {
+        let fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var bytes = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while bytes.count < 64 << 20 {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes.append(contentsOf: chunk[..<n])
         }
+        var points = Set<String>()
+        for line in bytes.split(separator: UInt8(ascii: "\n")) {
+            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5)
+            if fields.count > 4 { points.insert(String(decoding: fields[4], as: UTF8.self)) }
+        }
+        return points
     }
 }

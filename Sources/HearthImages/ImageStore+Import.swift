@@ -64,6 +64,7 @@ extension ImageStore {
         }
         let digest = index.manifestDigest
         let image = ImageRef(id: "sha256:\(digest)", rootfs: rootfs(digest))
+        try Self.requirePlainBlobs(layout)
         if isUnpacked(digest) { return image }
         guard let umoci = HostCommand.which("umoci") else {
             throw HearthError(.runtimeUnavailable, "cannot unpack OCI images: umoci is not installed")
@@ -86,9 +87,32 @@ extension ImageStore {
             throw HearthError(.invalidArgument, "the OCI image could not be unpacked", detail: "/workspace: \(error)")
         }
         try fm.createDirectory(atPath: "\(root)/sha256-\(digest)", withIntermediateDirectories: true)
-        if !isUnpacked(digest) { try fm.moveItem(atPath: bundle + "/rootfs", toPath: rootfs(digest)) }
+        if !isUnpacked(digest) {
+            // An unverified entry from an older version is moved aside, never reused.
+            if fm.fileExists(atPath: rootfs(digest)) { try fm.moveItem(atPath: rootfs(digest), toPath: scratch + "/unverified") }
+            try fm.moveItem(atPath: bundle + "/rootfs", toPath: rootfs(digest))
+            fm.createFile(atPath: "\(root)/sha256-\(digest)/verified", contents: Data(digest.utf8))
+        }
         logger.info("imported an OCI image", metadata: ["image.id": "\(image.id)", "image.source": "\(name)"])
         return image
+    }
+
+    /// The blobs umoci will read are regular files in real directories: a link or a device there
+    /// could point the root-run unpack at a host file, `/dev/zero` or a FIFO.
+    static func requirePlainBlobs(_ layout: String) throws {
+        var info = stat()
+        for dir in [layout + "/blobs", layout + "/blobs/sha256"] {
+            guard lstat(dir, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+                throw HearthError(.invalidArgument, "the image's blobs are not a plain directory")
+            }
+        }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout + "/blobs/sha256")) ?? []
+        for name in names {
+            guard OCILayoutIndex.isDigestHex(name), lstat(layout + "/blobs/sha256/" + name, &info) == 0,
+                  (info.st_mode & S_IFMT) == S_IFREG else {
+                throw HearthError(.invalidArgument, "the image holds a blob that is not a plain file")
+            }
+        }
     }
 
     static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {

@@ -88,10 +88,16 @@ public struct ImageStore: Sendable {
         return "\(root)/sha256-\(digest)/rootfs"
     }
 
+    /// The rootfs directory of the image `id` (`sha256:<64 hex>`), or nil for anything else.
+    public func rootfs(of id: String) -> String? { OCILayoutIndex.sha256Hex(id).map(rootfs) }
+
+    /// Unpacked by this version's verified import (its `verified` marker) or the base image's build.
+    /// Entries from before verification existed are not trusted: they are unpacked again.
     func isUnpacked(_ digest: String) -> Bool {
         var info = stat()
         // lstat: the rootfs is a directory Hearth made, never a link.
-        return lstat(rootfs(digest), &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        guard lstat(rootfs(digest), &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { return false }
+        return lstat("\(root)/sha256-\(digest)/verified", &info) == 0 || isBase(digest)
     }
 
     private func unpackTar(_ tarball: String, digest: String) async throws {

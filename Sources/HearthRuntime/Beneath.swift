@@ -19,12 +19,16 @@ public enum Beneath {
     /// Reads the regular file `path` (relative to `root`) whole, refusing one larger than `limit`.
     /// The open does not block on a FIFO, and a device or directory is refused.
     public static func read(_ path: String, beneath root: String, limit: Int) throws(Refusal) -> [UInt8] {
-        let fd = try open(path, beneath: root, flags: O_RDONLY | O_NONBLOCK | O_NOCTTY)
-        defer { close(fd) }
+        // Looked at through O_PATH first: opening a device node for reading runs its driver's open.
+        let handle = try open(path, beneath: root, flags: hearth_o_path())
+        defer { close(handle) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .system(errno) }
+        guard fstat(handle, &info) == 0 else { throw .system(errno) }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw .notRegularFile }
         guard info.st_size >= 0, info.st_size <= limit else { throw .tooLarge }
+        let fd = Glibc.open("/proc/self/fd/\(handle)", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        guard fd >= 0 else { throw .system(errno) }
+        defer { close(fd) }
         var bytes = [UInt8](repeating: 0, count: limit + 1)
         var filled = 0
         while filled <= limit {
