@@ -65,25 +65,34 @@ import Testing
         for w in [base, later] { try await server.client.delete(w.id) }
     }
 
-    /// Finding 2: a link the workspace made at /etc in its own layer does not point the host's
-    /// start-up at a host directory. The link is planted in the stopped workspace's layer exactly
-    /// as the workspace would have left it.
+    /// Finding 2: a link the workspace makes at /etc does not point the host's (or runsc's)
+    /// start-up at a host directory: neither an absolute host path nor the agent directory that
+    /// every sandbox sees at /.hearth.
     @Test func aLinkInTheWorkspacesLayerDoesNotRedirectAHostWrite() async throws {
         let server = try await LiveServer.shared.value
         let evil = try await HostileTenant.make(server)
         let target = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-target-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: target) }
-        let w = try await evil.member.create(API.CreateWorkspaceBody(runtime: "gvisor"))
-        _ = try await evil.member.lifecycle(w.id, "stop")
-        let upper = server.dataDirectory + "/workspaces/\(w.id)/upper"
-        try? FileManager.default.removeItem(atPath: upper + "/etc")
-        try FileManager.default.createSymbolicLink(atPath: upper + "/etc", withDestinationPath: target)
-        _ = try? await evil.member.lifecycle(w.id, "start")
-        #expect(!FileManager.default.fileExists(atPath: target + "/ld.so.preload"), "the host wrote through the workspace's link")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: target).isEmpty)
-        // The server is alive and the operator's view is intact.
-        _ = try await server.client.list()
-        try await evil.member.delete(w.id)
+        let agentDirectory = ProcessInfo.processInfo.environment["HEARTH_AGENT_DIR"] ?? ""
+        let planted = "planted-\(UUID().uuidString.prefix(8))"
+        for link in [target, "/.hearth/\(planted)"] {
+            let w = try await evil.member.create(API.CreateWorkspaceBody(runtime: "gvisor"))
+            // gVisor refuses to rename /etc (a lower directory: EXDEV) and to remove it whole (the
+            // preload is a mount point in it), so the attack does what it can: empty /etc, then try
+            // the link. Whatever part succeeds, nothing may land on the host.
+            _ = try await evil.member.run(w.id, ["python3", "-c", """
+                import os, shutil, sys
+                shutil.rmtree('/etc', ignore_errors=True)
+                try: os.symlink(sys.argv[1], '/etc')
+                except OSError: os.symlink(sys.argv[1], '/etc/ld.so.preload.d')
+                """, link])
+            _ = try await evil.member.lifecycle(w.id, "stop")
+            _ = try? await evil.member.lifecycle(w.id, "start")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: target).isEmpty, "the host wrote through the workspace's link")
+            #expect(!FileManager.default.fileExists(atPath: agentDirectory + "/" + planted), "runsc created a path in the agent directory")
+            try await evil.member.delete(w.id)
+        }
+        #expect(try await server.client.health().status == "ok")
     }
 }
