@@ -9,6 +9,16 @@
 
 int hearth_jail_unshare_mounts(void) { return unshare(CLONE_NEWNS); }
 
+// QEMU has no network device, so an empty network namespace costs nothing and leaves a
+// compromised VMM with no socket to the host's interfaces or abstract unix sockets.
+int hearth_jail_unshare_network(void) { return unshare(CLONE_NEWNET); }
+
+// An empty environment: nothing of the server's (tokens, proxies, library paths) reaches the VMM.
+int hearth_jail_exec(const char *path, char *const argv[]) {
+    char *const envp[] = { NULL };
+    return execve(path, argv, envp);
+}
+
 int hearth_jail_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
 
 int hearth_jail_set_ids(uid_t uid, gid_t gid, const gid_t *groups, size_t count) {

@@ -22,7 +22,8 @@ func check(_ rc: Int32, _ what: String) {
 
 func bindMount(_ source: String, _ target: String, writable: Bool) {
     check(mount(source, target, nil, UInt(MS_BIND | MS_REC), nil), "bind \(source)")
-    let flags = UInt(MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV) | (writable ? 0 : UInt(MS_RDONLY))
+    // What the VM can write it can never execute: QEMU runs nothing from /vm.
+    let flags = UInt(MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV) | (writable ? UInt(MS_NOEXEC) : UInt(MS_RDONLY))
     check(mount(nil, target, nil, flags, nil), "remount \(target)")
 }
 
@@ -60,6 +61,7 @@ if let incoming = spec.incoming {
 }
 
 check(hearth_jail_unshare_mounts(), "unshare the mount namespace")
+check(hearth_jail_unshare_network(), "unshare the network namespace")
 check(mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil), "make mounts private")
 let root = spec.root
 check(mount("tmpfs", root, "tmpfs", UInt(MS_NOSUID), "mode=0755,size=1m"), "mount the jail root")
@@ -116,5 +118,5 @@ check(hearth_jail_close_from(3, incomingFD), "close inherited descriptors")
 
 let command = spec.command
 let argv = command.map { strdup($0) } + [nil]
-execv(command[0], argv)
+_ = hearth_jail_exec(command[0], argv)
 fail("exec \(command[0]): \(String(cString: strerror(errno)))")

@@ -24,8 +24,9 @@ public struct QEMUConfiguration: Sendable {
     public var qemuImgPath: String?
     public var acceleration: Acceleration
     public var memoryBackend: MemoryBackend
-    /// The unprivileged account QEMU runs as; nobody (65534) if it does not exist.
-    public var vmUser: String
+    /// The uids (and equal gids) microVMs run as, one per VM (see `VMIdentity`). None may be a real
+    /// account's; the last is the acceleration probe's.
+    public var vmUIDs: ClosedRange<UInt32>
     /// How long a KVM probe guest may take to reach userspace. A real KVM boot takes well under a second.
     public var kvmProbeDeadline: Duration
     /// How long a workspace may take to boot and greet the host, per acceleration mode.
@@ -40,7 +41,7 @@ public struct QEMUConfiguration: Sendable {
 
     public init(agentDirectory: String, qemuPath: String? = nil, qemuImgPath: String? = nil, acceleration: Acceleration = .auto,
                 memoryBackend: MemoryBackend = .sharedFile,
-                vmUser: String = "hearth-vm", kvmProbeDeadline: Duration = .seconds(5), kvmBootTimeout: Duration = .seconds(20),
+                vmUIDs: ClosedRange<UInt32> = 100_000...165_535, kvmProbeDeadline: Duration = .seconds(5), kvmBootTimeout: Duration = .seconds(20),
                 tcgBootTimeout: Duration = .seconds(90), workspaceDiskGiB: Int = 16, rootDiskGiB: Int = 8,
                 probeCacheDirectory: String = "/run/hearth") {
         self.agentDirectory = agentDirectory
@@ -48,7 +49,7 @@ public struct QEMUConfiguration: Sendable {
         self.qemuImgPath = qemuImgPath
         self.acceleration = acceleration
         self.memoryBackend = memoryBackend
-        self.vmUser = vmUser
+        self.vmUIDs = vmUIDs
         self.kvmProbeDeadline = kvmProbeDeadline
         self.kvmBootTimeout = kvmBootTimeout
         self.tcgBootTimeout = tcgBootTimeout
@@ -58,10 +59,4 @@ public struct QEMUConfiguration: Sendable {
     }
 
     var jailerPath: String { agentDirectory + "/hearth-jailer" }
-
-    /// uid and gid of `vmUser`.
-    var vmIDs: (uid: UInt32, gid: UInt32) {
-        if let entry = getpwnam(vmUser) { return (entry.pointee.pw_uid, entry.pointee.pw_gid) }
-        return (65534, 65534)
-    }
 }

@@ -59,32 +59,39 @@ final class QEMUDisks: Sendable {
     }
 
     /// The workspace's root overlay and `/workspace` disk, made only if missing.
+    ///
+    /// `vm/` is writable by the VM, so nothing is built there by path: each disk is made in the
+    /// root-owned state directory, handed to the VM's ids through its descriptor, and renamed into
+    /// place. A disk that exists but is not a regular file (a symlink the VM planted) is refused.
     func prepare(layout: QEMULayout, base: String, workspaceMiB: Int, owner: (uid: UInt32, gid: UInt32)) async throws {
-        let fm = FileManager.default
         try layout.makeDirectories(owner: owner)
         guard let qemuImg else { throw HearthError(.runtimeUnavailable, "qemu-img is not installed (Debian package qemu-utils)") }
-        if !fm.fileExists(atPath: layout.rootDisk) {
+        if try !VMFiles.existsRegular(layout.rootDisk) {
+            let temporary = layout.base + "/root.qcow2.tmp"
+            unlink(temporary)
+            defer { unlink(temporary) }
             let size = try FileManager.default.attributesOfItem(atPath: base)[.size] as? UInt64 ?? 0
             // -u: the backing file is named by its path inside the jail, which the host does not have.
             let result = try await HostCommand.run([qemuImg, "create", "-q", "-f", "qcow2", "-u", "-F", "raw", "-b", Self.baseInJail,
-                                                    layout.rootDisk + ".tmp", String(size)])
+                                                    temporary, String(size)])
             guard result.succeeded else { throw HearthError(.runtimeFailed, "cannot create the root overlay", detail: result.stderr) }
-            try fm.moveItem(atPath: layout.rootDisk + ".tmp", toPath: layout.rootDisk)
+            try VMFiles.install(temporary, as: layout.rootDisk, owner: owner, mode: 0o600)
         }
-        if !fm.fileExists(atPath: layout.workspaceDisk) {
-            let temporary = layout.workspaceDisk + ".tmp"
-            guard fm.createFile(atPath: temporary, contents: nil) else { throw HearthError(.runtimeFailed, "cannot create the workspace disk") }
+        if try !VMFiles.existsRegular(layout.workspaceDisk) {
+            let temporary = layout.base + "/workspace.img.tmp"
+            unlink(temporary)
+            defer { unlink(temporary) }
+            let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw HearthError(.runtimeFailed, "cannot create the workspace disk", detail: "\(temporary): \(String(cString: strerror(errno)))") }
+            close(fd)
             let result = try await HostCommand.run([try mkfs, "-q", "-F", "-L", "workspace", "-E", "lazy_itable_init=1,lazy_journal_init=1",
                                                     temporary, "\(workspaceMiB)M"])
             guard result.succeeded else {
                 throw HearthError(.runtimeFailed, "cannot create the workspace disk", detail: "mkfs.ext4: \(result.stderr.suffix(500))")
             }
-            try fm.moveItem(atPath: temporary, toPath: layout.workspaceDisk)
+            try VMFiles.install(temporary, as: layout.workspaceDisk, owner: owner, mode: 0o600)
         }
-        for disk in [layout.rootDisk, layout.workspaceDisk] {
-            chown(disk, owner.uid, owner.gid)
-            chmod(disk, 0o600)
-        }
+        try layout.claim(owner: owner)
     }
 }
 
@@ -111,12 +118,15 @@ struct QEMULayout {
 
     init(_ spec: SandboxSpec) { base = spec.stateDirectory }
 
-    /// `vm/`, private to the VM's user, and the empty jail root.
+    /// `vm/`, private to the VM's user, and the empty jail root. The state directory holding them
+    /// stays root's, so the VM can never swap `vm/` itself for a symlink.
     func makeDirectories(owner: (uid: UInt32, gid: UInt32)) throws {
         try FileManager.default.createDirectory(atPath: vmDirectory, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: jailRoot, withIntermediateDirectories: true)
-        chmod(vmDirectory, 0o700)
-        chown(vmDirectory, owner.uid, owner.gid)
+        guard fchownat(AT_FDCWD, vmDirectory, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) == 0,
+              fchmodat(AT_FDCWD, vmDirectory, 0o700, 0) == 0 else {
+            throw HearthError(.runtimeFailed, "cannot prepare the microVM's directory", detail: "\(vmDirectory): \(String(cString: strerror(errno)))")
+        }
     }
     init(base: String) { self.base = base }
 }

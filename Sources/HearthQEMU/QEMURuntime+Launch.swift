@@ -15,8 +15,10 @@ extension QEMURuntime {
         // The control plane called `prepare` before a start; a resume reuses the same disks.
         let base = try await disks.baseDisk(for: spec.image)
         for socket in [layout.agentSocket, layout.qmpSocket] { unlink(socket) }
+        let ids = try VMIdentity.ids(for: layout, id: spec.id, range: configuration.vmUIDs)
+        try layout.claim(owner: ids)
         let command = QEMUCommandLine(mode: mode, limits: spec.limits, name: spec.id, memoryBackend: boot.memory, incoming: incoming != nil)
-        let jail = jailSpec(layout: layout, assets: assets, base: base, mode: mode, incoming: incoming, limits: spec.limits,
+        let jail = jailSpec(layout: layout, ids: ids, assets: assets, base: base, mode: mode, incoming: incoming, limits: spec.limits,
                             cgroup: spec.id, command: command.arguments)
         let pid = try spawnJailer(jail, layout: layout)
         let timeout = mode == .kvm ? configuration.kvmBootTimeout : configuration.tcgBootTimeout
@@ -37,9 +39,8 @@ extension QEMURuntime {
     }
 
     /// `base` is nil for the probe, which boots without disks.
-    func jailSpec(layout: QEMULayout, assets: MicroVMAssets, base: String?, mode: QEMUCommandLine.Mode, incoming: String?,
-                  limits: ResourceLimits, cgroup: String, command: [String]) -> JailSpec {
-        let ids = configuration.vmIDs
+    func jailSpec(layout: QEMULayout, ids: (uid: UInt32, gid: UInt32), assets: MicroVMAssets, base: String?, mode: QEMUCommandLine.Mode,
+                  incoming: String?, limits: ResourceLimits, cgroup: String, command: [String]) -> JailSpec {
         // Guest RAM plus QEMU itself and its translation cache.
         let memory = UInt64(limits.memoryMiB + 256) << 20
         var binds: [JailSpec.Bind] = [
@@ -69,7 +70,7 @@ extension QEMURuntime {
     /// Connects to the agent's socket and greets it; callers have seen the guest open its port.
     /// A QEMU that dies mid-greeting closes the socket, which fails the handshake at once.
     func connectAgent(_ layout: QEMULayout, deadline: ContinuousClock.Instant) async throws -> AgentConnection {
-        let fd = hearth_connect_unix(layout.agentSocket)
+        let fd = VMFiles.connect(socket: layout.agentSocket)
         guard fd >= 0 else {
             throw HearthError(.agentUnavailable, "cannot reach the microVM's agent socket", detail: String(cString: strerror(errno)))
         }
@@ -199,8 +200,6 @@ extension QEMURuntime {
         return !stat[close...].hasPrefix(") Z")
     }
 
-    static func tail(of path: String, lines: Int) -> String {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
-        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
-    }
+    /// Bounded, and never through a symlink: `console.log` is in the VM-writable `vm/`.
+    static func tail(of path: String, lines: Int) -> String { VMFiles.tail(of: path, lines: lines) }
 }

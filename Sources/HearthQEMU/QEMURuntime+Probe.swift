@@ -81,16 +81,17 @@ extension QEMURuntime {
         let layout = QEMULayout(base: directory)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
-            try layout.makeDirectories(owner: configuration.vmIDs)
+            let ids = VMIdentity.probe(configuration.vmUIDs)
+            try layout.makeDirectories(owner: ids)
             var command = QEMUCommandLine(mode: mode, limits: ResourceLimits(cpus: 1, memoryMiB: 256), name: "probe")
             command.probe = true
             let cgroup = "probe-\(mode.rawValue)-\(getpid())"
-            let jail = jailSpec(layout: layout, assets: assets, base: nil, mode: mode, incoming: nil, limits: command.limits,
+            let jail = jailSpec(layout: layout, ids: ids, assets: assets, base: nil, mode: mode, incoming: nil, limits: command.limits,
                                 cgroup: cgroup, command: command.arguments)
             let pid = try spawnJailer(jail, layout: layout)
             let end = ContinuousClock.now + deadline
             while Self.isAlive(pid), ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(20)) }
-            let booted = (try? String(contentsOfFile: layout.console, encoding: .utf8))?.contains(MicroVMContract.probeMarker) ?? false
+            let booted = VMFiles.tail(of: layout.console, lines: 200).contains(MicroVMContract.probeMarker)
             if Self.isAlive(pid) { kill(pid, SIGKILL) }
             try? await waitForExit(pid, deadline: .now + .seconds(5), force: true)
             await removeCgroup(cgroup)

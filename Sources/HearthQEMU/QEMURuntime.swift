@@ -37,7 +37,7 @@ public final class QEMURuntime: SandboxRuntime {
         let layout = QEMULayout(spec)
         let base = try await disks.baseDisk(for: spec.image)
         try await disks.prepare(layout: layout, base: base, workspaceMiB: spec.limits.diskMiB ?? configuration.workspaceDiskGiB * 1024,
-                                owner: configuration.vmIDs)
+                                owner: try VMIdentity.ids(for: layout, id: spec.id, range: configuration.vmUIDs))
     }
 
     public func start(_ spec: SandboxSpec) async throws -> AgentConnection {
@@ -102,8 +102,9 @@ public final class QEMURuntime: SandboxRuntime {
         }
         try await waitForExit(pid, deadline: .now + .seconds(10), force: true)
         if memory == .sharedFile {
-            // The guest's pages reach the disk before the pause counts as done.
-            let fd = open(layout.memoryFile, O_RDONLY | O_CLOEXEC)
+            // The guest's pages reach the disk before the pause counts as done. The file is in
+            // the VM-writable `vm/`: never through a symlink or into a FIFO.
+            let fd = (try? VMFiles.openRegular(layout.memoryFile, O_RDONLY)) ?? -1
             defer { if fd >= 0 { close(fd) } }
             guard fd >= 0, fsync(fd) == 0 else {
                 unlink(partial)

@@ -19,7 +19,7 @@ final class QMPClient: @unchecked Sendable {
     }
 
     init(path: String, timeout: Duration = .seconds(10)) throws {
-        fd = hearth_connect_unix(path)
+        fd = VMFiles.connect(socket: path)
         guard fd >= 0 else { throw Failure(description: "connect \(path): \(String(cString: strerror(errno)))") }
         setTimeout(timeout)
         _ = try readMessage() // greeting

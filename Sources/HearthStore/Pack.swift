@@ -27,6 +27,8 @@ enum PackFormat {
     static let headerContext = "hearth-pack-header"
 
     static func blobContext(_ id: BlobID) -> String { "hearth-blob:" + id.hex }
+    /// No blob is larger: chunks are at most `FastCDC.maximum`; a WAL segment's length is a u32.
+    static let maximumRawLength = Int(UInt32.max)
 
     /// Compresses (zstd) when a quick sample says it pays: incompressible data (media, archives,
     /// random blobs) costs one 32 KiB trial instead of a full pass. Flag byte: 0 stored, 1 deflate
@@ -40,8 +42,13 @@ enum PackFormat {
 
     static func decode(_ encoded: [UInt8], rawLength: Int) throws -> [UInt8] {
         guard let flag = encoded.first else { throw StoreError(.damaged, "empty blob") }
+        // `rawLength` may come from outside the authenticated bytes (a WAL segment's prefix), so it
+        // is checked against what the sealed bytes themselves say before anything is allocated.
+        guard rawLength >= 0, rawLength <= maximumRawLength else { throw StoreError(.damaged, "blob has an impossible length") }
         switch flag {
-        case 0: return Array(encoded.dropFirst())
+        case 0:
+            guard encoded.count - 1 == rawLength else { throw StoreError(.damaged, "blob has the wrong length") }
+            return Array(encoded.dropFirst())
         case 1:
             var buffer = ByteBuffer(bytes: encoded.dropFirst())
             do {
@@ -52,6 +59,10 @@ enum PackFormat {
                 throw StoreError(.damaged, "blob does not decompress", detail: "\(error)")
             }
         case 2:
+            // The frame header inside the sealed bytes records the content size (one-shot
+            // compression always writes it): it must agree before the output is allocated.
+            let declared = encoded.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress! + 1, $0.count - 1) }
+            guard declared == UInt64(rawLength) else { throw StoreError(.damaged, "blob has the wrong length") }
             var out = [UInt8](repeating: 0, count: rawLength)
             let written = encoded.withUnsafeBytes { source in
                 out.withUnsafeMutableBytes { ZSTD_decompress($0.baseAddress, rawLength, source.baseAddress! + 1, source.count - 1) }

@@ -18,6 +18,7 @@ extension Volume {
                                writer: defaultWriterIdentity(), reason: .fork, files: source.files, bytes: source.bytes, bytesNew: 0,
                                databases: source.databases, source: "\(name)@\(source.generation)", pruned: nil)
         try await store.put(StoreLayout.generation(newName, 1), try first.sealed(with: key), condition: .ifAbsent)
+        try? await fork.raiseAnchor(to: 1, epoch: 1)
         return fork
     }
 }

@@ -78,9 +78,10 @@ public struct Volume: Sendable {
         return try Generation.open(object.bytes, volume: name, generation: number, key: key)
     }
 
-    /// The newest generation, or nil for a volume with none.
+    /// The newest generation, or nil for a volume with none. Refuses a store whose newest
+    /// generations were deleted (see `HeadAnchor`).
     public func head() async throws -> Generation? {
-        guard let last = try await generationNumbers().last else { return nil }
+        guard let last = try await checkedGenerationNumbers().last else { return nil }
         return try await generation(last)
     }
 

@@ -60,10 +60,14 @@ public actor VolumeWriter {
         } catch let error as StoreError where error.code == .notFound {
             condition = .ifAbsent
         }
-        let numbers = try await volume.generationNumbers()
+        // A rolled-back listing is refused: publishing into a deleted slot would bury the evidence.
+        let numbers = try await volume.checkedGenerationNumbers()
         var headEpoch: UInt64 = 0
         if let last = numbers.last { headEpoch = try await volume.generation(last).epoch }
-        let lease = Lease(epoch: max(previous?.epoch ?? 0, headEpoch) + 1, owner: identity, expiresAt: now.addingTimeInterval(policy.ttl), released: false)
+        // The lease object is not sealed: its epoch is whatever the bucket says, so it must not trap.
+        let (epoch, overflow) = max(previous?.epoch ?? 0, headEpoch).addingReportingOverflow(1)
+        guard !overflow else { throw StoreError(.damaged, "the lease of volume \(volume.name) has an impossible epoch") }
+        let lease = Lease(epoch: epoch, owner: identity, expiresAt: now.addingTimeInterval(policy.ttl), released: false)
         let etag: String
         do {
             etag = try await volume.store.put(key, lease.encoded(), condition: condition)
@@ -144,6 +148,9 @@ public actor VolumeWriter {
                 try await volume.store.put(StoreLayout.generation(volume.name, number), try generation.sealed(with: volume.key), condition: .ifAbsent)
                 knownHead = number
                 lastPublished = generation
+                // Best effort: a lagging anchor only narrows what a rollback check can see, and the
+                // generation is already published, so this commit must not fail for it.
+                try? await volume.raiseAnchor(to: number, epoch: lease.epoch)
                 return generation
             } catch let error as StoreError where error.code == .conflict {
                 let winner = try await volume.generation(number)

@@ -53,6 +53,16 @@ import Testing
         var root = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/\(pid)/root", &root, root.count - 1)
         #expect(n > 0 && String(cString: root).hasSuffix("/jail"), "QEMU is chrooted into its jail")
+        // Issue 14 #18: its own network namespace, an empty environment, a uid of its own.
+        var ns = [CChar](repeating: 0, count: 256), hostNS = [CChar](repeating: 0, count: 256)
+        _ = readlink("/proc/\(pid)/ns/net", &ns, ns.count - 1)
+        _ = readlink("/proc/self/ns/net", &hostNS, hostNS.count - 1)
+        #expect(String(cString: ns) != String(cString: hostNS), "QEMU must have its own network namespace")
+        let environ = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))) ?? Data([0])
+        #expect(environ.isEmpty, "QEMU must run with an empty environment")
+        #expect(uids.allSatisfy { (UInt32($0) ?? 0) >= 100_000 }, "QEMU runs as a uid of its own: \(status["Uid"] ?? "?")")
+        var vmInfo = stat()
+        #expect(stat(MicroVM.stateDirectory(server, w.id) + "/vm", &vmInfo) == 0 && "\(vmInfo.st_uid)" == uids.first.map(String.init))
 
         // Pause and resume keep a counting process counting.
         _ = try await server.client.run(w.id, ["sh", "-c", "nohup sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done' >/dev/null 2>&1 &"])
