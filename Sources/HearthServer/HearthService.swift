@@ -111,7 +111,7 @@ public struct HearthService: Sendable {
         FileRoutes(manager: manager, auditor: auditor).register(on: v1)
         IdentityRoutes(identity: identity, auditor: auditor, cookies: cookies).register(on: router)
         AuditRoutes(log: audit).register(on: router)
-        PreviewRoutes(manager: manager, auditor: auditor, cookies: cookies, grants: previewGrants).register(on: router)
+        PreviewRoutes(manager: manager, auditor: auditor, cookies: cookies, grants: previewGrants, identity: identity).register(on: router)
         WebAssets.register(on: router)
 
         let wsRouter = Router(context: HearthContext.self)
@@ -120,7 +120,7 @@ public struct HearthService: Sendable {
         ExecSocket.register(on: wsRouter, manager: manager, auditor: auditor)
         PortTunnelSocket.register(on: wsRouter, manager: manager)
         TerminalSocket.register(on: wsRouter, manager: manager, terminals: terminals, auditor: auditor)
-        PreviewSocket.register(on: wsRouter, manager: manager, grants: previewGrants)
+        PreviewSocket.register(on: wsRouter, manager: manager, grants: previewGrants, identity: identity)
 
         return Application(
             router: router,

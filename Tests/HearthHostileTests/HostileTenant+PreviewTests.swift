@@ -1,0 +1,133 @@
+import AsyncHTTPClient
+import Foundation
+import HearthAPI
+import HearthClient
+import HearthServerTestKit
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// Attacks through previews and file contents by a member and a viewer of a second tenant, whose
+/// workspace runs servers that lie about framing and set cookies for all of Hearth (issue 14,
+/// findings 4, 6, 7 and 14).
+@Suite(.serialized, .timeLimit(.minutes(4))) struct HostileTenantPreviewTests {
+    /// Port 8771 declares 5 bytes and sends a whole second response after them; 8772 sends no
+    /// length and closes; 8773 sets cookies meant for Hearth and every other preview.
+    static let liars = #"""
+    import socket, threading
+    ANSWERS = {
+        8771: b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello"
+              b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 8\r\n\r\nSMUGGLED",
+        8772: b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nunframed",
+        8773: b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nSet-Cookie: hearth_session =evil; Path=/\r\n"
+              b"Set-Cookie: =hearth_session=evil; Path=/\r\nSet-Cookie: HEARTH_SESSION=evil\r\n"
+              b"Set-Cookie: __Host-hearth_session=evil; Secure; Path=/\r\n"
+              b"Set-Cookie: tracker=1; Path=/; Domain=127.0.0.1\r\n\r\nok",
+    }
+    def serve(port):
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", port)); s.listen()
+        while True:
+            c, _ = s.accept()
+            try:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = c.recv(65536)
+                    if not chunk: break
+                    data += chunk
+                c.sendall(ANSWERS[port])
+            finally:
+                c.close()
+    for port in ANSWERS: threading.Thread(target=serve, args=(port,), daemon=True).start()
+    threading.Event().wait()
+    """#
+
+    static func setUp() async throws -> (HostileTenant, String) {
+        let server = try await LiveServer.shared.value
+        let tenant = try await HostileTenant.make(server)
+        let w = try await tenant.member.create(API.CreateWorkspaceBody(name: "liar"))
+        _ = try await tenant.member.run(w.id, ["sh", "-c", "cat > /tmp/liars.py && (python3 /tmp/liars.py > /dev/null 2>&1 &)"], stdin: Self.liars)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if Set(try await tenant.member.ports(w.id).map { Int($0.port) }).isSuperset(of: [8771, 8772, 8773]) { return (tenant, w.id) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HostileSetupFailed()
+    }
+
+    /// Opens a preview of `port` with `token`; the grant URL.
+    static func open(_ tenant: HostileTenant, _ id: String, _ port: Int, token: String) async throws -> String {
+        var request = HTTPClientRequest(url: tenant.server.url + "/w/\(id)/p/\(port)/")
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let response = try await noRedirects.execute(request, timeout: .seconds(30))
+        #expect(response.status == .found)
+        return try #require(response.headers["Location"].first)
+    }
+
+    static let noRedirects = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+
+    /// The next request on the same keep-alive connection gets its own answer, never the guest's.
+    static func followedByHealth(_ tenant: HostileTenant, _ first: String) async throws -> (RawHTTP.Response, [UInt8]) {
+        let raw = try await RawHTTP.exchange(tenant.server.url, [
+            first, "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        ])
+        #expect(!String(decoding: raw, as: UTF8.self).contains("SMUGGLED"))
+        let responses = try RawHTTP.responses(raw)
+        #expect(responses.count == 2, "\(String(decoding: raw.prefix(2000), as: UTF8.self))")
+        let health = try #require(responses.last)
+        #expect(health.status == 200 && String(decoding: health.body, as: UTF8.self).contains("\"ok\""))
+        return (try #require(responses.first), raw)
+    }
+
+    @Test func aGuestCannotAnswerTheNextRequestOnABrowsersConnection() async throws {
+        let (tenant, id) = try await Self.setUp()
+        defer { Task { try? await tenant.member.delete(id) } }
+        for token in [tenant.memberToken, tenant.viewerToken] {
+            let liar = try await Self.open(tenant, id, 8771, token: token)
+            let (first, _) = try await Self.followedByHealth(tenant, "GET \(liar) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            #expect(first.status == 200 && first.body == Array("hello".utf8))
+
+            let unframed = try await Self.open(tenant, id, 8772, token: token)
+            let (second, _) = try await Self.followedByHealth(tenant, "GET \(unframed) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            #expect(second.header("transfer-encoding") == "chunked" && second.body == Array("unframed".utf8))
+        }
+    }
+
+    @Test func fileContentIsFramedByHearthWhateverTheGuestReports() async throws {
+        let (tenant, id) = try await Self.setUp()
+        defer { Task { try? await tenant.member.delete(id) } }
+        // A FIFO (stat size 0, then bytes) and a /proc file (a regular file of size 0 with content).
+        _ = try await tenant.member.run(id, ["sh", "-c", "mkfifo /tmp/pipe && (printf SMUGGLED > /tmp/pipe &)"])
+        for (path, token) in [("/tmp/pipe", tenant.viewerToken), ("/proc/version", tenant.memberToken)] {
+            let (file, _) = try await Self.followedByHealth(tenant, "GET /v1/workspaces/\(id)/files/content?path=\(path) HTTP/1.1\r\n"
+                                                                    + "Host: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n")
+            #expect(file.status == 200 && !file.body.isEmpty, "\(path)")
+            #expect(file.header("content-length") == nil, "\(path): a size the guest reported as 0 is not promised")
+        }
+    }
+
+    @Test func aGuestCannotSetCookiesForHearthOrOtherPreviews() async throws {
+        let (tenant, id) = try await Self.setUp()
+        defer { Task { try? await tenant.member.delete(id) } }
+        let grant = try await Self.open(tenant, id, 8773, token: tenant.viewerToken)
+        let response = try await Self.noRedirects.execute(HTTPClientRequest(url: tenant.server.url + grant), timeout: .seconds(30))
+        #expect(response.status == .ok)
+        #expect(response.headers["Set-Cookie"] == ["tracker=1; Path=/w/\(id)/p/8773/"])
+    }
+
+    @Test func aGrantEndsWithTheTokenThatOpenedIt() async throws {
+        let (tenant, id) = try await Self.setUp()
+        defer { Task { try? await tenant.member.delete(id) } }
+        let extra = try await tenant.server.client.createToken(API.CreateTokenBody(name: "preview", tenant: tenant.tenant,
+                                                                                  user: "m@\(tenant.tenant).test"))
+        let secret = try #require(extra.token)
+        let grant = try await Self.open(tenant, id, 8771, token: secret)
+        let before = try await Self.noRedirects.execute(HTTPClientRequest(url: tenant.server.url + grant), timeout: .seconds(30))
+        #expect(before.status == .ok)
+        _ = try await HearthClient(baseURL: tenant.server.url, token: secret).revokeToken(extra.id)
+        let after = try await Self.noRedirects.execute(HTTPClientRequest(url: tenant.server.url + grant), timeout: .seconds(30))
+        #expect(after.status == .unauthorized, "a revoked token's preview link must stop working")
+        // The member's other grants stand.
+        let other = try await Self.open(tenant, id, 8771, token: tenant.memberToken)
+        #expect(try await Self.noRedirects.execute(HTTPClientRequest(url: tenant.server.url + other), timeout: .seconds(30)).status == .ok)
+    }
+}
