@@ -82,7 +82,10 @@ public struct HearthService: Sendable {
         let router = Router(context: HearthContext.self)
         let cookies = SessionCookies(publicURL: configuration.publicURL)
         let auditor = Auditor(log: audit, logger: logger)
+        var previews = PreviewRoutes(manager: manager, auditor: auditor, cookies: cookies, grants: previewGrants, identity: identity)
+        previews.origin = configuration.previewDomain.map { PreviewOrigin(domain: $0, secure: cookies.secure) }
         router.middlewares.add(ErrorMappingMiddleware())
+        if let origin = previews.origin { router.middlewares.add(PreviewOriginMiddleware(origin: origin, routes: previews)) }
         router.middlewares.add(MetricsMiddleware())
         router.middlewares.add(AuthMiddleware(identity: identity, cookies: cookies))
         let manager = self.manager
@@ -111,7 +114,7 @@ public struct HearthService: Sendable {
         FileRoutes(manager: manager, auditor: auditor).register(on: v1)
         IdentityRoutes(identity: identity, auditor: auditor, cookies: cookies).register(on: router)
         AuditRoutes(log: audit).register(on: router)
-        PreviewRoutes(manager: manager, auditor: auditor, cookies: cookies, grants: previewGrants, identity: identity).register(on: router)
+        previews.register(on: router)
         WebAssets.register(on: router)
 
         let wsRouter = Router(context: HearthContext.self)

@@ -8,7 +8,7 @@
 /// the preview's own prefix, so it is never sent to Hearth itself or to another workspace's preview.
 enum PreviewCookies {
     /// Names a guest may never set, compared without case: Hearth's session cookies (either form).
-    static let reserved: Set<String> = ["hearth_session", "__host-hearth_session", PreviewOrigin.grantCookie.lowercased()]
+    static let reserved: Set<String> = ["hearth_session", "__host-hearth_session", PreviewOrigin.grantCookie, "__host-" + PreviewOrigin.grantCookie]
 
     /// The `Set-Cookie` value to pass on, with `Path` set to `path` and no `Domain`; nil drops it.
     static func rewrite(_ value: String, path: String) -> String? {

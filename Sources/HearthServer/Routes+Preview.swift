@@ -31,6 +31,9 @@ struct PreviewRoutes {
     let cookies: SessionCookies
     let grants: PreviewGrants
     let identity: IdentityStore
+    /// Set by `--preview-domain`: previews are served from `{id}-{port}.{domain}`, and their
+    /// `/w/…` URLs on Hearth's origin only redirect there.
+    var origin: PreviewOrigin?
     /// A request body without a length (chunked) is held to learn it, up to this much.
     static let maxHeldBody = 1 << 20
 
@@ -63,11 +66,17 @@ struct PreviewRoutes {
                                                            actor: principal.email, role: principal.role,
                                                            credential: PreviewGrants.Credential(principal.credential)))
             auditor.record(context, "preview.open", target: id, detail: "port \(port)")
-            return Response(status: .found, headers: [.location: "\(base)/~\(key)\(rest.isEmpty ? "/" : rest)\(query)", .cacheControl: "no-store"])
+            let at = origin.map { $0.url(workspaceID: id, port: port) } ?? base
+            return Response(status: .found, headers: [.location: "\(at)/~\(key)\(rest.isEmpty ? "/" : rest)\(query)", .cacheControl: "no-store"])
         }
         let (grant, key, tail) = try Self.granted(rest, reference: ref, port: port, grants: grants, identity: identity)
         if !grant.role.canWrite, !AuthMiddleware.isSafe(request.method) {
             throw HearthError(.forbidden, "a viewer cannot change anything")
+        }
+        if let origin {
+            // With a preview domain, nothing of a workspace is served on Hearth's own origin.
+            let at = origin.url(workspaceID: grant.workspaceID, port: port)
+            return Response(status: .found, headers: [.location: "\(at)/~\(key)\(tail.isEmpty ? "/" : tail)\(query)", .cacheControl: "no-store"])
         }
         if tail.isEmpty {
             return Response(status: .movedPermanently, headers: [.location: "\(base)/~\(key)/\(query)"])
@@ -83,6 +92,8 @@ struct PreviewRoutes {
         }
         var response = try await forward(request, workspaceID: grant.workspaceID, port: port, path: path, cookiePath: base + "/")
         response.headers[.accessControlAllowOrigin] = "*"
+        // On Hearth's origin the page must not run as Hearth: an opaque origin of its own.
+        response.headers[.contentSecurityPolicy] = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
         return response
     }
 
@@ -183,7 +194,7 @@ struct PreviewRoutes {
             if let end = PreviewResponseHead.endOfHead(buffer, from: scanned), end.lowerBound <= PreviewResponseHead.maxHead {
                 let head = String(decoding: buffer[..<end.lowerBound], as: UTF8.self)
                 var answer = try PreviewResponseHead.parse(head, cookiePath: cookiePath, isHead: isHead)
-                answer.fields[.contentSecurityPolicy] = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
+                // The grant may be in the URL: never sent on to another site.
                 answer.fields[.referrerPolicy] = "no-referrer"
                 return (answer, Array(buffer[end.upperBound...]))
             }

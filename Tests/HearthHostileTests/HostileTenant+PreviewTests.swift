@@ -66,11 +66,12 @@ import Testing
     static let noRedirects = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
 
     /// The next request on the same keep-alive connection gets its own answer, never the guest's.
-    static func followedByHealth(_ tenant: HostileTenant, _ first: String) async throws -> (RawHTTP.Response, [UInt8]) {
+    /// `smuggled`: whether the guest's bytes may legitimately be in the first response's body.
+    static func followedByHealth(_ tenant: HostileTenant, _ first: String, smuggledInBody: Bool = false) async throws -> (RawHTTP.Response, [UInt8]) {
         let raw = try await RawHTTP.exchange(tenant.server.url, [
             first, "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
         ])
-        #expect(!String(decoding: raw, as: UTF8.self).contains("SMUGGLED"))
+        if !smuggledInBody { #expect(!String(decoding: raw, as: UTF8.self).contains("SMUGGLED")) }
         let responses = try RawHTTP.responses(raw)
         #expect(responses.count == 2, "\(String(decoding: raw.prefix(2000), as: UTF8.self))")
         let health = try #require(responses.last)
@@ -96,11 +97,15 @@ import Testing
         let (tenant, id) = try await Self.setUp()
         defer { Task { try? await tenant.member.delete(id) } }
         // A FIFO (stat size 0, then bytes) and a /proc file (a regular file of size 0 with content).
-        _ = try await tenant.member.run(id, ["sh", "-c", "mkfifo /tmp/pipe && (printf SMUGGLED > /tmp/pipe &)"])
+        // The FIFO's bytes are a whole HTTP response, which today's code sent after `Content-Length: 0`.
+        let fake = #"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 8\r\n\r\nSMUGGLED"#
+        _ = try await tenant.member.run(id, ["sh", "-c", "mkfifo /tmp/pipe && (printf '\(fake)' > /tmp/pipe &)"])
         for (path, token) in [("/tmp/pipe", tenant.viewerToken), ("/proc/version", tenant.memberToken)] {
             let (file, _) = try await Self.followedByHealth(tenant, "GET /v1/workspaces/\(id)/files/content?path=\(path) HTTP/1.1\r\n"
-                                                                    + "Host: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n")
+                                                                    + "Host: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n",
+                                                            smuggledInBody: true)
             #expect(file.status == 200 && !file.body.isEmpty, "\(path)")
+            if path == "/tmp/pipe" { #expect(String(decoding: file.body, as: UTF8.self).hasSuffix("SMUGGLED")) }
             #expect(file.header("content-length") == nil, "\(path): a size the guest reported as 0 is not promised")
         }
     }
@@ -129,5 +134,53 @@ import Testing
         // The member's other grants stand.
         let other = try await Self.open(tenant, id, 8771, token: tenant.memberToken)
         #expect(try await Self.noRedirects.execute(HTTPClientRequest(url: tenant.server.url + other), timeout: .seconds(30)).status == .ok)
+    }
+
+    /// One request with `Host: host` on a fresh connection.
+    static func raw(_ server: LiveServer, host: String, _ path: String, headers: [String] = []) async throws -> RawHTTP.Response {
+        let head = (["GET \(path) HTTP/1.1", "Host: \(host)", "Connection: close"] + headers).joined(separator: "\r\n") + "\r\n\r\n"
+        return try #require(try RawHTTP.responses(try await RawHTTP.exchange(server.url, [head])).first)
+    }
+
+    @Test func withAPreviewDomainEachPreviewIsAnOriginOfItsOwn() async throws {
+        let server = try await LiveServer.start { $0.previewDomain = "preview.test" }
+        let tenant = try await HostileTenant.make(server)
+        let w = try await tenant.member.create(API.CreateWorkspaceBody(name: "liar"))
+        defer { Task { try? await tenant.member.delete(w.id) } }
+        _ = try await tenant.member.run(w.id, ["sh", "-c", "cat > /tmp/liars.py && (python3 /tmp/liars.py > /dev/null 2>&1 &)"], stdin: Self.liars)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, !(try await tenant.member.ports(w.id).contains { $0.port == 8773 }) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let host = "\(w.id.dropFirst(3))-8773.preview.test"
+        // Opening on Hearth's origin sends the browser to the preview's own origin.
+        let opened = try await Self.open(tenant, w.id, 8773, token: tenant.viewerToken)
+        #expect(opened.hasPrefix("http://\(host)/~"))
+        let path = String(opened.dropFirst("http://\(host)".count))
+        let key = String(path.dropFirst(2).prefix { $0 != "/" })
+        // Hearth's origin no longer serves the workspace; the grant URL there redirects too.
+        let onMain = try await Self.noRedirects.execute(HTTPClientRequest(url: server.url + "/w/\(w.id)/p/8773/~\(key)/x"), timeout: .seconds(30))
+        #expect(onMain.status == .found && onMain.headers["Location"].first == "http://\(host)/~\(key)/x")
+
+        // The first visit trades the path grant for a host-only cookie.
+        let first = try await Self.raw(server, host: host, path)
+        #expect(first.status == 302 && first.header("location") == "/")
+        let cookie = try #require(first.header("set-cookie"))
+        #expect(cookie.hasPrefix("hearth_preview=\(key);") && cookie.contains("HttpOnly") && !cookie.lowercased().contains("domain"))
+
+        let page = try await Self.raw(server, host: host, "/", headers: ["Cookie: hearth_preview=\(key)"])
+        #expect(page.status == 200 && page.body == Array("ok".utf8))
+        #expect(page.header("content-security-policy") == nil, "its own origin needs no opaque-origin sandbox")
+        #expect(page.headers.filter { $0.0.lowercased() == "set-cookie" }.map(\.1) == ["tracker=1; Path=/"])
+
+        // Nothing of Hearth's API answers on a preview origin, with or without the grant.
+        let api = try await Self.raw(server, host: host, "/v1/workspaces", headers: ["Authorization: Bearer \(tenant.memberToken)"])
+        #expect(api.status == 401)
+        let proxied = try await Self.raw(server, host: host, "/v1/workspaces", headers: ["Cookie: hearth_preview=\(key)"])
+        #expect(String(decoding: proxied.body, as: UTF8.self) == "ok", "the guest answers, not Hearth")
+
+        // The grant is for this host only: another port's origin refuses it, as does a made-up one.
+        #expect(try await Self.raw(server, host: "\(w.id.dropFirst(3))-8771.preview.test", "/", headers: ["Cookie: hearth_preview=\(key)"]).status == 401)
+        #expect(try await Self.raw(server, host: host, "/", headers: ["Cookie: hearth_preview=\(String(repeating: "0", count: 32))"]).status == 401)
     }
 }
