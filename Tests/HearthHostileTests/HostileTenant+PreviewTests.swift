@@ -3,8 +3,11 @@ import Foundation
 import HearthAPI
 import HearthClient
 import HearthServerTestKit
+import HummingbirdWSClient
+import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Testing
 
 /// Attacks through previews and file contents by a member and a viewer of a second tenant, whose
@@ -12,7 +15,8 @@ import Testing
 /// findings 4, 6, 7 and 14).
 @Suite(.serialized, .timeLimit(.minutes(4))) struct HostileTenantPreviewTests {
     /// Port 8771 declares 5 bytes and sends a whole second response after them; 8772 sends no
-    /// length and closes; 8773 sets cookies meant for Hearth and every other preview.
+    /// length and closes; 8773 sets cookies meant for Hearth and every other preview; 8774 is a
+    /// WebSocket server whose first message is 2 MiB.
     static let liars = #"""
     import socket, threading
     ANSWERS = {
@@ -37,6 +41,19 @@ import Testing
                 c.sendall(ANSWERS[port])
             finally:
                 c.close()
+    def flood():
+        import base64, hashlib
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 8774)); s.listen()
+        while True:
+            c, _ = s.accept()
+            data = b""
+            while b"\r\n\r\n" not in data: data += c.recv(4096)
+            key = [l.split(b":", 1)[1].strip() for l in data.split(b"\r\n") if l.lower().startswith(b"sec-websocket-key")][0]
+            accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            try: c.sendall(b"\x82\x7f" + (2 << 20).to_bytes(8, "big") + b"x" * (2 << 20))
+            except OSError: pass
+    threading.Thread(target=flood, daemon=True).start()
     for port in ANSWERS: threading.Thread(target=serve, args=(port,), daemon=True).start()
     threading.Event().wait()
     """#
@@ -48,7 +65,7 @@ import Testing
         _ = try await tenant.member.run(w.id, ["sh", "-c", "cat > /tmp/liars.py && (python3 /tmp/liars.py > /dev/null 2>&1 &)"], stdin: Self.liars)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            if Set(try await tenant.member.ports(w.id).map { Int($0.port) }).isSuperset(of: [8771, 8772, 8773]) { return (tenant, w.id) }
+            if Set(try await tenant.member.ports(w.id).map { Int($0.port) }).isSuperset(of: [8771, 8772, 8773, 8774]) { return (tenant, w.id) }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw HostileSetupFailed()
@@ -134,6 +151,22 @@ import Testing
         // The member's other grants stand.
         let other = try await Self.open(tenant, id, 8771, token: tenant.memberToken)
         #expect(try await Self.noRedirects.execute(HTTPClientRequest(url: tenant.server.url + other), timeout: .seconds(30)).status == .ok)
+    }
+
+    @Test func aGuestsOversizedWebSocketMessageClosesTheSocketWith1009() async throws {
+        let (tenant, id) = try await Self.setUp()
+        defer { Task { try? await tenant.member.delete(id) } }
+        let grant = try await Self.open(tenant, id, 8774, token: tenant.memberToken)
+        let received = Mutex(0)
+        // The client would take 4 MiB: the cap that closes the socket is the server's.
+        let close = try await WebSocketClient.connect(url: tenant.server.url.replacingOccurrences(of: "http://", with: "ws://") + grant + "socket",
+                                                      configuration: .init(maxFrameSize: 4 << 20), logger: Logger(label: "test")) { inbound, _, _ in
+            for try await message in inbound.messages(maxSize: 4 << 20) {
+                if case .binary(let bytes) = message { received.withLock { $0 += bytes.readableBytes } }
+            }
+        }
+        #expect(close?.closeCode == .messageTooLarge)
+        #expect(received.withLock { $0 } == 0, "the 2 MiB message is never held whole and relayed")
     }
 
     /// One request with `Host: host` on a fresh connection.
