@@ -76,7 +76,8 @@ struct PreviewOriginMiddleware: RouterMiddleware {
         if path.hasPrefix("/~") {
             let key = String(path.dropFirst(2).prefix { $0 != "/" })
             guard let grant = routes.grants.grant(key, isLive: live), grant.workspaceID == id, grant.port == port else {
-                throw HearthError(.unauthorized, "this preview link has expired or is not yours; open it again from the workspace's ports panel")
+                throw HearthError(.unauthorized, "this preview link has expired or is not yours; open it again from the workspace's ports panel",
+                                  detail: "preview grant refused on preview origin \(id) port \(port)")
             }
             let rest = String(path.dropFirst(2 + key.count))
             return Response(status: .found, headers: [.location: (rest.isEmpty ? "/" : rest) + query, .setCookie: origin.setCookie(key),
@@ -84,7 +85,8 @@ struct PreviewOriginMiddleware: RouterMiddleware {
         }
         guard let grant = origin.offeredKeys(request).lazy.compactMap({ routes.grants.grant($0, isLive: live) })
             .first(where: { $0.workspaceID == id && $0.port == port }) else {
-            throw HearthError(.unauthorized, "open this preview from the workspace's ports panel")
+            throw HearthError(.unauthorized, "open this preview from the workspace's ports panel",
+                              detail: "no live grant for preview origin \(id) port \(port)")
         }
         if !grant.role.canWrite, !AuthMiddleware.isSafe(request.method) {
             throw HearthError(.forbidden, "a viewer cannot change anything")

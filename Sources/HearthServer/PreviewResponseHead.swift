@@ -18,6 +18,8 @@ struct PreviewResponseHead: Equatable {
     var status: HTTPResponse.Status
     var fields: HTTPFields
     var framing: Framing
+    /// Guest `Set-Cookie` headers refused (Hearth's names, nameless, malformed): logged by the caller.
+    var droppedCookies = 0
 
     static let maxHead = 64 << 10
 
@@ -25,7 +27,8 @@ struct PreviewResponseHead: Equatable {
     /// are confined; `isHead` whether the request was HEAD.
     static func parse(_ head: String, cookiePath: String, isHead: Bool) throws -> PreviewResponseHead {
         var lines = head.split(separator: "\r\n", omittingEmptySubsequences: false).makeIterator()
-        let notHTTP = HearthError(.agentUnavailable, "the server in the workspace did not answer with HTTP")
+        let notHTTP = HearthError(.agentUnavailable, "the server in the workspace did not answer with HTTP",
+                                  detail: "preview answer refused: status line \(head.prefix { $0 != "\r" }.prefix(80).debugDescription)")
         guard let statusLine = lines.next(), statusLine.hasPrefix("HTTP/"),
               let codeText = statusLine.split(separator: " ", omittingEmptySubsequences: false).dropFirst().first,
               codeText.count == 3, codeText.utf8.allSatisfy({ (48...57).contains($0) }), let code = Int(codeText),
@@ -34,6 +37,7 @@ struct PreviewResponseHead: Equatable {
               (200...599).contains(code) else { throw notHTTP }
         var fields = HTTPFields()
         var declared: Int?
+        var dropped = 0
         while let line = lines.next() {
             guard let colon = line.firstIndex(of: ":") else { continue }
             let name = line[..<colon].trimmingCharacters(in: .whitespaces)
@@ -41,20 +45,26 @@ struct PreviewResponseHead: Equatable {
             guard let fieldName = HTTPField.Name(name) else { continue }
             switch fieldName.canonicalName {
             case "transfer-encoding":
-                throw HearthError(.agentUnavailable, "the server in the workspace answered an HTTP/1.0 request with a transfer encoding")
+                throw HearthError(.agentUnavailable, "the server in the workspace answered an HTTP/1.0 request with a transfer encoding",
+                                  detail: "preview answer refused: Transfer-Encoding \(value.prefix(80).debugDescription)")
             case "content-length":
                 // `5, 5` is one length; two different ones are an attempt at confusion.
                 for item in value.split(separator: ",", omittingEmptySubsequences: false) {
                     let digits = item.trimmingCharacters(in: .whitespaces)
                     guard !digits.isEmpty, digits.count <= 18, digits.utf8.allSatisfy({ (48...57).contains($0) }), let length = Int(digits),
                           declared == nil || declared == length else {
-                        throw HearthError(.agentUnavailable, "the server in the workspace sent an invalid Content-Length")
+                        throw HearthError(.agentUnavailable, "the server in the workspace sent an invalid Content-Length",
+                                          detail: "preview answer refused: Content-Length \(value.prefix(80).debugDescription)")
                     }
                     declared = length
                 }
                 continue
             case "set-cookie":
-                if let kept = PreviewCookies.rewrite(value, path: cookiePath) { fields.append(HTTPField(name: fieldName, value: kept)) }
+                if let kept = PreviewCookies.rewrite(value, path: cookiePath) {
+                    fields.append(HTTPField(name: fieldName, value: kept))
+                } else {
+                    dropped += 1
+                }
                 continue
             default:
                 guard !PreviewRoutes.hopByHop.contains(fieldName.canonicalName) else { continue }
@@ -62,7 +72,7 @@ struct PreviewResponseHead: Equatable {
             }
         }
         let framing: Framing = isHead || code == 204 || code == 304 ? .none : declared.map { .length($0) } ?? .untilClose
-        return PreviewResponseHead(status: HTTPResponse.Status(code: code), fields: fields, framing: framing)
+        return PreviewResponseHead(status: HTTPResponse.Status(code: code), fields: fields, framing: framing, droppedCookies: dropped)
     }
 
     /// Where the blank line ending a head is in `buffer`, searching from `from` (so a head that

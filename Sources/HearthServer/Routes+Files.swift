@@ -46,11 +46,18 @@ struct FileRoutes {
                 headers[.contentDisposition] = "attachment; filename=\"\(safe)\""
             }
             let length = Self.declaredLength(stat)
+            let logger = auditor.logger
             return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: length) { writer in
                 defer { stream.close() }
                 // Exactly `length` bytes, or the connection closes (a file that shrank); a file that
                 // grew is cut at its stat size. Without a length the answer is chunked.
-                _ = try await BoundedRelay.relay(stream, length: length) { try await writer.write(ByteBuffer(bytes: $0)) }
+                do {
+                    _ = try await BoundedRelay.relay(stream, length: length) { try await writer.write(ByteBuffer(bytes: $0)) }
+                } catch let short as BoundedRelay.ShortBody {
+                    logger.notice("file shorter than its stat size; connection closed",
+                                  metadata: ["workspace.id": "\(ref)", "file.expected": "\(short.expected)", "file.sent": "\(short.sent)"])
+                    throw short
+                }
                 try await writer.finish(nil)
             })
         }

@@ -104,7 +104,8 @@ struct PreviewRoutes {
         let afterMark = rest.dropFirst(2)
         let key = String(afterMark.prefix { $0 != "/" })
         guard let grant = grants.grant(key, isLive: { $0.isLive(in: identity) }), grant.reference == reference, grant.port == port else {
-            throw HearthError(.unauthorized, "this preview link has expired or is not yours; open it again from the workspace's ports panel")
+            throw HearthError(.unauthorized, "this preview link has expired or is not yours; open it again from the workspace's ports panel",
+                              detail: "preview grant refused: unknown, expired, ended with its credential, or for another workspace or port")
         }
         return (grant, key, String(afterMark.dropFirst(key.count)))
     }
@@ -136,6 +137,11 @@ struct PreviewRoutes {
                 }
             }
             let (answer, rest) = try await readHead(stream, cookiePath: cookiePath, isHead: request.method == .head)
+            let logger = auditor.logger
+            if answer.droppedCookies > 0 {
+                logger.notice("preview cookie refused", metadata: ["workspace.id": "\(id)", "preview.port": "\(port)",
+                                                                    "preview.cookies_dropped": "\(answer.droppedCookies)"])
+            }
             let length: Int?
             switch answer.framing {
             case .none:
@@ -146,7 +152,14 @@ struct PreviewRoutes {
             }
             return Response(status: answer.status, headers: answer.fields, body: ResponseBody(contentLength: length) { writer in
                 defer { stream.close() }
-                _ = try await BoundedRelay.relay(first: rest, stream, length: length) { try await writer.write(ByteBuffer(bytes: $0)) }
+                do {
+                    _ = try await BoundedRelay.relay(first: rest, stream, length: length) { try await writer.write(ByteBuffer(bytes: $0)) }
+                } catch let short as BoundedRelay.ShortBody {
+                    logger.notice("preview answer shorter than its Content-Length; connection closed",
+                                  metadata: ["workspace.id": "\(id)", "preview.port": "\(port)", "preview.expected": "\(short.expected)",
+                                             "preview.sent": "\(short.sent)"])
+                    throw short
+                }
                 try await writer.finish(nil)
             })
         } catch {

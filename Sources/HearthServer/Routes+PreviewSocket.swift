@@ -23,6 +23,7 @@ enum PreviewSocket {
             return .upgrade([:])
         }) { inbound, outbound, context in
             guard let (grant, path) = try? target(context.request, context.requestContext.parameters, grants, identity) else { return }
+            let logger = context.logger
             let stream = try await manager.openStream(grant.workspaceID, .tunnel(port: grant.port))
             defer { stream.close() }
             try await PortTunnelSocket.awaitConnected(stream)
@@ -51,6 +52,8 @@ enum PreviewSocket {
                         } catch let error as WebSocketFrameDecoder.TooLarge {
                             // The guest's message would be held whole: the browser's side closes
                             // with 1009 and the guest's tunnel is dropped.
+                            logger.notice("preview WebSocket message over the cap; closed with 1009",
+                                          metadata: ["workspace.id": "\(grant.workspaceID)", "preview.port": "\(grant.port)"])
                             try? await outbound.close(.messageTooLarge, reason: "a message from the workspace is over \(error.limit) bytes")
                             return
                         }
