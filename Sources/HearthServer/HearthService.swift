@@ -119,6 +119,9 @@ public struct HearthService: Sendable {
 
         let wsRouter = Router(context: HearthContext.self)
         wsRouter.middlewares.add(ErrorMappingMiddleware())
+        if let origin = previews.origin {
+            PreviewSocket.register(on: wsRouter, origin: origin, manager: manager, grants: previewGrants, identity: identity)
+        }
         wsRouter.middlewares.add(AuthMiddleware(identity: identity, cookies: cookies))
         ExecSocket.register(on: wsRouter, manager: manager, auditor: auditor)
         PortTunnelSocket.register(on: wsRouter, manager: manager)

@@ -48,6 +48,13 @@ struct PreviewOrigin: Sendable {
         "\(cookieName)=\(key); Path=/; HttpOnly; SameSite=Lax; Max-Age=\(Int(PreviewGrants.lifetime))" + (secure ? "; Secure" : "")
     }
 
+    /// The live grant among the request's cookies that is for this workspace and port.
+    func grant(offeredBy request: Request, workspaceID id: String, port: UInt16, grants: PreviewGrants,
+               identity: IdentityStore) -> PreviewGrants.Grant? {
+        offeredKeys(request).lazy.compactMap { grants.grant($0, isLive: { $0.isLive(in: identity) }) }
+            .first { $0.workspaceID == id && $0.port == port }
+    }
+
     /// The grant keys the request's cookies offer for this origin (a sibling preview may have
     /// tossed a same-named cookie for the whole domain, so every one is a candidate).
     func offeredKeys(_ request: Request) -> [String] {
@@ -83,8 +90,7 @@ struct PreviewOriginMiddleware: RouterMiddleware {
             return Response(status: .found, headers: [.location: (rest.isEmpty ? "/" : rest) + query, .setCookie: origin.setCookie(key),
                                                       .cacheControl: "no-store", .referrerPolicy: "no-referrer"])
         }
-        guard let grant = origin.offeredKeys(request).lazy.compactMap({ routes.grants.grant($0, isLive: live) })
-            .first(where: { $0.workspaceID == id && $0.port == port }) else {
+        guard let grant = origin.grant(offeredBy: request, workspaceID: id, port: port, grants: routes.grants, identity: routes.identity) else {
             throw HearthError(.unauthorized, "open this preview from the workspace's ports panel",
                               detail: "no live grant for preview origin \(id) port \(port)")
         }
@@ -92,5 +98,19 @@ struct PreviewOriginMiddleware: RouterMiddleware {
             throw HearthError(.forbidden, "a viewer cannot change anything")
         }
         return try await routes.forward(request, workspaceID: grant.workspaceID, port: port, path: path + query, cookiePath: "/")
+    }
+}
+
+/// Keeps Hearth's own WebSocket routes off preview hosts: on a preview origin only the preview's
+/// WebSocket (registered before this gate) answers.
+struct PreviewHostGate: RouterMiddleware {
+    typealias Context = HearthContext
+    let origin: PreviewOrigin
+
+    func handle(_ request: Request, context: HearthContext, next: (Request, HearthContext) async throws -> Response) async throws -> Response {
+        if let authority = request.head.authority, origin.target(authority: authority) != nil {
+            throw HearthError(.notFound, "not found", detail: "a Hearth WebSocket route was asked for on a preview host")
+        }
+        return try await next(request, context)
     }
 }

@@ -5,6 +5,7 @@ import HearthIdentity
 import HearthRuntime
 import Hummingbird
 import HummingbirdWebSocket
+import Logging
 import NIOCore
 import NIOWebSocket
 
@@ -15,70 +16,106 @@ enum PreviewSocket {
     static func register(on router: Router<HearthContext>, manager: WorkspaceManager, grants: PreviewGrants, identity: IdentityStore) {
         router.ws("/w/:ws/p/:port/**", shouldUpgrade: { request, context in
             guard (try? target(request, context.parameters, grants, identity)) != nil else { return .dontUpgrade }
-            // The guest answers later; offer the client's first subprotocol, which is what a
-            // single-protocol app expects back.
-            if let offered = request.headers[.secWebSocketProtocol]?.split(separator: ",").first {
-                return .upgrade([.secWebSocketProtocol: offered.trimmingCharacters(in: .whitespaces)])
-            }
-            return .upgrade([:])
+            return offer(request)
         }) { inbound, outbound, context in
             guard let (grant, path) = try? target(context.request, context.requestContext.parameters, grants, identity) else { return }
-            let logger = context.logger
-            let stream = try await manager.openStream(grant.workspaceID, .tunnel(port: grant.port))
-            defer { stream.close() }
-            try await PortTunnelSocket.awaitConnected(stream)
-            var handshake = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(grant.port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            handshake += "Sec-WebSocket-Key: \(Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())\r\nSec-WebSocket-Version: 13\r\n"
-            if let offered = context.request.headers[.secWebSocketProtocol] { handshake += "Sec-WebSocket-Protocol: \(offered)\r\n" }
-            _ = try await stream.send(.bytes, Array((handshake + "\r\n").utf8))
-            let firstFrames = try await readUpgrade(stream)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for try await message in inbound.messages(maxSize: WebSocketFrameDecoder.maxMessage) {
-                        switch message {
-                        case .text(let text): _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 1, Array(text.utf8)))
-                        case .binary(let buffer): _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 2, Array(buffer.readableBytesView)))
-                        }
-                    }
-                    _ = try? await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 8, [0x03, 0xE8]))
-                }
-                group.addTask {
-                    var decoder = WebSocketFrameDecoder()
-                    decoder.append(firstFrames)
-                    while true {
-                        let frame: (UInt8, [UInt8])?
-                        do {
-                            frame = try decoder.next()
-                        } catch let error as WebSocketFrameDecoder.TooLarge {
-                            // The guest's message would be held whole: the browser's side closes
-                            // with 1009 and the guest's tunnel is dropped.
-                            logger.notice("preview WebSocket message over the cap; closed with 1009",
-                                          metadata: ["workspace.id": "\(grant.workspaceID)", "preview.port": "\(grant.port)"])
-                            try? await outbound.close(.messageTooLarge, reason: "a message from the workspace is over \(error.limit) bytes")
-                            return
-                        }
-                        if let (opcode, payload) = frame {
-                            switch opcode {
-                            case 1: try await outbound.write(.text(String(decoding: payload, as: UTF8.self)))
-                            case 2: try await outbound.write(.binary(ByteBuffer(bytes: payload)))
-                            case 9: _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 10, payload))
-                            case 8: return
-                            default: continue
-                            }
-                            continue
-                        }
-                        guard let event = try await stream.next() else { return }
-                        switch event {
-                        case .data(_, let bytes): decoder.append(bytes)
-                        case .eof: return
-                        case .control: continue
-                        }
-                    }
-                }
-                try await group.next()
-                group.cancelAll()
-            }
+            try await relay(grant: grant, path: path, request: context.request, inbound: inbound, outbound: outbound,
+                            logger: context.logger, manager: manager)
         }
+    }
+
+    /// With a preview domain: a page on its own origin opens its WebSockets there, at any path.
+    /// Registered before `AuthMiddleware` (the grant cookie is the credential, checked here), and
+    /// followed by a gate that keeps every other WebSocket route off preview hosts.
+    static func register(on router: Router<HearthContext>, origin: PreviewOrigin, manager: WorkspaceManager, grants: PreviewGrants,
+                         identity: IdentityStore) {
+        router.ws("/**", shouldUpgrade: { request, _ in
+            guard (try? originTarget(request, origin, grants, identity)) != nil else { return .dontUpgrade }
+            return offer(request)
+        }) { inbound, outbound, context in
+            guard let (grant, path) = try? originTarget(context.request, origin, grants, identity) else { return }
+            try await relay(grant: grant, path: path, request: context.request, inbound: inbound, outbound: outbound,
+                            logger: context.logger, manager: manager)
+        }
+        router.middlewares.add(PreviewHostGate(origin: origin))
+    }
+
+    /// The guest answers later; offer the client's first subprotocol, which is what a
+    /// single-protocol app expects back.
+    static func offer(_ request: Request) -> RouterShouldUpgrade {
+        if let offered = request.headers[.secWebSocketProtocol]?.split(separator: ",").first {
+            return .upgrade([.secWebSocketProtocol: offered.trimmingCharacters(in: .whitespaces)])
+        }
+        return .upgrade([:])
+    }
+
+    static func relay(grant: PreviewGrants.Grant, path: String, request: Request, inbound: WebSocketInboundStream,
+                      outbound: WebSocketOutboundWriter, logger: Logger, manager: WorkspaceManager) async throws {
+        let stream = try await manager.openStream(grant.workspaceID, .tunnel(port: grant.port))
+        defer { stream.close() }
+        try await PortTunnelSocket.awaitConnected(stream)
+        var handshake = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(grant.port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        handshake += "Sec-WebSocket-Key: \(Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())\r\nSec-WebSocket-Version: 13\r\n"
+        if let offered = request.headers[.secWebSocketProtocol] { handshake += "Sec-WebSocket-Protocol: \(offered)\r\n" }
+        _ = try await stream.send(.bytes, Array((handshake + "\r\n").utf8))
+        let firstFrames = try await readUpgrade(stream)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await message in inbound.messages(maxSize: WebSocketFrameDecoder.maxMessage) {
+                    switch message {
+                    case .text(let text): _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 1, Array(text.utf8)))
+                    case .binary(let buffer): _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 2, Array(buffer.readableBytesView)))
+                    }
+                }
+                _ = try? await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 8, [0x03, 0xE8]))
+            }
+            group.addTask {
+                var decoder = WebSocketFrameDecoder()
+                decoder.append(firstFrames)
+                while true {
+                    let frame: (UInt8, [UInt8])?
+                    do {
+                        frame = try decoder.next()
+                    } catch let error as WebSocketFrameDecoder.TooLarge {
+                        // The guest's message would be held whole: the browser's side closes
+                        // with 1009 and the guest's tunnel is dropped.
+                        logger.notice("preview WebSocket message over the cap; closed with 1009",
+                                      metadata: ["workspace.id": "\(grant.workspaceID)", "preview.port": "\(grant.port)"])
+                        try? await outbound.close(.messageTooLarge, reason: "a message from the workspace is over \(error.limit) bytes")
+                        return
+                    }
+                    if let (opcode, payload) = frame {
+                        switch opcode {
+                        case 1: try await outbound.write(.text(String(decoding: payload, as: UTF8.self)))
+                        case 2: try await outbound.write(.binary(ByteBuffer(bytes: payload)))
+                        case 9: _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 10, payload))
+                        case 8: return
+                        default: continue
+                        }
+                        continue
+                    }
+                    guard let event = try await stream.next() else { return }
+                    switch event {
+                    case .data(_, let bytes): decoder.append(bytes)
+                    case .eof: return
+                    case .control: continue
+                    }
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// The grant and guest path of a WebSocket opened on a preview origin (Host and grant cookie).
+    static func originTarget(_ request: Request, _ origin: PreviewOrigin, _ grants: PreviewGrants,
+                             _ identity: IdentityStore) throws -> (PreviewGrants.Grant, String) {
+        guard let authority = request.head.authority, let (id, port) = origin.target(authority: authority),
+              let grant = origin.grant(offeredBy: request, workspaceID: id, port: port, grants: grants, identity: identity) else {
+            throw HearthError(.unauthorized, "open this preview from the workspace's ports panel")
+        }
+        guard grant.role.canWrite else { throw HearthError(.forbidden, "a viewer cannot open a preview's WebSocket") }
+        return (grant, request.uri.path + (request.uri.query.map { "?" + $0 } ?? ""))
     }
 
     static func target(_ request: Request, _ parameters: Parameters, _ grants: PreviewGrants,

@@ -182,7 +182,7 @@ import Testing
         defer { Task { try? await tenant.member.delete(w.id) } }
         _ = try await tenant.member.run(w.id, ["sh", "-c", "cat > /tmp/liars.py && (python3 /tmp/liars.py > /dev/null 2>&1 &)"], stdin: Self.liars)
         let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline, !(try await tenant.member.ports(w.id).contains { $0.port == 8773 }) {
+        while ContinuousClock.now < deadline, !Set(try await tenant.member.ports(w.id).map(\.port)).isSuperset(of: [8773, 8774]) {
             try await Task.sleep(for: .milliseconds(100))
         }
         let host = "\(w.id.dropFirst(3))-8773.preview.test"
@@ -211,6 +211,26 @@ import Testing
         #expect(api.status == 401)
         let proxied = try await Self.raw(server, host: host, "/v1/workspaces", headers: ["Cookie: hearth_preview=\(key)"])
         #expect(String(decoding: proxied.body, as: UTF8.self) == "ok", "the guest answers, not Hearth")
+
+        // A page's WebSocket on its own origin reaches the guest, with the grant cookie as credential
+        // (8774's first message is 2 MiB: the relay closes with 1009, which proves it was relayed).
+        let wsHost = "\(w.id.dropFirst(3))-8774.preview.test"
+        let wsOpened = try await Self.open(tenant, w.id, 8774, token: tenant.memberToken)
+        let wsKey = String(wsOpened.dropFirst("http://\(wsHost)/~".count).prefix { $0 != "/" })
+        let upgrade = { (host: String, path: String, headers: [String]) in
+            (["GET \(path) HTTP/1.1", "Host: \(host)", "Upgrade: websocket", "Connection: Upgrade",
+              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"] + headers).joined(separator: "\r\n") + "\r\n\r\n"
+        }
+        let socket = try await RawHTTP.exchange(server.url, [upgrade(wsHost, "/socket", ["Cookie: hearth_preview=\(wsKey)"])], deadline: .seconds(5))
+        #expect(String(decoding: socket.prefix(12), as: UTF8.self) == "HTTP/1.1 101")
+        #expect(socket.firstRange(of: [0x03, 0xF1]) != nil, "closed with 1009 after the guest's oversized message")
+        // Hearth's own WebSocket routes do not answer on a preview host, whatever the credential.
+        let exec = try await RawHTTP.exchange(server.url, [upgrade(wsHost, "/v1/workspaces/\(w.id)/exec",
+                                                                   ["Authorization: Bearer \(tenant.memberToken)", "Connection: close"])],
+                                              deadline: .seconds(5))
+        #expect(!String(decoding: exec.prefix(12), as: UTF8.self).hasSuffix("101"))
+        let noGrant = try await RawHTTP.exchange(server.url, [upgrade(wsHost, "/socket", [])], deadline: .seconds(5))
+        #expect(!String(decoding: noGrant.prefix(12), as: UTF8.self).hasSuffix("101"))
 
         // The grant is for this host only: another port's origin refuses it, as does a made-up one.
         #expect(try await Self.raw(server, host: "\(w.id.dropFirst(3))-8771.preview.test", "/", headers: ["Cookie: hearth_preview=\(key)"]).status == 401)
