@@ -162,9 +162,12 @@ struct WebSocketFrameDecoder {
     /// caller appends only after `next()` returned nil).
     var pending: Int { buffer.count - start }
     var heldFragments: Int { fragments.count }
+    /// Bytes moved by compaction, over the decoder's life: at most the bytes appended (linearity).
+    private(set) var bytesMoved = 0
 
     mutating func append(_ bytes: [UInt8]) {
         if start > 0, start >= buffer.count / 2 {
+            bytesMoved &+= buffer.count - start
             buffer.removeFirst(start)
             start = 0
         }
