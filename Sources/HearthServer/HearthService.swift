@@ -126,7 +126,7 @@ public struct HearthService: Sendable {
         ExecSocket.register(on: wsRouter, manager: manager, auditor: auditor)
         PortTunnelSocket.register(on: wsRouter, manager: manager)
         TerminalSocket.register(on: wsRouter, manager: manager, terminals: terminals, auditor: auditor)
-        PreviewSocket.register(on: wsRouter, manager: manager, grants: previewGrants, identity: identity)
+        PreviewSocket.register(on: wsRouter, manager: manager, grants: previewGrants, identity: identity, servedElsewhere: previews.origin != nil)
 
         return Application(
             router: router,

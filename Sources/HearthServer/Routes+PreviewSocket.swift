@@ -13,9 +13,12 @@ import NIOWebSocket
 /// browser's WebSocket ends here, and a second one, over an agent tunnel, goes to the guest
 /// server; messages are relayed between the two. Authenticated by the grant, like the preview.
 enum PreviewSocket {
-    static func register(on router: Router<HearthContext>, manager: WorkspaceManager, grants: PreviewGrants, identity: IdentityStore) {
+    /// `servedElsewhere`: a preview domain is set, so nothing of a workspace is served on Hearth's
+    /// origin (its page opens its WebSockets on the preview origin).
+    static func register(on router: Router<HearthContext>, manager: WorkspaceManager, grants: PreviewGrants, identity: IdentityStore,
+                         servedElsewhere: Bool = false) {
         router.ws("/w/:ws/p/:port/**", shouldUpgrade: { request, context in
-            guard (try? target(request, context.parameters, grants, identity)) != nil else { return .dontUpgrade }
+            guard !servedElsewhere, (try? target(request, context.parameters, grants, identity)) != nil else { return .dontUpgrade }
             return offer(request)
         }) { inbound, outbound, context in
             guard let (grant, path) = try? target(context.request, context.requestContext.parameters, grants, identity) else { return }

@@ -229,8 +229,12 @@ import Testing
                                                                    ["Authorization: Bearer \(tenant.memberToken)", "Connection: close"])],
                                               deadline: .seconds(5))
         #expect(!String(decoding: exec.prefix(12), as: UTF8.self).hasSuffix("101"))
-        let noGrant = try await RawHTTP.exchange(server.url, [upgrade(wsHost, "/socket", [])], deadline: .seconds(5))
+        let noGrant = try await RawHTTP.exchange(server.url, [upgrade(wsHost, "/socket", ["Connection: close"])], deadline: .seconds(5))
         #expect(!String(decoding: noGrant.prefix(12), as: UTF8.self).hasSuffix("101"))
+        // Nor is the path form served on Hearth's origin any more.
+        let pathForm = try await RawHTTP.exchange(server.url, [upgrade("127.0.0.1", "/w/\(w.id)/p/8774/~\(wsKey)/socket", ["Connection: close"])],
+                                                  deadline: .seconds(5))
+        #expect(!String(decoding: pathForm.prefix(12), as: UTF8.self).hasSuffix("101"))
 
         // The grant is for this host only: another port's origin refuses it, as does a made-up one.
         #expect(try await Self.raw(server, host: "\(w.id.dropFirst(3))-8771.preview.test", "/", headers: ["Cookie: hearth_preview=\(key)"]).status == 401)
