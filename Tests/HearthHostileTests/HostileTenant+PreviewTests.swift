@@ -153,6 +153,20 @@ import Testing
         #expect(try await Self.noRedirects.execute(HTTPClientRequest(url: tenant.server.url + other), timeout: .seconds(30)).status == .ok)
     }
 
+    @Test func aGrantEndsWhenTheSessionThatOpenedItSignsOut() async throws {
+        let (tenant, id) = try await Self.setUp()
+        defer { Task { try? await tenant.member.delete(id) } }
+        let session = try await tenant.member.signIn(email: "v@\(tenant.tenant).test", password: "a long password")
+        var opening = HTTPClientRequest(url: tenant.server.url + "/w/\(id)/p/8771/")
+        opening.headers.add(name: "Cookie", value: session.cookie)
+        let opened = try await Self.noRedirects.execute(opening, timeout: .seconds(30))
+        let grant = try #require(opened.headers["Location"].first)
+        #expect(try await Self.noRedirects.execute(HTTPClientRequest(url: tenant.server.url + grant), timeout: .seconds(30)).status == .ok)
+        try await tenant.member.signOut(session)
+        #expect(try await Self.noRedirects.execute(HTTPClientRequest(url: tenant.server.url + grant), timeout: .seconds(30)).status == .unauthorized,
+                "signing out ends the previews the session opened")
+    }
+
     @Test func aGuestsOversizedWebSocketMessageClosesTheSocketWith1009() async throws {
         let (tenant, id) = try await Self.setUp()
         defer { Task { try? await tenant.member.delete(id) } }
