@@ -40,8 +40,13 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("image-import-dir"),
             help: "Directory the operator imports OCI layouts from, as image oci:NAME (default: DATA/imports)")
     var imageImportDirectory: String?
+    @Option(help: "Serve previews from their own origins, {workspace}-{port}.DOMAIN (needs a wildcard DNS name, and behind TLS a wildcard certificate, for *.DOMAIN); DOMAIN may carry a port, e.g. preview.localhost:7070")
+    var previewDomain: String?
 
     func run() async throws {
+        if let previewDomain, previewDomain.isEmpty || previewDomain.contains("/") || previewDomain.hasPrefix(".") {
+            throw ValidationError("--preview-domain is a domain such as preview.hearth.example.com")
+        }
         if let publicURL, !(publicURL.hasPrefix("https://") || publicURL.hasPrefix("http://")) {
             throw ValidationError("--public-url is a URL such as https://hearth.example.com")
         }
@@ -62,6 +67,7 @@ struct Serve: AsyncParsableCommand {
                                                       qemuBootTimeout: qemuBootTimeout.map { .milliseconds(Int($0 * 1000)) })
         configuration.publicURL = publicURL
         configuration.imageImportDirectory = imageImportDirectory ?? configuration.dataDirectory + "/imports"
+        configuration.previewDomain = previewDomain
         let service = try await HearthService.make(configuration, logger: logger)
         try await service.run { port in
             logger.notice("listening", metadata: ["http.url": "http://\(host):\(port)", "auth.token_file": "\(service.tokenPath)",

@@ -18,6 +18,10 @@ public struct HearthServerConfiguration: Sendable {
     /// The URL browsers use, when a TLS proxy fronts the server (`https://…`): it makes the session
     /// cookie `__Host-` and Secure, and is the only origin WebSockets may come from.
     public var publicURL: String?
+    /// `--preview-domain`: previews answer at `{id}-{port}.DOMAIN` (a wildcard DNS name, and behind
+    /// TLS a wildcard certificate, that reach this server), each an origin of its own; nil serves
+    /// them under `/w/{ws}/p/{port}/` on Hearth's origin, sandboxed.
+    public var previewDomain: String?
     public var identityPolicy: IdentityStore.Policy = IdentityStore.Policy()
     /// The only place OCI layouts are imported from (`image: "oci:NAME"`, the operator only); nil
     /// turns imports off. Tenants never name a host path.

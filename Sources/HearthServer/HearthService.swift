@@ -83,7 +83,10 @@ public struct HearthService: Sendable {
         let router = Router(context: HearthContext.self)
         let cookies = SessionCookies(publicURL: configuration.publicURL)
         let auditor = Auditor(log: audit, logger: logger)
+        var previews = PreviewRoutes(manager: manager, auditor: auditor, cookies: cookies, grants: previewGrants, identity: identity)
+        previews.origin = configuration.previewDomain.map { PreviewOrigin(domain: $0, secure: cookies.secure) }
         router.middlewares.add(ErrorMappingMiddleware())
+        if let origin = previews.origin { router.middlewares.add(PreviewOriginMiddleware(origin: origin, routes: previews)) }
         router.middlewares.add(MetricsMiddleware())
         router.middlewares.add(AuthMiddleware(identity: identity, cookies: cookies))
         let manager = self.manager
@@ -114,16 +117,19 @@ public struct HearthService: Sendable {
         ImageRoutes(images: manager.images, identity: identity, auditor: auditor).register(on: v1)
         IdentityRoutes(identity: identity, auditor: auditor, cookies: cookies).register(on: router)
         AuditRoutes(log: audit).register(on: router)
-        PreviewRoutes(manager: manager, auditor: auditor, cookies: cookies, grants: previewGrants).register(on: router)
+        previews.register(on: router)
         WebAssets.register(on: router)
 
         let wsRouter = Router(context: HearthContext.self)
         wsRouter.middlewares.add(ErrorMappingMiddleware())
+        if let origin = previews.origin {
+            PreviewSocket.register(on: wsRouter, origin: origin, manager: manager, grants: previewGrants, identity: identity)
+        }
         wsRouter.middlewares.add(AuthMiddleware(identity: identity, cookies: cookies))
         ExecSocket.register(on: wsRouter, manager: manager, auditor: auditor)
         PortTunnelSocket.register(on: wsRouter, manager: manager)
         TerminalSocket.register(on: wsRouter, manager: manager, terminals: terminals, auditor: auditor)
-        PreviewSocket.register(on: wsRouter, manager: manager, grants: previewGrants)
+        PreviewSocket.register(on: wsRouter, manager: manager, grants: previewGrants, identity: identity, servedElsewhere: previews.origin != nil)
 
         return Application(
             router: router,

@@ -32,9 +32,9 @@ struct FileRoutes {
             let (ref, path) = try await target(request, context)
             let stream = try await manager.openStream(ref, .readFile(path: path, offset: nil, length: nil))
             // The agent answers with the file's stat before its bytes, or with an error.
-            let size: UInt64
+            let stat: FileStat
             do {
-                size = try await Self.awaitOpened(stream)
+                stat = try await Self.awaitOpened(stream)
             } catch {
                 stream.close()
                 throw HearthError.from(error)
@@ -45,22 +45,19 @@ struct FileRoutes {
                 let safe = String(name.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0.value >= 32 ? Character($0) : "_" })
                 headers[.contentDisposition] = "attachment; filename=\"\(safe)\""
             }
-            return Response(status: .ok, headers: headers,
-                            body: ResponseBody(contentLength: Int(size)) { writer in
+            let length = Self.declaredLength(stat)
+            let logger = auditor.logger
+            return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: length) { writer in
                 defer { stream.close() }
-                var sent: UInt64 = 0
-                for try await event in stream {
-                    if case .data(_, let bytes) = event {
-                        sent += UInt64(bytes.count)
-                        try await writer.write(ByteBuffer(bytes: bytes))
-                    } else if case .eof = event {
-                        break
-                    } else if case .control(.failed(let error)) = event {
-                        throw AgentError(error)
-                    }
+                // Exactly `length` bytes, or the connection closes (a file that shrank); a file that
+                // grew is cut at its stat size. Without a length the answer is chunked.
+                do {
+                    _ = try await BoundedRelay.relay(stream, length: length) { try await writer.write(ByteBuffer(bytes: $0)) }
+                } catch let short as BoundedRelay.ShortBody {
+                    logger.notice("file shorter than its stat size; connection closed",
+                                  metadata: ["workspace.id": "\(ref)", "file.expected": "\(short.expected)", "file.sent": "\(short.sent)"])
+                    throw short
                 }
-                // A file that shrank while being read cannot honour its length: fail the response.
-                guard sent == size else { throw HearthError(.conflict, "the file changed while it was read") }
                 try await writer.finish(nil)
             })
         }
@@ -128,12 +125,21 @@ struct FileRoutes {
         throw HearthError(.agentUnavailable, "the workspace agent went away during the write")
     }
 
-    static func awaitOpened(_ stream: HostStream) async throws -> UInt64 {
+    static func awaitOpened(_ stream: HostStream) async throws -> FileStat {
         for try await event in stream {
-            if case .control(.result(.file(let stat))) = event { return stat.size }
+            if case .control(.result(.file(let stat))) = event { return stat }
             if case .control(.failed(let error)) = event { throw AgentError(error) }
         }
         throw HearthError(.agentUnavailable, "the workspace agent went away")
+    }
+
+    /// The `Content-Length` to promise for a file the guest described, or nil to send it chunked.
+    /// The guest's numbers are not trusted: only a regular file with a size that is representable
+    /// gets one (a FIFO, a `/proc` file or a size of `UInt64.max` does not), and the relay then
+    /// sends exactly that many bytes whatever the agent streams.
+    static func declaredLength(_ stat: FileStat) -> Int? {
+        guard stat.kind == .file, stat.size > 0, let size = Int(exactly: stat.size), size <= Int(Int32.max) << 16 else { return nil }
+        return size
     }
 
     func target(_ request: Request, _ context: Context) async throws -> (String, String) {

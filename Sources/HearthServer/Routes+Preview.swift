@@ -1,6 +1,7 @@
 import Foundation
 import HearthControlPlane
 import HearthCore
+import HearthIdentity
 import HearthRuntime
 import HearthWire
 import HTTPTypes
@@ -15,23 +16,29 @@ import NIOCore
 /// the page gets an opaque origin, cannot read the IDE, and its requests carry no Hearth cookie.
 /// The preview authenticates them by capability instead: opening `/w/{ws}/p/{port}/` with a
 /// session or token issues a grant (128 random bits, 12 hours, this workspace and port only, the
-/// caller's role) and redirects to `/w/{ws}/p/{port}/~{grant}/`, under which the page's relative
+/// caller's role, honoured only while the caller's token or session is) and redirects to `/w/{ws}/p/{port}/~{grant}/`, under which the page's relative
 /// links, scripts, fetches and forms resolve and are let through.
 ///
-/// Each request is one tunnel and one HTTP/1.0 exchange with the guest server, so the guest
-/// delimits its answer by closing (never chunked) and no connection state is shared between
-/// users. The guest sees neither Hearth's session cookie, nor a Hearth bearer token, nor any
-/// `X-Forwarded-*` header the client sent.
+/// Each request is one tunnel and one HTTP/1.0 exchange with the guest server, so no connection
+/// state is shared between users. The guest never frames what the browser gets: its
+/// `Content-Length` is honoured exactly (extra bytes dropped, missing ones close the connection)
+/// and without one the answer is chunked by Hearth (`PreviewResponseHead`, `BoundedRelay`). Its
+/// cookies are confined to this preview's path (`PreviewCookies`). The guest sees neither Hearth's
+/// session cookie, nor a Hearth bearer token, nor any `X-Forwarded-*` header the client sent.
 struct PreviewRoutes {
     let manager: WorkspaceManager
     let auditor: Auditor
     let cookies: SessionCookies
     let grants: PreviewGrants
-    static let maxRequestBody = 32 << 20
-    static let maxResponseHead = 64 << 10
+    let identity: IdentityStore
+    /// Set by `--preview-domain`: previews are served from `{id}-{port}.{domain}`, and their
+    /// `/w/…` URLs on Hearth's origin only redirect there.
+    var origin: PreviewOrigin?
+    /// A request body without a length (chunked) is held to learn it, up to this much.
+    static let maxHeldBody = 1 << 20
 
     static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer",
-                                        "proxy-authorization", "proxy-authenticate", "host", "content-length"]
+                                        "proxy-authorization", "proxy-authenticate", "host", "content-length", "expect"]
 
     func register(on router: Router<HearthContext>) {
         for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete, .options] {
@@ -55,14 +62,21 @@ struct PreviewRoutes {
             guard AuthMiddleware.isSafe(request.method) else {
                 throw HearthError(.invalidArgument, "open the preview with GET; its page then talks to the server itself")
             }
-            let key = grants.issue(PreviewGrants.Grant(workspaceID: id, reference: ref, port: port, tenant: principal.tenantName,
-                                                       actor: principal.email, role: principal.role))
+            let key = try grants.issue(PreviewGrants.Grant(workspaceID: id, reference: ref, port: port, tenant: principal.tenantName,
+                                                           actor: principal.email, role: principal.role,
+                                                           credential: PreviewGrants.Credential(principal.credential)))
             auditor.record(context, "preview.open", target: id, detail: "port \(port)")
-            return Response(status: .found, headers: [.location: "\(base)/~\(key)\(rest.isEmpty ? "/" : rest)\(query)", .cacheControl: "no-store"])
+            let at = origin.map { $0.url(workspaceID: id, port: port) } ?? base
+            return Response(status: .found, headers: [.location: "\(at)/~\(key)\(rest.isEmpty ? "/" : rest)\(query)", .cacheControl: "no-store"])
         }
-        let (grant, key, tail) = try Self.granted(rest, reference: ref, port: port, grants: grants)
+        let (grant, key, tail) = try Self.granted(rest, reference: ref, port: port, grants: grants, identity: identity)
         if !grant.role.canWrite, !AuthMiddleware.isSafe(request.method) {
             throw HearthError(.forbidden, "a viewer cannot change anything")
+        }
+        if let origin {
+            // With a preview domain, nothing of a workspace is served on Hearth's own origin.
+            let at = origin.url(workspaceID: grant.workspaceID, port: port)
+            return Response(status: .found, headers: [.location: "\(at)/~\(key)\(tail.isEmpty ? "/" : tail)\(query)", .cacheControl: "no-store"])
         }
         if tail.isEmpty {
             return Response(status: .movedPermanently, headers: [.location: "\(base)/~\(key)/\(query)"])
@@ -76,24 +90,31 @@ struct PreviewRoutes {
             if let wanted = request.headers[.accessControlRequestHeaders] { headers[.accessControlAllowHeaders] = wanted }
             return Response(status: .noContent, headers: headers)
         }
-        var response = try await forward(request, workspaceID: grant.workspaceID, port: port, path: path)
+        var response = try await forward(request, workspaceID: grant.workspaceID, port: port, path: path, cookiePath: base + "/")
         response.headers[.accessControlAllowOrigin] = "*"
+        // On Hearth's origin the page must not run as Hearth: an opaque origin of its own.
+        response.headers[.contentSecurityPolicy] = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
         return response
     }
 
     /// The grant a `/~{grant}/…` remainder of a preview URL carries, and the guest path after it.
-    static func granted(_ rest: String, reference: String, port: UInt16, grants: PreviewGrants) throws -> (PreviewGrants.Grant, String, String) {
+    static func granted(_ rest: String, reference: String, port: UInt16, grants: PreviewGrants,
+                        identity: IdentityStore) throws -> (PreviewGrants.Grant, String, String) {
         guard rest.hasPrefix("/~") else { throw HearthError(.unauthorized, "a preview is opened from the workspace's ports panel") }
         let afterMark = rest.dropFirst(2)
         let key = String(afterMark.prefix { $0 != "/" })
-        guard let grant = grants.grant(key), grant.reference == reference, grant.port == port else {
-            throw HearthError(.unauthorized, "this preview link has expired or is not yours; open it again from the workspace's ports panel")
+        guard let grant = grants.grant(key, isLive: { $0.isLive(in: identity) }), grant.reference == reference, grant.port == port else {
+            throw HearthError(.unauthorized, "this preview link has expired or is not yours; open it again from the workspace's ports panel",
+                              detail: "preview grant refused: unknown, expired, ended with its credential, or for another workspace or port")
         }
         return (grant, key, String(afterMark.dropFirst(key.count)))
     }
 
-    func forward(_ request: Request, workspaceID id: String, port: UInt16, path: String) async throws -> Response {
-        let body = try await request.body.collect(upTo: Self.maxRequestBody)
+    func forward(_ request: Request, workspaceID id: String, port: UInt16, path: String, cookiePath: String) async throws -> Response {
+        // A body with a length streams through as it arrives (the tunnel's credit is the
+        // backpressure); only one without (chunked) is held, up to a small bound, to learn its length.
+        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        let held = declared == nil ? try await request.body.collect(upTo: Self.maxHeldBody) : nil
         let stream: HostStream
         do {
             stream = try await manager.openStream(id, .tunnel(port: port))
@@ -107,15 +128,37 @@ struct PreviewRoutes {
             throw mapped
         }
         do {
-            _ = try await stream.send(.bytes, head(request, path: path, port: port, bodyLength: body.readableBytes))
-            if body.readableBytes > 0 { _ = try await stream.send(.bytes, body.readableBytesView) }
-            let (status, headers, rest) = try await readHead(stream)
-            return Response(status: status, headers: headers, body: ResponseBody { writer in
+            _ = try await stream.send(.bytes, head(request, path: path, port: port, bodyLength: declared ?? held?.readableBytes ?? 0))
+            if let held, held.readableBytes > 0 {
+                _ = try await stream.send(.bytes, held.readableBytesView)
+            } else if declared ?? 0 > 0 {
+                for try await buffer in request.body {
+                    guard try await stream.send(.bytes, buffer.readableBytesView) else { break }
+                }
+            }
+            let (answer, rest) = try await readHead(stream, cookiePath: cookiePath, isHead: request.method == .head)
+            let logger = auditor.logger
+            if answer.droppedCookies > 0 {
+                logger.notice("preview cookie refused", metadata: ["workspace.id": "\(id)", "preview.port": "\(port)",
+                                                                    "preview.cookies_dropped": "\(answer.droppedCookies)"])
+            }
+            let length: Int?
+            switch answer.framing {
+            case .none:
+                stream.close()
+                return Response(status: answer.status, headers: answer.fields, body: ResponseBody())
+            case .length(let declared): length = declared
+            case .untilClose: length = nil
+            }
+            return Response(status: answer.status, headers: answer.fields, body: ResponseBody(contentLength: length) { writer in
                 defer { stream.close() }
-                if !rest.isEmpty { try await writer.write(ByteBuffer(bytes: rest)) }
-                for try await event in stream {
-                    if case .data(_, let bytes) = event { try await writer.write(ByteBuffer(bytes: bytes)) }
-                    if case .eof = event { break }
+                do {
+                    _ = try await BoundedRelay.relay(first: rest, stream, length: length) { try await writer.write(ByteBuffer(bytes: $0)) }
+                } catch let short as BoundedRelay.ShortBody {
+                    logger.notice("preview answer shorter than its Content-Length; connection closed",
+                                  metadata: ["workspace.id": "\(id)", "preview.port": "\(port)", "preview.expected": "\(short.expected)",
+                                             "preview.sent": "\(short.sent)"])
+                    throw short
                 }
                 try await writer.finish(nil)
             })
@@ -141,7 +184,7 @@ struct PreviewRoutes {
             let name = field.name.canonicalName
             if Self.hopByHop.contains(name) || name.hasPrefix("x-forwarded-") || name == "forwarded" { continue }
             if name == "cookie" {
-                if let kept = cookies.strippingSession(field.value) { lines.append("Cookie: \(kept)") }
+                if let kept = PreviewCookies.forGuest(field.value) { lines.append("Cookie: \(kept)") }
                 continue
             }
             if name == "authorization", field.value.contains("hth_") { continue }
@@ -151,46 +194,24 @@ struct PreviewRoutes {
         return Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8)
     }
 
-    /// Reads the guest's status line and headers; returns the body bytes read past them.
-    func readHead(_ stream: HostStream) async throws -> (HTTPResponse.Status, HTTPFields, [UInt8]) {
+    /// Reads the guest's status line and headers; returns them and the body bytes read past them.
+    func readHead(_ stream: HostStream, cookiePath: String, isHead: Bool) async throws -> (PreviewResponseHead, [UInt8]) {
         var buffer: [UInt8] = []
-        let separator: [UInt8] = [13, 10, 13, 10]
-        while true {
-            guard let event = try await stream.next() else { break }
+        while buffer.count <= PreviewResponseHead.maxHead, let event = try await stream.next() {
             guard case .data(_, let bytes) = event else {
                 if case .eof = event { break }
                 continue
             }
+            let scanned = buffer.count
             buffer += bytes
-            if let end = buffer.firstRange(of: separator) {
+            if let end = PreviewResponseHead.endOfHead(buffer, from: scanned), end.lowerBound <= PreviewResponseHead.maxHead {
                 let head = String(decoding: buffer[..<end.lowerBound], as: UTF8.self)
-                return try parseHead(head, rest: Array(buffer[end.upperBound...]))
+                var answer = try PreviewResponseHead.parse(head, cookiePath: cookiePath, isHead: isHead)
+                // The grant may be in the URL: never sent on to another site.
+                answer.fields[.referrerPolicy] = "no-referrer"
+                return (answer, Array(buffer[end.upperBound...]))
             }
-            guard buffer.count <= Self.maxResponseHead else { break }
         }
         throw HearthError(.agentUnavailable, "the server in the workspace did not answer with HTTP")
-    }
-
-    func parseHead(_ head: String, rest: [UInt8]) throws -> (HTTPResponse.Status, HTTPFields, [UInt8]) {
-        var lines = head.split(separator: "\r\n", omittingEmptySubsequences: false).makeIterator()
-        guard let statusLine = lines.next(), statusLine.hasPrefix("HTTP/"),
-              let code = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }), (100...599).contains(code) else {
-            throw HearthError(.agentUnavailable, "the server in the workspace did not answer with HTTP")
-        }
-        var fields = HTTPFields()
-        var chunked = false
-        while let line = lines.next() {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let name = line[..<colon].trimmingCharacters(in: .whitespaces)
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            if name.lowercased() == "transfer-encoding", value.lowercased().contains("chunked") { chunked = true }
-            guard let fieldName = HTTPField.Name(name), !Self.hopByHop.contains(fieldName.canonicalName) || fieldName == .contentLength else { continue }
-            if fieldName == .setCookie, value.lowercased().hasPrefix(cookies.name.lowercased() + "=") { continue }
-            fields.append(HTTPField(name: fieldName, value: value))
-        }
-        if chunked { throw HearthError(.agentUnavailable, "the server in the workspace answered an HTTP/1.0 request with chunked encoding") }
-        fields[.contentSecurityPolicy] = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
-        fields[.referrerPolicy] = "no-referrer"
-        return (HTTPResponse.Status(code: code), fields, rest)
     }
 }

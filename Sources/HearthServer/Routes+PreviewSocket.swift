@@ -1,76 +1,132 @@
 import Foundation
 import HearthControlPlane
 import HearthCore
+import HearthIdentity
 import HearthRuntime
 import Hummingbird
 import HummingbirdWebSocket
+import Logging
 import NIOCore
+import NIOWebSocket
 
 /// WebSockets of a previewed app (`/w/{ws}/p/{port}/~{grant}/…`, as its page opens them): the
 /// browser's WebSocket ends here, and a second one, over an agent tunnel, goes to the guest
 /// server; messages are relayed between the two. Authenticated by the grant, like the preview.
 enum PreviewSocket {
-    static func register(on router: Router<HearthContext>, manager: WorkspaceManager, grants: PreviewGrants) {
+    /// `servedElsewhere`: a preview domain is set, so nothing of a workspace is served on Hearth's
+    /// origin (its page opens its WebSockets on the preview origin).
+    static func register(on router: Router<HearthContext>, manager: WorkspaceManager, grants: PreviewGrants, identity: IdentityStore,
+                         servedElsewhere: Bool = false) {
         router.ws("/w/:ws/p/:port/**", shouldUpgrade: { request, context in
-            guard (try? target(request, context.parameters, grants)) != nil else { return .dontUpgrade }
-            // The guest answers later; offer the client's first subprotocol, which is what a
-            // single-protocol app expects back.
-            if let offered = request.headers[.secWebSocketProtocol]?.split(separator: ",").first {
-                return .upgrade([.secWebSocketProtocol: offered.trimmingCharacters(in: .whitespaces)])
-            }
-            return .upgrade([:])
+            guard !servedElsewhere, (try? target(request, context.parameters, grants, identity)) != nil else { return .dontUpgrade }
+            return offer(request)
         }) { inbound, outbound, context in
-            guard let (grant, path) = try? target(context.request, context.requestContext.parameters, grants) else { return }
-            let stream = try await manager.openStream(grant.workspaceID, .tunnel(port: grant.port))
-            defer { stream.close() }
-            try await PortTunnelSocket.awaitConnected(stream)
-            var handshake = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(grant.port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            handshake += "Sec-WebSocket-Key: \(Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())\r\nSec-WebSocket-Version: 13\r\n"
-            if let offered = context.request.headers[.secWebSocketProtocol] { handshake += "Sec-WebSocket-Protocol: \(offered)\r\n" }
-            _ = try await stream.send(.bytes, Array((handshake + "\r\n").utf8))
-            let firstFrames = try await readUpgrade(stream)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for try await message in inbound.messages(maxSize: 1 << 20) {
-                        switch message {
-                        case .text(let text): _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 1, Array(text.utf8)))
-                        case .binary(let buffer): _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 2, Array(buffer.readableBytesView)))
-                        }
-                    }
-                    _ = try? await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 8, [0x03, 0xE8]))
-                }
-                group.addTask {
-                    var decoder = WebSocketFrameDecoder()
-                    decoder.append(firstFrames)
-                    while true {
-                        while let (opcode, payload) = try decoder.next() {
-                            switch opcode {
-                            case 1: try await outbound.write(.text(String(decoding: payload, as: UTF8.self)))
-                            case 2: try await outbound.write(.binary(ByteBuffer(bytes: payload)))
-                            case 9: _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 10, payload))
-                            case 8: return
-                            default: continue
-                            }
-                        }
-                        guard let event = try await stream.next() else { return }
-                        switch event {
-                        case .data(_, let bytes): decoder.append(bytes)
-                        case .eof: return
-                        case .control: continue
-                        }
-                    }
-                }
-                try await group.next()
-                group.cancelAll()
-            }
+            guard let (grant, path) = try? target(context.request, context.requestContext.parameters, grants, identity) else { return }
+            try await relay(grant: grant, path: path, request: context.request, inbound: inbound, outbound: outbound,
+                            logger: context.logger, manager: manager)
         }
     }
 
-    static func target(_ request: Request, _ parameters: Parameters, _ grants: PreviewGrants) throws -> (PreviewGrants.Grant, String) {
+    /// With a preview domain: a page on its own origin opens its WebSockets there, at any path.
+    /// Registered before `AuthMiddleware` (the grant cookie is the credential, checked here), and
+    /// followed by a gate that keeps every other WebSocket route off preview hosts.
+    static func register(on router: Router<HearthContext>, origin: PreviewOrigin, manager: WorkspaceManager, grants: PreviewGrants,
+                         identity: IdentityStore) {
+        router.ws("/**", shouldUpgrade: { request, _ in
+            guard (try? originTarget(request, origin, grants, identity)) != nil else { return .dontUpgrade }
+            return offer(request)
+        }) { inbound, outbound, context in
+            guard let (grant, path) = try? originTarget(context.request, origin, grants, identity) else { return }
+            try await relay(grant: grant, path: path, request: context.request, inbound: inbound, outbound: outbound,
+                            logger: context.logger, manager: manager)
+        }
+        router.middlewares.add(PreviewHostGate(origin: origin))
+    }
+
+    /// The guest answers later; offer the client's first subprotocol, which is what a
+    /// single-protocol app expects back.
+    static func offer(_ request: Request) -> RouterShouldUpgrade {
+        if let offered = request.headers[.secWebSocketProtocol]?.split(separator: ",").first {
+            return .upgrade([.secWebSocketProtocol: offered.trimmingCharacters(in: .whitespaces)])
+        }
+        return .upgrade([:])
+    }
+
+    static func relay(grant: PreviewGrants.Grant, path: String, request: Request, inbound: WebSocketInboundStream,
+                      outbound: WebSocketOutboundWriter, logger: Logger, manager: WorkspaceManager) async throws {
+        let stream = try await manager.openStream(grant.workspaceID, .tunnel(port: grant.port))
+        defer { stream.close() }
+        try await PortTunnelSocket.awaitConnected(stream)
+        var handshake = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(grant.port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        handshake += "Sec-WebSocket-Key: \(Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())\r\nSec-WebSocket-Version: 13\r\n"
+        if let offered = request.headers[.secWebSocketProtocol] { handshake += "Sec-WebSocket-Protocol: \(offered)\r\n" }
+        _ = try await stream.send(.bytes, Array((handshake + "\r\n").utf8))
+        let firstFrames = try await readUpgrade(stream)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await message in inbound.messages(maxSize: WebSocketFrameDecoder.maxMessage) {
+                    switch message {
+                    case .text(let text): _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 1, Array(text.utf8)))
+                    case .binary(let buffer): _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 2, Array(buffer.readableBytesView)))
+                    }
+                }
+                _ = try? await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 8, [0x03, 0xE8]))
+            }
+            group.addTask {
+                var decoder = WebSocketFrameDecoder()
+                decoder.append(firstFrames)
+                while true {
+                    let frame: (UInt8, [UInt8])?
+                    do {
+                        frame = try decoder.next()
+                    } catch let error as WebSocketFrameDecoder.TooLarge {
+                        // The guest's message would be held whole: the browser's side closes
+                        // with 1009 and the guest's tunnel is dropped.
+                        logger.notice("preview WebSocket message over the cap; closed with 1009",
+                                      metadata: ["workspace.id": "\(grant.workspaceID)", "preview.port": "\(grant.port)"])
+                        try? await outbound.close(.messageTooLarge, reason: "a message from the workspace is over \(error.limit) bytes")
+                        return
+                    }
+                    if let (opcode, payload) = frame {
+                        switch opcode {
+                        case 1: try await outbound.write(.text(String(decoding: payload, as: UTF8.self)))
+                        case 2: try await outbound.write(.binary(ByteBuffer(bytes: payload)))
+                        case 9: _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 10, payload))
+                        case 8: return
+                        default: continue
+                        }
+                        continue
+                    }
+                    guard let event = try await stream.next() else { return }
+                    switch event {
+                    case .data(_, let bytes): decoder.append(bytes)
+                    case .eof: return
+                    case .control: continue
+                    }
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// The grant and guest path of a WebSocket opened on a preview origin (Host and grant cookie).
+    static func originTarget(_ request: Request, _ origin: PreviewOrigin, _ grants: PreviewGrants,
+                             _ identity: IdentityStore) throws -> (PreviewGrants.Grant, String) {
+        guard let authority = request.head.authority, let (id, port) = origin.target(authority: authority),
+              let grant = origin.grant(offeredBy: request, workspaceID: id, port: port, grants: grants, identity: identity) else {
+            throw HearthError(.unauthorized, "open this preview from the workspace's ports panel")
+        }
+        guard grant.role.canWrite else { throw HearthError(.forbidden, "a viewer cannot open a preview's WebSocket") }
+        return (grant, request.uri.path + (request.uri.query.map { "?" + $0 } ?? ""))
+    }
+
+    static func target(_ request: Request, _ parameters: Parameters, _ grants: PreviewGrants,
+                       _ identity: IdentityStore) throws -> (PreviewGrants.Grant, String) {
         let ref = try parameters.require("ws")
         guard let port = parameters.get("port", as: UInt16.self) else { throw HearthError(.invalidArgument, "bad port") }
         let rest = String(request.uri.path.dropFirst("/w/\(ref)/p/\(port)".count))
-        let (grant, _, tail) = try PreviewRoutes.granted(rest, reference: ref, port: port, grants: grants)
+        let (grant, _, tail) = try PreviewRoutes.granted(rest, reference: ref, port: port, grants: grants, identity: identity)
         guard grant.role.canWrite else { throw HearthError(.forbidden, "a viewer cannot open a preview's WebSocket") }
         return (grant, (tail.isEmpty ? "/" : tail) + (request.uri.query.map { "?" + $0 } ?? ""))
     }
@@ -93,41 +149,76 @@ enum PreviewSocket {
 }
 
 /// RFC 6455 frames as a WebSocket client writes (masked) and reads (unmasked, possibly fragmented)
-/// them. The guest is untrusted: a message is capped at 16 MiB.
+/// them. The guest is untrusted: a message is capped at `maxMessage` (as the browser's side is),
+/// control frames at 125 bytes, and decoding is linear in the bytes received: consumed bytes are
+/// skipped by an index and compacted away only once they are the larger part of the buffer.
 struct WebSocketFrameDecoder {
-    static let maxMessage = 16 << 20
+    static let maxMessage = 1 << 20
+    struct TooLarge: Error, Equatable { var limit: Int }
+
     private var buffer: [UInt8] = []
+    private var start = 0
     private var fragments: [UInt8] = []
     private var fragmentOpcode: UInt8 = 0
 
-    mutating func append(_ bytes: [UInt8]) { buffer += bytes }
+    /// Bytes received and not yet decoded (bounded by one frame header plus `maxMessage`, since a
+    /// caller appends only after `next()` returned nil).
+    var pending: Int { buffer.count - start }
+    var heldFragments: Int { fragments.count }
+    /// Bytes moved by compaction, over the decoder's life: at most the bytes appended (linearity).
+    private(set) var bytesMoved = 0
+
+    mutating func append(_ bytes: [UInt8]) {
+        if start > 0, start >= buffer.count / 2 {
+            bytesMoved &+= buffer.count - start
+            buffer.removeFirst(start)
+            start = 0
+        }
+        buffer += bytes
+    }
 
     /// The next complete message or control frame: (opcode, payload).
     mutating func next() throws -> (UInt8, [UInt8])? {
         while true {
-            guard buffer.count >= 2 else { return nil }
-            let fin = buffer[0] & 0x80 != 0, opcode = buffer[0] & 0x0F, masked = buffer[1] & 0x80 != 0
-            var length = Int(buffer[1] & 0x7F), offset = 2
+            let available = buffer.count - start
+            guard available >= 2 else { return nil }
+            let first = buffer[start], second = buffer[start + 1]
+            let fin = first & 0x80 != 0, opcode = first & 0x0F, masked = second & 0x80 != 0
+            var length = UInt64(second & 0x7F), offset = 2
             if length == 126 {
-                guard buffer.count >= 4 else { return nil }
-                length = Int(buffer[2]) << 8 | Int(buffer[3])
+                guard available >= 4 else { return nil }
+                length = UInt64(buffer[start + 2]) << 8 | UInt64(buffer[start + 3])
                 offset = 4
             } else if length == 127 {
-                guard buffer.count >= 10 else { return nil }
-                length = buffer[2..<10].reduce(0) { $0 << 8 | Int($1) }
+                guard available >= 10 else { return nil }
+                length = buffer[(start + 2)..<(start + 10)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
                 offset = 10
             }
-            guard length >= 0, length <= Self.maxMessage else { throw HearthError(.payloadTooLarge, "a preview WebSocket message is over 16 MiB") }
-            let maskOffset = offset
+            if opcode >= 8 {
+                guard length <= 125, fin else { throw HearthError(.agentProtocol, "a preview WebSocket control frame is malformed") }
+            }
+            // Checked before anything is held: the total a message would reach, not just this frame.
+            guard length <= UInt64(Self.maxMessage), opcode >= 8 || fragments.count + Int(length) <= Self.maxMessage else {
+                throw TooLarge(limit: Self.maxMessage)
+            }
+            let count = Int(length)
+            let maskOffset = start + offset
             if masked { offset += 4 }
-            guard buffer.count >= offset + length else { return nil }
-            var payload = Array(buffer[offset..<offset + length])
+            guard available >= offset + count else { return nil }
+            let body = start + offset
+            var payload = Array(buffer[body..<body + count])
             if masked { for i in payload.indices { payload[i] ^= buffer[maskOffset + i % 4] } }
-            buffer.removeFirst(offset + length)
+            start += offset + count
+            if start == buffer.count {
+                buffer.removeAll(keepingCapacity: true)
+                start = 0
+            }
             if opcode >= 8 { return (opcode, payload) }
-            if opcode != 0 { fragmentOpcode = opcode; fragments = [] }
+            if opcode != 0 {
+                fragmentOpcode = opcode
+                fragments = []
+            }
             fragments += payload
-            guard fragments.count <= Self.maxMessage else { throw HearthError(.payloadTooLarge, "a preview WebSocket message is over 16 MiB") }
             if fin {
                 defer { fragments = [] }
                 return (fragmentOpcode, fragments)

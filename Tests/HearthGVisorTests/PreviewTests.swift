@@ -104,7 +104,8 @@ import Testing
         #expect(response.status == .ok)
         #expect(response.headers["Content-Security-Policy"].first?.hasPrefix("sandbox") == true)
         #expect(response.headers["Access-Control-Allow-Origin"].first == "*")
-        #expect(response.headers["Set-Cookie"] == ["app=1; Path=/"], "the guest cannot set Hearth's cookie")
+        #expect(response.headers["Set-Cookie"] == ["app=1; Path=/w/preview/p/8764/"],
+                "the guest cannot set Hearth's cookie, and its own stay in its preview")
         let seen = try JSONSerialization.jsonObject(with: Data(buffer: try await response.body.collect(upTo: 1 << 20))) as? [String: Any]
         let headers = (seen?["headers"] as? [String: String]) ?? [:]
         #expect(seen?["method"] as? String == "POST" && seen?["path"] as? String == "/app?x=1" && seen?["body"] as? String == "hello=1")
