@@ -188,14 +188,9 @@ extension HostileTenantTerminalTests {
         let terminal = try #require(await hub.all(workspaceID: w.id).first)
         let queued = await terminal.peakQueued
         #expect(queued <= Terminal.window + 256 * 1024, "queued \(queued) bytes for a client that read nothing")
-        // The server lives, and the terminal reads on without the dropped client.
-        let produced = await terminal.producedBytes
-        let deadline = ContinuousClock.now + .seconds(30)
-        while await terminal.producedBytes <= produced + Terminal.window, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        #expect(await terminal.producedBytes > produced + Terminal.window)
-        #expect(try await evil.member.run(w.id, ["echo", "alive"]).code == 0)
+        // The server lives. (That the terminal reads on without the dropped client is asserted by
+        // TerminalFlowTests, without a sandbox whose fate is not this test's subject.)
+        #expect(try await server.client.health().status == "ok")
         #expect(try await evil.member.list().contains { $0.id == w.id })
         try await evil.member.delete(w.id)
     }
