@@ -51,22 +51,51 @@ public enum ExecStream {
         frame(kind, Array((try? JSONEncoder().encode(value)) ?? Data()))
     }
 
-    /// Incremental parser for a client reading the stream.
+    /// Incremental parser of exec-stream frames, for a client reading the stream and for the
+    /// server reading the exec WebSocket, whose bytes are hostile.
+    ///
+    /// Linear in the bytes appended: a cursor moves over the buffer and consumed bytes are dropped
+    /// only once they are at least half of it, so a megabyte of five-byte frames costs a megabyte
+    /// of copying, not a copy per frame. A declared length above `maxPayload` or an unknown kind
+    /// is `malformed` as soon as its header arrives, before any payload is waited for.
     public struct Parser: Sendable {
+        public static let defaultMaxPayload = 16 << 20
         private var buffer: [UInt8] = []
-        public init() {}
+        /// Where the next frame starts in `buffer`.
+        private var head = 0
+        public let maxPayload: Int
 
-        public mutating func append(_ bytes: some Sequence<UInt8>) { buffer.append(contentsOf: bytes) }
+        public init(maxPayload: Int = Parser.defaultMaxPayload) { self.maxPayload = max(0, maxPayload) }
+
+        /// Bytes appended and not yet returned in a frame: at most one frame's header and payload
+        /// plus what the caller appended since it last drained `next()`.
+        public var bufferedBytes: Int { buffer.count - head }
+
+        public mutating func append(_ bytes: some Sequence<UInt8>) {
+            compact()
+            buffer.append(contentsOf: bytes)
+        }
 
         public mutating func next() throws -> (Kind, [UInt8])? {
-            guard buffer.count >= headerSize else { return nil }
-            let length = Int(buffer[1]) << 24 | Int(buffer[2]) << 16 | Int(buffer[3]) << 8 | Int(buffer[4])
-            guard length <= 16 << 20 else { throw ExecStreamError.malformed }
-            guard buffer.count >= headerSize + length else { return nil }
-            guard let kind = Kind(rawValue: buffer[0]) else { throw ExecStreamError.malformed }
-            let payload = Array(buffer[headerSize..<(headerSize + length)])
-            buffer.removeFirst(headerSize + length)
+            guard buffer.count - head >= headerSize else { return nil }
+            let length = Int(buffer[head + 1]) << 24 | Int(buffer[head + 2]) << 16 | Int(buffer[head + 3]) << 8 | Int(buffer[head + 4])
+            guard length <= maxPayload, let kind = Kind(rawValue: buffer[head]) else { throw ExecStreamError.malformed }
+            guard buffer.count - head - headerSize >= length else { return nil }
+            let start = head + headerSize
+            let payload = Array(buffer[start..<(start + length)])
+            head = start + length
+            if head == buffer.count {
+                // Keep a small buffer for the next message; give a large one back.
+                buffer.removeAll(keepingCapacity: buffer.capacity <= 64 * 1024)
+                head = 0
+            }
             return (kind, payload)
+        }
+
+        private mutating func compact() {
+            guard head > 0, head >= buffer.count / 2 else { return }
+            buffer.removeSubrange(0..<head)
+            head = 0
         }
     }
 

@@ -23,6 +23,17 @@ struct ExecOperation {
     /// session's supervisor and the agent relays Ctrl-C and friends to it.
     var relaysSignals: Bool { request.pty != nil && !TerminalSignalRelay.kernelRaisesSignals }
 
+    /// When a process with `timeoutMs` started at `now` is killed. The host's number is not
+    /// trusted: one too large to add saturates at the end of time instead of trapping, which would
+    /// kill the agent, PID 1 of a microVM.
+    static func deadline(now: UInt64, timeoutMs: UInt64?) -> UInt64? {
+        guard let timeoutMs else { return nil }
+        let (nanos, overflow) = timeoutMs.multipliedReportingOverflow(by: 1_000_000)
+        if overflow { return .max }
+        let (deadline, late) = now.addingReportingOverflow(nanos)
+        return late ? .max : deadline
+    }
+
     func run() throws(WireError) {
         guard !request.argv.isEmpty else { throw WireError(.invalidArgument, "empty argv") }
         let io: ChildIO
@@ -62,7 +73,7 @@ struct ExecOperation {
         }
         startThread { feedInput(to: io.inputFD, relayingSignalsTo: supervisor) }
 
-        let deadline = request.timeoutMs.map { monotonicNanos() + $0 * 1_000_000 }
+        let deadline = Self.deadline(now: monotonicNanos(), timeoutMs: request.timeoutMs)
         var status = ChildReaper.shared.wait(pid, untilMonotonicNanos: deadline)
         var timedOut = false
         if status == nil {

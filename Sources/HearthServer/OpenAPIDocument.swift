@@ -22,7 +22,7 @@ enum OpenAPIDocument {
               "disk_mib": {"type": "integer", "minimum": 64, "description": "size of the workspace's own disk (qemu only)"}}},
           "Exec": {"type": "object", "required": ["argv"], "properties": {"argv": {"type": "array", "items": {"type": "string"}, "minItems": 1},
               "env": {"type": "object", "additionalProperties": {"type": "string"}}, "cwd": {"type": "string"}, "user": {"type": "string"},
-              "timeout_ms": {"type": "integer", "minimum": 1}, "stdin": {"type": "string"}}},
+              "timeout_ms": {"type": "integer", "minimum": 1, "maximum": 604800000}, "stdin": {"type": "string"}}},
           "FileEntry": {"type": "object", "properties": {"name": {"type": "string"}, "kind": {"type": "string", "enum": ["file", "directory", "symlink", "other"]},
               "size": {"type": "integer"}, "mode": {"type": "integer"}, "mtime": {"type": "number"}, "link_target": {"type": "string"}}}
         },

@@ -44,11 +44,21 @@ struct ExecRoutes {
         }.joined(separator: " ")
     }
 
+    /// The longest `timeout_ms` accepted: a week. Larger numbers are refused here, before the
+    /// agent (PID 1 of a microVM) ever sees them.
+    static let maxTimeoutMs: UInt64 = 7 * 24 * 3600 * 1000
+
     static func request(_ body: API.ExecBody) throws -> ExecRequest {
         guard let first = body.argv.first, !first.isEmpty else { throw HearthError(.invalidArgument, "argv must name a command") }
-        if let timeout = body.timeout_ms, timeout == 0 { throw HearthError(.invalidArgument, "timeout_ms must be positive") }
-        return ExecRequest(argv: body.argv, env: body.env ?? [:], cwd: body.cwd, user: body.user, timeoutMs: body.timeout_ms,
-                           pty: body.pty.map { PTYSize(rows: $0.rows, cols: $0.cols) })
+        if let timeout = body.timeout_ms, !(1...maxTimeoutMs).contains(timeout) {
+            throw HearthError(.invalidArgument, "timeout_ms must be between 1 and \(maxTimeoutMs)")
+        }
+        var pty: PTYSize?
+        if let size = body.pty {
+            guard let valid = ExecSocket.ptySize(size) else { throw HearthError(.invalidArgument, "pty rows and cols must be between 1 and 1000") }
+            pty = valid
+        }
+        return ExecRequest(argv: body.argv, env: body.env ?? [:], cwd: body.cwd, user: body.user, timeoutMs: body.timeout_ms, pty: pty)
     }
 
     /// Turns agent events into exec-stream frames until the process exits.

@@ -40,22 +40,21 @@ enum ExecSocket {
                     try await ExecRoutes.relay(stream) { bytes in try await outbound.write(.binary(ByteBuffer(bytes: bytes))) }
                 }
                 group.addTask {
-                    var parser = ExecStream.Parser()
+                    var parser = ExecStream.Parser(maxPayload: ExecSocket.maxClientFrame)
                     while let message = try await remaining.iterator.next() {
                         guard case .binary(let buffer) = message else { continue }
                         parser.append(buffer.readableBytesView)
                         while let (kind, payload) = try parser.next() {
                             switch kind {
-                            case .stdin: try await stream.send(input, payload)
+                            // An empty write is nothing to forward, and would cost the agent a frame.
+                            case .stdin: if !payload.isEmpty { try await stream.send(input, payload) }
                             case .stdinEOF: try await stream.sendEOF(input)
                             case .resize:
-                                if let size = try? JSONDecoder().decode(API.PTY.self, from: Data(payload)) {
-                                    try await stream.sendControl(.resize(PTYSize(rows: size.rows, cols: size.cols)))
+                                if let size = try? JSONDecoder().decode(API.PTY.self, from: Data(payload)), let pty = ExecSocket.ptySize(size) {
+                                    try await stream.sendControl(.resize(pty))
                                 }
                             case .signal:
-                                if let signal = Int32(String(decoding: payload, as: UTF8.self)) {
-                                    try await stream.sendControl(.signal(signal))
-                                }
+                                if let signal = ExecSocket.signal(payload) { try await stream.sendControl(.signal(signal)) }
                             default: continue
                             }
                         }
@@ -66,6 +65,23 @@ enum ExecSocket {
                 group.cancelAll()
             }
         }
+    }
+}
+
+extension ExecSocket {
+    /// The largest frame a client may send: stdin comes in pieces, never this large.
+    static let maxClientFrame = 1 << 20
+
+    /// A client's resize, if it is a size a terminal can have.
+    static func ptySize(_ size: API.PTY) -> PTYSize? {
+        guard (1...1000).contains(size.rows), (1...1000).contains(size.cols) else { return nil }
+        return PTYSize(rows: size.rows, cols: size.cols)
+    }
+
+    /// A client's signal number, if it is one (1...64); anything else is ignored, not forwarded.
+    static func signal(_ payload: [UInt8]) -> Int32? {
+        guard payload.count <= 8, let signal = Int32(String(decoding: payload, as: UTF8.self)), (1...64).contains(signal) else { return nil }
+        return signal
     }
 }
 

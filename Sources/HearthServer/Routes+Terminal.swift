@@ -5,6 +5,7 @@ import HearthCore
 import HearthRuntime
 import HearthWire
 import Hummingbird
+import Logging
 import HummingbirdWebSocket
 import NIOCore
 
@@ -14,10 +15,12 @@ import NIOCore
 /// The client speaks first (as on the tunnel, so nothing the server says can race the upgrade).
 /// Client → server, text JSON: `{"type":"list"}`, `{"type":"open","cols","rows"}`,
 /// `{"type":"attach","id"}`, `{"type":"input","id","data"}`, `{"type":"resize","id","cols","rows"}`,
-/// `{"type":"ack","id","bytes"}`, `{"type":"close","id"}`.
-/// Server → client: text JSON `terminals`, `opened`, `exit`, `error`; and binary messages of a
-/// 4-byte big-endian terminal id followed by output bytes. The client acknowledges the output
-/// bytes it has drawn; see `Terminal` for the flow control.
+/// `{"type":"ack","id","bytes"}`, `{"type":"close","id"}`, and `{"type":"share","id","readOnly":true}`
+/// (or `"shared":false` to stop sharing).
+/// Server → client: text JSON `terminals` (each with `id`, `shared`, `readOnly`), `opened`,
+/// `attached`, `shared`, `detached`, `exit`, `error`; and binary messages of a 4-byte big-endian
+/// terminal id followed by output bytes. The client acknowledges the output bytes it has drawn;
+/// see `Terminal` for the flow control and `TerminalHub` for who may use which terminal.
 enum TerminalSocket {
     struct ClientMessage: Decodable {
         var type: String
@@ -26,6 +29,8 @@ enum TerminalSocket {
         var cols: Int?
         var rows: Int?
         var bytes: UInt64?
+        var readOnly: Bool?
+        var shared: Bool?
     }
 
     static func register(on router: Router<HearthContext>, manager: WorkspaceManager, terminals: TerminalHub, auditor: Auditor) {
@@ -44,14 +49,22 @@ enum TerminalSocket {
 
 /// One browser connection's view of a workspace's terminals.
 actor TerminalConnection {
+    struct Attachment {
+        let terminal: Terminal
+        /// This connection's client number at the terminal.
+        let client: Int
+        /// The task forwarding the terminal's output to the socket.
+        let task: Task<Void, Never>
+        let access: TerminalAccess
+    }
+
     let manager: WorkspaceManager
     let hub: TerminalHub
     let auditor: Auditor
     let context: HearthContext
     let outbound: WebSocketOutboundWriter
     var workspaceID: String?
-    /// Terminal id → (terminal, this connection's client number there, the task forwarding its output).
-    var attached: [Int: (Terminal, Int, Task<Void, Never>)] = [:]
+    var attached: [Int: Attachment] = [:]
 
     init(manager: WorkspaceManager, hub: TerminalHub, auditor: Auditor, context: HearthContext, outbound: WebSocketOutboundWriter) {
         self.manager = manager
@@ -64,6 +77,7 @@ actor TerminalConnection {
     func run(_ messages: WebSocketInboundMessageStream) async throws {
         let id = try await context.workspaceID(manager)
         workspaceID = id
+        let caller = TerminalCaller(try context.caller())
         for try await message in messages {
             guard case .text(let text) = message,
                   let request = try? JSONDecoder().decode(TerminalSocket.ClientMessage.self, from: Data(text.utf8)) else {
@@ -71,103 +85,138 @@ actor TerminalConnection {
                 continue
             }
             do {
-                try await handle(request, workspaceID: id)
+                try await handle(request, workspaceID: id, caller: caller)
             } catch {
-                await sendError(request.id, HearthError.from(error))
+                let refused = HearthError.from(error)
+                auditor.logger.notice("terminal request refused", metadata: [
+                    "workspace.id": .string(id), "terminal.request": .string(String(request.type.prefix(32))),
+                    "terminal.id": .stringConvertible(request.id ?? 0), "error.code": .string(refused.code.rawValue)])
+                await sendError(request.id, refused)
             }
         }
     }
 
-    func handle(_ request: TerminalSocket.ClientMessage, workspaceID id: String) async throws {
+    func handle(_ request: TerminalSocket.ClientMessage, workspaceID id: String, caller: TerminalCaller) async throws {
+        let number = request.id ?? 0
         switch request.type {
         case "list":
             await hub.prune(workspaceID: id)
-            var list: [[String: Int]] = []
-            for terminal in await hub.list(workspaceID: id) { list.append(["id": terminal.id]) }
+            let list = await hub.list(workspaceID: id, for: caller).map { entry in
+                ["id": AnyEncodable(entry.terminal.id), "shared": AnyEncodable(entry.shared), "readOnly": AnyEncodable(entry.access == .readOnly)]
+            }
             try await sendJSON(["type": AnyEncodable("terminals"), "terminals": AnyEncodable(list)])
         case "open":
             _ = try context.writer()
-            let size = PTYSize(rows: UInt16(clamping: request.rows ?? 24), cols: UInt16(clamping: request.cols ?? 80))
+            let size = PTYSize(rows: UInt16(clamping: max(1, request.rows ?? 24)), cols: UInt16(clamping: max(1, request.cols ?? 80)))
             let exec = ExecRequest(argv: ["/bin/sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"],
                                    env: ["TERM": "xterm-256color"], cwd: "/workspace", user: nil, timeoutMs: nil, pty: size)
             let terminal: Terminal
             do {
                 let stream = try await manager.openStream(id, .exec(exec))
-                terminal = try await hub.open(workspaceID: id, stream: stream)
+                terminal = try await hub.open(workspaceID: id, stream: stream, owner: caller)
                 auditor.record(context, "terminal.open", target: id, detail: "terminal \(terminal.id)")
             } catch {
                 auditor.record(context, "terminal.open", target: id, result: HearthError.from(error).code.rawValue)
                 throw error
             }
             try await sendJSON(["type": AnyEncodable("opened"), "id": AnyEncodable(terminal.id)])
-            try await attach(terminal)
+            try await attach(terminal, access: .owner)
         case "attach":
-            guard let terminal = await hub.terminal(request.id ?? 0, workspaceID: id) else {
-                throw HearthError(.notFound, "no terminal \(request.id ?? 0)")
+            guard let (terminal, access) = await hub.terminal(number, workspaceID: id, for: caller) else {
+                throw HearthError(.notFound, "no terminal \(number)")
             }
-            try await sendJSON(["type": AnyEncodable("attached"), "id": AnyEncodable(terminal.id)])
-            try await attach(terminal)
+            try await sendJSON(["type": AnyEncodable("attached"), "id": AnyEncodable(terminal.id),
+                                "readOnly": AnyEncodable(access == .readOnly)])
+            try await attach(terminal, access: access)
         case "input":
             _ = try context.writer()
-            guard let (terminal, _, _) = attached[request.id ?? 0] else { throw HearthError(.notFound, "terminal \(request.id ?? 0) is not attached") }
-            try await terminal.input(Array((request.data ?? "").utf8))
+            guard let attachment = attached[number] else { throw HearthError(.notFound, "terminal \(number) is not attached") }
+            guard attachment.access == .owner else { throw HearthError(.forbidden, "terminal \(number) is shared read-only") }
+            try await attachment.terminal.input(Array((request.data ?? "").utf8))
         case "resize":
             _ = try context.writer()
-            // Any terminal of this workspace, attached here or not: a page sizes its terminals
-            // while it is still attaching them.
-            guard let terminal = await hub.terminal(request.id ?? 0, workspaceID: id) else { return }
+            // Any terminal of this workspace the caller owns, attached here or not: a page sizes its
+            // terminals while it is still attaching them.
+            guard let (terminal, access) = await hub.terminal(number, workspaceID: id, for: caller) else { return }
+            guard access == .owner else { throw HearthError(.forbidden, "terminal \(number) is shared read-only") }
             try await terminal.resize(rows: request.rows ?? 24, cols: request.cols ?? 80)
         case "ack":
-            guard let (terminal, client, _) = attached[request.id ?? 0] else { return }
-            await terminal.acknowledge(client, bytes: request.bytes ?? 0)
+            guard let attachment = attached[number] else { return }
+            await attachment.terminal.acknowledge(attachment.client, bytes: request.bytes ?? 0)
+        case "share":
+            _ = try context.writer()
+            let shared = request.shared ?? true
+            if shared, request.readOnly == false { throw HearthError(.invalidArgument, "a terminal is shared read-only") }
+            let terminal = try await hub.share(number, workspaceID: id, shared: shared, by: caller)
+            if !shared { await terminal.dropReadOnlyClients() }
+            auditor.record(context, shared ? "terminal.share" : "terminal.unshare", target: id, detail: "terminal \(number)")
+            try await sendJSON(["type": AnyEncodable("shared"), "id": AnyEncodable(number), "shared": AnyEncodable(shared)])
         case "close":
             _ = try context.writer()
-            let number = request.id ?? 0
-            guard let terminal = await hub.remove(number, workspaceID: id) else { throw HearthError(.notFound, "no terminal \(number)") }
+            let terminal = try await hub.remove(number, workspaceID: id, by: caller)
             // Closing reports the exit to every attached client, this one included; its forwarding
             // task then ends by itself.
             await terminal.close()
             attached.removeValue(forKey: number)
             auditor.record(context, "terminal.close", target: id, detail: "terminal \(number)")
         default:
-            throw HearthError(.invalidArgument, "unknown message type \(request.type)")
+            throw HearthError(.invalidArgument, "unknown message type")
         }
     }
 
-    func attach(_ terminal: Terminal) async throws {
-        if let (old, client, task) = attached.removeValue(forKey: terminal.id) {
-            task.cancel()
-            await old.detach(client)
+    func attach(_ terminal: Terminal, access: TerminalAccess) async throws {
+        if let old = attached.removeValue(forKey: terminal.id) {
+            old.task.cancel()
+            await old.terminal.detach(old.client)
         }
-        let (client, output) = await terminal.attach()
-        let outbound = self.outbound
+        // A client dropped as too slow is not reading its socket; only closing it ends the write
+        // its forwarding task is blocked in.
+        let (channel, logger, workspaceID) = (context.channel, auditor.logger, terminal.workspaceID)
+        let (client, output) = await terminal.attach(readOnly: access == .readOnly) { [number = terminal.id] in
+            logger.notice("dropping a terminal connection that stopped reading", metadata: [
+                "workspace.id": .string(workspaceID), "terminal.id": .stringConvertible(number)])
+            channel.close(promise: nil)
+        }
+        let task = Task { await self.forward(output, of: terminal, client: client) }
+        attached[terminal.id] = Attachment(terminal: terminal, client: client, task: task, access: access)
+    }
+
+    /// Writes a terminal's output to the socket, telling the terminal what went through: only that
+    /// can be acknowledged.
+    private nonisolated func forward(_ output: AsyncStream<TerminalOutput>, of terminal: Terminal, client: Int) async {
         let number = terminal.id
-        let task = Task {
-            var prefix = ByteBuffer()
-            prefix.writeInteger(UInt32(number))
-            for await event in output {
-                switch event {
-                case .data(let bytes):
-                    var buffer = ByteBuffer()
-                    buffer.reserveCapacity(4 + bytes.count)
-                    buffer.writeInteger(UInt32(number))
-                    buffer.writeBytes(bytes)
-                    try? await outbound.write(.binary(buffer))
-                case .exited(let status, let error):
-                    var message: [String: AnyEncodable] = ["type": AnyEncodable("exit"), "id": AnyEncodable(number), "code": AnyEncodable(status.code)]
-                    if let error { message["message"] = AnyEncodable(error) }
-                    if let data = try? JSONEncoder().encode(message) { try? await outbound.write(.text(String(decoding: data, as: UTF8.self))) }
-                }
+        for await event in output {
+            switch event {
+            case .data(let bytes):
+                var buffer = ByteBuffer()
+                buffer.reserveCapacity(4 + bytes.count)
+                buffer.writeInteger(UInt32(truncatingIfNeeded: number))
+                buffer.writeBytes(bytes)
+                guard (try? await outbound.write(.binary(buffer))) != nil else { return }
+                await terminal.delivered(client, bytes: bytes.count)
+            case .exited(let status, let error):
+                var message: [String: AnyEncodable] = ["type": AnyEncodable("exit"), "id": AnyEncodable(number), "code": AnyEncodable(status.code)]
+                if let error { message["message"] = AnyEncodable(error) }
+                try? await sendJSON(message)
+            case .dropped(.unshared):
+                await forget(number, client: client)
+                try? await sendJSON(["type": AnyEncodable("detached"), "id": AnyEncodable(number)])
+            case .dropped(.tooSlow):
+                // The terminal has closed the connection (see `attach`).
+                await forget(number, client: client)
             }
         }
-        attached[terminal.id] = (terminal, client, task)
+    }
+
+    private func forget(_ number: Int, client: Int) {
+        if attached[number]?.client == client { attached.removeValue(forKey: number) }
     }
 
     /// The connection is gone; its terminals keep running for the next one.
     func detachAll() async {
-        for (terminal, client, task) in attached.values {
-            task.cancel()
-            await terminal.detach(client)
+        for attachment in attached.values {
+            attachment.task.cancel()
+            await attachment.terminal.detach(attachment.client)
         }
         attached.removeAll()
     }
@@ -179,7 +228,7 @@ actor TerminalConnection {
         try? await sendJSON(message)
     }
 
-    func sendJSON(_ message: [String: AnyEncodable]) async throws {
+    nonisolated func sendJSON(_ message: [String: AnyEncodable]) async throws {
         let data = try JSONEncoder().encode(message)
         try await outbound.write(.text(String(decoding: data, as: UTF8.self)))
     }

@@ -10,18 +10,35 @@ import HearthWire
 /// sent but not acknowledged, the terminal stops reading from the agent, whose own credit then
 /// stops the guest's PTY. So `yes` neither freezes a tab nor grows the server's memory. With no
 /// client attached, output is read and only the last `scrollbackLimit` bytes are kept.
+///
+/// A client's numbers are hostile: an acknowledgement counts only bytes its connection has
+/// already written to its socket (`delivered`), so acknowledging without reading cannot open the
+/// window, and what is queued for a client never exceeds the window and one chunk. A client that
+/// holds the window shut for `stallLimit` without progress is dropped, so a tab that stopped
+/// reading (or a viewer of a shared terminal) cannot stall the terminal for everyone.
 actor Terminal {
     struct Client {
+        /// Offsets in the terminal's output (like `produced`): acknowledged ≤ delivered ≤ produced.
         var acknowledged: UInt64
+        var delivered: UInt64
+        /// When this client last had an acknowledgement or a write go through.
+        var progressed: ContinuousClock.Instant
+        /// Attached read-only: a viewer of a shared terminal.
+        let readOnly: Bool
+        /// Called when the client is dropped as too slow: its connection is not draining, so the
+        /// `dropped` event queued behind its output would never be read. The connection closes.
+        let onStall: @Sendable () -> Void
         let output: AsyncStream<TerminalOutput>.Continuation
     }
 
     static let scrollbackLimit = 256 * 1024
     static let window: UInt64 = 512 * 1024
+    static let defaultStallLimit: Duration = .seconds(30)
 
-    let id: Int
-    let workspaceID: String
+    nonisolated let id: Int
+    nonisolated let workspaceID: String
     let stream: HostStream
+    let stallLimit: Duration
     private(set) var exit: ExitStatus?
     private var scrollback: [UInt8] = []
     /// Bytes produced since the terminal opened: the offset just past `scrollback`.
@@ -29,12 +46,18 @@ actor Terminal {
     private var clients: [Int: Client] = [:]
     private var nextClient = 0
     private var windowWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The largest number of bytes ever queued for one client and not yet written to its socket.
+    private(set) var peakQueued: UInt64 = 0
 
-    init(id: Int, workspaceID: String, stream: HostStream) {
+    init(id: Int, workspaceID: String, stream: HostStream, stallLimit: Duration = Terminal.defaultStallLimit) {
         self.id = id
         self.workspaceID = workspaceID
         self.stream = stream
+        self.stallLimit = stallLimit
     }
+
+    var clientCount: Int { clients.count }
+    var producedBytes: UInt64 { produced }
 
     /// Reads the PTY until the process exits or the agent goes away. Run once, by the hub.
     func pump() async {
@@ -58,16 +81,18 @@ actor Terminal {
     }
 
     /// Attaches a client: it first receives the scrollback, then live output.
-    func attach() -> (client: Int, output: AsyncStream<TerminalOutput>) {
+    func attach(readOnly: Bool = false, onStall: @escaping @Sendable () -> Void = {}) -> (client: Int, output: AsyncStream<TerminalOutput>) {
         let (output, continuation) = AsyncStream<TerminalOutput>.makeStream()
         let client = nextClient
-        nextClient += 1
+        nextClient &+= 1
         if !scrollback.isEmpty { continuation.yield(.data(scrollback)) }
         if let exit {
             continuation.yield(.exited(exit, nil))
             continuation.finish()
         } else {
-            clients[client] = Client(acknowledged: produced - UInt64(scrollback.count), output: continuation)
+            let start = produced - UInt64(scrollback.count)
+            clients[client] = Client(acknowledged: start, delivered: start, progressed: .now, readOnly: readOnly, onStall: onStall, output: continuation)
+            notePeak()
         }
         return (client, output)
     }
@@ -77,11 +102,29 @@ actor Terminal {
         releaseWindowWaiters()
     }
 
+    /// The client's connection wrote `bytes` of its output to the socket.
+    func delivered(_ client: Int, bytes: Int) {
+        guard var state = clients[client] else { return }
+        state.delivered = Self.advance(state.delivered, by: UInt64(clamping: bytes), limit: produced)
+        state.progressed = .now
+        clients[client] = state
+    }
+
+    /// The client says it has drawn `bytes` more. It cannot acknowledge what it was not sent,
+    /// and no number it sends can overflow.
     func acknowledge(_ client: Int, bytes: UInt64) {
         guard var state = clients[client] else { return }
-        state.acknowledged = min(produced, state.acknowledged + bytes)
+        let before = state.acknowledged
+        state.acknowledged = Self.advance(state.acknowledged, by: bytes, limit: state.delivered)
+        if state.acknowledged != before { state.progressed = .now }
         clients[client] = state
         releaseWindowWaiters()
+    }
+
+    /// `offset + by`, saturating, and never past `limit`.
+    static func advance(_ offset: UInt64, by: UInt64, limit: UInt64) -> UInt64 {
+        let (sum, overflow) = offset.addingReportingOverflow(by)
+        return overflow ? max(offset, limit) : max(offset, min(sum, limit))
     }
 
     func input(_ bytes: [UInt8]) async throws {
@@ -101,11 +144,32 @@ actor Terminal {
         finish(exit ?? ExitStatus(code: 129, signal: 1))
     }
 
+    /// Detaches the given clients with `reason` (the owner stopped sharing, say).
+    func drop(_ dropped: [Int], _ reason: TerminalOutput.DropReason) {
+        for client in dropped {
+            guard let state = clients.removeValue(forKey: client) else { continue }
+            state.output.yield(.dropped(reason))
+            state.output.finish()
+            if reason == .tooSlow { state.onStall() }
+        }
+        releaseWindowWaiters()
+    }
+
+    /// The owner stopped sharing: everyone attached read-only is detached.
+    func dropReadOnlyClients() {
+        drop(clients.filter { $0.value.readOnly }.map { $0.key }, .unshared)
+    }
+
     private func append(_ bytes: [UInt8]) {
-        produced += UInt64(bytes.count)
+        produced &+= UInt64(bytes.count)
         scrollback += bytes
         if scrollback.count > Self.scrollbackLimit { scrollback.removeFirst(scrollback.count - Self.scrollbackLimit) }
         for client in clients.values { client.output.yield(.data(bytes)) }
+        notePeak()
+    }
+
+    private func notePeak() {
+        for client in clients.values { peakQueued = max(peakQueued, produced - client.delivered) }
     }
 
     private func finish(_ status: ExitStatus, error: String? = nil) {
@@ -119,14 +183,31 @@ actor Terminal {
         releaseWindowWaiters()
     }
 
-    private var windowOpen: Bool {
-        clients.values.allSatisfy { produced - $0.acknowledged <= Self.window }
-    }
+    private func holdsWindow(_ client: Client) -> Bool { produced - client.acknowledged > Self.window }
+
+    private var windowOpen: Bool { !clients.values.contains { holdsWindow($0) } }
 
     private func waitForWindow() async {
+        guard !windowOpen, exit == nil else { return }
+        // The watchdog drops clients that hold the window without progress for `stallLimit`.
+        let watchdog = Task { [stallLimit] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: stallLimit / 4)
+                if Task.isCancelled { return }
+                await self.dropStalledClients()
+            }
+        }
+        defer { watchdog.cancel() }
         while !windowOpen, exit == nil {
             await withCheckedContinuation { windowWaiters.append($0) }
         }
+    }
+
+    private func dropStalledClients() {
+        let cutoff = ContinuousClock.now - stallLimit
+        let stalled = clients.filter { holdsWindow($0.value) && $0.value.progressed <= cutoff }.map { $0.key }
+        guard !stalled.isEmpty else { return }
+        drop(stalled, .tooSlow)
     }
 
     private func releaseWindowWaiters() {
@@ -138,47 +219,15 @@ actor Terminal {
 }
 
 enum TerminalOutput: Sendable {
+    enum DropReason: Sendable {
+        /// The client held the window shut, reading or acknowledging nothing, for the stall limit.
+        case tooSlow
+        /// The owner stopped sharing the terminal.
+        case unshared
+    }
+
     case data([UInt8])
     case exited(ExitStatus, String?)
-}
-
-/// The terminals of every workspace, by workspace id and terminal number.
-actor TerminalHub {
-    static let maxPerWorkspace = 16
-    private var terminals: [String: [Int: Terminal]] = [:]
-    private var nextID: [String: Int] = [:]
-
-    func open(workspaceID: String, stream: HostStream) throws -> Terminal {
-        var current = terminals[workspaceID, default: [:]]
-        guard current.count < Self.maxPerWorkspace else {
-            stream.close()
-            throw HearthError(.conflict, "a workspace has at most \(Self.maxPerWorkspace) terminals")
-        }
-        let id = nextID[workspaceID, default: 1]
-        nextID[workspaceID] = id + 1
-        let terminal = Terminal(id: id, workspaceID: workspaceID, stream: stream)
-        current[id] = terminal
-        terminals[workspaceID] = current
-        Task {
-            await terminal.pump()
-        }
-        return terminal
-    }
-
-    func terminal(_ id: Int, workspaceID: String) -> Terminal? { terminals[workspaceID]?[id] }
-
-    func list(workspaceID: String) -> [Terminal] {
-        (terminals[workspaceID] ?? [:]).sorted { $0.key < $1.key }.map(\.value)
-    }
-
-    func remove(_ id: Int, workspaceID: String) -> Terminal? {
-        terminals[workspaceID]?.removeValue(forKey: id)
-    }
-
-    /// Forgets terminals whose process has exited and been reported.
-    func prune(workspaceID: String) async {
-        for terminal in list(workspaceID: workspaceID) where await terminal.exit != nil {
-            terminals[workspaceID]?.removeValue(forKey: terminal.id)
-        }
-    }
+    /// The server detached this client; nothing more follows.
+    case dropped(DropReason)
 }

@@ -462,17 +462,21 @@ function connectTerminals() {
     const m = JSON.parse(event.data);
     if (m.type === 'terminals') {
       if (m.terminals.length === 0 && state.session.role !== 'viewer') send({ type: 'open', ...termSize() });
-      for (const { id } of m.terminals) { addTerminal(id); send({ type: 'attach', id }); }
+      for (const { id, readOnly } of m.terminals) { addTerminal(id, readOnly); send({ type: 'attach', id }); }
     } else if (m.type === 'opened') {
       addTerminal(m.id);
       selectTerminal(m.id);
       syncSize(state.terminals.get(m.id));
     } else if (m.type === 'attached') {
       const t = state.terminals.get(m.id);
-      if (t) { t.term.reset(); t.decoder = new TextDecoder(); syncSize(t); }
+      if (t) { t.readOnly = !!m.readOnly; t.term.reset(); t.decoder = new TextDecoder(); syncSize(t); }
     } else if (m.type === 'exit') {
       const t = state.terminals.get(m.id);
       if (t) { t.term.write(`\r\n\x1b[90m[process exited${m.code !== undefined ? ' with code ' + m.code : ''}${m.message ? ': ' + m.message : ''}]\x1b[0m\r\n`); t.exited = true; }
+    } else if (m.type === 'detached') {
+      // The owner stopped sharing it.
+      const t = state.terminals.get(m.id);
+      if (t) { t.term.write('\r\n\x1b[90m[no longer shared]\x1b[0m\r\n'); t.exited = true; }
     } else if (m.type === 'error') {
       if (m.code === 'not_found' && m.id === undefined) { workspaceGone({ status: 404 }); return; }
       toast(m.message, true);
@@ -490,16 +494,17 @@ function termSize() {
   return t ? { cols: t.term.cols, rows: t.term.rows } : { cols: 100, rows: 24 };
 }
 
-function addTerminal(id) {
+function addTerminal(id, readOnly = false) {
   if (state.terminals.has(id)) return;
   const node = el('div', { class: 'term', 'data-id': id });
   $('terminals').append(node);
   const term = new Terminal({ cursorBlink: true, fontSize: 13, fontFamily: 'monospace', theme: terminalTheme(), scrollback: 5000 });
   term.open(node);
-  const t = { id, term, node, decoder: new TextDecoder(), exited: false };
+  // A terminal shared read-only by its owner shows output only: no input, no resize.
+  const t = { id, term, node, decoder: new TextDecoder(), exited: false, readOnly };
   state.terminals.set(id, t);
-  term.on('data', (data) => { if (!t.exited) state.send({ type: 'input', id, data }); });
-  term.on('resize', ({ cols, rows }) => { if (state.session.role !== 'viewer') state.send({ type: 'resize', id, cols, rows }); });
+  term.on('data', (data) => { if (!t.exited && !t.readOnly) state.send({ type: 'input', id, data }); });
+  term.on('resize', ({ cols, rows }) => { if (state.session.role !== 'viewer' && !t.readOnly) state.send({ type: 'resize', id, cols, rows }); });
   const tab = el('span', { class: 'tab', 'data-term': id }, `Terminal ${id}`,
     el('span', { class: 'x', title: 'Close terminal', onclick: (e) => { e.stopPropagation(); closeTerminal(id); } }, '×'));
   tab.addEventListener('click', () => selectTerminal(id));
@@ -521,7 +526,7 @@ function fitTerminal(t) {
 
 // A terminal fitted before the server attached it has sent its size too early; send it again.
 function syncSize(t) {
-  if (!t || state.session.role === 'viewer') return;
+  if (!t || t.readOnly || state.session.role === 'viewer') return;
   fitTerminal(t);
   state.send({ type: 'resize', id: t.id, cols: t.term.cols, rows: t.term.rows });
 }
