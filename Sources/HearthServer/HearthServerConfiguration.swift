@@ -19,6 +19,8 @@ public struct HearthServerConfiguration: Sendable {
     /// cookie `__Host-` and Secure, and is the only origin WebSockets may come from.
     public var publicURL: String?
     public var identityPolicy: IdentityStore.Policy = IdentityStore.Policy()
+    /// Timeouts, connection caps, rate limits and trusted proxies.
+    public var limits = ServerLimits()
     /// Extra runtimes (the test kit's) added to the probed ones.
     public var extraRuntimes: [any SandboxRuntimeBox]
 
