@@ -36,6 +36,11 @@ public final class BcryptPool: Sendable {
         }
     }
 
+    static let marker = "hearth.bcrypt"
+
+    /// Whether the caller runs on a bcrypt thread (the tests' proof that hashing left the shared pool).
+    public static var isPoolThread: Bool { Thread.current.threadDictionary[marker] != nil }
+
     /// Jobs waiting for a thread.
     public var queued: Int { state.withLock { $0.pending } }
 
@@ -59,6 +64,7 @@ public final class BcryptPool: Sendable {
     }
 
     private func loop() {
+        Thread.current.threadDictionary[Self.marker] = true
         while true {
             condition.lock()
             var job: Job?

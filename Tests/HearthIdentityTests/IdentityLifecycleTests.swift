@@ -95,13 +95,18 @@ import Testing
                 try await pool.run { () -> Bool in
                     started.value.withLock { $0 += 1 }
                     while !gate.value.withLock({ $0 }) { usleep(1000) }
-                    return Thread.current.name?.hasPrefix("hearth-bcrypt") == true
+                    return BcryptPool.isPoolThread
                 }
             }
         }
         let deadline = ContinuousClock.now + .seconds(10)
         while (started.value.withLock({ $0 }) < 1 || pool.queued < 2), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(5))
+        }
+        guard pool.queued == 2 else {
+            Issue.record("the pool never held two queued jobs")
+            gate.value.withLock { $0 = true }
+            return
         }
         var refusal: HearthError?
         do {

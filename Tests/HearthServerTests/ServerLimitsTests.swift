@@ -100,6 +100,7 @@ import Testing
 
     @Test func aCredentialPastItsRateGets429WithRetryAfter() async throws {
         let server = try await Self.capped.value
+        let token = try await server.client.createToken(API.CreateTokenBody(name: "fresh")).token
         var statuses: [Int] = []
         var retryAfter: String?
         for _ in 0..<30 {
@@ -110,11 +111,10 @@ import Testing
             statuses.append(Int(response.status.code))
             if response.status.code == 429 { retryAfter = response.headers["Retry-After"].first }
         }
-        #expect(statuses.prefix(10).allSatisfy { $0 == 200 })
+        #expect(statuses.prefix(9).allSatisfy { $0 == 200 })
         #expect(statuses.contains(429))
         #expect(retryAfter.flatMap { Int($0) }.map { $0 >= 1 } == true)
         // Another credential has its own bucket.
-        let token = try await server.client.createToken(API.CreateTokenBody(name: "fresh")).token
         #expect(try await HearthClient(baseURL: server.url, token: token).whoami().user == "admin")
     }
 
