@@ -36,10 +36,10 @@ public final class BcryptPool: Sendable {
         }
     }
 
-    static let marker = "hearth.bcrypt"
+    private static let poolThreads = Mutex<Set<UInt>>([])
 
     /// Whether the caller runs on a bcrypt thread (the tests' proof that hashing left the shared pool).
-    public static var isPoolThread: Bool { Thread.current.threadDictionary[marker] != nil }
+    public static var isPoolThread: Bool { poolThreads.withLock { $0.contains(UInt(pthread_self())) } }
 
     /// Jobs waiting for a thread.
     public var queued: Int { state.withLock { $0.pending } }
@@ -64,7 +64,7 @@ public final class BcryptPool: Sendable {
     }
 
     private func loop() {
-        Thread.current.threadDictionary[Self.marker] = true
+        Self.poolThreads.withLock { _ = $0.insert(UInt(pthread_self())) }
         while true {
             condition.lock()
             var job: Job?

@@ -85,24 +85,22 @@ import Testing
 
     /// Issue 14 #9: bcrypt runs on its own threads with a bounded queue; past it a sign-in is
     /// refused at once instead of queueing without end.
-    @Test(.timeLimit(.minutes(1))) func theBcryptPoolRefusesWorkPastItsQueue() async throws {
+    @Test(.timeLimit(.minutes(3))) func theBcryptPoolRefusesWorkPastItsQueue() async throws {
         let pool = BcryptPool(threads: 1, maxQueued: 2)
         let gate = Shared(false)
         let started = Shared(0)
-        // Occupy the thread and the queue with work that waits for the gate.
-        let tasks = (0..<3).map { _ in
-            Task {
-                try await pool.run { () -> Bool in
-                    started.value.withLock { $0 += 1 }
-                    while !gate.value.withLock({ $0 }) { usleep(1000) }
-                    return BcryptPool.isPoolThread
-                }
-            }
+        // Occupy the thread, then the queue, with work that waits for the gate: first one job
+        // until the thread holds it, then two more (queued together they could race the thread).
+        let work: @Sendable () -> Bool = {
+            started.value.withLock { $0 += 1 }
+            while !gate.value.withLock({ $0 }) { usleep(1000) }
+            return BcryptPool.isPoolThread
         }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while (started.value.withLock({ $0 }) < 1 || pool.queued < 2), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        let deadline = ContinuousClock.now + .seconds(90)
+        var tasks = [Task { try await pool.run(work) }]
+        while started.value.withLock({ $0 }) < 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        tasks += (0..<2).map { _ in Task { try await pool.run(work) } }
+        while pool.queued < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         guard pool.queued == 2 else {
             Issue.record("the pool never held two queued jobs")
             gate.value.withLock { $0 = true }
