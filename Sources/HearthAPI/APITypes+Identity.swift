@@ -59,12 +59,58 @@ extension API {
         public var email: String
         public var tenant: String
         public var role: String
-        public init(id: String, email: String, tenant: String, role: String) {
+        /// When the account was disabled; absent while it is active.
+        public var disabled_at: Date?
+        public init(id: String, email: String, tenant: String, role: String, disabled_at: Date? = nil) {
             self.id = id
             self.email = email
             self.tenant = tenant
             self.role = role
+            self.disabled_at = disabled_at
         }
+    }
+
+    public struct UserList: Codable, Sendable {
+        public var users: [UserBody]
+        public init(users: [UserBody]) { self.users = users }
+    }
+
+    /// `PATCH /v1/users/{id}`: what to change. Disabling ends the user's sessions and tokens.
+    public struct UpdateUserBody: Codable, Sendable {
+        public var role: String?
+        public var disabled: Bool?
+        public init(role: String? = nil, disabled: Bool? = nil) {
+            self.role = role
+            self.disabled = disabled
+        }
+    }
+
+    /// A new password; `current_password` is required when changing one's own.
+    public struct PasswordBody: Codable, Sendable {
+        public var password: String
+        public var current_password: String?
+        public init(password: String, current_password: String? = nil) {
+            self.password = password
+            self.current_password = current_password
+        }
+    }
+
+    public struct SessionInfoBody: Codable, Sendable, Equatable {
+        public var id: String
+        public var user: String
+        public var created_at: Date
+        public var expires_at: Date
+        public init(id: String, user: String, created_at: Date, expires_at: Date) {
+            self.id = id
+            self.user = user
+            self.created_at = created_at
+            self.expires_at = expires_at
+        }
+    }
+
+    public struct SessionList: Codable, Sendable {
+        public var sessions: [SessionInfoBody]
+        public init(sessions: [SessionInfoBody]) { self.sessions = sessions }
     }
 
     public struct CreateTokenBody: Codable, Sendable {

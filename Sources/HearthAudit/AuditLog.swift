@@ -1,31 +1,47 @@
 import Foundation
 import GRDB
 import HearthCore
+import Synchronization
 
-/// The tamper-evident audit log: a SHA-256 hash chain in its own SQLite database (synchronous
-/// FULL, so an appended event survives power loss), plus a head file holding the newest event's
-/// number and hash, so that cutting events off the end is detected too.
+/// The tamper-evident audit log: an HMAC-SHA256 chain in its own SQLite database (synchronous
+/// FULL, so an appended event survives power loss), keyed by `audit.key`, a file the database does
+/// not hold, plus a head file holding the newest event's number and hash under its own MAC, so
+/// that cutting events off the end is detected too, even together with rewriting the head.
 ///
 /// The chain proves that events were not edited, removed or reordered after the fact by anyone
-/// who cannot also rewrite the head file; shipping the head elsewhere (a SIEM) extends that to
-/// an attacker with root on this host. Migrations are append-only.
+/// who cannot also read the key. Replaying an older, genuine head file after cutting the tail
+/// is not detected here; shipping the head elsewhere (a SIEM) closes that. Migrations are append-only.
 public final class AuditLog: Sendable {
     let db: any DatabaseWriter
     let headPath: String?
+    let key: AuditKey
+    /// Serializes an append with its head write, so heads never go backwards and two appends
+    /// never share a temporary file. The count names each temporary file uniquely.
+    let appendLock = Mutex<Int>(0)
 
-    public init(path: String) throws {
+    /// The log at `path`, keyed by `keyPath` (default: `audit.key` beside it), which is created
+    /// on first use.
+    public init(path: String, keyPath: String? = nil) throws {
         var config = Configuration()
         config.busyMode = .timeout(5)
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         db = try DatabasePool(path: path, configuration: config)
         headPath = path + ".head"
         try Self.migrator.migrate(db)
+        let keyFile = keyPath ?? (URL(fileURLWithPath: path).deletingLastPathComponent().path + "/audit.key")
+        let last = try db.read { db in try AuditEvent.order(Column("seq").desc).fetchOne(db) }
+        key = try AuditKey.loadOrCreate(path: keyFile, last: last.map { ($0.seq, $0.hash) })
+        // A log keyed just now gets a head under the key at once, so an unkeyed head never lingers.
+        if let last, key.legacy?.seq == last.seq, readHead().map({ !$0.authentic }) ?? true {
+            try writeHead(last, counter: 0)
+        }
     }
 
-    /// An in-memory log, for tests of the chain alone.
-    public init(db: any DatabaseWriter, headPath: String? = nil) throws {
+    /// A log over `db` (tests), keyed by `key`.
+    public init(db: any DatabaseWriter, headPath: String? = nil, key: AuditKey = .random()) throws {
         self.db = db
         self.headPath = headPath
+        self.key = key
         try Self.migrator.migrate(db)
     }
 
@@ -49,48 +65,70 @@ public final class AuditLog: Sendable {
         return migrator
     }
 
-    /// Numbers, chains and stores `record`. Appends are serialized by SQLite's single writer.
+    /// Numbers, chains and stores `record`, then records the new head. Appends are serialized.
     @discardableResult
     public func append(_ record: AuditRecord, now: Date = Date()) throws -> AuditEvent {
-        let event = try db.write { db -> AuditEvent in
-            let last = try AuditEvent.order(Column("seq").desc).fetchOne(db)
-            var event = AuditEvent(seq: (last?.seq ?? 0) + 1, timeMillis: Int64((now.timeIntervalSince1970 * 1000).rounded()),
-                                   tenant: record.tenant, actor: record.actor, action: record.action, target: record.target,
-                                   sourceIP: record.sourceIP, result: record.result, detail: record.detail,
-                                   previousHash: last?.hash ?? AuditEvent.genesis, hash: "")
-            event.hash = event.computedHash()
-            try event.insert(db)
+        try appendLock.withLock { counter in
+            counter &+= 1
+            let millis = now.timeIntervalSince1970 * 1000
+            let event = try db.write { db -> AuditEvent in
+                let last = try AuditEvent.order(Column("seq").desc).fetchOne(db)
+                var event = AuditEvent(seq: (last?.seq ?? 0) &+ 1, timeMillis: Int64(exactly: millis.rounded()) ?? 0,
+                                       tenant: record.tenant, actor: record.actor, action: record.action, target: record.target,
+                                       sourceIP: record.sourceIP, result: record.result, detail: record.detail,
+                                       previousHash: last?.hash ?? AuditEvent.genesis, hash: "")
+                event.hash = key.mac(event.canonicalBytes)
+                try event.insert(db)
+                return event
+            }
+            try writeHead(event, counter: counter)
             return event
         }
-        try writeHead(event)
-        return event
     }
 
     /// Events from `since` on, oldest first, optionally for one tenant.
     public func events(since: Date? = nil, tenant: String? = nil, limit: Int? = nil) throws -> [AuditEvent] {
+        try events(after: 0, since: since, tenant: tenant, limit: limit)
+    }
+
+    /// Events numbered above `seq`: a page of an export that streams instead of loading the whole log.
+    public func events(after seq: Int64, since: Date? = nil, tenant: String? = nil, limit: Int? = nil) throws -> [AuditEvent] {
         try db.read { db in
-            var request = AuditEvent.order(Column("seq"))
-            if let since { request = request.filter(Column("timeMillis") >= Int64(since.timeIntervalSince1970 * 1000)) }
+            var request = AuditEvent.filter(Column("seq") > seq).order(Column("seq"))
+            if let since { request = request.filter(Column("timeMillis") >= Int64(exactly: (since.timeIntervalSince1970 * 1000).rounded()) ?? 0) }
             if let tenant { request = request.filter(Column("tenant") == tenant) }
             if let limit { request = request.limit(limit) }
             return try request.fetchAll(db)
         }
     }
 
-    func writeHead(_ event: AuditEvent) throws {
+    /// Writes the head under a temporary name of its own, then renames it into place.
+    func writeHead(_ event: AuditEvent, counter: Int) throws {
         guard let headPath else { return }
-        let temporary = headPath + ".tmp"
-        try Data("\(event.seq) \(event.hash)\n".utf8).write(to: URL(fileURLWithPath: temporary))
+        let temporary = "\(headPath).\(getpid()).\(counter).tmp"
+        let line = "\(event.seq) \(event.hash) \(key.headMAC(seq: event.seq, hash: event.hash))\n"
+        try Data(line.utf8).write(to: URL(fileURLWithPath: temporary))
         guard rename(temporary, headPath) == 0 else {
-            throw HearthError(.internal, "cannot record the audit log's head", detail: "rename \(headPath): errno \(errno)")
+            let code = errno
+            unlink(temporary)
+            throw HearthError(.internal, "cannot record the audit log's head", detail: "rename \(headPath): errno \(code)")
         }
     }
 
-    func readHead() -> (seq: Int64, hash: String)? {
+    struct Head {
+        var seq: Int64
+        var hash: String
+        /// Whether its MAC is this log's: a head anyone else wrote is not.
+        var authentic: Bool
+    }
+
+    func readHead() -> Head? {
         guard let headPath, let text = try? String(contentsOfFile: headPath, encoding: .utf8) else { return nil }
         let parts = text.split(whereSeparator: \.isWhitespace)
-        guard parts.count == 2, let seq = Int64(parts[0]) else { return nil }
-        return (seq, String(parts[1]))
+        guard parts.count >= 2, let seq = Int64(parts[0]) else { return Head(seq: 0, hash: "", authentic: false) }
+        let hash = String(parts[1])
+        let authentic = parts.count == 3 && macEquals(String(parts[2]), key.headMAC(seq: seq, hash: hash))
+        return Head(seq: seq, hash: hash, authentic: authentic)
     }
 }
 

@@ -45,7 +45,9 @@ struct TenantCommand: AsyncParsableCommand {
 }
 
 struct UserCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage users.", subcommands: [Create.self])
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage users.",
+                                                    subcommands: [Create.self, List.self, Disable.self, Enable.self, Delete.self,
+                                                                  RoleChange.self, Password.self])
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a user; the password is read from standard input.")
         @OptionGroup var client: ClientOptions

@@ -43,9 +43,31 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Serve previews from their own origins, {workspace}-{port}.DOMAIN (needs a wildcard DNS name, and behind TLS a wildcard certificate, for *.DOMAIN); DOMAIN may carry a port, e.g. preview.localhost:7070")
     var previewDomain: String?
 
+    @Option(name: .customLong("trusted-proxy"),
+            help: "A proxy (CIDR, repeatable) whose X-Forwarded-For names the client; from anyone else the header is ignored")
+    var trustedProxies: [String] = []
+
+    @Option(help: "Seconds a new connection has to send its first request head")
+    var headerTimeout: Double = 30
+
+    @Option(help: "Seconds a keep-alive connection or a stalled request body may stay idle")
+    var idleTimeout: Double = 120
+
+    @Option(help: "Open connections allowed per client address (trusted proxies are exempt)")
+    var maxConnectionsPerAddress: Int = 256
+
+    @Option(help: "API requests per second allowed per token or session (bursts of twice that)")
+    var rateLimit: Double = 600
+
     func run() async throws {
         if let previewDomain, previewDomain.isEmpty || previewDomain.contains("/") || previewDomain.hasPrefix(".") {
             throw ValidationError("--preview-domain is a domain such as preview.hearth.example.com")
+        }
+        for proxy in trustedProxies where CIDRCheck.isValid(proxy) == false {
+            throw ValidationError("--trusted-proxy takes an address range such as 10.0.0.0/8 or ::1/128, not \(proxy)")
+        }
+        guard headerTimeout > 0, idleTimeout > 0, maxConnectionsPerAddress > 0, rateLimit > 0 else {
+            throw ValidationError("timeouts, the connection cap and the rate limit must be positive")
         }
         if let publicURL, !(publicURL.hasPrefix("https://") || publicURL.hasPrefix("http://")) {
             throw ValidationError("--public-url is a URL such as https://hearth.example.com")
@@ -68,6 +90,12 @@ struct Serve: AsyncParsableCommand {
         configuration.publicURL = publicURL
         configuration.imageImportDirectory = imageImportDirectory ?? configuration.dataDirectory + "/imports"
         configuration.previewDomain = previewDomain
+        configuration.limits.trustedProxies = trustedProxies
+        configuration.limits.headerTimeout = .milliseconds(Int(min(headerTimeout, 86_400) * 1000))
+        configuration.limits.idleTimeout = .milliseconds(Int(min(idleTimeout, 86_400) * 1000))
+        configuration.limits.maxConnectionsPerAddress = maxConnectionsPerAddress
+        configuration.limits.perCredential = RateRule(burst: rateLimit * 2, perSecond: rateLimit)
+        configuration.limits.perAddress = RateRule(burst: rateLimit * 4, perSecond: rateLimit * 2)
         let service = try await HearthService.make(configuration, logger: logger)
         try await service.run { port in
             logger.notice("listening", metadata: ["http.url": "http://\(host):\(port)", "auth.token_file": "\(service.tokenPath)",
@@ -118,3 +146,16 @@ struct Doctor: AsyncParsableCommand {
 /// Lets `--qemu-acceleration` parse straight into the runtime's own type.
 extension QEMUConfiguration.Acceleration: ExpressibleByArgument {}
 extension QEMUConfiguration.MemoryBackend: ExpressibleByArgument {}
+
+/// Validates `--trusted-proxy` before the server starts (the server checks again).
+enum CIDRCheck {
+    static func isValid(_ text: String) -> Bool {
+        let parts = text.split(separator: "/", maxSplits: 1)
+        guard let first = parts.first else { return false }
+        var v4 = in_addr(), v6 = in6_addr()
+        let bits: Int
+        if inet_pton(AF_INET, String(first), &v4) == 1 { bits = 32 } else if inet_pton(AF_INET6, String(first), &v6) == 1 { bits = 128 } else { return false }
+        guard parts.count == 2 else { return true }
+        return Int(parts[1]).map { (0...bits).contains($0) } ?? false
+    }
+}

@@ -62,6 +62,41 @@ extension HearthClient {
 
     public func revokeToken(_ id: String) async throws -> API.TokenBody { try await json(.DELETE, "/v1/tokens/\(escape(id))") }
 
+    // MARK: User lifecycle
+
+    /// The users of the caller's tenant, or (the operator) of `tenant`.
+    public func users(tenant: String? = nil) async throws -> [API.UserBody] {
+        let list: API.UserList = try await json(.GET, "/v1/users" + (tenant.map { "?tenant=" + escape($0) } ?? ""))
+        return list.users
+    }
+
+    /// The user with `email` in the caller's tenant or `tenant`, looked up in the list.
+    public func user(email: String, tenant: String? = nil) async throws -> API.UserBody {
+        guard let user = try await users(tenant: tenant).first(where: { $0.email == email.lowercased() }) else {
+            throw Failure(status: 404, code: "not_found", message: "no user \(email)")
+        }
+        return user
+    }
+
+    public func updateUser(id: String, _ body: API.UpdateUserBody) async throws -> API.UserBody {
+        try await json(.PATCH, "/v1/users/\(escape(id))", body: body)
+    }
+
+    public func deleteUser(id: String) async throws { _ = try await send(.DELETE, "/v1/users/\(escape(id))") }
+
+    /// Resets a user's password (admins), or changes one's own (with `current`).
+    public func setPassword(userId: String, _ password: String, current: String? = nil) async throws {
+        _ = try await send(.PUT, "/v1/users/\(escape(userId))/password", body: API.PasswordBody(password: password, current_password: current))
+    }
+
+    /// The caller's browser sessions, or (admins) those of user `userId`.
+    public func sessions(userId: String? = nil) async throws -> [API.SessionInfoBody] {
+        let list: API.SessionList = try await json(.GET, "/v1/sessions" + (userId.map { "?user=" + escape($0) } ?? ""))
+        return list.sessions
+    }
+
+    public func revokeSession(_ id: String) async throws { _ = try await send(.DELETE, "/v1/sessions/\(escape(id))") }
+
     /// Audit events as JSON lines, oldest first.
     public func auditExport(since: Date? = nil) async throws -> [API.AuditEventBody] {
         var path = "/v1/audit"

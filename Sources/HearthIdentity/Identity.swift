@@ -1,4 +1,5 @@
 import Foundation
+import HearthCore
 
 /// What a member of a tenant may do. Ordered: each role can do everything the ones below it can.
 public enum Role: String, Codable, Sendable, CaseIterable, Comparable {
@@ -28,12 +29,15 @@ public struct User: Codable, Sendable, Equatable {
     public var email: String
     public var role: Role
     public var createdAt: Date
-    public init(id: String, tenantId: String, email: String, role: Role, createdAt: Date) {
+    /// When an admin disabled the account; a disabled user signs in and authenticates with nothing.
+    public var disabledAt: Date?
+    public init(id: String, tenantId: String, email: String, role: Role, createdAt: Date, disabledAt: Date? = nil) {
         self.id = id
         self.tenantId = tenantId
         self.email = email
         self.role = role
         self.createdAt = createdAt
+        self.disabledAt = disabledAt
     }
 }
 
@@ -63,6 +67,9 @@ public struct Principal: Sendable, Equatable {
         self.credential = credential
     }
 
+    /// An admin of the default tenant: the server's operator, who administers every tenant.
+    public var isOperator: Bool { role == .admin && tenantId == Tenancy.defaultTenantID }
+
     public var isBrowserSession: Bool {
         if case .session = credential { return true }
         return false
@@ -82,6 +89,14 @@ public struct TokenInfo: Codable, Sendable, Equatable {
     public var expiresAt: Date?
     public var revokedAt: Date?
     public var lastUsedAt: Date?
+}
+
+/// A browser session as an admin or its owner sees it; never its secret.
+public struct SessionInfo: Codable, Sendable, Equatable {
+    public var id: String
+    public var user: String
+    public var createdAt: Date
+    public var expiresAt: Date
 }
 
 enum Secrets {

@@ -43,8 +43,10 @@ extension IdentityStore {
         // Emptied after the write commits, so no read from before it can be cached again.
         defer { tokenCache.removeAll() }
         return try db.write { db in
-            guard var row = try TokenRow.fetchOne(db, key: id), row.tenantId == principal.tenantId,
-                  principal.role == .admin || row.userId == principal.userId else {
+            // The operator revokes any token, as it can create one in any tenant; a tenant's admin,
+            // its tenant's; anyone else, their own.
+            guard var row = try TokenRow.fetchOne(db, key: id),
+                  principal.isOperator || (row.tenantId == principal.tenantId && (principal.role == .admin || row.userId == principal.userId)) else {
                 throw HearthError(.notFound, "no token \(id)")
             }
             if row.revokedAt == nil {
@@ -68,6 +70,7 @@ extension IdentityStore {
             return (row, user, tenant)
         }
         guard let (row, user, tenant) = found else { throw HearthError(.unauthorized, "a valid bearer token is required") }
+        if user.disabledAt != nil { throw HearthError(.unauthorized, "this account is disabled") }
         if row.revokedAt != nil { throw HearthError(.unauthorized, "this token has been revoked") }
         if let expiry = row.expiresAt, expiry <= now { throw HearthError(.unauthorized, "this token has expired") }
         // One write a minute at most, so a busy token does not turn every read into a write.
@@ -104,7 +107,7 @@ extension IdentityStore {
                   let tenant = try TenantRow.fetchOne(db, key: user.tenantId) else { return nil }
             return (row, user, tenant)
         }
-        guard let (row, user, tenant) = found, row.expiresAt > now else {
+        guard let (row, user, tenant) = found, row.expiresAt > now, user.disabledAt == nil else {
             throw HearthError(.unauthorized, "your session has ended; sign in again")
         }
         return Principal(tenantId: tenant.id, tenantName: tenant.name, userId: user.id, email: user.email, role: user.role,

@@ -71,7 +71,7 @@ extension IdentityStore {
         guard email.count <= 254, !email.isEmpty, !email.contains(where: { $0.isWhitespace || $0.isNewline }) else {
             throw HearthError(.invalidArgument, "an email is 1-254 characters without spaces")
         }
-        guard password.count >= 8 else { throw HearthError(.invalidArgument, "a password has at least 8 characters") }
+        guard (8...1024).contains(password.count) else { throw HearthError(.invalidArgument, "a password has 8-1024 characters") }
         let row = UserRow(id: newID("us_"), tenantId: tenantId, email: email, passwordHash: Bcrypt.hash(password, cost: policy.bcryptCost),
                           role: role, createdAt: now)
         do {
@@ -93,31 +93,52 @@ extension IdentityStore {
         try db.read { db in try UserRow.filter(Column("tenantId") == tenantId).order(Column("email")).fetchAll(db).map(\.user) }
     }
 
-    /// Checks a password. Failures are counted per account and per source address; past the
-    /// limit, sign-in is refused (even with the right password) until the window has passed.
-    public func signIn(email: String, password: String, address: String, now: Date = Date()) throws -> User {
-        let email = email.lowercased()
-        let keys = ["account:" + email, "address:" + address]
+    /// Checks a password on the bcrypt pool. Failures are counted per (account, address): past
+    /// `freeFailures`, that pair waits an exponentially growing delay before its next attempt, while
+    /// the right password from anywhere else still works. Per address, failures for any accounts
+    /// are capped within the window. A refusal says when to retry (`retry-after=` in its detail).
+    public func signIn(email: String, password: String, address: String, now: Date = Date()) async throws -> User {
+        let email = String(email.lowercased().prefix(254))
+        let pairKey = "pair:" + email + "\n" + address, addressKey = "address:" + address
         let since = now.addingTimeInterval(-policy.throttleWindow)
-        let (accountFailures, addressFailures, row) = try db.read { db in
-            (try SignInFailureRow.filter(Column("key") == keys[0] && Column("at") > since).fetchCount(db),
-             try SignInFailureRow.filter(Column("key") == keys[1] && Column("at") > since).fetchCount(db),
-             try UserRow.filter(Column("email") == email).fetchOne(db))
+        let (pair, lastPairFailure, addressFailures, oldestAddressFailure, row) = try await db.read { db in
+            let pair = SignInFailureRow.filter(Column("key") == pairKey && Column("at") > since)
+            let address = SignInFailureRow.filter(Column("key") == addressKey && Column("at") > since)
+            return (try pair.fetchCount(db), try pair.order(Column("at").desc).fetchOne(db)?.at,
+                    try address.fetchCount(db), try address.order(Column("at")).fetchOne(db)?.at,
+                    try UserRow.filter(Column("email") == email).fetchOne(db))
         }
-        if accountFailures >= policy.maxFailuresPerAccount || addressFailures >= policy.maxFailuresPerAddress {
-            throw HearthError(.rateLimited, "too many failed sign-ins; try again in \(Int(policy.throttleWindow / 60)) minutes")
+        if addressFailures >= policy.maxFailuresPerAddress, let oldest = oldestAddressFailure {
+            throw Self.throttled("too many failed sign-ins from your address", wait: oldest.timeIntervalSince(now) + policy.throttleWindow)
+        }
+        if let delay = Self.backoff(failures: pair, policy: policy), let last = lastPairFailure, now < last.addingTimeInterval(delay) {
+            throw Self.throttled("too many failed sign-ins for this account from your address", wait: last.addingTimeInterval(delay).timeIntervalSince(now))
         }
         // An unknown account costs the same bcrypt work as a known one, so timing does not reveal it.
-        let hash = row?.passwordHash ?? Self.unknownAccountHash
-        guard Bcrypt.verify(password, hash: hash), let row else {
-            try db.write { db in
-                for key in keys { try SignInFailureRow(key: key, at: now).insert(db) }
+        let stored = row?.passwordHash
+        let matches = try await hasher.run { Bcrypt.verify(password, hash: stored ?? Self.unknownAccountHash) }
+        guard matches, let row else {
+            try await db.write { db in
+                for key in [pairKey, addressKey] { try SignInFailureRow(key: key, at: now).insert(db) }
                 try SignInFailureRow.filter(Column("at") < since).deleteAll(db)
             }
             throw HearthError(.unauthorized, "wrong email or password")
         }
-        try db.write { db in _ = try SignInFailureRow.filter(Column("key") == keys[0]).deleteAll(db) }
+        if row.disabledAt != nil { throw HearthError(.unauthorized, "this account is disabled") }
+        try await db.write { db in _ = try SignInFailureRow.filter(Column("key") == pairKey).deleteAll(db) }
         return row.user
+    }
+
+    /// How long a (account, address) pair waits after `failures` failures, or nil for no wait.
+    static func backoff(failures: Int, policy: Policy) -> TimeInterval? {
+        guard failures >= policy.freeFailures else { return nil }
+        let exponent = min(failures - policy.freeFailures, 30)
+        return min(policy.backoffBase * Double(1 << exponent), policy.maxBackoff)
+    }
+
+    static func throttled(_ reason: String, wait: TimeInterval) -> HearthError {
+        let seconds = Int(exactly: max(1, min(wait, 86_400)).rounded(.up)) ?? 1
+        return HearthError(.rateLimited, "\(reason); try again in \(seconds) s", detail: "retry-after=\(seconds)")
     }
 
     static let unknownAccountHash = Bcrypt.hash(Secrets.random(prefix: ""), cost: 12)

@@ -11,8 +11,14 @@ public struct IdentityStore: Sendable {
         /// bcrypt's cost; each step doubles the work of a sign-in (and of a guess).
         public var bcryptCost: UInt8 = 12
         public var sessionLifetime: TimeInterval = 12 * 3600
-        /// Failed sign-ins allowed per account, and per source address, within `throttleWindow`.
-        public var maxFailuresPerAccount = 5
+        /// Failed sign-ins per (account, address) before each further attempt from there waits:
+        /// `backoffBase` doubled per failure, up to `maxBackoff`. Another address is unaffected, so
+        /// nobody can lock an account (the operator's included) by failing on purpose.
+        public var freeFailures = 3
+        public var backoffBase: TimeInterval = 1
+        public var maxBackoff: TimeInterval = 15 * 60
+        /// Failed sign-ins allowed per source address, for any accounts, within `throttleWindow`:
+        /// it slows one address guessing many accounts, and only that address.
         public var maxFailuresPerAddress = 20
         public var throttleWindow: TimeInterval = 15 * 60
         public init() {}
@@ -23,17 +29,20 @@ public struct IdentityStore: Sendable {
 
     public let db: any DatabaseWriter
     public let policy: Policy
+    /// Where password hashes are computed and checked: off the cooperative pool, bounded.
+    public let hasher: BcryptPool
     let tokenCache = TokenCache()
 
-    public init(path: String, policy: Policy = Policy()) throws {
+    public init(path: String, policy: Policy = Policy(), hasher: BcryptPool = .shared) throws {
         var config = Configuration()
         config.busyMode = .timeout(5)
-        try self.init(db: try DatabasePool(path: path, configuration: config), policy: policy)
+        try self.init(db: try DatabasePool(path: path, configuration: config), policy: policy, hasher: hasher)
     }
 
-    public init(db: any DatabaseWriter, policy: Policy = Policy()) throws {
+    public init(db: any DatabaseWriter, policy: Policy = Policy(), hasher: BcryptPool = .shared) throws {
         self.db = db
         self.policy = policy
+        self.hasher = hasher
         try Self.migrator.migrate(db)
     }
 
@@ -80,6 +89,10 @@ public struct IdentityStore: Sendable {
                 t.column("at", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v2: disabled users") { db in
+            try db.alter(table: "user") { t in t.add(column: "disabledAt", .datetime) }
+            try db.create(index: "signInFailure_at", on: "signInFailure", columns: ["at"])
+        }
         return migrator
     }
 
@@ -103,7 +116,8 @@ struct UserRow: Codable, FetchableRecord, PersistableRecord {
     var passwordHash: String?
     var role: Role
     var createdAt: Date
-    var user: User { User(id: id, tenantId: tenantId, email: email, role: role, createdAt: createdAt) }
+    var disabledAt: Date?
+    var user: User { User(id: id, tenantId: tenantId, email: email, role: role, createdAt: createdAt, disabledAt: disabledAt) }
 }
 
 struct TokenRow: Codable, FetchableRecord, PersistableRecord {

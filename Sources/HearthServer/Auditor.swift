@@ -12,7 +12,10 @@ struct Auditor: Sendable {
     func record(_ context: HearthContext, _ action: String, target: String = "", result: String = "ok", detail: String = "",
                 principal: Principal? = nil) {
         let who = principal ?? context.principal
-        let record = AuditRecord(tenant: who?.tenantName ?? "", actor: who?.email ?? "anonymous", action: action, target: target,
+        // Secrets never reach the log: an exec's command line is judged argument by argument.
+        let detail = action == "exec" ? AuditRedaction.commandLine(detail) : AuditRedaction.bounded(AuditRedaction.text(detail))
+        let record = AuditRecord(tenant: who?.tenantName ?? "", actor: who?.email ?? "anonymous", action: action,
+                                 target: AuditRedaction.bounded(AuditRedaction.text(target)),
                                  sourceIP: context.sourceIP, result: result, detail: detail)
         do {
             try log.append(record)

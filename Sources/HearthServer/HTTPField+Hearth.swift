@@ -6,4 +6,6 @@ extension HTTPField.Name {
     static let secFetchDest = Self("Sec-Fetch-Dest")!
     static let xContentTypeOptions = Self("X-Content-Type-Options")!
     static let referrerPolicy = Self("Referrer-Policy")!
+    /// Names the client, but only when a trusted proxy sent it (`TrustedProxies`).
+    static let xForwardedFor = Self("X-Forwarded-For")!
 }

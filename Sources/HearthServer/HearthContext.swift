@@ -14,6 +14,8 @@ public struct HearthContext: RequestContext, WebSocketRequestContext {
     /// The connection, so a route can drop a client whose socket stopped draining.
     let channel: any Channel
     public var principal: Principal?
+    /// The client's address when a trusted proxy named it (`ClientAddressMiddleware`).
+    public var forwardedClient: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -42,7 +44,7 @@ public struct HearthContext: RequestContext, WebSocketRequestContext {
         return principal
     }
 
-    public var sourceIP: String { remoteAddress?.ipAddress ?? "" }
+    public var sourceIP: String { forwardedClient ?? remoteAddress?.ipAddress ?? "" }
 
     /// The id of the workspace in the `ws` path parameter, looked up within the caller's tenant.
     /// A workspace of another tenant is "not found", exactly like one that does not exist.

@@ -31,6 +31,10 @@ extension HearthError: HTTPResponseError {
         let body = (try? API.encoder().encode(API.ErrorBody(code: code.rawValue, message: message))) ?? Data()
         var headers: HTTPFields = [.contentType: "application/json"]
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        // A rate limit says when to come back; its detail carries the seconds (`retry-after=N`).
+        if code == .rateLimited, let detail, detail.hasPrefix("retry-after="), let seconds = Int(detail.dropFirst("retry-after=".count)) {
+            headers[.retryAfter] = String(seconds)
+        }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

@@ -28,6 +28,8 @@ public struct HearthServerConfiguration: Sendable {
     public var imageImportDirectory: String?
     /// The quota of every tenant but the operator's until the operator sets one (`PUT /v1/tenants/{t}/quota`).
     public var defaultQuota: TenantQuota = .standard
+    /// Timeouts, connection caps, rate limits and trusted proxies.
+    public var limits = ServerLimits()
     /// Extra runtimes (the test kit's) added to the probed ones.
     public var extraRuntimes: [any SandboxRuntimeBox]
 

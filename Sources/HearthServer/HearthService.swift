@@ -9,9 +9,11 @@ import HearthImages
 import HearthQEMU
 import HearthRuntime
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import Metrics
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 
@@ -27,10 +29,13 @@ public struct HearthService: Sendable {
     let previewGrants = PreviewGrants()
     let logger: Logger
     let prometheus: PrometheusCollectorRegistry
+    /// Checked when the service is made, so a bad `--trusted-proxy` fails at start.
+    var trustedProxies: TrustedProxies { (try? TrustedProxies(configuration.limits.trustedProxies)) ?? TrustedProxies.none }
 
     public static func make(_ configuration: HearthServerConfiguration, logger: Logger,
                             prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) async throws -> HearthService {
         let data = configuration.dataDirectory
+        _ = try TrustedProxies(configuration.limits.trustedProxies)
         for dir in [data, data + "/workspaces", data + "/images", data + "/runsc"] {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
@@ -85,10 +90,16 @@ public struct HearthService: Sendable {
         let auditor = Auditor(log: audit, logger: logger)
         var previews = PreviewRoutes(manager: manager, auditor: auditor, cookies: cookies, grants: previewGrants, identity: identity)
         previews.origin = configuration.previewDomain.map { PreviewOrigin(domain: $0, secure: cookies.secure) }
+        let limits = configuration.limits
+        let proxies = trustedProxies
+        let limiters = RateLimiters(limits)
+        router.middlewares.add(ClientAddressMiddleware(proxies: proxies))
         router.middlewares.add(ErrorMappingMiddleware())
         if let origin = previews.origin { router.middlewares.add(PreviewOriginMiddleware(origin: origin, routes: previews)) }
         router.middlewares.add(MetricsMiddleware())
+        router.middlewares.add(RateLimitMiddleware(stage: .address, limiters: limiters, logger: logger))
         router.middlewares.add(AuthMiddleware(identity: identity, cookies: cookies))
+        router.middlewares.add(RateLimitMiddleware(stage: .credential, limiters: limiters, logger: logger))
         let manager = self.manager
         let registry = self.registry
         let prometheus = self.prometheus
@@ -121,19 +132,34 @@ public struct HearthService: Sendable {
         WebAssets.register(on: router)
 
         let wsRouter = Router(context: HearthContext.self)
+        wsRouter.middlewares.add(ClientAddressMiddleware(proxies: proxies))
         wsRouter.middlewares.add(ErrorMappingMiddleware())
         if let origin = previews.origin {
             PreviewSocket.register(on: wsRouter, origin: origin, manager: manager, grants: previewGrants, identity: identity)
         }
+        wsRouter.middlewares.add(RateLimitMiddleware(stage: .address, limiters: limiters, logger: logger))
         wsRouter.middlewares.add(AuthMiddleware(identity: identity, cookies: cookies))
+        wsRouter.middlewares.add(RateLimitMiddleware(stage: .credential, limiters: limiters, logger: logger))
         ExecSocket.register(on: wsRouter, manager: manager, auditor: auditor)
         PortTunnelSocket.register(on: wsRouter, manager: manager)
         TerminalSocket.register(on: wsRouter, manager: manager, terminals: terminals, auditor: auditor)
         PreviewSocket.register(on: wsRouter, manager: manager, grants: previewGrants, identity: identity, servedElsewhere: previews.origin != nil)
 
+        // Every connection passes the guard first (per-address cap, first-head timeout); later
+        // requests and bodies are timed by Hummingbird's idle handler.
+        let wsResponder = wsRouter.buildResponder()
+        let counts = ConnectionCounts(maxPerAddress: limits.maxConnectionsPerAddress)
+        let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(idleTimeout: TimeAmount(limits.idleTimeout)), ws: .init(maxFrameSize: 1 << 20))
+        let headerTimeout = TimeAmount(limits.headerTimeout)
+        let server = HTTPServerBuilder { responder in
+            GuardedChildChannel(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: wsResponder,
+                                                                    configuration: channelConfiguration),
+                                counts: counts, exempt: { proxies.isTrusted($0) }, headerTimeout: headerTimeout)
+        }
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: wsRouter, configuration: .init(maxFrameSize: 1 << 20)),
+            server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hearth"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)

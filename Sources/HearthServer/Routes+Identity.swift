@@ -14,11 +14,28 @@ struct IdentityRoutes {
 
     func register(on router: Router<HearthContext>) {
         router.post("/v1/session") { request, context in
+            // Login CSRF: a cross-site form can post text/plain or urlencoded bodies without a
+            // preflight, never application/json; and a browser names the page's origin.
+            guard Self.isJSON(request.headers[.contentType]) else {
+                throw HearthError(.invalidArgument, "sign-in takes a JSON body (Content-Type: application/json)")
+            }
+            if let origin = request.headers[.origin], !cookies.isOwnOrigin(origin, request: request) {
+                context.logger.notice("sign-in refused: foreign origin", metadata: ["client.address": "\(context.sourceIP)", "http.origin": "\(origin.prefix(200))"])
+                auditor.record(context, "signin.failure", result: HearthError.Code.forbidden.rawValue, detail: "foreign origin")
+                throw HearthError(.forbidden, "sign-in from a foreign origin (\(origin.prefix(200))) is refused")
+            }
             let body = try await request.decode(as: API.SignInBody.self, context: context)
+            guard body.password.utf8.count <= 1024, body.email.utf8.count <= 254 else {
+                throw HearthError(.invalidArgument, "an email is at most 254 bytes and a password at most 1024")
+            }
             let user: User
             do {
-                user = try identity.signIn(email: body.email, password: body.password, address: context.sourceIP)
+                user = try await identity.signIn(email: body.email, password: body.password, address: context.sourceIP)
             } catch {
+                let refusal = HearthError.from(error)
+                if refusal.code == .rateLimited {
+                    context.logger.notice("sign-in refused", metadata: ["client.address": "\(context.sourceIP)", "error.detail": "\(refusal.detail ?? "")"])
+                }
                 // The attempted name is recorded, never the password.
                 auditor.record(context, "signin.failure", target: String(body.email.prefix(254)),
                                result: HearthError.from(error).code.rawValue)
@@ -90,6 +107,14 @@ struct IdentityRoutes {
             let info = try await auditor.around(context, "token.revoke", target: id) { try identity.revokeToken(id: id, by: principal) }
             return try json(Self.body(info, secret: nil))
         }
+        UserRoutes(identity: identity, auditor: auditor).register(on: router)
+    }
+
+    /// Whether a Content-Type is JSON (`application/json`, any parameters, any case).
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let media = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        return media == "application/json"
     }
 
     /// The admin of the default tenant: the server's operator.
@@ -134,6 +159,7 @@ struct IdentityRoutes {
 /// `GET /v1/audit` (JSON lines, oldest first) and `GET /v1/audit/verify`.
 struct AuditRoutes {
     let log: AuditLog
+    static let pageSize = 500
 
     func register(on router: Router<HearthContext>) {
         router.get("/v1/audit") { request, context in
@@ -146,13 +172,27 @@ struct AuditRoutes {
                 since = date
             }
             let scope = principal.tenantId == Tenancy.defaultTenantID ? nil : principal.tenantName
-            let encoder = API.encoder()
-            var body = ByteBuffer()
-            for event in try log.events(since: since, tenant: scope) {
-                body.writeBytes(try encoder.encode(Self.body(event)))
-                body.writeString("\n")
-            }
-            return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: .init(byteBuffer: body))
+            let log = self.log
+            let since_ = since
+            // Streamed a page at a time: the log can outgrow memory, and a slow reader holds one
+            // page, never the whole log (the writer waits for the client).
+            return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
+                let encoder = API.encoder()
+                var after: Int64 = 0
+                while true {
+                    let page = try log.events(after: after, since: since_, tenant: scope, limit: Self.pageSize)
+                    guard let last = page.last else { break }
+                    var buffer = ByteBuffer()
+                    for event in page {
+                        buffer.writeBytes(try encoder.encode(Self.body(event)))
+                        buffer.writeString("\n")
+                    }
+                    try await writer.write(buffer)
+                    after = last.seq
+                    if page.count < Self.pageSize { break }
+                }
+                try await writer.finish(nil)
+            })
         }
         router.get("/v1/audit/verify") { _, context in
             let principal = try context.admin()

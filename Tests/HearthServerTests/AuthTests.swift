@@ -179,10 +179,15 @@ import Testing
         } catch let failure as HearthClient.Failure {
             #expect(failure.status == 403)
         }
-        // Tokens of another tenant are "not found", never "forbidden".
+        // Tokens of another tenant are "not found" to its admins, never "forbidden".
         let mine = try await dev.createToken(API.CreateTokenBody(name: "own"))
+        let other = "o-\(name)"
+        _ = try await server.admin.createTenant(other)
+        _ = try await server.admin.createUser(API.CreateUserBody(email: "boss@\(other).test", tenant: other, role: "admin", password: "a long password"))
+        let otherBoss = HearthClient(baseURL: server.url, token: try await server.admin.createToken(
+            API.CreateTokenBody(name: "b", tenant: other, user: "boss@\(other).test")).token)
         do {
-            _ = try await server.admin.revokeToken(mine.id)
+            _ = try await otherBoss.revokeToken(mine.id)
             Issue.record("expected 404")
         } catch let failure as HearthClient.Failure {
             #expect(failure.status == 404)
@@ -194,12 +199,14 @@ import Testing
         let server = try await Self.server.value
         let email = "victim-\(UUID().uuidString.prefix(6).lowercased())@example.test"
         _ = try await server.admin.createUser(API.CreateUserBody(email: email, tenant: nil, role: "member", password: "the right password"))
-        for _ in 0..<5 {
+        for _ in 0..<3 {
             let (status, _, _) = try await Self.request(server, .POST, "/v1/session", body: #"{"email":"\#(email)","password":"guess"}"#)
             #expect(status == 401)
         }
-        let (status, body, _) = try await Self.request(server, .POST, "/v1/session", body: #"{"email":"\#(email)","password":"the right password"}"#)
+        // This address now waits before its next try, and is told how long.
+        let (status, body, headers) = try await Self.request(server, .POST, "/v1/session", body: #"{"email":"\#(email)","password":"the right password"}"#)
         #expect(status == 429 && body.contains("too many failed sign-ins"))
+        #expect(headers["Retry-After"].first.flatMap { Int($0) }.map { $0 >= 1 } == true)
     }
 
     @Test func theAuditLogRecordsActionsWithoutSecretsAndDetectsTampering() async throws {
