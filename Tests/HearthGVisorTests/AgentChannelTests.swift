@@ -71,14 +71,19 @@ import Testing
                 s.bind("\\0hearth-agent"); r.append("squatted")
             except OSError as e:
                 r.append("inuse" if e.errno == errno.EADDRINUSE else "bind-error-%d" % e.errno)
+            start = int(open("/proc/1/maps").readline().split("-")[0], 16)
             try:
-                open("/proc/1/environ", "rb").read(); r.append("environ-readable")
+                f = open("/proc/1/mem", "rb"); f.seek(start); f.read(16); r.append("mem-readable")
             except OSError:
-                r.append("environ-denied")
+                r.append("mem-denied")
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            r.append("ptrace-allowed" if libc.ptrace(16, 1, 0, 0) == 0 else "ptrace-denied")
             print(" ".join(r))
             """
             let result = try await Self.run(agent, ["python3", "-c", probe])
-            #expect(result.output == "inuse environ-denied\n", "\(result)")
+            // The agent's memory (its secret) is out of reach of the workspace's processes.
+            #expect(result.output == "inuse mem-denied ptrace-denied\n", "\(result)")
             agent.close()
 
             // A restarted server's path: the bridge reaches the same agent, which proves the secret.
