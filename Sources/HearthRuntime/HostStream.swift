@@ -55,8 +55,10 @@ public final class HostStream: AsyncSequence, Sendable {
         /// Payload sizes of the buffered controls, in order (at most `maxPendingControls`).
         var controlCosts: [Int] = []
 
-        /// Queues `event`. A data event joins the data event before it on the same channel, so a
-        /// guest that sends its credit one byte per frame costs one buffered event, not a million.
+        /// Queues `event`. A data event joins the data event before it on the same channel, up to
+        /// `maxCoalescedData`, so a guest that sends its credit one byte per frame costs at most
+        /// a hundred-odd buffered events, not a million, and a reader that paces itself by events
+        /// (a terminal waiting for acknowledgements) gets little more at once than was sent.
         mutating func append(_ event: StreamEvent, payloadSize: Int) throws(WireError) {
             switch event {
             case .data(let channel, let bytes):
@@ -64,7 +66,8 @@ public final class HostStream: AsyncSequence, Sendable {
                 guard bufferedBytes <= WireLimits.initialWindow else {
                     throw WireError(.flowControlViolation, "guest sent \(bufferedBytes) bytes beyond its credit")
                 }
-                if head < events.count, case .data(let lastChannel, var last) = events[events.count - 1], lastChannel == channel {
+                if head < events.count, case .data(let lastChannel, var last) = events[events.count - 1], lastChannel == channel,
+                   last.count + bytes.count <= WireLimits.maxCoalescedData {
                     events[events.count - 1] = .data(channel, [])  // Drop the reference so the append does not copy.
                     last.append(contentsOf: bytes)
                     events[events.count - 1] = .data(channel, last)

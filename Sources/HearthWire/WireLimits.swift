@@ -14,6 +14,11 @@ public enum WireLimits {
     /// Bytes of control payloads a receiver buffers per stream: a directory listing is one frame,
     /// so two frames' worth is plenty for an honest peer.
     public static let maxPendingControlBytes = 2 * maxFramePayload
+    /// Small data frames a receiver merges into one buffered event, up to this many bytes: a peer
+    /// that spends its credit a byte per frame then costs at most `2 * initialWindow / maxCoalescedData + 1`
+    /// events, while a reader that paces itself by events (a terminal waiting for acknowledgements)
+    /// never gets much more at once than the peer sent.
+    public static let maxCoalescedData = 16 * 1024
 }
 
 /// The protocol version this build speaks. Bump on any incompatible change; gate new features on the peer's version.

@@ -44,7 +44,6 @@ import Testing
         // The right answer is accepted: the check is not simply refusing everything.
         let (result, host, _) = try await handshake(answering: { AgentAuthentication.proof(secret: secret, challenge: $0) }, secret: secret)
         #expect(try result.get().agent == "impostor")
-        #expect(!host.isClosed)
         host.close()
     }
 

@@ -50,7 +50,7 @@ import Testing
             for stream in streams {
                 let b = stream.buffered
                 #expect(b.bytes <= WireLimits.initialWindow)
-                #expect(b.events <= 2 * WireLimits.maxPendingControls + 1)
+                #expect(b.events <= 2 * WireLimits.maxPendingControls + 2 * WireLimits.initialWindow / WireLimits.maxCoalescedData + 2)
                 #expect(b.controlBytes <= WireLimits.maxPendingControlBytes)
             }
             if host.isClosed { closedCount += 1 }

@@ -25,14 +25,20 @@ extension HostileGuestTests {
         let (host, peer) = try await InProcessAgent.connectToRawPeer()
         defer { close(peer) }
         let stream = try await host.open(.health)
-        let count = 200_000
+        let count = WireLimits.maxCoalescedData
         await RawPeer.send(peer, (0..<count).flatMap { _ in Frame.data(stream.id, .stdout, [0x79]).encoded() })
         #expect(try await eventually { stream.buffered.bytes == count })
-        #expect(stream.buffered.events == 1, "consecutive data on one channel is one event")
+        #expect(stream.buffered.events == 1, "consecutive data on one channel is one event, up to maxCoalescedData")
         #expect(!host.isClosed)
         let event = try await stream.next()
         #expect(event == .data(.stdout, [UInt8](repeating: 0x79, count: count)))
         #expect(stream.buffered.bytes == 0)
+        // The whole credit, a byte per frame: a bounded number of events.
+        let more = WireLimits.initialWindow
+        await RawPeer.send(peer, (0..<more).flatMap { _ in Frame.data(stream.id, .stdout, [0x7a]).encoded() })
+        #expect(try await eventually { stream.buffered.bytes == more })
+        #expect(stream.buffered.events == WireLimits.initialWindow / WireLimits.maxCoalescedData)
+        #expect(!host.isClosed)
         host.close()
     }
 
