@@ -10,6 +10,8 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/prctl.h>
+#include <stddef.h>
 #include <errno.h>
 
 int hearth_pipe2_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
@@ -62,20 +64,30 @@ int hearth_interface_up(const char *name) {
     return rc;
 }
 
-static int unix_address(const char *path, struct sockaddr_un *addr) {
+// A path, or with a leading '@' a name in the abstract namespace: nobody can bind an abstract
+// name while its owner holds it, and no file of it exists to be replaced or renamed.
+static int unix_address(const char *path, struct sockaddr_un *addr, socklen_t *len) {
     memset(addr, 0, sizeof *addr);
     addr->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof addr->sun_path) { errno = ENAMETOOLONG; return -1; }
-    strcpy(addr->sun_path, path);
+    size_t n = strlen(path);
+    if (n >= sizeof addr->sun_path) { errno = ENAMETOOLONG; return -1; }
+    if (path[0] == '@') {
+        memcpy(addr->sun_path + 1, path + 1, n - 1);
+        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    } else {
+        strcpy(addr->sun_path, path);
+        *len = sizeof *addr;
+    }
     return 0;
 }
 
 int hearth_connect_unix(const char *path) {
     struct sockaddr_un addr;
-    if (unix_address(path, &addr) != 0) return -1;
+    socklen_t len;
+    if (unix_address(path, &addr, &len) != 0) return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    if (connect(fd, (struct sockaddr *)&addr, len) != 0) {
         int saved = errno;
         close(fd);
         errno = saved;
@@ -86,11 +98,12 @@ int hearth_connect_unix(const char *path) {
 
 int hearth_listen_unix(const char *path, int backlog) {
     struct sockaddr_un addr;
-    if (unix_address(path, &addr) != 0) return -1;
+    socklen_t len;
+    if (unix_address(path, &addr, &len) != 0) return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
-    unlink(path);
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, backlog) != 0) {
+    if (path[0] != '@') unlink(path);
+    if (bind(fd, (struct sockaddr *)&addr, len) != 0 || listen(fd, backlog) != 0) {
         int saved = errno;
         close(fd);
         errno = saved;
@@ -98,6 +111,10 @@ int hearth_listen_unix(const char *path, int backlog) {
     }
     return fd;
 }
+
+// Same-uid processes (a workspace's, all root in a gVisor sandbox) may then neither ptrace the
+// agent nor read its memory through /proc, where its per-boot secret lives.
+int hearth_set_nondumpable(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
 
 ssize_t hearth_send_with_fd(int sock, const void *data, size_t len, int fd) {
     struct iovec iov = { .iov_base = (void *)data, .iov_len = len };

@@ -29,7 +29,7 @@ public enum AgentServer {
 
     private static func serveForever(readFD: Int32, writeFD: Int32, context: AgentContext) -> Never {
         while true {
-            let end = AgentSession(readFD: readFD, writeFD: writeFD, context: context).run()
+            let end = AgentSession(readFD: readFD, writeFD: writeFD, context: context, mayProvision: true).run()
             if end == .quiesced { continue }
             // Closed or broken: the host may come back after a restore. Poll gently until then.
             while true {
@@ -53,11 +53,12 @@ public enum AgentServer {
     /// Serves every connection to a unix socket inside the sandbox. `hearth-guest bridge` connects
     /// here, so a host that lost the stdio channel (a restarted server) can reach the agent again.
     public static func listen(path: String, context: AgentContext) {
+        let abstract = path.hasPrefix("@")
         // /run is a fresh tmpfs in a sandbox: the socket's directory must be made first.
-        _ = try? FileOperations.makeDirectory(FileOperations.parent(of: path), parents: true)
+        if !abstract { _ = try? FileOperations.makeDirectory(FileOperations.parent(of: path), parents: true) }
         let fd = hearth_listen_unix(path, 16)
         guard fd >= 0 else { return }
-        chmod(path, 0o600)
+        if !abstract { chmod(path, 0o600) }
         startThread {
             while true {
                 let client = hearth_accept_cloexec(fd)
@@ -90,6 +91,15 @@ public enum AgentServer {
             if getpid() == 1 { PowerOff.now() }
             exit(0)
         }
+    }
+
+    /// Where `listen` serves and `bridge` connects unless told otherwise.
+    public static let defaultSocket = AgentSocket.address
+
+    /// No same-uid process may ptrace the agent or read its memory, where its secret lives.
+    /// Reset by execve, so the processes the agent spawns are unaffected.
+    public static func makeNonDumpable() {
+        _ = hearth_set_nondumpable()
     }
 
     /// Pumps stdin to the agent's socket and the socket to stdout.

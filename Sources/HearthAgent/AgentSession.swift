@@ -25,11 +25,17 @@ public final class AgentSession: @unchecked Sendable {
     private var streams: [UInt32: AgentStream] = [:]
     private var decoder = FrameDecoder()
     private var greeted = false
+    /// Whether this session runs on the channel the host created (stdio, the microVM's port), the
+    /// only place the host's `provision` frame may arrive; never on the unix socket, which any
+    /// process of the workspace can connect to.
+    private let mayProvision: Bool
+    private var framesSeen = 0
 
-    public init(readFD: Int32, writeFD: Int32, context: AgentContext) {
+    public init(readFD: Int32, writeFD: Int32, context: AgentContext, mayProvision: Bool = false) {
         self.readFD = readFD
         self.writer = FrameWriter(fd: writeFD)
         self.context = context
+        self.mayProvision = mayProvision
     }
 
     /// Runs until the connection ends.
@@ -55,6 +61,16 @@ public final class AgentSession: @unchecked Sendable {
     }
 
     private func handle(_ frame: Frame) throws(WireError) -> End? {
+        framesSeen &+= 1
+        if frame.kind == .provision {
+            // The secret is accepted once per agent process, as the first frame of a session on the
+            // host's own channel, before any hello: a later one could only come from someone else.
+            guard mayProvision, framesSeen == 1, frame.stream == 0,
+                  frame.payload.count == AgentAuthentication.secretLength, context.credentials.provision(frame.payload) else {
+                throw WireError(.protocolViolation, "unexpected provision frame")
+            }
+            return nil
+        }
         if frame.kind == .hello {
             let hello = try WireCoding.decode(Hello.self, from: frame.payload)
             guard hello.version >= WireVersion.minimumSupported else {
@@ -64,7 +80,8 @@ public final class AgentSession: @unchecked Sendable {
             closeAllStreams()
             greeted = true
             writer.resume()
-            writer.send(.hello(Hello(agent: context.agentName, session: hello.session)))
+            let proof = hello.challenge.flatMap { context.credentials.proof(for: $0) }
+            writer.send(.hello(Hello(agent: context.agentName, session: hello.session, proof: proof)))
             return nil
         }
         guard greeted else { throw WireError(.protocolViolation, "frame before hello") }
@@ -92,6 +109,7 @@ public final class AgentSession: @unchecked Sendable {
                 if finish(stream) { writer.send(.reset(stream.id, nil)) }
             }
         case .data:
+            guard frame.payload.count > 1 else { throw WireError(.protocolViolation, "empty data frame") }
             try lookup(frame.stream)?.deliver(.data(try frame.channel(), frame.dataBytes))
         case .eof:
             try lookup(frame.stream)?.deliver(.eof(try frame.channel()))
@@ -102,7 +120,7 @@ public final class AgentSession: @unchecked Sendable {
             lookup(frame.stream)?.deliverControl(control)
         case .reset:
             if let stream = lookup(frame.stream) { finish(stream) }
-        case .quiesced:
+        case .quiesced, .provision:
             throw WireError(.protocolViolation, "unexpected frame kind \(frame.kind)")
         }
         return nil
@@ -141,6 +159,8 @@ public struct AgentContext: Sendable {
     /// Environment every process starts from.
     public var baseEnvironment: [String: String]
     public var defaultDirectory: String
+    /// The per-boot secret the host provisions, shared by every session of this process.
+    public let credentials = AgentCredentials()
 
     public init(agentName: String = "hearth-guest/\(WireVersion.current)", executablePath: String,
                 baseEnvironment: [String: String] = AgentContext.defaultEnvironment,
@@ -158,4 +178,30 @@ public struct AgentContext: Sendable {
         "TERM": "xterm-256color",
         "HOME": "/root",
     ]
+}
+
+/// The agent's copy of its per-boot secret: set once by the host's `provision` frame, kept only in
+/// this process's memory (never in its environment, argv or a file), and used to answer challenges.
+public final class AgentCredentials: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var secret: [UInt8]?
+
+    public init() {}
+
+    /// Stores `secret`; false if one is already set (a second provision is refused).
+    func provision(_ secret: [UInt8]) -> Bool {
+        lock.withLock {
+            guard self.secret == nil else { return false }
+            self.secret = secret
+            return true
+        }
+    }
+
+    /// The answer to a host's challenge, or nil while unprovisioned (the host then refuses us).
+    func proof(for challenge: String) -> String? {
+        guard let secret = lock.withLock({ secret }) else { return nil }
+        return AgentAuthentication.proof(secret: secret, challenge: challenge)
+    }
+
+    public var isProvisioned: Bool { lock.withLock { secret != nil } }
 }

@@ -18,7 +18,12 @@ enum FileOperations {
         let info = try stat(path)
         guard info.kind != .directory else { throw WireError(.isADirectory, "\(path) is a directory") }
         stream.sendControl(.result(.file(info)))
-        if let offset, lseek(fd, off_t(offset), SEEK_SET) < 0 { throw Posix.error(path) }
+        // The offset comes from a client through the host: beyond off_t it would trap, and the
+        // agent is PID 1 of a microVM.
+        if let offset {
+            guard let position = off_t(exactly: offset) else { throw WireError(.invalidArgument, "offset \(offset) is too large") }
+            if lseek(fd, position, SEEK_SET) < 0 { throw Posix.error(path) }
+        }
         var remaining = length ?? UInt64.max
         while remaining > 0 {
             guard let chunk = Posix.readSome(fd, max: Int(min(remaining, UInt64(WireLimits.maxDataChunk)))) else {

@@ -34,13 +34,15 @@ public enum GuestInit {
             say("hearth-guest: boot failed: \(error)")
             powerOff()
         }
+        // Nothing a workspace process does may read the per-boot secret from our memory.
+        _ = hearth_set_nondumpable()
         _ = sethostname("hearth", 6)
         _ = hearth_interface_up("lo")
         AgentServer.handleTermination()
         // Orphans are re-parented to PID 1: reap from boot, not from the first exec.
         ChildReaper.shared.start()
         let context = AgentContext(executablePath: agentMountPoint + "/hearth-guest")
-        AgentServer.listen(path: "/run/hearth/agent.sock", context: context)
+        AgentServer.listen(path: AgentSocket.address, context: context)
         guard let port = findDevice(in: "/sys/class/virtio-ports", prefix: "vport", attribute: "name",
                                     equals: MicroVMContract.agentPort, seconds: 10) else {
             say("hearth-guest: no virtio-serial port named \(MicroVMContract.agentPort)")

@@ -128,8 +128,18 @@ public final class GVisorRuntime: SandboxRuntime {
         }
         if let previous { kill(previous, SIGTERM) }
         Task.detached { _ = await HostCommand.wait(process) }
+        let secret = try AgentSecret.load(from: spec.stateDirectory)
         let agent = try await AgentConnection.connect(socket: pair.host, logger: logger)
-        _ = try await agent.handshake(timeout: configuration.bootTimeout)
+        do {
+            // The bridge reaches the agent's abstract socket, which no workspace process can hold;
+            // the proof refuses anything else that answers there (issue 14, finding 6).
+            _ = try await agent.handshake(secret: secret, timeout: configuration.bootTimeout)
+        } catch {
+            agent.close()
+            if let stale = bridges.withLock({ $0[spec.id] == process ? $0.removeValue(forKey: spec.id) : nil }) { kill(stale, SIGTERM) }
+            logger.warning("workspace agent refused on reconnect", metadata: ["workspace.id": "\(spec.id)", "agent.error": "\(error)"])
+            throw error
+        }
         return agent
     }
 
@@ -262,8 +272,14 @@ public final class GVisorRuntime: SandboxRuntime {
     // MARK: Internals
 
     /// Runs `runsc run|restore --detach` with a fresh socketpair as the sandbox's stdio.
+    ///
+    /// A `run` starts a new agent process: it gets a fresh secret, handed over as the first frame
+    /// on its stdio, which only the host holds. A `restore` brings back the agent that already has
+    /// one in its (checkpointed) memory; the host's copy is in the state directory.
     private func launch(_ spec: SandboxSpec, _ subcommand: [String], what: String) async throws -> AgentConnection {
         let layout = Layout(spec)
+        let provision = subcommand.first == "run"
+        let secret = provision ? try AgentSecret.create(in: spec.stateDirectory) : try AgentSecret.load(from: spec.stateDirectory)
         let pair = try SocketPair()
         // runsc holds its own copy of the guest end from its start; ours goes once it has exited.
         defer { close(pair.guest) }
@@ -295,7 +311,7 @@ public final class GVisorRuntime: SandboxRuntime {
                         throw RunscFailure(underlying: error)
                     }
                 }
-                group.addTask { _ = try await agent.handshake(timeout: timeout) }
+                group.addTask { _ = try await agent.handshake(secret: secret, provision: provision, timeout: timeout) }
                 try await group.waitForAll()
             }
         } catch {

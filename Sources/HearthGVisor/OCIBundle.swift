@@ -5,7 +5,8 @@ import HearthRuntime
 /// The OCI runtime spec runsc reads, as far as Hearth sets it.
 struct OCIBundle {
     static let agentMountPoint = "/.hearth"
-    static let agentSocket = "/run/hearth/agent.sock"
+    /// `HearthWire.AgentSocket.address`: abstract, so no workspace process can plant a listener there.
+    static let agentSocket = "@hearth-agent"
 
     var id: String
     var rootfs: String

@@ -4,7 +4,7 @@ import Glibc
 import HearthAgent
 
 // hearth-guest serve [--listen PATH]   serve stdio (and a unix socket) as the sandbox's agent
-// hearth-guest bridge PATH             connect stdio to a running agent's socket
+// hearth-guest bridge [ADDRESS]        connect stdio to a running agent's socket (@name: abstract)
 // hearth-guest spawn-helper            internal: child-side setup before execve
 let arguments = CommandLine.arguments
 // hearth-guest init (or run as /init)      PID 1 of a microVM: boot, then serve a virtio-serial port
@@ -20,8 +20,10 @@ switch command {
 case "spawn-helper":
     SpawnHelper.main()
 case "bridge":
-    exit(AgentServer.bridge(path: arguments.count > 2 ? arguments[2] : "/run/hearth/agent.sock"))
+    exit(AgentServer.bridge(path: arguments.count > 2 ? arguments[2] : AgentServer.defaultSocket))
 case "serve":
+    // Same-uid workspace processes may not ptrace us or read our memory (the per-boot secret).
+    AgentServer.makeNonDumpable()
     signal(SIGPIPE, SIG_IGN)
     AgentServer.handleTermination()
     let context = AgentContext(executablePath: executablePath())

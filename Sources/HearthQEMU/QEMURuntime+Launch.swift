@@ -24,7 +24,9 @@ extension QEMURuntime {
         let timeout = mode == .kvm ? configuration.kvmBootTimeout : configuration.tcgBootTimeout
         do {
             try await waitForGuest(layout, pid: pid, incoming: incoming == nil ? nil : boot.memory, deadline: .now + timeout)
-            let agent = try await connectAgent(layout, deadline: .now + timeout)
+            // A boot starts a new agent: it gets a fresh secret as the first frame on its port,
+            // which it opened before any workspace process exists. A resumed one has its secret.
+            let agent = try await connectAgent(layout, deadline: .now + timeout, provision: incoming == nil)
             logger.info("microVM ready", metadata: ["workspace.id": "\(spec.id)", "runtime.mode": "\(mode.rawValue)", "vm.pid": "\(pid)"])
             return agent
         } catch {
@@ -69,14 +71,15 @@ extension QEMURuntime {
 
     /// Connects to the agent's socket and greets it; callers have seen the guest open its port.
     /// A QEMU that dies mid-greeting closes the socket, which fails the handshake at once.
-    func connectAgent(_ layout: QEMULayout, deadline: ContinuousClock.Instant) async throws -> AgentConnection {
+    func connectAgent(_ layout: QEMULayout, deadline: ContinuousClock.Instant, provision: Bool = false) async throws -> AgentConnection {
+        let secret = provision ? try AgentSecret.create(in: layout.base) : try AgentSecret.load(from: layout.base)
         let fd = VMFiles.connect(socket: layout.agentSocket)
         guard fd >= 0 else {
             throw HearthError(.agentUnavailable, "cannot reach the microVM's agent socket", detail: String(cString: strerror(errno)))
         }
         let agent = try await AgentConnection.connect(socket: fd, logger: logger)
         do {
-            _ = try await agent.handshake(timeout: max(.milliseconds(1), deadline - .now))
+            _ = try await agent.handshake(secret: secret, provision: provision, timeout: max(.milliseconds(1), deadline - .now))
         } catch {
             agent.close()
             throw error

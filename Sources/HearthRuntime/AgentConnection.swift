@@ -48,9 +48,14 @@ public final class AgentConnection: Sendable {
         return connection
     }
 
-    /// Says hello and waits for the agent's answer.
-    public func handshake(timeout: Duration = .seconds(10)) async throws -> Hello {
+    /// Says hello and waits for the agent's answer, which must prove `secret` (the per-boot secret
+    /// the host gave this agent process). `provision` hands the secret over first: only on the
+    /// channel the host itself created for a freshly started agent (stdio, a booting microVM's port).
+    /// An agent that cannot prove the secret, or is older than version 3, is refused and closed.
+    public func handshake(secret: [UInt8], provision: Bool = false, timeout: Duration = .seconds(10)) async throws -> Hello {
         let session = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        var random = SystemRandomNumberGenerator()
+        let challenge = AgentAuthentication.hex((0..<AgentAuthentication.challengeLength).map { _ in UInt8.random(in: 0...255, using: &random) })
         let hello: Hello = try await withDeadline(timeout, what: "agent handshake") {
             try await self.abortingOnCancel("agent handshake") { continuation in
                 let failure: HearthError? = self.state.withLock { state in
@@ -62,11 +67,22 @@ public final class AgentConnection: Sendable {
                     continuation.resume(throwing: failure)
                     return
                 }
-                self.writeQuietly(.hello(Hello(agent: "hearth-host", session: session)))
+                if provision { self.writeQuietly(.provision(secret)) }
+                self.writeQuietly(.hello(Hello(agent: "hearth-host", session: session, challenge: challenge)))
             }
         }
-        guard hello.version >= WireVersion.minimumSupported else {
-            throw HearthError(.agentProtocol, "the workspace agent is too old", detail: "agent version \(hello.version)")
+        guard hello.version >= WireVersion.minimumAuthenticated else {
+            let error = HearthError(.agentProtocol, "the workspace agent is too old to authenticate; restart the workspace",
+                                    detail: "agent version \(hello.version)")
+            abort(error)
+            throw error
+        }
+        guard AgentAuthentication.verify(proof: hello.proof, secret: secret, challenge: challenge) else {
+            logger.warning("agent refused: it did not prove the workspace's secret", metadata: ["agent.name": "\(hello.agent.prefix(64))"])
+            let error = HearthError(.agentProtocol, "the workspace agent could not be authenticated",
+                                    detail: "wrong or missing proof in the agent's hello")
+            abort(error)
+            throw error
         }
         state.withLock { $0.peerHello = hello }
         return hello
@@ -172,14 +188,17 @@ public final class AgentConnection: Sendable {
                     defer { s.hello = nil }
                     return s.hello
                 }
-                waiter?.resume(returning: hello)
+                // A hello nobody asked for costs the host a JSON decode and means nothing.
+                guard let waiter else { throw WireError(.protocolViolation, "unsolicited hello") }
+                waiter.resume(returning: hello)
             case .quiesced:
                 let waiter = state.withLock { s -> CheckedContinuation<Void, any Error>? in
                     defer { s.quiesce = nil }
                     return s.quiesce
                 }
-                waiter?.resume()
-            case .open, .quiesce:
+                guard let waiter else { throw WireError(.protocolViolation, "unsolicited quiesced") }
+                waiter.resume()
+            case .open, .quiesce, .provision:
                 throw WireError(.protocolViolation, "guest sent a host-only frame (\(frame.kind))")
             case .data, .eof, .control, .window, .reset:
                 guard frame.stream != 0 else { throw WireError(.protocolViolation, "stream frame on stream 0") }

@@ -21,6 +21,9 @@ public final class HostStream: AsyncSequence, Sendable {
         var head = 0
         var bufferedBytes = 0
         var pendingControls = 0
+        /// Payload bytes of the buffered non-data events: bounded too, since a control frame may
+        /// carry up to a whole frame of JSON that no credit limits.
+        var pendingControlBytes = 0
         var waiter: CheckedContinuation<StreamEvent?, any Error>?
         var finished = false
         var failure: (any Error)?
@@ -38,8 +41,52 @@ public final class HostStream: AsyncSequence, Sendable {
                 events.removeAll(keepingCapacity: true)
                 head = 0
             }
-            if case .data(_, let bytes) = event { bufferedBytes -= bytes.count } else { pendingControls -= 1 }
+            switch event {
+            case .data(_, let bytes): bufferedBytes -= bytes.count
+            case .eof, .control: pendingControls -= 1
+            }
+            if case .control = event, let cost = controlCosts.first {
+                pendingControlBytes -= cost
+                controlCosts.removeFirst()
+            }
             return event
+        }
+
+        /// Payload sizes of the buffered controls, in order (at most `maxPendingControls`).
+        var controlCosts: [Int] = []
+
+        /// Queues `event`. A data event joins the data event before it on the same channel, up to
+        /// `maxCoalescedData`, so a guest that sends its credit one byte per frame costs at most
+        /// a hundred-odd buffered events, not a million, and a reader that paces itself by events
+        /// (a terminal waiting for acknowledgements) gets little more at once than was sent.
+        mutating func append(_ event: StreamEvent, payloadSize: Int) throws(WireError) {
+            switch event {
+            case .data(let channel, let bytes):
+                bufferedBytes += bytes.count
+                guard bufferedBytes <= WireLimits.initialWindow else {
+                    throw WireError(.flowControlViolation, "guest sent \(bufferedBytes) bytes beyond its credit")
+                }
+                if head < events.count, case .data(let lastChannel, var last) = events[events.count - 1], lastChannel == channel,
+                   last.count + bytes.count <= WireLimits.maxCoalescedData {
+                    events[events.count - 1] = .data(channel, [])  // Drop the reference so the append does not copy.
+                    last.append(contentsOf: bytes)
+                    events[events.count - 1] = .data(channel, last)
+                    return
+                }
+            case .eof, .control:
+                pendingControls += 1
+                guard pendingControls <= WireLimits.maxPendingControls else {
+                    throw WireError(.protocolViolation, "guest flooded the stream with control frames")
+                }
+                if case .control = event {
+                    pendingControlBytes += payloadSize
+                    controlCosts.append(payloadSize)
+                    guard pendingControlBytes <= WireLimits.maxPendingControlBytes else {
+                        throw WireError(.protocolViolation, "guest sent \(pendingControlBytes) bytes of unread control messages")
+                    }
+                }
+            }
+            events.append(event)
         }
     }
 
@@ -50,6 +97,12 @@ public final class HostStream: AsyncSequence, Sendable {
     init(id: UInt32, connection: AgentConnection) {
         self.id = id
         self.connection = connection
+    }
+
+    /// What the stream holds unread: data bytes, queued events, and control payload bytes.
+    /// Each is bounded (`WireLimits`); exposed so tests can check the bound holds.
+    public var buffered: (bytes: Int, events: Int, controlBytes: Int) {
+        state.withLock { ($0.bufferedBytes, $0.events.count - $0.head, $0.pendingControlBytes) }
     }
 
     // MARK: Receiving
@@ -86,6 +139,9 @@ public final class HostStream: AsyncSequence, Sendable {
         let event: StreamEvent
         switch frame.kind {
         case .data:
+            // Every frame must cost its sender something: an empty one costs no credit, so an honest
+            // agent never sends one (version 3) and a flood of them is refused, not queued.
+            guard frame.payload.count > 1 else { throw WireError(.protocolViolation, "empty data frame") }
             event = .data(try frame.channel(), Array(frame.dataBytes))
         case .eof:
             event = .eof(try frame.channel())
@@ -93,6 +149,7 @@ public final class HostStream: AsyncSequence, Sendable {
             event = .control(try WireCoding.decode(Control.self, from: frame.payload))
         case .window:
             let increment = try frame.windowIncrement()
+            guard increment > 0 else { throw WireError(.protocolViolation, "empty window frame") }
             let waiters: [CheckedContinuation<Void, any Error>] = try state.withLock { s throws(WireError) in
                 guard s.sendCredit + Int(increment) <= Int(Int32.max) else {
                     throw WireError(.flowControlViolation, "window overflow")
@@ -117,18 +174,7 @@ public final class HostStream: AsyncSequence, Sendable {
         }
         let waiter: CheckedContinuation<StreamEvent?, any Error>? = try state.withLock { s throws(WireError) in
             if s.finished { return nil }
-            if case .data(_, let bytes) = event {
-                s.bufferedBytes += bytes.count
-                guard s.bufferedBytes <= WireLimits.initialWindow else {
-                    throw WireError(.flowControlViolation, "guest sent \(s.bufferedBytes) bytes beyond its credit")
-                }
-            } else {
-                s.pendingControls += 1
-                guard s.pendingControls <= WireLimits.maxPendingControls else {
-                    throw WireError(.protocolViolation, "guest flooded stream \(id) with control frames")
-                }
-            }
-            s.events.append(event)
+            try s.append(event, payloadSize: frame.payload.count)
             guard let waiter = s.waiter else { return nil }
             s.waiter = nil
             return waiter
@@ -149,6 +195,10 @@ public final class HostStream: AsyncSequence, Sendable {
             if error != nil {
                 s.events.removeAll()
                 s.head = 0
+                s.bufferedBytes = 0
+                s.pendingControls = 0
+                s.pendingControlBytes = 0
+                s.controlCosts.removeAll()
             }
             defer {
                 s.waiter = nil

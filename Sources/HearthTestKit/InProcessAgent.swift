@@ -1,6 +1,7 @@
 import Foundation
 import HearthAgent
 import HearthRuntime
+import HearthWire
 import Logging
 
 /// The real guest agent served on a thread of the test process, over a socketpair: the
@@ -11,16 +12,36 @@ public enum InProcessAgent {
         (ProcessInfo.processInfo.environment["HEARTH_AGENT_DIR"] ?? ".build/hearth-agent") + "/hearth-guest"
     }
 
-    /// Starts an agent session and returns a greeted host connection to it.
+    /// Starts an agent session, provisions it with a fresh secret as a runtime does, and returns a
+    /// greeted, authenticated host connection to it.
     public static func connect(logger: Logger = Logger(label: "test")) async throws -> AgentConnection {
+        try await connect(context: makeContext(), secret: randomSecret(), provision: true, logger: logger)
+    }
+
+    public static func makeContext() -> AgentContext {
+        AgentContext(executablePath: executablePath, defaultDirectory: NSTemporaryDirectory())
+    }
+
+    public static func randomSecret() -> [UInt8] {
+        (0..<AgentAuthentication.secretLength).map { _ in UInt8.random(in: 0...255) }
+    }
+
+    /// A new session of the agent whose state is `context` (the same agent process, as the agent's
+    /// unix socket or a reconnect would reach it), on the host's channel if `mayProvision`.
+    public static func connect(context: AgentContext, secret: [UInt8], provision: Bool = false, mayProvision: Bool = true,
+                               logger: Logger = Logger(label: "test")) async throws -> AgentConnection {
         let pair = try SocketPair()
-        let context = AgentContext(executablePath: executablePath, defaultDirectory: NSTemporaryDirectory())
         Thread.detachNewThread {
-            _ = AgentSession(readFD: pair.guest, writeFD: pair.guest, context: context).run()
+            _ = AgentSession(readFD: pair.guest, writeFD: pair.guest, context: context, mayProvision: mayProvision).run()
             close(pair.guest)
         }
         let connection = try await AgentConnection.connect(socket: pair.host, logger: logger)
-        _ = try await connection.handshake(timeout: .seconds(5))
+        do {
+            _ = try await connection.handshake(secret: secret, provision: provision, timeout: .seconds(5))
+        } catch {
+            connection.close()
+            throw error
+        }
         return connection
     }
 

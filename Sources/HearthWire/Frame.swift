@@ -31,6 +31,10 @@ public struct Frame: Sendable, Equatable {
         /// Host asks the guest to stop writing before a checkpoint (stream 0). The guest answers with `quiesced`.
         case quiesce = 8
         case quiesced = 9
+        /// Host hands a freshly started agent its per-boot secret (stream 0, `AgentAuthentication.secretLength`
+        /// bytes). Only as the first frame on the channel the host created (stdio, the virtio-serial
+        /// port), and only once per agent process: the agent refuses it anywhere else. Version 3.
+        case provision = 10
     }
 
     public static let headerSize = 9

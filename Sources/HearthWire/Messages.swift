@@ -10,11 +10,18 @@ public struct Hello: Codable, Sendable, Equatable {
     public var agent: String
     /// A fresh value per host connection; lets the guest tell a new session from a replayed one.
     public var session: String
+    /// Host (version 3): a fresh random challenge the agent must answer with `proof`.
+    public var challenge: String?
+    /// Agent (version 3): `AgentAuthentication.proof(secret:challenge:)` for the host's challenge.
+    public var proof: String?
 
-    public init(version: Int = WireVersion.current, agent: String, session: String) {
+    public init(version: Int = WireVersion.current, agent: String, session: String,
+                challenge: String? = nil, proof: String? = nil) {
         self.version = version
         self.agent = agent
         self.session = session
+        self.challenge = challenge
+        self.proof = proof
     }
 }
 
@@ -163,6 +170,7 @@ public enum WireCoding {
 }
 
 extension Frame {
+    public static func provision(_ secret: [UInt8]) -> Frame { Frame(kind: .provision, stream: 0, payload: secret) }
     public static func hello(_ hello: Hello) -> Frame { Frame(kind: .hello, stream: 0, payload: WireCoding.encode(hello)) }
     public static func open(_ stream: UInt32, _ request: Request) -> Frame {
         Frame(kind: .open, stream: stream, payload: WireCoding.encode(request))

@@ -11,11 +11,24 @@ public enum WireLimits {
     public static let maxStreams = 256
     /// Control and open frames a receiver buffers per stream before declaring the peer hostile.
     public static let maxPendingControls = 64
+    /// Bytes of control payloads a receiver buffers per stream: a directory listing is one frame,
+    /// so two frames' worth is plenty for an honest peer.
+    public static let maxPendingControlBytes = 2 * maxFramePayload
+    /// Small data frames a receiver merges into one buffered event, up to this many bytes: a peer
+    /// that spends its credit a byte per frame then costs at most `2 * initialWindow / maxCoalescedData + 1`
+    /// events, while a reader that paces itself by events (a terminal waiting for acknowledgements)
+    /// never gets much more at once than the peer sent.
+    public static let maxCoalescedData = 16 * 1024
 }
 
 /// The protocol version this build speaks. Bump on any incompatible change; gate new features on the peer's version.
 public enum WireVersion {
     /// 2: the agent ends every operation with an empty `reset`.
-    public static let current = 2
+    /// 3: the agent proves its per-boot secret in the handshake (`Hello.challenge`/`proof`, the
+    ///    `provision` frame), and an empty `data` frame is a protocol violation. Not gated: a host
+    ///    refuses any agent that cannot prove the secret, so it requires `minimumAuthenticated`.
+    public static let current = 3
     public static let minimumSupported = 1
+    /// The oldest agent a host accepts: the first that authenticates.
+    public static let minimumAuthenticated = 3
 }

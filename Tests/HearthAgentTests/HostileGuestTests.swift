@@ -58,7 +58,7 @@ import Testing
     @Test func aSilentAgentTimesOutTheHandshake() async throws {
         let (host, peer) = try await InProcessAgent.connectToRawPeer()
         defer { close(peer) }
-        await #expect(throws: HearthError.self) { _ = try await host.handshake(timeout: .milliseconds(200)) }
+        await #expect(throws: HearthError.self) { _ = try await host.handshake(secret: InProcessAgent.randomSecret(), timeout: .milliseconds(200)) }
         #expect(host.isClosed)
     }
 }

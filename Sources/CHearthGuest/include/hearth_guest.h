@@ -23,10 +23,14 @@ int hearth_spawn_chdir(posix_spawn_file_actions_t *actions, const char *path);
 int hearth_finit_module(int fd, const char *params);
 // Sets IFF_UP on a network interface (the microVM's loopback).
 int hearth_interface_up(const char *name);
-// A connected, close-on-exec unix stream socket, or -1 with errno set.
+// A connected, close-on-exec unix stream socket, or -1 with errno set. A leading '@' names an
+// abstract socket.
 int hearth_connect_unix(const char *path);
 // A listening, close-on-exec unix stream socket bound to `path` (replacing any file there), or -1.
+// A leading '@' names an abstract socket (EADDRINUSE while another holds it).
 int hearth_listen_unix(const char *path, int backlog);
+// prctl(PR_SET_DUMPABLE, 0): no ptrace or /proc/<pid>/mem by same-uid processes.
+int hearth_set_nondumpable(void);
 // Sends `fd` over a unix socket with SCM_RIGHTS, with `len` bytes of data (QMP getfd).
 ssize_t hearth_send_with_fd(int sock, const void *data, size_t len, int fd);
 #include <signal.h>
