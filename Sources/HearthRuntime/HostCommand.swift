@@ -174,7 +174,10 @@ public struct AgentBundle: Sendable {
         if let dir = ProcessInfo.processInfo.environment["HEARTH_AGENT_DIR"], !dir.isEmpty {
             return AgentBundle(directory: dir)
         }
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        // /proc/self/exe, not argv[0]: run through PATH, argv[0] is a bare name that would resolve
+        // against the working directory.
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe = URL(fileURLWithPath: path).resolvingSymlinksInPath()
         var dir = exe.deletingLastPathComponent()
         for _ in 0..<4 {
             for candidate in [dir.appendingPathComponent("hearth-agent"), dir.appendingPathComponent("lib/hearth-agent")]
