@@ -19,63 +19,52 @@ extension UserCommand {
         }
     }
 
+    /// The user a command acts on, named by email (`--tenant`: another tenant's, the operator only).
+    struct Target: ParsableArguments {
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The user's email") var email: String
+        @Option var tenant: String?
+
+        /// Looks the user up, then runs `body` with the client and the user.
+        func withUser<T>(_ body: (HearthClient, API.UserBody) async throws -> T) async throws -> T {
+            let c = try client.client()
+            return try await withClientErrors { try await body(c, try await c.user(email: email, tenant: tenant)) }
+        }
+    }
+
     struct Disable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Disable a user: ends their sessions and revokes their tokens.")
-        @OptionGroup var client: ClientOptions
-        @Argument var email: String
-        @Option var tenant: String?
+        @OptionGroup var target: Target
         func run() async throws {
-            let c = try client.client()
-            try await withClientErrors {
-                let user = try await c.user(email: email, tenant: tenant)
-                _ = try await c.updateUser(id: user.id, API.UpdateUserBody(disabled: true))
-            }
-            print("disabled \(email); their sessions and tokens have ended")
+            _ = try await target.withUser { c, user in try await c.updateUser(id: user.id, API.UpdateUserBody(disabled: true)) }
+            print("disabled \(target.email); their sessions and tokens have ended")
         }
     }
 
     struct Enable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Enable a disabled user (their old tokens stay revoked).")
-        @OptionGroup var client: ClientOptions
-        @Argument var email: String
-        @Option var tenant: String?
+        @OptionGroup var target: Target
         func run() async throws {
-            let c = try client.client()
-            try await withClientErrors {
-                let user = try await c.user(email: email, tenant: tenant)
-                _ = try await c.updateUser(id: user.id, API.UpdateUserBody(disabled: false))
-            }
-            print("enabled \(email)")
+            _ = try await target.withUser { c, user in try await c.updateUser(id: user.id, API.UpdateUserBody(disabled: false)) }
+            print("enabled \(target.email)")
         }
     }
 
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a user with their sessions and tokens.")
-        @OptionGroup var client: ClientOptions
-        @Argument var email: String
-        @Option var tenant: String?
+        @OptionGroup var target: Target
         func run() async throws {
-            let c = try client.client()
-            try await withClientErrors {
-                let user = try await c.user(email: email, tenant: tenant)
-                try await c.deleteUser(id: user.id)
-            }
-            print("deleted \(email)")
+            try await target.withUser { c, user in try await c.deleteUser(id: user.id) }
+            print("deleted \(target.email)")
         }
     }
 
     struct RoleChange: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "role", abstract: "Change a user's role (admin, member or viewer).")
-        @OptionGroup var client: ClientOptions
-        @Argument var email: String
+        @OptionGroup var target: Target
         @Argument var role: String
-        @Option var tenant: String?
         func run() async throws {
-            let c = try client.client()
-            let updated = try await withClientErrors {
-                let user = try await c.user(email: email, tenant: tenant)
-                return try await c.updateUser(id: user.id, API.UpdateUserBody(role: role))
-            }
+            let updated = try await target.withUser { c, user in try await c.updateUser(id: user.id, API.UpdateUserBody(role: role)) }
             print("\(updated.email) is now \(updated.role)")
         }
     }
@@ -97,14 +86,11 @@ extension UserCommand {
             let password = readLine(strippingNewline: true) ?? ""
             let c = try client.client()
             try await withClientErrors {
-                if let email {
-                    let user = try await c.user(email: email, tenant: tenant)
-                    try await c.setPassword(userId: user.id, password, current: current)
-                } else {
-                    let me = try await c.whoami()
-                    let user = try await c.user(email: me.user)
-                    try await c.setPassword(userId: user.id, password, current: current)
-                }
+                // Without an email, your own (in your own tenant).
+                let name: String
+                if let email { name = email } else { name = try await c.whoami().user }
+                let user = try await c.user(email: name, tenant: email == nil ? nil : tenant)
+                try await c.setPassword(userId: user.id, password, current: current)
             }
             print("password changed; the user's browser sessions have ended")
         }
