@@ -19,8 +19,20 @@ struct AuthMiddleware: RouterMiddleware {
         }
         // A preview's page authenticates by the grant in its path (see `PreviewRoutes`), since its
         // sandboxed origin carries no Hearth cookie.
-        if path.hasPrefix("/w/"), path.contains("/~") { return true }
+        if isPreviewGrantPath(path) { return true }
         return path == "/v1/session" && request.method == .post
+    }
+
+    /// Exactly `/w/{ws}/p/{port}/~{grant}` and what lies under it: the grant stands where the
+    /// preview route reads it, so no other path is let through for merely containing `/w/` and `/~`.
+    static func isPreviewGrantPath(_ path: String) -> Bool {
+        let segments = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        guard segments.count >= 6, segments[0].isEmpty, segments[1].elementsEqual("w".utf8), !segments[2].isEmpty,
+              segments[3].elementsEqual("p".utf8), !segments[4].isEmpty, segments[4].count <= 5,
+              segments[4].allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              segments[5].count > 1, segments[5].first == UInt8(ascii: "~") else { return false }
+        // No dot segment anywhere (browsers resolve them before sending): nothing climbs out of the prefix.
+        return !segments.contains { $0.elementsEqual(".".utf8) || $0.elementsEqual("..".utf8) }
     }
 
     func handle(_ request: Request, context: HearthContext, next: (Request, HearthContext) async throws -> Response) async throws -> Response {
