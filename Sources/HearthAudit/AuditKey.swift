@@ -1,5 +1,8 @@
 import Crypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HearthCore
 
 /// The secret that keys the audit chain. It lives in its own file (`audit.key`, mode 0600) next to
@@ -12,52 +15,73 @@ public struct AuditKey: Sendable {
     public let key: SymmetricKey
     /// The last event chained with plain SHA-256 before the key existed, if any.
     public let legacy: Legacy?
+    /// Whether this key's log keeps an anchor beside the key (`AuditLog+Anchor`). Key files
+    /// written before anchors existed say no until their log is next opened.
+    public let anchored: Bool
 
     public struct Legacy: Sendable, Equatable {
         public var seq: Int64
         public var hash: String
     }
 
-    public init(key: SymmetricKey, legacy: Legacy? = nil) {
+    public init(key: SymmetricKey, legacy: Legacy? = nil, anchored: Bool = false) {
         self.key = key
         self.legacy = legacy
+        self.anchored = anchored
     }
 
     /// A fresh 256-bit key (tests and new logs).
     public static func random() -> AuditKey { AuditKey(key: SymmetricKey(size: .bits256)) }
 
     /// Reads `path`, or creates it (0600, exclusively) around a log whose newest event is `last`.
-    static func loadOrCreate(path: String, last: (seq: Int64, hash: String)?) throws -> AuditKey {
+    /// A key without an anchor (new, or from before anchors) gets one: `anchor` is called with the
+    /// anchored key first, and only then is the key file written saying so, so a crash between the
+    /// two never leaves a key that promises an anchor nobody wrote.
+    static func loadOrCreate(path: String, last: (seq: Int64, hash: String)?, anchor: (AuditKey) throws -> Void) throws -> AuditKey {
         if let text = try? String(contentsOfFile: path, encoding: .utf8) {
             guard let key = parse(text) else {
                 throw HearthError(.internal, "the audit key file is damaged", detail: "cannot parse \(path)")
             }
-            return key
+            if key.anchored { return key }
+            let anchoredKey = AuditKey(key: key.key, legacy: key.legacy, anchored: true)
+            try anchor(anchoredKey)
+            try write(anchoredKey, to: path + ".\(getpid()).tmp", exclusive: false)
+            guard rename(path + ".\(getpid()).tmp", path) == 0 else {
+                throw HearthError(.internal, "cannot update the audit key", detail: "rename \(path): errno \(errno)")
+            }
+            return anchoredKey
         }
-        let key = AuditKey(key: SymmetricKey(size: .bits256), legacy: last.map { Legacy(seq: $0.seq, hash: $0.hash) })
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        let key = AuditKey(key: SymmetricKey(size: .bits256), legacy: last.map { Legacy(seq: $0.seq, hash: $0.hash) }, anchored: true)
+        try anchor(key)
+        try write(key, to: path, exclusive: true)
+        return key
+    }
+
+    /// Writes `key` to `path` (0600, never through a link) and syncs it.
+    static func write(_ key: AuditKey, to path: String, exclusive: Bool) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC), 0o600)
         guard fd >= 0 else {
             throw HearthError(.internal, "cannot create the audit key", detail: "open \(path): errno \(errno)")
         }
         defer { close(fd) }
         let bytes = Array(key.serialized.utf8)
-        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count, fsync(fd) == 0 else {
+        guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count, fsync(fd) == 0 else {
             unlink(path)
             throw HearthError(.internal, "cannot write the audit key", detail: "write \(path): errno \(errno)")
         }
-        return key
     }
 
     var serialized: String {
         let hex = key.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
-        return "v1 \(hex) \(legacy?.seq ?? 0) \(legacy?.hash ?? AuditEvent.genesis)\n"
+        return "v1 \(hex) \(legacy?.seq ?? 0) \(legacy?.hash ?? AuditEvent.genesis)\(anchored ? " anchored" : "")\n"
     }
 
     static func parse(_ text: String) -> AuditKey? {
         let parts = text.split(whereSeparator: \.isWhitespace)
-        guard parts.count == 4, parts[0] == "v1", parts[1].count == 64, let bytes = hexBytes(parts[1]),
-              let seq = Int64(parts[2]), seq >= 0 else { return nil }
-        return AuditKey(key: SymmetricKey(data: bytes), legacy: seq == 0 ? nil : Legacy(seq: seq, hash: String(parts[3])))
+        guard parts.count == 4 || (parts.count == 5 && parts[4] == "anchored"), parts[0] == "v1", parts[1].count == 64,
+              let bytes = hexBytes(parts[1]), let seq = Int64(parts[2]), seq >= 0 else { return nil }
+        return AuditKey(key: SymmetricKey(data: bytes), legacy: seq == 0 ? nil : Legacy(seq: seq, hash: String(parts[3])),
+                        anchored: parts.count == 5)
     }
 
     static func hexBytes<S: StringProtocol>(_ text: S) -> [UInt8]? {
@@ -88,6 +112,11 @@ public struct AuditKey: Sendable {
     /// What the head file's MAC covers: a domain tag, so an event's MAC can never pass for a head's.
     func headMAC(seq: Int64, hash: String) -> String {
         mac(Array("hearth-audit-head\0\(seq)\0\(hash)".utf8))
+    }
+
+    /// The anchor's MAC, under a tag of its own, so a copy of the head file never passes for an anchor.
+    func anchorMAC(seq: Int64, hash: String) -> String {
+        mac(Array("hearth-audit-anchor\0\(seq)\0\(hash)".utf8))
     }
 }
 

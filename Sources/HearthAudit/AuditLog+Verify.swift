@@ -11,12 +11,14 @@ extension AuditLog {
 
     /// Walks the whole chain: every event's MAC must match its content under the key, every event
     /// must name its predecessor's hash, numbers must run without gaps, and the last event must be
-    /// the one the head file records under its own MAC.
+    /// the one the head file records under its own MAC, and no older than the anchor beside the key.
     public func verify() throws -> Verification {
         var problems: [String] = []
         var count = 0
         var previous: AuditEvent?
         let key = self.key
+        let anchorSeq = readAnchor()?.seq
+        var anchoredHash: String?
         let cursorProblems = try db.read { db -> [String] in
             var found: [String] = []
             let cursor = try AuditEvent.order(Column("seq")).fetchCursor(db)
@@ -42,6 +44,7 @@ extension AuditLog {
                 if !macEquals(expected, event.hash) {
                     found.append("event \(event.seq) was edited: its content does not match its hash")
                 }
+                if event.seq == anchorSeq { anchoredHash = event.hash }
                 previous = event
                 if found.count >= 100 { break }
             }
@@ -51,6 +54,7 @@ extension AuditLog {
         if let legacy = key.legacy, (previous?.seq ?? 0) < legacy.seq {
             problems.append("events up to \(legacy.seq), written before the log was keyed, were removed")
         }
+        problems += anchorProblems(last: previous?.seq ?? 0) { $0 == anchorSeq ? anchoredHash : nil }
         guard headPath != nil else { return Verification(events: count, problems: problems) }
         guard let head = readHead() else {
             if let last = previous { problems.append("the head file is missing; it should record event \(last.seq)") }

@@ -9,11 +9,14 @@ import Synchronization
 /// that cutting events off the end is detected too, even together with rewriting the head.
 ///
 /// The chain proves that events were not edited, removed or reordered after the fact by anyone
-/// who cannot also read the key. Replaying an older, genuine head file after cutting the tail
-/// is not detected here; shipping the head elsewhere (a SIEM) closes that. Migrations are append-only.
+/// who cannot also read the key. Replaying an older, genuine head file after cutting the tail is
+/// caught by the anchor beside the key (`AuditLog+Anchor`); whoever can read the key can replay
+/// that too, which only a head shipped off the host (a SIEM) closes. Migrations are append-only.
 public final class AuditLog: Sendable {
     let db: any DatabaseWriter
     let headPath: String?
+    /// Beside the key, in the key's protection (`AuditLog+Anchor`); nil for logs without one (tests).
+    let anchorPath: String?
     let key: AuditKey
     /// Serializes an append with its head write, so heads never go backwards and two appends
     /// never share a temporary file. The count names each temporary file uniquely.
@@ -30,7 +33,11 @@ public final class AuditLog: Sendable {
         try Self.migrator.migrate(db)
         let keyFile = keyPath ?? (URL(fileURLWithPath: path).deletingLastPathComponent().path + "/audit.key")
         let last = try db.read { db in try AuditEvent.order(Column("seq").desc).fetchOne(db) }
-        key = try AuditKey.loadOrCreate(path: keyFile, last: last.map { ($0.seq, $0.hash) })
+        let anchorPath = keyFile + ".anchor"
+        self.anchorPath = anchorPath
+        key = try AuditKey.loadOrCreate(path: keyFile, last: last.map { ($0.seq, $0.hash) }) { key in
+            try Self.writeAnchor(at: anchorPath, seq: last?.seq ?? 0, hash: last?.hash ?? AuditEvent.genesis, key: key, counter: 0)
+        }
         // A log keyed just now gets a head under the key at once, so an unkeyed head never lingers.
         if let last, key.legacy?.seq == last.seq, readHead().map({ !$0.authentic }) ?? true {
             try writeHead(last, counter: 0)
@@ -38,9 +45,10 @@ public final class AuditLog: Sendable {
     }
 
     /// A log over `db` (tests), keyed by `key`.
-    public init(db: any DatabaseWriter, headPath: String? = nil, key: AuditKey = .random()) throws {
+    public init(db: any DatabaseWriter, headPath: String? = nil, anchorPath: String? = nil, key: AuditKey = .random()) throws {
         self.db = db
         self.headPath = headPath
+        self.anchorPath = anchorPath
         self.key = key
         try Self.migrator.migrate(db)
     }
@@ -82,6 +90,7 @@ public final class AuditLog: Sendable {
                 return event
             }
             try writeHead(event, counter: counter)
+            try advanceAnchor(to: event, counter: counter)
             return event
         }
     }

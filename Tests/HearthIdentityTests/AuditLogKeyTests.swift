@@ -46,7 +46,7 @@ import Testing
         let eighth = try #require(try log.events().first { $0.seq == 8 })
         try DatabaseQueue(path: dir + "/audit.sqlite").write { db in try db.execute(sql: "DELETE FROM auditEvent WHERE seq > 8") }
         try "8 \(eighth.hash)\n".write(toFile: dir + "/audit.sqlite.head", atomically: true, encoding: .utf8)
-        #expect(try log.verify().problems == ["the head file was not written by this log: its MAC does not match"])
+        #expect(try log.verify().problems == ["events 9-10 were removed from the end (the anchor beside the audit key records event 10)", "the head file was not written by this log: its MAC does not match"])
         try "8 \(eighth.hash) \(String(repeating: "0", count: 64))\n".write(toFile: dir + "/audit.sqlite.head", atomically: true, encoding: .utf8)
         #expect(!(try log.verify().ok))
     }
@@ -57,7 +57,7 @@ import Testing
         try Self.fill(log, 10)
         try DatabaseQueue(path: dir + "/audit.sqlite").write { db in try db.execute(sql: "DELETE FROM auditEvent WHERE seq > 8") }
         unlink(dir + "/audit.sqlite.head")
-        #expect(try log.verify().problems == ["the head file is missing; it should record event 8"])
+        #expect(try log.verify().problems == ["events 9-10 were removed from the end (the anchor beside the audit key records event 10)", "the head file is missing; it should record event 8"])
     }
 
     /// 320 appends from many threads at once: every one succeeds (today's shared `.head.tmp`
@@ -81,6 +81,60 @@ import Testing
         #expect(result.ok && result.events == 320, "\(result.problems)")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".tmp") }
         #expect(leftovers.isEmpty)
+    }
+    /// The replay the head file cannot stop: cut the tail, then put back a genuine head file
+    /// saved before the cut events were written. The anchor beside the key still records the
+    /// newest event, and appends after the cut do not move it.
+    @Test func replayingAnOlderGenuineHeadAfterCuttingTheTailIsDetected() throws {
+        let dir = try Self.directory()
+        let log = try AuditLog(path: dir + "/audit.sqlite")
+        try Self.fill(log, 5)
+        let savedHead = try Data(contentsOf: URL(fileURLWithPath: dir + "/audit.sqlite.head"))
+        try Self.fill(log, 3)
+        try DatabaseQueue(path: dir + "/audit.sqlite").write { db in try db.execute(sql: "DELETE FROM auditEvent WHERE seq > 5") }
+        try savedHead.write(to: URL(fileURLWithPath: dir + "/audit.sqlite.head"))
+        let found = "events 6-8 were removed from the end (the anchor beside the audit key records event 8)"
+        #expect(try log.verify().problems == [found])
+        #expect(try AuditLog(path: dir + "/audit.sqlite").verify().problems == [found], "reopening does not re-anchor")
+        // New events that reuse the cut numbers neither hide the cut nor move the anchor.
+        try Self.fill(log, 4)
+        #expect(try log.verify().problems == ["event 8 is not the event the anchor beside the audit key records"])
+        let mode = try FileManager.default.attributesOfItem(atPath: dir + "/audit.key.anchor")[.posixPermissions] as? NSNumber
+        #expect(mode?.intValue == 0o600)
+    }
+
+    @Test func aMissingOrForgedAnchorIsFoundAndNotRewritten() throws {
+        let dir = try Self.directory()
+        let log = try AuditLog(path: dir + "/audit.sqlite")
+        try Self.fill(log, 3)
+        #expect(try log.verify().ok)
+        unlink(dir + "/audit.key.anchor")
+        try Self.fill(log, 1)
+        #expect(try log.verify().problems == ["the anchor beside the audit key is missing"])
+        try "v1 4 \(String(repeating: "a", count: 64)) \(String(repeating: "0", count: 64))\n"
+            .write(toFile: dir + "/audit.key.anchor", atomically: true, encoding: .utf8)
+        try Self.fill(log, 1)
+        #expect(try log.verify().problems == ["the anchor beside the audit key was not written by this log: its MAC does not match"])
+    }
+
+    /// A key file from before anchors (four fields) gets an anchor for the log as it stands when
+    /// next opened, and says so; from then on the anchor follows every append.
+    @Test func aKeyFromBeforeAnchorsIsAnchoredOnOpen() throws {
+        let dir = try Self.directory()
+        do {
+            let log = try AuditLog(path: dir + "/audit.sqlite")
+            try Self.fill(log, 3)
+        }
+        let keyText = try String(contentsOfFile: dir + "/audit.key", encoding: .utf8)
+        #expect(keyText.hasSuffix(" anchored\n"))
+        try keyText.replacingOccurrences(of: " anchored\n", with: "\n").write(toFile: dir + "/audit.key", atomically: true, encoding: .utf8)
+        unlink(dir + "/audit.key.anchor")
+        let log = try AuditLog(path: dir + "/audit.sqlite")
+        #expect(log.key.anchored)
+        #expect(try log.verify().ok)
+        try Self.fill(log, 2)
+        #expect(try log.verify().ok)
+        #expect(log.readAnchor()?.seq == 5)
     }
 
     /// A log written before the key existed keeps verifying: its old events by plain SHA-256, up
