@@ -41,29 +41,29 @@ import Testing
 
     @Test func aSilentConnectionIsClosedWithinTheHeaderTimeout() async throws {
         let server = try await Self.timeouts.value
-        let socket = try RawSocket(url: server.url)
+        let socket = try await RawSocket.connect(server.url)
         defer { socket.close() }
         let start = ContinuousClock.now
-        #expect(socket.waitForClose(within: .seconds(15)), "a silent connection is closed")
+        #expect(await socket.waitForClose(within: .seconds(15)), "a silent connection is closed")
         #expect(ContinuousClock.now - start < .seconds(10))
     }
 
     @Test func aDrippedRequestHeadIsClosedWithinTheHeaderTimeout() async throws {
         let server = try await Self.timeouts.value
-        let socket = try RawSocket(url: server.url)
+        let socket = try await RawSocket.connect(server.url)
         defer { socket.close() }
         socket.send("GET /v1/health HTTP/1.1\r\nHost: x\r\n")
-        #expect(socket.waitForClose(within: .seconds(15)), "a head that never ends is cut off")
+        #expect(await socket.waitForClose(within: .seconds(15)), "a head that never ends is cut off")
     }
 
     @Test func anIdleKeepAliveConnectionIsClosedAfterTheIdleTimeout() async throws {
         let server = try await Self.timeouts.value
-        let socket = try RawSocket(url: server.url)
+        let socket = try await RawSocket.connect(server.url)
         defer { socket.close() }
         socket.send("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
-        let response = socket.receive(within: .seconds(10))
+        let response = await socket.receive(within: .seconds(10))
         #expect(response.hasPrefix("HTTP/1.1 200"))
-        #expect(socket.waitForClose(within: .seconds(20)), "an idle keep-alive connection is closed")
+        #expect(await socket.waitForClose(within: .seconds(20)), "an idle keep-alive connection is closed")
     }
 
     @Test func aConnectionPastThePerAddressCapIsRefusedAndTheSlotComesBack() async throws {
@@ -72,12 +72,12 @@ import Testing
         var held: [RawSocket] = []
         var refused = false
         for _ in 0..<6 where !refused {
-            let socket = try RawSocket(url: server.url)
+            let socket = try await RawSocket.connect(server.url)
             socket.send("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
-            if socket.receive(within: .seconds(10)).hasPrefix("HTTP/1.1 200") {
+            if await socket.receive(within: .seconds(10)).hasPrefix("HTTP/1.1 200") {
                 held.append(socket)
             } else {
-                #expect(socket.waitForClose(within: .seconds(10)), "a connection past the cap is closed")
+                #expect(await socket.waitForClose(within: .seconds(10)), "a connection past the cap is closed")
                 socket.close()
                 refused = true
             }
@@ -89,9 +89,9 @@ import Testing
         let deadline = ContinuousClock.now + .seconds(20)
         var served = false
         while !served, ContinuousClock.now < deadline {
-            let again = try RawSocket(url: server.url)
+            let again = try await RawSocket.connect(server.url)
             again.send("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
-            served = again.receive(within: .seconds(2)).hasPrefix("HTTP/1.1 200")
+            served = await again.receive(within: .seconds(2)).hasPrefix("HTTP/1.1 200")
             again.close()
             if !served { try await Task.sleep(for: .milliseconds(50)) }
         }
@@ -155,55 +155,3 @@ import Testing
         #expect(event.source_ip == "127.0.0.1")
     }
 }
-
-/// A plain TCP client, for what HTTP clients will not do: stay silent, drip, hold connections.
-final class RawSocket: @unchecked Sendable {
-    let fd: Int32
-
-    init(url: String) throws {
-        let port = UInt16(url.split(separator: ":").last.flatMap { Int($0) } ?? 0)
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard result == 0 else { throw ConnectFailed(errno: errno) }
-    }
-
-    func send(_ text: String) {
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    }
-
-    /// Whatever arrives within `timeout` (stopping at the first read), or "" on close or timeout.
-    func receive(within timeout: Duration) -> String {
-        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let millis = Int32(timeout.components.seconds * 1000)
-        guard poll(&poller, 1, millis) == 1 else { return "" }
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        let n = recv(fd, &buffer, buffer.count, 0)
-        return n > 0 ? String(decoding: buffer[..<n], as: UTF8.self) : ""
-    }
-
-    /// Whether the server closes the connection within `timeout` (reading and dropping any data).
-    func waitForClose(within timeout: Duration) -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while ContinuousClock.now < deadline {
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 100) >= 0 else { return false }
-            if poller.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
-                let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
-                if n == 0 || (n < 0 && errno != EAGAIN) { return true }
-            }
-        }
-        return false
-    }
-
-    func close() { Glibc.close(fd) }
-}
-
-struct ConnectFailed: Error { var errno: Int32 }
