@@ -192,7 +192,8 @@ let package = Package(
         // Test kit: a real server on port 0 with a shared base image, for tests that need real sandboxes.
         .target(
             name: "HearthServerTestKit",
-            dependencies: ["HearthServer", "HearthClient", "HearthImages", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HearthServer", "HearthClient", "HearthImages", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "HearthCoreTests", dependencies: ["HearthCore"]),

@@ -68,9 +68,9 @@ import Testing
         } catch let failure as HearthClient.Failure {
             #expect(failure.code == "not_found")
         }
-        try await TerminalSocketTests.connect(acme, w.id) { outbound, received in
-            try await TerminalSocketTests.send(outbound, ["type": "list"])
-            try await TerminalSocketTests.until { received.messages().contains { $0["type"] as? String == "error" } }
+        try await TerminalSocketClient.connect(acme, w.id) { outbound, received in
+            try await TerminalSocketClient.send(outbound, ["type": "list"])
+            try await TerminalSocketClient.until { received.messages().contains { $0["type"] as? String == "error" } }
             #expect(received.messages().first?["code"] as? String == "not_found")
         }
         #expect(try await acme.list().isEmpty)
@@ -101,9 +101,9 @@ import Testing
             #expect(status == 403 && text.contains("viewer"), "\(method) \(path)")
         }
         let viewer = HearthClient(baseURL: server.url, token: token)
-        try await TerminalSocketTests.connect(viewer, w.id) { outbound, received in
-            try await TerminalSocketTests.send(outbound, ["type": "open"])
-            try await TerminalSocketTests.until { received.messages().contains { $0["type"] as? String == "error" } }
+        try await TerminalSocketClient.connect(viewer, w.id) { outbound, received in
+            try await TerminalSocketClient.send(outbound, ["type": "open"])
+            try await TerminalSocketClient.until { received.messages().contains { $0["type"] as? String == "error" } }
             #expect(received.messages().first { $0["type"] as? String == "error" }?["code"] as? String == "forbidden")
         }
         try await server.client.delete(w.id)

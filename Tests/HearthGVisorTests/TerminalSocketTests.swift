@@ -10,77 +10,34 @@ import Testing
 /// The IDE's terminal WebSocket against a real sandbox: terminals outlive connections and replay
 /// their scrollback, and output is held back by the client's acknowledgements.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct TerminalSocketTests {
-    /// What one connection has received: JSON messages, and output bytes per terminal.
-    final class Received: Sendable {
-        let state = Mutex<(messages: [String], output: [Int: [UInt8]])>(([], [:]))
-        func messages() -> [[String: Any]] {
-            state.withLock { $0.messages }.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:] }
-        }
-        func text(_ id: Int) -> String { state.withLock { String(decoding: $0.output[id] ?? [], as: UTF8.self) } }
-        func count(_ id: Int) -> Int { state.withLock { $0.output[id]?.count ?? 0 } }
-    }
-
-    /// Runs `body` on one terminal connection while a task collects what arrives.
-    static func connect(_ client: HearthClient, _ workspace: String,
-                        _ body: @escaping @Sendable (WebSocketOutboundWriter, Received) async throws -> Void) async throws {
-        try await client.webSocket("/v1/workspaces/\(workspace)/ws") { inbound, outbound, _ in
-            let received = Received()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for try await message in inbound.messages(maxSize: 1 << 20) {
-                        switch message {
-                        case .text(let text):
-                            received.state.withLock { $0.messages.append(text) }
-                        case .binary(var buffer):
-                            guard let id = buffer.readInteger(as: UInt32.self) else { continue }
-                            received.state.withLock { $0.output[Int(id), default: []] += buffer.readableBytesView }
-                        }
-                    }
-                }
-                try await body(outbound, received)
-                group.cancelAll()
-            }
-        }
-    }
-
-    static func send(_ outbound: WebSocketOutboundWriter, _ message: [String: Any]) async throws {
-        let data = try JSONSerialization.data(withJSONObject: message)
-        try await outbound.write(.text(String(decoding: data, as: UTF8.self)))
-    }
-
-    /// Waits (polling, without a deadline of its own; the suite's limit bounds it) for `condition`.
-    static func until(_ condition: () -> Bool) async throws {
-        while !condition() { try await Task.sleep(for: .milliseconds(50)) }
-    }
-
     @Test func terminalsOutliveTheirConnectionAndReplayTheirScrollback() async throws {
         let server = try await LiveServer.shared.value
         let w = try await server.client.create(API.CreateWorkspaceBody(name: "terminals"))
         let opened = Mutex<Int?>(nil)
-        try await Self.connect(server.client, w.id) { outbound, received in
-            try await Self.send(outbound, ["type": "list"])
-            try await Self.until { received.messages().contains { $0["type"] as? String == "terminals" } }
+        try await TerminalSocketClient.connect(server.client, w.id) { outbound, received in
+            try await TerminalSocketClient.send(outbound, ["type": "list"])
+            try await TerminalSocketClient.until { received.messages().contains { $0["type"] as? String == "terminals" } }
             #expect((received.messages().first?["terminals"] as? [Any])?.isEmpty == true)
-            try await Self.send(outbound, ["type": "open", "cols": 100, "rows": 30])
-            try await Self.until { received.messages().contains { $0["type"] as? String == "opened" } }
+            try await TerminalSocketClient.send(outbound, ["type": "open", "cols": 100, "rows": 30])
+            try await TerminalSocketClient.until { received.messages().contains { $0["type"] as? String == "opened" } }
             let id = try #require(received.messages().first { $0["type"] as? String == "opened" }?["id"] as? Int)
             opened.withLock { $0 = id }
-            try await Self.send(outbound, ["type": "input", "id": id, "data": "echo marker-$((40+2)); stty size\n"])
-            try await Self.until { received.text(id).contains("marker-42") && received.text(id).contains("30 100") }
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": id, "data": "echo marker-$((40+2)); stty size\n"])
+            try await TerminalSocketClient.until { received.text(id).contains("marker-42") && received.text(id).contains("30 100") }
         }
         let id = try #require(opened.withLock { $0 })
         // A new connection (a reload) finds the terminal, and attaching replays what it showed.
-        try await Self.connect(server.client, w.id) { outbound, received in
-            try await Self.send(outbound, ["type": "list"])
-            try await Self.until { received.messages().contains { $0["type"] as? String == "terminals" } }
+        try await TerminalSocketClient.connect(server.client, w.id) { outbound, received in
+            try await TerminalSocketClient.send(outbound, ["type": "list"])
+            try await TerminalSocketClient.until { received.messages().contains { $0["type"] as? String == "terminals" } }
             let listed = received.messages().first?["terminals"] as? [[String: Any]]
             #expect(listed?.compactMap { $0["id"] as? Int } == [id])
-            try await Self.send(outbound, ["type": "attach", "id": id])
-            try await Self.until { received.text(id).contains("marker-42") }
-            try await Self.send(outbound, ["type": "input", "id": id, "data": "echo still-$((6*7))\n"])
-            try await Self.until { received.text(id).contains("still-42") }
-            try await Self.send(outbound, ["type": "close", "id": id])
-            try await Self.until { received.messages().contains { $0["type"] as? String == "exit" } }
+            try await TerminalSocketClient.send(outbound, ["type": "attach", "id": id])
+            try await TerminalSocketClient.until { received.text(id).contains("marker-42") }
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": id, "data": "echo still-$((6*7))\n"])
+            try await TerminalSocketClient.until { received.text(id).contains("still-42") }
+            try await TerminalSocketClient.send(outbound, ["type": "close", "id": id])
+            try await TerminalSocketClient.until { received.messages().contains { $0["type"] as? String == "exit" } }
         }
         try await server.client.delete(w.id)
     }
@@ -88,13 +45,13 @@ import Testing
     @Test func aFloodingTerminalWaitsForTheClientsAcknowledgements() async throws {
         let server = try await LiveServer.shared.value
         let w = try await server.client.create(API.CreateWorkspaceBody(name: "flood"))
-        try await Self.connect(server.client, w.id) { outbound, received in
-            try await Self.send(outbound, ["type": "open", "cols": 80, "rows": 24])
-            try await Self.until { received.messages().contains { $0["type"] as? String == "opened" } }
+        try await TerminalSocketClient.connect(server.client, w.id) { outbound, received in
+            try await TerminalSocketClient.send(outbound, ["type": "open", "cols": 80, "rows": 24])
+            try await TerminalSocketClient.until { received.messages().contains { $0["type"] as? String == "opened" } }
             let id = try #require(received.messages().first { $0["type"] as? String == "opened" }?["id"] as? Int)
-            try await Self.send(outbound, ["type": "input", "id": id, "data": "yes flood-line\n"])
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": id, "data": "yes flood-line\n"])
             // Without acknowledgements the server sends at most its window (512 KiB) and one chunk more.
-            try await Self.until { received.count(id) >= 512 * 1024 }
+            try await TerminalSocketClient.until { received.count(id) >= 512 * 1024 }
             var previous = -1
             while received.count(id) != previous {
                 previous = received.count(id)
@@ -103,9 +60,9 @@ import Testing
             let held = received.count(id)
             #expect(held <= 512 * 1024 + 64 * 1024, "received \(held) bytes without acknowledging any")
             // Acknowledging lets more through.
-            try await Self.send(outbound, ["type": "ack", "id": id, "bytes": held])
-            try await Self.until { received.count(id) > held + 256 * 1024 }
-            try await Self.send(outbound, ["type": "close", "id": id])
+            try await TerminalSocketClient.send(outbound, ["type": "ack", "id": id, "bytes": held])
+            try await TerminalSocketClient.until { received.count(id) > held + 256 * 1024 }
+            try await TerminalSocketClient.send(outbound, ["type": "close", "id": id])
         }
         try await server.client.delete(w.id)
     }
@@ -120,52 +77,52 @@ import Testing
         let stopped: @Sendable (String) async throws -> Bool = { seconds in
             try await server.client.run(w.id, ["sh", "-c", "ps -o stat= -p $(pgrep -f '^sleep \(seconds)$') | grep -q T"]).code == 0
         }
-        try await Self.connect(server.client, w.id) { outbound, received in
-            try await Self.send(outbound, ["type": "open", "cols": 80, "rows": 24])
-            try await Self.until { received.messages().contains { $0["type"] as? String == "opened" } }
+        try await TerminalSocketClient.connect(server.client, w.id) { outbound, received in
+            try await TerminalSocketClient.send(outbound, ["type": "open", "cols": 80, "rows": 24])
+            try await TerminalSocketClient.until { received.messages().contains { $0["type"] as? String == "opened" } }
             let id = try #require(received.messages().first { $0["type"] as? String == "opened" }?["id"] as? Int)
-            try await Self.send(outbound, ["type": "input", "id": id, "data": "sleep 301; echo not-$((0+1))-interrupted\n"])
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": id, "data": "sleep 301; echo not-$((0+1))-interrupted\n"])
             while try await !sleeping("301") { try await Task.sleep(for: .milliseconds(100)) }
-            try await Self.send(outbound, ["type": "input", "id": id, "data": "\u{03}"])
-            try await Self.until { received.text(id).contains("^C") }
-            try await Self.send(outbound, ["type": "input", "id": id, "data": "echo after-$((4*2))\n"])
-            try await Self.until { received.text(id).contains("after-8") }
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": id, "data": "\u{03}"])
+            try await TerminalSocketClient.until { received.text(id).contains("^C") }
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": id, "data": "echo after-$((4*2))\n"])
+            try await TerminalSocketClient.until { received.text(id).contains("after-8") }
             #expect(!received.text(id).contains("not-1-interrupted"))
             #expect(try await !sleeping("301"))
 
             // A resize reaches the shell as SIGWINCH, so readline redraws for the new width.
-            try await Self.send(outbound, ["type": "input", "id": id, "data": "trap 'echo winch-$((5+5))' WINCH; echo trap-$((1+2))-set\n"])
-            try await Self.until { received.text(id).contains("trap-3-set") }
-            try await Self.send(outbound, ["type": "resize", "id": id, "cols": 132, "rows": 40])
-            try await Self.until { received.text(id).contains("winch-10") }
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": id, "data": "trap 'echo winch-$((5+5))' WINCH; echo trap-$((1+2))-set\n"])
+            try await TerminalSocketClient.until { received.text(id).contains("trap-3-set") }
+            try await TerminalSocketClient.send(outbound, ["type": "resize", "id": id, "cols": 132, "rows": 40])
+            try await TerminalSocketClient.until { received.text(id).contains("winch-10") }
 
             // Ctrl-Z stops the job and fg brings it back to the foreground, where Ctrl-C ends it.
-            try await Self.send(outbound, ["type": "input", "id": id, "data": "sleep 302\n"])
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": id, "data": "sleep 302\n"])
             while try await !sleeping("302") { try await Task.sleep(for: .milliseconds(100)) }
-            try await Self.send(outbound, ["type": "input", "id": id, "data": "\u{1a}"])
-            try await Self.until { received.text(id).contains("Stopped") }
-            try await Self.send(outbound, ["type": "input", "id": id, "data": "fg\n"])
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": id, "data": "\u{1a}"])
+            try await TerminalSocketClient.until { received.text(id).contains("Stopped") }
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": id, "data": "fg\n"])
             // bash hands the job the terminal before it sends SIGCONT: once it runs, it has the foreground.
             while try await stopped("302") { try await Task.sleep(for: .milliseconds(100)) }
-            try await Self.send(outbound, ["type": "input", "id": id, "data": "\u{03}"])
-            try await Self.send(outbound, ["type": "input", "id": id, "data": "echo again-$((4*3))\n"])
-            try await Self.until { received.text(id).contains("again-12") }
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": id, "data": "\u{03}"])
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": id, "data": "echo again-$((4*3))\n"])
+            try await TerminalSocketClient.until { received.text(id).contains("again-12") }
             #expect(try await !sleeping("302"))
 
             // A password prompt does not echo (the preload makes TCSAFLUSH work on gVisor's pty).
-            try await Self.send(outbound, ["type": "input", "id": id,
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": id,
                                            "data": "python3 -c 'import getpass; print(len(getpass.getpass()))'\n"])
-            try await Self.until { received.text(id).contains("Password:") }
-            try await Self.send(outbound, ["type": "input", "id": id, "data": "hunter2\n"])
-            try await Self.until { received.text(id).contains("7\r\n") }
+            try await TerminalSocketClient.until { received.text(id).contains("Password:") }
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": id, "data": "hunter2\n"])
+            try await TerminalSocketClient.until { received.text(id).contains("7\r\n") }
             #expect(!received.text(id).contains("hunter2"))
             #expect(!received.text(id).contains("Warning"))
 
             // Closing the terminal hangs up its session, background jobs included.
-            try await Self.send(outbound, ["type": "input", "id": id, "data": "sleep 303 &\n"])
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": id, "data": "sleep 303 &\n"])
             while try await !sleeping("303") { try await Task.sleep(for: .milliseconds(100)) }
-            try await Self.send(outbound, ["type": "close", "id": id])
-            try await Self.until { received.messages().contains { $0["type"] as? String == "exit" } }
+            try await TerminalSocketClient.send(outbound, ["type": "close", "id": id])
+            try await TerminalSocketClient.until { received.messages().contains { $0["type"] as? String == "exit" } }
         }
         while try await sleeping("303") { try await Task.sleep(for: .milliseconds(100)) }
         try await server.client.delete(w.id)

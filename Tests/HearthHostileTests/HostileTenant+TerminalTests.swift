@@ -13,60 +13,11 @@ import Testing
 /// #16): a terminal is its opener's; a viewer sees only what was shared with it, read-only; no
 /// number a client sends traps the server or the agent.
 @Suite(.serialized, .timeLimit(.minutes(4))) struct HostileTenantTerminalTests {
-    /// What one terminal connection has received: JSON messages, and output bytes per terminal.
-    final class Received: Sendable {
-        let state = Mutex<(messages: [String], output: [Int: [UInt8]])>(([], [:]))
-        func messages() -> [[String: Any]] {
-            state.withLock { $0.messages }.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:] }
-        }
-        func text(_ id: Int) -> String { state.withLock { String(decoding: $0.output[id] ?? [], as: UTF8.self) } }
-        func first(_ type: String) -> [String: Any]? { messages().first { $0["type"] as? String == type } }
-        func all(_ type: String) -> [[String: Any]] { messages().filter { $0["type"] as? String == type } }
-    }
-
-    static func connect(_ client: HearthClient, _ workspace: String,
-                        _ body: @escaping @Sendable (WebSocketOutboundWriter, Received) async throws -> Void) async throws {
-        try await client.webSocket("/v1/workspaces/\(workspace)/ws") { inbound, outbound, _ in
-            let received = Received()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for try await message in inbound.messages(maxSize: 1 << 20) {
-                        switch message {
-                        case .text(let text):
-                            received.state.withLock { $0.messages.append(text) }
-                        case .binary(var buffer):
-                            guard let id = buffer.readInteger(as: UInt32.self) else { continue }
-                            received.state.withLock { $0.output[Int(id), default: []] += buffer.readableBytesView }
-                        }
-                    }
-                }
-                try await body(outbound, received)
-                group.cancelAll()
-            }
-        }
-    }
-
-    /// Sends raw JSON text: numbers such as 2^64-1 that a dictionary cannot carry.
-    static func send(_ outbound: WebSocketOutboundWriter, _ json: String) async throws {
-        try await outbound.write(.text(json))
-    }
-
-    /// Polls `condition` until it holds or 60 s pass.
-    static func until(_ what: String, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw Timeout(what: what) }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-    }
-
-    struct Timeout: Error { let what: String }
-
     /// Sends `json` and waits for the `n`th error reply; returns its code.
-    static func refusal(_ outbound: WebSocketOutboundWriter, _ received: Received, _ json: String) async throws -> String? {
+    static func refusal(_ outbound: WebSocketOutboundWriter, _ received: TerminalSocketClient.Received, _ json: String) async throws -> String? {
         let before = received.all("error").count
-        try await send(outbound, json)
-        try await until("an error for \(json)") { received.all("error").count > before }
+        try await TerminalSocketClient.send(outbound, json)
+        try await TerminalSocketClient.until("an error for \(json)") { received.all("error").count > before }
         return received.all("error")[before]["code"] as? String
     }
 
@@ -80,21 +31,21 @@ import Testing
         let other = HearthClient(baseURL: server.url, token: otherToken)
 
         let opened = Mutex<Int?>(nil)
-        try await Self.connect(evil.member, w.id) { outbound, received in
-            try await Self.send(outbound, #"{"type":"open","cols":80,"rows":24}"#)
-            try await Self.until("opened") { received.first("opened") != nil }
+        try await TerminalSocketClient.connect(evil.member, w.id) { outbound, received in
+            try await TerminalSocketClient.send(outbound, #"{"type":"open","cols":80,"rows":24}"#)
+            try await TerminalSocketClient.until("opened") { received.first("opened") != nil }
             let id = try #require(received.first("opened")?["id"] as? Int)
             opened.withLock { $0 = id }
-            try await Self.send(outbound, #"{"type":"input","id":\#(id),"data":"echo secret-$((6*7))\n"}"#)
-            try await Self.until("the secret echoed") { received.text(id).contains("secret-42") }
+            try await TerminalSocketClient.send(outbound, #"{"type":"input","id":\#(id),"data":"echo secret-$((6*7))\n"}"#)
+            try await TerminalSocketClient.until("the secret echoed") { received.text(id).contains("secret-42") }
         }
         let id = try #require(opened.withLock { $0 })
 
         // Unshared: neither the viewer nor the member's other token can see, attach, drive or close it.
         for client in [evil.viewer, other] {
-            try await Self.connect(client, w.id) { outbound, received in
-                try await Self.send(outbound, #"{"type":"list"}"#)
-                try await Self.until("the list") { received.first("terminals") != nil }
+            try await TerminalSocketClient.connect(client, w.id) { outbound, received in
+                try await TerminalSocketClient.send(outbound, #"{"type":"list"}"#)
+                try await TerminalSocketClient.until("the list") { received.first("terminals") != nil }
                 #expect((received.first("terminals")?["terminals"] as? [Any])?.isEmpty == true)
                 #expect(try await Self.refusal(outbound, received, #"{"type":"attach","id":\#(id)}"#) == "not_found")
                 let input = try await Self.refusal(outbound, received, #"{"type":"input","id":\#(id),"data":"echo pwned\n"}"#)
@@ -104,40 +55,40 @@ import Testing
                 let share = try await Self.refusal(outbound, received, #"{"type":"share","id":\#(id),"readOnly":true}"#)
                 #expect(share == "forbidden" || share == "not_found")
                 // Issue 14 #5: this acknowledgement trapped the server.
-                try await Self.send(outbound, #"{"type":"ack","id":\#(id),"bytes":18446744073709551615}"#)
-                try await Self.send(outbound, #"{"type":"list"}"#)
-                try await Self.until("a second list") { received.all("terminals").count == 2 }
+                try await TerminalSocketClient.send(outbound, #"{"type":"ack","id":\#(id),"bytes":18446744073709551615}"#)
+                try await TerminalSocketClient.send(outbound, #"{"type":"list"}"#)
+                try await TerminalSocketClient.until("a second list") { received.all("terminals").count == 2 }
                 #expect(!received.text(id).contains("secret-42"))
             }
         }
         #expect(try await evil.viewer.list().contains { $0.id == w.id })
 
         // Shared read-only: the viewer reads the scrollback and live output, and cannot type, resize or close.
-        try await Self.connect(evil.member, w.id) { owner, ownerReceived in
-            try await Self.send(owner, #"{"type":"share","id":\#(id),"readOnly":true}"#)
-            try await Self.until("shared") { ownerReceived.first("shared") != nil }
-            try await Self.send(owner, #"{"type":"attach","id":\#(id)}"#)
-            try await Self.connect(evil.viewer, w.id) { outbound, received in
-                try await Self.send(outbound, #"{"type":"list"}"#)
-                try await Self.until("the list") { received.first("terminals") != nil }
+        try await TerminalSocketClient.connect(evil.member, w.id) { owner, ownerReceived in
+            try await TerminalSocketClient.send(owner, #"{"type":"share","id":\#(id),"readOnly":true}"#)
+            try await TerminalSocketClient.until("shared") { ownerReceived.first("shared") != nil }
+            try await TerminalSocketClient.send(owner, #"{"type":"attach","id":\#(id)}"#)
+            try await TerminalSocketClient.connect(evil.viewer, w.id) { outbound, received in
+                try await TerminalSocketClient.send(outbound, #"{"type":"list"}"#)
+                try await TerminalSocketClient.until("the list") { received.first("terminals") != nil }
                 let listed = received.first("terminals")?["terminals"] as? [[String: Any]]
                 #expect(listed?.compactMap { $0["id"] as? Int } == [id])
                 #expect(listed?.first?["readOnly"] as? Bool == true)
-                try await Self.send(outbound, #"{"type":"attach","id":\#(id)}"#)
-                try await Self.until("the scrollback") { received.text(id).contains("secret-42") }
+                try await TerminalSocketClient.send(outbound, #"{"type":"attach","id":\#(id)}"#)
+                try await TerminalSocketClient.until("the scrollback") { received.text(id).contains("secret-42") }
                 #expect(received.first("attached")?["readOnly"] as? Bool == true)
-                try await Self.send(outbound, #"{"type":"ack","id":\#(id),"bytes":18446744073709551615}"#)
+                try await TerminalSocketClient.send(outbound, #"{"type":"ack","id":\#(id),"bytes":18446744073709551615}"#)
                 #expect(try await Self.refusal(outbound, received, #"{"type":"input","id":\#(id),"data":"touch /tmp/viewer-was-here\n"}"#) == "forbidden")
                 #expect(try await Self.refusal(outbound, received, #"{"type":"resize","id":\#(id),"cols":10,"rows":5}"#) == "forbidden")
                 #expect(try await Self.refusal(outbound, received, #"{"type":"close","id":\#(id)}"#) == "forbidden")
-                try await Self.send(owner, #"{"type":"input","id":\#(id),"data":"echo live-$((7*7))\n"}"#)
-                try await Self.until("live output reaches the viewer") { received.text(id).contains("live-49") }
+                try await TerminalSocketClient.send(owner, #"{"type":"input","id":\#(id),"data":"echo live-$((7*7))\n"}"#)
+                try await TerminalSocketClient.until("live output reaches the viewer") { received.text(id).contains("live-49") }
                 // Unsharing detaches the viewer.
-                try await Self.send(owner, #"{"type":"share","id":\#(id),"shared":false}"#)
-                try await Self.until("detached") { received.first("detached") != nil }
+                try await TerminalSocketClient.send(owner, #"{"type":"share","id":\#(id),"shared":false}"#)
+                try await TerminalSocketClient.until("detached") { received.first("detached") != nil }
             }
-            try await Self.send(owner, #"{"type":"close","id":\#(id)}"#)
-            try await Self.until("the exit") { ownerReceived.first("exit") != nil }
+            try await TerminalSocketClient.send(owner, #"{"type":"close","id":\#(id)}"#)
+            try await TerminalSocketClient.until("the exit") { ownerReceived.first("exit") != nil }
         }
         #expect(try await evil.member.run(w.id, ["sh", "-c", "test ! -e /tmp/viewer-was-here"]).code == 0)
         try await evil.member.delete(w.id)

@@ -19,17 +19,9 @@ import Testing
         #expect(!port.stdoutText.contains("opened"), "\(port.stdoutText) \(port.stderrText)")
         let keyPath = MicroVM.stateDirectory(first, forged.id) + "/" + AgentSecret.fileName
         #expect(FileManager.default.fileExists(atPath: keyPath))
-        try Data((0..<32).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: keyPath))
-        chmod(keyPath, 0o600)
-
-        // As a server that stops does: its channels close, the sandboxes keep running.
-        await first.service.manager.detachAll()
-        let second = try await LiveServer.start(dataDirectory: first.dataDirectory)
-        #expect(try await second.client.get(forged.id).state == "failed")
-        #expect(try await second.client.get(keep.id).state == "running")
-        let echo = try await second.client.run(keep.id, ["echo", "adopted"])
-        #expect(echo.stdoutText == "adopted\n")
-        try await second.client.delete(keep.id)
-        try await second.client.delete(forged.id)
+        let adoption = try await first.restartAfterForgingAgentSecret(at: keyPath, forged: forged.id, kept: keep.id)
+        #expect(adoption.forgedState == "failed")
+        #expect(adoption.keptState == "running")
+        #expect(adoption.keptEcho == "adopted\n")
     }
 }
