@@ -73,7 +73,7 @@ class Server:
         finally:
             conn.close()
 
-    def call(self, method, path, body=None, headers=None):
+    def call(self, method, path, body=None, headers=None, raw=False):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
         h = {"Authorization": "Bearer " + self.token, "Content-Type": "application/json", **(headers or {})}
         conn.request(method, path, body=json.dumps(body).encode() if body is not None else None, headers=h)
@@ -82,7 +82,7 @@ class Server:
         conn.close()
         if r.status >= 300:
             raise RuntimeError(f"{method} {path} -> {r.status} {data[:200]}")
-        return json.loads(data) if data else None
+        return data if raw else json.loads(data) if data else None
 
     def workspace(self, name):
         w = self.call("POST", "/v1/workspaces", {"name": name})
@@ -119,7 +119,7 @@ def rss_run(opts, mode):
         ws = server.workspace(f"rss-{mode}")
         size = opts.file_mib << 20
         server.call("POST", f"/v1/workspaces/{ws}/exec",
-                    {"argv": ["sh", "-c", f"head -c {size} /dev/urandom > /workspace/big"]})
+                    {"argv": ["sh", "-c", f"head -c {size} /dev/urandom > /workspace/big"]}, raw=True)  # an exec stream
         request = download_request(server, ws, "/workspace/big")
         pid = server.proc.pid
         time.sleep(1)
@@ -252,8 +252,11 @@ def wrk(url, token=None, seconds=10):
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     latency = re.search(r"Latency\s+([\d.]+\w+)", out).group(1)
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"requests_per_s": round(rate), "mean_latency": latency, "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+    non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)) else 0
+    total, took = re.search(r"(\d+) requests in ([\d.]+)s", out).groups()
+    # Refusals (429) are answers too; the figure that matters is what was served.
+    return {"requests_per_s": round(rate), "ok_per_s": round((int(total) - non2xx) / float(took)), "mean_latency": latency,
+            "non_2xx": non2xx}
 
 
 def api_run(opts, label, flags, quota):
@@ -274,11 +277,11 @@ def bench_api(opts):
         off = api_run(opts, "off", ["--rate-limit", "0"], False)
         on = api_run(opts, "on", ["--rate-limit", "1000000"], True)
         default = api_run(opts, "default", [], True)
-        base = off["get_workspaces"]["requests_per_s"]
+        base = off["get_workspaces"]["ok_per_s"]
         print(json.dumps({"figure": f"API throughput (wrk -t2 -c32 -d{opts.seconds}s GET /v1/workspaces)", "rep": rep + 1,
                           "off": off, "on": on, "default_limits": default,
-                          "ratio_on_over_off": round(on["get_workspaces"]["requests_per_s"] / base, 2),
-                          "ratio_default_over_off": round(default["get_workspaces"]["requests_per_s"] / base, 2)}), flush=True)
+                          "ratio_on_over_off": round(on["get_workspaces"]["ok_per_s"] / base, 2),
+                          "ratio_default_over_off": round(default["get_workspaces"]["ok_per_s"] / base, 2)}), flush=True)
 
 
 def main():
