@@ -244,7 +244,11 @@ def wrk(url, token=None, seconds=10):
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     latency = re.search(r"Latency\s+([\d.]+\w+)", out).group(1)
-    return {"requests_per_s": round(rate), "mean_latency": latency}
+    non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)) else 0
+    total, took = re.search(r"(\d+) requests in ([\d.]+)s", out).groups()
+    # Refusals (429) are answers too; ok_per_s is what was served.
+    return {"requests_per_s": round(rate), "ok_per_s": round((int(total) - non2xx) / float(took)), "mean_latency": latency,
+            "non_2xx": non2xx}
 
 
 def bench_api(h, base):

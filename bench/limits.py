@@ -17,26 +17,16 @@ and repeated --reps times; every run is printed as one JSON line.
 
   python3 bench/limits.py --hearth .build/debug/hearth --work /var/tmp/hlb --images /work/test-data/images --reps 3
 """
-import argparse, http.client, json, os, re, shutil, socket, subprocess, sys, threading, time, urllib.parse
+import argparse, http.client, json, os, shutil, socket, subprocess, sys, threading, time, urllib.parse
 
-
-def pct(values, p):
-    values = sorted(values)
-    return values[max(0, min(len(values) - 1, int(round(p / 100 * (len(values) - 1)))))]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ide import pct, server_rss_mib as rss_mib, wrk  # noqa: E402  (the same helpers as the IDE figures)
 
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class Server:
@@ -244,20 +234,6 @@ def bench_health(opts):
 
 
 # ---- api ---------------------------------------------------------------------------------------
-
-def wrk(url, token=None, seconds=10):
-    args = ["wrk", "-t2", "-c32", f"-d{seconds}s", url]
-    if token:
-        args[1:1] = ["-H", "Authorization: Bearer " + token]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    latency = re.search(r"Latency\s+([\d.]+\w+)", out).group(1)
-    non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)) else 0
-    total, took = re.search(r"(\d+) requests in ([\d.]+)s", out).groups()
-    # Refusals (429) are answers too; the figure that matters is what was served.
-    return {"requests_per_s": round(rate), "ok_per_s": round((int(total) - non2xx) / float(took)), "mean_latency": latency,
-            "non_2xx": non2xx}
-
 
 def api_run(opts, label, flags, quota):
     server = Server(opts, "api-" + label, flags)
