@@ -1,21 +1,11 @@
 import Foundation
 import HearthImages
+import HearthServerTestKit
 import Testing
 
 /// `index.json` comes from an image: the parser never traps, and whatever it accepts names a
 /// digest of exactly 64 lowercase hex digits and a bounded size.
 @Suite struct OCILayoutIndexFuzzTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let valid = Array(#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945","size":348}]}"#.utf8)
 
     @Test func aValidIndexParses() throws {
@@ -37,7 +27,7 @@ import Testing
     }
 
     @Test func mutatedIndexesNeverTrap() {
-        var random = SplitMix(state: 0x1D3A)
+        var random = SplitMix64(state: 0x1D3A)
         let alphabet = Array(#"{}[]":,0123456789abcdefsha256-/.\ "#.utf8)
         for _ in 0..<20_000 {
             var bytes = Self.valid

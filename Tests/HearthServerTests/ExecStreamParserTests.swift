@@ -1,24 +1,13 @@
 import Foundation
 import HearthAPI
+import HearthServerTestKit
 import Testing
 
 /// `ExecStream.Parser` reads the exec WebSocket's hostile bytes: it must be linear, bounded and
 /// never trap, whatever arrives.
 @Suite(.timeLimit(.minutes(2))) struct ExecStreamParserTests {
-    /// A deterministic generator, so a failing iteration can be replayed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func framesRoundTripAcrossArbitrarySplits() throws {
-        var random = SplitMix(state: 42)
+        var random = SplitMix64(state: 42)
         for _ in 0..<2_000 {
             let frames = (0..<Int.random(in: 1...8, using: &random)).map { _ in
                 (ExecStream.Kind(rawValue: UInt8.random(in: 1...9, using: &random))!,
@@ -43,7 +32,7 @@ import Testing
     /// Random bytes, truncated frames and huge declared lengths: no trap, a clear `malformed`, and
     /// the parser never holds more than one bounded frame plus the last append.
     @Test func fuzzArbitraryBytesNeverTrapAndStayBounded() {
-        var random = SplitMix(state: 0x5EED)
+        var random = SplitMix64(state: 0x5EED)
         let maxPayload = 4096
         for _ in 0..<20_000 {
             var parser = ExecStream.Parser(maxPayload: maxPayload)

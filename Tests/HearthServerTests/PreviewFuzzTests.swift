@@ -1,22 +1,11 @@
 import Foundation
+import HearthServerTestKit
 import Testing
 @testable import HearthServer
 
 /// The preview's parsers of guest bytes, fuzzed with a seeded generator for a fixed number of
 /// iterations: no input traps, and what they hold stays bounded.
 @Suite struct PreviewFuzzTests {
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let iterations = 20_000
 
     // MARK: The guest's WebSocket frames (#9)

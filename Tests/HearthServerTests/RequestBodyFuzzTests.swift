@@ -2,22 +2,12 @@ import Foundation
 import HearthAPI
 import HearthCore
 @testable import HearthServer
+import HearthServerTestKit
 import Testing
 
 /// Every JSON body a client sends is decoded into a typed request and validated before anything
 /// acts on it. Mutated bodies never trap: they decode and validate, or they are refused.
 @Suite struct RequestBodyFuzzTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let seeds: [String] = [
         #"{"name":"demo","image":"base","runtime":"gvisor","cpus":1.5,"memory_mib":1024,"disk_mib":4096}"#,
         #"{"cpus":1e308,"memory_mib":9223372036854775807,"disk_mib":-9223372036854775808}"#,
@@ -28,7 +18,7 @@ import Testing
     static let alphabet = Array(#"{}[]":,.-+eE0123456789 truefalsnul\"#.utf8)
 
     @Test func mutatedBodiesNeverTrap() {
-        var random = SplitMix(state: 0xB0D1)
+        var random = SplitMix64(state: 0xB0D1)
         let decoder = API.decoder()
         for iteration in 0..<20_000 {
             var bytes = Array(Self.seeds[iteration % Self.seeds.count].utf8)
