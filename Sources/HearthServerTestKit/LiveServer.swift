@@ -43,6 +43,19 @@ public struct LiveServer: Sendable {
         return try await serve(configuration, logger: logger)
     }
 
+    /// A server of its own with no image store (for tests that need no sandbox): a scratch data
+    /// directory named after `name`, removed at exit, cheap bcrypt, quiet logs; `configure` adjusts it.
+    public static func scratch(_ name: String, configure: (inout HearthServerConfiguration) -> Void = { _ in }) async throws -> LiveServer {
+        let data = NSTemporaryDirectory() + "hearth-\(name)-\(UUID().uuidString.prefix(8))"
+        ScratchDirectories.removeAtExit(data)
+        var logger = Logger(label: "hearth.test")
+        logger.logLevel = .critical
+        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
+        configuration.identityPolicy.bcryptCost = 4
+        configure(&configuration)
+        return try await serve(configuration, logger: logger)
+    }
+
     /// Makes and runs a server for `configuration` (port 0), and waits until it listens.
     public static func serve(_ configuration: HearthServerConfiguration, logger: Logger) async throws -> LiveServer {
         let data = configuration.dataDirectory

@@ -24,13 +24,8 @@ import Testing
     }
 
     static let server = Task { () throws -> Server in
-        let data = NSTemporaryDirectory() + "hearth-auth-\(UUID().uuidString.prefix(8))"
-        ScratchDirectories.removeAtExit(data)
-        var logger = Logger(label: "hearth.test")
-        logger.logLevel = .critical
-        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
-        configuration.identityPolicy.bcryptCost = 4
-        let live = try await LiveServer.serve(configuration, logger: logger)
+        let live = try await LiveServer.scratch("auth")
+        let data = live.dataDirectory
         let password = try String(contentsOfFile: data + "/admin.password", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         return Server(service: live.service, url: live.url, admin: live.client, password: password, data: data)
     }

@@ -17,14 +17,7 @@ import Testing
 /// buckets with 429 and Retry-After, and X-Forwarded-For honoured only from trusted proxies.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct ServerLimitsTests {
     static func serve(_ configure: (inout HearthServerConfiguration) -> Void) async throws -> LiveServer {
-        let data = NSTemporaryDirectory() + "hearth-limits-\(UUID().uuidString.prefix(8))"
-        ScratchDirectories.removeAtExit(data)
-        var logger = Logger(label: "hearth.test")
-        logger.logLevel = .critical
-        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
-        configuration.identityPolicy.bcryptCost = 4
-        configure(&configuration)
-        return try await LiveServer.serve(configuration, logger: logger)
+        try await LiveServer.scratch("limits", configure: configure)
     }
 
     /// Short timeouts, a generous cap.
