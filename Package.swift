@@ -148,7 +148,7 @@ let package = Package(
         .target(
             name: "HearthServer",
             dependencies: [
-                "HearthCore", "HearthAPI", "HearthControlPlane", "HearthRuntime", "HearthGVisor", "HearthQEMU", "HearthImages",
+                "HearthCore", "HearthAPI", "HearthControlPlane", "HearthRuntime", "HearthImages",
                 "HearthIdentity", "HearthAudit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -158,6 +158,13 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Web")],
+            swiftSettings: swiftSettings
+        ),
+        // The composition root: which sandbox drivers this host has, their options, and the probe.
+        // The server is handed the probed registry and names no driver.
+        .target(
+            name: "HearthHost",
+            dependencies: ["HearthControlPlane", "HearthRuntime", "HearthGVisor", "HearthQEMU", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // HTTP client of the REST API, used by the CLI and the tests.
@@ -174,7 +181,8 @@ let package = Package(
         .executableTarget(
             name: "HearthCLI",
             dependencies: [
-                "HearthServer", "HearthClient", "HearthAPI", "HearthGVisor", "HearthQEMU", "HearthImages", "HearthStore", "HearthStoreS3",
+                "HearthServer", "HearthHost", "HearthClient", "HearthAPI", "HearthCore", "HearthControlPlane", "HearthRuntime", "HearthQEMU",
+                "HearthImages", "HearthStore", "HearthStoreS3",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -192,7 +200,8 @@ let package = Package(
         // Test kit: a real server on port 0 with a shared base image, for tests that need real sandboxes.
         .target(
             name: "HearthServerTestKit",
-            dependencies: ["HearthServer", "HearthClient", "HearthImages", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HearthServer", "HearthHost", "HearthControlPlane", "HearthRuntime", "HearthClient", "HearthImages",
+                           .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "HearthCoreTests", dependencies: ["HearthCore"]),

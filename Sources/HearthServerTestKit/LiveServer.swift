@@ -1,6 +1,9 @@
 import Foundation
 import HearthClient
+import HearthControlPlane
+import HearthHost
 import HearthImages
+import HearthRuntime
 import HearthServer
 import Logging
 import NIOCore
@@ -23,7 +26,8 @@ public struct LiveServer: Sendable {
     }
 
     public static func start(dataDirectory: String? = nil,
-                             configure: (inout HearthServerConfiguration) -> Void = { _ in }) async throws -> LiveServer {
+                             configure: (inout HearthServerConfiguration) -> Void = { _ in },
+                             host: (inout HostRuntimes) -> Void = { _ in }) async throws -> LiveServer {
         let env = ProcessInfo.processInfo.environment
         guard let root = env["HEARTH_TEST_DATA"] else { throw NotConfigured() }
         let data = dataDirectory ?? "\(root)/run-\(UUID().uuidString.prefix(8))"
@@ -40,13 +44,30 @@ public struct LiveServer: Sendable {
         configuration.imageImportDirectory = data + "/imports"
         try FileManager.default.createDirectory(atPath: data + "/imports", withIntermediateDirectories: true)
         configure(&configuration)
-        return try await serve(configuration, logger: logger)
+        var runtimes = hostRuntimes(dataDirectory: data)
+        host(&runtimes)
+        return try await serve(configuration, runtimes: try await runtimes.probe(logger: logger), logger: logger)
     }
 
-    /// Makes and runs a server for `configuration` (port 0), and waits until it listens.
-    public static func serve(_ configuration: HearthServerConfiguration, logger: Logger) async throws -> LiveServer {
+    /// This host's gVisor and QEMU drivers for `dataDirectory`, with the agent the suite built
+    /// (`HEARTH_AGENT_DIR`, which scripts/test.sh sets).
+    public static func hostRuntimes(dataDirectory: String) -> HostRuntimes {
+        HostRuntimes(dataDirectory: dataDirectory,
+                     agentDirectory: AgentBundle.locate(configured: ProcessInfo.processInfo.environment["HEARTH_AGENT_DIR"]).directory)
+    }
+
+    /// Makes and runs a server for `configuration` (port 0) with `runtimes` (nil: this host's, probed),
+    /// and waits until it listens.
+    public static func serve(_ configuration: HearthServerConfiguration, runtimes: RuntimeRegistry? = nil,
+                             logger: Logger) async throws -> LiveServer {
         let data = configuration.dataDirectory
-        let service = try await HearthService.make(configuration, logger: logger)
+        let registry: RuntimeRegistry
+        if let runtimes {
+            registry = runtimes
+        } else {
+            registry = try await hostRuntimes(dataDirectory: data).probe(logger: logger)
+        }
+        let service = try await HearthService.make(configuration, runtimes: registry, logger: logger)
         let port = AsyncStream<Int>.makeStream()
         let running = Task { try await service.run { port.continuation.yield($0) } }
         var bound = 0
