@@ -115,7 +115,7 @@ public struct ImageStore: Sendable {
         try FileManager.default.moveItem(atPath: staging, toPath: target)
     }
 
-    static func baseRecipeDigest() -> String {
+    public static func baseRecipeDigest() -> String {
         let recipe = "mmdebstrap minbase \(baseSuite) " + basePackages.joined(separator: ",") + " workspace-dir"
         return SHA256.hash(data: Data(recipe.utf8)).map { String(format: "%02x", $0) }.joined()
     }

@@ -13,7 +13,8 @@ import NIOHTTP1
 import Testing
 
 /// Sign-in, sessions, CSRF, WebSocket origins, token lifetimes, roles and the audit log, over
-/// real HTTP against a server of its own (no sandbox is needed).
+/// real HTTP against a server of its own whose runtime is the test kit's ProcessRuntime (no
+/// sandbox, no root).
 @Suite(.serialized, .timeLimit(.minutes(5))) struct AuthTests {
     struct Server: Sendable {
         let service: HearthService
@@ -30,7 +31,7 @@ import Testing
         logger.logLevel = .critical
         var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
         configuration.identityPolicy.bcryptCost = 4
-        let live = try await LiveServer.serve(configuration, logger: logger)
+        let live = try await LiveServer.serveInProcess(configuration, logger: logger)
         let password = try String(contentsOfFile: data + "/admin.password", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         return Server(service: live.service, url: live.url, admin: live.client, password: password, data: data)
     }
