@@ -201,14 +201,14 @@ let package = Package(
         .target(
             name: "HearthTestKit",
             dependencies: ["HearthRuntime", "HearthAgent", "HearthCore", "HearthWire", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: swiftSettings
+            swiftSettings: strictImports
         ),
         // Test kit: a real server on port 0 with a shared base image, for tests that need real sandboxes.
         .target(
             name: "HearthServerTestKit",
-            dependencies: ["HearthTestKit", "HearthServer", "HearthHost", "HearthControlPlane", "HearthRuntime", "HearthClient", "HearthImages",
+            dependencies: ["HearthTestKit", "HearthAPI", "HearthServer", "HearthHost", "HearthControlPlane", "HearthRuntime", "HearthClient", "HearthImages",
                            .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio")],
-            swiftSettings: swiftSettings
+            swiftSettings: strictImports
         ),
         .testTarget(name: "HearthCoreTests", dependencies: ["HearthCore"]),
         .testTarget(name: "HearthWireTests", dependencies: ["HearthWire"]),

@@ -1,9 +1,9 @@
 import Foundation
-import HearthControlPlane
+public import HearthControlPlane
 import HearthImages
-import HearthServer
-import HearthTestKit
-import Logging
+public import HearthServer
+public import HearthTestKit
+public import Logging
 
 /// Servers whose only runtime is the test kit's `ProcessRuntime`: the real agent in this process,
 /// no sandbox, no root, no base image build. For the API, auth, tenancy, lifecycle and error-path

@@ -1,12 +1,13 @@
 import Foundation
-import HearthClient
-import HearthControlPlane
-import HearthHost
+public import HearthClient
+import HearthAPI
+public import HearthControlPlane
+public import HearthHost
 import HearthImages
 import HearthRuntime
-import HearthServer
-import Logging
-import NIOCore
+public import HearthServer
+public import Logging
+public import NIOCore
 
 /// A real Hearth server on port 0 with every runtime this host has, one per test process. Its data
 /// directory is fresh; the base image is shared through `HEARTH_TEST_DATA/images` so it is built once.

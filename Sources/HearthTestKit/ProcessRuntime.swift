@@ -1,9 +1,9 @@
 import Foundation
 import HearthAgent
-import HearthCore
-import HearthRuntime
-import Logging
-import Synchronization
+public import HearthCore
+public import HearthRuntime
+public import Logging
+public import Synchronization
 
 /// A fake sandbox runtime: the real guest agent served in this process, over the socketpair
 /// transport `InProcessAgent` provides. No isolation and no root: a workspace's processes run as
