@@ -46,7 +46,7 @@ let package = Package(
         // The guest agent's logic. Depends on the wire contract only, so it links statically and small.
         .target(name: "CHearthGuest"),
         .target(name: "HearthAgent", dependencies: ["HearthWire", "CHearthGuest"], swiftSettings: swiftSettings),
-        .executableTarget(name: "HearthGuestMain", dependencies: ["HearthAgent"], swiftSettings: swiftSettings),
+        .executableTarget(name: "HearthGuestMain", dependencies: ["HearthAgent"], swiftSettings: strictImports),
         // The runtime protocol every sandbox driver implements, and the host side of the agent channel.
         .target(
             name: "HearthRuntime",
@@ -78,7 +78,7 @@ let package = Package(
         // The microVM jailer: a small privileged launcher, and what the QEMU driver tells it.
         .target(name: "CHearthJail"),
         .target(name: "HearthJail", swiftSettings: swiftSettings),
-        .executableTarget(name: "HearthJailerMain", dependencies: ["HearthJail", "CHearthJail"], swiftSettings: swiftSettings),
+        .executableTarget(name: "HearthJailerMain", dependencies: ["HearthJail", "CHearthJail"], swiftSettings: strictImports),
         // The QEMU microvm driver: KVM where it really works, TCG otherwise.
         .target(
             name: "HearthQEMU",
@@ -194,8 +194,9 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: strictImports
         ),
         // Test kit: a runtime that runs the real agent in-process over a socketpair, with no isolation.
         .target(

@@ -1,9 +1,9 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
 import HearthControlPlane
 import HearthCore
 import HearthHost
-import HearthQEMU
+public import HearthQEMU
 import HearthRuntime
 import HearthServer
 import Logging
