@@ -77,7 +77,7 @@ let package = Package(
         ),
         // The microVM jailer: a small privileged launcher, and what the QEMU driver tells it.
         .target(name: "CHearthJail"),
-        .target(name: "HearthJail", swiftSettings: swiftSettings),
+        .target(name: "HearthJail", swiftSettings: strictImports),
         .executableTarget(name: "HearthJailerMain", dependencies: ["HearthJail", "CHearthJail"], swiftSettings: strictImports),
         // The QEMU microvm driver: KVM where it really works, TCG otherwise.
         .target(
@@ -148,7 +148,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: strictImports
         ),
         // The REST API: parses, authorizes, hands one action to the control plane.
         .target(
@@ -176,13 +176,13 @@ let package = Package(
         // HTTP client of the REST API, used by the CLI and the tests.
         .target(
             name: "HearthClient",
-            dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            dependencies: [.product(name: "NIOWebSocket", package: "swift-nio"), .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
                 "HearthAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: strictImports
         ),
         .executableTarget(
             name: "HearthCLI",
