@@ -38,11 +38,11 @@ let package = Package(
     ],
     targets: [
         // Domain types and the workspace state machine. No I/O.
-        .target(name: "HearthCore", swiftSettings: swiftSettings),
+        .target(name: "HearthCore", swiftSettings: strictImports),
         // JSON shapes of the public REST API, shared by server and client. No I/O.
-        .target(name: "HearthAPI", dependencies: ["HearthCore"], swiftSettings: swiftSettings),
+        .target(name: "HearthAPI", dependencies: ["HearthCore"], swiftSettings: strictImports),
         // The versioned host/guest contract: frames, messages, flow-control rules. No I/O.
-        .target(name: "HearthWire", swiftSettings: swiftSettings),
+        .target(name: "HearthWire", swiftSettings: strictImports),
         // The guest agent's logic. Depends on the wire contract only, so it links statically and small.
         .target(name: "CHearthGuest"),
         .target(name: "HearthAgent", dependencies: ["HearthWire", "CHearthGuest"], swiftSettings: swiftSettings),
