@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "HearthWire", swiftSettings: strictImports),
         // The guest agent's logic. Depends on the wire contract only, so it links statically and small.
         .target(name: "CHearthGuest"),
-        .target(name: "HearthAgent", dependencies: ["HearthWire", "CHearthGuest"], swiftSettings: swiftSettings),
+        .target(name: "HearthAgent", dependencies: ["HearthWire", "CHearthGuest"], swiftSettings: strictImports),
         .executableTarget(name: "HearthGuestMain", dependencies: ["HearthAgent"], swiftSettings: strictImports),
         // The runtime protocol every sandbox driver implements, and the host side of the agent channel.
         .target(
@@ -57,7 +57,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: strictImports
         ),
         // Base images: built once with mmdebstrap, imported from OCI layouts, cached content-addressed.
         .target(
@@ -67,13 +67,13 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: strictImports
         ),
         // The gVisor (runsc) driver.
         .target(
             name: "HearthGVisor",
             dependencies: ["HearthCore", "HearthRuntime", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: swiftSettings
+            swiftSettings: strictImports
         ),
         // The microVM jailer: a small privileged launcher, and what the QEMU driver tells it.
         .target(name: "CHearthJail"),
@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "HearthQEMU",
             dependencies: ["HearthCore", "HearthWire", "HearthRuntime", "HearthJail", "CHearthGuest", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: swiftSettings
+            swiftSettings: strictImports
         ),
         // Durable volumes: files and SQLite committed as encrypted, content-addressed generations to an
         // object store, with one fenced writer. Depends on no sandbox code.
@@ -125,7 +125,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: strictImports
         ),
         // Tenants, users, API tokens, browser sessions and sign-in throttling. No HTTP.
         .target(

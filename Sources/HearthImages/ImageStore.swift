@@ -1,8 +1,8 @@
 import Crypto
-import Foundation
-import HearthCore
-import HearthRuntime
-import Logging
+public import Foundation
+public import HearthCore
+public import HearthRuntime
+public import Logging
 
 /// Root filesystems, content-addressed under `DATA/images/sha256-<digest>/rootfs` and shared
 /// read-only by every workspace that uses them. Named references live in `DATA/images/refs/`.

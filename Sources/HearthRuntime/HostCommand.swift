@@ -1,6 +1,6 @@
-import CHearthGuest
-import Foundation
-import HearthCore
+public import CHearthGuest
+public import Foundation
+public import HearthCore
 
 /// Runs host programs (runsc, tar, mmdebstrap) with posix_spawn, waiting on a thread of its own so
 /// the async pool never blocks. Only the fds named here reach the child: everything else Hearth
