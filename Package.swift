@@ -113,7 +113,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: strictImports
         ),
         // Workspace lifecycle: persisted state machine, warm pool, reconciliation. Executes typed actions.
         .target(
