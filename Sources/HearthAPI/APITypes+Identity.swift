@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 extension API {
     public struct SignInBody: Codable, Sendable {

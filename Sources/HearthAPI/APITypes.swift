@@ -1,5 +1,5 @@
-import Foundation
-import HearthCore
+public import Foundation
+public import HearthCore
 
 /// JSON shapes of `/v1`. Keys are snake_case on the wire.
 public enum API {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The body of `POST /v1/workspaces/{id}/exec` (`application/vnd.hearth.exec-stream`), and the
 /// binary messages of the exec WebSocket: `kind: u8, length: u32 big-endian, payload`.

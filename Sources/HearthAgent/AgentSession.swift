@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import HearthWire
+public import HearthWire
 
 /// Serves one host connection over a byte stream (stdio, a unix socket, a virtio-serial port).
 ///

@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 
 /// One recorded action. `hash` chains it to every event before it: editing, removing or
 /// reordering any event breaks the chain from that point on.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import HearthAPI
+import HearthClient
 
 /// `hearth tenant quota NAME [--workspaces N] [--cpus N] [--memory MiB] [--disk MiB]`: shows a
 /// tenant's quota and use, or (the operator) sets it. `--unlimited` clears every limit.

@@ -1,8 +1,9 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
 import HearthControlPlane
 import HearthCore
-import HearthQEMU
+import HearthHost
+public import HearthQEMU
 import HearthRuntime
 import HearthServer
 import Logging
@@ -88,10 +89,10 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "hearth")
-        var configuration = HearthServerConfiguration(dataDirectory: data ?? HearthServerConfiguration.defaultDataDirectory, host: host,
-                                                      port: port, warmPoolSize: warmPool, gvisorPlatform: gvisorPlatform,
-                                                      qemuAcceleration: qemuAcceleration, qemuMemory: qemuMemory,
-                                                      qemuBootTimeout: qemuBootTimeout.map { .milliseconds(Int($0 * 1000)) })
+        let environment = ProcessInfo.processInfo.environment
+        var configuration = HearthServerConfiguration(
+            dataDirectory: data ?? HearthServerConfiguration.defaultDataDirectory(hearthData: environment["HEARTH_DATA"]),
+            host: host, port: port, warmPoolSize: warmPool)
         configuration.publicURL = publicURL
         configuration.imageImportDirectory = imageImportDirectory ?? configuration.dataDirectory + "/imports"
         configuration.previewDomain = previewDomain
@@ -101,7 +102,13 @@ struct Serve: AsyncParsableCommand {
         configuration.limits.maxConnectionsPerAddress = maxConnectionsPerAddress
         configuration.limits.perCredential = RateRule(burst: rateLimit * 2, perSecond: rateLimit)
         configuration.limits.perAddress = RateRule(burst: rateLimit * 4, perSecond: rateLimit * 2)
-        let service = try await HearthService.make(configuration, logger: logger)
+        var runtimes = HostRuntimes(dataDirectory: configuration.dataDirectory,
+                                    agentDirectory: AgentBundle.locate(configured: environment["HEARTH_AGENT_DIR"]).directory)
+        runtimes.gvisorPlatform = gvisorPlatform
+        runtimes.qemuAcceleration = qemuAcceleration
+        runtimes.qemuMemory = qemuMemory
+        runtimes.qemuBootTimeout = qemuBootTimeout.map { .milliseconds(Int(min(max($0, 0), 86_400) * 1000)) }
+        let service = try await HearthService.make(configuration, runtimes: try await runtimes.probe(logger: logger), logger: logger)
         try await service.run { port in
             logger.notice("listening", metadata: ["http.url": "http://\(host):\(port)", "auth.token_file": "\(service.tokenPath)",
                                                   "auth.password_file": "\(service.configuration.dataDirectory)/admin.password"])
@@ -125,12 +132,15 @@ struct Doctor: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let dataDir = data ?? HearthServerConfiguration.defaultDataDirectory
-        try FileManager.default.createDirectory(atPath: dataDir + "/runsc", withIntermediateDirectories: true)
+        let environment = ProcessInfo.processInfo.environment
+        let dataDir = data ?? HearthServerConfiguration.defaultDataDirectory(hearthData: environment["HEARTH_DATA"])
         var logger = Logger(label: "hearth.doctor")
         logger.logLevel = .error
-        let configuration = HearthServerConfiguration(dataDirectory: dataDir, gvisorPlatform: gvisorPlatform, qemuAcceleration: qemuAcceleration)
-        let registry = await RuntimeRegistry.probing(HearthService.hostRuntimes(configuration, logger: logger))
+        // The same drivers `serve` builds, so the answer is the server's.
+        var runtimes = HostRuntimes(dataDirectory: dataDir, agentDirectory: AgentBundle.locate(configured: environment["HEARTH_AGENT_DIR"]).directory)
+        runtimes.gvisorPlatform = gvisorPlatform
+        runtimes.qemuAcceleration = qemuAcceleration
+        let registry = try await runtimes.probe(logger: logger)
         let results = RuntimeKind.allCases.compactMap { registry.availability[$0] }
         let best = registry.defaultRuntime
         if json {

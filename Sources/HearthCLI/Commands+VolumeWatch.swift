@@ -4,6 +4,7 @@ import HearthStore
 import HearthStoreS3
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 struct VolumeWatch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

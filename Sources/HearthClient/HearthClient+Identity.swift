@@ -1,8 +1,8 @@
-import AsyncHTTPClient
-import Foundation
-import HearthAPI
-import NIOCore
-import NIOHTTP1
+public import AsyncHTTPClient
+public import Foundation
+public import HearthAPI
+public import NIOCore
+public import NIOHTTP1
 
 extension HearthClient {
     /// A browser-style session: the cookie the server set and the CSRF token to echo.

@@ -1,9 +1,10 @@
-import Foundation
-import HearthAPI
-import HTTPTypes
-import HummingbirdWSClient
-import Logging
-import NIOCore
+public import Foundation
+public import HearthAPI
+public import HTTPTypes
+public import HummingbirdWSClient
+public import Logging
+public import NIOCore
+import NIOWebSocket
 import Synchronization
 
 extension HearthClient {

@@ -1,4 +1,5 @@
-import HearthAPI
+public import HearthAPI
+import NIOHTTP1
 
 extension HearthClient {
     public func quota(tenant: String) async throws -> API.QuotaBody {

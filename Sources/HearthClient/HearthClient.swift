@@ -1,9 +1,9 @@
-import AsyncHTTPClient
-import Foundation
-import HearthAPI
-import Logging
-import NIOCore
-import NIOHTTP1
+public import AsyncHTTPClient
+public import Foundation
+public import HearthAPI
+public import Logging
+public import NIOCore
+public import NIOHTTP1
 
 /// A client of the Hearth REST API.
 public struct HearthClient: Sendable {

@@ -1,5 +1,5 @@
-import HearthCore
-import HearthRuntime
+public import HearthCore
+public import HearthRuntime
 
 /// The runtimes this server has, what each probe said, and which one a workspace gets by default.
 public struct RuntimeRegistry: Sendable {

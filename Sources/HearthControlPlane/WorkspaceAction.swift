@@ -1,5 +1,5 @@
-import HearthCore
-import HearthWire
+public import HearthCore
+public import HearthWire
 
 /// Everything the API can ask of the control plane. The API layer parses and authorizes, then
 /// hands exactly one of these to `WorkspaceManager.perform`.

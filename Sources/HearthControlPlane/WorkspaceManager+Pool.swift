@@ -1,9 +1,10 @@
-import Foundation
-import HearthCore
-import HearthImages
-import HearthRuntime
-import HearthWire
-import ServiceLifecycle
+public import Foundation
+public import HearthCore
+import Logging
+public import HearthImages
+public import HearthRuntime
+public import HearthWire
+public import ServiceLifecycle
 
 /// The warm pool: running sandboxes of the default image, runtime and limits, held as workspace
 /// rows marked `pooled`. A create that matches them claims one by renaming the row; nothing boots.

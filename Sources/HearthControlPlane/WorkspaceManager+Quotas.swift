@@ -1,4 +1,5 @@
-import HearthCore
+public import HearthCore
+import Logging
 
 /// Per-tenant quotas: checked on create and start, inside the manager actor with no suspension
 /// between the check and the write, so two concurrent creates cannot both take the last slot.

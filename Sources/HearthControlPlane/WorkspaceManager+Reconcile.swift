@@ -1,6 +1,7 @@
-import Foundation
-import HearthCore
-import HearthRuntime
+public import Foundation
+public import HearthCore
+import Logging
+public import HearthRuntime
 
 /// What the server does at start-up with the sandboxes an earlier run left behind.
 extension WorkspaceManager {

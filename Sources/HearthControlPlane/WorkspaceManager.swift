@@ -1,10 +1,10 @@
-import Foundation
-import HearthCore
-import HearthImages
-import HearthRuntime
-import HearthWire
-import Logging
-import Metrics
+public import Foundation
+public import HearthCore
+public import HearthImages
+public import HearthRuntime
+public import HearthWire
+public import Logging
+public import Metrics
 
 /// Executes workspace actions: the only place that changes a workspace's state.
 ///

@@ -1,6 +1,6 @@
-import Foundation
-import GRDB
-import HearthCore
+public import Foundation
+public import GRDB
+public import HearthCore
 
 /// Per-tenant quotas the operator set. A tenant without a row gets the manager's default.
 extension WorkspaceStore {

@@ -1,7 +1,7 @@
-import Foundation
-import GRDB
-import HearthCore
-import HearthRuntime
+public import Foundation
+public import GRDB
+public import HearthCore
+public import HearthRuntime
 
 /// The control plane's database. Migrations are append-only: never edit one that has shipped.
 public struct WorkspaceStore: Sendable {

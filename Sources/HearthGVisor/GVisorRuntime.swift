@@ -1,8 +1,8 @@
-import Foundation
-import HearthCore
-import HearthRuntime
-import Logging
-import Synchronization
+public import Foundation
+public import HearthCore
+public import HearthRuntime
+public import Logging
+public import Synchronization
 
 /// Workspaces as gVisor sandboxes.
 ///

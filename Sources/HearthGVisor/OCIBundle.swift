@@ -1,6 +1,6 @@
-import Foundation
-import HearthCore
-import HearthRuntime
+public import Foundation
+public import HearthCore
+public import HearthRuntime
 
 /// The OCI runtime spec runsc reads, as far as Hearth sets it.
 struct OCIBundle {

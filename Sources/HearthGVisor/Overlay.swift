@@ -1,5 +1,5 @@
-import Foundation
-import HearthCore
+public import Foundation
+public import HearthCore
 
 /// The copy-on-write layer of a workspace: a kernel overlayfs over the shared, read-only image.
 enum Overlay {

@@ -1,6 +1,6 @@
-import Foundation
-import HearthCore
-import HearthRuntime
+public import Foundation
+public import HearthCore
+public import HearthRuntime
 
 /// A gVisor workspace's disk of its own: a sparse ext4 image (`disk.img`, the workspace's
 /// `disk_mib`) loop-mounted `nosuid,nodev` at `layer/`, which holds the overlay's upper and work

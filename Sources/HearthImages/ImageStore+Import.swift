@@ -1,7 +1,8 @@
 import Crypto
-import Foundation
-import HearthCore
-import HearthRuntime
+public import Foundation
+public import HearthCore
+public import HearthRuntime
+import Logging
 
 /// Who asks for an image: visibility is per tenant, and only the operator imports.
 public struct ImageCaller: Sendable {

@@ -1,7 +1,7 @@
 import Crypto
-import Foundation
-import HearthCore
-import HearthRuntime
+public import Foundation
+public import HearthCore
+public import HearthRuntime
 
 /// Images are scoped per tenant: an imported image is visible to the tenants it was granted to,
 /// or to everyone once the operator publishes it. The base image is everyone's. Grants are marker

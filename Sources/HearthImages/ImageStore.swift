@@ -1,8 +1,8 @@
 import Crypto
-import Foundation
-import HearthCore
-import HearthRuntime
-import Logging
+public import Foundation
+public import HearthCore
+public import HearthRuntime
+public import Logging
 
 /// Root filesystems, content-addressed under `DATA/images/sha256-<digest>/rootfs` and shared
 /// read-only by every workspace that uses them. Named references live in `DATA/images/refs/`.
@@ -115,7 +115,7 @@ public struct ImageStore: Sendable {
         try FileManager.default.moveItem(atPath: staging, toPath: target)
     }
 
-    static func baseRecipeDigest() -> String {
+    public static func baseRecipeDigest() -> String {
         let recipe = "mmdebstrap minbase \(baseSuite) " + basePackages.joined(separator: ",") + " workspace-dir"
         return SHA256.hash(data: Data(recipe.utf8)).map { String(format: "%02x", $0) }.joined()
     }

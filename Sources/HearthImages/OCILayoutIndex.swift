@@ -1,5 +1,5 @@
-import Foundation
-import HearthCore
+public import Foundation
+public import HearthCore
 
 /// The one thing Hearth reads from an OCI layout's `index.json`: which manifest to unpack. The
 /// file comes from an image, so it is bounded, strictly typed, and every digest is checked to be

@@ -1,5 +1,5 @@
-import Foundation
-import HearthCore
+public import Foundation
+public import HearthCore
 
 /// The kernel and initramfs every microVM boots, built once by `scripts/build-microvm.sh` into
 /// `AGENT_DIR/microvm/sha256-<digest>/` and named by `microvm/current`.

@@ -1,7 +1,7 @@
-import Foundation
-import HearthCore
-import HearthJail
-import HearthWire
+public import Foundation
+public import HearthCore
+public import HearthJail
+public import HearthWire
 
 /// The QEMU command line of a workspace microVM, in the jail's paths.
 ///

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// How Hearth drives QEMU. Defaults suit any x86-64 Linux host; acceleration is found by trying.
 public struct QEMUConfiguration: Sendable {

@@ -1,7 +1,7 @@
-import Foundation
-import HearthCore
-import HearthRuntime
-import Synchronization
+public import Foundation
+public import HearthCore
+public import HearthRuntime
+public import Synchronization
 
 /// Disks of microVM workspaces.
 ///

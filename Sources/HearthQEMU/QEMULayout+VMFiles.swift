@@ -1,6 +1,6 @@
 import CHearthGuest
-import Foundation
-import HearthCore
+public import Foundation
+public import HearthCore
 
 /// The host's only ways into a workspace's `vm/` directory, which the jailed QEMU (and whoever
 /// takes it over) can write.

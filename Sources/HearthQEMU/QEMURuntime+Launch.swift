@@ -1,8 +1,9 @@
+import Logging
 import CHearthGuest
-import Foundation
-import HearthCore
-import HearthJail
-import HearthRuntime
+public import Foundation
+public import HearthCore
+public import HearthJail
+public import HearthRuntime
 
 extension QEMURuntime {
     /// Starts QEMU through the jailer and waits for the guest agent, or for QEMU to die, or for the

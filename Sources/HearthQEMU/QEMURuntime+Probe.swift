@@ -1,8 +1,10 @@
-import Foundation
-import HearthCore
-import HearthJail
-import HearthRuntime
-import HearthWire
+import Logging
+import Synchronization
+public import Foundation
+public import HearthCore
+public import HearthJail
+public import HearthRuntime
+public import HearthWire
 
 extension QEMURuntime {
     /// Finds out whether KVM really works by booting the real kernel and initramfs with a deadline,

@@ -1,6 +1,6 @@
-import Foundation
-import HearthCore
-import Synchronization
+public import Foundation
+public import HearthCore
+public import Synchronization
 
 /// Each microVM runs as a uid (and gid) of its own, so a VMM taken over by its guest cannot signal,
 /// trace or read another VM's QEMU, nor open another VM's files should a path ever leak into a jail.

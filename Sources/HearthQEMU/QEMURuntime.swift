@@ -1,10 +1,11 @@
 import CHearthGuest
-import Foundation
-import HearthCore
-import HearthJail
-import HearthRuntime
-import Logging
-import Synchronization
+public import Foundation
+public import HearthCore
+public import HearthJail
+public import HearthRuntime
+import HearthWire
+public import Logging
+public import Synchronization
 
 /// Workspaces as QEMU microVMs: their own kernel, hardware isolation where KVM is real.
 ///

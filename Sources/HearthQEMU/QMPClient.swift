@@ -1,6 +1,6 @@
 import CHearthGuest
-import Foundation
-import HearthCore
+public import Foundation
+public import HearthCore
 
 /// A blocking client of QEMU's machine protocol (QMP), used from a thread of its own.
 ///

@@ -1,9 +1,9 @@
-import HearthCore
-import HearthWire
-import Logging
-import NIOCore
-import NIOPosix
-import Synchronization
+public import HearthCore
+public import HearthWire
+public import Logging
+public import NIOCore
+public import NIOPosix
+public import Synchronization
 
 /// The host's end of one agent channel.
 ///

@@ -1,8 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import HearthCore
-import HearthWire
+public import HearthCore
+public import HearthWire
 
 /// The host's copy of a workspace agent's per-boot secret (see `AgentAuthentication`).
 ///

@@ -1,6 +1,6 @@
-import CHearthGuest
-import Foundation
-import HearthCore
+public import CHearthGuest
+public import Foundation
+public import HearthCore
 
 /// File access inside trees that a guest or an image wrote: an image's root filesystem, a
 /// workspace's overlay layer. A path there is resolved beneath its root with no symlink, magic link

@@ -1,5 +1,5 @@
-import HearthWire
-import NIOCore
+public import HearthWire
+public import NIOCore
 
 /// NIO framing for the agent channel. Validation is the contract's own `FrameHeader`, so host and
 /// guest reject exactly the same inputs.

@@ -1,6 +1,6 @@
-import CHearthGuest
-import Foundation
-import HearthCore
+public import CHearthGuest
+public import Foundation
+public import HearthCore
 
 /// Runs host programs (runsc, tar, mmdebstrap) with posix_spawn, waiting on a thread of its own so
 /// the async pool never blocks. Only the fds named here reach the child: everything else Hearth
@@ -168,11 +168,12 @@ public struct AgentBundle: Sendable {
 
     public init(directory: String) { self.directory = directory }
 
-    /// `HEARTH_AGENT_DIR`, else the nearest `hearth-agent/` in the executable's directory or its parents
-    /// (`.build/hearth-agent` for a build tree, `/usr/local/lib/hearth-agent` style for an install).
-    public static func locate() -> AgentBundle {
-        if let dir = ProcessInfo.processInfo.environment["HEARTH_AGENT_DIR"], !dir.isEmpty {
-            return AgentBundle(directory: dir)
+    /// `configured` (the CLI passes `$HEARTH_AGENT_DIR`; this library reads no environment), else the
+    /// nearest `hearth-agent/` in the executable's directory or its parents (`.build/hearth-agent`
+    /// for a build tree, `/usr/local/lib/hearth-agent` style for an install).
+    public static func locate(configured: String? = nil) -> AgentBundle {
+        if let configured, !configured.isEmpty {
+            return AgentBundle(directory: configured)
         }
         // /proc/self/exe, not argv[0]: run through PATH, argv[0] is a bare name that would resolve
         // against the working directory.

@@ -1,6 +1,6 @@
-import HearthCore
-import HearthWire
-import Synchronization
+public import HearthCore
+public import HearthWire
+public import Synchronization
 
 /// What the agent sends on one stream.
 public enum StreamEvent: Sendable, Equatable {

@@ -1,5 +1,5 @@
-import HearthCore
-import Logging
+public import HearthCore
+public import Logging
 
 /// What a runtime needs to build a sandbox. Runtime-neutral: a microVM turns `rootfs` into a disk,
 /// gVisor serves it through its gofer.

@@ -1,7 +1,6 @@
 import Foundation
 import HearthCore
 import HearthIdentity
-import HearthQEMU
 
 public struct HearthServerConfiguration: Sendable {
     public var dataDirectory: String
@@ -9,11 +8,6 @@ public struct HearthServerConfiguration: Sendable {
     /// 0 picks a free port (tests).
     public var port: Int
     public var warmPoolSize: Int
-    public var gvisorPlatform: String
-    public var qemuAcceleration: QEMUConfiguration.Acceleration
-    public var qemuMemory: QEMUConfiguration.MemoryBackend
-    /// How long a microVM may take to boot and greet the host; nil keeps the per-mode defaults.
-    public var qemuBootTimeout: Duration?
     public var defaultLimits: ResourceLimits
     /// The URL browsers use, when a TLS proxy fronts the server (`https://…`): it makes the session
     /// cookie `__Host-` and Secure, and is the only origin WebSockets may come from.
@@ -30,37 +24,23 @@ public struct HearthServerConfiguration: Sendable {
     public var defaultQuota: TenantQuota = .standard
     /// Timeouts, connection caps, rate limits and trusted proxies.
     public var limits = ServerLimits()
-    /// Extra runtimes (the test kit's) added to the probed ones.
-    public var extraRuntimes: [any SandboxRuntimeBox]
 
-    public init(dataDirectory: String = HearthServerConfiguration.defaultDataDirectory, host: String = "127.0.0.1", port: Int = 7070,
-                warmPoolSize: Int = 0, gvisorPlatform: String = "ptrace",
-                qemuAcceleration: QEMUConfiguration.Acceleration = .auto,
-                qemuMemory: QEMUConfiguration.MemoryBackend = .sharedFile, qemuBootTimeout: Duration? = nil, defaultLimits: ResourceLimits = ResourceLimits(),
-                extraRuntimes: [any SandboxRuntimeBox] = []) {
+    /// The runtimes come separately (`HearthService.make(_:runtimes:…)`): the composition root
+    /// (`HearthHost`, or a test kit) chooses and probes them.
+    public init(dataDirectory: String, host: String = "127.0.0.1", port: Int = 7070,
+                warmPoolSize: Int = 0, defaultLimits: ResourceLimits = ResourceLimits()) {
         self.dataDirectory = dataDirectory
         self.host = host
         self.port = port
         self.warmPoolSize = warmPoolSize
-        self.gvisorPlatform = gvisorPlatform
-        self.qemuAcceleration = qemuAcceleration
-        self.qemuMemory = qemuMemory
-        self.qemuBootTimeout = qemuBootTimeout
         self.defaultLimits = defaultLimits
-        self.extraRuntimes = extraRuntimes
     }
 
-    /// `HEARTH_DATA`, else `/var/lib/hearth` for root and `~/.local/share/hearth` otherwise.
-    public static var defaultDataDirectory: String {
-        if let data = ProcessInfo.processInfo.environment["HEARTH_DATA"], !data.isEmpty { return data }
+    /// `hearthData` (the CLI passes `$HEARTH_DATA`), else `/var/lib/hearth` for root and
+    /// `~/.local/share/hearth` otherwise. The library reads no environment itself.
+    public static func defaultDataDirectory(hearthData: String?) -> String {
+        if let hearthData, !hearthData.isEmpty { return hearthData }
         if getuid() == 0 { return "/var/lib/hearth" }
         return NSHomeDirectory() + "/.local/share/hearth"
     }
-}
-
-import HearthRuntime
-
-/// Lets a configuration carry runtimes without making the configuration generic.
-public protocol SandboxRuntimeBox: Sendable {
-    var runtime: any SandboxRuntime { get }
 }

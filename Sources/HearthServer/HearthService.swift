@@ -4,9 +4,7 @@ import HearthAudit
 import HearthControlPlane
 import HearthCore
 import HearthIdentity
-import HearthGVisor
 import HearthImages
-import HearthQEMU
 import HearthRuntime
 import Hummingbird
 import HummingbirdCore
@@ -32,11 +30,13 @@ public struct HearthService: Sendable {
     /// Checked when the service is made, so a bad `--trusted-proxy` fails at start.
     var trustedProxies: TrustedProxies { (try? TrustedProxies(configuration.limits.trustedProxies)) ?? TrustedProxies.none }
 
-    public static func make(_ configuration: HearthServerConfiguration, logger: Logger,
+    /// `runtimes` is the composition root's choice, already probed (`HearthHost.HostRuntimes`, or a
+    /// test kit's `ProcessRuntime`): this target names no sandbox driver.
+    public static func make(_ configuration: HearthServerConfiguration, runtimes registry: RuntimeRegistry, logger: Logger,
                             prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) async throws -> HearthService {
         let data = configuration.dataDirectory
         _ = try TrustedProxies(configuration.limits.trustedProxies)
-        for dir in [data, data + "/workspaces", data + "/images", data + "/runsc"] {
+        for dir in [data, data + "/workspaces", data + "/images"] {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
         chmod(data, 0o700)
@@ -51,7 +51,6 @@ public struct HearthService: Sendable {
         }
         let audit = try AuditLog(path: data + "/audit.sqlite")
         let store = try WorkspaceStore(path: data + "/hearth.sqlite")
-        let registry = await RuntimeRegistry.probing(hostRuntimes(configuration, logger: logger) + configuration.extraRuntimes.map(\.runtime))
         for availability in registry.availability.values {
             logger.info("runtime probed", metadata: ["runtime.name": "\(availability.runtime.rawValue)", "runtime.available": "\(availability.available)",
                                                      "runtime.mode": "\(availability.mode ?? "-")", "runtime.reason": "\(availability.reason)"])
@@ -63,24 +62,6 @@ public struct HearthService: Sendable {
             logger: logger)
         return HearthService(configuration: configuration, manager: manager, registry: registry, tokenPath: tokenPath,
                              identity: identity, audit: audit, logger: logger, prometheus: prometheus)
-    }
-
-    /// The sandbox runtimes this host may have, configured for `configuration`'s data directory;
-    /// `hearth doctor` probes the same ones.
-    public static func hostRuntimes(_ configuration: HearthServerConfiguration, logger: Logger) -> [any SandboxRuntime] {
-        let agentDirectory = AgentBundle.locate().directory
-        var qemu = QEMUConfiguration(agentDirectory: agentDirectory, acceleration: configuration.qemuAcceleration,
-                                     memoryBackend: configuration.qemuMemory)
-        if let timeout = configuration.qemuBootTimeout {
-            qemu.kvmBootTimeout = timeout
-            qemu.tcgBootTimeout = timeout
-        }
-        return [
-            GVisorRuntime(configuration: GVisorConfiguration(platform: configuration.gvisorPlatform,
-                                                             stateRoot: configuration.dataDirectory + "/runsc",
-                                                             agentDirectory: agentDirectory), logger: logger),
-            QEMURuntime(configuration: qemu, logger: logger),
-        ]
     }
 
     /// The HTTP application. `onServerRunning` reports the bound port.

@@ -1,5 +1,6 @@
 import Foundation
-import HearthClient
+public import HearthClient
+import HearthAPI
 
 /// What every runtime must do when a workspace's disk fills, checked through the public API: the
 /// writer gets ENOSPC, an upload gets a 507 `no_space`, the file it would have replaced is intact

@@ -1,9 +1,13 @@
 import Foundation
-import HearthClient
+public import HearthClient
+import HearthAPI
+public import HearthControlPlane
+public import HearthHost
 import HearthImages
-import HearthServer
-import Logging
-import NIOCore
+import HearthRuntime
+public import HearthServer
+public import Logging
+public import NIOCore
 
 /// A real Hearth server on port 0 with every runtime this host has, one per test process. Its data
 /// directory is fresh; the base image is shared through `HEARTH_TEST_DATA/images` so it is built once.
@@ -23,7 +27,8 @@ public struct LiveServer: Sendable {
     }
 
     public static func start(dataDirectory: String? = nil,
-                             configure: (inout HearthServerConfiguration) -> Void = { _ in }) async throws -> LiveServer {
+                             configure: (inout HearthServerConfiguration) -> Void = { _ in },
+                             host: (inout HostRuntimes) -> Void = { _ in }) async throws -> LiveServer {
         let env = ProcessInfo.processInfo.environment
         guard let root = env["HEARTH_TEST_DATA"] else { throw NotConfigured() }
         let data = dataDirectory ?? "\(root)/run-\(UUID().uuidString.prefix(8))"
@@ -40,7 +45,9 @@ public struct LiveServer: Sendable {
         configuration.imageImportDirectory = data + "/imports"
         try FileManager.default.createDirectory(atPath: data + "/imports", withIntermediateDirectories: true)
         configure(&configuration)
-        return try await serve(configuration, logger: logger)
+        var runtimes = hostRuntimes(dataDirectory: data)
+        host(&runtimes)
+        return try await serve(configuration, runtimes: try await runtimes.probe(logger: logger), logger: logger)
     }
 
     /// A server of its own with no image store (for tests that need no sandbox): a scratch data
@@ -53,13 +60,28 @@ public struct LiveServer: Sendable {
         var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
         configuration.identityPolicy.bcryptCost = 4
         configure(&configuration)
-        return try await serve(configuration, logger: logger)
+        return try await serveInProcess(configuration, logger: logger)
     }
 
-    /// Makes and runs a server for `configuration` (port 0), and waits until it listens.
-    public static func serve(_ configuration: HearthServerConfiguration, logger: Logger) async throws -> LiveServer {
+    /// This host's gVisor and QEMU drivers for `dataDirectory`, with the agent the suite built
+    /// (`HEARTH_AGENT_DIR`, which scripts/test.sh sets).
+    public static func hostRuntimes(dataDirectory: String) -> HostRuntimes {
+        HostRuntimes(dataDirectory: dataDirectory,
+                     agentDirectory: AgentBundle.locate(configured: ProcessInfo.processInfo.environment["HEARTH_AGENT_DIR"]).directory)
+    }
+
+    /// Makes and runs a server for `configuration` (port 0) with `runtimes` (nil: this host's, probed),
+    /// and waits until it listens.
+    public static func serve(_ configuration: HearthServerConfiguration, runtimes: RuntimeRegistry? = nil,
+                             logger: Logger) async throws -> LiveServer {
         let data = configuration.dataDirectory
-        let service = try await HearthService.make(configuration, logger: logger)
+        let registry: RuntimeRegistry
+        if let runtimes {
+            registry = runtimes
+        } else {
+            registry = try await hostRuntimes(dataDirectory: data).probe(logger: logger)
+        }
+        let service = try await HearthService.make(configuration, runtimes: registry, logger: logger)
         let port = AsyncStream<Int>.makeStream()
         let running = Task { try await service.run { port.continuation.yield($0) } }
         var bound = 0

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The few fields of a ListObjectsV2 answer that the engine needs, read without an XML dependency.
 struct ListPage {

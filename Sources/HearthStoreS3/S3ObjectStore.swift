@@ -1,8 +1,8 @@
-import AsyncHTTPClient
+public import AsyncHTTPClient
 import Crypto
-import Foundation
-import HearthStore
-import NIOCore
+public import Foundation
+public import HearthStore
+public import NIOCore
 import NIOHTTP1
 
 /// An S3-compatible store (AWS S3, SeaweedFS, MinIO): path-style requests, SigV4, conditional writes

@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 
 /// AWS Signature Version 4 for S3 requests (header-based, single-chunk payload hash).
 struct SigV4 {

@@ -1,5 +1,5 @@
-import Foundation
-import HearthStore
+public import Foundation
+public import HearthStore
 
 /// Parses a store URL into a store:
 /// `file:///abs/path`, or `s3://BUCKET/PREFIX?endpoint=http://127.0.0.1:8333&region=us-east-1`

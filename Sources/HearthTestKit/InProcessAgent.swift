@@ -1,8 +1,8 @@
 import Foundation
-import HearthAgent
-import HearthRuntime
+public import HearthAgent
+public import HearthRuntime
 import HearthWire
-import Logging
+public import Logging
 
 /// The real guest agent served on a thread of the test process, over a socketpair: the
 /// in-memory transport for testing the host side of the channel without a sandbox.

@@ -34,7 +34,7 @@ import Testing
         let root = data + "/" + name
         try FileManager.default.createDirectory(atPath: root + "/runsc", withIntermediateDirectories: true)
         let runtime = GVisorRuntime(configuration: GVisorConfiguration(stateRoot: root + "/runsc",
-                                                                       agentDirectory: agentDirectory ?? AgentBundle.locate().directory,
+                                                                       agentDirectory: agentDirectory ?? AgentBundle.locate(configured: ProcessInfo.processInfo.environment["HEARTH_AGENT_DIR"]).directory,
                                                                        bootTimeout: .seconds(30)), logger: logger)
         let spec = SandboxSpec(id: name, image: image, limits: ResourceLimits(cpus: 1, memoryMiB: 512), stateDirectory: root + "/ws")
         try await runtime.prepare(spec)
@@ -116,7 +116,7 @@ import Testing
     static func hostileAgentDirectory(mode: String) throws -> String {
         let directory = NSTemporaryDirectory() + "hostile-agent-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let real = AgentBundle.locate()
+        let real = AgentBundle.locate(configured: ProcessInfo.processInfo.environment["HEARTH_AGENT_DIR"])
         if FileManager.default.fileExists(atPath: real.statxPreload) {
             try FileManager.default.copyItem(atPath: real.statxPreload, toPath: directory + "/libhearth-statx.so")
         }

@@ -9,7 +9,7 @@ import Testing
 /// boot, so the guest is still in its kernel when the deadline passes.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct MicroVMBootDeadlineTests {
     @Test func aGuestThatNeverComesUpFailsWithItsConsoleAndLeavesNothing() async throws {
-        let server = try await LiveServer.start { $0.qemuBootTimeout = .milliseconds(2500) }
+        let server = try await LiveServer.start(host: { $0.qemuBootTimeout = .milliseconds(2500) })
         let mode = try await MicroVM.requireQEMU(server)
         try #require(mode == "tcg", "a KVM guest boots inside the deadline; this test needs TCG")
         do {

@@ -14,7 +14,7 @@ import Testing
         ScratchDirectories.removeAtExit(data)
         var logger = Logger(label: "hearth.test")
         logger.logLevel = .critical
-        let live = try await LiveServer.serve(HearthServerConfiguration(dataDirectory: data, port: 0), logger: logger)
+        let live = try await LiveServer.serveInProcess(HearthServerConfiguration(dataDirectory: data, port: 0), logger: logger)
         return (live.service, live.url, live.token)
     }
 

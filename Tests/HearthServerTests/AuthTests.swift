@@ -13,7 +13,8 @@ import NIOHTTP1
 import Testing
 
 /// Sign-in, sessions, CSRF, WebSocket origins, token lifetimes, roles and the audit log, over
-/// real HTTP against a server of its own (no sandbox is needed).
+/// real HTTP against a server of its own whose runtime is the test kit's ProcessRuntime (no
+/// sandbox, no root).
 @Suite(.serialized, .timeLimit(.minutes(5))) struct AuthTests {
     struct Server: Sendable {
         let service: HearthService

@@ -15,6 +15,7 @@ import Testing
 /// Issue 14 #9-#11 and the missing rate limits, over real sockets against servers of their own
 /// (no sandbox is needed): header and idle timeouts, the per-address connection cap, token
 /// buckets with 429 and Retry-After, and X-Forwarded-For honoured only from trusted proxies.
+/// The runtime is the test kit's ProcessRuntime: no sandbox, no root.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct ServerLimitsTests {
     static func serve(_ configure: (inout HearthServerConfiguration) -> Void) async throws -> LiveServer {
         try await LiveServer.scratch("limits", configure: configure)

@@ -1,0 +1,38 @@
+import Foundation
+import HearthCore
+@testable import HearthQEMU
+import Testing
+
+/// The QEMU command lines of a workspace microVM, argument for argument: any change to the
+/// machine, devices, seccomp or memory backend shows up as a diff of Golden/qemu-*.txt (one
+/// argument a line) that a reviewer reads. No VM is run. `HEARTH_UPDATE_GOLDEN=1` rewrites them.
+struct QEMUCommandLineGoldenTests {
+    @Test(arguments: [
+        ("kvm-file", QEMUCommandLine.Mode.kvm, QEMUConfiguration.MemoryBackend.sharedFile, false),
+        ("tcg-anonymous-incoming", .tcg, .anonymous, true),
+    ])
+    func theCommandLineIsTheReviewedOne(name: String, mode: QEMUCommandLine.Mode, memory: QEMUConfiguration.MemoryBackend, incoming: Bool) throws {
+        var command = QEMUCommandLine(mode: mode, limits: ResourceLimits(cpus: 2, memoryMiB: 1024), name: "ws-golden",
+                                      memoryBackend: memory, incoming: incoming)
+        command.tscKHz = 2_000_000
+        try QEMUGoldenFile.check(command.arguments.joined(separator: "\n") + "\n", named: "qemu-\(name).txt")
+    }
+}
+
+enum QEMUGoldenFile {
+    struct Mismatch: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func check(_ text: String, named name: String, directory: String = #filePath) throws {
+        let path = URL(fileURLWithPath: directory).deletingLastPathComponent().appendingPathComponent("Golden/\(name)").path
+        if ProcessInfo.processInfo.environment["HEARTH_UPDATE_GOLDEN"] == "1" {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            return
+        }
+        let golden = try String(contentsOfFile: path, encoding: .utf8)
+        guard golden == text else {
+            throw Mismatch(description: "\(name) differs from the golden file (\(path)); review, then rerun with HEARTH_UPDATE_GOLDEN=1:\n\(text)")
+        }
+    }
+}
