@@ -144,12 +144,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Live sessions (terminals now; agent event streams, pairing rooms, LSP channels next): the
+        // bounded replayable log with cursors and acknowledgement windows, and the hub that owns
+        // sessions as a Service. No HTTP, no wire frames.
+        .target(
+            name: "HearthSessions",
+            dependencies: [
+                "HearthCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The REST API: parses, authorizes, hands one action to the control plane.
         .target(
             name: "HearthServer",
             dependencies: [
                 "HearthCore", "HearthAPI", "HearthControlPlane", "HearthRuntime", "HearthGVisor", "HearthQEMU", "HearthImages",
-                "HearthIdentity", "HearthAudit",
+                "HearthIdentity", "HearthAudit", "HearthSessions",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -201,9 +213,11 @@ let package = Package(
         .testTarget(
             name: "HearthServerTests",
             dependencies: ["HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane", "HearthServerTestKit", "HearthIdentity", "HearthCore",
+                           "HearthSessions",
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "HearthJailTests", dependencies: ["HearthJail"]),
+        .testTarget(name: "HearthSessionsTests", dependencies: ["HearthSessions", "HearthCore"]),
         .testTarget(name: "HearthIdentityTests", dependencies: ["HearthIdentity", "HearthAudit", "HearthCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "HearthStoreTests",
@@ -225,7 +239,7 @@ let package = Package(
         // The hostile-tenant suite: attacks by a member and a viewer of a second tenant on a live server.
         .testTarget(
             name: "HearthHostileTests",
-            dependencies: ["HearthServer", "HearthClient", "HearthAPI", "HearthServerTestKit", "HearthControlPlane", "HearthImages",
+            dependencies: ["HearthServer", "HearthClient", "HearthAPI", "HearthServerTestKit", "HearthControlPlane", "HearthImages", "HearthSessions",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -3,6 +3,7 @@ import HearthAPI
 import HearthControlPlane
 import HearthCore
 import HearthRuntime
+import HearthSessions
 import HearthWire
 import Hummingbird
 import Logging
@@ -112,8 +113,9 @@ actor TerminalConnection {
                                    env: ["TERM": "xterm-256color"], cwd: "/workspace", user: nil, timeoutMs: nil, pty: size)
             let terminal: Terminal
             do {
+                try await hub.mayOpen(workspaceID: id, owner: caller)
                 let stream = try await manager.openStream(id, .exec(exec))
-                terminal = try await hub.open(workspaceID: id, stream: stream, owner: caller)
+                terminal = try await hub.open(workspaceID: id, backend: HostStreamTerminalBackend(stream), owner: caller)
                 auditor.record(context, "terminal.open", target: id, detail: "terminal \(terminal.id)")
             } catch {
                 auditor.record(context, "terminal.open", target: id, result: HearthError.from(error).code.rawValue)

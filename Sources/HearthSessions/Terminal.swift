@@ -1,26 +1,22 @@
-import HearthCore
-import HearthRuntime
-import HearthWire
-
 /// One PTY in a workspace that outlives the browser connections watching it: a dropped
 /// connection or a page reload re-attaches and replays the scrollback, and the shell and its
 /// running job are still there.
 ///
-/// Output flows under acknowledgement: while any attached client has more than `window` bytes
-/// sent but not acknowledged, the terminal stops reading from the agent, whose own credit then
-/// stops the guest's PTY. So `yes` neither freezes a tab nor grows the server's memory. With no
-/// client attached, output is read and only the last `scrollbackLimit` bytes are kept.
+/// The scrollback is a `ReplayLog` of output chunks (the last `scrollbackLimit` bytes), and each
+/// attached client has an `AckWindow` over its byte offsets. Output flows under acknowledgement:
+/// while any attached client has more than `window` bytes sent but not acknowledged, the terminal
+/// stops pulling from its backend, whose own credit then stops the guest's PTY. So `yes` neither
+/// freezes a tab nor grows the server's memory. With no client attached, output is read and only
+/// the scrollback is kept.
 ///
 /// A client's numbers are hostile: an acknowledgement counts only bytes its connection has
 /// already written to its socket (`delivered`), so acknowledging without reading cannot open the
 /// window, and what is queued for a client never exceeds the window and one chunk. A client that
 /// holds the window shut for `stallLimit` without progress is dropped, so a tab that stopped
 /// reading (or a viewer of a shared terminal) cannot stall the terminal for everyone.
-actor Terminal {
+public actor Terminal {
     struct Client {
-        /// Offsets in the terminal's output (like `produced`): acknowledged ≤ delivered ≤ produced.
-        var acknowledged: UInt64
-        var delivered: UInt64
+        var window: AckWindow
         /// When this client last had an acknowledgement or a write go through.
         var progressed: ContinuousClock.Instant
         /// Attached read-only: a viewer of a shared terminal.
@@ -31,121 +27,126 @@ actor Terminal {
         let output: AsyncStream<TerminalOutput>.Continuation
     }
 
-    static let scrollbackLimit = 256 * 1024
-    static let window: UInt64 = 512 * 1024
-    static let defaultStallLimit: Duration = .seconds(30)
+    public static let scrollbackLimit = 256 * 1024
+    /// Chunks kept in the scrollback: a guest that sends one byte per frame cannot make the
+    /// scrollback a quarter of a million entries.
+    public static let scrollbackChunks = 4096
+    public static let window: UInt64 = 512 * 1024
+    public static let defaultStallLimit: Duration = .seconds(30)
 
-    nonisolated let id: Int
-    nonisolated let workspaceID: String
-    let stream: HostStream
+    public nonisolated let id: Int
+    public nonisolated let workspaceID: String
+    let backend: any TerminalBackend
     let stallLimit: Duration
-    private(set) var exit: ExitStatus?
-    private var scrollback: [UInt8] = []
-    /// Bytes produced since the terminal opened: the offset just past `scrollback`.
-    private var produced: UInt64 = 0
+    public private(set) var exit: TerminalExit?
+    private var scrollback = ReplayLog<[UInt8]>(maxChunks: Terminal.scrollbackChunks, maxBytes: Terminal.scrollbackLimit)
     private var clients: [Int: Client] = [:]
     private var nextClient = 0
     private var windowWaiters: [CheckedContinuation<Void, Never>] = []
     /// The largest number of bytes ever queued for one client and not yet written to its socket.
-    private(set) var peakQueued: UInt64 = 0
+    public private(set) var peakQueued: UInt64 = 0
 
-    init(id: Int, workspaceID: String, stream: HostStream, stallLimit: Duration = Terminal.defaultStallLimit) {
+    public init(id: Int, workspaceID: String, backend: any TerminalBackend, stallLimit: Duration = Terminal.defaultStallLimit) {
         self.id = id
         self.workspaceID = workspaceID
-        self.stream = stream
+        self.backend = backend
         self.stallLimit = stallLimit
     }
 
-    var clientCount: Int { clients.count }
-    var producedBytes: UInt64 { produced }
+    public var clientCount: Int { clients.count }
+    /// Bytes produced since the terminal opened: the byte offset just past the scrollback.
+    public var producedBytes: UInt64 { scrollback.produced }
 
     /// Reads the PTY until the process exits or the agent goes away. Run once, by the hub.
-    func pump() async {
+    public func pump() async {
         do {
-            for try await event in stream {
+            while let event = try await backend.next() {
                 switch event {
-                case .data(_, let bytes):
+                case .output(let bytes):
                     append(bytes)
                     await waitForWindow()
-                case .control(.exited(let status)):
+                case .exited(let status):
                     finish(status)
                     return
-                case .control(.failed(let error)):
-                    finish(ExitStatus(code: -1), error: error.message)
+                case .failed(let message):
+                    finish(TerminalExit(code: -1), error: message)
                     return
-                default: continue
                 }
             }
         } catch {}
-        finish(ExitStatus(code: -1), error: "the workspace agent went away")
+        finish(TerminalExit(code: -1), error: "the workspace agent went away")
     }
 
     /// Attaches a client: it first receives the scrollback, then live output.
-    func attach(readOnly: Bool = false, onStall: @escaping @Sendable () -> Void = {}) -> (client: Int, output: AsyncStream<TerminalOutput>) {
+    public func attach(readOnly: Bool = false, onStall: @escaping @Sendable () -> Void = {}) -> (client: Int, output: AsyncStream<TerminalOutput>) {
         let (output, continuation) = AsyncStream<TerminalOutput>.makeStream()
         let client = nextClient
         nextClient &+= 1
-        if !scrollback.isEmpty { continuation.yield(.data(scrollback)) }
+        let replay = scrollback.kept.flatMap { $0 }
+        if !replay.isEmpty { continuation.yield(.data(replay)) }
         if let exit {
             continuation.yield(.exited(exit, nil))
             continuation.finish()
         } else {
-            let start = produced - UInt64(scrollback.count)
-            clients[client] = Client(acknowledged: start, delivered: start, progressed: .now, readOnly: readOnly, onStall: onStall, output: continuation)
+            let start = scrollback.produced - UInt64(replay.count)
+            clients[client] = Client(window: AckWindow(at: start), progressed: .now, readOnly: readOnly, onStall: onStall, output: continuation)
             notePeak()
         }
         return (client, output)
     }
 
-    func detach(_ client: Int) {
+    public func detach(_ client: Int) {
         clients.removeValue(forKey: client)?.output.finish()
         releaseWindowWaiters()
     }
 
     /// The client's connection wrote `bytes` of its output to the socket.
-    func delivered(_ client: Int, bytes: Int) {
+    public func delivered(_ client: Int, bytes: Int) {
         guard var state = clients[client] else { return }
-        state.delivered = Self.advance(state.delivered, by: UInt64(clamping: bytes), limit: produced)
+        state.window.deliver(UInt64(clamping: bytes), produced: scrollback.produced)
         state.progressed = .now
         clients[client] = state
     }
 
     /// The client says it has drawn `bytes` more. It cannot acknowledge what it was not sent,
     /// and no number it sends can overflow.
-    func acknowledge(_ client: Int, bytes: UInt64) {
+    public func acknowledge(_ client: Int, bytes: UInt64) {
         guard var state = clients[client] else { return }
-        let before = state.acknowledged
-        state.acknowledged = Self.advance(state.acknowledged, by: bytes, limit: state.delivered)
-        if state.acknowledged != before { state.progressed = .now }
+        if state.window.acknowledge(bytes) { state.progressed = .now }
         clients[client] = state
         releaseWindowWaiters()
     }
 
     /// `offset + by`, saturating, and never past `limit`.
-    static func advance(_ offset: UInt64, by: UInt64, limit: UInt64) -> UInt64 {
-        let (sum, overflow) = offset.addingReportingOverflow(by)
-        return overflow ? max(offset, limit) : max(offset, min(sum, limit))
+    public static func advance(_ offset: UInt64, by: UInt64, limit: UInt64) -> UInt64 {
+        AckWindow.advance(offset, by: by, limit: limit)
     }
 
-    func input(_ bytes: [UInt8]) async throws {
+    public func input(_ bytes: [UInt8]) async throws {
         guard exit == nil else { return }
-        _ = try await stream.send(.bytes, bytes)
+        try await backend.send(bytes)
     }
 
-    func resize(rows: Int, cols: Int) async throws {
+    public func resize(rows: Int, cols: Int) async throws {
         guard exit == nil, (1...1000).contains(rows), (1...1000).contains(cols) else { return }
-        try await stream.sendControl(.resize(PTYSize(rows: UInt16(rows), cols: UInt16(cols))))
+        try await backend.resize(rows: UInt16(rows), cols: UInt16(cols))
     }
 
     /// Hangs up the shell (SIGHUP, as closing a terminal window does), then lets go of the stream.
-    func close() async {
-        if exit == nil { try? await stream.sendControl(.signal(1)) }
-        stream.close()
-        finish(exit ?? ExitStatus(code: 129, signal: 1))
+    public func close() async {
+        if exit == nil { await backend.hangUp() }
+        backend.close()
+        finish(exit ?? TerminalExit(code: 129, signal: 1))
+    }
+
+    /// Lets go of the backend without signalling the process (the server is shutting down).
+    public func end(_ message: String) {
+        backend.close()
+        finish(exit ?? TerminalExit(code: -1), error: message)
     }
 
     /// Detaches the given clients with `reason` (the owner stopped sharing, say).
-    func drop(_ dropped: [Int], _ reason: TerminalOutput.DropReason) {
+    public func drop(_ dropped: [Int], _ reason: TerminalOutput.DropReason) {
         for client in dropped {
             guard let state = clients.removeValue(forKey: client) else { continue }
             state.output.yield(.dropped(reason))
@@ -156,23 +157,21 @@ actor Terminal {
     }
 
     /// The owner stopped sharing: everyone attached read-only is detached.
-    func dropReadOnlyClients() {
+    public func dropReadOnlyClients() {
         drop(clients.filter { $0.value.readOnly }.map { $0.key }, .unshared)
     }
 
     private func append(_ bytes: [UInt8]) {
-        produced &+= UInt64(bytes.count)
-        scrollback += bytes
-        if scrollback.count > Self.scrollbackLimit { scrollback.removeFirst(scrollback.count - Self.scrollbackLimit) }
+        scrollback.append(bytes)
         for client in clients.values { client.output.yield(.data(bytes)) }
         notePeak()
     }
 
     private func notePeak() {
-        for client in clients.values { peakQueued = max(peakQueued, produced - client.delivered) }
+        for client in clients.values { peakQueued = max(peakQueued, client.window.queued(produced: scrollback.produced)) }
     }
 
-    private func finish(_ status: ExitStatus, error: String? = nil) {
+    private func finish(_ status: TerminalExit, error: String? = nil) {
         guard exit == nil else { return }
         exit = status
         for client in clients.values {
@@ -183,23 +182,26 @@ actor Terminal {
         releaseWindowWaiters()
     }
 
-    private func holdsWindow(_ client: Client) -> Bool { produced - client.acknowledged > Self.window }
+    private func holdsWindow(_ client: Client) -> Bool { client.window.holds(Self.window, produced: scrollback.produced) }
 
     private var windowOpen: Bool { !clients.values.contains { holdsWindow($0) } }
 
     private func waitForWindow() async {
         guard !windowOpen, exit == nil else { return }
-        // The watchdog drops clients that hold the window without progress for `stallLimit`.
-        let watchdog = Task { [stallLimit] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: stallLimit / 4)
-                if Task.isCancelled { return }
-                await self.dropStalledClients()
+        // The watchdog drops clients that hold the window without progress for `stallLimit`; it
+        // is a child task, so it ends with this wait.
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [stallLimit] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: stallLimit / 4)
+                    if Task.isCancelled { return }
+                    await self.dropStalledClients()
+                }
             }
-        }
-        defer { watchdog.cancel() }
-        while !windowOpen, exit == nil {
-            await withCheckedContinuation { windowWaiters.append($0) }
+            while !windowOpen, exit == nil {
+                await withCheckedContinuation { windowWaiters.append($0) }
+            }
+            group.cancelAll()
         }
     }
 
@@ -218,8 +220,8 @@ actor Terminal {
     }
 }
 
-enum TerminalOutput: Sendable {
-    enum DropReason: Sendable {
+public enum TerminalOutput: Sendable {
+    public enum DropReason: Sendable {
         /// The client held the window shut, reading or acknowledging nothing, for the stall limit.
         case tooSlow
         /// The owner stopped sharing the terminal.
@@ -227,7 +229,7 @@ enum TerminalOutput: Sendable {
     }
 
     case data([UInt8])
-    case exited(ExitStatus, String?)
+    case exited(TerminalExit, String?)
     /// The server detached this client; nothing more follows.
     case dropped(DropReason)
 }
