@@ -101,13 +101,18 @@ final class DetachableTerminal: ExecChannel, @unchecked Sendable {
 
     func sendControl(_ control: Control) {
         if case .exited(let status) = control {
-            let bound = lock.withLock { () -> AgentStream? in
+            // Sent before the exit is recorded: recording it ends the attach operation, whose
+            // stream then closes and would drop a later frame.
+            let bound = current()
+            bound?.sendControl(control)
+            let rebound = lock.withLock { () -> AgentStream? in
                 exit = status
                 lock.broadcast()
-                return stream
+                return stream === bound ? nil : stream
             }
-            bound?.sendControl(control)
-            if bound != nil { DetachableTerminals.shared.forget(self) }
+            // Bound in between: that stream is told too.
+            rebound?.sendControl(control)
+            if bound != nil || rebound != nil { DetachableTerminals.shared.forget(self) }
             return
         }
         current()?.sendControl(control)

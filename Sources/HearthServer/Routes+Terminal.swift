@@ -126,13 +126,16 @@ actor TerminalConnection {
         case "open":
             _ = try context.writer()
             let size = PTYSize(rows: UInt16(clamping: max(1, request.rows ?? 24)), cols: UInt16(clamping: max(1, request.cols ?? 80)))
+            // A detachable terminal: the shell outlives a pause, and `reattach` reaches it again.
+            let session = TerminalReattach.newSessionKey()
             let exec = ExecRequest(argv: ["/bin/sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"],
-                                   env: ["TERM": "xterm-256color"], cwd: "/workspace", user: nil, timeoutMs: nil, pty: size)
+                                   env: ["TERM": "xterm-256color"], cwd: "/workspace", user: nil, pty: size, session: session)
             let terminal: Terminal
             do {
                 try await hub.mayOpen(workspaceID: id, owner: caller)
                 let stream = try await manager.openStream(id, .exec(exec))
-                terminal = try await hub.open(workspaceID: id, backend: HostStreamTerminalBackend(stream), owner: caller)
+                terminal = try await hub.open(workspaceID: id, backend: HostStreamTerminalBackend(stream), owner: caller,
+                                              reattach: TerminalReattach.closure(manager: manager, workspaceID: id, session: session))
                 auditor.record(context, "terminal.open", target: id, detail: "terminal \(terminal.id)")
             } catch {
                 auditor.record(context, "terminal.open", target: id, result: HearthError.from(error).code.rawValue)

@@ -51,6 +51,8 @@ public final class SessionHub: Service, Sendable {
             runner.stopAccepting()
             // Sessions' tasks end when their sessions do; the group waits for them.
             await terminals.endAll("the server is shutting down")
+            // A terminal waiting for its paused workspace is waiting on nothing now.
+            group.cancelAll()
         }
         runner.transition(.stopped)
     }

@@ -1,4 +1,7 @@
-/// One PTY in a workspace that outlives the browser connections watching it: a dropped
+import HearthCore
+
+/// One PTY in a workspace that outlives the browser connections watching it, and a pause of its
+/// workspace (with `reattach`, it reaches the same shell again after the resume): a dropped
 /// connection or a page reload re-attaches and replays the scrollback, and the shell and its
 /// running job are still there.
 ///
@@ -36,7 +39,17 @@ public actor Terminal {
 
     public nonisolated let id: Int
     public nonisolated let workspaceID: String
-    let backend: any TerminalBackend
+    private(set) var backend: any TerminalBackend
+    /// Reaches the same process again after its channel went away (the workspace was paused, the
+    /// agent reconnected): waits until the workspace runs, then re-binds. Nil: the terminal ends.
+    let reattach: (@Sendable () async throws -> any TerminalBackend)?
+    /// Whether the channel is gone and the terminal waits to reach its process again.
+    public private(set) var suspended = false
+    private var closedByOwner = false
+    /// Reattaches since the last output: a channel that keeps dropping at once is given up on.
+    private var fruitlessReattaches = 0
+    private var attachedAt = ContinuousClock.now
+    static let maxFruitlessReattaches = 5
     let stallLimit: Duration
     public private(set) var exit: TerminalExit?
     private var scrollback = ReplayLog<[UInt8]>(maxChunks: Terminal.scrollbackChunks, maxBytes: Terminal.scrollbackLimit)
@@ -46,10 +59,12 @@ public actor Terminal {
     /// The largest number of bytes ever queued for one client and not yet written to its socket.
     public private(set) var peakQueued: UInt64 = 0
 
-    public init(id: Int, workspaceID: String, backend: any TerminalBackend, stallLimit: Duration = Terminal.defaultStallLimit) {
+    public init(id: Int, workspaceID: String, backend: any TerminalBackend, stallLimit: Duration = Terminal.defaultStallLimit,
+                reattach: (@Sendable () async throws -> any TerminalBackend)? = nil) {
         self.id = id
         self.workspaceID = workspaceID
         self.backend = backend
+        self.reattach = reattach
         self.stallLimit = stallLimit
     }
 
@@ -57,24 +72,54 @@ public actor Terminal {
     /// Bytes produced since the terminal opened: the byte offset just past the scrollback.
     public var producedBytes: UInt64 { scrollback.produced }
 
-    /// Reads the PTY until the process exits or the agent goes away. Run once, by the hub.
+    /// Reads the PTY until the process exits, reaching it again each time its channel goes away
+    /// while it runs (see `reattach`). Run once, by the hub.
     public func pump() async {
-        do {
-            while let event = try await backend.next() {
-                switch event {
-                case .output(let bytes):
-                    append(bytes)
-                    await waitForWindow()
-                case .exited(let status):
-                    finish(status)
-                    return
-                case .failed(let message):
-                    finish(TerminalExit(code: -1), error: message)
+        while true {
+            do {
+                while let event = try await backend.next() {
+                    switch event {
+                    case .output(let bytes):
+                        fruitlessReattaches = 0
+                        append(bytes)
+                        await waitForWindow()
+                    case .exited(let status):
+                        finish(status)
+                        return
+                    case .failed(let message):
+                        finish(TerminalExit(code: -1), error: message)
+                        return
+                    }
+                }
+            } catch {}
+            guard exit == nil else { return }
+            // A channel that lived a while (an idle shell across a pause) is not a failing one.
+            if ContinuousClock.now - attachedAt > .seconds(2) { fruitlessReattaches = 0 }
+            guard let reattach, fruitlessReattaches < Self.maxFruitlessReattaches, !Task.isCancelled else {
+                finish(TerminalExit(code: -1), error: "the workspace agent went away")
+                return
+            }
+            // The shell runs on in the workspace; its clients stay attached and see it again.
+            fruitlessReattaches += 1
+            suspended = true
+            backend.close()
+            do {
+                let next = try await reattach()
+                guard exit == nil else {
+                    // Closed by its owner while suspended: hang the shell up as a close does.
+                    if closedByOwner { await next.hangUp() }
+                    next.close()
                     return
                 }
+                backend = next
+                attachedAt = .now
+                suspended = false
+            } catch {
+                let reason = (error as? HearthError)?.message ?? "the workspace is gone"
+                finish(TerminalExit(code: -1), error: "the terminal could not be reached again: \(reason)")
+                return
             }
-        } catch {}
-        finish(TerminalExit(code: -1), error: "the workspace agent went away")
+        }
     }
 
     /// Attaches a client: it first receives the scrollback, then live output.
@@ -134,6 +179,7 @@ public actor Terminal {
 
     /// Hangs up the shell (SIGHUP, as closing a terminal window does), then lets go of the stream.
     public func close() async {
+        closedByOwner = true
         if exit == nil { await backend.hangUp() }
         backend.close()
         finish(exit ?? TerminalExit(code: 129, signal: 1))

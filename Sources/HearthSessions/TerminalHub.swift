@@ -55,11 +55,12 @@ public actor TerminalHub {
 
     /// Registers a terminal on `backend` (a shell already started) and starts reading it as work
     /// of the session hub. On refusal the backend is closed.
-    public func open(workspaceID: String, backend: any TerminalBackend, owner: TerminalCaller) throws -> Terminal {
+    public func open(workspaceID: String, backend: any TerminalBackend, owner: TerminalCaller,
+                     reattach: (@Sendable () async throws -> any TerminalBackend)? = nil) throws -> Terminal {
         do {
             try mayOpen(workspaceID: workspaceID, owner: owner)
             let id = nextID[workspaceID, default: 1]
-            let terminal = Terminal(id: id, workspaceID: workspaceID, backend: backend, stallLimit: stallLimit)
+            let terminal = Terminal(id: id, workspaceID: workspaceID, backend: backend, stallLimit: stallLimit, reattach: reattach)
             try runner.submit { await terminal.pump() }
             nextID[workspaceID] = id &+ 1
             terminals[workspaceID, default: [:]][id] = Entry(terminal: terminal, owner: owner.key)
