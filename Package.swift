@@ -150,12 +150,24 @@ let package = Package(
             ],
             swiftSettings: strictImports
         ),
+        // Live sessions (terminals now; agent event streams, pairing rooms, LSP channels next): the
+        // bounded replayable log with cursors and acknowledgement windows, and the hub that owns
+        // sessions as a Service. No HTTP, no wire frames.
+        .target(
+            name: "HearthSessions",
+            dependencies: [
+                "HearthCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The REST API: parses, authorizes, hands one action to the control plane.
         .target(
             name: "HearthServer",
             dependencies: ["HearthWire", .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
                 "HearthCore", "HearthAPI", "HearthControlPlane", "HearthRuntime", "HearthImages",
-                "HearthIdentity", "HearthAudit",
+                "HearthIdentity", "HearthAudit", "HearthSessions",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -218,9 +230,11 @@ let package = Package(
         .testTarget(
             name: "HearthServerTests",
             dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "HTTPTypes", package: "swift-http-types"), "HearthAPI", "HearthAudit", "HearthRuntime", "HearthWire", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), "HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane", "HearthServerTestKit", "HearthIdentity", "HearthCore",
+                           "HearthSessions",
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "HearthJailTests", dependencies: ["HearthJail"]),
+        .testTarget(name: "HearthSessionsTests", dependencies: ["HearthSessions", "HearthCore"]),
         .testTarget(name: "HearthIdentityTests", dependencies: ["HearthIdentity", "HearthAudit", "HearthCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "HearthStoreTests",
@@ -243,7 +257,7 @@ let package = Package(
         // The hostile-tenant suite: attacks by a member and a viewer of a second tenant on a live server.
         .testTarget(
             name: "HearthHostileTests",
-            dependencies: [.product(name: "Logging", package: "swift-log"), "HearthServer", "HearthClient", "HearthAPI", "HearthServerTestKit", "HearthControlPlane", "HearthImages",
+            dependencies: [.product(name: "Logging", package: "swift-log"), "HearthServer", "HearthClient", "HearthAPI", "HearthServerTestKit", "HearthControlPlane", "HearthImages", "HearthSessions",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),

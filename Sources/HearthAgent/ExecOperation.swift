@@ -36,6 +36,17 @@ struct ExecOperation {
 
     func run() throws(WireError) {
         guard !request.argv.isEmpty else { throw WireError(.invalidArgument, "empty argv") }
+        // A detachable terminal: its process outlives this stream (see `DetachableTerminal`).
+        let channel: any ExecChannel
+        if let key = request.session, request.pty != nil {
+            let terminal = DetachableTerminal(stream)
+            guard DetachableTerminals.shared.register(key, terminal) else {
+                throw WireError(.invalidArgument, "the terminal session key is taken or invalid")
+            }
+            channel = terminal
+        } else {
+            channel = stream
+        }
         let io: ChildIO
         if let size = request.pty { io = try ChildIO.pty(size) } else { io = try ChildIO.pipes() }
         let pid: pid_t
@@ -45,17 +56,17 @@ struct ExecOperation {
             io.closeChildEnds()
             io.closeParentEnds()
             close(io.inputFD)
-            stream.send(.stderr, Array("hearth: \(error.message)\n".utf8)[...])
-            stream.sendControl(.exited(HearthWire.ExitStatus(code: 127)))
+            channel.send(.stderr, Array("hearth: \(error.message)\n".utf8)[...])
+            channel.sendControl(.exited(HearthWire.ExitStatus(code: 127)))
             return
         }
         io.closeChildEnds()
         ChildReaper.shared.start()
-        stream.sendControl(.started(pid: pid))
+        channel.sendControl(.started(pid: pid))
 
         let isTerminal = io.master != nil
         let supervisor = relaysSignals ? pid : nil
-        stream.handleControls { control in
+        channel.handleControls { control in
             switch control {
             case .signal(let signal):
                 // A terminal's shell puts its jobs in groups of their own; the session holds them all.
@@ -68,10 +79,11 @@ struct ExecOperation {
 
         let exited = ExitFlag()
         let group = ThreadGroup()
+        let output = channel
         for (fd, channel) in io.outputs {
-            group.start { pump(from: fd, to: channel, exited: exited) }
+            group.start { pump(from: fd, to: channel, on: output, exited: exited) }
         }
-        startThread { feedInput(to: io.inputFD, relayingSignalsTo: supervisor) }
+        startThread { feedInput(to: io.inputFD, from: output, relayingSignalsTo: supervisor) }
 
         let deadline = Self.deadline(now: monotonicNanos(), timeoutMs: request.timeoutMs)
         var status = ChildReaper.shared.wait(pid, untilMonotonicNanos: deadline)
@@ -91,7 +103,7 @@ struct ExecOperation {
         io.closeParentEnds()
         var final = status ?? ExitStatus(code: 255)
         final.timedOut = timedOut
-        stream.sendControl(.exited(final))
+        channel.sendControl(.exited(final))
     }
 
     private func spawn(_ io: ChildIO) throws(WireError) -> pid_t {
@@ -182,7 +194,7 @@ struct ExecOperation {
 
     static func notFound(_ command: String) -> WireError { WireError(.notFound, "\(command): command not found") }
 
-    private func pump(from fd: Int32, to channel: DataChannel, exited: ExitFlag) {
+    private func pump(from fd: Int32, to channel: DataChannel, on stream: any ExecChannel, exited: ExitFlag) {
         var deliver = true
         while true {
             // Stop only when the pipe is idle: output still buffered after the exit is never dropped.
@@ -199,7 +211,7 @@ struct ExecOperation {
 
     /// With a `supervisor`, the terminal's signal characters are turned into signals here, since
     /// the kernel does not (see `TerminalSignalRelay`).
-    private func feedInput(to fd: Int32, relayingSignalsTo supervisor: pid_t?) {
+    private func feedInput(to fd: Int32, from stream: any ExecChannel, relayingSignalsTo supervisor: pid_t?) {
         defer { close(fd) }
         while let item = stream.receive() {
             switch item {

@@ -36,6 +36,8 @@ enum Operations {
                 stream.sendControl(.result(.ports(PortScanner.listening())))
             case .tunnel(let port):
                 try TunnelOperation.run(port: port, stream: stream)
+            case .attachTerminal(let session):
+                try DetachableTerminals.attach(session, on: stream)
             case .shutdown:
                 stream.sendControl(.result(.ok))
                 PowerOff.now()

@@ -6,6 +6,8 @@ public import HearthRuntime
 /// The control plane's database. Migrations are append-only: never edit one that has shipped.
 public struct WorkspaceStore: Sendable {
     public let db: any DatabaseWriter
+    /// Each state a workspace enters, published after it is persisted.
+    public let changes = WorkspaceChanges()
 
     public init(path: String) throws {
         var config = Configuration()
@@ -109,6 +111,12 @@ public struct WorkspaceStore: Sendable {
     /// Applies a lifecycle event through the state machine and records it. Fails on an illegal transition.
     @discardableResult
     public func apply(_ event: WorkspaceEvent, to id: String, failure: String? = nil, now: Date = Date()) throws -> WorkspaceRecord {
+        let record = try applyInDatabase(event, to: id, failure: failure, now: now)
+        changes.publish(id, record.state)
+        return record
+    }
+
+    private func applyInDatabase(_ event: WorkspaceEvent, to id: String, failure: String?, now: Date) throws -> WorkspaceRecord {
         try db.write { db in
             guard var record = try WorkspaceRecord.fetchOne(db, key: id) else {
                 throw HearthError(.notFound, "no workspace \(id)")

@@ -6,6 +6,7 @@ import HearthCore
 import HearthIdentity
 import HearthImages
 import HearthRuntime
+import HearthSessions
 import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
@@ -23,7 +24,9 @@ public struct HearthService: Sendable {
     public let tokenPath: String
     public let identity: IdentityStore
     public let audit: AuditLog
-    let terminals = TerminalHub()
+    /// Live sessions (terminals): a Service of the application's group, so stopping the server ends them.
+    public let sessions: SessionHub
+    public var terminals: TerminalHub { sessions.terminals }
     let previewGrants = PreviewGrants()
     let logger: Logger
     let prometheus: PrometheusCollectorRegistry
@@ -61,7 +64,7 @@ public struct HearthService: Sendable {
                                  defaultQuota: configuration.defaultQuota),
             logger: logger)
         return HearthService(configuration: configuration, manager: manager, registry: registry, tokenPath: tokenPath,
-                             identity: identity, audit: audit, logger: logger, prometheus: prometheus)
+                             identity: identity, audit: audit, sessions: SessionHub(logger: logger), logger: logger, prometheus: prometheus)
     }
 
     /// The HTTP application. `onServerRunning` reports the bound port.
@@ -142,6 +145,7 @@ public struct HearthService: Sendable {
             router: router,
             server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hearth"),
+            services: [sessions],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }

@@ -3,6 +3,7 @@ import HearthAPI
 import HearthControlPlane
 import HearthCore
 import HearthRuntime
+import HearthSessions
 import HearthWire
 import Hummingbird
 import Logging
@@ -18,7 +19,9 @@ import NIOCore
 /// `{"type":"ack","id","bytes"}`, `{"type":"close","id"}`, and `{"type":"share","id","readOnly":true}`
 /// (or `"shared":false` to stop sharing).
 /// Server → client: text JSON `terminals` (each with `id`, `shared`, `readOnly`), `opened`,
-/// `attached`, `shared`, `detached`, `exit`, `error`; and binary messages of a 4-byte big-endian
+/// `attached`, `shared`, `detached`, `exit`, `error`, `workspace` (`state`: each state the
+/// workspace enters while the socket is open, e.g. `pausing`, `paused`, `resuming`, `running`; a
+/// page re-lists its terminals when it reads `running`); and binary messages of a 4-byte big-endian
 /// terminal id followed by output bytes. The client acknowledges the output bytes it has drawn;
 /// see `Terminal` for the flow control and `TerminalHub` for who may use which terminal.
 enum TerminalSocket {
@@ -78,6 +81,21 @@ actor TerminalConnection {
         let id = try await context.workspaceID(manager)
         workspaceID = id
         let caller = TerminalCaller(try context.caller())
+        // The page learns every state its workspace enters (paused from the CLI, resumed), as a
+        // child task of this connection that ends with it.
+        let changes = await manager.store.changes.watch(id)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                for await change in changes {
+                    try? await sendJSON(["type": AnyEncodable("workspace"), "state": AnyEncodable(change.state.rawValue)])
+                }
+            }
+            try await serve(messages, workspaceID: id, caller: caller)
+            group.cancelAll()
+        }
+    }
+
+    func serve(_ messages: WebSocketInboundMessageStream, workspaceID id: String, caller: TerminalCaller) async throws {
         for try await message in messages {
             guard case .text(let text) = message,
                   let request = try? JSONDecoder().decode(TerminalSocket.ClientMessage.self, from: Data(text.utf8)) else {
@@ -108,12 +126,16 @@ actor TerminalConnection {
         case "open":
             _ = try context.writer()
             let size = PTYSize(rows: UInt16(clamping: max(1, request.rows ?? 24)), cols: UInt16(clamping: max(1, request.cols ?? 80)))
+            // A detachable terminal: the shell outlives a pause, and `reattach` reaches it again.
+            let session = TerminalReattach.newSessionKey()
             let exec = ExecRequest(argv: ["/bin/sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"],
-                                   env: ["TERM": "xterm-256color"], cwd: "/workspace", user: nil, timeoutMs: nil, pty: size)
+                                   env: ["TERM": "xterm-256color"], cwd: "/workspace", user: nil, pty: size, session: session)
             let terminal: Terminal
             do {
+                try await hub.mayOpen(workspaceID: id, owner: caller)
                 let stream = try await manager.openStream(id, .exec(exec))
-                terminal = try await hub.open(workspaceID: id, stream: stream, owner: caller)
+                terminal = try await hub.open(workspaceID: id, backend: HostStreamTerminalBackend(stream), owner: caller,
+                                              reattach: TerminalReattach.closure(manager: manager, workspaceID: id, session: session))
                 auditor.record(context, "terminal.open", target: id, detail: "terminal \(terminal.id)")
             } catch {
                 auditor.record(context, "terminal.open", target: id, result: HearthError.from(error).code.rawValue)

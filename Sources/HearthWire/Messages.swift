@@ -42,6 +42,10 @@ public enum Request: Codable, Sendable, Equatable {
     case tunnel(port: UInt16)
     /// Powers the guest off cleanly (only meaningful when the agent is PID 1).
     case shutdown
+    /// Re-binds this stream to a detachable terminal (an exec with `session`) whose stream went
+    /// away (a pause, a server restart): what it printed since (its newest 64 KiB) comes first,
+    /// then live output, input, resize and signals as on the stream that started it.
+    case attachTerminal(session: String)
 }
 
 public struct ExecRequest: Codable, Sendable, Equatable {
@@ -53,6 +57,16 @@ public struct ExecRequest: Codable, Sendable, Equatable {
     public var timeoutMs: UInt64?
     /// Run on a new PTY instead of pipes; stdout and stderr are then one stream on `.bytes`.
     public var pty: PTYSize?
+    /// With `pty`: a detachable terminal under this key (host-chosen, unguessable). When its
+    /// stream goes away the process keeps running, and `attachTerminal` re-binds it.
+    public var session: String?
+
+    /// A detachable terminal: `pty` under the key `session`.
+    public init(argv: [String], env: [String: String] = [:], cwd: String? = nil, user: String? = nil,
+                pty: PTYSize, session: String) {
+        self.init(argv: argv, env: env, cwd: cwd, user: user, timeoutMs: nil, pty: pty)
+        self.session = session
+    }
 
     public init(argv: [String], env: [String: String] = [:], cwd: String? = nil, user: String? = nil,
                 timeoutMs: UInt64? = nil, pty: PTYSize? = nil) {

@@ -128,3 +128,78 @@ import Testing
         try await server.client.delete(w.id)
     }
 }
+
+extension TerminalSocketTests {
+    /// Issue 15, IDE bug 2: pausing an open workspace from the CLI left its page stuck ("the
+    /// workspace agent went away", the header still "running"). The terminal socket now tells the
+    /// page every state the workspace enters, so it sees `paused` and then `running`, and after the
+    /// resume the same socket opens a working terminal again.
+    @Test func theTerminalSocketReportsAPauseAndRecoversAfterTheResume() async throws {
+        let server = try await LiveServer.shared.value
+        let w = try await server.client.create(API.CreateWorkspaceBody(name: "terminal-pause"))
+        let client = server.client
+        try await Self.connect(client, w.id) { outbound, received in
+            let states: @Sendable () -> [String] = {
+                received.messages().filter { $0["type"] as? String == "workspace" }.compactMap { $0["state"] as? String }
+            }
+            try await Self.send(outbound, ["type": "open", "cols": 80, "rows": 24])
+            try await Self.until { received.messages().contains { $0["type"] as? String == "opened" } }
+            let first = try #require(received.messages().first { $0["type"] as? String == "opened" }?["id"] as? Int)
+            try await Self.send(outbound, ["type": "input", "id": first, "data": "echo before-$((20+1))\n"])
+            try await Self.until { received.text(first).contains("before-21") }
+
+            _ = try await client.lifecycle(w.id, "pause")
+            try await Self.until { states().contains("paused") }
+            _ = try await client.lifecycle(w.id, "resume")
+            try await Self.until { states().contains("running") }
+            #expect(Array(states().suffix(2)) == ["resuming", "running"], "states seen: \(states())")
+
+            // The same socket serves the resumed workspace.
+            let before = received.messages().filter { $0["type"] as? String == "opened" }.count
+            try await Self.send(outbound, ["type": "open", "cols": 80, "rows": 24])
+            try await Self.until { received.messages().filter { $0["type"] as? String == "opened" }.count > before }
+            let second = try #require(received.messages().last { $0["type"] as? String == "opened" }?["id"] as? Int)
+            try await Self.send(outbound, ["type": "input", "id": second, "data": "echo after-$((20+2))\n"])
+            try await Self.until { received.text(second).contains("after-22") }
+        }
+        try await client.delete(w.id)
+    }
+}
+
+extension TerminalSocketTests {
+    /// Issue 15, IDE bug 1: pause and resume lost every terminal; the shells ran on in the
+    /// workspace but nobody could reach them. Now the same terminal, attached on the same socket,
+    /// reaches the same shell after the resume (its variable is still set), and a reload lists it.
+    @Test func aTerminalSurvivesPauseAndResume() async throws {
+        let server = try await LiveServer.shared.value
+        let w = try await server.client.create(API.CreateWorkspaceBody(name: "terminal-survives"))
+        let client = server.client
+        let opened = Mutex<Int?>(nil)
+        try await Self.connect(client, w.id) { outbound, received in
+            try await Self.send(outbound, ["type": "open", "cols": 80, "rows": 24])
+            try await Self.until { received.messages().contains { $0["type"] as? String == "opened" } }
+            let id = try #require(received.messages().first { $0["type"] as? String == "opened" }?["id"] as? Int)
+            opened.withLock { $0 = id }
+            try await Self.send(outbound, ["type": "input", "id": id, "data": "KEPT=survived; echo set-$((1+1))\n"])
+            try await Self.until { received.text(id).contains("set-2") }
+
+            _ = try await client.lifecycle(w.id, "pause")
+            _ = try await client.lifecycle(w.id, "resume")
+            try await Self.until { received.messages().contains { $0["type"] as? String == "workspace" && $0["state"] as? String == "running" } }
+            #expect(!received.messages().contains { $0["type"] as? String == "exit" }, "the terminal ended: \(received.messages())")
+            // Input may race the re-bind: send until the shell answers.
+            while !received.text(id).contains("survived-42") {
+                try await Self.send(outbound, ["type": "input", "id": id, "data": "echo $KEPT-$((40+2))\n"])
+                try await Task.sleep(for: .milliseconds(300))
+            }
+        }
+        let id = try #require(opened.withLock { $0 })
+        try await Self.connect(client, w.id) { outbound, received in
+            try await Self.send(outbound, ["type": "list"])
+            try await Self.until { received.messages().contains { $0["type"] as? String == "terminals" } }
+            let listed = received.messages().first { $0["type"] as? String == "terminals" }?["terminals"] as? [[String: Any]]
+            #expect(listed?.compactMap { $0["id"] as? Int } == [id])
+        }
+        try await client.delete(w.id)
+    }
+}

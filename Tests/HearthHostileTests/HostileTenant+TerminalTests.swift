@@ -2,6 +2,7 @@ import Foundation
 import HearthAPI
 import HearthClient
 @testable import HearthServer
+import HearthSessions
 import HearthServerTestKit
 import HummingbirdWSClient
 import NIOCore

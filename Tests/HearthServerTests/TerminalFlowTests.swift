@@ -1,6 +1,7 @@
 import Foundation
 @testable import HearthServer
 import HearthRuntime
+import HearthSessions
 import HearthTestKit
 import HearthWire
 import Synchronization
@@ -29,7 +30,7 @@ import Testing
     @Test func anAckWithoutReadingNeitherTrapsNorQueuesAndTheClientIsDropped() async throws {
         let agent = try await InProcessAgent.connect()
         defer { agent.close() }
-        let terminal = Terminal(id: 1, workspaceID: "w", stream: try await Self.flood(agent), stallLimit: .milliseconds(400))
+        let terminal = Terminal(id: 1, workspaceID: "w", backend: HostStreamTerminalBackend(try await Self.flood(agent)), stallLimit: .milliseconds(400))
         let closed = Mutex(false)
         let (client, output) = await terminal.attach { closed.withLock { $0 = true } }
         let pump = Task { await terminal.pump() }
@@ -63,7 +64,7 @@ import Testing
     @Test func aReadingClientFlowsAndItsAcksAreCappedByWhatWasDelivered() async throws {
         let agent = try await InProcessAgent.connect()
         defer { agent.close() }
-        let terminal = Terminal(id: 1, workspaceID: "w", stream: try await Self.flood(agent), stallLimit: .seconds(60))
+        let terminal = Terminal(id: 1, workspaceID: "w", backend: HostStreamTerminalBackend(try await Self.flood(agent)), stallLimit: .seconds(60))
         let (client, output) = await terminal.attach()
         let pump = Task { await terminal.pump() }
         defer { pump.cancel() }
@@ -93,12 +94,12 @@ import Testing
     @Test func aTerminalIsItsOwnersUnlessSharedReadOnly() async throws {
         let agent = try await InProcessAgent.connect()
         defer { agent.close() }
-        let hub = TerminalHub()
+        let hub = SessionHub().terminals
         let owner = TerminalCaller(key: "token:owner", canWrite: true)
         let member = TerminalCaller(key: "token:member", canWrite: true)
         let viewer = TerminalCaller(key: "user:viewer", canWrite: false)
-        await #expect(throws: (any Error).self) { _ = try await hub.open(workspaceID: "w", stream: try await Self.flood(agent), owner: viewer) }
-        let terminal = try await hub.open(workspaceID: "w", stream: try await agent.open(.exec(ExecRequest(argv: ["sleep", "30"]))),
+        await #expect(throws: (any Error).self) { _ = try await hub.open(workspaceID: "w", backend: HostStreamTerminalBackend(try await Self.flood(agent)), owner: viewer) }
+        let terminal = try await hub.open(workspaceID: "w", backend: HostStreamTerminalBackend(try await agent.open(.exec(ExecRequest(argv: ["sleep", "30"])))),
                                           owner: owner)
         #expect(await hub.terminal(terminal.id, workspaceID: "w", for: owner)?.1 == .owner)
         for other in [member, viewer] {

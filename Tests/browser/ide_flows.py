@@ -237,6 +237,36 @@ try:
         wait_terminal("after-reload-42")
         shot("reloaded-scrollback")
 
+    @flow("pause from the CLI while the page is open, resume, and the same shell works again")
+    def pause_and_resume():
+        # Issue 15, IDE bug 2: the page said "the workspace agent went away" for ever and its
+        # header still said running. Now the socket tells it the state; after the resume the page
+        # picks up a working terminal by itself.
+        # Issue 15, IDE bug 1: the shell itself survives (its variable is still set), in the same tab.
+        type_in_terminal("KEPT=surv''ived\n")
+        tabs = len(driver.find_elements(By.CSS_SELECTOR, "#terminals .term"))
+        api("POST", f"/v1/workspaces/{opts.workspace}/pause")
+        WebDriverWait(driver, 120).until(lambda d: "paused" in d.find_element(By.ID, "crumb").text,
+                                         message="the header never said paused")
+        wait_terminal("[workspace paused]")
+        shot("paused")
+        api("POST", f"/v1/workspaces/{opts.workspace}/resume")
+        WebDriverWait(driver, 120).until(lambda d: "running" in d.find_element(By.ID, "crumb").text,
+                                         message="the header never said running again")
+        wait.until(lambda d: d.execute_script(
+            "const t = document.querySelector('#terminals .term:not([style*=\"hidden\"])'); return !!t;"))
+        deadline = time.time() + 60
+        while True:
+            try:
+                type_in_terminal("echo $KEPT-after-resume-$((40+2))\n")
+                wait_terminal("survived-after-resume-42", timeout=5)
+                break
+            except Exception:
+                if time.time() > deadline:
+                    raise
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#terminals .term")) == tabs, "the resume opened another shell"
+        shot("resumed-terminal")
+
     @flow("the light theme, and a path outside the workspace is refused")
     def refusals():
         driver.find_element(By.ID, "theme").click()

@@ -477,6 +477,16 @@ function connectTerminals() {
       // The owner stopped sharing it.
       const t = state.terminals.get(m.id);
       if (t) { t.term.write('\r\n\x1b[90m[no longer shared]\x1b[0m\r\n'); t.exited = true; }
+    } else if (m.type === 'workspace') {
+      // The workspace changed state (paused from the CLI, say): say so, and once it runs again
+      // let go of the shells the pause ended and pick up (or open) the live ones.
+      state.workspace.state = m.state;
+      $('crumb').textContent = `/ ${state.workspace.name} (${state.workspace.runtime}, ${m.state})`;
+      for (const t of state.terminals.values()) t.term.write(`\r\n\x1b[90m[workspace ${m.state}]\x1b[0m\r\n`);
+      if (m.state === 'running') {
+        for (const [id, t] of [...state.terminals]) if (t.exited) closeTerminal(id);
+        send({ type: 'list' });
+      }
     } else if (m.type === 'error') {
       if (m.code === 'not_found' && m.id === undefined) { workspaceGone({ status: 404 }); return; }
       toast(m.message, true);
