@@ -225,7 +225,7 @@ let package = Package(
         // The hostile-tenant suite: attacks by a member and a viewer of a second tenant on a live server.
         .testTarget(
             name: "HearthHostileTests",
-            dependencies: ["HearthServer", "HearthClient", "HearthAPI", "HearthServerTestKit", "HearthControlPlane", "HearthImages",
+            dependencies: ["HearthServer", "HearthClient", "HearthAPI", "HearthServerTestKit", "HearthControlPlane", "HearthImages", "HearthGVisor", "HearthRuntime",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
