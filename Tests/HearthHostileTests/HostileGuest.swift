@@ -153,9 +153,21 @@ enum HostileGuest {
             for std in (0, 1, 2):
                 os.dup2(null, std)
             time.sleep(1)
-            for tid in os.listdir("/proc/1/task"):
-                if libc.ptrace(0x4206, int(tid), None, None) != 0 or libc.ptrace(0x4207, int(tid), None, None) != 0:
-                    os._exit(3)
+            # Threads come and go (an exec's threads end as it does): seize until none is new,
+            # skipping a thread that ended in between (ESRCH).
+            seized = set()
+            for _ in range(50):
+                fresh = [int(t) for t in os.listdir("/proc/1/task") if int(t) not in seized]
+                if not fresh:
+                    break
+                for tid in fresh:
+                    if libc.ptrace(0x4206, tid, None, None) == 0:
+                        libc.ptrace(0x4207, tid, None, None)
+                        seized.add(tid)
+                    elif ctypes.get_errno() == 3:
+                        seized.add(tid)
+                    else:
+                        os._exit(3)
             global rfd, wfd
             rfd, wfd = fd, fd
             try:
