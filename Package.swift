@@ -257,7 +257,7 @@ let package = Package(
         // The hostile-tenant suite: attacks by a member and a viewer of a second tenant on a live server.
         .testTarget(
             name: "HearthHostileTests",
-            dependencies: [.product(name: "Logging", package: "swift-log"), "HearthServer", "HearthClient", "HearthAPI", "HearthServerTestKit", "HearthControlPlane", "HearthImages", "HearthSessions",
+            dependencies: [.product(name: "Logging", package: "swift-log"), "HearthServer", "HearthClient", "HearthAPI", "HearthServerTestKit", "HearthControlPlane", "HearthImages", "HearthSessions", "HearthGVisor", "HearthRuntime", "HearthHost",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,0 +1,45 @@
+import Foundation
+import HearthAPI
+import HearthClient
+import HearthServerTestKit
+import Testing
+
+/// Issue 14, the hostile-guest suite in a microVM, through the full server. Here the attack is
+/// the realistic one: code in the workspace, as root in the VM, impersonates the agent. Root holds
+/// CAP_SYS_PTRACE, so it duplicates the agent's virtio port out of PID 1 (`pidfd_getfd`), freezes
+/// every agent thread, and then answers the host itself: the adopted channel is the attacker's.
+@Suite(.serialized, .timeLimit(.minutes(30))) struct HostileGuestQEMUTests {
+    @Test func workspaceCodeThatTakesTheAgentsChannelFailsOnlyItsWorkspace() async throws {
+        let (server, _) = try await HostileGuest.live.value
+        let client = server.client
+        let qemu = try await client.runtimes().first { $0.runtime == "qemu" }
+        try #require(qemu?.available == true, "the qemu runtime must work on this host: \(qemu?.reason ?? "none")")
+        let sibling = try await client.create(API.CreateWorkspaceBody(name: "hgq-sibling", runtime: "qemu", memory_mib: 256))
+        #expect(try await client.run(sibling.id, ["true"]).code == 0)
+
+        let before = HostileGuest.residentKiB()
+        var peak = before
+        for attack in HostileGuest.Attack.allCases {
+            let attacked = try await client.create(API.CreateWorkspaceBody(name: "hgq-\(attack.rawValue)", runtime: "qemu", memory_mib: 256))
+            let takeover = try await client.run(attacked.id, ["python3", "-c", HostileGuest.program, "takeover", attack.rawValue])
+            try #require(takeover.stdoutText.contains("channel-duplicated"), "\(attack): \(takeover.stdoutText) \(takeover.stderrText)")
+            // The attacker freezes the agent a moment after its exec ended; until then the real
+            // agent still answers, so poll until an answer is the attacker's (or none comes).
+            try await HostileGuest.until("the \(attack) attacker holds the channel", seconds: 120) {
+                async let echo = client.run(sibling.id, ["echo", "sibling-\(attack.rawValue)"])
+                let listing = try? await client.listFiles(attacked.id, path: "/")
+                let echoed = try await echo.stdoutText
+                #expect(echoed == "sibling-\(attack.rawValue)\n", "the sibling's exec during \(attack)")
+                guard let listing else { return true }
+                return listing.entries.isEmpty || listing.entries.allSatisfy { $0.size == .max }
+            }
+            try await HostileGuest.expectContained(client, attacked: attacked.id, sibling: sibling.id, attack: attack)
+            peak = max(peak, HostileGuest.residentKiB())
+            try await client.delete(attacked.id)
+        }
+        let after = HostileGuest.residentKiB()
+        print("hostile-guest qemu: VmRSS before \(before) KiB, peak \(peak) KiB, after \(after) KiB")
+        #expect(peak - before < HostileGuestGVisorTests.residentBoundKiB, "VmRSS grew from \(before) to \(peak) KiB")
+        try await client.delete(sibling.id)
+    }
+}
