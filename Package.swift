@@ -19,6 +19,8 @@ let package = Package(
         .executable(name: "hearth-guest", targets: ["HearthGuestMain"]),
         .executable(name: "hearth-jailer", targets: ["HearthJailerMain"]),
         .library(name: "HearthTestKit", targets: ["HearthTestKit"]),
+        // Agent sessions (issue 18): the scrubber's offline tool (features for training, evaluation, benchmark).
+        .executable(name: "hearth-scrub-tool", targets: ["HearthScrubTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -224,6 +226,12 @@ let package = Package(
                            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")],
             swiftSettings: strictImports
         ),
+        // MARK: Agent sessions (issue 18)
+        // The secret scrubber: rule pack, classifier, tenant rules. No I/O.
+        .target(name: "HearthScrub", dependencies: ["HearthCore"], swiftSettings: swiftSettings),
+        .executableTarget(name: "HearthScrubTool", dependencies: ["HearthScrub"], swiftSettings: swiftSettings),
+        .testTarget(name: "HearthScrubTests", dependencies: ["HearthScrub", "HearthCore"], exclude: ["Fixtures"]),
+        // MARK: End of agent sessions
         .testTarget(name: "HearthCoreTests", dependencies: ["HearthCore"]),
         .testTarget(name: "HearthWireTests", dependencies: ["HearthWire"]),
         .testTarget(name: "HearthAgentTests", dependencies: ["CHearthGuest", "HearthCore", "HearthWire", "HearthAgent", "HearthRuntime", "HearthTestKit"]),

@@ -33,6 +33,10 @@ if ! command -v weed >/dev/null 2>&1; then
   [ -x "$scripts_dir/weed" ] && [ ! -e /usr/local/bin/weed ] && ln -s "$scripts_dir/weed" /usr/local/bin/weed
 fi
 
+# The offline LLM the agent-session tests talk to (llama.cpp's llama-server and SmolLM2-135M), built
+# once into a cache outside the clone keyed by version (10-18 min on 2 cores the first time).
+[ "${HEARTH_SETUP_LLAMA:-1}" = 1 ] && scripts/setup-llama.sh >/dev/null
+
 config="${HEARTH_BUILD_CONFIG:-release}"
 echo "setup: building hearth ($config)" >&2
 swift build -c "$config" --product hearth
