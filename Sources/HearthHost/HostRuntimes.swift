@@ -18,6 +18,9 @@ public struct HostRuntimes: Sendable {
     public var qemuMemory: QEMUConfiguration.MemoryBackend = .sharedFile
     /// How long a microVM may take to boot and greet the host; nil keeps the per-mode defaults.
     public var qemuBootTimeout: Duration?
+    /// gVisor's own agent bundle when it differs from `agentDirectory` (the hostile-guest suite
+    /// gives gVisor a wrapper agent while QEMU keeps the real one in its initramfs).
+    public var gvisorAgentDirectory: String?
 
     public init(dataDirectory: String, agentDirectory: String) {
         self.dataDirectory = dataDirectory
@@ -37,7 +40,7 @@ public struct HostRuntimes: Sendable {
         }
         return [
             GVisorRuntime(configuration: GVisorConfiguration(platform: gvisorPlatform, stateRoot: gvisorStateRoot,
-                                                             agentDirectory: agentDirectory), logger: logger),
+                                                             agentDirectory: gvisorAgentDirectory ?? agentDirectory), logger: logger),
             QEMURuntime(configuration: qemu, logger: logger),
         ]
     }

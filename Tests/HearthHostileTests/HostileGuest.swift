@@ -265,18 +265,12 @@ enum HostileGuest {
 }
 
 extension HostileGuest {
-    struct Runtime: SandboxRuntimeBox { let runtime: any SandboxRuntime }
-
     /// One live server for the suite (a server's start probes QEMU by booting it, which is
     /// expensive under TCG). Its gVisor runtime uses the wrapper agent directory; the QEMU one is
     /// the host's, with the real agent in its initramfs.
     static let live = Task { () async throws -> (server: LiveServer, agents: String) in
         let agents = try wrapperAgentDirectory(realAgent: AgentBundle.locate().directory)
-        let server = try await LiveServer.start { configuration in
-            let gvisor = GVisorConfiguration(platform: configuration.gvisorPlatform, stateRoot: configuration.dataDirectory + "/runsc",
-                                             agentDirectory: agents)
-            configuration.extraRuntimes = [Runtime(runtime: GVisorRuntime(configuration: gvisor, logger: Logger(label: "hearth.test.hostile-guest")))]
-        }
+        let server = try await LiveServer.start(host: { $0.gvisorAgentDirectory = agents })
         return (server, agents)
     }
 }
