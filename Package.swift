@@ -221,7 +221,7 @@ let package = Package(
         // Test kit: a real server on port 0 with a shared base image, for tests that need real sandboxes.
         .target(
             name: "HearthServerTestKit",
-            dependencies: ["HearthTestKit", "HearthAPI", "HearthServer", "HearthHost", "HearthControlPlane", "HearthRuntime", "HearthClient", "HearthImages",
+            dependencies: ["HearthTestKit", "HearthAPI", "HearthServer", "HearthHost", "HearthControlPlane", "HearthRuntime", "HearthClient", "HearthImages", "HearthIdentity",
                            .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")],
             swiftSettings: strictImports

@@ -1,4 +1,4 @@
-import HearthCore
+public import HearthCore
 import Synchronization
 
 /// Every state a workspace enters, told to whoever watches it (a workspace page's terminal socket,

@@ -1,6 +1,8 @@
 import Foundation
 import HearthAPI
 import HearthClient
+import HearthControlPlane
+import HearthServer
 
 extension LiveServer {
     /// What a restarted server made of two workspaces: one whose agent secret was left alone, one

@@ -3,6 +3,7 @@ public import HearthClient
 import HearthAPI
 public import HearthControlPlane
 public import HearthHost
+import HearthIdentity
 import HearthImages
 import HearthRuntime
 public import HearthServer

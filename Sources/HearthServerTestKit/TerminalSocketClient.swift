@@ -1,7 +1,7 @@
 import Foundation
-import HearthClient
-import HummingbirdWSClient
-import NIOCore
+public import HearthClient
+public import HummingbirdWSClient
+public import NIOCore
 import Synchronization
 
 /// The IDE's terminal WebSocket (`/v1/workspaces/{id}/ws`) as tests drive it: one connection, a
@@ -20,6 +20,7 @@ public enum TerminalSocketClient {
     }
 
     public struct Timeout: Error, CustomStringConvertible {
+        public init(what: String) { self.what = what }
         public let what: String
         public var description: String { "timed out waiting for \(what)" }
     }

@@ -138,29 +138,29 @@ extension TerminalSocketTests {
         let server = try await LiveServer.shared.value
         let w = try await server.client.create(API.CreateWorkspaceBody(name: "terminal-pause"))
         let client = server.client
-        try await Self.connect(client, w.id) { outbound, received in
+        try await TerminalSocketClient.connect(client, w.id) { outbound, received in
             let states: @Sendable () -> [String] = {
                 received.messages().filter { $0["type"] as? String == "workspace" }.compactMap { $0["state"] as? String }
             }
-            try await Self.send(outbound, ["type": "open", "cols": 80, "rows": 24])
-            try await Self.until { received.messages().contains { $0["type"] as? String == "opened" } }
+            try await TerminalSocketClient.send(outbound, ["type": "open", "cols": 80, "rows": 24])
+            try await TerminalSocketClient.until { received.messages().contains { $0["type"] as? String == "opened" } }
             let first = try #require(received.messages().first { $0["type"] as? String == "opened" }?["id"] as? Int)
-            try await Self.send(outbound, ["type": "input", "id": first, "data": "echo before-$((20+1))\n"])
-            try await Self.until { received.text(first).contains("before-21") }
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": first, "data": "echo before-$((20+1))\n"])
+            try await TerminalSocketClient.until { received.text(first).contains("before-21") }
 
             _ = try await client.lifecycle(w.id, "pause")
-            try await Self.until { states().contains("paused") }
+            try await TerminalSocketClient.until { states().contains("paused") }
             _ = try await client.lifecycle(w.id, "resume")
-            try await Self.until { states().contains("running") }
+            try await TerminalSocketClient.until { states().contains("running") }
             #expect(Array(states().suffix(2)) == ["resuming", "running"], "states seen: \(states())")
 
             // The same socket serves the resumed workspace.
             let before = received.messages().filter { $0["type"] as? String == "opened" }.count
-            try await Self.send(outbound, ["type": "open", "cols": 80, "rows": 24])
-            try await Self.until { received.messages().filter { $0["type"] as? String == "opened" }.count > before }
+            try await TerminalSocketClient.send(outbound, ["type": "open", "cols": 80, "rows": 24])
+            try await TerminalSocketClient.until { received.messages().filter { $0["type"] as? String == "opened" }.count > before }
             let second = try #require(received.messages().last { $0["type"] as? String == "opened" }?["id"] as? Int)
-            try await Self.send(outbound, ["type": "input", "id": second, "data": "echo after-$((20+2))\n"])
-            try await Self.until { received.text(second).contains("after-22") }
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": second, "data": "echo after-$((20+2))\n"])
+            try await TerminalSocketClient.until { received.text(second).contains("after-22") }
         }
         try await client.delete(w.id)
     }
@@ -175,28 +175,28 @@ extension TerminalSocketTests {
         let w = try await server.client.create(API.CreateWorkspaceBody(name: "terminal-survives"))
         let client = server.client
         let opened = Mutex<Int?>(nil)
-        try await Self.connect(client, w.id) { outbound, received in
-            try await Self.send(outbound, ["type": "open", "cols": 80, "rows": 24])
-            try await Self.until { received.messages().contains { $0["type"] as? String == "opened" } }
+        try await TerminalSocketClient.connect(client, w.id) { outbound, received in
+            try await TerminalSocketClient.send(outbound, ["type": "open", "cols": 80, "rows": 24])
+            try await TerminalSocketClient.until { received.messages().contains { $0["type"] as? String == "opened" } }
             let id = try #require(received.messages().first { $0["type"] as? String == "opened" }?["id"] as? Int)
             opened.withLock { $0 = id }
-            try await Self.send(outbound, ["type": "input", "id": id, "data": "KEPT=survived; echo set-$((1+1))\n"])
-            try await Self.until { received.text(id).contains("set-2") }
+            try await TerminalSocketClient.send(outbound, ["type": "input", "id": id, "data": "KEPT=survived; echo set-$((1+1))\n"])
+            try await TerminalSocketClient.until { received.text(id).contains("set-2") }
 
             _ = try await client.lifecycle(w.id, "pause")
             _ = try await client.lifecycle(w.id, "resume")
-            try await Self.until { received.messages().contains { $0["type"] as? String == "workspace" && $0["state"] as? String == "running" } }
+            try await TerminalSocketClient.until { received.messages().contains { $0["type"] as? String == "workspace" && $0["state"] as? String == "running" } }
             #expect(!received.messages().contains { $0["type"] as? String == "exit" }, "the terminal ended: \(received.messages())")
             // Input may race the re-bind: send until the shell answers.
             while !received.text(id).contains("survived-42") {
-                try await Self.send(outbound, ["type": "input", "id": id, "data": "echo $KEPT-$((40+2))\n"])
+                try await TerminalSocketClient.send(outbound, ["type": "input", "id": id, "data": "echo $KEPT-$((40+2))\n"])
                 try await Task.sleep(for: .milliseconds(300))
             }
         }
         let id = try #require(opened.withLock { $0 })
-        try await Self.connect(client, w.id) { outbound, received in
-            try await Self.send(outbound, ["type": "list"])
-            try await Self.until { received.messages().contains { $0["type"] as? String == "terminals" } }
+        try await TerminalSocketClient.connect(client, w.id) { outbound, received in
+            try await TerminalSocketClient.send(outbound, ["type": "list"])
+            try await TerminalSocketClient.until { received.messages().contains { $0["type"] as? String == "terminals" } }
             let listed = received.messages().first { $0["type"] as? String == "terminals" }?["terminals"] as? [[String: Any]]
             #expect(listed?.compactMap { $0["id"] as? Int } == [id])
         }

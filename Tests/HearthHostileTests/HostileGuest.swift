@@ -218,7 +218,7 @@ enum HostileGuest {
     static func until(_ what: String, seconds: Int = 60, _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while try await !condition() {
-            guard ContinuousClock.now < deadline else { throw HostileTenantTerminalTests.Timeout(what: what) }
+            guard ContinuousClock.now < deadline else { throw TerminalSocketClient.Timeout(what: what) }
             try await Task.sleep(for: .milliseconds(100))
         }
     }
