@@ -202,7 +202,8 @@ let package = Package(
         .testTarget(
             name: "HearthServerTests",
             dependencies: ["HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane", "HearthServerTestKit", "HearthIdentity", "HearthCore",
-                           .product(name: "GRDB", package: "GRDB.swift")]
+                           .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         .testTarget(name: "HearthJailTests", dependencies: ["HearthJail"]),
         .testTarget(name: "HearthIdentityTests", dependencies: ["HearthIdentity", "HearthAudit", "HearthCore", .product(name: "GRDB", package: "GRDB.swift")]),
