@@ -174,6 +174,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -239,7 +240,8 @@ let package = Package(
             name: "HearthServerTests",
             dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "HTTPTypes", package: "swift-http-types"), "HearthAPI", "HearthAudit", "HearthRuntime", "HearthWire", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), "HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane", "HearthServerTestKit", "HearthIdentity", "HearthCore",
                            "HearthSessions",
-                           .product(name: "GRDB", package: "GRDB.swift")]
+                           .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         .testTarget(name: "HearthJailTests", dependencies: ["HearthJail"]),
         .testTarget(name: "HearthSessionsTests", dependencies: ["HearthSessions", "HearthCore"]),

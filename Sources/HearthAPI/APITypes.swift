@@ -92,9 +92,18 @@ public enum API {
         public struct Detail: Codable, Sendable {
             public var code: String
             public var message: String
+            /// The request's id (`X-Request-Id`), so a user's report can be matched with the server's log.
+            public var requestId: String?
+
+            enum CodingKeys: String, CodingKey {
+                case code, message
+                case requestId = "request_id"
+            }
         }
         public var error: Detail
-        public init(code: String, message: String) { error = Detail(code: code, message: message) }
+        public init(code: String, message: String, requestId: String? = nil) {
+            error = Detail(code: code, message: message, requestId: requestId)
+        }
     }
 
     /// The first message of a port tunnel WebSocket once the guest side has connected.

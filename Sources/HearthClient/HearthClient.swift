@@ -28,6 +28,8 @@ public struct HearthClient: Sendable {
         public var status: Int
         public var code: String
         public var message: String
+        /// The server's id for the failed request, from its error body.
+        public var requestId: String? = nil
         public var description: String { message }
     }
 
@@ -158,7 +160,8 @@ public struct HearthClient: Sendable {
     func failure(_ response: HTTPClientResponse) async throws -> Failure {
         let body = try await response.body.collect(upTo: 1 << 20)
         if let error = try? JSONDecoder().decode(API.ErrorBody.self, from: Data(body.readableBytesView)) {
-            return Failure(status: Int(response.status.code), code: error.error.code, message: error.error.message)
+            return Failure(status: Int(response.status.code), code: error.error.code, message: error.error.message,
+                           requestId: error.error.requestId ?? response.headers.first(name: "X-Request-Id"))
         }
         return Failure(status: Int(response.status.code), code: "http_\(response.status.code)", message: "the server answered \(response.status)")
     }

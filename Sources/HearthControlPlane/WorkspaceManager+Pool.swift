@@ -20,9 +20,11 @@ extension WorkspaceManager {
             record.updatedAt = record.createdAt
             try store.update(record)
             poolSignal.continuation.yield()
+            metrics.poolClaim(hit: true, runtime: runtime)
             return record.workspace
         }
         poolSignal.continuation.yield()
+        metrics.poolClaim(hit: false, runtime: runtime)
         return nil
     }
 
@@ -47,7 +49,8 @@ extension WorkspaceManager {
                     return workspace
                 }
             } catch {
-                logger.warning("warm pool could not boot a sandbox", metadata: ["error": "\(error)"])
+                logger.warning("warm pool could not boot a sandbox", metadata: ["runtime": "\(kind.rawValue)", "error": "\(error)"])
+                metrics.failure(.poolBootFailed, runtime: kind)
                 for failed in ((try? store.all(includePooled: true)) ?? []) where failed.pooled && failed.state == .failed {
                     try? await delete(failed.id)
                 }

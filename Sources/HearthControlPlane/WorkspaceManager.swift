@@ -35,12 +35,15 @@ public actor WorkspaceManager {
     public nonisolated let images: ImageStore
     let configuration: Configuration
     let logger: Logger
+    let metrics: WorkspaceMetrics
     var agents: [String: AgentConnection] = [:]
     var busy: [String: String] = [:]
     let poolSignal = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
-    public init(store: WorkspaceStore, registry: RuntimeRegistry, images: ImageStore, configuration: Configuration, logger: Logger) {
+    public init(store: WorkspaceStore, registry: RuntimeRegistry, images: ImageStore, configuration: Configuration, logger: Logger,
+                metrics: WorkspaceMetrics = .disabled) {
         self.store = store
+        self.metrics = metrics
         self.registry = registry
         self.images = images
         self.configuration = configuration
@@ -49,15 +52,15 @@ public actor WorkspaceManager {
 
     public func perform(_ action: WorkspaceAction) async throws -> ActionOutcome {
         switch action {
-        case .create(let request): return .workspace(try await create(request))
+        case .create(let request): return .workspace(try await observedCreate(request) { try await create(request) })
         case .list(let tenantId): return .workspaces(try store.all(tenantId: tenantId).map(\.workspace))
         case .get(let ref): return .workspace(try record(ref).workspace)
-        case .start(let ref): return .workspace(try await start(ref))
-        case .stop(let ref): return .workspace(try await stop(ref))
-        case .pause(let ref): return .workspace(try await pause(ref))
-        case .resume(let ref): return .workspace(try await resume(ref))
+        case .start(let ref): return .workspace(try await observed(.start, ref) { try await start(ref) })
+        case .stop(let ref): return .workspace(try await observed(.stop, ref) { try await stop(ref) })
+        case .pause(let ref): return .workspace(try await observed(.pause, ref) { try await pause(ref) })
+        case .resume(let ref): return .workspace(try await observed(.resume, ref) { try await resume(ref) })
         case .delete(let ref):
-            try await delete(ref)
+            try await observed(.delete, ref) { try await delete(ref) }
             return .deleted
         case .agent(let ref, let request): return .reply(try await agent(for: ref).call(request))
         }
@@ -217,6 +220,7 @@ public actor WorkspaceManager {
     func adopt(_ agent: AgentConnection, for id: String) {
         agents[id]?.close()
         agents[id] = agent
+        meterTraffic(of: agent, workspace: id)
         agent.onClose { [weak self] reason in
             guard let self else { return }
             Task { await self.agentClosed(agent, id: id, reason: reason) }
@@ -230,7 +234,9 @@ public actor WorkspaceManager {
         let status = await ((try? registry.existing(record.runtime))?.status(spec(record))) ?? .missing
         let message = reason.map { "the workspace agent broke the protocol: \($0.message)" }
             ?? (status == .running ? "the workspace agent stopped answering" : "the sandbox exited unexpectedly")
-        logger.warning("workspace failed", metadata: ["workspace.id": "\(id)", "reason": "\(message)", "detail": "\(reason?.detail ?? "")"])
+        logger.warning("workspace failed", metadata: ["workspace.id": "\(id)", "tenant.id": "\(record.tenantId)", "runtime": "\(record.runtime.rawValue)",
+                                                      "reason": "\(message)", "detail": "\(reason?.detail ?? "")"])
+        metrics.failure(reason != nil ? .agentProtocol : status == .running ? .agentLost : .sandboxExited, runtime: record.runtime)
         _ = try? store.apply(.fail, to: id, failure: message)
         if status == .running, let runtime = try? registry.existing(record.runtime) {
             try? await runtime.stop(spec(record), grace: .seconds(1))

@@ -22,6 +22,7 @@ public final class AgentConnection: Sendable {
     }
 
     private let state = Mutex(State())
+    let traffic = Mutex<(@Sendable (_ received: Int, _ sent: Int) -> Void)?>(nil)
     let logger: Logger
 
     init(logger: Logger) {
@@ -180,6 +181,7 @@ public final class AgentConnection: Sendable {
     // MARK: Frames from the guest (on the event loop).
 
     func receive(_ frame: Frame) {
+        counted(received: Frame.headerSize &+ frame.payload.count, sent: 0)
         do throws(WireError) {
             switch frame.kind {
             case .hello:
@@ -247,6 +249,7 @@ public final class AgentConnection: Sendable {
             guard let channel = s.channel else { throw HearthError(.agentUnavailable, "the workspace agent is not connected") }
             return channel
         }
+        counted(received: 0, sent: Frame.headerSize &+ frame.payload.count)
         do {
             try await channel.writeAndFlush(frame).get()
         } catch {
@@ -255,6 +258,7 @@ public final class AgentConnection: Sendable {
     }
 
     func writeQuietly(_ frame: Frame) {
+        counted(received: 0, sent: Frame.headerSize &+ frame.payload.count)
         state.withLock { $0.channel }?.writeAndFlush(frame, promise: nil)
     }
 

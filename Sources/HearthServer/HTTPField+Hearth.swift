@@ -8,4 +8,5 @@ extension HTTPField.Name {
     static let referrerPolicy = Self("Referrer-Policy")!
     /// Names the client, but only when a trusted proxy sent it (`TrustedProxies`).
     static let xForwardedFor = Self("X-Forwarded-For")!
+    static let xRequestId = Self("X-Request-Id")!
 }

@@ -16,6 +16,9 @@ public struct HearthContext: RequestContext, WebSocketRequestContext {
     public var principal: Principal?
     /// The client's address when a trusted proxy named it (`ClientAddressMiddleware`).
     public var forwardedClient: String?
+    /// This request's id (`RequestIdMiddleware`): in the log metadata as `request.id`, the
+    /// `X-Request-Id` response header and every error body.
+    public var requestId: String = ""
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -4,6 +4,7 @@ import HearthCore
 import HearthRuntime
 import HearthWire
 import Hummingbird
+import Logging
 
 /// Renders every Hearth error as `{"error": {"code", "message"}}`. `detail` stays in the log.
 extension HearthError: HTTPResponseError {
@@ -25,10 +26,17 @@ extension HearthError: HTTPResponseError {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
+        response(requestId: (context as? HearthContext)?.requestId, logger: context.logger)
+    }
+
+    /// The error as the client sees it, naming the request so a report can be found in the log.
+    func response(requestId: String?, logger: Logger) -> Response {
         if status == .internalServerError || detail != nil {
-            context.logger.warning("request failed", metadata: ["error.code": "\(code.rawValue)", "error.detail": "\(detail ?? message)"])
+            logger.warning("request failed", metadata: ["error.code": "\(code.rawValue)", "error.detail": "\(detail ?? message)"])
+        } else {
+            logger.info("request refused", metadata: ["error.code": "\(code.rawValue)", "http.status": "\(status.code)"])
         }
-        let body = (try? API.encoder().encode(API.ErrorBody(code: code.rawValue, message: message))) ?? Data()
+        let body = (try? API.encoder().encode(API.ErrorBody(code: code.rawValue, message: message, requestId: requestId))) ?? Data()
         var headers: HTTPFields = [.contentType: "application/json"]
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         // A rate limit says when to come back; its detail carries the seconds (`retry-after=N`).

@@ -30,6 +30,8 @@ public struct HearthService: Sendable {
     let previewGrants = PreviewGrants()
     let logger: Logger
     let prometheus: PrometheusCollectorRegistry
+    /// Every metric of this server goes through this factory into `prometheus`, which `/metrics` serves.
+    let metrics: PrometheusMetricsFactory
     /// Checked when the service is made, so a bad `--trusted-proxy` fails at start.
     var trustedProxies: TrustedProxies { (try? TrustedProxies(configuration.limits.trustedProxies)) ?? TrustedProxies.none }
 
@@ -38,6 +40,7 @@ public struct HearthService: Sendable {
     public static func make(_ configuration: HearthServerConfiguration, runtimes registry: RuntimeRegistry, logger: Logger,
                             prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) async throws -> HearthService {
         let data = configuration.dataDirectory
+        let metrics = HearthMetrics.factory(registry: prometheus)
         _ = try TrustedProxies(configuration.limits.trustedProxies)
         for dir in [data, data + "/workspaces", data + "/images"] {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -62,9 +65,9 @@ public struct HearthService: Sendable {
             store: store, registry: registry, images: ImageStore(root: data + "/images", importDirectory: configuration.imageImportDirectory, logger: logger),
             configuration: .init(dataDirectory: data, defaultLimits: configuration.defaultLimits, warmPoolSize: configuration.warmPoolSize,
                                  defaultQuota: configuration.defaultQuota),
-            logger: logger)
+            logger: logger, metrics: WorkspaceMetrics(factory: metrics))
         return HearthService(configuration: configuration, manager: manager, registry: registry, tokenPath: tokenPath,
-                             identity: identity, audit: audit, sessions: SessionHub(logger: logger), logger: logger, prometheus: prometheus)
+                             identity: identity, audit: audit, sessions: SessionHub(logger: logger), logger: logger, prometheus: prometheus, metrics: metrics)
     }
 
     /// The HTTP application. `onServerRunning` reports the bound port.
@@ -77,10 +80,11 @@ public struct HearthService: Sendable {
         let limits = configuration.limits
         let proxies = trustedProxies
         let limiters = RateLimiters(limits)
+        router.middlewares.add(RequestIdMiddleware(proxies: proxies))
+        router.middlewares.add(MetricsMiddleware(metrics: HTTPMetrics(factory: metrics)))
         router.middlewares.add(ClientAddressMiddleware(proxies: proxies))
         router.middlewares.add(ErrorMappingMiddleware())
         if let origin = previews.origin { router.middlewares.add(PreviewOriginMiddleware(origin: origin, routes: previews)) }
-        router.middlewares.add(MetricsMiddleware())
         router.middlewares.add(RateLimitMiddleware(stage: .address, limiters: limiters, logger: logger))
         router.middlewares.add(AuthMiddleware(identity: identity, cookies: cookies))
         router.middlewares.add(RateLimitMiddleware(stage: .credential, limiters: limiters, logger: logger))
@@ -98,12 +102,7 @@ public struct HearthService: Sendable {
             }
             return try json(["runtimes": bodies])
         }
-        router.get("/metrics") { _, context in
-            _ = try context.admin()
-            var buffer = [UInt8]()
-            prometheus.emit(into: &buffer)
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
-        }
+        HearthMetrics.registerRoute(on: router, registry: prometheus, manager: manager)
         let v1 = router.group("/v1")
         WorkspaceRoutes(manager: manager, auditor: auditor).register(on: v1)
         ExecRoutes(manager: manager, auditor: auditor).register(on: v1)
@@ -116,6 +115,7 @@ public struct HearthService: Sendable {
         WebAssets.register(on: router)
 
         let wsRouter = Router(context: HearthContext.self)
+        wsRouter.middlewares.add(RequestIdMiddleware(proxies: proxies))
         wsRouter.middlewares.add(ClientAddressMiddleware(proxies: proxies))
         wsRouter.middlewares.add(ErrorMappingMiddleware())
         if let origin = previews.origin {
@@ -171,32 +171,4 @@ public struct HearthService: Sendable {
 
 public enum HearthVersion {
     public static let current = "0.1.0"
-}
-
-/// Request counts and latencies by method and status, for Prometheus.
-struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let start = ContinuousClock.now
-        var status = "500"
-        defer {
-            let dims = [("method", request.method.rawValue), ("status", status)]
-            Counter(label: "hearth_http_requests_total", dimensions: dims).increment()
-            Timer(label: "hearth_http_request_duration_seconds", dimensions: dims).recordInterval(since: start)
-        }
-        do {
-            let response = try await next(request, context)
-            status = String(response.status.code)
-            return response
-        } catch let error as HearthError {
-            status = String(error.status.code)
-            throw error
-        }
-    }
-}
-
-extension Timer {
-    func recordInterval(since start: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - start
-        recordNanoseconds(Int64(elapsed.components.seconds) * 1_000_000_000 + Int64(elapsed.components.attoseconds / 1_000_000_000))
-    }
 }

@@ -26,6 +26,8 @@ public final class ProcessRuntime: SandboxRuntime {
     private let logger: Logger
     /// Set to make `start` fail with this error (an error-path test's broken runtime).
     public let failStarts = Mutex<HearthError?>(nil)
+    /// Makes pauses throw, as a runtime whose checkpoint failed (error-path and failure-metric tests).
+    public let failPauses = Mutex<HearthError?>(nil)
 
     public init(logger: Logger = Logger(label: "hearth.test.process")) {
         self.logger = logger
@@ -61,6 +63,7 @@ public final class ProcessRuntime: SandboxRuntime {
     }
 
     public func pause(_ spec: SandboxSpec, agent: AgentConnection?) async throws {
+        if let error = failPauses.withLock({ $0 }) { throw error }
         agent?.close()
         try setStatus(.paused, of: spec, from: [.running])
     }
