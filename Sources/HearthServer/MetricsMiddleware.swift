@@ -8,7 +8,8 @@ import Synchronization
 /// Every label is from a bounded set, because a client controls the path and the method and a
 /// label per distinct value would grow the registry without end: the route is the *pattern* the
 /// router matched (`/v1/workspaces/{ws}/exec`, `unmatched` for none), the method one of the
-/// standard ones or `other`, the status a three-digit code.
+/// standard ones or `other`, the status a code Hearth itself answers or, for any other (a previewed
+/// app's own), its class (`5xx`).
 ///
 /// A request is timed to the end of its body, not to its head, so a streamed exec or a download
 /// records how long it really took. A thrown error is counted with the status its response gets
@@ -17,7 +18,7 @@ final class HTTPMetrics: Sendable {
     struct Key: Hashable {
         var route: String
         var method: String
-        var status: UInt16
+        var status: String
     }
 
     struct Series: Sendable {
@@ -35,10 +36,10 @@ final class HTTPMetrics: Sendable {
     init(factory: any MetricsFactory) { self.factory = factory }
 
     func record(route: String?, method: HTTPRequest.Method, status: HTTPResponse.Status, since start: ContinuousClock.Instant) {
-        let key = Key(route: Self.routeLabel(route), method: Self.methodLabel(method), status: UInt16(clamping: status.code))
+        let key = Key(route: Self.routeLabel(route), method: Self.methodLabel(method), status: Self.statusLabel(status.code))
         let metrics = series.withLock { cache in
             if let known = cache[key] { return known }
-            let dimensions = [("route", key.route), ("method", key.method), ("status", String(key.status))]
+            let dimensions = [("route", key.route), ("method", key.method), ("status", key.status)]
             let made = Series(requests: Counter(label: Self.requestsLabel, dimensions: dimensions, factory: factory),
                               duration: Timer(label: Self.durationLabel, dimensions: dimensions, factory: factory))
             cache[key] = made
@@ -51,6 +52,17 @@ final class HTTPMetrics: Sendable {
     static func routeLabel(_ endpoint: String?) -> String {
         guard let endpoint, endpoint != "NotFound" else { return "unmatched" }
         return endpoint
+    }
+
+    /// The statuses Hearth itself answers keep their code; any other (a previewed guest app chooses
+    /// its own, 100 to 599) is counted by class, so a guest cannot mint hundreds of series.
+    static let ownStatuses: Set<Int> = [101, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405,
+                                        408, 409, 411, 413, 415, 416, 422, 429, 431, 500, 501, 502, 503, 504]
+
+    static func statusLabel(_ code: Int) -> String {
+        if ownStatuses.contains(code) { return String(code) }
+        guard (100...599).contains(code) else { return "other" }
+        return "\(code / 100)xx"
     }
 
     static func methodLabel(_ method: HTTPRequest.Method) -> String {

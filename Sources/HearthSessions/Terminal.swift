@@ -80,7 +80,9 @@ public actor Terminal {
                 while let event = try await backend.next() {
                     switch event {
                     case .output(let bytes):
-                        fruitlessReattaches = 0
+                        // Output does not make a channel a good one: a guest that answers each
+                        // re-bind with a byte and hangs up would otherwise make the host re-bind
+                        // for ever. Only a channel that lived 2 s resets the count (below).
                         append(bytes)
                         await waitForWindow()
                     case .exited(let status):

@@ -40,3 +40,18 @@ import Testing
         }
     }
 }
+
+/// A previewed guest app chooses its own status (100 to 599); the metrics label keeps only the
+/// codes Hearth itself answers and counts any other by class, so a guest cannot mint series.
+@Suite struct MetricsStatusLabelTests {
+    @Test func aGuestsStatusesCollapseToABoundedSetOfLabels() {
+        #expect(HTTPMetrics.statusLabel(404) == "404")
+        #expect(HTTPMetrics.statusLabel(429) == "429")
+        #expect(HTTPMetrics.statusLabel(299) == "2xx")
+        #expect(HTTPMetrics.statusLabel(599) == "5xx")
+        #expect(HTTPMetrics.statusLabel(0) == "other")
+        #expect(HTTPMetrics.statusLabel(Int.max) == "other")
+        let labels = Set((Int(-5)...1_000).map(HTTPMetrics.statusLabel))
+        #expect(labels.count <= HTTPMetrics.ownStatuses.count + 6)
+    }
+}
