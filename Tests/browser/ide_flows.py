@@ -243,7 +243,10 @@ try:
         # header still said running. Now the socket tells it the state; after the resume the page
         # picks up a working terminal by itself.
         # Issue 15, IDE bug 1: the shell itself survives (its variable is still set), in the same tab.
-        type_in_terminal("KEPT=surv''ived\n")
+        # Wait until the shell has run the line: Firefox types key by key, and a pause that lands
+        # mid-line loses the rest of it (the input is not the shell's until it is read).
+        type_in_terminal("KEPT=surv''ived; echo kept-$((20+3))\n")
+        wait_terminal("kept-23")
         tabs = len(driver.find_elements(By.CSS_SELECTOR, "#terminals .term"))
         api("POST", f"/v1/workspaces/{opts.workspace}/pause")
         WebDriverWait(driver, 120).until(lambda d: "paused" in d.find_element(By.ID, "crumb").text,
