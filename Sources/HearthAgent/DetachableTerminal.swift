@@ -40,7 +40,7 @@ final class DetachableTerminal: ExecChannel, @unchecked Sendable {
         var replay: [UInt8] = []
         while true {
             let (bytes, exited, handler) = lock.withLock { () -> ([UInt8], ExitStatus?, (@Sendable (Control) -> Void)?) in
-                let bytes = tail
+                let bytes = Array(tail.suffix(Self.tailLimit))
                 tail = []
                 if bytes.isEmpty, exit == nil {
                     stream?.close()
@@ -84,8 +84,10 @@ final class DetachableTerminal: ExecChannel, @unchecked Sendable {
 
     private func keep(_ bytes: ArraySlice<UInt8>) {
         lock.withLock {
+            // Trimmed only past twice the limit, so each byte is moved O(1) times however small the
+            // writes; a bind sends the newest `tailLimit` bytes.
             tail.append(contentsOf: bytes.suffix(Self.tailLimit))
-            if tail.count > Self.tailLimit { tail.removeFirst(tail.count - Self.tailLimit) }
+            if tail.count > 2 * Self.tailLimit { tail.removeFirst(tail.count - Self.tailLimit) }
         }
     }
 
