@@ -113,7 +113,7 @@ let package = Package(
         .target(
             name: "HearthControlPlane",
             dependencies: [
-                "HearthCore", "HearthRuntime", "HearthImages",
+                "HearthCore", "HearthWire", "HearthRuntime", "HearthImages",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -197,7 +197,7 @@ let package = Package(
         ),
         .testTarget(name: "HearthCoreTests", dependencies: ["HearthCore"]),
         .testTarget(name: "HearthWireTests", dependencies: ["HearthWire"]),
-        .testTarget(name: "HearthAgentTests", dependencies: ["HearthAgent", "HearthRuntime", "HearthTestKit"]),
+        .testTarget(name: "HearthAgentTests", dependencies: ["HearthAgent", "HearthRuntime", "HearthTestKit", "HearthControlPlane"]),
         .testTarget(
             name: "HearthServerTests",
             dependencies: ["HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane", "HearthServerTestKit", "HearthIdentity", "HearthCore",

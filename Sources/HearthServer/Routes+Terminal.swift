@@ -2,8 +2,6 @@ import Foundation
 import HearthAPI
 import HearthControlPlane
 import HearthCore
-import HearthRuntime
-import HearthWire
 import Hummingbird
 import Logging
 import HummingbirdWebSocket
@@ -64,6 +62,8 @@ actor TerminalConnection {
     let context: HearthContext
     let outbound: WebSocketOutboundWriter
     var workspaceID: String?
+    /// The workspace, resolved once when the socket opened.
+    var workspace: ResolvedWorkspace?
     var attached: [Int: Attachment] = [:]
 
     init(manager: WorkspaceManager, hub: TerminalHub, auditor: Auditor, context: HearthContext, outbound: WebSocketOutboundWriter) {
@@ -75,8 +75,9 @@ actor TerminalConnection {
     }
 
     func run(_ messages: WebSocketInboundMessageStream) async throws {
-        let id = try await context.workspaceID(manager)
-        workspaceID = id
+        let workspace = try await context.workspace(manager)
+        let id = workspace.id
+        (self.workspace, workspaceID) = (workspace, id)
         let caller = TerminalCaller(try context.caller())
         for try await message in messages {
             guard case .text(let text) = message,
@@ -107,13 +108,14 @@ actor TerminalConnection {
             try await sendJSON(["type": AnyEncodable("terminals"), "terminals": AnyEncodable(list)])
         case "open":
             _ = try context.writer()
-            let size = PTYSize(rows: UInt16(clamping: max(1, request.rows ?? 24)), cols: UInt16(clamping: max(1, request.cols ?? 80)))
-            let exec = ExecRequest(argv: ["/bin/sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"],
+            let size = TerminalSize(rows: UInt16(clamping: max(1, request.rows ?? 24)), cols: UInt16(clamping: max(1, request.cols ?? 80)))
+            let exec = ExecCommand(argv: ["/bin/sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"],
                                    env: ["TERM": "xterm-256color"], cwd: "/workspace", user: nil, timeoutMs: nil, pty: size)
             let terminal: Terminal
             do {
-                let stream = try await manager.openStream(id, .exec(exec))
-                terminal = try await hub.open(workspaceID: id, stream: stream, owner: caller)
+                guard let workspace else { throw HearthError(.notFound, "no workspace") }
+                let session = try await manager.agent(for: workspace).exec(exec)
+                terminal = try await hub.open(workspaceID: id, session: session, owner: caller)
                 auditor.record(context, "terminal.open", target: id, detail: "terminal \(terminal.id)")
             } catch {
                 auditor.record(context, "terminal.open", target: id, result: HearthError.from(error).code.rawValue)

@@ -1,6 +1,5 @@
+import HearthControlPlane
 import HearthCore
-import HearthRuntime
-import HearthWire
 
 /// One PTY in a workspace that outlives the browser connections watching it: a dropped
 /// connection or a page reload re-attaches and replays the scrollback, and the shell and its
@@ -37,9 +36,9 @@ actor Terminal {
 
     nonisolated let id: Int
     nonisolated let workspaceID: String
-    let stream: HostStream
+    let session: ExecSession
     let stallLimit: Duration
-    private(set) var exit: ExitStatus?
+    private(set) var exit: ExecExit?
     private var scrollback: [UInt8] = []
     /// Bytes produced since the terminal opened: the offset just past `scrollback`.
     private var produced: UInt64 = 0
@@ -49,10 +48,10 @@ actor Terminal {
     /// The largest number of bytes ever queued for one client and not yet written to its socket.
     private(set) var peakQueued: UInt64 = 0
 
-    init(id: Int, workspaceID: String, stream: HostStream, stallLimit: Duration = Terminal.defaultStallLimit) {
+    init(id: Int, workspaceID: String, session: ExecSession, stallLimit: Duration = Terminal.defaultStallLimit) {
         self.id = id
         self.workspaceID = workspaceID
-        self.stream = stream
+        self.session = session
         self.stallLimit = stallLimit
     }
 
@@ -62,22 +61,22 @@ actor Terminal {
     /// Reads the PTY until the process exits or the agent goes away. Run once, by the hub.
     func pump() async {
         do {
-            for try await event in stream {
+            for try await event in session {
                 switch event {
-                case .data(_, let bytes):
+                case .stdout(let bytes), .stderr(let bytes):
                     append(bytes)
                     await waitForWindow()
-                case .control(.exited(let status)):
+                case .exited(let status):
                     finish(status)
                     return
-                case .control(.failed(let error)):
-                    finish(ExitStatus(code: -1), error: error.message)
+                case .failed(let error):
+                    finish(ExecExit(code: -1), error: error.message)
                     return
-                default: continue
+                case .started: continue
                 }
             }
         } catch {}
-        finish(ExitStatus(code: -1), error: "the workspace agent went away")
+        finish(ExecExit(code: -1), error: "the workspace agent went away")
     }
 
     /// Attaches a client: it first receives the scrollback, then live output.
@@ -129,19 +128,19 @@ actor Terminal {
 
     func input(_ bytes: [UInt8]) async throws {
         guard exit == nil else { return }
-        _ = try await stream.send(.bytes, bytes)
+        _ = try await session.send(bytes)
     }
 
     func resize(rows: Int, cols: Int) async throws {
         guard exit == nil, (1...1000).contains(rows), (1...1000).contains(cols) else { return }
-        try await stream.sendControl(.resize(PTYSize(rows: UInt16(rows), cols: UInt16(cols))))
+        try await session.resize(TerminalSize(rows: UInt16(rows), cols: UInt16(cols)))
     }
 
     /// Hangs up the shell (SIGHUP, as closing a terminal window does), then lets go of the stream.
     func close() async {
-        if exit == nil { try? await stream.sendControl(.signal(1)) }
-        stream.close()
-        finish(exit ?? ExitStatus(code: 129, signal: 1))
+        if exit == nil { try? await session.signal(1) }
+        session.close()
+        finish(exit ?? ExecExit(code: 129, signal: 1))
     }
 
     /// Detaches the given clients with `reason` (the owner stopped sharing, say).
@@ -172,7 +171,7 @@ actor Terminal {
         for client in clients.values { peakQueued = max(peakQueued, produced - client.delivered) }
     }
 
-    private func finish(_ status: ExitStatus, error: String? = nil) {
+    private func finish(_ status: ExecExit, error: String? = nil) {
         guard exit == nil else { return }
         exit = status
         for client in clients.values {
@@ -227,7 +226,7 @@ enum TerminalOutput: Sendable {
     }
 
     case data([UInt8])
-    case exited(ExitStatus, String?)
+    case exited(ExecExit, String?)
     /// The server detached this client; nothing more follows.
     case dropped(DropReason)
 }

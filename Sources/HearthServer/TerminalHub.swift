@@ -1,6 +1,6 @@
+import HearthControlPlane
 import HearthCore
 import HearthIdentity
-import HearthRuntime
 
 /// Who asks the hub for a terminal. A terminal belongs to the principal that opened it: a browser
 /// session stands for its user (so a reload, or signing in again, finds the user's terminals),
@@ -52,19 +52,19 @@ actor TerminalHub {
         self.stallLimit = stallLimit
     }
 
-    func open(workspaceID: String, stream: HostStream, owner: TerminalCaller) throws -> Terminal {
+    func open(workspaceID: String, session: ExecSession, owner: TerminalCaller) throws -> Terminal {
         guard owner.canWrite else {
-            stream.close()
+            session.close()
             throw HearthError(.forbidden, "a viewer cannot open a terminal")
         }
         var current = terminals[workspaceID, default: [:]]
         guard current.count < Self.maxPerWorkspace else {
-            stream.close()
+            session.close()
             throw HearthError(.conflict, "a workspace has at most \(Self.maxPerWorkspace) terminals")
         }
         let id = nextID[workspaceID, default: 1]
         nextID[workspaceID] = id &+ 1
-        let terminal = Terminal(id: id, workspaceID: workspaceID, stream: stream, stallLimit: stallLimit)
+        let terminal = Terminal(id: id, workspaceID: workspaceID, session: session, stallLimit: stallLimit)
         current[id] = Entry(terminal: terminal, owner: owner.key)
         terminals[workspaceID] = current
         Task {
