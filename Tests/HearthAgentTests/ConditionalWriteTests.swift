@@ -24,6 +24,10 @@ import Testing
         return try await upload.finish()
     }
 
+    func attempt(_ body: () async throws -> UInt64) async -> Result<UInt64, any Error> {
+        do { return .success(try await body()) } catch { return .failure(error) }
+    }
+
     func read(_ agent: WorkspaceAgent, _ path: String) async throws -> [UInt8] {
         let content = try await agent.read(path)
         defer { content.bytes.close() }
@@ -43,14 +47,14 @@ import Testing
             // Both saves read the same version; each is large enough to be in flight together.
             let a = [UInt8](repeating: UInt8(ascii: "a"), count: 512 << 10)
             let b = [UInt8](repeating: UInt8(ascii: "b"), count: 512 << 10)
-            async let first = Result { try await upload(agent, path, a, ifUnchangedSince: seen) }
-            async let second = Result { try await upload(agent, path, b, ifUnchangedSince: seen) }
-            let results = [await first, await second]
-            let won = results.filter { if case .success = $0 { true } else { false } }
+            async let first = attempt { try await upload(agent, path, a, ifUnchangedSince: seen) }
+            async let second = attempt { try await upload(agent, path, b, ifUnchangedSince: seen) }
+            let results: [Result<UInt64, any Error>] = [await first, await second]
+            let won = results.filter { if case .success = $0 { return true } else { return false } }
             #expect(won.count == 1, "round \(round): exactly one save wins, got \(won.count)")
             for case .failure(let error) in results {
                 let refused = try #require(error as? HearthError)
-                #expect(refused.code == .conflict)
+                #expect(refused.code == HearthError.Code.conflict)
                 #expect(refused.message == "the file changed on disk since it was opened")
             }
             let final = try await read(agent, path)
@@ -90,7 +94,7 @@ import Testing
             _ = try await agent.write("/workspace/f", ifUnchangedSince: 1)
             Issue.record("an old agent was sent a conditional write")
         } catch let error as HearthError {
-            #expect(error.code == .conflict)
+            #expect(error.code == HearthError.Code.conflict)
             #expect(error.message.contains("too old"))
         }
     }
