@@ -235,7 +235,7 @@ let package = Package(
         // MARK: End of agent sessions
         .testTarget(name: "HearthCoreTests", dependencies: ["HearthCore"]),
         .testTarget(name: "HearthWireTests", dependencies: ["HearthWire"]),
-        .testTarget(name: "HearthAgentTests", dependencies: ["CHearthGuest", "HearthCore", "HearthWire", "HearthAgent", "HearthRuntime", "HearthTestKit"]),
+        .testTarget(name: "HearthAgentTests", dependencies: ["CHearthGuest", "HearthCore", "HearthWire", "HearthAgent", "HearthRuntime", "HearthTestKit", "HearthControlPlane"]),
         .testTarget(
             name: "HearthServerTests",
             dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "HTTPTypes", package: "swift-http-types"), "HearthAPI", "HearthAudit", "HearthRuntime", "HearthWire", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), "HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane", "HearthServerTestKit", "HearthIdentity", "HearthCore",

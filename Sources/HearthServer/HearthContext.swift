@@ -54,4 +54,10 @@ public struct HearthContext: RequestContext, WebSocketRequestContext {
     func workspaceID(_ manager: WorkspaceManager) async throws -> String {
         try await manager.resolve(try parameters.require("ws"), tenantId: try caller().tenantId)
     }
+
+    /// The workspace in the `ws` path parameter, looked up once within the caller's tenant, for a
+    /// route that goes on to its agent.
+    func workspace(_ manager: WorkspaceManager) async throws -> ResolvedWorkspace {
+        try await manager.resolveWorkspace(try parameters.require("ws"), tenantId: try caller().tenantId)
+    }
 }

@@ -61,7 +61,6 @@ struct WorkspaceRoutes {
         case .workspace(let w): return try json(API.WorkspaceBody(w), status: status)
         case .workspaces(let all): return try json(API.WorkspaceList(workspaces: all.map(API.WorkspaceBody.init)))
         case .deleted: return Response(status: .noContent)
-        case .reply: return Response(status: .ok)
         }
     }
 }
