@@ -1,9 +1,9 @@
-import HearthControlPlane
-import HearthCore
-import HearthIdentity
-import Hummingbird
-import HummingbirdWebSocket
-import NIOCore
+public import HearthControlPlane
+public import HearthCore
+public import HearthIdentity
+public import Hummingbird
+public import HummingbirdWebSocket
+public import NIOCore
 
 /// The request context of every route, HTTP and WebSocket alike: who is asking (set by
 /// `AuthMiddleware` from the credential alone) and from where.

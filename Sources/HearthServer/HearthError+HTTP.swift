@@ -1,9 +1,9 @@
-import Foundation
-import HearthAPI
-import HearthControlPlane
-import HearthCore
-import Hummingbird
-import Logging
+public import Foundation
+public import HearthAPI
+public import HearthControlPlane
+public import HearthCore
+public import Hummingbird
+public import Logging
 
 /// Renders every Hearth error as `{"error": {"code", "message"}}`. `detail` stays in the log.
 extension HearthError: HTTPResponseError {

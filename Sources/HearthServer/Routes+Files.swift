@@ -4,6 +4,7 @@ import HearthControlPlane
 import HearthCore
 import Hummingbird
 import NIOCore
+import Logging
 
 /// `/v1/workspaces/{ws}/files/…` and `/ports`. Contents stream in both directions.
 struct FileRoutes {

@@ -5,6 +5,7 @@ import HearthIdentity
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Logging
 
 /// `/w/{ws}/p/{port}/…`: the authenticated preview of a web server inside a workspace, carried
 /// over the agent's tunnel (the guest's network stays closed).

@@ -3,6 +3,7 @@ import HearthAPI
 import HearthControlPlane
 import HearthCore
 import Hummingbird
+import HearthIdentity
 
 /// `/v1/workspaces`: parse, then hand one `WorkspaceAction` to the manager.
 struct WorkspaceRoutes {
