@@ -274,6 +274,10 @@ let package = Package(
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(
+            name: "HearthNetworkTests",
+            dependencies: ["HearthRuntime"]
+        ),
+        .testTarget(
             name: "HearthGVisorTests",
             dependencies: ["HearthAPI", "HearthCore", "HearthWire", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), "HearthGVisor", "HearthImages", "HearthRuntime", "HearthControlPlane", "HearthServer", "HearthClient", "HearthServerTestKit",
                            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
