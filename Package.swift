@@ -82,7 +82,7 @@ let package = Package(
             name: "HearthNetwork",
             dependencies: ["HearthCore", "HearthRuntime",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strictImports
         ),

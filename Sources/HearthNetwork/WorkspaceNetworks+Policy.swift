@@ -93,6 +93,20 @@ enum NFTJSON {
         return nil
     }
 
+    /// The elements of every `denied_N` set of a listed table, by slot N.
+    static func deniedBySlot(_ json: String) -> [Int: [String]] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              let items = object["nftables"] as? [[String: Any]] else { return [:] }
+        var out: [Int: [String]] = [:]
+        for item in items {
+            guard let set = item["set"] as? [String: Any], let name = set["name"] as? String, name.hasPrefix("denied_"),
+                  let slot = Int(name.dropFirst("denied_".count)) else { continue }
+            let one = try? JSONSerialization.data(withJSONObject: ["nftables": [item]])
+            out[slot] = setElements(one.map { String(decoding: $0, as: UTF8.self) } ?? "")
+        }
+        return out
+    }
+
     /// `address proto/port` for each element of a concatenated set.
     static func setElements(_ json: String) -> [String] {
         guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],

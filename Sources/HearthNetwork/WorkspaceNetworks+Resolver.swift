@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import Metrics
+import HearthRuntime
 import NIOCore
 
 extension WorkspaceNetworks {
@@ -92,11 +94,39 @@ extension WorkspaceNetworks {
     func record(_ workspace: String, _ entry: NetLogEntry) {
         attached[workspace]?.log.record(entry)
         guard !entry.allowed else { return }
+        sample(workspace, entry)
+    }
+
+    /// Counts a denial and hands it to the audit sink, at most once a second per workspace.
+    func sample(_ workspace: String, _ entry: NetLogEntry) {
+        Counter(label: "hearth_network_denied_total", dimensions: [("kind", entry.kind.rawValue)]).increment()
         logger.info("network denial", metadata: ["workspace.id": "\(workspace)", "network.destination": "\(entry.destination)",
                                                  "network.rule": "\(entry.rule)"])
         let now = ContinuousClock.now
         if let last = lastAudited[workspace], now - last < .seconds(1) { return }
         lastAudited[workspace] = now
         onDenial?(workspace, entry)
+    }
+}
+
+extension WorkspaceNetworks {
+    /// Every 2 s, reads the host side's denied-destination sets (one `nft` call for all
+    /// workspaces) and samples destinations not seen before into the metrics and the audit log.
+    func watchDenials() async throws {
+        var seen: [String: Set<String>] = [:]
+        while true {
+            try await Task.sleep(for: .seconds(2))
+            guard !attached.isEmpty,
+                  let out = try? await HostNet.run(["nft", "-j", "list", "table", "inet", configuration.table]), out.succeeded else { continue }
+            let bySlot = NFTJSON.deniedBySlot(out.stdout)
+            for (id, a) in attached {
+                let now = Set(bySlot[a.slot] ?? [])
+                for destination in now.subtracting(seen[id] ?? []).sorted().prefix(16) {
+                    sample(id, NetLogEntry(time: Date(), kind: .connection, allowed: false, destination: destination, rule: "no rule allows it"))
+                }
+                seen[id] = now
+            }
+            seen = seen.filter { attached[$0.key] != nil }
+        }
     }
 }

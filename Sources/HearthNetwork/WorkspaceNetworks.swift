@@ -180,6 +180,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
 
     public func run() async throws {
         await withDiscardingTaskGroup { group in
+            group.addTask { try? await cancelWhenGracefulShutdown { try await self.watchDenials() } }
             await withGracefulShutdownHandler {
                 for await request in requests {
                     // At most 64 questions are answered at once; the stream keeps the newest 512.

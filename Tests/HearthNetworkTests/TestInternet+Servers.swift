@@ -40,13 +40,17 @@ def dns(s):
             question = msg[12:end + 4]
             answers = b""
             rcode = 0
-            if qtype == 1 and name in ZONE:
-                rdata = socket.inet_aton(ZONE[name])
+            if name.endswith(".pkg.example") and name not in ZONE:
+                ZONE_HIT = "198.51.100.12"
+            else:
+                ZONE_HIT = ZONE.get(name)
+            if qtype == 1 and ZONE_HIT:
+                rdata = socket.inet_aton(ZONE_HIT)
                 answers = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + rdata
             elif qtype == 16:
                 txt = b"tunnel-reply"
                 answers = b"\xc0\x0c" + struct.pack("!HHIH", 16, 1, 60, len(txt) + 1) + bytes([len(txt)]) + txt
-            elif name not in ZONE:
+            elif not ZONE_HIT:
                 rcode = 3
             count = 1 if answers else 0
             head = struct.pack("!HHHHHH", qid, 0x8180 | rcode, 1, count, 0, 0)
@@ -64,6 +68,18 @@ class Hello(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+def discard(sock):
+    while True:
+        conn, _ = sock.accept()
+        threading.Thread(target=lambda c: [None for _ in iter(lambda: c.recv(1 << 20), b"")], args=(conn,), daemon=True).start()
+
+def tcp(addr, port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port))
+    s.listen(64)
+    return s
+
 def udp(addr, port):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((addr, port))
@@ -79,6 +95,7 @@ threads = [threading.Thread(target=dns, args=(udp("198.51.100.53", 53),), daemon
 for a, port in [("198.51.100.10", 80), ("198.51.100.11", 80), ("198.51.100.12", 80), ("198.51.100.13", 80),
                 ("203.0.113.80", 80), ("198.51.100.53", 443)]:
     threads.append(threading.Thread(target=ThreadingHTTPServer((a, port), Hello).serve_forever, daemon=True))
+threads.append(threading.Thread(target=discard, args=(tcp("198.51.100.10", 9000),), daemon=True))
 for port in [9999, 7777]:
     threads.append(threading.Thread(target=udp_echo, args=(udp("198.51.100.10", port),), daemon=True))
 for t in threads:

@@ -142,6 +142,16 @@ import Testing
             #expect(log.entries.contains { $0.allowed && $0.destination.hasPrefix("allowed.example") && $0.rule.contains("server: allowed.example:80") })
             let audit = try net.server.service.audit.events().filter { $0.action == "network.denied" }
             #expect(audit.contains { $0.target == a.id && $0.detail.contains("other.example") }, "\(audit.map(\.detail))")
+            // Dropped connections are sampled into the audit log too (read from the host side every 2 s).
+            let deadline = ContinuousClock.now + .seconds(10)
+            var sampled = false
+            while !sampled, ContinuousClock.now < deadline {
+                sampled = try net.server.service.audit.events().contains {
+                    $0.action == "network.denied" && $0.target == a.id && $0.detail.contains("connection \(TestInternet.unnamedWeb) tcp/80")
+                }
+                if !sampled { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(sampled)
             // The netlog is the caller's tenant's only.
             await #expect(throws: (any Error).self) { _ = try await net.server.client.netlog("ws_nosuchworkspace0000") }
         }
