@@ -90,7 +90,8 @@ enum HostNet {
                 _ = try? await run(["ip", "netns", "del", String(name)])
             }
         }
-        if let links = try? await run(["ip", "-o", "link", "show"]) {
+        // Only veths: an operator's own interface that happens to share the prefix is never touched.
+        if let links = try? await run(["ip", "-o", "link", "show", "type", "veth"]) {
             for line in links.stdout.split(separator: "\n") {
                 let fields = line.split(separator: " ")
                 guard fields.count > 1 else { continue }

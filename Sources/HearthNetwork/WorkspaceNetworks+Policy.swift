@@ -22,6 +22,7 @@ extension WorkspaceNetworks {
     /// The operator lets `tenant` choose `open` mode (or no longer: its workspaces fall back to deny-all at once).
     public func setOpenAllowed(_ allowed: Bool, tenant: String) async throws {
         if allowed { openTenants.insert(tenant) } else { openTenants.remove(tenant) }
+        savePolicies()
         for (workspace, owner) in tenants where owner == tenant && attached[workspace] != nil { try await applyPolicy(workspace) }
     }
 
@@ -33,12 +34,14 @@ extension WorkspaceNetworks {
             throw HearthError(.forbidden, "the operator has not allowed open networking for this tenant")
         }
         tenantPolicies[tenant] = policy
+        savePolicies()
         for (workspace, owner) in tenants where owner == tenant && attached[workspace] != nil { try await applyPolicy(workspace) }
     }
 
     /// A workspace's own request (it can only narrow); applied before it returns.
     public func setWorkspacePolicy(_ workspace: String, _ policy: LevelPolicy) async throws {
         workspacePolicies[workspace] = policy
+        savePolicies()
         if attached[workspace] != nil { try await applyPolicy(workspace) }
     }
 

@@ -82,6 +82,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
                              connectionLimit: configuration.connectionLimit)
         let upstream = try UpstreamDNS(server: upstreamAddress, port: configuration.dnsUpstreamPort)
         let networks = WorkspaceNetworks(configuration: configuration, network: network, uplink: uplink, rules: rules, upstream: upstream, logger: logger)
+        await networks.loadPolicies()
         try await networks.load(rules.base())
         // Forwarding per interface (the uplink and each workspace's veth), not host-wide.
         HostNet.sysctl("net/ipv4/conf/\(uplink)/forwarding", "1")
@@ -154,6 +155,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         await remove(id: id, slot: a.slot, hostInterface: a.hostInterface, namespace: a.namespace, gateway: a.gateway)
         workspacePolicies[id] = nil
         tenants[id] = nil
+        savePolicies()
         logger.info("workspace network detached", metadata: ["workspace.id": "\(id)"])
     }
 

@@ -143,4 +143,27 @@ import Testing
         await internet.stop()
         if let failure { throw failure }
     }
+
+    @Test func policiesSurviveARestart() async throws {
+        var configuration = NetworkConfiguration(stateDirectory: NSTemporaryDirectory() + "hearth-net-persist-\(UUID().uuidString.prefix(8))")
+        configuration.prefix = "htw"
+        configuration.cidr = CIDR("10.214.0.0/16")
+        configuration.uplink = TestInternet.uplink
+        configuration.dnsUpstream = IPv4(TestInternet.dnsServer)
+        configuration.serverPolicy = try LevelPolicy(mode: "deny-all", rules: NetworkedServer.serverRules)
+        var logger = Logger(label: "hearth.test.network")
+        logger.logLevel = .warning
+        let first = try await WorkspaceNetworks.start(configuration, logger: logger)
+        try await first.setOpenAllowed(true, tenant: "tn_open")
+        try await first.setTenantPolicy("tn_open", try LevelPolicy(mode: "open", rules: ["allowed.example:80"]))
+        try await first.setWorkspacePolicy("ws_kept", try LevelPolicy(mode: nil, rules: ["*.pkg.example:80"]))
+        await first.shutdown()
+        let second = try await WorkspaceNetworks.start(configuration, logger: logger)
+        let tenant = await second.tenantPolicy("tn_open")
+        let workspace = await second.policy(for: "ws_kept").workspace
+        await second.shutdown()
+        #expect(tenant.mode == .open)
+        #expect(tenant.rules?.map(\.description) == ["allowed.example:80"])
+        #expect(workspace.rules?.map(\.description) == ["*.pkg.example:80"])
+    }
 }
