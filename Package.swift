@@ -77,6 +77,15 @@ let package = Package(
             dependencies: ["HearthCore", "HearthRuntime", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictImports
         ),
+        // Workspace networks: namespaces, veths, the nftables filter and Hearth's resolver.
+        .target(
+            name: "HearthNetwork",
+            dependencies: ["HearthCore", "HearthRuntime",
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: strictImports
+        ),
         // The microVM jailer: a small privileged launcher, and what the QEMU driver tells it.
         .target(name: "CHearthJail"),
         .target(name: "HearthJail", swiftSettings: strictImports),
@@ -169,7 +178,7 @@ let package = Package(
             name: "HearthServer",
             dependencies: [.product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
                 "HearthCore", "HearthAPI", "HearthControlPlane", "HearthImages",
-                "HearthIdentity", "HearthAudit", "HearthSessions",
+                "HearthIdentity", "HearthAudit", "HearthSessions", "HearthNetwork",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -204,7 +213,7 @@ let package = Package(
             name: "HearthCLI",
             dependencies: [
                 "HearthServer", "HearthHost", "HearthClient", "HearthAPI", "HearthCore", "HearthControlPlane", "HearthRuntime", "HearthQEMU",
-                "HearthImages", "HearthStore", "HearthStoreS3",
+                "HearthImages", "HearthStore", "HearthStoreS3", "HearthNetwork",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -223,7 +232,7 @@ let package = Package(
         // Test kit: a real server on port 0 with a shared base image, for tests that need real sandboxes.
         .target(
             name: "HearthServerTestKit",
-            dependencies: ["HearthTestKit", "HearthAPI", "HearthServer", "HearthHost", "HearthControlPlane", "HearthRuntime", "HearthClient", "HearthImages", "HearthIdentity",
+            dependencies: ["HearthTestKit", "HearthAPI", "HearthServer", "HearthHost", "HearthNetwork", "HearthControlPlane", "HearthRuntime", "HearthClient", "HearthImages", "HearthIdentity",
                            .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")],
             swiftSettings: strictImports
@@ -273,6 +282,11 @@ let package = Package(
                            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "HearthNetworkTests",
+            dependencies: ["HearthRuntime", "HearthNetwork", "HearthCore", "HearthAPI", "HearthClient", "HearthServerTestKit", "HearthServer", "HearthHost", "HearthAudit",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "HearthGVisorTests",

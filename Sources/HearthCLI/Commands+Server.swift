@@ -1,4 +1,5 @@
 public import ArgumentParser
+import HearthNetwork
 import Foundation
 import HearthControlPlane
 import HearthCore
@@ -64,6 +65,51 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "API requests per second allowed per token or session (bursts of twice that), and twice that per client address; 0 turns both off")
     var rateLimit: Double = 600
 
+    @Option(help: "Workspace networking: off (no network device, as before) or on (a namespace, Hearth's resolver and a default-deny egress filter per workspace)")
+    var network: String = "off"
+    @Option(help: "Host interface egress leaves by (default: the default route's)")
+    var uplink: String?
+    @Option(help: "Workspaces' addresses, e.g. 10.88.0.0/16 (default: a free /16 of 10.0.0.0/8)")
+    var networkCidr: String?
+    @Option(help: "The DNS server allowed names are resolved with (default: /etc/resolv.conf's first IPv4)")
+    var dnsUpstream: String?
+    @Option(name: .customLong("network-allow"), help: "A rule every workspace may use: NAME, *.NAME, CIDR, with [udp:] and :PORT[-PORT] (repeat)")
+    var networkAllow: [String] = []
+    @Option(name: .customLong("network-open-tenant"), help: "A tenant (id) whose admins may choose open mode (repeat)")
+    var networkOpenTenants: [String] = []
+    @Option(name: .customLong("network-allow-private"), help: "A private range workspaces may reach if their policy allows it (repeat)")
+    var networkAllowPrivate: [String] = []
+    @Option(help: "Concurrent connections per workspace (default: no cap)")
+    var networkMaxConnections: Int?
+    @Option(help: "Bandwidth per workspace each way, Mbit/s (default: no limit)")
+    var networkBandwidthMbit: Int?
+
+    func networkConfiguration(dataDirectory: String) throws -> NetworkConfiguration? {
+        guard network == "on" else {
+            guard network == "off" else { throw ValidationError("--network is on or off") }
+            return nil
+        }
+        var config = NetworkConfiguration(stateDirectory: dataDirectory + "/network")
+        config.uplink = uplink
+        if let networkCidr {
+            guard let cidr = CIDR(networkCidr) else { throw ValidationError("--network-cidr is a network such as 10.88.0.0/16") }
+            config.cidr = cidr
+        }
+        if let dnsUpstream {
+            guard let address = IPv4(dnsUpstream) else { throw ValidationError("--dns-upstream is an IPv4 address") }
+            config.dnsUpstream = address
+        }
+        config.serverPolicy = try LevelPolicy(mode: "deny-all", rules: networkAllow)
+        config.openTenants = Set(networkOpenTenants)
+        config.allowedPrivate = try networkAllowPrivate.map {
+            guard let cidr = CIDR($0) else { throw ValidationError("--network-allow-private takes a network such as 10.1.0.0/16") }
+            return cidr
+        }
+        config.connectionLimit = networkMaxConnections.map { max(1, $0) }
+        config.bandwidthMbit = networkBandwidthMbit.map { max(1, $0) }
+        return config
+    }
+
     func run() async throws {
         if let previewDomain, previewDomain.isEmpty || previewDomain.contains("/") || previewDomain.hasPrefix(".") {
             throw ValidationError("--preview-domain is a domain such as preview.hearth.example.com")
@@ -109,7 +155,13 @@ struct Serve: AsyncParsableCommand {
         runtimes.qemuAcceleration = qemuAcceleration
         runtimes.qemuMemory = qemuMemory
         runtimes.qemuBootTimeout = qemuBootTimeout.map { .milliseconds(Int(min(max($0, 0), 86_400) * 1000)) }
-        let service = try await HearthService.make(configuration, runtimes: try await runtimes.probe(logger: logger), logger: logger)
+        var networks: WorkspaceNetworks?
+        if let network = try networkConfiguration(dataDirectory: configuration.dataDirectory) {
+            networks = try await WorkspaceNetworks.start(network, logger: logger)
+        }
+        runtimes.networking = networks
+        let service = try await HearthService.make(configuration, runtimes: try await runtimes.probe(logger: logger), logger: logger,
+                                                   network: networks)
         try await service.run { port in
             logger.notice("listening", metadata: ["http.url": "http://\(host):\(port)", "auth.token_file": "\(service.tokenPath)",
                                                   "auth.password_file": "\(service.configuration.dataDirectory)/admin.password"])

@@ -73,6 +73,9 @@ public actor WorkspaceManager {
 
     public func workspace(_ ref: String) throws -> Workspace { try record(ref).workspace }
 
+    /// The tenant that owns workspace `id`: the network's policy lookup, before the sandbox starts.
+    public func tenantId(of id: String) -> String? { try? record(id).tenantId }
+
     /// The id of the workspace `ref` names in `tenantId`. The API resolves every reference
     /// through here first, so actions only ever see ids the caller's tenant owns.
     public func resolve(_ ref: String, tenantId: String) throws -> String {

@@ -1,3 +1,5 @@
+public import HearthRuntime
+
 /// How Hearth drives runsc. Defaults suit a host without real KVM.
 public struct GVisorConfiguration: Sendable {
     /// The runsc binary; looked up on PATH when nil.
@@ -10,6 +12,9 @@ public struct GVisorConfiguration: Sendable {
     public var agentDirectory: String
     /// How long a new sandbox may take to greet the host.
     public var bootTimeout: Duration
+    /// Networking on (`hearth serve --network on`): each sandbox runs runsc's netstack
+    /// (`--network=sandbox`) in a namespace of its own; nil keeps `--network=none`.
+    public var networking: (any WorkspaceNetworking)?
 
     public init(runscPath: String? = nil, platform: String = "ptrace", stateRoot: String,
                 agentDirectory: String, bootTimeout: Duration = .seconds(20)) {

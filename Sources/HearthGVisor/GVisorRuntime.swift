@@ -32,9 +32,19 @@ public final class GVisorRuntime: SandboxRuntime {
 
     private var runsc: String? { configuration.runscPath ?? HostCommand.which("runsc") }
 
-    private func runscArgs(_ subcommand: [String]) throws -> [String] {
+    private func runscArgs(_ subcommand: [String], network: Bool = true) throws -> [String] {
         guard let runsc else { throw HearthError(.runtimeUnavailable, "the gvisor runtime is not installed", detail: "runsc not found") }
-        return [runsc, "--root", configuration.stateRoot, "--platform", configuration.platform, "--network", "none"] + subcommand
+        guard network, configuration.networking != nil else {
+            return [runsc, "--root", configuration.stateRoot, "--platform", configuration.platform, "--network", "none"] + subcommand
+        }
+        // Debian's runsc (20221219) refuses any namespace in which /proc/sys/net/core/rmem_default
+        // exists, taking it for the host's; kernels since 4.x (here 6.18) have it in every
+        // namespace. runsc runs in a private mount namespace with /proc/sys/net masked, which
+        // changes nothing else it sees and nothing on the host.
+        let unshare = HostCommand.which("unshare") ?? "/usr/bin/unshare"
+        return [unshare, "-m", "--propagation", "private", "/bin/sh", "-c",
+                "mount -t tmpfs -o size=4k,mode=0555 hearth-mask /proc/sys/net && exec \"$0\" \"$@\"",
+                runsc, "--root", configuration.stateRoot, "--platform", configuration.platform, "--network", "sandbox"] + subcommand
     }
 
     // MARK: Probe
@@ -50,7 +60,7 @@ public final class GVisorRuntime: SandboxRuntime {
         let probeRoot = configuration.stateRoot + "/probe"
         do {
             try FileManager.default.createDirectory(atPath: probeRoot, withIntermediateDirectories: true)
-            let args = try runscArgs([]).map { $0 == configuration.stateRoot ? probeRoot : $0 } + ["do", "/bin/true"]
+            let args = try runscArgs([], network: false).map { $0 == configuration.stateRoot ? probeRoot : $0 } + ["do", "/bin/true"]
             let result = try await HostCommand.run(args, timeout: .seconds(15))
             guard result.succeeded else {
                 return RuntimeAvailability(runtime: .gvisor, available: false, mode: configuration.platform,
@@ -83,6 +93,20 @@ public final class GVisorRuntime: SandboxRuntime {
         try bundle.configJSON().write(to: URL(fileURLWithPath: layout.bundle + "/config.json"))
     }
 
+    /// With networking on: the workspace's namespace (made now, or kept from an earlier start) in
+    /// the bundle, and a host-owned resolv.conf naming Hearth's resolver, bound read-only.
+    private func attachNetwork(_ spec: SandboxSpec, _ layout: Layout) async throws {
+        guard let networking = configuration.networking else { return }
+        let attachment = try await networking.attach(workspace: spec.id)
+        let resolvConf = layout.bundle + "/resolv.conf"
+        try Data("nameserver \(attachment.nameserver)\noptions timeout:1 attempts:2\n".utf8).write(to: URL(fileURLWithPath: resolvConf), options: .atomic)
+        var bundle = OCIBundle(id: spec.id, rootfs: layout.rootfs, agentDirectory: configuration.agentDirectory, limits: spec.limits,
+                               preloadFile: layout.preload)
+        bundle.networkNamespace = attachment.namespacePath
+        bundle.resolvConf = resolvConf
+        try bundle.configJSON().write(to: URL(fileURLWithPath: layout.bundle + "/config.json"))
+    }
+
     /// The image's `/etc/ld.so.preload` (read beneath its root, never through a link, at most
     /// 64 KiB) with the statx shim's line added.
     static func preloadList(imageRootfs: String, logger: Logger) -> String {
@@ -106,6 +130,7 @@ public final class GVisorRuntime: SandboxRuntime {
         // A stopped container of the same id may remain from an earlier run. A new workspace has no
         // runsc state, and skipping a runsc invocation saves 10-30 ms of every cold create.
         if hasRunscState(spec.id) { _ = try? await HostCommand.run(try runscArgs(["delete", "--force", spec.id])) }
+        try await attachNetwork(spec, layout)
         return try await launch(spec, ["run", "--detach", "--bundle", layout.bundle, spec.id], what: "start")
     }
 
@@ -208,6 +233,7 @@ public final class GVisorRuntime: SandboxRuntime {
 
     public func destroy(_ spec: SandboxSpec) async throws {
         try await stop(spec, grace: .zero)
+        await configuration.networking?.detach(workspace: spec.id)
         let layout = Layout(spec)
         Overlay.unmount(layout.rootfs)
         guard !Overlay.isMounted(layout.rootfs) else {

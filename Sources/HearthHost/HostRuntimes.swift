@@ -21,6 +21,8 @@ public struct HostRuntimes: Sendable {
     /// gVisor's own agent bundle when it differs from `agentDirectory` (the hostile-guest suite
     /// gives gVisor a wrapper agent while QEMU keeps the real one in its initramfs).
     public var gvisorAgentDirectory: String?
+    /// Workspace networks (`--network on`); nil keeps every sandbox without a network.
+    public var networking: (any WorkspaceNetworking)?
 
     public init(dataDirectory: String, agentDirectory: String) {
         self.dataDirectory = dataDirectory
@@ -38,9 +40,10 @@ public struct HostRuntimes: Sendable {
             qemu.kvmBootTimeout = qemuBootTimeout
             qemu.tcgBootTimeout = qemuBootTimeout
         }
+        var gvisor = GVisorConfiguration(platform: gvisorPlatform, stateRoot: gvisorStateRoot, agentDirectory: gvisorAgentDirectory ?? agentDirectory)
+        gvisor.networking = networking
         return [
-            GVisorRuntime(configuration: GVisorConfiguration(platform: gvisorPlatform, stateRoot: gvisorStateRoot,
-                                                             agentDirectory: gvisorAgentDirectory ?? agentDirectory), logger: logger),
+            GVisorRuntime(configuration: gvisor, logger: logger),
             QEMURuntime(configuration: qemu, logger: logger),
         ]
     }

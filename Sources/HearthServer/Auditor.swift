@@ -25,6 +25,17 @@ struct Auditor: Sendable {
         }
     }
 
+    /// An event no request caused (a workspace's network denial, sampled).
+    func recordSystem(tenantId: String?, action: String, target: String, detail: String) {
+        let record = AuditRecord(tenant: tenantId ?? "", actor: "hearth", action: action, target: AuditRedaction.bounded(AuditRedaction.text(target)),
+                                 sourceIP: "", result: "denied", detail: AuditRedaction.bounded(AuditRedaction.text(detail)))
+        do {
+            try log.append(record)
+        } catch {
+            logger.error("audit event lost", metadata: ["audit.action": "\(action)", "error": "\(error)"])
+        }
+    }
+
     /// Runs `body` and records its outcome: "ok" or the error's code.
     func around<T>(_ context: HearthContext, _ action: String, target: String, detail: String = "",
                    _ body: () async throws -> T) async throws -> T {

@@ -5,6 +5,7 @@ public import HearthControlPlane
 public import HearthCore
 public import HearthIdentity
 public import HearthImages
+public import HearthNetwork
 public import HearthSessions
 public import Hummingbird
 public import HummingbirdCore
@@ -26,6 +27,8 @@ public struct HearthService: Sendable {
     public let audit: AuditLog
     /// Live sessions (terminals): a Service of the application's group, so stopping the server ends them.
     public let sessions: SessionHub
+    /// Workspace networks (`--network on`); nil keeps every workspace without a network.
+    public let network: WorkspaceNetworks?
     public var terminals: TerminalHub { sessions.terminals }
     let previewGrants = PreviewGrants()
     let logger: Logger
@@ -38,7 +41,8 @@ public struct HearthService: Sendable {
     /// `runtimes` is the composition root's choice, already probed (`HearthHost.HostRuntimes`, or a
     /// test kit's `ProcessRuntime`): this target names no sandbox driver.
     public static func make(_ configuration: HearthServerConfiguration, runtimes registry: RuntimeRegistry, logger: Logger,
-                            prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) async throws -> HearthService {
+                            prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+                            network: WorkspaceNetworks? = nil) async throws -> HearthService {
         let data = configuration.dataDirectory
         let metrics = HearthMetrics.factory(registry: prometheus)
         _ = try TrustedProxies(configuration.limits.trustedProxies)
@@ -66,8 +70,17 @@ public struct HearthService: Sendable {
             configuration: .init(dataDirectory: data, defaultLimits: configuration.defaultLimits, warmPoolSize: configuration.warmPoolSize,
                                  defaultQuota: configuration.defaultQuota),
             logger: logger, metrics: WorkspaceMetrics(factory: metrics))
+        if let network {
+            await network.setTenantLookup { [manager] id in await manager.tenantId(of: id) }
+            let auditor = Auditor(log: audit, logger: logger)
+            await network.setAuditSink { workspace, entry in
+                auditor.recordSystem(tenantId: nil, action: "network.denied", target: workspace,
+                                     detail: "\(entry.kind.rawValue) \(entry.destination): \(entry.rule)")
+            }
+        }
         return HearthService(configuration: configuration, manager: manager, registry: registry, tokenPath: tokenPath,
-                             identity: identity, audit: audit, sessions: SessionHub(logger: logger), logger: logger, prometheus: prometheus, metrics: metrics)
+                             identity: identity, audit: audit, sessions: SessionHub(logger: logger), network: network, logger: logger,
+                             prometheus: prometheus, metrics: metrics)
     }
 
     /// The HTTP application. `onServerRunning` reports the bound port.
@@ -108,6 +121,7 @@ public struct HearthService: Sendable {
         ExecRoutes(manager: manager, auditor: auditor).register(on: v1)
         FileRoutes(manager: manager, auditor: auditor).register(on: v1)
         QuotaRoutes(manager: manager, identity: identity, auditor: auditor).register(on: v1)
+        NetworkRoutes(manager: manager, identity: identity, network: network, auditor: auditor).register(on: v1)
         ImageRoutes(images: manager.images, identity: identity, auditor: auditor).register(on: v1)
         IdentityRoutes(identity: identity, auditor: auditor, cookies: cookies).register(on: router)
         AuditRoutes(log: audit).register(on: router)
@@ -157,6 +171,7 @@ public struct HearthService: Sendable {
                                                "reconcile.adopted": "\(report.adopted.count)"])
         var services: [any Service] = [application(onServerRunning: onServerRunning)]
         if configuration.warmPoolSize > 0 { services.append(WarmPoolService(manager: manager)) }
+        if let network { services.append(network) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         // Cancelled (a test's stop) or signalled, the agents are detached either way; sandboxes run on.
         do {

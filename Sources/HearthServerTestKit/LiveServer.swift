@@ -5,6 +5,7 @@ public import HearthControlPlane
 public import HearthHost
 import HearthIdentity
 import HearthImages
+public import HearthNetwork
 import HearthRuntime
 public import HearthServer
 public import Logging
@@ -29,7 +30,8 @@ public struct LiveServer: Sendable {
 
     public static func start(dataDirectory: String? = nil,
                              configure: (inout HearthServerConfiguration) -> Void = { _ in },
-                             host: (inout HostRuntimes) -> Void = { _ in }) async throws -> LiveServer {
+                             host: (inout HostRuntimes) -> Void = { _ in },
+                             network: WorkspaceNetworks? = nil) async throws -> LiveServer {
         let env = ProcessInfo.processInfo.environment
         guard let root = env["HEARTH_TEST_DATA"] else { throw NotConfigured() }
         let data = dataDirectory ?? "\(root)/run-\(UUID().uuidString.prefix(8))"
@@ -47,8 +49,9 @@ public struct LiveServer: Sendable {
         try FileManager.default.createDirectory(atPath: data + "/imports", withIntermediateDirectories: true)
         configure(&configuration)
         var runtimes = hostRuntimes(dataDirectory: data)
+        runtimes.networking = network
         host(&runtimes)
-        return try await serve(configuration, runtimes: try await runtimes.probe(logger: logger), logger: logger)
+        return try await serve(configuration, runtimes: try await runtimes.probe(logger: logger), logger: logger, network: network)
     }
 
     /// A server of its own with no image store (for tests that need no sandbox): a scratch data
@@ -74,7 +77,7 @@ public struct LiveServer: Sendable {
     /// Makes and runs a server for `configuration` (port 0) with `runtimes` (nil: this host's, probed),
     /// and waits until it listens.
     public static func serve(_ configuration: HearthServerConfiguration, runtimes: RuntimeRegistry? = nil,
-                             logger: Logger) async throws -> LiveServer {
+                             logger: Logger, network: WorkspaceNetworks? = nil) async throws -> LiveServer {
         let data = configuration.dataDirectory
         let registry: RuntimeRegistry
         if let runtimes {
@@ -82,7 +85,7 @@ public struct LiveServer: Sendable {
         } else {
             registry = try await hostRuntimes(dataDirectory: data).probe(logger: logger)
         }
-        let service = try await HearthService.make(configuration, runtimes: registry, logger: logger)
+        let service = try await HearthService.make(configuration, runtimes: registry, logger: logger, network: network)
         let port = AsyncStream<Int>.makeStream()
         let running = Task { try await service.run { port.continuation.yield($0) } }
         var bound = 0

@@ -1,0 +1,119 @@
+public import HearthCore
+
+public enum NetworkMode: String, Codable, Sendable { case denyAll = "deny-all", open }
+
+/// Where a rule comes from: the operator's server default, the tenant admin's narrowing, or the
+/// workspace's own request. Each level can only narrow the one above it.
+public enum PolicyLevel: String, Codable, Sendable, CaseIterable { case server, tenant, workspace }
+
+/// One level's say: a mode and rules; nil rules inherit the level above unchanged.
+public struct LevelPolicy: Hashable, Sendable {
+    public var mode: NetworkMode?
+    public var rules: [NetworkRule]?
+    public static let maxRules = 64
+
+    public init(mode: NetworkMode? = nil, rules: [NetworkRule]? = nil) {
+        self.mode = mode
+        self.rules = rules
+    }
+
+    /// Parses rule texts, refusing more than `maxRules`.
+    public init(mode: String?, rules: [String]?) throws(HearthError) {
+        if let mode {
+            guard let parsed = NetworkMode(rawValue: mode) else { throw HearthError(.invalidArgument, "mode must be deny-all or open") }
+            self.mode = parsed
+        }
+        if let rules {
+            guard rules.count <= Self.maxRules else { throw HearthError(.invalidArgument, "at most \(Self.maxRules) network rules") }
+            var parsed: [NetworkRule] = []
+            for rule in rules { parsed.append(try NetworkRule(parsing: rule)) }
+            self.rules = parsed
+        }
+    }
+}
+
+/// What a workspace may reach: the three levels combined. A destination is allowed in `deny-all`
+/// mode only when every level that has rules has one that covers it; `open` needs the operator to
+/// allow it for the tenant, the tenant to ask for it, and the workspace not to ask for less.
+public struct EffectivePolicy: Hashable, Sendable {
+    public var server: LevelPolicy
+    public var tenant: LevelPolicy
+    public var workspace: LevelPolicy
+    /// The operator lets this tenant use `open` (`--network-open-tenant`).
+    public var openAllowed: Bool
+
+    public init(server: LevelPolicy, tenant: LevelPolicy = LevelPolicy(), workspace: LevelPolicy = LevelPolicy(), openAllowed: Bool = false) {
+        self.server = server
+        self.tenant = tenant
+        self.workspace = workspace
+        self.openAllowed = openAllowed
+    }
+
+    public var mode: NetworkMode {
+        openAllowed && tenant.mode == .open && workspace.mode != .denyAll ? .open : .denyAll
+    }
+
+    /// A protocol and port range allowed, and the rule at each level that allows it.
+    public struct Grant: Hashable, Sendable {
+        public var proto: NetworkRule.Proto
+        public var ports: ClosedRange<UInt16>
+        public var because: [String]
+    }
+
+    /// A network allowed by CIDR rules at every level.
+    public struct NetworkGrant: Hashable, Sendable {
+        public var cidr: CIDR
+        public var proto: NetworkRule.Proto
+        public var ports: ClosedRange<UInt16>
+        public var because: [String]
+    }
+
+    private var levels: [(PolicyLevel, [NetworkRule])] {
+        [(.server, server.rules ?? []), (.tenant, tenant.rules), (.workspace, workspace.rules)].compactMap { level, rules in
+            rules.map { (level, $0) }
+        }
+    }
+
+    /// What `name` may be reached on; empty when the name is not allowed (in `open` mode: everything).
+    public func grants(forName name: String) -> [Grant] {
+        if mode == .open { return NetworkRule.Proto.allCases.map { Grant(proto: $0, ports: 1...65535, because: ["tenant: open"]) } }
+        var current: [Grant]?
+        for (level, rules) in levels {
+            let here = rules.filter { $0.matches(name: name) }.map { Grant(proto: $0.proto, ports: $0.ports, because: ["\(level.rawValue): \($0)"]) }
+            guard let previous = current else { current = here; continue }
+            var next: [Grant] = []
+            for a in previous {
+                for b in here where a.proto == b.proto {
+                    let low = max(a.ports.lowerBound, b.ports.lowerBound), high = min(a.ports.upperBound, b.ports.upperBound)
+                    if low <= high { next.append(Grant(proto: a.proto, ports: low...high, because: a.because + b.because)) }
+                }
+            }
+            current = Array(next.prefix(256))
+        }
+        return current ?? []
+    }
+
+    /// The networks CIDR rules allow at every level (bounded).
+    public var networkGrants: [NetworkGrant] {
+        guard mode == .denyAll else { return [] }
+        var current: [NetworkGrant]?
+        for (level, rules) in levels {
+            let here: [NetworkGrant] = rules.compactMap { rule in
+                guard case .cidr(let cidr) = rule.target else { return nil }
+                return NetworkGrant(cidr: cidr, proto: rule.proto, ports: rule.ports, because: ["\(level.rawValue): \(rule)"])
+            }
+            guard let previous = current else { current = here; continue }
+            var next: [NetworkGrant] = []
+            for a in previous {
+                for b in here where a.proto == b.proto {
+                    let low = max(a.ports.lowerBound, b.ports.lowerBound), high = min(a.ports.upperBound, b.ports.upperBound)
+                    if low <= high, let cidr = a.cidr.intersection(b.cidr) {
+                        next.append(NetworkGrant(cidr: cidr, proto: a.proto, ports: low...high, because: a.because + b.because))
+                    }
+                }
+            }
+            current = Array(next.prefix(1024))
+        }
+        return current ?? []
+    }
+}

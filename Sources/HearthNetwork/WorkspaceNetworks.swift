@@ -1,0 +1,214 @@
+public import HearthCore
+public import HearthRuntime
+import Foundation
+public import Logging
+import NIOCore
+public import ServiceLifecycle
+
+/// Every workspace's network on this host: a namespace, a veth whose host end carries the
+/// workspace's filter (nftables), NAT out of the uplink, and Hearth's resolver as its only DNS
+/// server. A `Service`: `run()` answers the workspaces' DNS questions until shutdown, then removes
+/// every namespace, veth and the nft table.
+public actor WorkspaceNetworks: WorkspaceNetworking, Service {
+    struct Attached {
+        var slot: Int
+        var hostInterface: String
+        var namespace: String
+        var gateway: IPv4
+        var guest: IPv4
+        var resolver: any Channel
+        var log = NetLog()
+        /// Answers still valid: name → addresses and when they expire.
+        var cache: [String: (addresses: [IPv4], expires: ContinuousClock.Instant)] = [:]
+    }
+
+    public let configuration: NetworkConfiguration
+    public let network: CIDR
+    public let uplink: String
+    let rules: NFTRules
+    let logger: Logger
+    let upstream: UpstreamDNS
+    var attached: [String: Attached] = [:]
+    var freeSlots: [Int]
+    var tenantPolicies: [String: LevelPolicy] = [:]
+    var workspacePolicies: [String: LevelPolicy] = [:]
+    var tenants: [String: String] = [:]
+    var openTenants: Set<String>
+    var scripts = 0
+    let requests: AsyncStream<DNSRequest>
+    let sink: AsyncStream<DNSRequest>.Continuation
+    /// Called for each denial the audit log should see (already sampled).
+    var onDenial: (@Sendable (String, NetLogEntry) -> Void)?
+    var lastAudited: [String: ContinuousClock.Instant] = [:]
+
+    public static let maxWorkspaces = 4096
+
+    /// Checks the host, replaces this server's nft table, and opens the upstream socket.
+    public static func start(_ configuration: NetworkConfiguration, logger: Logger) async throws -> WorkspaceNetworks {
+        guard configuration.prefix.count <= 4, configuration.prefix.allSatisfy({ $0.isASCII && $0.isLetter && $0.isLowercase }) else {
+            throw HearthError(.invalidArgument, "the network prefix is 1-4 lowercase letters")
+        }
+        try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
+        let routes = try await HostNet.ip(["-4", "-o", "route", "show", "table", "all"]).stdout
+        let addresses = try await HostNet.ip(["-4", "-o", "addr", "show"]).stdout
+        await HostNet.removeLeftovers(prefix: configuration.prefix)
+        let inUse = HostNet.networks(routes: routes, addresses: addresses, ignoringPrefix: configuration.prefix)
+        let network: CIDR
+        if let wanted = configuration.cidr {
+            guard wanted.prefix <= 24, wanted.prefix >= 8 else { throw HearthError(.invalidArgument, "--network-cidr must be a /8 to /24") }
+            if let clash = inUse.first(where: { $0.overlaps(wanted) && $0.prefix > 0 }) {
+                throw HearthError(.invalidArgument, "--network-cidr \(wanted) overlaps \(clash), which this host already uses")
+            }
+            network = wanted
+        } else {
+            guard let free = (0...255).lazy.map({ CIDR(base: IPv4(UInt32(10) << 24 | UInt32($0) << 16), prefix: 16) })
+                .first(where: { candidate in !inUse.contains { $0.prefix > 0 && $0.overlaps(candidate) } }) else {
+                throw HearthError(.invalidArgument, "no free /16 in 10.0.0.0/8; set --network-cidr")
+            }
+            network = free
+        }
+        let uplink: String
+        if let configured = configuration.uplink {
+            uplink = configured
+        } else {
+            guard let found = HostNet.defaultInterface(routes: routes) else { throw HearthError(.invalidArgument, "no default route; set --uplink") }
+            uplink = found
+        }
+        guard let upstreamAddress = configuration.dnsUpstream ?? HostNet.resolvConfNameserver() else {
+            throw HearthError(.invalidArgument, "no IPv4 nameserver in /etc/resolv.conf; set --dns-upstream")
+        }
+        let rules = NFTRules(table: configuration.table, interfacePrefix: configuration.prefix, uplink: uplink, network: network,
+                             hostAddresses: HostNet.hostAddresses(addresses), allowedPrivate: configuration.allowedPrivate,
+                             connectionLimit: configuration.connectionLimit)
+        let upstream = try UpstreamDNS(server: upstreamAddress, port: configuration.dnsUpstreamPort)
+        let networks = WorkspaceNetworks(configuration: configuration, network: network, uplink: uplink, rules: rules, upstream: upstream, logger: logger)
+        await networks.loadPolicies()
+        try await networks.load(rules.base())
+        // Forwarding per interface (the uplink and each workspace's veth), not host-wide.
+        HostNet.sysctl("net/ipv4/conf/\(uplink)/forwarding", "1")
+        try await upstream.start()
+        logger.notice("workspace networking on", metadata: ["network.cidr": "\(network)", "network.uplink": "\(uplink)",
+                                                            "network.dns_upstream": "\(upstreamAddress)"])
+        return networks
+    }
+
+    init(configuration: NetworkConfiguration, network: CIDR, uplink: String, rules: NFTRules, upstream: UpstreamDNS, logger: Logger) {
+        self.configuration = configuration
+        self.network = network
+        self.uplink = uplink
+        self.rules = rules
+        self.upstream = upstream
+        self.logger = logger
+        openTenants = configuration.openTenants
+        let slots = Int(min(network.size / 4, UInt32(Self.maxWorkspaces + 1)))
+        freeSlots = Array((1..<slots).reversed())
+        (requests, sink) = AsyncStream.makeStream(of: DNSRequest.self, bufferingPolicy: .bufferingNewest(512))
+    }
+
+    /// How the server finds a workspace's tenant (asked once, when its network is made).
+    var tenantLookup: (@Sendable (String) async -> String?)?
+    public func setTenantLookup(_ lookup: @escaping @Sendable (String) async -> String?) { tenantLookup = lookup }
+
+    public func setAuditSink(_ sink: @escaping @Sendable (String, NetLogEntry) -> Void) { onDenial = sink }
+
+    // MARK: Attach and detach
+
+    public func attach(workspace id: String) async throws -> WorkspaceNetworkAttachment {
+        if let existing = attached[id] { return WorkspaceNetworkAttachment(namespacePath: "/run/netns/" + existing.namespace, nameserver: "\(existing.gateway)") }
+        guard let slot = freeSlots.popLast() else { throw HearthError(.quotaExceeded, "this server has no network address left for a workspace") }
+        let base = network.base.adding(UInt32(slot) * 4)
+        let gateway = base.adding(1), guest = base.adding(2)
+        let hostInterface = configuration.prefix + String(slot, radix: 36)
+        let namespace = configuration.prefix + "-" + id
+        do {
+            try await HostNet.ip(["netns", "add", namespace])
+            try await HostNet.ip(["link", "add", hostInterface, "type", "veth", "peer", "name", "eth0", "netns", namespace])
+            HostNet.sysctl("net/ipv6/conf/\(hostInterface)/disable_ipv6", "1")
+            HostNet.sysctl("net/ipv4/conf/\(hostInterface)/forwarding", "1")
+            try await HostNet.ip(["addr", "add", "\(gateway)/30", "dev", hostInterface])
+            try await HostNet.ip(["link", "set", hostInterface, "up"])
+            try await HostNet.ip(["-n", namespace, "addr", "add", "\(guest)/30", "dev", "eth0"])
+            try await HostNet.ip(["-n", namespace, "link", "set", "eth0", "up"])
+            try await HostNet.ip(["-n", namespace, "link", "set", "lo", "up"])
+            try await HostNet.ip(["-n", namespace, "route", "add", "default", "via", "\(gateway)"])
+            if let mbit = configuration.bandwidthMbit {
+                let tbf = ["root", "tbf", "rate", "\(mbit)mbit", "burst", "256kb", "latency", "50ms"]
+                try await HostNet.run(["tc", "qdisc", "add", "dev", hostInterface] + tbf)
+                try await HostNet.run(["ip", "netns", "exec", namespace, "tc", "qdisc", "add", "dev", "eth0"] + tbf)
+            }
+            try await load(rules.attach(slot: slot, hostInterface: hostInterface, gateway: gateway, guest: guest))
+            let resolver = try await DNSChannels.bind(gateway, port: 53, handler: DNSInboundHandler(workspace: id, sink: sink))
+            if tenants[id] == nil, let lookup = tenantLookup, let tenant = await lookup(id) { tenants[id] = tenant }
+            attached[id] = Attached(slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway, guest: guest, resolver: resolver)
+            try await applyPolicy(id)
+        } catch {
+            logger.warning("workspace network could not be made", metadata: ["workspace.id": "\(id)", "error": "\(error)"])
+            await remove(id: id, slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway)
+            throw HearthError(.runtimeFailed, "the workspace's network could not be made", detail: "\(error)")
+        }
+        logger.info("workspace network attached", metadata: ["workspace.id": "\(id)", "network.address": "\(guest)", "network.interface": "\(hostInterface)"])
+        return WorkspaceNetworkAttachment(namespacePath: "/run/netns/" + namespace, nameserver: "\(gateway)")
+    }
+
+    public func detach(workspace id: String) async {
+        guard let a = attached[id] else { return }
+        await remove(id: id, slot: a.slot, hostInterface: a.hostInterface, namespace: a.namespace, gateway: a.gateway)
+        workspacePolicies[id] = nil
+        tenants[id] = nil
+        savePolicies()
+        logger.info("workspace network detached", metadata: ["workspace.id": "\(id)"])
+    }
+
+    private func remove(id: String, slot: Int, hostInterface: String, namespace: String, gateway: IPv4) async {
+        if let a = attached.removeValue(forKey: id) { try? await a.resolver.close() }
+        try? await load(rules.detach(slot: slot, hostInterface: hostInterface, gateway: gateway), quiet: true)
+        _ = try? await HostNet.ip(["netns", "del", namespace])
+        _ = try? await HostNet.ip(["link", "del", hostInterface])
+        freeSlots.append(slot)
+    }
+
+    /// Loads an nft script (written to a host-owned file: nft reads no stdin through HostCommand).
+    func load(_ script: String, quiet: Bool = false) async throws {
+        scripts &+= 1
+        let path = configuration.stateDirectory + "/nft-\(scripts % 64).nft"
+        try Data(script.utf8).write(to: URL(fileURLWithPath: path))
+        let result = try await HostNet.run(["nft", "-f", path])
+        if !result.succeeded, !quiet {
+            throw HearthError(.runtimeFailed, "the network filter could not be loaded", detail: "nft: \(result.stderr.prefix(500))")
+        }
+    }
+
+    // MARK: Service
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { try? await cancelWhenGracefulShutdown { try await self.watchDenials() } }
+            await withGracefulShutdownHandler {
+                for await request in requests {
+                    // At most 64 questions are answered at once; the stream keeps the newest 512.
+                    guard answering < 64 else { continue }
+                    answering += 1
+                    group.addTask {
+                        await self.answer(request)
+                        await self.finishedAnswer()
+                    }
+                }
+            } onGracefulShutdown: { [sink] in
+                sink.finish()
+            }
+        }
+        await shutdown()
+    }
+
+    private var answering = 0
+    private func finishedAnswer() { answering -= 1 }
+
+    /// Removes every workspace's network and this server's table.
+    public func shutdown() async {
+        for (id, a) in attached {
+            await remove(id: id, slot: a.slot, hostInterface: a.hostInterface, namespace: a.namespace, gateway: a.gateway)
+        }
+        _ = try? await HostNet.run(["nft", "delete", "table", "inet", configuration.table])
+        upstream.close()
+    }
+}
