@@ -23,6 +23,7 @@ extension HearthError {
     /// guest's malformed bytes are a protocol error, anything else is internal (detail logged).
     public static func from(_ error: any Error) -> HearthError {
         if let error = error as? HearthError { return error }
+        if let error = error as? TunnelRefused { return error.error }
         if let error = error as? AgentError { return HearthError(agent: error.wire) }
         if let error = error as? WireError { return HearthError(.agentProtocol, "the workspace agent sent malformed data", detail: "\(error)") }
         return HearthError(.internal, "internal error", detail: "\(error)")

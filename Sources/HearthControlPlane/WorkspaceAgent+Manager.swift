@@ -1,4 +1,4 @@
-public import HearthCore
+import HearthCore
 import HearthRuntime
 import HearthWire
 

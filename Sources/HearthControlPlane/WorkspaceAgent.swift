@@ -98,16 +98,14 @@ public struct WorkspaceAgent: Sendable {
             for try await event in stream {
                 if case .control(.result(.ok)) = event { return AgentByteStream(stream) }
                 if case .control(.failed(let error)) = event {
-                    if error.code == .connectionRefused {
-                        throw HearthError(.agentUnavailable, "nothing is listening on port \(port) in this workspace", detail: error.message)
-                    }
+                    if error.code == .connectionRefused { throw TunnelRefused(port: port, error: HearthError(agent: error)) }
                     throw AgentError(error)
                 }
             }
             throw HearthError.agentWentAway
         } catch {
             stream.close()
-            throw error is CancellationError ? error : HearthError.from(error)
+            throw error is CancellationError || error is TunnelRefused ? error : HearthError.from(error)
         }
     }
 
@@ -125,3 +123,11 @@ public struct FileContent: Sendable {
 }
 
 public typealias TunnelStream = AgentByteStream
+
+/// Nothing listens on the port a tunnel asked for. `error` is the agent's refusal as a
+/// `HearthError` (what `HearthError.from` gives); a route that answers in its own words (a
+/// preview's error page) can tell this case from others without seeing the wire.
+public struct TunnelRefused: Error, Sendable {
+    public let port: UInt16
+    public let error: HearthError
+}

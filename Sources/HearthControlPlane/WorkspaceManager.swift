@@ -1,10 +1,10 @@
-public import Foundation
+import Foundation
 public import HearthCore
 public import HearthImages
-public import HearthRuntime
-public import HearthWire
+import HearthRuntime
+import HearthWire
 public import Logging
-public import Metrics
+import Metrics
 
 /// Executes workspace actions: the only place that changes a workspace's state.
 ///

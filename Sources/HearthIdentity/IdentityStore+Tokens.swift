@@ -1,6 +1,6 @@
 public import Foundation
-public import GRDB
-public import HearthCore
+import GRDB
+import HearthCore
 
 extension IdentityStore {
     public static let tokenPrefix = "hth_"

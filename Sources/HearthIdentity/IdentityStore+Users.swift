@@ -1,7 +1,7 @@
 public import Foundation
-public import GRDB
-public import HearthCore
-public import HummingbirdBcrypt
+import GRDB
+import HearthCore
+import HummingbirdBcrypt
 
 extension IdentityStore {
     /// What first start created, for the caller to write to disk.

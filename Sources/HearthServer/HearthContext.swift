@@ -1,5 +1,5 @@
-public import HearthControlPlane
-public import HearthCore
+import HearthControlPlane
+import HearthCore
 public import HearthIdentity
 public import Hummingbird
 public import HummingbirdWebSocket

@@ -1,9 +1,9 @@
-public import Foundation
-public import HearthAPI
-public import HearthControlPlane
+import Foundation
+import HearthAPI
+import HearthControlPlane
 public import HearthCore
 public import Hummingbird
-public import Logging
+import Logging
 
 /// Renders every Hearth error as `{"error": {"code", "message"}}`. `detail` stays in the log.
 extension HearthError: HTTPResponseError {

@@ -1,21 +1,21 @@
-public import Foundation
-public import HearthAPI
+import Foundation
+import HearthAPI
 public import HearthAudit
 public import HearthControlPlane
-public import HearthCore
+import HearthCore
 public import HearthIdentity
-public import HearthImages
+import HearthImages
 public import HearthNetwork
 public import HearthSessions
 public import Hummingbird
-public import HummingbirdCore
-public import HummingbirdWebSocket
+import HummingbirdCore
+import HummingbirdWebSocket
 public import Logging
-public import Metrics
-public import NIOCore
+import Metrics
+import NIOCore
 public import Prometheus
-public import ServiceLifecycle
-public import UnixSignals
+import ServiceLifecycle
+import UnixSignals
 
 /// Assembles the server: data directory, token, database, runtimes, control plane, HTTP.
 public struct HearthService: Sendable {

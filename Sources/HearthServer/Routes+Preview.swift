@@ -119,7 +119,8 @@ struct PreviewRoutes {
             // The grant names the workspace: it is looked up by id, once.
             stream = try await manager.agent(for: try await manager.resolveWorkspace(granted: id)).tunnel(port: port)
         } catch {
-            let mapped = HearthError.from(error)
+            var mapped = HearthError.from(error)
+            if error is TunnelRefused { mapped = HearthError(.agentUnavailable, "nothing is listening on port \(port) in this workspace") }
             if request.headers[.accept]?.contains("text/html") == true { return Self.errorPage(mapped) }
             throw mapped
         }

@@ -1,4 +1,4 @@
-public import Crypto
+import Crypto
 public import Foundation
 
 /// One published state of a volume. Generations are numbered 1, 2, 3… with no gaps; each is written

@@ -1,8 +1,8 @@
-public import Crypto
+import Crypto
 public import Foundation
 
 #if canImport(Glibc)
-public import Glibc
+import Glibc
 #endif
 
 /// The embedded default store: one file per object under a root directory.

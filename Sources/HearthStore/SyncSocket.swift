@@ -1,10 +1,10 @@
-public import Foundation
+import Foundation
 public import NIOCore
 public import NIOPosix
 public import ServiceLifecycle
 
 #if canImport(Glibc)
-public import Glibc
+import Glibc
 #endif
 
 /// The durability barrier's local socket. A client sends `sync\n`; the reply, once the generation

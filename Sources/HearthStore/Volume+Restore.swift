@@ -1,9 +1,9 @@
 public import Foundation
-public import Synchronization
-public import GRDB
+import Synchronization
+import GRDB
 
 #if canImport(Glibc)
-public import Glibc
+import Glibc
 #endif
 
 public struct RestoreResult: Codable, Sendable {

@@ -1,7 +1,7 @@
 public import Foundation
 public import Logging
 public import ServiceLifecycle
-public import Synchronization
+import Synchronization
 
 public struct WatchOptions: Sendable {
     /// How often the whole tree is committed.

@@ -1,5 +1,5 @@
 public import Foundation
-public import Synchronization
+import Synchronization
 
 extension VolumeWriter {
     /// Commits `directory` as the next generation. Order, as in restic: packs, then the index that

@@ -105,8 +105,11 @@ import Testing
         let agent = WorkspaceAgent(workspaceID: "w", connection: connection)
         await #expect { _ = try await agent.read(directory + "/missing") } throws: { ($0 as? HearthError)?.code == .notFound }
         await #expect { _ = try await agent.list(directory + "/missing") } throws: { ($0 as? HearthError)?.code == .notFound }
+        // A refused tunnel keeps the agent's words (the tunnel route shows them) and is typed, so
+        // the preview route can answer in its own.
         await #expect { _ = try await agent.tunnel(port: 1) } throws: {
-            ($0 as? HearthError)?.message == "nothing is listening on port 1 in this workspace"
+            ($0 as? TunnelRefused)?.port == 1 && HearthError.from($0).code == .agentUnavailable
+                && HearthError.from($0).message.contains("nothing listens on port 1")
         }
     }
 }
