@@ -188,6 +188,8 @@ function closeWorkspace() {
   if (state.socket) { state.socket.onclose = null; state.socket.close(); state.socket = null; }
   for (const t of state.terminals.values()) { t.term.destroy(); t.node.remove(); }
   state.terminals.clear();
+  // Terminal ids restart per workspace: a stale active id would leave the first terminal hidden.
+  state.activeTerm = null;
   $('term-tabs').replaceChildren();
   state.tabs = []; state.active = null;
   renderTabs();
@@ -435,9 +437,10 @@ function fuzzy(text, query) {
 
 document.addEventListener('keydown', (e) => {
   const mod = e.ctrlKey || e.metaKey;
-  if (mod && e.key.toLowerCase() === 's' && state.workspace) { e.preventDefault(); save(false); }
-  if (mod && e.key.toLowerCase() === 'p' && state.workspace) { e.preventDefault(); quickOpen(); }
-});
+  // Captured before xterm or CodeMirror see the key, so a terminal does not send it to the shell.
+  if (mod && e.key.toLowerCase() === 's' && state.workspace) { e.preventDefault(); e.stopPropagation(); save(false); }
+  if (mod && e.key.toLowerCase() === 'p' && state.workspace) { e.preventDefault(); e.stopPropagation(); quickOpen(); }
+}, true);
 
 // ---- Terminals: one multiplexed WebSocket per workspace ----------------------------------------
 
