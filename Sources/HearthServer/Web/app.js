@@ -126,9 +126,16 @@ async function refreshList() {
     }
     body.append(el('tr', { 'data-id': w.id, 'data-name': w.name },
       el('td', {}, w.name), el('td', {}, el('span', { class: 'state-' + w.state }, w.state)), el('td', {}, w.runtime),
-      el('td', {}, w.image.slice(0, 19)), el('td', {}, new Date(w.created_at).toLocaleString()), actions));
+      el('td', { title: w.image }, imageLabel(w.image)), el('td', {}, new Date(w.created_at).toLocaleString()), actions));
   }
   $('create-form').hidden = !writer;
+}
+
+// A digest means nothing to a person: show a name when there is one, else a short digest.
+function imageLabel(image) {
+  if (!image) return '';
+  if (image.startsWith('sha256:')) return 'image ' + image.slice(7, 19);
+  return image;
 }
 
 async function lifecycle(id, verb) {
@@ -181,6 +188,8 @@ function closeWorkspace() {
   if (state.socket) { state.socket.onclose = null; state.socket.close(); state.socket = null; }
   for (const t of state.terminals.values()) { t.term.destroy(); t.node.remove(); }
   state.terminals.clear();
+  // Terminal ids restart per workspace: a stale active id would leave the first terminal hidden.
+  state.activeTerm = null;
   $('term-tabs').replaceChildren();
   state.tabs = []; state.active = null;
   renderTabs();
@@ -289,7 +298,7 @@ async function openFile(path) {
   if (bytes.subarray(0, 8000).includes(0)) return note(`${path} is a binary file. `, download);
   let text;
   try { text = new TextDecoder('utf-8', { fatal: true }).decode(bytes); } catch (_) { return note(`${path} is not UTF-8 text. `, download); }
-  const tab = { path, doc: CodeMirror.Doc(text, modeFor(path)), mtime: stat.mtime, dirty: false, clean: null };
+  const tab = { path, doc: CodeMirror.Doc(text, modeFor(path)), indent: modeFor(path) === 'python' ? 4 : 2, mtime: stat.mtime, dirty: false, clean: null };
   tab.clean = tab.doc.changeGeneration();
   state.tabs.push(tab);
   activate(tab);
@@ -307,6 +316,7 @@ function activate(tab) {
   state.active = tab;
   $('editor-note').hidden = true;
   state.editor.swapDoc(tab.doc);
+  state.editor.setOption('indentUnit', tab.indent || 2);
   state.editor.setOption('readOnly', state.session.role === 'viewer');
   renderTabs();
   state.editor.focus();
@@ -413,7 +423,7 @@ async function quickOpen() {
     if (e.key === 'Escape') close();
     else if (e.key === 'ArrowDown') { selected++; render(); e.preventDefault(); }
     else if (e.key === 'ArrowUp') { selected = Math.max(0, selected - 1); render(); e.preventDefault(); }
-    else if (e.key === 'Enter' && shown[selected]) pick(shown[selected]);
+    else if (e.key === 'Enter') { e.preventDefault(); if (shown[selected]) pick(shown[selected]); }
   };
   modal.onclick = (e) => { if (e.target === modal) close(); };
   render();
@@ -427,9 +437,10 @@ function fuzzy(text, query) {
 
 document.addEventListener('keydown', (e) => {
   const mod = e.ctrlKey || e.metaKey;
-  if (mod && e.key.toLowerCase() === 's' && state.workspace) { e.preventDefault(); save(false); }
-  if (mod && e.key.toLowerCase() === 'p' && state.workspace) { e.preventDefault(); quickOpen(); }
-});
+  // Captured before xterm or CodeMirror see the key, so a terminal does not send it to the shell.
+  if (mod && e.key.toLowerCase() === 's' && state.workspace) { e.preventDefault(); e.stopPropagation(); save(false); }
+  if (mod && e.key.toLowerCase() === 'p' && state.workspace) { e.preventDefault(); e.stopPropagation(); quickOpen(); }
+}, true);
 
 // ---- Terminals: one multiplexed WebSocket per workspace ----------------------------------------
 
