@@ -20,26 +20,29 @@ export function controlsFor(state) {
 export function mount(root, ctx) {
   const box = $('ws-controls');
   const cleanups = [];
-  let pending = null, poll = null, disposed = false;
+  let pending = null, pendingFrom = null, poll = null, disposed = false;
 
   function render() {
     const state = ctx.workspace.state;
     $('ws-view').dataset.state = state;
-    const label = pending ? TRANSITIONS[pending] : state;
-    const status = el('span', { id: 'ws-state', class: 'state-' + label + (pending || BUSY.has(state) ? ' busy' : ''), role: 'status' }, label);
-    const buttons = ctx.canWrite && !pending ? controlsFor(state).map((verb) =>
+    // The socket may report the new state before the request returns: the state it reports wins.
+    const waiting = pending && state === pendingFrom;
+    const label = waiting ? TRANSITIONS[pending] : state;
+    const status = el('span', { id: 'ws-state', class: 'state-' + label + (waiting || BUSY.has(state) ? ' busy' : ''), role: 'status' }, label);
+    const buttons = ctx.canWrite && !waiting && !BUSY.has(state) ? controlsFor(state).map((verb) =>
       el('button', { id: 'ws-' + verb, onclick: () => act(verb) }, verb[0].toUpperCase() + verb.slice(1))) : [];
     box.replaceChildren(status, ...buttons);
   }
 
   async function act(verb) {
-    if (pending) return;
+    if (pending && ctx.workspace.state === pendingFrom) return;
     pending = verb;
+    pendingFrom = ctx.workspace.state;
     render();
     let result = null;
     try { result = await ctx.api('POST', `/v1/workspaces/${ctx.workspace.id}/${verb}`); }
     catch (err) { if (!ctx.gone(err)) toast(err.message, true); }
-    pending = null;
+    if (pending === verb) pending = null;
     if (disposed) return;
     if (result && result.state) ctx.setState(result.state); else render();
   }
