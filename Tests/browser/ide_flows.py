@@ -240,7 +240,8 @@ try:
         area = driver.find_element(By.CSS_SELECTOR, "#terminals .term:not([style*='hidden']) textarea")
         area.send_keys(Keys.CONTROL, Keys.SHIFT, "p")
         wait.until(EC.visibility_of_element_located((By.ID, "quick-input")))
-        assert driver.find_element(By.ID, "quick-input").get_attribute("value").startswith(">")
+        value = driver.execute_script("return document.getElementById('quick-input').value")
+        assert value.startswith(">"), f"the palette opened with {value!r}"
         for name in ["New terminal", "Save file", "Pause workspace", "Toggle file panel"]:
             assert driver.find_elements(By.CSS_SELECTOR, f"#quick-results li[data-command='{name}']"), f"no command {name!r}"
         shot("command-palette")

@@ -92,7 +92,8 @@ export function mount(root, ctx) {
       if (t.exited || t.readOnly) return;
       send({ type: 'input', id, data });
       // A command may have changed files: the tree follows.
-      if (data.includes('\r')) ctx.bus.dispatchEvent(new CustomEvent('files-changed'));
+      // (Enter arrives as CR from a keyboard, and as LF from some input methods and drivers.)
+      if (/[\r\n]/.test(data)) ctx.bus.dispatchEvent(new CustomEvent('files-changed'));
     });
     term.on('resize', ({ cols, rows }) => { if (!viewer && !t.readOnly) send({ type: 'resize', id, cols, rows }); });
     const tab = el('span', { class: 'tab', 'data-term': id }, `Terminal ${id}`,
