@@ -345,13 +345,20 @@ try:
 
     @flow("start http.server in the terminal, open its preview")
     def preview():
+        # Count the page's own requests for the port list from here on.
+        driver.execute_script("""
+            window.hearthPortFetches = [];
+            const original = window.fetch;
+            window.fetch = (url, init) => {
+                if (String(url).split('?')[0].endsWith('/ports')) window.hearthPortFetches.push(String(url));
+                return original(url, init);
+            };""")
         type_in_terminal("cd /workspace && (python3 -m http.server 8000 > /tmp/http.log 2>&1 &)\n")
         port = (By.CSS_SELECTOR, "#port-list li[data-port='8000'] a")
-        deadline = time.time() + 60
-        while time.time() < deadline and not driver.find_elements(*port):
-            driver.find_element(By.ID, "refresh-ports").click()
-            time.sleep(1)
-        wait.until(EC.presence_of_element_located(port))
+        # Issue 15, item 6: the server pushes the new port; the page neither polls nor needs Refresh.
+        WebDriverWait(driver, 30).until(EC.presence_of_element_located(port), message="the new port was not pushed")
+        polled = driver.execute_script("return window.hearthPortFetches")
+        assert polled == [], f"the ports panel asked for the list instead of being told: {polled}"
         shot("ports-panel")
         main = driver.current_window_handle
         try:
