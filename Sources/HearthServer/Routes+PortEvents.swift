@@ -2,6 +2,7 @@ import Foundation
 import HearthAPI
 import HearthControlPlane
 import HearthCore
+import HearthWire
 import Hummingbird
 import Logging
 import NIOCore

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// The IDE is ES modules that import each other by URL. A cached module from before an upgrade
 /// next to a fresh one would mix versions, so no file is cached without asking: every response

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Glibc
 import HearthAPI
+import HearthClient
 import HearthServerTestKit
 import NIOCore
 import Testing
