@@ -2,7 +2,6 @@ import Foundation
 import HearthAPI
 import HearthControlPlane
 import HearthCore
-import HearthWire
 import Hummingbird
 import Logging
 import NIOCore
@@ -26,7 +25,8 @@ struct PortEventRoutes {
 
     func register(on group: RouterGroup<HearthContext>) {
         group.get("workspaces/:ws/ports/events") { _, context in
-            let ref = try await context.workspaceID(manager)
+            let workspace = try await context.workspace(manager)
+            let ref = workspace.id
             guard streams.acquire() else {
                 logger.notice("port event stream refused: server limit", metadata: ["workspace.id": .string(ref)])
                 throw HearthError(.rateLimited, "too many port watchers are open; try again later", detail: "retry-after=5")
@@ -48,7 +48,7 @@ struct PortEventRoutes {
                 try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
                 while clock.now < end {
                     // The workspace is gone: nothing more to say.
-                    guard let event = await Self.portsEvent(manager, ref) else { break }
+                    guard let event = await Self.portsEvent(manager, workspace) else { break }
                     if event != lastSent {
                         id &+= 1
                         try await writer.write(ByteBuffer(string: "event: ports\nid: \(id)\ndata: \(event)\n\n"))
@@ -68,21 +68,18 @@ struct PortEventRoutes {
     /// The port list as one line of JSON, or `{"unavailable":"…"}` while the agent cannot say
     /// (the workspace is paused, say): the page keeps its own view of the state. Nil once the
     /// workspace no longer exists.
-    static func portsEvent(_ manager: WorkspaceManager, _ ref: String) async -> String? {
+    static func portsEvent(_ manager: WorkspaceManager, _ workspace: ResolvedWorkspace) async -> String? {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         do {
-            guard case .reply(.ports(let ports)) = try await manager.perform(.agent(ref, .listPorts)) else {
-                return #"{"unavailable":"unexpected agent reply"}"#
-            }
+            let ports = try await manager.agent(for: workspace).ports()
             let list = API.PortList(ports: ports.map { API.Port(port: $0.port, address: $0.address, family: $0.family) }
                 .sorted { ($0.port, $0.address) < ($1.port, $1.address) })
             return String(decoding: try encoder.encode(list), as: UTF8.self)
         } catch {
             let refusal = HearthError.from(error)
-            if refusal.code == .notFound, (try? await manager.perform(.get(ref))) == nil { return nil }
-            let message = refusal.message
-            return String(decoding: (try? encoder.encode(["unavailable": message])) ?? Data(#"{"unavailable":""}"#.utf8), as: UTF8.self)
+            if refusal.code == .notFound, (try? await manager.resolveWorkspace(granted: workspace.id)) == nil { return nil }
+            return String(decoding: (try? encoder.encode(["unavailable": refusal.message])) ?? Data(#"{"unavailable":""}"#.utf8), as: UTF8.self)
         }
     }
 }

@@ -16,20 +16,20 @@ import Testing
         let path = dir + "/core/api.js"
         try Data("export const version = 1;\n".utf8).write(to: URL(fileURLWithPath: path))
 
-        let first = try WebAssets.file(path)
+        let first = try WebAssets.file(path, installed: true)
         let tag = try #require(first.headers[.eTag])
         #expect(first.status == .ok)
         #expect(first.headers[.cacheControl] == "no-cache")
         #expect(first.headers[.contentType] == "text/javascript; charset=utf-8")
 
-        let again = try WebAssets.file(path, request: [.ifNoneMatch: tag])
+        let again = try WebAssets.file(path, installed: true, request: [.ifNoneMatch: tag])
         #expect(again.status == .notModified)
         #expect(again.headers[.eTag] == tag)
-        #expect(try WebAssets.file(path, request: [.ifNoneMatch: "\"other\", W/\(tag)"]).status == .notModified)
+        #expect(try WebAssets.file(path, installed: true, request: [.ifNoneMatch: "\"other\", W/\(tag)"]).status == .notModified)
 
         // Same length, one byte different: a new tag, and the old one no longer matches.
         try Data("export const version = 2;\n".utf8).write(to: URL(fileURLWithPath: path))
-        let upgraded = try WebAssets.file(path, request: [.ifNoneMatch: tag])
+        let upgraded = try WebAssets.file(path, installed: true, request: [.ifNoneMatch: tag])
         #expect(upgraded.status == .ok)
         #expect(upgraded.headers[.eTag] != nil && upgraded.headers[.eTag] != tag)
     }
