@@ -8,5 +8,7 @@ export HEARTH_AGENT_DIR="$PWD/.build/hearth-agent"
 export HEARTH_TEST_DATA="${HEARTH_TEST_DATA:-$PWD/.build/test-data}"
 export HEARTH_REQUIRE_SANDBOX=1
 mkdir -p "$HEARTH_TEST_DATA"
+# The web IDE's pure modules (Debian's nodejs, no npm packages).
+node --test Tests/web/
 # A hang must fail the run, not eat the CI budget.
 timeout --kill-after=30 2400 swift test --no-parallel "$@"

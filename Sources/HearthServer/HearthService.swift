@@ -120,6 +120,7 @@ public struct HearthService: Sendable {
         WorkspaceRoutes(manager: manager, auditor: auditor).register(on: v1)
         ExecRoutes(manager: manager, auditor: auditor).register(on: v1)
         FileRoutes(manager: manager, auditor: auditor).register(on: v1)
+        PortEventRoutes(manager: manager, logger: logger).register(on: v1)
         QuotaRoutes(manager: manager, identity: identity, auditor: auditor).register(on: v1)
         NetworkRoutes(manager: manager, identity: identity, network: network, auditor: auditor).register(on: v1)
         ImageRoutes(images: manager.images, identity: identity, auditor: auditor).register(on: v1)

@@ -30,23 +30,21 @@ enum WebAssets {
 
     static func register(on router: Router<HearthContext>, configuredDirectory: String?) {
         let directory = directory(configured: configuredDirectory)
-        router.get("/") { _, _ in try file(directory.map { $0 + "/index.html" }, installed: directory != nil) }
+        let installed = directory != nil
+        router.get("/") { request, _ in try file(directory.map { $0 + "/index.html" }, installed: installed, request: request.headers) }
         router.get("/static/**") { request, _ in
-            try file(directory.flatMap { safeJoin($0, String(request.uri.path.dropFirst("/static/".count))) }, installed: directory != nil)
+            try file(directory.flatMap { safeJoin($0, String(request.uri.path.dropFirst("/static/".count))) }, installed: installed, request: request.headers)
         }
-        router.get("/vendor/xterm-bundle.js") { _, _ in
+        router.get("/vendor/xterm-bundle.js") { request, _ in
             guard let script = XtermBundle.script else {
                 throw HearthError(.notFound, "xterm.js is not installed (Debian package node-xterm)")
             }
-            var headers = securityHeaders
-            headers[.contentType] = "text/javascript; charset=utf-8"
-            headers[.cacheControl] = "max-age=300"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: script)))
+            return validated(Array(script.utf8), contentType: "text/javascript; charset=utf-8", request: request.headers)
         }
         router.get("/vendor/:package/**") { request, context in
             let package = try context.parameters.require("package")
             guard let root = vendorRoots[package] else { throw HearthError(.notFound, "no such file") }
-            return try file(safeJoin(root, String(request.uri.path.dropFirst("/vendor/\(package)/".count))), installed: directory != nil)
+            return try file(safeJoin(root, String(request.uri.path.dropFirst("/vendor/\(package)/".count))), installed: installed, request: request.headers)
         }
     }
 
@@ -57,14 +55,11 @@ enum WebAssets {
     }
 
     /// `installed`: whether the web IDE's own files were found, for the message when `path` is not.
-    static func file(_ path: String?, installed: Bool) throws -> Response {
+    static func file(_ path: String?, installed: Bool, request: HTTPFields = [:]) throws -> Response {
         guard let path, let data = FileManager.default.contents(atPath: path) else {
             throw HearthError(.notFound, installed ? "no such file" : "the web IDE's files are not installed")
         }
-        var headers = securityHeaders
-        headers[.contentType] = contentType(path)
-        headers[.cacheControl] = path.hasSuffix(".html") ? "no-store" : "max-age=300"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return validated(Array(data), contentType: contentType(path), request: request)
     }
 
     static func contentType(_ path: String) -> String {

@@ -96,6 +96,35 @@ def type_in_terminal(text):
     area.send_keys(text)
 
 
+def cm_value():
+    return driver.execute_script("return document.querySelector('.CodeMirror').CodeMirror.getValue()")
+
+
+def visible_terminals():
+    return len(driver.find_elements(By.CSS_SELECTOR, "#terminals .term"))
+
+
+def displayed(element_id):
+    return driver.execute_script("const e = document.getElementById(arguments[0]); return !!e && e.offsetParent !== null;", element_id)
+
+
+def width(selector):
+    return driver.execute_script("return document.querySelector(arguments[0]).getBoundingClientRect().width", selector)
+
+
+def tree_item(path):
+    return (By.CSS_SELECTOR, f"#tree li[data-path='{path}'] > span")
+
+
+def context_menu(path):
+    driver.execute_script("""
+        const label = document.querySelector(`#tree li[data-path="${arguments[0]}"] > span`);
+        const r = label.getBoundingClientRect();
+        label.dispatchEvent(new MouseEvent('contextmenu', {bubbles: true, cancelable: true, clientX: r.left + 5, clientY: r.top + 5}));
+    """, path)
+    wait.until(EC.visibility_of_element_located((By.ID, "context-menu")))
+
+
 failures = []
 
 
@@ -118,6 +147,9 @@ try:
     def sign_in_and_echo():
         driver.get(opts.url + "/")
         wait.until(EC.visibility_of_element_located((By.ID, "login-email")))
+        # Issue 15, IDE bug 10: the user is `admin`, not an email address.
+        label = driver.execute_script("return document.getElementById('login-email').closest('label').textContent")
+        assert "user name" in label, f"the sign-in label says {label!r}"
         shot("sign-in")
         driver.find_element(By.ID, "login-email").send_keys("admin")
         driver.find_element(By.ID, "login-password").send_keys("wrong password")
@@ -131,6 +163,15 @@ try:
         driver.find_element(By.ID, "create-submit").click()
         row = (By.CSS_SELECTOR, f"#workspaces tr[data-name='{opts.workspace}']")
         WebDriverWait(driver, 180).until(EC.presence_of_element_located(row))
+        # Issue 15, IDE bug 10: the image column shows a short label, the digest only in its title.
+        image = driver.find_element(*row).find_element(By.CSS_SELECTOR, "td:nth-child(4)").text
+        assert not image.startswith("sha256:"), f"the image column shows {image!r}"
+        # Issue 15, IDE bug 8: the create form's pattern compiles as Chromium compiles it (the v flag).
+        compiles = driver.execute_script("""
+            const p = document.getElementById('create-name').pattern;
+            let flags = 'v'; try { new RegExp('', 'v'); } catch (_) { flags = 'u'; }
+            try { new RegExp('^(?:' + p + ')$', flags); return true; } catch (e) { return String(e); }""")
+        assert compiles is True, f"the create form's pattern does not compile: {compiles}"
         shot("workspace-list")
         driver.find_element(*row).find_element(By.XPATH, ".//button[text()='Open']").click()
         wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#terminals .term")))
@@ -172,6 +213,100 @@ try:
         assert exec_stdout(ws, ["cat", "/workspace/notes.txt"]) == "changed elsewhere\n"
         shot("editor-conflict")
 
+    @flow("Ctrl-P then Enter on a file that is already open leaves the file as it was")
+    def quick_open_enter():
+        # Issue 15, IDE bug 4: the Enter that picked the file reached the editor as a newline.
+        driver.find_element(By.XPATH, "//div[@id='editor-note']//button[text()='Reload from disk']").click()
+        wait.until(lambda d: cm_value() == "changed elsewhere\n")
+        driver.find_element(By.CSS_SELECTOR, ".CodeMirror textarea").send_keys(Keys.CONTROL, "p")
+        wait.until(EC.visibility_of_element_located((By.ID, "quick-input")))
+        driver.find_element(By.ID, "quick-input").send_keys("notes")
+        wait.until(EC.text_to_be_present_in_element((By.ID, "quick-results"), "notes.txt"))
+        driver.find_element(By.ID, "quick-input").send_keys(Keys.ENTER)
+        wait.until(EC.invisibility_of_element_located((By.ID, "quick-open")))
+        time.sleep(0.3)  # a stray newline would land right after the pick; nothing to poll for
+        assert cm_value() == "changed elsewhere\n", f"the editor now holds {cm_value()!r}"
+        assert not driver.find_elements(By.CSS_SELECTOR, "#editor-tabs .tab.active .dirty"), "the file became dirty"
+
+    @flow("Ctrl-P and Ctrl-Shift-P typed in a terminal open the palette, and it has commands")
+    def palette_from_terminal():
+        # Issue 15, IDE bug 5: both went to the shell, and the palette found no commands.
+        before = visible_terminals()
+        area = driver.find_element(By.CSS_SELECTOR, "#terminals .term:not([style*='hidden']) textarea")
+        area.send_keys(Keys.CONTROL, "p")
+        wait.until(EC.visibility_of_element_located((By.ID, "quick-input")))
+        driver.find_element(By.ID, "quick-input").send_keys(Keys.ESCAPE)
+        wait.until(EC.invisibility_of_element_located((By.ID, "quick-open")))
+        area = driver.find_element(By.CSS_SELECTOR, "#terminals .term:not([style*='hidden']) textarea")
+        area.send_keys(Keys.CONTROL, Keys.SHIFT, "p")
+        wait.until(EC.visibility_of_element_located((By.ID, "quick-input")))
+        value = driver.execute_script("return document.getElementById('quick-input').value")
+        assert value.startswith(">"), f"the palette opened with {value!r}"
+        for name in ["New terminal", "Save file", "Pause workspace", "Toggle file panel"]:
+            assert driver.find_elements(By.CSS_SELECTOR, f"#quick-results li[data-command='{name}']"), f"no command {name!r}"
+        shot("command-palette")
+        driver.find_element(By.ID, "quick-input").send_keys("new term")
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#quick-results li.sel[data-command='New terminal']")))
+        driver.find_element(By.ID, "quick-input").send_keys(Keys.ENTER)
+        wait.until(lambda d: visible_terminals() == before + 1, message="the palette's New terminal opened none")
+        wait_terminal(":/workspace")
+        # The new shell works, and neither key reached the first one as ^P.
+        type_in_terminal("echo pal''ette\n")
+        wait_terminal("\npalette")
+        driver.find_element(By.CSS_SELECTOR, "#term-tabs .tab.active .x").click()
+        wait.until(lambda d: visible_terminals() == before)
+        assert "^P" not in terminal_text(), "Ctrl-P reached the shell"
+
+    @flow("the file tree follows the terminal; rename, delete and new file without prompt()")
+    def file_tree():
+        # Issue 15, IDE bug 10: a file made in a terminal did not appear until Refresh.
+        type_in_terminal("touch /workspace/from-terminal.txt\n")
+        WebDriverWait(driver, 15).until(EC.presence_of_element_located(tree_item("/workspace/from-terminal.txt")),
+                                        message="the tree did not follow the terminal")
+        # The context menu and inline inputs that replace prompt().
+        context_menu("/workspace/from-terminal.txt")
+        shot("file-menu")
+        driver.find_element(By.CSS_SELECTOR, "#context-menu li[data-action='rename']").click()
+        # The input selects the name without its extension (WebDriver's clear() would blur it).
+        field = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#tree .inline-input")))
+        field.send_keys("renamed" + Keys.ENTER)
+        wait.until(EC.presence_of_element_located(tree_item("/workspace/renamed.txt")))
+        listing = exec_stdout(opts.workspace, ["ls", "/workspace"])
+        assert "renamed.txt" in listing and "from-terminal.txt" not in listing, listing
+        context_menu("/workspace/renamed.txt")
+        driver.find_element(By.CSS_SELECTOR, "#context-menu li[data-action='delete']").click()
+        driver.find_element(By.CSS_SELECTOR, "#context-menu li[data-action='confirm-delete']").click()
+        wait.until(EC.invisibility_of_element_located(tree_item("/workspace/renamed.txt")))
+        assert "renamed.txt" not in exec_stdout(opts.workspace, ["ls", "/workspace"])
+        # + File: an inline input, then the new file opens in a tab.
+        driver.find_element(By.ID, "new-file").click()
+        field = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#tree .inline-input")))
+        field.send_keys("made.py" + Keys.ENTER)
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#editor-tabs .tab.active[data-path='/workspace/made.py']")))
+        # Issue 15, IDE bug 10: Python indents 4.
+        indent = driver.execute_script("return document.querySelector('.CodeMirror').CodeMirror.getOption('indentUnit')")
+        assert indent == 4, f"Python indents {indent}"
+        # Issue 15, IDE bug 7: built-ins are readable in the dark theme (not CodeMirror's #3300aa).
+        driver.execute_script("document.querySelector('.CodeMirror').CodeMirror.setValue('print(len(\\'x\\'))\\n')")
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".CodeMirror .cm-builtin")))
+        colour = driver.execute_script("return getComputedStyle(document.querySelector('.CodeMirror .cm-builtin')).color")
+        assert colour != "rgb(51, 0, 170)", f"built-ins are {colour} on the dark background"
+        driver.find_element(By.CSS_SELECTOR, ".CodeMirror textarea").send_keys(Keys.CONTROL, "s")
+        wait.until(EC.invisibility_of_element_located((By.CSS_SELECTOR, "#editor-tabs .tab.active .dirty")))
+        assert exec_stdout(opts.workspace, ["cat", "/workspace/made.py"]) == "print(len('x'))\n"
+        shot("new-python-file")
+
+    @flow("open tabs come back after a reload")
+    def tabs_restored():
+        # Issue 15, IDE bug 10.
+        driver.refresh()
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#editor-tabs .tab[data-path='/workspace/notes.txt']")))
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#editor-tabs .tab.active[data-path='/workspace/made.py']")))
+        wait.until(lambda d: cm_value() == "print(len('x'))\n")
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#terminals .term")))
+        wait_terminal(":/workspace")
+        shot("tabs-restored")
+
     def preview_tab(main, port):
         for attempt in range(5):
             try:
@@ -210,13 +345,20 @@ try:
 
     @flow("start http.server in the terminal, open its preview")
     def preview():
+        # Count the page's own requests for the port list from here on.
+        driver.execute_script("""
+            window.hearthPortFetches = [];
+            const original = window.fetch;
+            window.fetch = (url, init) => {
+                if (String(url).split('?')[0].endsWith('/ports')) window.hearthPortFetches.push(String(url));
+                return original(url, init);
+            };""")
         type_in_terminal("cd /workspace && (python3 -m http.server 8000 > /tmp/http.log 2>&1 &)\n")
         port = (By.CSS_SELECTOR, "#port-list li[data-port='8000'] a")
-        deadline = time.time() + 60
-        while time.time() < deadline and not driver.find_elements(*port):
-            driver.find_element(By.ID, "refresh-ports").click()
-            time.sleep(1)
-        wait.until(EC.presence_of_element_located(port))
+        # Issue 15, item 6: the server pushes the new port; the page neither polls nor needs Refresh.
+        WebDriverWait(driver, 30).until(EC.presence_of_element_located(port), message="the new port was not pushed")
+        polled = driver.execute_script("return window.hearthPortFetches")
+        assert polled == [], f"the ports panel asked for the list instead of being told: {polled}"
         shot("ports-panel")
         main = driver.current_window_handle
         try:
@@ -236,6 +378,51 @@ try:
         type_in_terminal("echo after-reload-$((6*7))\n")
         wait_terminal("after-reload-42")
         shot("reloaded-scrollback")
+
+    @flow("back to the list and into the workspace again: the same terminal, shown, no new shell")
+    def return_from_list():
+        # Issue 15, IDE bug 6: a blank terminal pane until a tab was clicked; bug 1: each visit
+        # opened another shell.
+        type_in_terminal("echo visit-$((3*3))\n")
+        wait_terminal("visit-9")
+        before = visible_terminals()
+        driver.find_element(By.ID, "brand").click()
+        row = (By.CSS_SELECTOR, f"#workspaces tr[data-name='{opts.workspace}']")
+        wait.until(EC.presence_of_element_located(row))
+        driver.find_element(*row).find_element(By.XPATH, ".//button[text()='Open']").click()
+        wait.until(lambda d: d.execute_script(
+            "return !!document.querySelector('#terminals .term:not([style*=\"hidden\"])')"), message="no terminal is shown")
+        wait_terminal("visit-9")
+        assert visible_terminals() == before, f"{visible_terminals()} terminals after the visit, {before} before"
+        shot("returned")
+
+    @flow("pause and resume from the workspace page, with its progress")
+    def lifecycle_controls():
+        # Issue 15, IDE bug 3: no lifecycle controls, and a paused workspace still offered its
+        # ports and "+ Terminal".
+        type_in_terminal("UI=kept''-ui; echo ready-$((5+5))\n")
+        wait_terminal("ready-10")
+        wait.until(EC.element_to_be_clickable((By.ID, "ws-pause"))).click()
+        WebDriverWait(driver, 120).until(EC.text_to_be_present_in_element((By.ID, "ws-state"), "paused"))
+        wait.until(lambda d: not displayed("new-term"), message="a paused workspace offers + Terminal")
+        wait.until(EC.text_to_be_present_in_element((By.ID, "port-list"), "paused"))
+        assert not driver.find_elements(By.CSS_SELECTOR, "#port-list a"), "a paused workspace offers its ports"
+        assert "paused" in driver.find_element(By.ID, "crumb").text
+        assert displayed("ws-resume") and not driver.find_elements(By.ID, "ws-pause")
+        shot("paused-from-page")
+        driver.find_element(By.ID, "ws-resume").click()
+        WebDriverWait(driver, 120).until(EC.text_to_be_present_in_element((By.ID, "ws-state"), "running"))
+        wait.until(lambda d: displayed("new-term"))
+        deadline = time.time() + 60
+        while True:
+            try:
+                type_in_terminal("echo $UI-$((40+2))\n")
+                wait_terminal("kept-ui-42", timeout=5)
+                break
+            except Exception:
+                if time.time() > deadline:
+                    raise
+        shot("resumed-from-page")
 
     @flow("pause from the CLI while the page is open, resume, and the same shell works again")
     def pause_and_resume():
@@ -269,6 +456,34 @@ try:
                     raise
         assert len(driver.find_elements(By.CSS_SELECTOR, "#terminals .term")) == tabs, "the resume opened another shell"
         shot("resumed-terminal")
+
+    @flow("at 800x600 the side panels collapse and resize")
+    def small_window():
+        # Issue 15, IDE bug 9: the side panels could not be collapsed or resized, which left a
+        # 360 px editor.
+        size = driver.get_window_size()
+        driver.set_window_size(800, 600)
+        try:
+            wait.until(lambda d: d.execute_script("return window.innerWidth") <= 800)
+            for toggle, panel in [("toggle-files", "files"), ("toggle-ports", "ports")]:
+                if displayed(panel):
+                    driver.find_element(By.ID, toggle).click()
+                    wait.until(lambda d: not displayed(panel))
+            wait.until(lambda d: width("#editor") >= 700, message=f"the editor is {width('#editor')} px wide")
+            shot("small-window-collapsed")
+            driver.find_element(By.ID, "toggle-files").click()
+            wait.until(lambda d: displayed("files"))
+            before = width("#files")
+            driver.find_element(By.ID, "split-files").send_keys(Keys.ARROW_RIGHT)
+            wait.until(lambda d: width("#files") > before, message="the splitter did not resize the file panel")
+            driver.find_element(By.ID, "split-files").send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT)
+            wait.until(lambda d: width("#files") < before)
+            assert width("#editor") >= 800 - width("#files") - 20
+            shot("small-window-resized")
+        finally:
+            if not displayed("ports"):
+                driver.find_element(By.ID, "toggle-ports").click()
+            driver.set_window_size(size["width"], size["height"])
 
     @flow("the light theme, and a path outside the workspace is refused")
     def refusals():

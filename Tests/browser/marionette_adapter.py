@@ -92,6 +92,13 @@ class FirefoxDriver:
     window_handles = property(_selenium_errors(lambda self: self._marionette.window_handles))
     current_window_handle = property(_selenium_errors(lambda self: self._marionette.current_window_handle))
 
+    def set_window_size(self, width, height):
+        self._marionette.set_window_rect(width=width, height=height)
+
+    def get_window_size(self):
+        rect = self._marionette.window_rect
+        return {"width": rect["width"], "height": rect["height"]}
+
     def save_screenshot(self, path):
         with open(path, "wb") as f:
             f.write(self._marionette.screenshot(format="binary", full=False))

@@ -1,0 +1,105 @@
+import Foundation
+import HearthAPI
+import HearthControlPlane
+import HearthCore
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// `GET /v1/workspaces/{ws}/ports/events`: Server-Sent Events for the IDE's ports panel, so the
+/// page stops polling. The server asks the agent every `interval` and sends an `event: ports`
+/// only when the set changes (the first one at once). Bounded: one pending event per stream
+/// (the writer waits for the client, and nothing is queued while it waits), a comment every
+/// `keepalive` so a vanished client is noticed, each stream ends after `lifetime` (EventSource
+/// reconnects by itself), and at most `maxStreams` streams per server.
+struct PortEventRoutes {
+    static let interval: Duration = .seconds(2)
+    static let keepalive: Duration = .seconds(15)
+    static let lifetime: Duration = .seconds(600)
+    static let maxStreams = 256
+
+    let manager: WorkspaceManager
+    let logger: Logger
+    let streams = StreamCount(limit: PortEventRoutes.maxStreams)
+
+    func register(on group: RouterGroup<HearthContext>) {
+        group.get("workspaces/:ws/ports/events") { _, context in
+            let workspace = try await context.workspace(manager)
+            let ref = workspace.id
+            guard streams.acquire() else {
+                logger.notice("port event stream refused: server limit", metadata: ["workspace.id": .string(ref)])
+                throw HearthError(.rateLimited, "too many port watchers are open; try again later", detail: "retry-after=5")
+            }
+            logger.debug("port event stream opened", metadata: ["workspace.id": .string(ref)])
+            let (manager, streams, logger) = (self.manager, self.streams, self.logger)
+            let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                defer {
+                    streams.release()
+                    logger.debug("port event stream closed", metadata: ["workspace.id": .string(ref)])
+                }
+                let clock = ContinuousClock()
+                let end = clock.now.advanced(by: Self.lifetime)
+                var lastSent: String?
+                var lastWrite = clock.now
+                var id = 0
+                // The client reconnects after this many milliseconds if the stream ends.
+                try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+                while clock.now < end {
+                    // The workspace is gone: nothing more to say.
+                    guard let event = await Self.portsEvent(manager, workspace) else { break }
+                    if event != lastSent {
+                        id &+= 1
+                        try await writer.write(ByteBuffer(string: "event: ports\nid: \(id)\ndata: \(event)\n\n"))
+                        lastSent = event
+                        lastWrite = clock.now
+                    } else if clock.now - lastWrite >= Self.keepalive {
+                        try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
+                        lastWrite = clock.now
+                    }
+                    try await Task.sleep(for: Self.interval)
+                }
+                try await writer.finish(nil)
+            })
+        }
+    }
+
+    /// The port list as one line of JSON, or `{"unavailable":"…"}` while the agent cannot say
+    /// (the workspace is paused, say): the page keeps its own view of the state. Nil once the
+    /// workspace no longer exists.
+    static func portsEvent(_ manager: WorkspaceManager, _ workspace: ResolvedWorkspace) async -> String? {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        do {
+            let ports = try await manager.agent(for: workspace).ports()
+            let list = API.PortList(ports: ports.map { API.Port(port: $0.port, address: $0.address, family: $0.family) }
+                .sorted { ($0.port, $0.address) < ($1.port, $1.address) })
+            return String(decoding: try encoder.encode(list), as: UTF8.self)
+        } catch {
+            let refusal = HearthError.from(error)
+            if refusal.code == .notFound, (try? await manager.resolveWorkspace(granted: workspace.id)) == nil { return nil }
+            return String(decoding: (try? encoder.encode(["unavailable": refusal.message])) ?? Data(#"{"unavailable":""}"#.utf8), as: UTF8.self)
+        }
+    }
+}
+
+/// Open streams of one kind, bounded.
+final class StreamCount: Sendable {
+    let limit: Int
+    private let open = Mutex<Int>(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    func acquire() -> Bool {
+        open.withLock { count in
+            guard count < limit else { return false }
+            count &+= 1
+            return true
+        }
+    }
+
+    func release() { open.withLock { $0 = max(0, $0 &- 1) } }
+
+    var count: Int { open.withLock { $0 } }
+}
