@@ -228,6 +228,10 @@ let package = Package(
             swiftSettings: strictImports
         ),
         // MARK: Agent sessions (issue 18)
+        // Agent domain types: messages, provider requests and events, the provider and tool-runner
+        // protocols, loop events and budgets. No I/O.
+        .target(name: "HearthAgentCore", dependencies: ["HearthCore"], swiftSettings: strictImports),
+        .testTarget(name: "HearthAgentCoreTests", dependencies: ["HearthAgentCore"]),
         // The secret scrubber: rule pack, classifier, tenant rules. No I/O.
         .target(name: "HearthScrub", dependencies: ["HearthCore"], swiftSettings: swiftSettings),
         .executableTarget(name: "HearthScrubTool", dependencies: ["HearthScrub"], swiftSettings: swiftSettings),
