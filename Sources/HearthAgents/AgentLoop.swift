@@ -126,6 +126,19 @@ public struct AgentLoop: Sendable {
                 await emit(.error(failure))
                 return await finish(.failed, &turn, emit)
             }
+            // A cancelled consumer sees the stream simply end (AsyncThrowingStream's unfolding finishes on
+            // cancellation), so the end is checked here: cancelled, or an end without the final event.
+            if Task.isCancelled {
+                if let partial = response.partialMessage() { await turn.append(partial, emit) }
+                return await finish(.cancelled, &turn, emit)
+            }
+            if response.stop == nil {
+                let failure = ProviderFailure(.truncated, "the provider's stream ended without its final frame")
+                logger.warning("agent.provider.failed", metadata: ["agent.error": "\(failure)"])
+                if let partial = response.partialMessage() { await turn.append(partial, emit) }
+                await emit(.error(failure))
+                return await finish(.failed, &turn, emit)
+            }
             turn.usage = turn.usage + response.usage
             await emit(.usage(step: response.usage, total: turn.usage))
             for block in response.thinking { if case .thinking(let text, let signature) = block { await emit(.thinking(text: text, signature: signature)) } }

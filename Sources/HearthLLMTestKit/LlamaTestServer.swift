@@ -133,6 +133,13 @@ public struct LlamaTestServer: Sendable {
     /// The server's log so far (to check what it saw, never to wait on).
     public func log() -> String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
+    /// Kills the server at once (SIGKILL), as a crash would; `stop()` then only reaps it.
+    public func crash() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
     public func stop() {
         guard process.isRunning else { return }
         process.terminate()

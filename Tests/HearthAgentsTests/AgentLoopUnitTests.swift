@@ -1,5 +1,6 @@
 import HearthAgentCore
 @testable import HearthAgents
+import HearthScrub
 import Testing
 
 @Suite struct AgentLoopUnitTests {
@@ -36,5 +37,32 @@ import Testing
         #expect(throws: ProviderFailure.self) { try assembly.take(.toolCallArgumentsDelta(index: 3, fragment: "0123456789")) }
         #expect(throws: ProviderFailure.self) { try assembly.take(.toolCallArgumentsDelta(index: 9, fragment: "{}")) }
         #expect(throws: ProviderFailure.self) { try assembly.take(.textDelta(String(repeating: "x", count: 20))) }
+    }
+}
+
+/// A provider whose stream ends without its final event: the only way to make that happen on
+/// purpose (a real server that does it is exactly what the guard is for).
+struct SilentEndProvider: ChatProvider {
+    func stream(_ request: ProviderRequest) async throws -> AsyncThrowingStream<ProviderEvent, any Error> {
+        AsyncThrowingStream { continuation in
+            continuation.yield(.textDelta("half an ans"))
+            continuation.finish()
+        }
+    }
+    func models() async throws -> [ModelInfo] { [] }
+}
+
+struct NoTools: ToolRunner {
+    var tools: [ToolSpec] { [] }
+    func run(_ call: ToolCall) async -> ToolOutcome { ToolOutcome(content: "", isError: true) }
+}
+
+@Suite struct AgentLoopEndOfStreamTests {
+    @Test func aStreamThatEndsWithoutItsFinalEventFailsTheTurn() async {
+        let loop = AgentLoop(provider: SilentEndProvider(), tools: NoTools(), configuration: AgentLoopConfiguration(model: "m"))
+        var scrubber = ScrubSession()
+        let result = await loop.runTurn(history: [], prompt: "hi", usage: TokenUsage(), scrubber: &scrubber) { _ in }
+        #expect(result.outcome == .failed)
+        #expect(result.appended.last == .assistant("half an ans"))
     }
 }

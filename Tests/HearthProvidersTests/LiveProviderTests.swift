@@ -200,6 +200,32 @@ struct LiveProviderTests {
         }
     }
 
+    /// A provider that dies mid-stream ends the stream with an error, never a silent end.
+    @Test(arguments: Wire.allCases) func aProviderDyingMidStreamIsAnErrorNotASilentEnd(wire: Wire) async throws {
+        try await LlamaTestServer.withServer { server in
+            try await withClient { client in
+                let provider = try server.provider(wire, client: client)
+                let stream = try await provider.stream(ProviderRequest(
+                    model: LlamaTestServer.model, messages: [.user("Write a very long story about a lighthouse keeper.")],
+                    maxTokens: 2000, temperature: 0.8))
+                var sawText = false
+                do {
+                    for try await event in stream {
+                        if case .textDelta = event, !sawText {
+                            sawText = true
+                            server.crash()
+                        }
+                        if case .finished = event { Issue.record("the stream finished after the server died") }
+                    }
+                    Issue.record("the stream ended silently")
+                } catch let failure as ProviderFailure {
+                    #expect(failure.kind == .transport || failure.kind == .truncated)
+                }
+                #expect(sawText)
+            }
+        }
+    }
+
     @Test(arguments: Wire.allCases) func modelListsComeFromTheProvider(wire: Wire) async throws {
         try await LlamaTestServer.withServer { server in
             try await withClient { client in
