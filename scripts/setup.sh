@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 packages=(runsc mmdebstrap umoci sqlite3 gcc iproute2 nftables curl ca-certificates qemu-system-x86 qemu-utils e2fsprogs cpio kmod zlib1g-dev libzstd-dev python3-pip libjs-codemirror node-xterm libjs-xterm nodejs)
 # The browser tests drive the web IDE in headless Chromium (selenium) and Firefox ESR (Marionette).
 [ "${HEARTH_SETUP_BROWSER:-0}" = 1 ] && packages+=(chromium chromium-driver python3-selenium firefox-esr python3-venv)
+# The test LLM is built in a venv of its own.
+[ "${HEARTH_SETUP_LLAMA:-0}" = 1 ] && packages+=(python3-venv)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -35,8 +37,9 @@ fi
 
 # The offline LLM the agent-session tests talk to (llama.cpp's llama-server and SmolLM2-135M), built
 # once into a cache outside the clone keyed by version (10-18 min on 2 cores the first time).
-# No test talks to it yet (the provider clients are the next step), so CI does not build it until one does.
-[ "${HEARTH_SETUP_LLAMA:-0}" = 1 ] && scripts/setup-llama.sh >/dev/null
+# Built when HEARTH_SETUP_LLAMA=1 (scripts/test.sh sets it; `hearth serve` does not need it), once per
+# machine, cached outside the clone.
+if [ "${HEARTH_SETUP_LLAMA:-0}" = 1 ]; then scripts/setup-llama.sh >/dev/null; fi
 
 config="${HEARTH_BUILD_CONFIG:-release}"
 echo "setup: building hearth ($config)" >&2
