@@ -27,6 +27,9 @@ public struct HearthService: Sendable {
     /// Live sessions (terminals): a Service of the application's group, so stopping the server ends them.
     public let sessions: SessionHub
     public var terminals: TerminalHub { sessions.terminals }
+    /// Agent sessions (issue 18); its runner is a Service of the application's group.
+    public let agentSessions: AgentSessionManager
+    let agentKeys: any AgentKeySealer
     let previewGrants = PreviewGrants()
     let logger: Logger
     let prometheus: PrometheusCollectorRegistry
@@ -66,8 +69,10 @@ public struct HearthService: Sendable {
             configuration: .init(dataDirectory: data, defaultLimits: configuration.defaultLimits, warmPoolSize: configuration.warmPoolSize,
                                  defaultQuota: configuration.defaultQuota),
             logger: logger, metrics: WorkspaceMetrics(factory: metrics))
+        let (agentSessions, agentKeys) = try makeAgentSessions(configuration, workspaces: manager, logger: logger)
         return HearthService(configuration: configuration, manager: manager, registry: registry, tokenPath: tokenPath,
-                             identity: identity, audit: audit, sessions: SessionHub(logger: logger), logger: logger, prometheus: prometheus, metrics: metrics)
+                             identity: identity, audit: audit, sessions: SessionHub(logger: logger), agentSessions: agentSessions,
+                             agentKeys: agentKeys, logger: logger, prometheus: prometheus, metrics: metrics)
     }
 
     /// The HTTP application. `onServerRunning` reports the bound port.
@@ -111,6 +116,7 @@ public struct HearthService: Sendable {
         ImageRoutes(images: manager.images, identity: identity, auditor: auditor).register(on: v1)
         IdentityRoutes(identity: identity, auditor: auditor, cookies: cookies).register(on: router)
         AuditRoutes(log: audit).register(on: router)
+        AgentSessionRoutes(sessions: agentSessions, keys: agentKeys, auditor: auditor).register(on: v1)
         previews.register(on: router)
         WebAssets.register(on: router)
 
@@ -145,7 +151,7 @@ public struct HearthService: Sendable {
             router: router,
             server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hearth"),
-            services: [sessions],
+            services: [sessions, agentSessions.runner],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
@@ -153,6 +159,7 @@ public struct HearthService: Sendable {
     /// Reconciles, then serves until SIGINT/SIGTERM. Sandboxes outlive the server and are re-adopted next start.
     public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let report = await manager.reconcile()
+        try await agentSessions.recover()
         logger.info("hearth ready", metadata: ["data.dir": "\(configuration.dataDirectory)", "runtime.default": "\(registry.defaultRuntime?.rawValue ?? "none")",
                                                "reconcile.adopted": "\(report.adopted.count)"])
         var services: [any Service] = [application(onServerRunning: onServerRunning)]

@@ -1,0 +1,18 @@
+import Foundation
+import HearthControlPlane
+
+/// How agent sessions run in this server. Tests inject the driver, the clock and the load probe.
+public struct AgentSessionOptions: Sendable {
+    /// Makes the turn driver; nil uses the server's provider client.
+    public var driver: (@Sendable (AgentTurnEnvironment) -> any AgentTurnDriver)?
+    public var clock: any AgentClock = SystemAgentClock()
+    public var systemLoad: @Sendable () -> SystemLoad = SystemLoadProbe.read
+    /// Above this used-memory fraction new sessions get 503 with Retry-After.
+    public var admissionThreshold = 0.9
+    /// Events one SSE reader may fall behind before it is disconnected.
+    public var readerQueueLimit = 1024
+    /// How often idle sessions are looked for.
+    public var sweepEvery: Duration = .seconds(30)
+
+    public init() {}
+}
