@@ -63,6 +63,9 @@ public final class AgentEventHub: Sendable {
         var pending: [String: Pending] = [:]
         var subscribers: [String: [Int: Subscriber]] = [:]
         var nextSubscriber = 0
+        /// Dropped readers, finished once the lock is released (finishing runs their
+        /// termination handler, which takes the lock).
+        var dropped: [Subscriber] = []
     }
 
     let state = Mutex(State())
@@ -80,7 +83,8 @@ public final class AgentEventHub: Sendable {
     /// Stores one event (after any gathered deltas of the session) and publishes it.
     @discardableResult
     public func append(_ sessionId: String, _ type: AgentEventType, _ fields: [String: AgentJSON]) throws -> AgentEvent {
-        try state.withLock { state in
+        defer { finishDropped() }
+        return try state.withLock { state in
             try flushLocked(&state, sessionId, final: false)
             return try storeLocked(&state, sessionId, type, AgentJSON.encode(fields))
         }
@@ -89,6 +93,7 @@ public final class AgentEventHub: Sendable {
     /// Stores a user message once per idempotency key.
     public func appendMessage(_ sessionId: String, _ fields: [String: AgentJSON], idempotencyKey: String?) throws -> (event: AgentEvent, duplicate: Bool) {
         guard let idempotencyKey else { return (try append(sessionId, .message, fields), false) }
+        defer { finishDropped() }
         return try state.withLock { state in
             try flushLocked(&state, sessionId, final: false)
             let (event, duplicate) = try store.append(sessionId, .message, data: AgentJSON.encode(fields), at: clock.now(), idempotencyKey: idempotencyKey)
@@ -99,6 +104,7 @@ public final class AgentEventHub: Sendable {
 
     /// Gathers a text (`.message`) or thinking (`.thinking`) delta of the assistant's answer.
     public func appendDelta(_ sessionId: String, _ type: AgentEventType, _ text: String) throws {
+        defer { finishDropped() }
         try state.withLock { state in
             let now = clock.now()
             if let pending = state.pending[sessionId], pending.type != type {
@@ -116,12 +122,25 @@ public final class AgentEventHub: Sendable {
     /// Ends the assistant's current message or thinking block: stores what is gathered with
     /// `partial: false`, so a reader knows the block is whole.
     public func endDelta(_ sessionId: String) throws {
+        defer { finishDropped() }
         try state.withLock { state in try flushLocked(&state, sessionId, final: true) }
     }
 
     /// Stores what is gathered now, still partial (a step boundary, or a timer).
     public func flush(_ sessionId: String) throws {
+        defer { finishDropped() }
         try state.withLock { state in try flushLocked(&state, sessionId, final: false) }
+    }
+
+    private func finishDropped() {
+        let dropped = state.withLock { state in
+            defer { state.dropped = [] }
+            return state.dropped
+        }
+        for subscriber in dropped {
+            subscriber.continuation.finish()
+            subscriber.onOverflow()
+        }
     }
 
     private func flushLocked(_ state: inout State, _ sessionId: String, final: Bool) throws {
@@ -143,16 +162,15 @@ public final class AgentEventHub: Sendable {
         for (id, subscriber) in subscribers {
             if case .dropped = subscriber.continuation.yield(event) {
                 subscriber.overflowed.store(true, ordering: .sequentiallyConsistent)
-                subscriber.continuation.finish()
-                subscriber.onOverflow()
                 state.subscribers[event.sessionId]?[id] = nil
+                state.dropped.append(subscriber)
                 logger.notice("agent event reader dropped: too slow", metadata: ["agent.session": "\(event.sessionId)", "agent.queue": "\(queueLimit)"])
             }
         }
     }
 
     /// Every event after `seq`: first from the store, then live, each once and in order.
-    /// `onOverflow` runs (under the hub's lock: it must only signal) when the reader is dropped
+    /// `onOverflow` runs when the reader is dropped
     /// for being too slow, so a reader stuck writing to its client can close the connection.
     public func subscribe(_ sessionId: String, after seq: Int64, onOverflow: @escaping @Sendable () -> Void = {}) -> AgentEventSubscription {
         let (stream, continuation) = AsyncStream<AgentEvent>.makeStream(bufferingPolicy: .bufferingOldest(queueLimit))
