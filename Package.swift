@@ -228,6 +228,39 @@ let package = Package(
             swiftSettings: strictImports
         ),
         // MARK: Agent sessions (issue 18)
+        // Agent domain types: messages, provider requests and events, the provider and tool-runner
+        // protocols, loop events and budgets. No I/O.
+        .target(name: "HearthAgentCore", dependencies: ["HearthCore"], swiftSettings: strictImports),
+        .testTarget(name: "HearthAgentCoreTests", dependencies: ["HearthAgentCore"]),
+        // Chat providers over their real wire formats (OpenAI Chat Completions, Anthropic Messages):
+        // bounded SSE parsing, retries before the first byte, model lists.
+        .target(
+            name: "HearthProviders",
+            dependencies: [
+                "HearthAgentCore", "HearthCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictImports
+        ),
+        // Test kit: the real offline LLM (llama-server + SmolLM2 from the setup-llama.sh cache) on a free port.
+        .target(
+            name: "HearthLLMTestKit",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HearthProvidersTests",
+            dependencies: ["HearthProviders", "HearthAgentCore", "HearthLLMTestKit",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         // The secret scrubber: rule pack, classifier, tenant rules. No I/O.
         .target(name: "HearthScrub", dependencies: ["HearthCore"], swiftSettings: swiftSettings),
         .executableTarget(name: "HearthScrubTool", dependencies: ["HearthScrub"], swiftSettings: swiftSettings),
