@@ -120,7 +120,7 @@ let package = Package(
         // Workspace lifecycle: persisted state machine, warm pool, reconciliation. Executes typed actions.
         .target(
             name: "HearthControlPlane",
-            dependencies: ["HearthWire",
+            dependencies: ["HearthWire", "HearthAgentCore",
                 "HearthCore", "HearthRuntime", "HearthImages",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

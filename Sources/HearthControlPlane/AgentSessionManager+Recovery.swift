@@ -1,4 +1,5 @@
 import Foundation
+import HearthAgentCore
 import HearthCore
 import Logging
 
@@ -46,6 +47,7 @@ extension AgentSessionManager {
                 try events.append(session.id, .toolResult, ["id": .string(id), "name": .string(name), "is_error": .bool(true),
                                                             "interrupted": .bool(true), "content": .string("interrupted: the server restarted before this call finished; it was not re-run")])
             }
+            try closeHistory(session.id)
             try store.update(session.id) { record in
                 if record.state == .busy { record.state = .idle }
                 record.lastActivityAt = clock.now()
@@ -55,6 +57,18 @@ extension AgentSessionManager {
             touched.append(session.id)
         }
         return touched
+    }
+
+    /// The provider-facing history must answer every tool_use with a tool_result, or the next
+    /// request is refused: an assistant message whose calls got no results gets interrupted ones.
+    func closeHistory(_ id: String) throws {
+        guard let json = try store.history(id).last,
+              let last = try? JSONDecoder().decode(ChatMessage.self, from: Data(json.utf8)),
+              last.role == .assistant, !last.toolCalls.isEmpty else { return }
+        let results = ChatMessage(role: .user, content: last.toolCalls.map {
+            .toolResult(id: $0.id, content: "interrupted: the server restarted before this call finished; it was not re-run", isError: true)
+        })
+        try store.appendHistory(id, String(decoding: try JSONEncoder().encode(results), as: UTF8.self))
     }
 
     static func fields(_ data: String) -> [String: Any] {

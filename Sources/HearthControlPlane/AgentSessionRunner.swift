@@ -7,7 +7,7 @@ import Synchronization
 /// Runs one turn of a session: reads the transcript from the store, talks to the provider, runs
 /// tools, and writes every step through the hub. Cancellation of the calling task cancels the turn.
 public protocol AgentTurnDriver: Sendable {
-    func runTurn(_ session: AgentSessionRecord, events: AgentEventHub) async throws
+    func runTurn(_ session: AgentSessionRecord, events: AgentEventHub) async throws -> AgentTurnOutcome
 }
 
 /// How a turn ended, as `agent_idle`'s `outcome` says.
@@ -15,6 +15,9 @@ public enum AgentTurnOutcome: String, Sendable {
     case completed
     case cancelled
     case failed
+    case budgetExceeded = "budget_exceeded"
+    case stepLimit = "step_limit"
+    case loopDetected = "loop_detected"
 }
 
 /// The Service that runs turns, each a child task of `run()`, whether or not anyone watches, and
@@ -104,8 +107,8 @@ public final class AgentSessionRunner: Service, Sendable {
         let outcome: AgentTurnOutcome = await withTaskGroup(of: AgentTurnOutcome?.self) { group in
             group.addTask {
                 do {
-                    try await self.driver.runTurn(session, events: self.events)
-                    return Task.isCancelled ? .cancelled : .completed
+                    let outcome = try await self.driver.runTurn(session, events: self.events)
+                    return Task.isCancelled ? .cancelled : outcome
                 } catch {
                     if Task.isCancelled || error is CancellationError { return .cancelled }
                     let hearth = (error as? HearthError) ?? HearthError(.internal, "the turn failed", detail: "\(error)")
@@ -150,19 +153,23 @@ public struct AgentTurnEnvironment: Sendable {
     public let keys: any AgentKeySealer
     public let workspaces: WorkspaceManager
     public let logger: Logger
+    /// Records an agent step in the audit log: (session, action, target, result). Never content.
+    public let audit: @Sendable (AgentSessionRecord, String, String, String) -> Void
 
-    public init(store: AgentSessionStore, keys: any AgentKeySealer, workspaces: WorkspaceManager, logger: Logger) {
+    public init(store: AgentSessionStore, keys: any AgentKeySealer, workspaces: WorkspaceManager, logger: Logger,
+                audit: @escaping @Sendable (AgentSessionRecord, String, String, String) -> Void = { _, _, _, _ in }) {
         self.store = store
         self.keys = keys
         self.workspaces = workspaces
         self.logger = logger
+        self.audit = audit
     }
 }
 
 /// The driver of a server built without a provider client: every turn fails, plainly.
 public struct UnavailableTurnDriver: AgentTurnDriver {
     public init() {}
-    public func runTurn(_ session: AgentSessionRecord, events: AgentEventHub) async throws {
+    public func runTurn(_ session: AgentSessionRecord, events: AgentEventHub) async throws -> AgentTurnOutcome {
         throw HearthError(.runtimeUnavailable, "this server has no provider client")
     }
 }

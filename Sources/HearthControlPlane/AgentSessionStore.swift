@@ -66,7 +66,30 @@ public struct AgentSessionStore: Sendable {
                 t.primaryKey(["tenantId", "name"])
             }
         }
+        // The conversation as the provider sees it (scrubbed, with tool_use/tool_result blocks),
+        // apart from the client-facing events: history is rebuilt from here each turn.
+        migrator.registerMigration("v2: agent history") { db in
+            try db.create(table: "agentHistory") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("sessionId", .text).notNull().indexed()
+                t.column("message", .text).notNull()
+            }
+        }
         return migrator
+    }
+
+    // MARK: Provider-facing history
+
+    public func appendHistory(_ sessionId: String, _ messageJSON: String) throws {
+        try db.write { db in
+            try db.execute(sql: "INSERT INTO agentHistory (sessionId, message) VALUES (?, ?)", arguments: [sessionId, messageJSON])
+        }
+    }
+
+    public func history(_ sessionId: String) throws -> [String] {
+        try db.read { db in
+            try String.fetchAll(db, sql: "SELECT message FROM agentHistory WHERE sessionId = ? ORDER BY id", arguments: [sessionId])
+        }
     }
 
     // MARK: Sessions
@@ -115,6 +138,7 @@ public struct AgentSessionStore: Sendable {
             _ = try AgentSessionRecord.deleteOne(db, key: id)
             try db.execute(sql: "DELETE FROM agentEvent WHERE sessionId = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM agentIdempotency WHERE sessionId = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM agentHistory WHERE sessionId = ?", arguments: [id])
         }
     }
 

@@ -1,18 +1,30 @@
 import Synchronization
+import HearthAudit
 import HearthControlPlane
+import HearthIdentity
 import Logging
 
 extension HearthService {
     /// The agent sessions of a server: store beside the workspace database, key vault, hub, runner.
-    static func makeAgentSessions(_ configuration: HearthServerConfiguration, workspaces: WorkspaceManager,
-                                  logger: Logger) throws -> (AgentSessionManager, any AgentKeySealer) {
+    static func makeAgentSessions(_ configuration: HearthServerConfiguration, workspaces: WorkspaceManager, identity: IdentityStore,
+                                  audit: AuditLog, logger: Logger) throws -> (AgentSessionManager, any AgentKeySealer) {
         let data = configuration.dataDirectory
         let options = configuration.agents
         let store = try AgentSessionStore(path: data + "/agent-sessions.sqlite")
         let keys = try AgentKeyVault.loadOrCreate(dataDirectory: data)
         let hub = AgentEventHub(store: store, clock: options.clock, queueLimit: options.readerQueueLimit, logger: logger)
-        let environment = AgentTurnEnvironment(store: store, keys: keys, workspaces: workspaces, logger: logger)
-        let driver = options.driver?(environment) ?? defaultAgentDriver(environment)
+        // Each agent step (tool name and outcome) and each scrub (rule and target) is an audit
+        // event; never the content.
+        let environment = AgentTurnEnvironment(store: store, keys: keys, workspaces: workspaces, logger: logger) { session, action, target, result in
+            let tenant = (try? identity.tenant(id: session.tenantId))?.name ?? session.tenantId
+            do {
+                try audit.append(AuditRecord(tenant: tenant, actor: "agent:" + session.id, action: action, target: target, result: result,
+                                             detail: "user=\(session.userId)"))
+            } catch {
+                logger.error("audit event lost", metadata: ["audit.action": "\(action)", "error": "\(error)"])
+            }
+        }
+        let driver = options.driver?(environment) ?? defaultAgentDriver(environment, options: options)
         let holder = ManagerHolder()
         let runner = AgentSessionRunner(events: hub, driver: driver, logger: logger, sweepEvery: options.sweepEvery) {
             await holder.manager?.sweepIdle()
@@ -23,8 +35,9 @@ extension HearthService {
         return (manager, keys)
     }
 
-    static func defaultAgentDriver(_ environment: AgentTurnEnvironment) -> any AgentTurnDriver {
-        UnavailableTurnDriver()
+    static func defaultAgentDriver(_ environment: AgentTurnEnvironment, options: AgentSessionOptions) -> any AgentTurnDriver {
+        guard let makeLoop = options.loop ?? ProviderAgentLoop.factory(logger: environment.logger) else { return UnavailableTurnDriver() }
+        return AgentLoopTurnDriver(environment: environment, makeLoop: makeLoop)
     }
 }
 

@@ -5,6 +5,8 @@ import HearthControlPlane
 public struct AgentSessionOptions: Sendable {
     /// Makes the turn driver; nil uses the server's provider client.
     public var driver: (@Sendable (AgentTurnEnvironment) -> any AgentTurnDriver)?
+    /// Makes each turn's loop (provider client, scrubber, guards); nil uses `ProviderAgentLoop`.
+    public var loop: AgentTurnLoopFactory?
     public var clock: any AgentClock = SystemAgentClock()
     public var systemLoad: @Sendable () -> SystemLoad = SystemLoadProbe.read
     /// Above this used-memory fraction new sessions get 503 with Retry-After.

@@ -69,7 +69,7 @@ public struct HearthService: Sendable {
             configuration: .init(dataDirectory: data, defaultLimits: configuration.defaultLimits, warmPoolSize: configuration.warmPoolSize,
                                  defaultQuota: configuration.defaultQuota),
             logger: logger, metrics: WorkspaceMetrics(factory: metrics))
-        let (agentSessions, agentKeys) = try makeAgentSessions(configuration, workspaces: manager, logger: logger)
+        let (agentSessions, agentKeys) = try makeAgentSessions(configuration, workspaces: manager, identity: identity, audit: audit, logger: logger)
         return HearthService(configuration: configuration, manager: manager, registry: registry, tokenPath: tokenPath,
                              identity: identity, audit: audit, sessions: SessionHub(logger: logger), agentSessions: agentSessions,
                              agentKeys: agentKeys, logger: logger, prometheus: prometheus, metrics: metrics)

@@ -35,7 +35,7 @@ final class TurnGate: Sendable {
 struct ScriptedTurnDriver: AgentTurnDriver {
     let gate: TurnGate
 
-    func runTurn(_ session: AgentSessionRecord, events: AgentEventHub) async throws {
+    func runTurn(_ session: AgentSessionRecord, events: AgentEventHub) async throws -> AgentTurnOutcome {
         let stored = try events.store.events(session.id, after: 0, limit: 100_000)
         let last = stored.last { $0.type == .message && $0.data.contains(#""role":"user""#) }
         let text = last.flatMap { (try? JSONSerialization.jsonObject(with: Data($0.data.utf8))) as? [String: Any] }?["text"] as? String ?? ""
@@ -52,6 +52,7 @@ struct ScriptedTurnDriver: AgentTurnDriver {
             for word in ["There ", "is ", "a.txt."] { try events.appendDelta(session.id, .message, word) }
             try events.endDelta(session.id)
             try events.append(session.id, .usage, ["input_tokens": .int(10), "output_tokens": .int(5)])
+            return .completed
         case "slow":
             while true {
                 try events.appendDelta(session.id, .message, "tick ")
@@ -60,6 +61,7 @@ struct ScriptedTurnDriver: AgentTurnDriver {
         default:
             for word in ["Hello ", "there."] { try events.appendDelta(session.id, .message, word) }
             try events.endDelta(session.id)
+            return .completed
         }
     }
 }
