@@ -199,3 +199,56 @@ import Testing
         return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)), response.headers.first(name: "Retry-After"))
     }
 }
+
+/// The provider key a tenant admin sets is stored sealed and never comes back out: not in the
+/// provider listing, a transcript (JSON or Markdown), the audit log, the server's log, or the
+/// database's bytes.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct AgentProviderKeyTests {
+    @Test func aProviderKeyNeverAppearsInListingsTranscriptsAuditLogsOrTheDatabase() async throws {
+        let agents = try await AgentServer.start()
+        try await agents.provider()
+        let key = AgentServer.providerKey
+        let session = try await agents.session()
+        _ = try await agents.client.sendAgentMessage(session.id, text: "tool")
+        agents.gate.open()
+        _ = try await agents.events(session.id) { $0.isTurnEnd }
+        let listed = try await AgentSessionFlowTests.raw(agents, "GET", "/v1/agent-providers")
+        #expect(listed.status == 200 && listed.body.contains(#""has_key":true"#))
+        var seen = [listed.body]
+        seen.append(try await AgentSessionFlowTests.raw(agents, "GET", "/v1/agent-sessions/\(session.id)/transcript").body)
+        seen.append(try await agents.client.agentTranscriptMarkdown(session.id))
+        seen.append(try await AgentSessionFlowTests.raw(agents, "GET", "/v1/agent-sessions/\(session.id)").body)
+        let audit = try agents.server.service.audit.events()
+        #expect(audit.contains { $0.action == "agent_provider.set" })
+        #expect(audit.contains { $0.action == "agent_session.create" })
+        seen += audit.map { "\($0)" }
+        seen += agents.logs.all.map(\.text)
+        await agents.server.stop()
+        for file in ["agent-sessions.sqlite", "agent-sessions.sqlite-wal", "hearth.sqlite", "audit.sqlite", "identity.sqlite"] {
+            if let bytes = FileManager.default.contents(atPath: agents.server.dataDirectory + "/" + file) {
+                seen.append(String(decoding: bytes, as: UTF8.self))
+                #expect(bytes.range(of: Data(key.utf8)) == nil, "\(file) holds the key in the clear")
+            }
+        }
+        #expect(!seen.isEmpty)
+        for text in seen { #expect(!text.contains(key)) }
+        // The canary is really what the test thinks: the secret part is there to be found.
+        #expect(key.hasPrefix("sk-hearth-canary-"))
+    }
+
+    @Test func aViewerCannotSendCancelDeleteOrSetProviders() async throws {
+        let agents = try await AgentServer.start()
+        defer { Task { await agents.server.stop() } }
+        try await agents.provider()
+        let session = try await agents.session()
+        let viewer = try #require(try await agents.client.createToken(API.CreateTokenBody(name: "v", role: "viewer")).token)
+        for (method, path, body) in [("POST", "/v1/agent-sessions/\(session.id)/messages", #"{"text":"hi"}"#),
+                                     ("POST", "/v1/agent-sessions/\(session.id)/cancel", nil), ("DELETE", "/v1/agent-sessions/\(session.id)", nil),
+                                     ("POST", "/v1/agent-sessions", #"{"provider":"local","model":"m"}"#),
+                                     ("PUT", "/v1/agent-providers/x", #"{"kind":"openai","base_url":"http://x/v1"}"#)] {
+            let answer = try await AgentSessionFlowTests.raw(agents, method, path, body: body, token: viewer)
+            #expect(answer.status == 403, "\(method) \(path): \(answer.body)")
+        }
+        #expect(try await AgentSessionFlowTests.raw(agents, "GET", "/v1/agent-sessions/\(session.id)", token: viewer).status == 200)
+    }
+}
