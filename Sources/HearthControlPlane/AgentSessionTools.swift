@@ -218,7 +218,7 @@ public struct AgentWorkspaceTools: ToolRunner {
     }
 
     /// A model's number, never trusted: non-numbers take the default, the rest are clamped.
-    static func clamped(_ value: Any?, default fallback: Int, range: ClosedRange<Int>) -> Int {
+    public static func clamped(_ value: Any?, default fallback: Int, range: ClosedRange<Int>) -> Int {
         guard let number = value as? NSNumber else { return fallback }
         let double = number.doubleValue
         guard double.isFinite else { return fallback }
