@@ -245,6 +245,17 @@ let package = Package(
             ],
             swiftSettings: strictImports
         ),
+        // The agent loop: provider calls and tool runs with the guards, and the scrubber on all egress.
+        .target(
+            name: "HearthAgents",
+            dependencies: ["HearthAgentCore", "HearthScrub", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictImports
+        ),
+        .testTarget(
+            name: "HearthAgentsTests",
+            dependencies: ["HearthAgents", "HearthAgentCore", "HearthProviders", "HearthScrub", "HearthLLMTestKit",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
         // Test kit: the real offline LLM (llama-server + SmolLM2 from the setup-llama.sh cache) on a free port.
         .target(
             name: "HearthLLMTestKit",

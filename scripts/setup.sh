@@ -35,8 +35,8 @@ fi
 
 # The offline LLM the agent-session tests talk to (llama.cpp's llama-server and SmolLM2-135M), built
 # once into a cache outside the clone keyed by version (10-18 min on 2 cores the first time).
-# No test talks to it yet (the provider clients are the next step), so CI does not build it until one does.
-[ "${HEARTH_SETUP_LLAMA:-0}" = 1 ] && scripts/setup-llama.sh >/dev/null
+# Built by default (once per machine, cached outside the clone); HEARTH_SETUP_LLAMA=0 skips it.
+[ "${HEARTH_SETUP_LLAMA:-1}" = 1 ] && scripts/setup-llama.sh >/dev/null
 
 config="${HEARTH_BUILD_CONFIG:-release}"
 echo "setup: building hearth ($config)" >&2

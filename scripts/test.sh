@@ -8,5 +8,8 @@ export HEARTH_AGENT_DIR="$PWD/.build/hearth-agent"
 export HEARTH_TEST_DATA="${HEARTH_TEST_DATA:-$PWD/.build/test-data}"
 export HEARTH_REQUIRE_SANDBOX=1
 mkdir -p "$HEARTH_TEST_DATA"
+# The agent tests talk to the real offline LLM that setup.sh built: a missing server fails them
+# rather than skipping them, unless the LLM was deliberately left out (HEARTH_SETUP_LLAMA=0).
+if [ "${HEARTH_SETUP_LLAMA:-1}" = 1 ]; then export HEARTH_REQUIRE_LLM=1; fi
 # A hang must fail the run, not eat the CI budget.
 timeout --kill-after=30 2400 swift test --no-parallel "$@"

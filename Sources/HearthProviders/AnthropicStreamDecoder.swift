@@ -51,6 +51,7 @@ public struct AnthropicStreamDecoder: ProviderStreamDecoder {
 
     public mutating func decode(_ event: SSEEvent) throws(ProviderFailure) -> [ProviderEvent] {
         if isComplete { return [] }
+        if event.event == "error" { throw Self.streamError(event.data) }
         let frame: Frame
         do { frame = try JSONDecoder().decode(Frame.self, from: Data(event.data.utf8)) } catch {
             throw ProviderFailure(.malformed, "the provider sent a frame that is not a Messages stream event")
@@ -98,12 +99,31 @@ public struct AnthropicStreamDecoder: ProviderStreamDecoder {
             isComplete = true
             return [.finished(stopReason ?? .other("message_stop"))]
         case "error":
-            let type = frame.error?.type ?? "error"
-            let retryable = type == "overloaded_error" || type == "rate_limit_error" || type == "api_error"
-            throw ProviderFailure(.stream, OpenAIStreamDecoder.clip(frame.error?.message ?? type), retryable: retryable)
+            throw Self.streamError(event.data)
         default:  // ping, content_block_stop, and types added later
             return []
         }
+    }
+
+    /// Anthropic's `{"type":"error","error":{"type":"overloaded_error","message":…}}`, or the flat
+    /// `{"code":500,"message":…,"type":"server_error"}` llama.cpp's server sends.
+    static func streamError(_ data: String) -> ProviderFailure {
+        struct Envelope: Decodable {
+            struct Inner: Decodable {
+                var type: String?
+                var message: String?
+            }
+            var error: Inner?
+            var message: String?
+            var type: String?
+            var code: OpenAIStreamDecoder.LooseCode?
+        }
+        let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(data.utf8))
+        let type = envelope?.error?.type ?? envelope?.type ?? "error"
+        let status = envelope?.code?.number
+        let retryable = ["overloaded_error", "rate_limit_error", "api_error"].contains(type) || status.map(RetryPolicy.isRetryable(status:)) == true
+        let message = envelope?.error?.message ?? envelope?.message ?? type
+        return ProviderFailure(.stream, OpenAIStreamDecoder.clip(message), httpStatus: status, retryable: retryable)
     }
 
     private func blockIndex(_ frame: Frame) throws(ProviderFailure) -> Int {

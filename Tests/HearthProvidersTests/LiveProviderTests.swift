@@ -99,17 +99,19 @@ struct LiveProviderTests {
                     ChatMessage(role: .assistant, content: [.toolUse(id: "call_7", name: "bash", argumentsJSON: #"{"command":"ls"}"#)]),
                     ChatMessage(role: .user, content: [.toolResult(id: "call_7", content: "README.md\nPackage.swift\n", isError: false)]),
                 ]
+                // No tools offered: with the server-wide forcing bias, tool_choice none fails (see the notes).
                 let events = try await collect(try await provider.stream(ProviderRequest(
-                    model: LlamaTestServer.model, messages: history, tools: [bashTool], toolChoice: .none, maxTokens: 16, temperature: 0)))
+                    model: LlamaTestServer.model, messages: history, maxTokens: 16, temperature: 0)))
                 #expect(events.contains { if case .textDelta = $0 { true } else { false } })
                 #expect(events.last.map { if case .finished = $0 { true } else { false } } == true)
             }
         }
     }
 
-    /// `tool_choice: auto` with the forcing bias makes llama-server answer a real 500: retried (it is
-    /// retryable) with backoff on the injected clock, then reported with its status and message.
-    @Test(arguments: Wire.allCases) func aProviderErrorIsRetriedBeforeTheFirstByteThenReported(wire: Wire) async throws {
+    /// `tool_choice: auto` with the forcing bias makes llama-server fail mid-stream: HTTP 200, then an
+    /// error frame (OpenAI `{"error":…}`, Anthropic `event: error`). It is terminal, carries the
+    /// provider's status and message, and is not retried (the stream had started).
+    @Test(arguments: Wire.allCases) func anErrorFrameInsideA200StreamIsTerminalAndNotRetried(wire: Wire) async throws {
         try await LlamaTestServer.withServer { server in
             try await withClient { client in
                 let clock = RecordingClock()
@@ -121,12 +123,28 @@ struct LiveProviderTests {
                         toolChoice: .auto, maxTokens: 32, temperature: 0)))
                     Issue.record("expected a provider error")
                 } catch let failure as ProviderFailure {
-                    #expect(failure.kind == .http)
+                    #expect(failure.kind == .stream)
                     #expect(failure.httpStatus == 500)
-                    #expect(!failure.message.isEmpty)
+                    #expect(failure.message.contains("peg-native"))
                 }
-                #expect(clock.recorded == [.milliseconds(100), .milliseconds(200)])
+                #expect(clock.recorded.isEmpty)
             }
+        }
+    }
+
+    /// A provider that cannot be reached is retried with backoff on the injected clock, then reported.
+    @Test(arguments: Wire.allCases) func connectionFailuresAreRetriedWithBackoffThenReported(wire: Wire) async throws {
+        try await withClient { client in
+            let clock = RecordingClock()
+            let port = try LlamaTestServer.closedPort()
+            let endpoint = ProviderEndpoint(baseURL: wire == .openAI ? "http://127.0.0.1:\(port)/v1" : "http://127.0.0.1:\(port)",
+                                            key: ProviderKey("k"), retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(100)))
+            let provider: any ChatProvider = wire == .openAI ? try OpenAIChatProvider(endpoint: endpoint, client: client, clock: clock)
+                : try AnthropicMessagesProvider(endpoint: endpoint, client: client, clock: clock)
+            await #expect(throws: ProviderFailure(.transport, "could not reach the provider", retryable: true)) {
+                try await provider.stream(ProviderRequest(model: "m", messages: [.user("hi")]))
+            }
+            #expect(clock.recorded == [.milliseconds(100), .milliseconds(200)])
         }
     }
 

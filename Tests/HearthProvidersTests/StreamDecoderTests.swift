@@ -131,6 +131,13 @@ import Testing
         }
     }
 
+    @Test func llamaCppsFlatErrorEventIsAStreamError() throws {
+        var decoder = AnthropicStreamDecoder()
+        #expect(throws: ProviderFailure(.stream, "The model produced output that does not match the expected peg-native format", httpStatus: 500, retryable: true)) {
+            try run(&decoder, "event: error\ndata: {\"code\":500,\"message\":\"The model produced output that does not match the expected peg-native format\",\"type\":\"server_error\"}\n\n")
+        }
+    }
+
     @Test func outOfRangeIndicesAndNonJSONAreMalformed() {
         var openAI = OpenAIStreamDecoder()
         #expect(throws: ProviderFailure.self) { try openAI.decode(SSEEvent(data: #"{"choices":[{"delta":{"tool_calls":[{"index":999999999999}]}}]}"#)) }
