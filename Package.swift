@@ -170,6 +170,8 @@ let package = Package(
             dependencies: ["HearthWire", .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
                 "HearthCore", "HearthAPI", "HearthControlPlane", "HearthRuntime", "HearthImages",
                 "HearthIdentity", "HearthAudit", "HearthSessions",
+                "HearthAgentCore", "HearthAgents", "HearthProviders", "HearthScrub",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -319,7 +321,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HearthGVisorTests",
-            dependencies: ["HearthAPI", "HearthCore", "HearthWire", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), "HearthGVisor", "HearthImages", "HearthRuntime", "HearthControlPlane", "HearthServer", "HearthClient", "HearthServerTestKit", "HearthAgentCore",
+            dependencies: ["HearthAPI", "HearthCore", "HearthWire", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), "HearthGVisor", "HearthImages", "HearthRuntime", "HearthControlPlane", "HearthServer", "HearthClient", "HearthServerTestKit", "HearthAgentCore", "HearthLLMTestKit",
                            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             exclude: ["Golden"]

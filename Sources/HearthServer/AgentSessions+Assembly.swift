@@ -36,7 +36,7 @@ extension HearthService {
     }
 
     static func defaultAgentDriver(_ environment: AgentTurnEnvironment, options: AgentSessionOptions) -> any AgentTurnDriver {
-        guard let makeLoop = options.loop ?? ProviderAgentLoop.factory(logger: environment.logger) else { return UnavailableTurnDriver() }
+        let makeLoop = options.loop ?? ProviderAgentLoop.factory(defaults: options.loopDefaults, logger: environment.logger)
         return AgentLoopTurnDriver(environment: environment, makeLoop: makeLoop)
     }
 }

@@ -7,6 +7,8 @@ public struct AgentSessionOptions: Sendable {
     public var driver: (@Sendable (AgentTurnEnvironment) -> any AgentTurnDriver)?
     /// Makes each turn's loop (provider client, scrubber, guards); nil uses `ProviderAgentLoop`.
     public var loop: AgentTurnLoopFactory?
+    /// Tool choice, final-step policy and limits of the server's loops.
+    public var loopDefaults = AgentLoopDefaults()
     public var clock: any AgentClock = SystemAgentClock()
     public var systemLoad: @Sendable () -> SystemLoad = SystemLoadProbe.read
     /// Above this used-memory fraction new sessions get 503 with Retry-After.
