@@ -101,7 +101,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: strictImports
         ),
         // zstd (Debian's libzstd-dev) for pack blobs: three times deflate's speed at a better ratio.
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
@@ -140,7 +140,7 @@ let package = Package(
                 // NIOThreadPool: bcrypt's own threads, off the cooperative pool.
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: strictImports
         ),
         // The tamper-evident audit log: a hash chain in SQLite with a head file. No HTTP.
         .target(
@@ -167,8 +167,8 @@ let package = Package(
         // The REST API: parses, authorizes, hands one action to the control plane.
         .target(
             name: "HearthServer",
-            dependencies: ["HearthWire", .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
-                "HearthCore", "HearthAPI", "HearthControlPlane", "HearthRuntime", "HearthImages",
+            dependencies: [.product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
+                "HearthCore", "HearthAPI", "HearthControlPlane", "HearthImages",
                 "HearthIdentity", "HearthAudit", "HearthSessions",
                 "HearthAgentCore", "HearthAgents", "HearthProviders", "HearthScrub",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -179,9 +179,10 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Web")],
-            swiftSettings: swiftSettings
+            swiftSettings: strictImports
         ),
         // The composition root: which sandbox drivers this host has, their options, and the probe.
         // The server is handed the probed registry and names no driver.
@@ -281,7 +282,7 @@ let package = Package(
         // MARK: End of agent sessions
         .testTarget(name: "HearthCoreTests", dependencies: ["HearthCore"]),
         .testTarget(name: "HearthWireTests", dependencies: ["HearthWire"]),
-        .testTarget(name: "HearthAgentTests", dependencies: ["CHearthGuest", "HearthCore", "HearthWire", "HearthAgent", "HearthRuntime", "HearthTestKit"]),
+        .testTarget(name: "HearthAgentTests", dependencies: ["CHearthGuest", "HearthCore", "HearthWire", "HearthAgent", "HearthRuntime", "HearthTestKit", "HearthControlPlane"]),
         .testTarget(
             name: "HearthServerTests",
             dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "HTTPTypes", package: "swift-http-types"), "HearthAPI", "HearthAudit", "HearthRuntime", "HearthWire", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), "HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane", "HearthServerTestKit", "HearthIdentity", "HearthCore",

@@ -36,8 +36,19 @@ enum FileOperations {
         stream.sendEOF(.bytes)
     }
 
-    /// Writes to a temporary file beside the target and renames it over, so readers see old or new, never half.
-    static func write(path: String, mode: UInt32?, createParents: Bool, stream: AgentStream) throws(WireError) {
+    /// Held from a conditional write's check to its rename, and by every rename of a write, so two
+    /// writes that saw the same mtime cannot both replace the file (an editor's save race).
+    static let replaceLock = ConditionLock()
+
+    /// How far a file's mtime may be from the one a conditional write names and still count as
+    /// unchanged: the API carries mtimes as decimal seconds.
+    static let mtimeTolerance = 0.0005
+
+    /// Writes to a temporary file beside the target and renames it over, so readers see old or new,
+    /// never half. With `ifUnchangedSince`, the rename happens only if the target still has that
+    /// mtime (or does not exist), checked under `replaceLock`.
+    static func write(path: String, mode: UInt32?, createParents: Bool, ifUnchangedSince expected: Double? = nil,
+                      stream: AgentStream) throws(WireError) {
         try validate(path)
         let directory = parent(of: path)
         if createParents { try makeDirectory(directory, parents: true) }
@@ -66,9 +77,15 @@ enum FileOperations {
             complete = false
             throw Posix.error(path)
         }
-        guard rename(temporary, path) == 0 else {
-            complete = false
-            throw Posix.error(path)
+        try replaceLock.withLock { () throws(WireError) in
+            if let expected, let current = try? stat(path), !(abs(current.mtime - expected) <= mtimeTolerance) {
+                complete = false
+                throw WireError(.changed, "the file changed on disk since it was opened")
+            }
+            guard rename(temporary, path) == 0 else {
+                complete = false
+                throw Posix.error(path)
+            }
         }
         stream.sendControl(.result(.written(bytes: written)))
     }

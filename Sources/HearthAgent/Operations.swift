@@ -17,8 +17,8 @@ enum Operations {
                 try ExecOperation(request: exec, stream: stream, context: context).run()
             case .readFile(let path, let offset, let length):
                 try FileOperations.read(path: path, offset: offset, length: length, stream: stream)
-            case .writeFile(let path, let mode, let parents):
-                try FileOperations.write(path: path, mode: mode, createParents: parents, stream: stream)
+            case .writeFile(let path, let mode, let parents, let unchangedSince):
+                try FileOperations.write(path: path, mode: mode, createParents: parents, ifUnchangedSince: unchangedSince, stream: stream)
             case .listDirectory(let path):
                 stream.sendControl(.result(.directory(try FileOperations.list(path))))
             case .stat(let path):

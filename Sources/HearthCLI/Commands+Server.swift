@@ -96,6 +96,7 @@ struct Serve: AsyncParsableCommand {
         configuration.publicURL = publicURL
         configuration.imageImportDirectory = imageImportDirectory ?? configuration.dataDirectory + "/imports"
         configuration.previewDomain = previewDomain
+        configuration.webDirectory = environment["HEARTH_WEB_DIR"]
         configuration.limits.trustedProxies = trustedProxies
         configuration.limits.headerTimeout = .milliseconds(Int(min(headerTimeout, 86_400) * 1000))
         configuration.limits.idleTimeout = .milliseconds(Int(min(idleTimeout, 86_400) * 1000))

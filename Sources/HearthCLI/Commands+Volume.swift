@@ -34,7 +34,7 @@ struct VolumeOptions: ParsableArguments {
 
     func open() async throws -> Volume {
         let kek = try kek()
-        return try await Volume.open(store: try await StoreURL.open(store), name: volume, kek: kek)
+        return try await Volume.open(store: try await StoreURL.open(store, environment: ProcessInfo.processInfo.environment), name: volume, kek: kek)
     }
 
     var cacheDirectory: URL {
@@ -84,7 +84,7 @@ struct VolumeCommit: AsyncParsableCommand {
     func run() async throws {
         try await withStoreErrors {
             let kek = try options.kek()
-            let volume = try await Volume.openOrCreate(store: try await StoreURL.open(options.store), name: options.volume, kek: kek)
+            let volume = try await Volume.openOrCreate(store: try await StoreURL.open(options.store, environment: ProcessInfo.processInfo.environment), name: options.volume, kek: kek)
             let writer = VolumeWriter(volume: volume)
             try await writer.acquire()
             let meter = ProgressMeter(label: "committing")

@@ -28,7 +28,7 @@ struct VolumeWatch: AsyncParsableCommand {
             guard interval > 0 else { throw StoreError(.invalidArgument, "--interval must be more than 0 seconds") }
             guard leaseSeconds >= 1 else { throw StoreError(.invalidArgument, "--lease-seconds must be at least 1") }
             let kek = try options.kek()
-            let volume = try await Volume.openOrCreate(store: try await StoreURL.open(options.store), name: options.volume, kek: kek)
+            let volume = try await Volume.openOrCreate(store: try await StoreURL.open(options.store, environment: ProcessInfo.processInfo.environment), name: options.volume, kek: kek)
             // The writer renews every third of the TTL and stops if it could not renew with this
             // margin left, so the margin must stay well under a third.
             let writer = VolumeWriter(volume: volume, policy: LeasePolicy(ttl: leaseSeconds, safetyMargin: min(2, leaseSeconds / 6)))

@@ -1,5 +1,4 @@
 public import HearthCore
-public import HearthWire
 
 /// Everything the API can ask of the control plane. The API layer parses and authorizes, then
 /// hands exactly one of these to `WorkspaceManager.perform`.
@@ -13,8 +12,6 @@ public enum WorkspaceAction: Sendable {
     case pause(String)
     case resume(String)
     case delete(String)
-    /// Opens a stream on the workspace's agent: exec, files, ports, tunnels.
-    case agent(String, Request)
 }
 
 public struct CreateWorkspace: Sendable {
@@ -41,5 +38,4 @@ public enum ActionOutcome: Sendable {
     case workspace(Workspace)
     case workspaces([Workspace])
     case deleted
-    case reply(Reply)
 }

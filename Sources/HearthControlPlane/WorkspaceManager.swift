@@ -62,12 +62,12 @@ public actor WorkspaceManager {
         case .delete(let ref):
             try await observed(.delete, ref) { try await delete(ref) }
             return .deleted
-        case .agent(let ref, let request): return .reply(try await agent(for: ref).call(request))
         }
     }
 
-    /// Opens a stream to a running workspace's agent (exec, file transfer, tunnel).
-    public func openStream(_ ref: String, _ request: Request) async throws -> HostStream {
+    /// Opens a stream to a running workspace's agent, for the control plane's own use (the warm
+    /// pool). Everyone else goes through `WorkspaceAgent`.
+    func openStream(_ ref: String, _ request: Request) async throws -> HostStream {
         try await agent(for: ref).open(request)
     }
 

@@ -1,5 +1,5 @@
-import Foundation
-import HearthCore
+public import Foundation
+public import HearthCore
 
 /// What a member of a tenant may do. Ordered: each role can do everything the ones below it can.
 public enum Role: String, Codable, Sendable, CaseIterable, Comparable {

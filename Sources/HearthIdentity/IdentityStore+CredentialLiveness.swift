@@ -1,5 +1,5 @@
-import Foundation
-import GRDB
+public import Foundation
+public import GRDB
 
 extension IdentityStore {
     /// Whether the API token with this id is still honoured: present, not revoked, not expired,

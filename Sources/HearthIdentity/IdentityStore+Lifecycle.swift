@@ -1,7 +1,7 @@
-import Foundation
-import GRDB
-import HearthCore
-import HummingbirdBcrypt
+public import Foundation
+public import GRDB
+public import HearthCore
+public import HummingbirdBcrypt
 
 /// A user's life after creation: disable, delete, change role, change or reset a password, and
 /// their browser sessions. Ending a user ends every credential they hold: sessions are deleted and

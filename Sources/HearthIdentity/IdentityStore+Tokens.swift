@@ -1,6 +1,6 @@
-import Foundation
-import GRDB
-import HearthCore
+public import Foundation
+public import GRDB
+public import HearthCore
 
 extension IdentityStore {
     public static let tokenPrefix = "hth_"

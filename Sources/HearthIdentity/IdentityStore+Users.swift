@@ -1,7 +1,7 @@
-import Foundation
-import GRDB
-import HearthCore
-import HummingbirdBcrypt
+public import Foundation
+public import GRDB
+public import HearthCore
+public import HummingbirdBcrypt
 
 extension IdentityStore {
     /// What first start created, for the caller to write to disk.

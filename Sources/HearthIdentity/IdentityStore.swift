@@ -1,6 +1,6 @@
-import Foundation
-import GRDB
-import HearthCore
+public import Foundation
+public import GRDB
+public import HearthCore
 
 /// Tenants, users, API tokens and browser sessions, in their own SQLite database. Secrets are
 /// stored only as SHA-256 digests (tokens, sessions) or bcrypt hashes (passwords).
@@ -154,7 +154,7 @@ struct SignInFailureRow: Codable, FetchableRecord, PersistableRecord {
 
 extension Role: DatabaseValueConvertible {}
 
-import Crypto
+public import Crypto
 
 enum Digest {
     static func hex(_ secret: String) -> String {

@@ -22,7 +22,7 @@ public final class AgentConnection: Sendable {
     }
 
     private let state = Mutex(State())
-    let traffic = Mutex<(@Sendable (_ received: Int, _ sent: Int) -> Void)?>(nil)
+    let traffic = Mutex<TrafficSink?>(nil)
     let logger: Logger
 
     init(logger: Logger) {

@@ -19,38 +19,12 @@ public struct SandboxSpec: Sendable {
     }
 }
 
-/// A resolved image: a content address and an unpacked, read-only root filesystem.
-public struct ImageRef: Sendable, Codable, Equatable {
-    public var id: String
-    public var rootfs: String
-    public init(id: String, rootfs: String) {
-        self.id = id
-        self.rootfs = rootfs
-    }
-}
-
 /// What the runtime reports about a sandbox it may or may not still have.
 public enum SandboxStatus: String, Sendable, Equatable {
     case running
     case paused
     case stopped
     case missing
-}
-
-/// Whether a runtime works on this host, and why not.
-public struct RuntimeAvailability: Sendable, Codable, Equatable {
-    public var runtime: RuntimeKind
-    public var available: Bool
-    /// A mode inside the runtime: `ptrace` or `systrap` for gVisor, `kvm` or `tcg` for QEMU.
-    public var mode: String?
-    public var reason: String
-
-    public init(runtime: RuntimeKind, available: Bool, mode: String? = nil, reason: String) {
-        self.runtime = runtime
-        self.available = available
-        self.mode = mode
-        self.reason = reason
-    }
 }
 
 /// A sandbox runtime: gVisor, a QEMU microVM, or a test double.

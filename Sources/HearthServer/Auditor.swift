@@ -2,6 +2,7 @@ import HearthAudit
 import HearthCore
 import HearthIdentity
 import Logging
+import HearthControlPlane
 
 /// Records actions in the audit log. An event that cannot be recorded is logged loudly; the
 /// action it describes has already happened and is not undone.

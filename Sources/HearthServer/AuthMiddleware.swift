@@ -1,6 +1,7 @@
 import HearthCore
 import HearthIdentity
 import Hummingbird
+import Foundation
 
 /// Authenticates every request that is not public, from a bearer token or a browser session
 /// cookie, and enforces what no route may forget:

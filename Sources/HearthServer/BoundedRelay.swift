@@ -1,5 +1,4 @@
 import HearthCore
-import HearthRuntime
 
 /// Copies a guest's bytes into a response whose framing Hearth chose. With a length, exactly that
 /// many bytes go out: a guest that sends more has the rest dropped (never written, where they would
@@ -12,8 +11,9 @@ enum BoundedRelay {
     }
 
     /// Returns the number of bytes written. `first` are body bytes already read with the head.
-    static func relay<Events: AsyncSequence>(first: [UInt8] = [], _ events: Events, length: Int?,
-                                             write: ([UInt8]) async throws -> Void) async throws -> Int where Events.Element == StreamEvent {
+    /// `chunks` ends at the guest's end of stream and throws if the agent fails.
+    static func relay<Chunks: AsyncSequence>(first: [UInt8] = [], _ chunks: Chunks, length: Int?,
+                                             write: ([UInt8]) async throws -> Void) async throws -> Int where Chunks.Element == [UInt8] {
         var sent = 0
         func pass(_ bytes: [UInt8]) async throws -> Bool {
             guard let length else {
@@ -31,18 +31,8 @@ enum BoundedRelay {
         }
         if length == 0 { return 0 }
         guard try await pass(first) else { return sent }
-        for try await event in events {
-            switch event {
-            case .data(_, let bytes):
-                guard try await pass(bytes) else { return sent }
-            case .eof:
-                if let length, sent < length { throw ShortBody(expected: length, sent: sent) }
-                return sent
-            case .control(.failed(let error)):
-                throw AgentError(error)
-            case .control:
-                continue
-            }
+        for try await bytes in chunks {
+            guard try await pass(bytes) else { return sent }
         }
         if let length, sent < length { throw ShortBody(expected: length, sent: sent) }
         return sent

@@ -1,9 +1,9 @@
-import HearthControlPlane
-import HearthCore
-import HearthIdentity
-import Hummingbird
-import HummingbirdWebSocket
-import NIOCore
+public import HearthControlPlane
+public import HearthCore
+public import HearthIdentity
+public import Hummingbird
+public import HummingbirdWebSocket
+public import NIOCore
 
 /// The request context of every route, HTTP and WebSocket alike: who is asking (set by
 /// `AuthMiddleware` from the credential alone) and from where.
@@ -53,5 +53,11 @@ public struct HearthContext: RequestContext, WebSocketRequestContext {
     /// A workspace of another tenant is "not found", exactly like one that does not exist.
     func workspaceID(_ manager: WorkspaceManager) async throws -> String {
         try await manager.resolve(try parameters.require("ws"), tenantId: try caller().tenantId)
+    }
+
+    /// The workspace in the `ws` path parameter, looked up once within the caller's tenant, for a
+    /// route that goes on to its agent.
+    func workspace(_ manager: WorkspaceManager) async throws -> ResolvedWorkspace {
+        try await manager.resolveWorkspace(try parameters.require("ws"), tenantId: try caller().tenantId)
     }
 }

@@ -1,10 +1,9 @@
-import Foundation
-import HearthAPI
-import HearthCore
-import HearthRuntime
-import HearthWire
-import Hummingbird
-import Logging
+public import Foundation
+public import HearthAPI
+public import HearthControlPlane
+public import HearthCore
+public import Hummingbird
+public import Logging
 
 /// Renders every Hearth error as `{"error": {"code", "message"}}`. `detail` stays in the log.
 extension HearthError: HTTPResponseError {
@@ -44,31 +43,6 @@ extension HearthError: HTTPResponseError {
             headers[.retryAfter] = String(seconds)
         }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
-    }
-}
-
-extension HearthError {
-    /// An operation the agent refused, as the client should see it.
-    init(agent error: WireError) {
-        let code: HearthError.Code = switch error.code {
-        case .notFound: .notFound
-        case .permissionDenied: .forbidden
-        case .alreadyExists: .conflict
-        case .notADirectory, .isADirectory, .invalidArgument: .invalidArgument
-        case .noSpace: .noSpace
-        case .connectionRefused: .agentUnavailable
-        case .timeout: .timeout
-        default: .internal
-        }
-        self.init(code, error.message)
-    }
-
-    /// Any error thrown while serving, as a `HearthError`.
-    static func from(_ error: any Error) -> HearthError {
-        if let error = error as? HearthError { return error }
-        if let error = error as? AgentError { return HearthError(agent: error.wire) }
-        if let error = error as? WireError { return HearthError(.agentProtocol, "the workspace agent sent malformed data", detail: "\(error)") }
-        return HearthError(.internal, "internal error", detail: "\(error)")
     }
 }
 

@@ -1,6 +1,6 @@
-import Foundation
-import HearthCore
-import HearthIdentity
+public import Foundation
+public import HearthCore
+public import HearthIdentity
 
 public struct HearthServerConfiguration: Sendable {
     public var dataDirectory: String
@@ -22,6 +22,9 @@ public struct HearthServerConfiguration: Sendable {
     public var imageImportDirectory: String?
     /// The quota of every tenant but the operator's until the operator sets one (`PUT /v1/tenants/{t}/quota`).
     public var defaultQuota: TenantQuota = .standard
+    /// The web IDE's files when they are not beside the executable (the CLI passes
+    /// `$HEARTH_WEB_DIR`); nil finds SwiftPM's resource bundle.
+    public var webDirectory: String?
     /// Timeouts, connection caps, rate limits and trusted proxies.
     public var limits = ServerLimits()
     /// Agent sessions (issue 18): driver, clock, load probe, admission threshold.

@@ -1,20 +1,20 @@
-import Foundation
-import HearthAPI
-import HearthAudit
-import HearthControlPlane
-import HearthCore
-import HearthIdentity
-import HearthImages
-import HearthRuntime
-import HearthSessions
-import Hummingbird
-import HummingbirdCore
-import HummingbirdWebSocket
-import Logging
-import Metrics
-import NIOCore
-import Prometheus
-import ServiceLifecycle
+public import Foundation
+public import HearthAPI
+public import HearthAudit
+public import HearthControlPlane
+public import HearthCore
+public import HearthIdentity
+public import HearthImages
+public import HearthSessions
+public import Hummingbird
+public import HummingbirdCore
+public import HummingbirdWebSocket
+public import Logging
+public import Metrics
+public import NIOCore
+public import Prometheus
+public import ServiceLifecycle
+public import UnixSignals
 
 /// Assembles the server: data directory, token, database, runtimes, control plane, HTTP.
 public struct HearthService: Sendable {
@@ -118,7 +118,7 @@ public struct HearthService: Sendable {
         AuditRoutes(log: audit).register(on: router)
         AgentSessionRoutes(sessions: agentSessions, keys: agentKeys, auditor: auditor).register(on: v1)
         previews.register(on: router)
-        WebAssets.register(on: router)
+        WebAssets.register(on: router, configuredDirectory: configuration.webDirectory)
 
         let wsRouter = Router(context: HearthContext.self)
         wsRouter.middlewares.add(RequestIdMiddleware(proxies: proxies))

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Cookies between a browser and a previewed app, which is a tenant's code on Hearth's origin.
 ///
 /// A guest's `Set-Cookie` is parsed the way a browser parses it (RFC 6265bis §5.6), not by

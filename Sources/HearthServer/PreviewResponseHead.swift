@@ -1,5 +1,6 @@
 import HearthCore
 import HTTPTypes
+import Foundation
 
 /// The head of a guest server's answer, parsed for the browser. The guest never decides the
 /// framing of what Hearth sends: its `Content-Length` becomes the exact number of body bytes

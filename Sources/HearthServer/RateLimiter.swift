@@ -1,6 +1,7 @@
 import Foundation
 import HearthCore
 import Hummingbird
+import HearthIdentity
 import Logging
 import Synchronization
 

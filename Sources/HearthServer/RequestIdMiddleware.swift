@@ -1,6 +1,7 @@
 import HearthCore
 import Hummingbird
 import Logging
+import HearthControlPlane
 
 /// Gives every request an id: in its log metadata (`request.id`), the `X-Request-Id` response
 /// header and every error body (`request_id`).

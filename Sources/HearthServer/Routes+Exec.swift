@@ -2,8 +2,6 @@ import Foundation
 import HearthAPI
 import HearthControlPlane
 import HearthCore
-import HearthRuntime
-import HearthWire
 import Hummingbird
 import NIOCore
 
@@ -15,15 +13,15 @@ struct ExecRoutes {
 
     func register(on group: RouterGroup<HearthContext>) {
         group.post("workspaces/:ws/exec") { request, context in
-            let ref = try await context.workspaceID(manager)
+            let workspace = try await context.workspace(manager)
             let body = try await request.decode(as: API.ExecBody.self, context: context)
             guard body.pty == nil else { throw HearthError(.invalidArgument, "a PTY needs the WebSocket endpoint /exec/ws") }
-            let stream = try await auditor.around(context, "exec", target: ref, detail: Self.commandLine(body.argv)) {
-                try await manager.openStream(ref, .exec(try Self.request(body)))
+            let stream = try await auditor.around(context, "exec", target: workspace.id, detail: Self.commandLine(body.argv)) {
+                try await manager.agent(for: workspace).exec(try Self.request(body))
             }
             do {
-                if let stdin = body.stdin { try await stream.send(.stdin, Array(stdin.utf8)) }
-                try await stream.sendEOF(.stdin)
+                if let stdin = body.stdin { try await stream.send(Array(stdin.utf8)) }
+                try await stream.sendEOF()
             } catch {
                 stream.close()
                 throw error
@@ -48,35 +46,33 @@ struct ExecRoutes {
     /// agent (PID 1 of a microVM) ever sees them.
     static let maxTimeoutMs: UInt64 = 7 * 24 * 3600 * 1000
 
-    static func request(_ body: API.ExecBody) throws -> ExecRequest {
+    static func request(_ body: API.ExecBody) throws -> ExecCommand {
         guard let first = body.argv.first, !first.isEmpty else { throw HearthError(.invalidArgument, "argv must name a command") }
         if let timeout = body.timeout_ms, !(1...maxTimeoutMs).contains(timeout) {
             throw HearthError(.invalidArgument, "timeout_ms must be between 1 and \(maxTimeoutMs)")
         }
-        var pty: PTYSize?
+        var pty: TerminalSize?
         if let size = body.pty {
             guard let valid = ExecSocket.ptySize(size) else { throw HearthError(.invalidArgument, "pty rows and cols must be between 1 and 1000") }
             pty = valid
         }
-        return ExecRequest(argv: body.argv, env: body.env ?? [:], cwd: body.cwd, user: body.user, timeoutMs: body.timeout_ms, pty: pty)
+        return ExecCommand(argv: body.argv, env: body.env ?? [:], cwd: body.cwd, user: body.user, timeoutMs: body.timeout_ms, pty: pty)
     }
 
-    /// Turns agent events into exec-stream frames until the process exits.
-    static func relay(_ stream: HostStream, _ write: ([UInt8]) async throws -> Void) async throws {
+    /// Turns the process's events into exec-stream frames until it exits.
+    static func relay(_ session: ExecSession, _ write: ([UInt8]) async throws -> Void) async throws {
         do {
-            for try await event in stream {
+            for try await event in session {
                 switch event {
-                case .data(.stdout, let bytes), .data(.bytes, let bytes): try await write(ExecStream.frame(.stdout, bytes))
-                case .data(.stderr, let bytes): try await write(ExecStream.frame(.stderr, bytes))
-                case .control(.started(let pid)): try await write(ExecStream.json(.started, ExecStream.Started(pid: pid)))
-                case .control(.exited(let status)):
+                case .stdout(let bytes): try await write(ExecStream.frame(.stdout, bytes))
+                case .stderr(let bytes): try await write(ExecStream.frame(.stderr, bytes))
+                case .started(let pid): try await write(ExecStream.json(.started, ExecStream.Started(pid: pid)))
+                case .exited(let status):
                     try await write(ExecStream.json(.exit, ExecStream.Exit(code: status.code, signal: status.signal, timed_out: status.timedOut)))
                     return
-                case .control(.failed(let error)):
-                    let mapped = HearthError(agent: error)
-                    try await write(ExecStream.json(.error, API.ErrorBody(code: mapped.code.rawValue, message: mapped.message)))
+                case .failed(let error):
+                    try await write(ExecStream.json(.error, API.ErrorBody(code: error.code.rawValue, message: error.message)))
                     return
-                default: continue
                 }
             }
         } catch let error as CancellationError {
@@ -84,9 +80,6 @@ struct ExecRoutes {
         } catch {
             let mapped = HearthError.from(error)
             try? await write(ExecStream.json(.error, API.ErrorBody(code: mapped.code.rawValue, message: mapped.message)))
-            return
         }
-        let lost = HearthError(.agentUnavailable, "the workspace agent went away")
-        try await write(ExecStream.json(.error, API.ErrorBody(code: lost.code.rawValue, message: lost.message)))
     }
 }

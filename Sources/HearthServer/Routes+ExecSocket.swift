@@ -2,8 +2,6 @@ import Foundation
 import HearthAPI
 import HearthControlPlane
 import HearthCore
-import HearthRuntime
-import HearthWire
 import Hummingbird
 import HummingbirdWebSocket
 import NIOCore
@@ -19,12 +17,12 @@ enum ExecSocket {
                 try await outbound.write(.binary(ByteBuffer(bytes: ExecStream.json(.error, API.ErrorBody(code: "invalid_argument", message: "the first message must be an exec request")))))
                 return
             }
-            let stream: HostStream
+            let stream: ExecSession
             do {
                 _ = try context.requestContext.writer()
-                let ref = try await context.requestContext.workspaceID(manager)
-                stream = try await auditor.around(context.requestContext, "exec", target: ref, detail: ExecRoutes.commandLine(body.argv)) {
-                    try await manager.openStream(ref, .exec(try ExecRoutes.request(body)))
+                let workspace = try await context.requestContext.workspace(manager)
+                stream = try await auditor.around(context.requestContext, "exec", target: workspace.id, detail: ExecRoutes.commandLine(body.argv)) {
+                    try await manager.agent(for: workspace).exec(try ExecRoutes.request(body))
                 }
             } catch {
                 let mapped = HearthError.from(error)
@@ -32,7 +30,6 @@ enum ExecSocket {
                 return
             }
             defer { stream.close() }
-            let input = body.pty == nil ? DataChannel.stdin : .bytes
             // Only the input task reads messages from here on.
             let remaining = IteratorBox(messages)
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -47,14 +44,14 @@ enum ExecSocket {
                         while let (kind, payload) = try parser.next() {
                             switch kind {
                             // An empty write is nothing to forward, and would cost the agent a frame.
-                            case .stdin: if !payload.isEmpty { try await stream.send(input, payload) }
-                            case .stdinEOF: try await stream.sendEOF(input)
+                            case .stdin: if !payload.isEmpty { try await stream.send(payload) }
+                            case .stdinEOF: try await stream.sendEOF()
                             case .resize:
                                 if let size = try? JSONDecoder().decode(API.PTY.self, from: Data(payload)), let pty = ExecSocket.ptySize(size) {
-                                    try await stream.sendControl(.resize(pty))
+                                    try await stream.resize(pty)
                                 }
                             case .signal:
-                                if let signal = ExecSocket.signal(payload) { try await stream.sendControl(.signal(signal)) }
+                                if let signal = ExecSocket.signal(payload) { try await stream.signal(signal) }
                             default: continue
                             }
                         }
@@ -73,9 +70,9 @@ extension ExecSocket {
     static let maxClientFrame = 1 << 20
 
     /// A client's resize, if it is a size a terminal can have.
-    static func ptySize(_ size: API.PTY) -> PTYSize? {
+    static func ptySize(_ size: API.PTY) -> TerminalSize? {
         guard (1...1000).contains(size.rows), (1...1000).contains(size.cols) else { return nil }
-        return PTYSize(rows: size.rows, cols: size.cols)
+        return TerminalSize(rows: size.rows, cols: size.cols)
     }
 
     /// A client's signal number, if it is one (1...64); anything else is ignored, not forwarded.

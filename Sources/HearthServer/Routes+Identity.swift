@@ -4,6 +4,8 @@ import HearthAudit
 import HearthCore
 import HearthIdentity
 import Hummingbird
+import HearthControlPlane
+import Logging
 
 /// Sign-in, tenants, users and API tokens. The admin of the default tenant operates the whole
 /// server (creates tenants, reads every tenant's audit events); other admins manage their own tenant.

@@ -2,8 +2,6 @@ import Foundation
 import HearthAPI
 import HearthControlPlane
 import HearthCore
-import HearthRuntime
-import HearthWire
 import Hummingbird
 import HummingbirdWebSocket
 import NIOCore
@@ -24,15 +22,14 @@ enum PortTunnelSocket {
         router.ws("/v1/workspaces/:ws/ports/:port/tunnel") { inbound, outbound, context in
             let messages = InboundMessages(inbound.messages(maxSize: 1 << 20).makeAsyncIterator())
             guard case .text? = try await messages.next() else { return }
-            let stream: HostStream
+            let stream: TunnelStream
             do {
                 guard let port = context.requestContext.parameters.get("port", as: UInt16.self), port > 0 else {
                     throw HearthError(.invalidArgument, "the port must be a number between 1 and 65535")
                 }
                 _ = try context.requestContext.writer()
-                let ref = try await context.requestContext.workspaceID(manager)
-                stream = try await manager.openStream(ref, .tunnel(port: port))
-                try await awaitConnected(stream)
+                let workspace = try await context.requestContext.workspace(manager)
+                stream = try await manager.agent(for: workspace).tunnel(port: port)
                 let opened = try API.encoder().encode(API.TunnelOpened(connected: true, port: Int(port)))
                 try await outbound.write(.text(String(decoding: opened, as: UTF8.self)))
             } catch {
@@ -44,14 +41,7 @@ enum PortTunnelSocket {
             defer { stream.close() }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    for try await event in stream {
-                        switch event {
-                        case .data(_, let bytes): try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
-                        case .eof: return
-                        case .control(.failed(let error)): throw AgentError(error)
-                        case .control: continue
-                        }
-                    }
+                    for try await bytes in stream { try await outbound.write(.binary(ByteBuffer(bytes: bytes))) }
                 }
                 group.addTask {
                     // A WebSocket cannot half-close, so an empty binary message stands for the
@@ -59,9 +49,9 @@ enum PortTunnelSocket {
                     while let message = try await messages.next() {
                         guard case .binary(let buffer) = message else { continue }
                         if buffer.readableBytes == 0 {
-                            try await stream.sendEOF(.bytes)
+                            try await stream.sendEOF()
                         } else {
-                            try await stream.send(.bytes, buffer.readableBytesView)
+                            try await stream.send(buffer.readableBytesView)
                         }
                     }
                 }
@@ -69,15 +59,6 @@ enum PortTunnelSocket {
                 group.cancelAll()
             }
         }
-    }
-
-    /// The agent answers a tunnel with `ok` once it has connected, or with why it could not.
-    static func awaitConnected(_ stream: HostStream) async throws {
-        for try await event in stream {
-            if case .control(.result(.ok)) = event { return }
-            if case .control(.failed(let error)) = event { throw AgentError(error) }
-        }
-        throw HearthError(.agentUnavailable, "the workspace agent went away")
     }
 }
 

@@ -2,11 +2,10 @@ import Foundation
 import HearthControlPlane
 import HearthCore
 import HearthIdentity
-import HearthRuntime
-import HearthWire
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Logging
 
 /// `/w/{ws}/p/{port}/…`: the authenticated preview of a web server inside a workspace, carried
 /// over the agent's tunnel (the guest's network stays closed).
@@ -115,25 +114,22 @@ struct PreviewRoutes {
         // backpressure); only one without (chunked) is held, up to a small bound, to learn its length.
         let declared = request.headers[.contentLength].flatMap { Int($0) }
         let held = declared == nil ? try await request.body.collect(upTo: Self.maxHeldBody) : nil
-        let stream: HostStream
+        let stream: TunnelStream
         do {
-            stream = try await manager.openStream(id, .tunnel(port: port))
-            try await PortTunnelSocket.awaitConnected(stream)
+            // The grant names the workspace: it is looked up by id, once.
+            stream = try await manager.agent(for: try await manager.resolveWorkspace(granted: id)).tunnel(port: port)
         } catch {
-            var mapped = HearthError.from(error)
-            if let refused = error as? AgentError, refused.wire.code == .connectionRefused {
-                mapped = HearthError(.agentUnavailable, "nothing is listening on port \(port) in this workspace")
-            }
+            let mapped = HearthError.from(error)
             if request.headers[.accept]?.contains("text/html") == true { return Self.errorPage(mapped) }
             throw mapped
         }
         do {
-            _ = try await stream.send(.bytes, head(request, path: path, port: port, bodyLength: declared ?? held?.readableBytes ?? 0))
+            _ = try await stream.send(head(request, path: path, port: port, bodyLength: declared ?? held?.readableBytes ?? 0))
             if let held, held.readableBytes > 0 {
-                _ = try await stream.send(.bytes, held.readableBytesView)
+                _ = try await stream.send(held.readableBytesView)
             } else if declared ?? 0 > 0 {
                 for try await buffer in request.body {
-                    guard try await stream.send(.bytes, buffer.readableBytesView) else { break }
+                    guard try await stream.send(buffer.readableBytesView) else { break }
                 }
             }
             let (answer, rest) = try await readHead(stream, cookiePath: cookiePath, isHead: request.method == .head)
@@ -195,13 +191,9 @@ struct PreviewRoutes {
     }
 
     /// Reads the guest's status line and headers; returns them and the body bytes read past them.
-    func readHead(_ stream: HostStream, cookiePath: String, isHead: Bool) async throws -> (PreviewResponseHead, [UInt8]) {
+    func readHead(_ stream: TunnelStream, cookiePath: String, isHead: Bool) async throws -> (PreviewResponseHead, [UInt8]) {
         var buffer: [UInt8] = []
-        while buffer.count <= PreviewResponseHead.maxHead, let event = try await stream.next() {
-            guard case .data(_, let bytes) = event else {
-                if case .eof = event { break }
-                continue
-            }
+        while buffer.count <= PreviewResponseHead.maxHead, let bytes = try await stream.next() {
             let scanned = buffer.count
             buffer += bytes
             if let end = PreviewResponseHead.endOfHead(buffer, from: scanned), end.lowerBound <= PreviewResponseHead.maxHead {

@@ -2,7 +2,6 @@ import Foundation
 import HearthControlPlane
 import HearthCore
 import HearthIdentity
-import HearthRuntime
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
@@ -54,23 +53,22 @@ enum PreviewSocket {
 
     static func relay(grant: PreviewGrants.Grant, path: String, request: Request, inbound: WebSocketInboundStream,
                       outbound: WebSocketOutboundWriter, logger: Logger, manager: WorkspaceManager) async throws {
-        let stream = try await manager.openStream(grant.workspaceID, .tunnel(port: grant.port))
+        let stream = try await manager.agent(for: try await manager.resolveWorkspace(granted: grant.workspaceID)).tunnel(port: grant.port)
         defer { stream.close() }
-        try await PortTunnelSocket.awaitConnected(stream)
         var handshake = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(grant.port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         handshake += "Sec-WebSocket-Key: \(Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())\r\nSec-WebSocket-Version: 13\r\n"
         if let offered = request.headers[.secWebSocketProtocol] { handshake += "Sec-WebSocket-Protocol: \(offered)\r\n" }
-        _ = try await stream.send(.bytes, Array((handshake + "\r\n").utf8))
+        _ = try await stream.send(Array((handshake + "\r\n").utf8))
         let firstFrames = try await readUpgrade(stream)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for try await message in inbound.messages(maxSize: WebSocketFrameDecoder.maxMessage) {
                     switch message {
-                    case .text(let text): _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 1, Array(text.utf8)))
-                    case .binary(let buffer): _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 2, Array(buffer.readableBytesView)))
+                    case .text(let text): _ = try await stream.send(WebSocketFrameDecoder.clientFrame(opcode: 1, Array(text.utf8)))
+                    case .binary(let buffer): _ = try await stream.send(WebSocketFrameDecoder.clientFrame(opcode: 2, Array(buffer.readableBytesView)))
                     }
                 }
-                _ = try? await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 8, [0x03, 0xE8]))
+                _ = try? await stream.send(WebSocketFrameDecoder.clientFrame(opcode: 8, [0x03, 0xE8]))
             }
             group.addTask {
                 var decoder = WebSocketFrameDecoder()
@@ -91,18 +89,14 @@ enum PreviewSocket {
                         switch opcode {
                         case 1: try await outbound.write(.text(String(decoding: payload, as: UTF8.self)))
                         case 2: try await outbound.write(.binary(ByteBuffer(bytes: payload)))
-                        case 9: _ = try await stream.send(.bytes, WebSocketFrameDecoder.clientFrame(opcode: 10, payload))
+                        case 9: _ = try await stream.send(WebSocketFrameDecoder.clientFrame(opcode: 10, payload))
                         case 8: return
                         default: continue
                         }
                         continue
                     }
-                    guard let event = try await stream.next() else { return }
-                    switch event {
-                    case .data(_, let bytes): decoder.append(bytes)
-                    case .eof: return
-                    case .control: continue
-                    }
+                    guard let bytes = try await stream.next() else { return }
+                    decoder.append(bytes)
                 }
             }
             try await group.next()
@@ -132,14 +126,17 @@ enum PreviewSocket {
     }
 
     /// Reads the guest's answer to the upgrade; returns the bytes after it (its first frames).
-    static func readUpgrade(_ stream: HostStream) async throws -> [UInt8] {
+    static func readUpgrade(_ stream: TunnelStream) async throws -> [UInt8] {
         var buffer: [UInt8] = []
         while buffer.firstRange(of: [13, 10, 13, 10]) == nil {
-            guard buffer.count < 64 << 10, let event = try await stream.next() else {
+            guard buffer.count < 64 << 10 else {
                 throw HearthError(.agentUnavailable, "the server in the workspace did not accept the WebSocket")
             }
-            if case .data(_, let bytes) = event { buffer += bytes }
-            if case .eof = event { throw HearthError(.agentUnavailable, "the server in the workspace closed the WebSocket") }
+            // The tunnel's sequence ends at the guest's end of stream.
+            guard let bytes = try await stream.next() else {
+                throw HearthError(.agentUnavailable, "the server in the workspace closed the WebSocket")
+            }
+            buffer += bytes
         }
         let end = buffer.firstRange(of: [13, 10, 13, 10])!
         let status = String(decoding: buffer[..<end.lowerBound], as: UTF8.self).split(separator: " ").dropFirst().first

@@ -2,9 +2,7 @@ import Foundation
 import HearthAPI
 import HearthControlPlane
 import HearthCore
-import HearthRuntime
 import HearthSessions
-import HearthWire
 import Hummingbird
 import Logging
 import HummingbirdWebSocket
@@ -67,6 +65,8 @@ actor TerminalConnection {
     let context: HearthContext
     let outbound: WebSocketOutboundWriter
     var workspaceID: String?
+    /// The workspace, resolved once when the socket opened.
+    var workspace: ResolvedWorkspace?
     var attached: [Int: Attachment] = [:]
 
     init(manager: WorkspaceManager, hub: TerminalHub, auditor: Auditor, context: HearthContext, outbound: WebSocketOutboundWriter) {
@@ -78,8 +78,9 @@ actor TerminalConnection {
     }
 
     func run(_ messages: WebSocketInboundMessageStream) async throws {
-        let id = try await context.workspaceID(manager)
-        workspaceID = id
+        let workspace = try await context.workspace(manager)
+        let id = workspace.id
+        (self.workspace, workspaceID) = (workspace, id)
         let caller = TerminalCaller(try context.caller())
         // The page learns every state its workspace enters (paused from the CLI, resumed), as a
         // child task of this connection that ends with it.
@@ -125,16 +126,17 @@ actor TerminalConnection {
             try await sendJSON(["type": AnyEncodable("terminals"), "terminals": AnyEncodable(list)])
         case "open":
             _ = try context.writer()
-            let size = PTYSize(rows: UInt16(clamping: max(1, request.rows ?? 24)), cols: UInt16(clamping: max(1, request.cols ?? 80)))
+            let size = TerminalSize(rows: UInt16(clamping: max(1, request.rows ?? 24)), cols: UInt16(clamping: max(1, request.cols ?? 80)))
             // A detachable terminal: the shell outlives a pause, and `reattach` reaches it again.
             let session = TerminalReattach.newSessionKey()
-            let exec = ExecRequest(argv: ["/bin/sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"],
+            let exec = ExecCommand(argv: ["/bin/sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"],
                                    env: ["TERM": "xterm-256color"], cwd: "/workspace", user: nil, pty: size, session: session)
             let terminal: Terminal
             do {
+                guard let workspace else { throw HearthError(.notFound, "no workspace") }
                 try await hub.mayOpen(workspaceID: id, owner: caller)
-                let stream = try await manager.openStream(id, .exec(exec))
-                terminal = try await hub.open(workspaceID: id, backend: HostStreamTerminalBackend(stream), owner: caller,
+                let shell = try await manager.agent(for: workspace).exec(exec)
+                terminal = try await hub.open(workspaceID: id, backend: ExecSessionTerminalBackend(shell), owner: caller,
                                               reattach: TerminalReattach.closure(manager: manager, workspaceID: id, session: session))
                 auditor.record(context, "terminal.open", target: id, detail: "terminal \(terminal.id)")
             } catch {

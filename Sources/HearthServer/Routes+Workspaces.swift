@@ -3,6 +3,7 @@ import HearthAPI
 import HearthControlPlane
 import HearthCore
 import Hummingbird
+import HearthIdentity
 
 /// `/v1/workspaces`: parse, then hand one `WorkspaceAction` to the manager.
 struct WorkspaceRoutes {
@@ -61,7 +62,6 @@ struct WorkspaceRoutes {
         case .workspace(let w): return try json(API.WorkspaceBody(w), status: status)
         case .workspaces(let all): return try json(API.WorkspaceList(workspaces: all.map(API.WorkspaceBody.init)))
         case .deleted: return Response(status: .noContent)
-        case .reply: return Response(status: .ok)
         }
     }
 }

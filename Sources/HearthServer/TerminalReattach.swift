@@ -2,7 +2,6 @@ import Foundation
 import HearthControlPlane
 import HearthCore
 import HearthSessions
-import HearthWire
 
 /// How a terminal reaches its shell again after its channel went away: wait until the workspace
 /// runs (a pause ends with `running`; an agent reconnect finds it running already), then re-bind
@@ -17,8 +16,9 @@ enum TerminalReattach {
     static func closure(manager: WorkspaceManager, workspaceID: String, session: String) -> @Sendable () async throws -> any TerminalBackend {
         {
             try await waitUntilRunning(manager, workspaceID)
-            let stream = try await manager.openStream(workspaceID, .attachTerminal(session: session))
-            return HostStreamTerminalBackend(stream)
+            // The terminal was opened in this workspace by a caller allowed to; the id is the grant.
+            let workspace = try await manager.resolveWorkspace(granted: workspaceID)
+            return ExecSessionTerminalBackend(try await manager.agent(for: workspace).attachTerminal(session: session))
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import HearthCore
 import Hummingbird
+import Glibc
 
 /// An address range such as `10.0.0.0/8` or `fd00::/8`.
 struct CIDR: Sendable, Equatable {

@@ -8,10 +8,11 @@ import Hummingbird
 enum WebAssets {
     static let vendorRoots = ["xterm": "/usr/share/javascript/xterm", "codemirror": "/usr/share/javascript/codemirror"]
 
-    /// `HEARTH_WEB_DIR`, else the resources SwiftPM copies next to the executable.
-    static let directory: String? = {
+    /// `configured` (the CLI passes `$HEARTH_WEB_DIR`), else the resources SwiftPM copies next to
+    /// the executable. The library reads no environment itself.
+    static func directory(configured: String?) -> String? {
         var candidates: [String] = []
-        if let dir = ProcessInfo.processInfo.environment["HEARTH_WEB_DIR"], !dir.isEmpty { candidates.append(dir) }
+        if let configured, !configured.isEmpty { candidates.append(configured) }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         candidates.append(executable + "/hearth_HearthServer.resources/Web")
         candidates.append(executable + "/hearth_HearthServer.resources")
@@ -19,7 +20,7 @@ enum WebAssets {
             candidates.append(bundle.bundlePath + "/Web")
         }
         return candidates.first { FileManager.default.fileExists(atPath: $0 + "/index.html") }
-    }()
+    }
 
     static let securityHeaders: HTTPFields = [
         .contentSecurityPolicy: "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
@@ -27,10 +28,11 @@ enum WebAssets {
         .referrerPolicy: "same-origin",
     ]
 
-    static func register(on router: Router<HearthContext>) {
-        router.get("/") { _, _ in try file(directory.map { $0 + "/index.html" }) }
+    static func register(on router: Router<HearthContext>, configuredDirectory: String?) {
+        let directory = directory(configured: configuredDirectory)
+        router.get("/") { _, _ in try file(directory.map { $0 + "/index.html" }, installed: directory != nil) }
         router.get("/static/**") { request, _ in
-            try file(directory.flatMap { safeJoin($0, String(request.uri.path.dropFirst("/static/".count))) })
+            try file(directory.flatMap { safeJoin($0, String(request.uri.path.dropFirst("/static/".count))) }, installed: directory != nil)
         }
         router.get("/vendor/xterm-bundle.js") { _, _ in
             guard let script = XtermBundle.script else {
@@ -44,7 +46,7 @@ enum WebAssets {
         router.get("/vendor/:package/**") { request, context in
             let package = try context.parameters.require("package")
             guard let root = vendorRoots[package] else { throw HearthError(.notFound, "no such file") }
-            return try file(safeJoin(root, String(request.uri.path.dropFirst("/vendor/\(package)/".count))))
+            return try file(safeJoin(root, String(request.uri.path.dropFirst("/vendor/\(package)/".count))), installed: directory != nil)
         }
     }
 
@@ -54,9 +56,10 @@ enum WebAssets {
         return root + "/" + parts.joined(separator: "/")
     }
 
-    static func file(_ path: String?) throws -> Response {
+    /// `installed`: whether the web IDE's own files were found, for the message when `path` is not.
+    static func file(_ path: String?, installed: Bool) throws -> Response {
         guard let path, let data = FileManager.default.contents(atPath: path) else {
-            throw HearthError(.notFound, directory == nil ? "the web IDE's files are not installed" : "no such file")
+            throw HearthError(.notFound, installed ? "no such file" : "the web IDE's files are not installed")
         }
         var headers = securityHeaders
         headers[.contentType] = contentType(path)

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The protocol steps of a commit, in order. Tests inject a crash after each one.
 public enum CommitStep: String, Sendable, CaseIterable {

@@ -1,5 +1,5 @@
-import Crypto
-import Foundation
+public import Crypto
+public import Foundation
 
 /// One published state of a volume. Generations are numbered 1, 2, 3… with no gaps; each is written
 /// with create-only-if-absent after every pack and index it needs, so the highest number is the head

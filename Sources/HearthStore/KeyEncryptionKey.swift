@@ -1,5 +1,5 @@
-import Crypto
-import Foundation
+public import Crypto
+public import Foundation
 
 /// The key-encryption key (KEK). It never enters the store: it only wraps each volume's data key,
 /// so rotating it rewrites one small object per volume and no packs. Losing it makes every volume it

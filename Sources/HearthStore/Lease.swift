@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Time as the lease logic sees it. Injected so tests expire leases without sleeping.
 public protocol LeaseClock: Sendable {

@@ -1,8 +1,8 @@
-import Crypto
-import Foundation
+public import Crypto
+public import Foundation
 
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #endif
 
 /// The embedded default store: one file per object under a root directory.

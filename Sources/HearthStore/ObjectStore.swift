@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// How a write is conditioned. These are the only primitives the engine needs for correctness:
 /// create-only-if-absent publishes generations and fences writers, compare-and-swap guards the lease.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Which generations to keep: the last N, the newest of each of the last N hours that have one,
 /// and the newest of each of the last N days (restic's `forget` rules). The head is always kept.

@@ -1,10 +1,10 @@
-import Foundation
-import NIOCore
-import NIOPosix
-import ServiceLifecycle
+public import Foundation
+public import NIOCore
+public import NIOPosix
+public import ServiceLifecycle
 
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #endif
 
 /// The durability barrier's local socket. A client sends `sync\n`; the reply, once the generation

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 public struct GCResult: Codable, Sendable {
     public var pruned: [UInt64]

@@ -1,9 +1,9 @@
-import Foundation
-import Synchronization
-import GRDB
+public import Foundation
+public import Synchronization
+public import GRDB
 
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #endif
 
 public struct RestoreResult: Codable, Sendable {

@@ -1,7 +1,7 @@
-import Foundation
-import Logging
-import ServiceLifecycle
-import Synchronization
+public import Foundation
+public import Logging
+public import ServiceLifecycle
+public import Synchronization
 
 public struct WatchOptions: Sendable {
     /// How often the whole tree is committed.

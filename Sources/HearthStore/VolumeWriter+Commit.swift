@@ -1,4 +1,5 @@
-import Foundation
+public import Foundation
+public import Synchronization
 
 extension VolumeWriter {
     /// Commits `directory` as the next generation. Order, as in restic: packs, then the index that

@@ -5,7 +5,7 @@ public import HearthStore
 /// `file:///abs/path`, or `s3://BUCKET/PREFIX?endpoint=http://127.0.0.1:8333&region=us-east-1`
 /// with credentials from `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
 public enum StoreURL {
-    public static func open(_ text: String, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> any ObjectStore {
+    public static func open(_ text: String, environment: [String: String]) async throws -> any ObjectStore {
         guard let url = URLComponents(string: text), let scheme = url.scheme else {
             throw StoreError(.invalidArgument, "invalid store URL \"\(text)\": use file:///abs/path or s3://BUCKET/PREFIX?endpoint=URL")
         }

@@ -31,7 +31,9 @@ public enum Request: Codable, Sendable, Equatable {
     case exec(ExecRequest)
     case readFile(path: String, offset: UInt64?, length: UInt64?)
     /// Host sends the content as `data` on `.bytes`, then `eof`. The guest replaces the file atomically.
-    case writeFile(path: String, mode: UInt32?, createParents: Bool)
+    /// With `ifUnchangedSince` (version 4), only if the file's mtime is still that one (within half
+    /// a millisecond) or the file does not exist; otherwise it fails with `changed`.
+    case writeFile(path: String, mode: UInt32?, createParents: Bool, ifUnchangedSince: Double? = nil)
     case listDirectory(path: String)
     case stat(path: String)
     case makeDirectory(path: String, parents: Bool)

@@ -22,6 +22,8 @@ public struct WireError: Error, Sendable, Codable, Equatable, CustomStringConver
         public static let io = Code(rawValue: "io_error")
         public static let closed = Code(rawValue: "closed")
         public static let timeout = Code(rawValue: "timeout")
+        /// A conditional write found the file changed since the time the host named (version 4).
+        public static let changed = Code(rawValue: "changed")
     }
 
     public var code: Code

@@ -27,7 +27,12 @@ public enum WireVersion {
     /// 3: the agent proves its per-boot secret in the handshake (`Hello.challenge`/`proof`, the
     ///    `provision` frame), and an empty `data` frame is a protocol violation. Not gated: a host
     ///    refuses any agent that cannot prove the secret, so it requires `minimumAuthenticated`.
-    public static let current = 3
+    /// 4: `writeFile` carries `ifUnchangedSince`, checked by the agent under the lock it renames
+    ///    under. Gated: a host sends it only to an agent of `conditionalWrite` or later, since an
+    ///    older one would ignore the field and write unconditionally.
+    public static let current = 4
+    /// The first version whose agent checks `writeFile`'s `ifUnchangedSince`.
+    public static let conditionalWrite = 4
     public static let minimumSupported = 1
     /// The oldest agent a host accepts: the first that authenticates.
     public static let minimumAuthenticated = 3

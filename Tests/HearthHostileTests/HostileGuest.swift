@@ -32,6 +32,17 @@ enum HostileGuest {
         /// Whether the host must cut the channel and mark the workspace failed: a drip breaks no
         /// rule (it is slow, and its call times out) and a huge size is a valid number.
         var violatesTheProtocol: Bool { self == .garbage || self == .oversized || self == .emptyFlood }
+
+        /// Every attack, or those named in `HEARTH_HOSTILE_ATTACKS` (comma-separated), to re-run one.
+        static var selected: [Attack] {
+            guard let names = ProcessInfo.processInfo.environment["HEARTH_HOSTILE_ATTACKS"] else { return allCases }
+            return names.split(separator: ",").compactMap { Attack(rawValue: String($0)) }
+        }
+    }
+
+    /// A timestamped line of the suite's progress: a suite that runs for minutes says where it is.
+    static func progress(_ line: String) {
+        print("hostile-guest \(Date().formatted(.iso8601)) \(line)")
     }
 
     /// Run as `python3 hostile.py ROLE MODE`. ROLE `agent`: it is the program the host started (a
@@ -244,6 +255,7 @@ enum HostileGuest {
     /// workspace is failed with a protocol reason when the attack broke the protocol.
     static func expectContained(_ client: HearthClient, attacked: String, sibling: String, attack: Attack) async throws {
         #expect(try await client.health().status == "ok")
+        progress("\(attack): the server answers its health check")
         if attack == .byteFlood, try await client.get(attacked).state == "failed" {
             // The guest outran the host's reading: an overrun, which is a violation too.
             #expect(try await client.get(attacked).failure?.contains("broke the protocol") == true)
@@ -259,8 +271,10 @@ enum HostileGuest {
             let failure = try await client.get(attacked).failure ?? ""
             #expect(failure.contains("broke the protocol"), "\(attack): \(failure)")
         }
+        progress("\(attack): the attacked workspace is \(try await client.get(attacked).state)")
         #expect(try await client.get(sibling).state == "running", "\(attack) touched the sibling")
         #expect(try await client.run(sibling, ["true"]).code == 0)
+        progress("\(attack): the sibling still runs commands")
     }
 }
 

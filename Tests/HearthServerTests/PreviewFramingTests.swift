@@ -1,4 +1,5 @@
 import Foundation
+import HearthControlPlane
 import HearthCore
 import HearthRuntime
 import HearthWire
@@ -9,9 +10,13 @@ import Testing
 /// guest's cookies stay in its preview; the guest's WebSocket frames are bounded and decoded in
 /// linear time. These run without a sandbox: the parsers and the relay are pure.
 @Suite struct PreviewFramingTests {
-    static func events(_ items: [StreamEvent]) -> AsyncStream<StreamEvent> {
+    /// The guest's bytes as a tunnel hands them on: data chunks, ending at the guest's end of stream.
+    static func events(_ items: [StreamEvent]) -> AsyncStream<[UInt8]> {
         AsyncStream { continuation in
-            for item in items { continuation.yield(item) }
+            for item in items {
+                if case .data(_, let bytes) = item { continuation.yield(bytes) }
+                if case .eof = item { break }
+            }
             continuation.finish()
         }
     }
@@ -77,7 +82,7 @@ import Testing
     }
 
     @Test func aFileIsPromisedOnlyARepresentableSizeOfARegularFile() {
-        let file = { (kind: FileStat.Kind, size: UInt64) in FileStat(name: "f", kind: kind, size: size, mode: 0o644, mtime: 0) }
+        let file = { (kind: WorkspaceFile.Kind, size: UInt64) in WorkspaceFile(name: "f", kind: kind, size: size, mode: 0o644, mtime: 0) }
         #expect(FileRoutes.declaredLength(file(.file, 5)) == 5)
         #expect(FileRoutes.declaredLength(file(.file, UInt64.max)) == nil, "a guest's UInt64.max must not trap")
         #expect(FileRoutes.declaredLength(file(.file, UInt64(Int.max) + 1)) == nil)

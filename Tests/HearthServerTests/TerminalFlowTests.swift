@@ -1,4 +1,5 @@
 import Foundation
+import HearthControlPlane
 @testable import HearthServer
 import HearthRuntime
 import HearthSessions
@@ -21,8 +22,8 @@ import Testing
         return await condition()
     }
 
-    static func flood(_ agent: AgentConnection) async throws -> HostStream {
-        try await agent.open(.exec(ExecRequest(argv: ["yes", "flood-line"])))
+    static func flood(_ agent: AgentConnection) async throws -> ExecSession {
+        ExecSession(stream: try await agent.open(.exec(ExecRequest(argv: ["yes", "flood-line"]))), pty: false)
     }
 
     /// Issue 14 #5 and #8: `bytes = 2^64-1` trapped, and acknowledging without reading let output
@@ -30,7 +31,7 @@ import Testing
     @Test func anAckWithoutReadingNeitherTrapsNorQueuesAndTheClientIsDropped() async throws {
         let agent = try await InProcessAgent.connect()
         defer { agent.close() }
-        let terminal = Terminal(id: 1, workspaceID: "w", backend: HostStreamTerminalBackend(try await Self.flood(agent)), stallLimit: .milliseconds(400))
+        let terminal = Terminal(id: 1, workspaceID: "w", backend: ExecSessionTerminalBackend(try await Self.flood(agent)), stallLimit: .milliseconds(400))
         let closed = Mutex(false)
         let (client, output) = await terminal.attach { closed.withLock { $0 = true } }
         let pump = Task { await terminal.pump() }
@@ -64,7 +65,7 @@ import Testing
     @Test func aReadingClientFlowsAndItsAcksAreCappedByWhatWasDelivered() async throws {
         let agent = try await InProcessAgent.connect()
         defer { agent.close() }
-        let terminal = Terminal(id: 1, workspaceID: "w", backend: HostStreamTerminalBackend(try await Self.flood(agent)), stallLimit: .seconds(60))
+        let terminal = Terminal(id: 1, workspaceID: "w", backend: ExecSessionTerminalBackend(try await Self.flood(agent)), stallLimit: .seconds(60))
         let (client, output) = await terminal.attach()
         let pump = Task { await terminal.pump() }
         defer { pump.cancel() }
@@ -98,8 +99,8 @@ import Testing
         let owner = TerminalCaller(key: "token:owner", canWrite: true)
         let member = TerminalCaller(key: "token:member", canWrite: true)
         let viewer = TerminalCaller(key: "user:viewer", canWrite: false)
-        await #expect(throws: (any Error).self) { _ = try await hub.open(workspaceID: "w", backend: HostStreamTerminalBackend(try await Self.flood(agent)), owner: viewer) }
-        let terminal = try await hub.open(workspaceID: "w", backend: HostStreamTerminalBackend(try await agent.open(.exec(ExecRequest(argv: ["sleep", "30"])))),
+        await #expect(throws: (any Error).self) { _ = try await hub.open(workspaceID: "w", backend: ExecSessionTerminalBackend(try await Self.flood(agent)), owner: viewer) }
+        let terminal = try await hub.open(workspaceID: "w", backend: ExecSessionTerminalBackend(ExecSession(stream: try await agent.open(.exec(ExecRequest(argv: ["sleep", "30"]))), pty: false)),
                                           owner: owner)
         #expect(await hub.terminal(terminal.id, workspaceID: "w", for: owner)?.1 == .owner)
         for other in [member, viewer] {

@@ -1,3 +1,4 @@
+import HearthControlPlane
 import HearthCore
 import HearthRuntime
 @testable import HearthServer
@@ -25,11 +26,11 @@ import Testing
         let stream = try await first.open(.exec(ExecRequest(argv: ["/bin/sh"], pty: PTYSize(rows: 24, cols: 80), session: key)))
         let second = Mutex<AgentConnection?>(nil)
         let reattaches = Mutex(0)
-        let terminal = Terminal(id: 1, workspaceID: "w", backend: HostStreamTerminalBackend(stream)) {
+        let terminal = Terminal(id: 1, workspaceID: "w", backend: ExecSessionTerminalBackend(ExecSession(stream: stream, pty: true))) {
             reattaches.withLock { $0 += 1 }
             let agent = try await InProcessAgent.connect()
             second.withLock { $0 = agent }
-            return HostStreamTerminalBackend(try await agent.open(.attachTerminal(session: key)))
+            return ExecSessionTerminalBackend(ExecSession(stream: try await agent.open(.attachTerminal(session: key)), pty: true))
         }
         let (client, output) = await terminal.attach()
         var iterator = output.makeAsyncIterator()
@@ -63,7 +64,7 @@ import Testing
     @Test func withoutAWayBackTheTerminalEndsAsBefore() async throws {
         let agent = try await InProcessAgent.connect()
         let stream = try await agent.open(.exec(ExecRequest(argv: ["sleep", "30"])))
-        let terminal = Terminal(id: 1, workspaceID: "w", backend: HostStreamTerminalBackend(stream)) {
+        let terminal = Terminal(id: 1, workspaceID: "w", backend: ExecSessionTerminalBackend(ExecSession(stream: stream, pty: true))) {
             throw HearthError(.conflict, "the workspace is deleted")
         }
         let (_, output) = await terminal.attach()

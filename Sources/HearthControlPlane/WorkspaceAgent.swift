@@ -1,0 +1,127 @@
+public import HearthCore
+package import HearthRuntime
+import HearthWire
+
+/// The typed face of one running workspace's agent. Routes ask it for files, processes, ports and
+/// tunnels; the wire protocol (requests, replies, control frames, credit) stops here, and every
+/// `WireError` becomes a `HearthError` once, in `HearthError(agent:)`.
+///
+/// Get one from `WorkspaceManager.agent(for:)` after resolving the workspace once per request.
+public struct WorkspaceAgent: Sendable {
+    public let workspaceID: String
+    let connection: AgentConnection
+
+    package init(workspaceID: String, connection: AgentConnection) {
+        self.workspaceID = workspaceID
+        self.connection = connection
+    }
+
+    // MARK: Files
+
+    public func list(_ path: String) async throws -> [WorkspaceFile] {
+        guard case .directory(let entries) = try await call(.listDirectory(path: path)) else { throw Self.unexpected }
+        return entries.map(WorkspaceFile.init)
+    }
+
+    public func stat(_ path: String) async throws -> WorkspaceFile {
+        guard case .file(let stat) = try await call(.stat(path: path)) else { throw Self.unexpected }
+        return WorkspaceFile(stat)
+    }
+
+    public func remove(_ path: String, recursive: Bool) async throws {
+        _ = try await call(.remove(path: path, recursive: recursive))
+    }
+
+    public func makeDirectory(_ path: String, parents: Bool = true) async throws {
+        _ = try await call(.makeDirectory(path: path, parents: parents))
+    }
+
+    public func move(from: String, to: String, overwrite: Bool) async throws {
+        _ = try await call(.move(from: from, to: to, overwrite: overwrite))
+    }
+
+    /// Opens a file for reading: its stat first (the agent sends it before any byte), then its bytes.
+    public func read(_ path: String) async throws -> FileContent {
+        let stream = try await HearthError.mapping { try await connection.open(.readFile(path: path, offset: nil, length: nil)) }
+        do {
+            for try await event in stream {
+                if case .control(.result(.file(let stat))) = event {
+                    return FileContent(file: WorkspaceFile(stat), bytes: AgentByteStream(stream))
+                }
+                if case .control(.failed(let error)) = event { throw AgentError(error) }
+            }
+            throw HearthError.agentWentAway
+        } catch {
+            stream.close()
+            throw error is CancellationError ? error : HearthError.from(error)
+        }
+    }
+
+    /// Opens a file for writing. The agent replaces it atomically when the upload finishes; with
+    /// `ifUnchangedSince` (an mtime the client saw), the agent itself refuses the replacement if the
+    /// file changed since, under the same lock as the rename, so two such writes cannot both win.
+    public func write(_ path: String, mode: UInt32? = nil, ifUnchangedSince mtime: Double? = nil) async throws -> FileUpload {
+        if let mtime {
+            guard mtime.isFinite else { throw HearthError(.invalidArgument, "if_mtime must be a finite number") }
+            guard (connection.peer?.version ?? 0) >= WireVersion.conditionalWrite else {
+                throw HearthError(.conflict, "the workspace agent is too old to save only if the file is unchanged; restart the workspace",
+                                  detail: "agent version \(connection.peer?.version ?? 0)")
+            }
+        }
+        let request = Request.writeFile(path: path, mode: mode, createParents: true, ifUnchangedSince: mtime)
+        return FileUpload(try await HearthError.mapping { try await connection.open(request) })
+    }
+
+    // MARK: Processes, ports, tunnels
+
+    public func exec(_ command: ExecCommand) async throws -> ExecSession {
+        let stream = try await HearthError.mapping { try await connection.open(.exec(command.wire)) }
+        return ExecSession(stream: stream, pty: command.pty != nil)
+    }
+
+    /// Re-binds a detachable terminal (an exec with `session`) whose session went away, for
+    /// example across a pause: the process's output while unbound comes first.
+    public func attachTerminal(session: String) async throws -> ExecSession {
+        let stream = try await HearthError.mapping { try await connection.open(.attachTerminal(session: session)) }
+        return ExecSession(stream: stream, pty: true)
+    }
+
+    public func ports() async throws -> [WorkspacePort] {
+        guard case .ports(let ports) = try await call(.listPorts) else { throw Self.unexpected }
+        return ports.map { WorkspacePort(port: $0.port, address: $0.address, family: $0.family) }
+    }
+
+    /// A TCP connection to `port` on the workspace's loopback, once the agent has connected it.
+    public func tunnel(port: UInt16) async throws -> TunnelStream {
+        let stream = try await HearthError.mapping { try await connection.open(.tunnel(port: port)) }
+        do {
+            for try await event in stream {
+                if case .control(.result(.ok)) = event { return AgentByteStream(stream) }
+                if case .control(.failed(let error)) = event {
+                    if error.code == .connectionRefused {
+                        throw HearthError(.agentUnavailable, "nothing is listening on port \(port) in this workspace", detail: error.message)
+                    }
+                    throw AgentError(error)
+                }
+            }
+            throw HearthError.agentWentAway
+        } catch {
+            stream.close()
+            throw error is CancellationError ? error : HearthError.from(error)
+        }
+    }
+
+    private func call(_ request: Request) async throws -> Reply {
+        try await HearthError.mapping { try await connection.call(request) }
+    }
+
+    static let unexpected = HearthError(.internal, "unexpected agent reply")
+}
+
+/// A file being read: what it is, and its bytes.
+public struct FileContent: Sendable {
+    public let file: WorkspaceFile
+    public let bytes: AgentByteStream
+}
+
+public typealias TunnelStream = AgentByteStream
