@@ -1,8 +1,6 @@
 public import HearthAgentCore
 import Foundation
 import HearthCore
-import HearthRuntime
-import HearthWire
 
 /// The tools an agent runs inside its workspace, through the workspace's agent (exec with an argv,
 /// never a shell line built on the host): `bash`, `read_file`, `write_file`, `edit_file`,
@@ -143,7 +141,7 @@ public struct AgentWorkspaceTools: ToolRunner {
     struct ExecResult {
         var stdout: HeadTailBuffer
         var stderr: HeadTailBuffer
-        var exit: ExitStatus
+        var exit: ExecExit
     }
 
     func write(_ path: String, _ content: String) async throws {
@@ -153,31 +151,31 @@ public struct AgentWorkspaceTools: ToolRunner {
     }
 
     func exec(_ argv: [String], stdin: [UInt8] = [], timeoutSeconds: Int, limit: Int = AgentWorkspaceTools.outputLimit) async throws -> ExecResult {
-        let request = ExecRequest(argv: argv, env: ["HOME": "/root", "PATH": "/usr/local/bin:/usr/bin:/bin", "TERM": "dumb"], cwd: Self.workspaceRoot,
+        let command = ExecCommand(argv: argv, env: ["HOME": "/root", "PATH": "/usr/local/bin:/usr/bin:/bin", "TERM": "dumb"], cwd: Self.workspaceRoot,
                                   timeoutMs: UInt64(timeoutSeconds) * 1000)
-        let stream = try await workspaces.openStream(workspaceId, .exec(request))
-        defer { stream.close() }
+        let agent = try await workspaces.agent(for: try await workspaces.resolveWorkspace(granted: workspaceId))
+        let session = try await agent.exec(command)
+        defer { session.close() }
         do {
-            if !stdin.isEmpty { _ = try await stream.send(.stdin, stdin) }
-            try await stream.sendEOF(.stdin)
-            var result = ExecResult(stdout: HeadTailBuffer(limit: limit), stderr: HeadTailBuffer(limit: Self.outputLimit), exit: ExitStatus(code: -1))
-            // A cancelled turn ends this iteration at once (HostStream is cancellation-aware).
-            for try await event in stream {
+            if !stdin.isEmpty { try await session.send(stdin) }
+            try await session.sendEOF()
+            var result = ExecResult(stdout: HeadTailBuffer(limit: limit), stderr: HeadTailBuffer(limit: Self.outputLimit), exit: ExecExit(code: -1))
+            // A cancelled turn ends this iteration at once (the session is cancellation-aware).
+            for try await event in session {
                 switch event {
-                case .data(.stdout, let bytes), .data(.bytes, let bytes): result.stdout.append(bytes)
-                case .data(.stderr, let bytes): result.stderr.append(bytes)
-                case .control(.exited(let status)):
-                    result.exit = status
+                case .stdout(let bytes): result.stdout.append(bytes)
+                case .stderr(let bytes): result.stderr.append(bytes)
+                case .exited(let exit):
+                    result.exit = exit
                     return result
-                case .control(.failed(let error)):
-                    throw HearthError(.agentUnavailable, "the workspace refused the command", detail: "\(error)")
+                case .failed(let error): throw error
                 default: continue
                 }
             }
             throw HearthError(.agentUnavailable, "the workspace ended the command without an exit status")
         } catch {
-            // The turn was cancelled: kill the command's whole process group before dropping the stream.
-            if Task.isCancelled { try? await stream.sendControl(.signal(9)) }
+            // The turn was cancelled: kill the command's whole process group before dropping the session.
+            if Task.isCancelled { try? await session.signal(9) }
             throw error
         }
     }

@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import HearthAgentCore
+public import HearthAgentCore
 import HearthAgents
 import HearthControlPlane
 import HearthProviders

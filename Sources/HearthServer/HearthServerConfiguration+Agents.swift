@@ -1,5 +1,5 @@
-import Foundation
-import HearthControlPlane
+public import Foundation
+public import HearthControlPlane
 
 /// How agent sessions run in this server. Tests inject the driver, the clock and the load probe.
 public struct AgentSessionOptions: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import HearthAPI
 import HearthControlPlane
 import HearthCore
+import HearthIdentity
 import Hummingbird
 
 /// `/v1/agent-providers/{name}`: a tenant admin sets the tenant's provider records (kind,

@@ -1,6 +1,7 @@
 import Foundation
 import HearthControlPlane
 import HearthCore
+import HearthIdentity
 import Hummingbird
 import Logging
 

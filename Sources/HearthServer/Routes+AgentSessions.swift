@@ -2,6 +2,7 @@ import Foundation
 import HearthAPI
 import HearthControlPlane
 import HearthCore
+import HearthIdentity
 import HTTPTypes
 import Hummingbird
 
