@@ -253,3 +253,19 @@ public struct AgentEventSubscription: AsyncSequence, Sendable {
         AsyncIterator(store: store, sessionId: sessionId, delivered: Swift.max(0, after), live: live.makeAsyncIterator(), subscriber: subscriber)
     }
 }
+
+/// A resume cursor from a client (`Last-Event-ID`): 1 to 19 ASCII digits that fit an Int64.
+public enum AgentEventCursor {
+    public static func parse(_ text: String) -> Int64? {
+        let digits = Array(text.utf8)
+        guard (1...19).contains(digits.count), digits.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+        var value: Int64 = 0
+        for digit in digits {
+            let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times.addingReportingOverflow(Int64(digit - 0x30))
+            if overflow1 || overflow2 { return nil }
+            value = sum
+        }
+        return value
+    }
+}

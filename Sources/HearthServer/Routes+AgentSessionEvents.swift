@@ -49,22 +49,10 @@ struct AgentSessionEventStream {
     /// Absent or empty is the start; anything but 1 to 19 ASCII digits fitting Int64 is refused.
     static func cursor(header: String?, query: String?) throws -> Int64 {
         guard let text = header ?? query, !text.isEmpty else { return 0 }
-        guard let value = parseSequence(text) else {
+        guard let value = AgentEventCursor.parse(text) else {
             throw HearthError(.invalidArgument, "Last-Event-ID must be a decimal event number")
         }
         return value
     }
 
-    static func parseSequence(_ text: String) -> Int64? {
-        let digits = Array(text.utf8)
-        guard (1...19).contains(digits.count), digits.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
-        var value: Int64 = 0
-        for digit in digits {
-            let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = times.addingReportingOverflow(Int64(digit - 0x30))
-            if overflow1 || overflow2 { return nil }
-            value = sum
-        }
-        return value
-    }
 }
