@@ -129,7 +129,7 @@ let package = Package(
         // Workspace lifecycle: persisted state machine, warm pool, reconciliation. Executes typed actions.
         .target(
             name: "HearthControlPlane",
-            dependencies: ["HearthWire",
+            dependencies: ["HearthWire", "HearthAgentCore",
                 "HearthCore", "HearthRuntime", "HearthImages",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -179,6 +179,8 @@ let package = Package(
             dependencies: [.product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
                 "HearthCore", "HearthAPI", "HearthControlPlane", "HearthImages",
                 "HearthIdentity", "HearthAudit", "HearthSessions", "HearthNetwork",
+                "HearthAgentCore", "HearthAgents", "HearthProviders", "HearthScrub",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -334,7 +336,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HearthGVisorTests",
-            dependencies: ["HearthAPI", "HearthCore", "HearthWire", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), "HearthGVisor", "HearthImages", "HearthRuntime", "HearthControlPlane", "HearthServer", "HearthClient", "HearthServerTestKit",
+            dependencies: ["HearthAPI", "HearthCore", "HearthWire", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), "HearthGVisor", "HearthImages", "HearthRuntime", "HearthControlPlane", "HearthServer", "HearthClient", "HearthServerTestKit", "HearthAgentCore", "HearthLLMTestKit",
                            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             exclude: ["Golden"]

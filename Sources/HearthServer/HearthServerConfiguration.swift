@@ -27,6 +27,8 @@ public struct HearthServerConfiguration: Sendable {
     public var webDirectory: String?
     /// Timeouts, connection caps, rate limits and trusted proxies.
     public var limits = ServerLimits()
+    /// Agent sessions (issue 18): driver, clock, load probe, admission threshold.
+    public var agents = AgentSessionOptions()
 
     /// The runtimes come separately (`HearthService.make(_:runtimes:…)`): the composition root
     /// (`HearthHost`, or a test kit) chooses and probes them.

@@ -30,6 +30,9 @@ public struct HearthService: Sendable {
     /// Workspace networks (`--network on`); nil keeps every workspace without a network.
     public let network: WorkspaceNetworks?
     public var terminals: TerminalHub { sessions.terminals }
+    /// Agent sessions (issue 18); its runner is a Service of the application's group.
+    public let agentSessions: AgentSessionManager
+    let agentKeys: any AgentKeySealer
     let previewGrants = PreviewGrants()
     let logger: Logger
     let prometheus: PrometheusCollectorRegistry
@@ -78,8 +81,10 @@ public struct HearthService: Sendable {
                                      detail: "\(entry.kind.rawValue) \(entry.destination): \(entry.rule)")
             }
         }
+        let (agentSessions, agentKeys) = try makeAgentSessions(configuration, workspaces: manager, identity: identity, audit: audit, logger: logger)
         return HearthService(configuration: configuration, manager: manager, registry: registry, tokenPath: tokenPath,
-                             identity: identity, audit: audit, sessions: SessionHub(logger: logger), network: network, logger: logger,
+                             identity: identity, audit: audit, sessions: SessionHub(logger: logger), network: network,
+                             agentSessions: agentSessions, agentKeys: agentKeys, logger: logger,
                              prometheus: prometheus, metrics: metrics)
     }
 
@@ -126,6 +131,7 @@ public struct HearthService: Sendable {
         ImageRoutes(images: manager.images, identity: identity, auditor: auditor).register(on: v1)
         IdentityRoutes(identity: identity, auditor: auditor, cookies: cookies).register(on: router)
         AuditRoutes(log: audit).register(on: router)
+        AgentSessionRoutes(sessions: agentSessions, keys: agentKeys, auditor: auditor).register(on: v1)
         previews.register(on: router)
         WebAssets.register(on: router, configuredDirectory: configuration.webDirectory)
 
@@ -160,7 +166,7 @@ public struct HearthService: Sendable {
             router: router,
             server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hearth"),
-            services: [sessions],
+            services: [sessions, agentSessions.runner],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
@@ -168,6 +174,7 @@ public struct HearthService: Sendable {
     /// Reconciles, then serves until SIGINT/SIGTERM. Sandboxes outlive the server and are re-adopted next start.
     public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let report = await manager.reconcile()
+        try await agentSessions.recover()
         logger.info("hearth ready", metadata: ["data.dir": "\(configuration.dataDirectory)", "runtime.default": "\(registry.defaultRuntime?.rawValue ?? "none")",
                                                "reconcile.adopted": "\(report.adopted.count)"])
         var services: [any Service] = [application(onServerRunning: onServerRunning)]

@@ -1,0 +1,166 @@
+public import Foundation
+
+/// `/v1/agent-sessions`, `/v1/agent-providers` and `/v1/system` (issue 18).
+extension API {
+    public struct CreateAgentSessionBody: Codable, Sendable {
+        public var provider: String
+        public var model: String
+        /// An existing workspace (id or name); absent makes a new one from `new_workspace`.
+        public var workspace: String?
+        public var new_workspace: CreateWorkspaceBody?
+        public var system_prompt: String?
+        /// Default 72 h; from 300 (5 min) to 604800 (7 days).
+        public var idle_timeout_seconds: Int?
+        /// `pause` (default) or `delete`: what an idle timeout does to the workspace.
+        public var on_idle: String?
+        public var budget_tokens: Int?
+
+        public init(provider: String, model: String, workspace: String? = nil, new_workspace: CreateWorkspaceBody? = nil,
+                    system_prompt: String? = nil, idle_timeout_seconds: Int? = nil, on_idle: String? = nil, budget_tokens: Int? = nil) {
+            self.provider = provider
+            self.model = model
+            self.workspace = workspace
+            self.new_workspace = new_workspace
+            self.system_prompt = system_prompt
+            self.idle_timeout_seconds = idle_timeout_seconds
+            self.on_idle = on_idle
+            self.budget_tokens = budget_tokens
+        }
+    }
+
+    public struct AgentSessionBody: Codable, Sendable, Equatable {
+        public var id: String
+        public var provider: String
+        public var model: String
+        public var workspace: String
+        public var system_prompt: String
+        public var idle_timeout_seconds: Int
+        public var on_idle: String
+        public var budget_tokens: Int?
+        public var tokens_used: Int
+        /// idle, busy or ended.
+        public var state: String
+        public var end_reason: String?
+        public var created_at: Date
+        public var last_activity_at: Date
+
+        public init(id: String, provider: String, model: String, workspace: String, system_prompt: String, idle_timeout_seconds: Int,
+                    on_idle: String, budget_tokens: Int?, tokens_used: Int, state: String, end_reason: String?, created_at: Date,
+                    last_activity_at: Date) {
+            self.id = id
+            self.provider = provider
+            self.model = model
+            self.workspace = workspace
+            self.system_prompt = system_prompt
+            self.idle_timeout_seconds = idle_timeout_seconds
+            self.on_idle = on_idle
+            self.budget_tokens = budget_tokens
+            self.tokens_used = tokens_used
+            self.state = state
+            self.end_reason = end_reason
+            self.created_at = created_at
+            self.last_activity_at = last_activity_at
+        }
+    }
+
+    public struct AgentSessionList: Codable, Sendable {
+        public var sessions: [AgentSessionBody]
+        public init(sessions: [AgentSessionBody]) { self.sessions = sessions }
+    }
+
+    public struct AgentMessageBody: Codable, Sendable {
+        public var text: String
+        public init(text: String) { self.text = text }
+    }
+
+    /// The answer to a sent message: the stored event's sequence number (resume the stream after it).
+    public struct AgentMessageAccepted: Codable, Sendable {
+        public var seq: Int64
+        public var duplicate: Bool
+        public init(seq: Int64, duplicate: Bool) {
+            self.seq = seq
+            self.duplicate = duplicate
+        }
+    }
+
+    public struct AgentCancelled: Codable, Sendable {
+        public var cancelled: Bool
+        public init(cancelled: Bool) { self.cancelled = cancelled }
+    }
+
+    /// One stored event, as the transcript export and the SSE `data:` carry it.
+    public struct AgentEventBody: Codable, Sendable, Equatable {
+        public var seq: Int64
+        public var type: String
+        /// The event's JSON object, as text.
+        public var data: String
+        public var at: Date
+        public init(seq: Int64, type: String, data: String, at: Date) {
+            self.seq = seq
+            self.type = type
+            self.data = data
+            self.at = at
+        }
+    }
+
+    public struct AgentTranscript: Codable, Sendable {
+        public var session: AgentSessionBody
+        public var events: [AgentEventBody]
+        public init(session: AgentSessionBody, events: [AgentEventBody]) {
+            self.session = session
+            self.events = events
+        }
+    }
+
+    /// A provider record as set by a tenant admin. `api_key` is write-only: never returned.
+    public struct AgentProviderBody: Codable, Sendable {
+        public var kind: String
+        public var base_url: String
+        public var api_key: String?
+        public init(kind: String, base_url: String, api_key: String? = nil) {
+            self.kind = kind
+            self.base_url = base_url
+            self.api_key = api_key
+        }
+    }
+
+    public struct AgentProviderView: Codable, Sendable, Equatable {
+        public var name: String
+        public var kind: String
+        public var base_url: String
+        public var has_key: Bool
+        public var updated_at: Date
+        public init(name: String, kind: String, base_url: String, has_key: Bool, updated_at: Date) {
+            self.name = name
+            self.kind = kind
+            self.base_url = base_url
+            self.has_key = has_key
+            self.updated_at = updated_at
+        }
+    }
+
+    public struct AgentProviderList: Codable, Sendable {
+        public var providers: [AgentProviderView]
+        public init(providers: [AgentProviderView]) { self.providers = providers }
+    }
+
+    public struct SystemBody: Codable, Sendable {
+        public var memory_total_bytes: UInt64
+        public var memory_available_bytes: UInt64
+        /// Used memory as a fraction, 0...1.
+        public var memory_pressure: Double
+        public var load1: Double
+        public var agent_sessions: Int
+        /// New sessions are refused above this pressure.
+        public var admission_threshold: Double
+        public init(memory_total_bytes: UInt64, memory_available_bytes: UInt64, memory_pressure: Double, load1: Double, agent_sessions: Int,
+                    admission_threshold: Double) {
+            self.memory_total_bytes = memory_total_bytes
+            self.memory_available_bytes = memory_available_bytes
+            self.memory_pressure = memory_pressure
+            self.load1 = load1
+            self.agent_sessions = agent_sessions
+            self.admission_threshold = admission_threshold
+        }
+    }
+}

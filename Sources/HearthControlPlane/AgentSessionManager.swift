@@ -1,0 +1,208 @@
+import Foundation
+import HearthCore
+public import Logging
+import GRDB
+
+/// What a new session is made of, parsed and authorized by the API layer.
+public struct CreateAgentSession: Sendable {
+    public var tenantId: String
+    public var userId: String
+    public var provider: String
+    public var model: String
+    /// An existing workspace of the tenant (id or name); nil makes a new one.
+    public var workspace: String?
+    /// Used when `workspace` is nil.
+    public var newWorkspace: CreateWorkspace?
+    public var systemPrompt: String
+    public var idleTimeoutSeconds: Int
+    public var onIdle: AgentSessionRecord.OnIdle
+    public var budgetTokens: Int?
+
+    public init(tenantId: String, userId: String, provider: String, model: String, workspace: String? = nil, newWorkspace: CreateWorkspace? = nil,
+                systemPrompt: String = "", idleTimeoutSeconds: Int = AgentSessionRecord.defaultIdleTimeout, onIdle: AgentSessionRecord.OnIdle = .pause,
+                budgetTokens: Int? = nil) {
+        self.tenantId = tenantId
+        self.userId = userId
+        self.provider = provider
+        self.model = model
+        self.workspace = workspace
+        self.newWorkspace = newWorkspace
+        self.systemPrompt = systemPrompt
+        self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.onIdle = onIdle
+        self.budgetTokens = budgetTokens
+    }
+}
+
+/// How loaded this host is, for `GET /v1/system` and admission.
+public struct SystemLoad: Sendable, Equatable {
+    public var memoryTotalBytes: UInt64
+    public var memoryAvailableBytes: UInt64
+    public var load1: Double
+
+    public init(memoryTotalBytes: UInt64, memoryAvailableBytes: UInt64, load1: Double) {
+        self.memoryTotalBytes = memoryTotalBytes
+        self.memoryAvailableBytes = memoryAvailableBytes
+        self.load1 = load1
+    }
+
+    /// Used memory as a fraction of total, 0...1.
+    public var memoryPressure: Double {
+        guard memoryTotalBytes > 0 else { return 0 }
+        let used = memoryTotalBytes - min(memoryAvailableBytes, memoryTotalBytes)
+        return Double(used) / Double(memoryTotalBytes)
+    }
+}
+
+/// New sessions were refused because the host is short of memory. `retryAfterSeconds` is when to come back.
+public struct AgentAdmissionRefused: Error, Sendable {
+    public var pressure: Double
+    public var retryAfterSeconds: Int
+}
+
+/// Sessions in the control plane: create, send, cancel, list, get, delete, idle timeout and
+/// recovery after a crash. Every reference is looked up within the caller's tenant.
+public actor AgentSessionManager {
+    public nonisolated let events: AgentEventHub
+    public nonisolated let runner: AgentSessionRunner
+    let workspaces: WorkspaceManager
+    let clock: any AgentClock
+    let systemLoad: @Sendable () -> SystemLoad
+    let logger: Logger
+    /// Above this used-memory fraction new sessions are refused.
+    public nonisolated let admissionThreshold: Double
+
+    public nonisolated var store: AgentSessionStore { events.store }
+
+    public init(events: AgentEventHub, runner: AgentSessionRunner, workspaces: WorkspaceManager, clock: any AgentClock = SystemAgentClock(),
+                systemLoad: @escaping @Sendable () -> SystemLoad = SystemLoadProbe.read, admissionThreshold: Double = 0.9, logger: Logger) {
+        self.events = events
+        self.runner = runner
+        self.workspaces = workspaces
+        self.clock = clock
+        self.systemLoad = systemLoad
+        self.admissionThreshold = admissionThreshold
+        self.logger = logger
+    }
+
+    public nonisolated func load() -> SystemLoad { systemLoad() }
+
+    public func create(_ request: CreateAgentSession) async throws -> AgentSessionRecord {
+        let load = systemLoad()
+        if load.memoryPressure > admissionThreshold {
+            logger.notice("agent session refused: memory pressure", metadata: ["tenant.id": "\(request.tenantId)", "system.memory_pressure": "\(load.memoryPressure)"])
+            throw AgentAdmissionRefused(pressure: load.memoryPressure, retryAfterSeconds: 30)
+        }
+        guard AgentSessionRecord.idleTimeoutRange.contains(request.idleTimeoutSeconds) else {
+            throw HearthError(.invalidArgument, "idle_timeout_seconds must be between 300 and 604800")
+        }
+        if let budget = request.budgetTokens, budget <= 0 { throw HearthError(.invalidArgument, "budget_tokens must be positive") }
+        guard try store.provider(tenantId: request.tenantId, name: request.provider) != nil else {
+            throw HearthError(.notFound, "no provider \(request.provider) in this tenant")
+        }
+        let workspaceId: String
+        if let ref = request.workspace {
+            workspaceId = try await workspaces.resolve(ref, tenantId: request.tenantId)
+        } else {
+            var create = request.newWorkspace ?? CreateWorkspace()
+            create.tenantId = request.tenantId
+            guard case .workspace(let made) = try await workspaces.perform(.create(create)) else {
+                throw HearthError(.internal, "the workspace was not made")
+            }
+            workspaceId = made.id
+        }
+        let now = clock.now()
+        let session = AgentSessionRecord(id: AgentSessionRecord.newID(), tenantId: request.tenantId, userId: request.userId, provider: request.provider,
+                                         model: request.model, workspaceId: workspaceId, systemPrompt: request.systemPrompt,
+                                         idleTimeoutSeconds: request.idleTimeoutSeconds, onIdle: request.onIdle, budgetTokens: request.budgetTokens,
+                                         tokensUsed: 0, state: .idle, endReason: nil, createdAt: now, lastActivityAt: now)
+        try store.insert(session)
+        try events.append(session.id, .status, ["status": .string("created"), "workspace": .string(workspaceId), "model": .string(request.model)])
+        logger.info("agent session created", metadata: ["agent.session": "\(session.id)", "tenant.id": "\(session.tenantId)", "workspace.id": "\(workspaceId)"])
+        return session
+    }
+
+    public func get(_ id: String, tenantId: String) throws -> AgentSessionRecord {
+        guard let session = try store.session(id, tenantId: tenantId) else { throw HearthError(.notFound, "no agent session \(id)") }
+        return session
+    }
+
+    public func list(tenantId: String) throws -> [AgentSessionRecord] { try store.sessions(tenantId: tenantId) }
+
+    /// Stores the user's message (once per idempotency key) and starts a turn. A repeated key
+    /// returns the first message's event and starts nothing.
+    public func send(_ id: String, tenantId: String, text: String, idempotencyKey: String?) throws -> (event: AgentEvent, duplicate: Bool) {
+        let session = try get(id, tenantId: tenantId)
+        guard session.state != .ended else { throw HearthError(.conflict, "the session has ended") }
+        if let idempotencyKey, let earlier = try duplicate(of: idempotencyKey, in: id) { return (earlier, true) }
+        guard session.state == .idle, !runner.isRunning(id) else { throw HearthError(.conflict, "a turn is running; cancel it or wait") }
+        let (event, duplicate) = try events.appendMessage(id, ["role": .string("user"), "text": .string(text)], idempotencyKey: idempotencyKey)
+        if duplicate { return (event, true) }
+        let busy = try store.update(id) { record in
+            record.state = .busy
+            record.lastActivityAt = clock.now()
+        }
+        try events.append(id, .agentBusy, [:])
+        guard runner.start(busy) else {
+            try store.update(id) { $0.state = .idle }
+            try events.append(id, .agentIdle, ["outcome": .string(AgentTurnOutcome.failed.rawValue)])
+            throw HearthError(.runtimeUnavailable, "the server is stopping")
+        }
+        return (event, false)
+    }
+
+    private func duplicate(of key: String, in id: String) throws -> AgentEvent? {
+        try store.db.read { db in
+            try AgentEvent.fetchOne(db, sql: """
+                SELECT e.* FROM agentEvent e JOIN agentIdempotency k ON k.sessionId = e.sessionId AND k.seq = e.seq
+                WHERE k.sessionId = ? AND k.key = ?
+                """, arguments: [id, key])
+        }
+    }
+
+    /// Cancels the running turn; false when none runs.
+    public func cancel(_ id: String, tenantId: String) throws -> Bool {
+        _ = try get(id, tenantId: tenantId)
+        return runner.cancel(id)
+    }
+
+    /// Deletes the session and its transcript. Its workspace stays.
+    public func delete(_ id: String, tenantId: String) throws {
+        _ = try get(id, tenantId: tenantId)
+        runner.cancel(id)
+        events.close(id)
+        try store.delete(id)
+        logger.info("agent session deleted", metadata: ["agent.session": "\(id)"])
+    }
+
+    /// Ends every idle session whose idle timeout has passed, pausing or deleting its workspace.
+    @discardableResult
+    public func sweepIdle() async -> [String] {
+        let now = clock.now()
+        guard let sessions = try? store.sessions() else { return [] }
+        var ended: [String] = []
+        for session in sessions where session.state == .idle && !runner.isRunning(session.id) {
+            let deadline = session.lastActivityAt.addingTimeInterval(TimeInterval(session.idleTimeoutSeconds))
+            guard deadline <= now else { continue }
+            do {
+                try store.update(session.id) { record in
+                    record.state = .ended
+                    record.endReason = "idle_timeout"
+                }
+                let action: WorkspaceAction = session.onIdle == .delete ? .delete(session.workspaceId) : .pause(session.workspaceId)
+                var workspaceOutcome = session.onIdle == .delete ? "deleted" : "paused"
+                do { _ = try await workspaces.perform(action) } catch {
+                    workspaceOutcome = "unchanged"
+                    logger.warning("idle session's workspace not changed", metadata: ["agent.session": "\(session.id)", "workspace.id": "\(session.workspaceId)",
+                                                                                       "error": "\(error)"])
+                }
+                try events.append(session.id, .exit, ["reason": .string("idle_timeout"), "workspace": .string(workspaceOutcome)])
+                logger.info("agent session ended: idle timeout", metadata: ["agent.session": "\(session.id)", "workspace.outcome": "\(workspaceOutcome)"])
+                ended.append(session.id)
+            } catch {
+                logger.error("idle session not ended", metadata: ["agent.session": "\(session.id)", "error": "\(error)"])
+            }
+        }
+        return ended
+    }
+}

@@ -1,0 +1,49 @@
+import Synchronization
+import HearthAudit
+import HearthControlPlane
+import HearthIdentity
+import Logging
+
+extension HearthService {
+    /// The agent sessions of a server: store beside the workspace database, key vault, hub, runner.
+    static func makeAgentSessions(_ configuration: HearthServerConfiguration, workspaces: WorkspaceManager, identity: IdentityStore,
+                                  audit: AuditLog, logger: Logger) throws -> (AgentSessionManager, any AgentKeySealer) {
+        let data = configuration.dataDirectory
+        let options = configuration.agents
+        let store = try AgentSessionStore(path: data + "/agent-sessions.sqlite")
+        let keys = try AgentKeyVault.loadOrCreate(dataDirectory: data)
+        let hub = AgentEventHub(store: store, clock: options.clock, queueLimit: options.readerQueueLimit, logger: logger)
+        // Each agent step (tool name and outcome) and each scrub (rule and target) is an audit
+        // event; never the content.
+        let environment = AgentTurnEnvironment(store: store, keys: keys, workspaces: workspaces, logger: logger) { session, action, target, result in
+            let tenant = (try? identity.tenant(id: session.tenantId))?.name ?? session.tenantId
+            do {
+                try audit.append(AuditRecord(tenant: tenant, actor: "agent:" + session.id, action: action, target: target, result: result,
+                                             detail: "user=\(session.userId)"))
+            } catch {
+                logger.error("audit event lost", metadata: ["audit.action": "\(action)", "error": "\(error)"])
+            }
+        }
+        let driver = options.driver?(environment) ?? defaultAgentDriver(environment, options: options)
+        let holder = ManagerHolder()
+        let runner = AgentSessionRunner(events: hub, driver: driver, logger: logger, sweepEvery: options.sweepEvery) {
+            await holder.manager?.sweepIdle()
+        }
+        let manager = AgentSessionManager(events: hub, runner: runner, workspaces: workspaces, clock: options.clock,
+                                          systemLoad: options.systemLoad, admissionThreshold: options.admissionThreshold, logger: logger)
+        holder.set(manager)
+        return (manager, keys)
+    }
+
+    static func defaultAgentDriver(_ environment: AgentTurnEnvironment, options: AgentSessionOptions) -> any AgentTurnDriver {
+        let makeLoop = options.loop ?? ProviderAgentLoop.factory(defaults: options.loopDefaults, logger: environment.logger)
+        return AgentLoopTurnDriver(environment: environment, makeLoop: makeLoop)
+    }
+}
+
+/// The runner's sweep reaches the manager that owns the runner.
+private final class ManagerHolder: Sendable {
+    private let box = Mutex<AgentSessionManager?>(nil)
+    var manager: AgentSessionManager? { box.withLock { $0 } }
+    func set(_ manager: AgentSessionManager) { box.withLock { $0 = manager } }
+}

@@ -1,0 +1,72 @@
+import AsyncHTTPClient
+public import HearthAgentCore
+import HearthAgents
+import HearthControlPlane
+import HearthProviders
+import HearthScrub
+import Logging
+import Synchronization
+
+/// How the server's turns call the model, beyond what a session says.
+public struct AgentLoopDefaults: Sendable {
+    /// `auto` in production; tests against the small model force calls with `required`.
+    public var toolChoice: ToolChoice = .auto
+    /// Offer no tools on the final step (for servers that cannot honour `tool_choice: none`).
+    public var finalStepWithoutTools = false
+    public var maxTokens: Int?
+    public var temperature: Double?
+    public var maxStepsPerTurn = 50
+    public init() {}
+}
+
+/// Composes each turn's loop: the session's provider client (OpenAI Chat Completions or Anthropic
+/// Messages at the record's base URL, the key opened on the host for this turn only, never logged:
+/// `ProviderKey` prints as a placeholder), the workspace tools, the guards, and the session's
+/// scrubber, kept in memory across turns so replacements stay stable within the session.
+final class ProviderAgentLoop: Sendable {
+    let http: HTTPClient
+    let defaults: AgentLoopDefaults
+    let logger: Logger
+    let scrubbers = Mutex<[String: ScrubSession]>([:])
+
+    init(defaults: AgentLoopDefaults, logger: Logger) {
+        self.http = Providers.makeHTTPClient()
+        self.defaults = defaults
+        self.logger = logger
+    }
+
+    static func factory(defaults: AgentLoopDefaults, logger: Logger) -> AgentTurnLoopFactory {
+        let composer = ProviderAgentLoop(defaults: defaults, logger: logger)
+        return { session, provider, key, tools in try composer.loop(session, provider, key, tools) }
+    }
+
+    func loop(_ session: AgentSessionRecord, _ record: AgentProviderRecord, _ key: String, _ tools: any ToolRunner) throws -> any AgentTurnLoop {
+        let endpoint = ProviderEndpoint(baseURL: record.baseURL, key: key.isEmpty ? nil : ProviderKey(key))
+        let provider: any ChatProvider = switch record.kind {
+        case .openai: try OpenAIChatProvider(endpoint: endpoint, client: http)
+        case .anthropic: try AnthropicMessagesProvider(endpoint: endpoint, client: http)
+        }
+        let configuration = AgentLoopConfiguration(
+            model: session.model, system: session.systemPrompt.isEmpty ? nil : session.systemPrompt,
+            budget: AgentBudget(maxStepsPerTurn: defaults.maxStepsPerTurn, maxTotalTokens: session.budgetTokens),
+            toolChoice: defaults.toolChoice, finalStep: defaults.finalStepWithoutTools ? .withoutTools : .toolChoiceNone,
+            maxTokens: defaults.maxTokens, temperature: defaults.temperature)
+        var logger = self.logger
+        logger[metadataKey: "agent.session"] = "\(session.id)"
+        return Turn(loop: AgentLoop(provider: provider, tools: tools, configuration: configuration, logger: logger), sessionId: session.id, composer: self)
+    }
+
+    struct Turn: AgentTurnLoop {
+        let loop: AgentLoop
+        let sessionId: String
+        let composer: ProviderAgentLoop
+
+        func runTurn(history: [ChatMessage], prompt: String, usage: TokenUsage,
+                     emit: @escaping @Sendable (AgentLoopEvent) async -> Void) async -> (outcome: TurnOutcome, usage: TokenUsage) {
+            var scrubber = composer.scrubbers.withLock { $0.removeValue(forKey: sessionId) } ?? ScrubSession()
+            let result = await loop.runTurn(history: history, prompt: prompt, usage: usage, scrubber: &scrubber, emit: emit)
+            composer.scrubbers.withLock { $0[sessionId] = scrubber }
+            return (result.outcome, result.usage)
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import HearthAPI
+import HearthControlPlane
+import HearthCore
+import HearthIdentity
+import Hummingbird
+
+/// `/v1/agent-providers/{name}`: a tenant admin sets the tenant's provider records (kind,
+/// base URL, key). The key is sealed before it is stored and is never returned, logged or audited.
+struct AgentProviderRoutes {
+    let store: AgentSessionStore
+    let keys: any AgentKeySealer
+    let auditor: Auditor
+
+    func register(on group: RouterGroup<HearthContext>) {
+        let (store, keys, auditor) = (self.store, self.keys, self.auditor)
+        group.put("agent-providers/:name") { request, context in
+            let admin = try context.admin()
+            let name = try context.parameters.require("name")
+            let body = try await request.decode(as: API.AgentProviderBody.self, context: context)
+            let record = try await auditor.around(context, "agent_provider.set", target: name, detail: body.kind + " " + body.base_url) {
+                guard Self.isValidName(name) else { throw HearthError(.invalidArgument, "a provider name is 1-63 lowercase letters, digits and dashes") }
+                guard let kind = AgentProviderRecord.Kind(rawValue: body.kind) else { throw HearthError(.invalidArgument, "kind is openai or anthropic") }
+                guard Self.isValidBaseURL(body.base_url) else { throw HearthError(.invalidArgument, "base_url must be an http or https URL of at most 2048 bytes") }
+                let existing = try store.provider(tenantId: admin.tenantId, name: name)
+                let sealed: Data
+                if let key = body.api_key {
+                    guard key.utf8.count <= 4096 else { throw HearthError(.invalidArgument, "api_key is at most 4096 bytes") }
+                    sealed = try keys.seal(key, tenantId: admin.tenantId)
+                } else if let existing {
+                    sealed = existing.sealedKey
+                } else {
+                    sealed = try keys.seal("", tenantId: admin.tenantId)
+                }
+                let record = AgentProviderRecord(tenantId: admin.tenantId, name: name, kind: kind, baseURL: body.base_url, sealedKey: sealed, updatedAt: Date())
+                try store.upsert(record)
+                return record
+            }
+            return try json(Self.view(record, keys: keys))
+        }
+        group.get("agent-providers") { _, context in
+            let tenant = try context.caller().tenantId
+            return try json(API.AgentProviderList(providers: try store.providers(tenantId: tenant).map { Self.view($0, keys: keys) }))
+        }
+        group.delete("agent-providers/:name") { _, context in
+            let admin = try context.admin()
+            let name = try context.parameters.require("name")
+            try await auditor.around(context, "agent_provider.delete", target: name) {
+                guard try store.deleteProvider(tenantId: admin.tenantId, name: name) else { throw HearthError(.notFound, "no provider \(name.prefix(64))") }
+            }
+            return Response(status: .noContent)
+        }
+    }
+
+    static func view(_ record: AgentProviderRecord, keys: any AgentKeySealer) -> API.AgentProviderView {
+        let hasKey = ((try? keys.unseal(record.sealedKey, tenantId: record.tenantId)) ?? "").isEmpty == false
+        return API.AgentProviderView(name: record.name, kind: record.kind.rawValue, base_url: record.baseURL, has_key: hasKey, updated_at: record.updatedAt)
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        (1...63).contains(name.utf8.count) && name.utf8.allSatisfy { (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2d }
+    }
+
+    static func isValidBaseURL(_ text: String) -> Bool {
+        guard text.utf8.count <= 2048, let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty else { return false }
+        return url.user == nil && url.password == nil
+    }
+}

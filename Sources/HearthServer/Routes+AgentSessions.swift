@@ -1,0 +1,143 @@
+import Foundation
+import HearthAPI
+import HearthControlPlane
+import HearthCore
+import HearthIdentity
+import HTTPTypes
+import Hummingbird
+
+/// `/v1/agent-sessions`, `/v1/agent-providers` and `/v1/system`: parse, authorize (within the
+/// caller's tenant: another tenant's session is 404), hand one call to `AgentSessionManager`.
+struct AgentSessionRoutes {
+    let sessions: AgentSessionManager
+    let keys: any AgentKeySealer
+    let auditor: Auditor
+
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    static let lastEventID = HTTPField.Name("Last-Event-ID")!
+    /// A user message is at most this many bytes.
+    static let maxMessageBytes = 256 * 1024
+
+    func register(on group: RouterGroup<HearthContext>) {
+        let sessions = self.sessions
+        let auditor = self.auditor
+        group.post("agent-sessions") { request, context in
+            let body = try await request.decode(as: API.CreateAgentSessionBody.self, context: context)
+            let writer = try context.writer()
+            let create = try Self.parse(body, tenantId: writer.tenantId, userId: writer.userId, byOperator: writer.isOperator)
+            do {
+                let session = try await auditor.around(context, "agent_session.create", target: body.provider + "/" + body.model) {
+                    try await sessions.create(create)
+                }
+                return try json(Self.body(session), status: .created)
+            } catch let refused as AgentAdmissionRefused {
+                return try Self.refuse(refused)
+            }
+        }
+        group.get("agent-sessions") { _, context in
+            let all = try await sessions.list(tenantId: try context.caller().tenantId)
+            return try json(API.AgentSessionList(sessions: all.map(Self.body)))
+        }
+        group.get("agent-sessions/:id") { _, context in
+            try json(Self.body(try await sessions.get(try context.parameters.require("id"), tenantId: try context.caller().tenantId)))
+        }
+        group.delete("agent-sessions/:id") { _, context in
+            let id = try context.parameters.require("id")
+            let tenant = try context.writer().tenantId
+            try await auditor.around(context, "agent_session.delete", target: id) { try await sessions.delete(id, tenantId: tenant) }
+            return Response(status: .noContent)
+        }
+        group.post("agent-sessions/:id/messages") { request, context in
+            let id = try context.parameters.require("id")
+            let tenant = try context.writer().tenantId
+            let key = try Self.idempotencyKey(request.headers[Self.idempotencyKey])
+            let body = try await request.decode(as: API.AgentMessageBody.self, context: context)
+            guard !body.text.isEmpty, body.text.utf8.count <= Self.maxMessageBytes else {
+                throw HearthError(.invalidArgument, "text must be 1 to \(Self.maxMessageBytes) bytes")
+            }
+            // The audit log records that a message was sent, never its content.
+            let (event, duplicate) = try await auditor.around(context, "agent_session.message", target: id) {
+                try await sessions.send(id, tenantId: tenant, text: body.text, idempotencyKey: key)
+            }
+            return try json(API.AgentMessageAccepted(seq: event.seq, duplicate: duplicate), status: duplicate ? .ok : .accepted)
+        }
+        group.post("agent-sessions/:id/cancel") { _, context in
+            let id = try context.parameters.require("id")
+            let tenant = try context.writer().tenantId
+            let cancelled = try await auditor.around(context, "agent_session.cancel", target: id) { try await sessions.cancel(id, tenantId: tenant) }
+            return try json(API.AgentCancelled(cancelled: cancelled))
+        }
+        group.get("agent-sessions/:id/transcript") { request, context in
+            let id = try context.parameters.require("id")
+            let session = try await sessions.get(id, tenantId: try context.caller().tenantId)
+            let events = try AgentTranscriptExport.events(sessions.store, id)
+            switch request.uri.queryParameters.get("format") ?? "json" {
+            case "json":
+                return try json(API.AgentTranscript(session: Self.body(session), events: events.map(Self.body)))
+            case "md":
+                return Response(status: .ok, headers: [.contentType: "text/markdown; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(string: AgentTranscriptExport.markdown(session, events))))
+            default:
+                throw HearthError(.invalidArgument, "format is md or json")
+            }
+        }
+        AgentSessionEventStream(sessions: sessions).register(on: group)
+        AgentProviderRoutes(store: sessions.store, keys: keys, auditor: auditor).register(on: group)
+        group.get("system") { _, context in
+            _ = try context.caller()
+            let load = sessions.load()
+            let count = try sessions.store.liveSessionCount()
+            return try json(API.SystemBody(memory_total_bytes: load.memoryTotalBytes, memory_available_bytes: load.memoryAvailableBytes,
+                                           memory_pressure: load.memoryPressure, load1: load.load1, agent_sessions: count,
+                                           admission_threshold: sessions.admissionThreshold))
+        }
+    }
+
+    static func parse(_ body: API.CreateAgentSessionBody, tenantId: String, userId: String, byOperator: Bool) throws -> CreateAgentSession {
+        guard AgentProviderRoutes.isValidName(body.provider) else { throw HearthError(.invalidArgument, "unknown provider \(body.provider.prefix(64))") }
+        guard !body.model.isEmpty, body.model.utf8.count <= 256 else { throw HearthError(.invalidArgument, "model must be 1 to 256 bytes") }
+        if let prompt = body.system_prompt, prompt.utf8.count > maxMessageBytes {
+            throw HearthError(.invalidArgument, "system_prompt is at most \(maxMessageBytes) bytes")
+        }
+        var onIdle = AgentSessionRecord.OnIdle.pause
+        if let name = body.on_idle {
+            guard let parsed = AgentSessionRecord.OnIdle(rawValue: name) else { throw HearthError(.invalidArgument, "on_idle is pause or delete") }
+            onIdle = parsed
+        }
+        if body.workspace != nil && body.new_workspace != nil {
+            throw HearthError(.invalidArgument, "name an existing workspace or describe a new one, not both")
+        }
+        let newWorkspace = try body.new_workspace.map { try WorkspaceRoutes.parse($0, tenantId: tenantId, byOperator: byOperator) }
+        return CreateAgentSession(tenantId: tenantId, userId: userId, provider: body.provider, model: body.model, workspace: body.workspace,
+                                  newWorkspace: newWorkspace, systemPrompt: body.system_prompt ?? "",
+                                  idleTimeoutSeconds: body.idle_timeout_seconds ?? AgentSessionRecord.defaultIdleTimeout, onIdle: onIdle,
+                                  budgetTokens: body.budget_tokens)
+    }
+
+    /// An `Idempotency-Key`: absent, or 1 to 200 visible ASCII characters.
+    static func idempotencyKey(_ value: String?) throws -> String? {
+        guard let value else { return nil }
+        guard (1...200).contains(value.utf8.count), value.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) else {
+            throw HearthError(.invalidArgument, "Idempotency-Key must be 1 to 200 visible ASCII characters")
+        }
+        return value
+    }
+
+    static func refuse(_ refused: AgentAdmissionRefused) throws -> Response {
+        let body = try API.encoder().encode(API.ErrorBody(code: HearthError.Code.runtimeUnavailable.rawValue,
+                                                          message: "the server is short of memory; try again later", requestId: nil))
+        return Response(status: .serviceUnavailable, headers: [.contentType: "application/json", .retryAfter: String(refused.retryAfterSeconds)],
+                        body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    static func body(_ s: AgentSessionRecord) -> API.AgentSessionBody {
+        API.AgentSessionBody(id: s.id, provider: s.provider, model: s.model, workspace: s.workspaceId, system_prompt: s.systemPrompt,
+                             idle_timeout_seconds: s.idleTimeoutSeconds, on_idle: s.onIdle.rawValue, budget_tokens: s.budgetTokens,
+                             tokens_used: s.tokensUsed, state: s.state.rawValue, end_reason: s.endReason, created_at: s.createdAt,
+                             last_activity_at: s.lastActivityAt)
+    }
+
+    static func body(_ e: AgentEvent) -> API.AgentEventBody {
+        API.AgentEventBody(seq: e.seq, type: e.type.rawValue, data: e.data, at: e.at)
+    }
+}
