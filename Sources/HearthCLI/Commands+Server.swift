@@ -49,6 +49,10 @@ struct Serve: AsyncParsableCommand {
             help: "A proxy (CIDR, repeatable) whose X-Forwarded-For names the client; from anyone else the header is ignored")
     var trustedProxies: [String] = []
 
+    @Option(name: .customLong("agent-provider-allow"),
+            help: "An address range (CIDR, repeatable) that agent providers' base URLs may reach although it is loopback, private or link-local, e.g. a self-hosted model")
+    var agentProviderAllow: [String] = []
+
     @Option(help: "Seconds a new connection has to send its first request head")
     var headerTimeout: Double = 30
 
@@ -117,6 +121,9 @@ struct Serve: AsyncParsableCommand {
         for proxy in trustedProxies where CIDRCheck.isValid(proxy) == false {
             throw ValidationError("--trusted-proxy takes an address range such as 10.0.0.0/8 or ::1/128, not \(proxy)")
         }
+        for range in agentProviderAllow where CIDRCheck.isValid(range) == false {
+            throw ValidationError("--agent-provider-allow takes an address range such as 10.0.0.0/8, not \(range)")
+        }
         guard headerTimeout > 0, idleTimeout > 0, maxConnectionsPerAddress > 0 else {
             throw ValidationError("timeouts and the connection cap must be positive")
         }
@@ -144,6 +151,7 @@ struct Serve: AsyncParsableCommand {
         configuration.previewDomain = previewDomain
         configuration.webDirectory = environment["HEARTH_WEB_DIR"]
         configuration.limits.trustedProxies = trustedProxies
+        configuration.agents.providerHostsAllowed = agentProviderAllow
         configuration.limits.headerTimeout = .milliseconds(Int(min(headerTimeout, 86_400) * 1000))
         configuration.limits.idleTimeout = .milliseconds(Int(min(idleTimeout, 86_400) * 1000))
         configuration.limits.maxConnectionsPerAddress = maxConnectionsPerAddress

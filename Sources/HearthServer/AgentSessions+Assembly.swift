@@ -36,7 +36,8 @@ extension HearthService {
     }
 
     static func defaultAgentDriver(_ environment: AgentTurnEnvironment, options: AgentSessionOptions) -> any AgentTurnDriver {
-        let makeLoop = options.loop ?? ProviderAgentLoop.factory(defaults: options.loopDefaults, logger: environment.logger)
+        let makeLoop = options.loop ?? ProviderAgentLoop.factory(defaults: options.loopDefaults, hosts: AgentProviderHostPolicy(allowed: options.providerHostsAllowed),
+                                                                    logger: environment.logger)
         return AgentLoopTurnDriver(environment: environment, makeLoop: makeLoop)
     }
 }

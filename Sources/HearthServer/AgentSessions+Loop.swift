@@ -26,21 +26,26 @@ public struct AgentLoopDefaults: Sendable {
 final class ProviderAgentLoop: Sendable {
     let http: HTTPClient
     let defaults: AgentLoopDefaults
+    let hosts: AgentProviderHostPolicy
     let logger: Logger
     let scrubbers = Mutex<[String: ScrubSession]>([:])
 
-    init(defaults: AgentLoopDefaults, logger: Logger) {
+    init(defaults: AgentLoopDefaults, hosts: AgentProviderHostPolicy, logger: Logger) {
         self.http = Providers.makeHTTPClient()
         self.defaults = defaults
+        self.hosts = hosts
         self.logger = logger
     }
 
-    static func factory(defaults: AgentLoopDefaults, logger: Logger) -> AgentTurnLoopFactory {
-        let composer = ProviderAgentLoop(defaults: defaults, logger: logger)
+    static func factory(defaults: AgentLoopDefaults, hosts: AgentProviderHostPolicy, logger: Logger) -> AgentTurnLoopFactory {
+        let composer = ProviderAgentLoop(defaults: defaults, hosts: hosts, logger: logger)
         return { session, provider, key, tools in try composer.loop(session, provider, key, tools) }
     }
 
     func loop(_ session: AgentSessionRecord, _ record: AgentProviderRecord, _ key: String, _ tools: any ToolRunner) throws -> any AgentTurnLoop {
+        // Checked before every turn, not only when the provider was set: the name may resolve
+        // elsewhere now, and the operator's allowed ranges may have changed.
+        try hosts.check(baseURL: record.baseURL, unresolvedIsFine: false)
         let endpoint = ProviderEndpoint(baseURL: record.baseURL, key: key.isEmpty ? nil : ProviderKey(key))
         let provider: any ChatProvider = switch record.kind {
         case .openai: try OpenAIChatProvider(endpoint: endpoint, client: http)

@@ -17,6 +17,9 @@ public struct AgentSessionOptions: Sendable {
     public var readerQueueLimit = 1024
     /// How often idle sessions are looked for.
     public var sweepEvery: Duration = .seconds(30)
+    /// Address ranges (CIDR) a provider's base URL may reach although they are loopback, private or
+    /// link-local (`--agent-provider-allow`): a self-hosted model on the operator's network.
+    public var providerHostsAllowed: [String] = []
 
     public init() {}
 }

@@ -131,7 +131,8 @@ public struct HearthService: Sendable {
         ImageRoutes(images: manager.images, identity: identity, auditor: auditor).register(on: v1)
         IdentityRoutes(identity: identity, auditor: auditor, cookies: cookies).register(on: router)
         AuditRoutes(log: audit).register(on: router)
-        AgentSessionRoutes(sessions: agentSessions, keys: agentKeys, auditor: auditor).register(on: v1)
+        AgentSessionRoutes(sessions: agentSessions, keys: agentKeys, auditor: auditor,
+                           providerHosts: AgentProviderHostPolicy(allowed: configuration.agents.providerHostsAllowed)).register(on: v1)
         previews.register(on: router)
         WebAssets.register(on: router, configuredDirectory: configuration.webDirectory)
 

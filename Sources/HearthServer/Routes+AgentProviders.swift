@@ -11,9 +11,10 @@ struct AgentProviderRoutes {
     let store: AgentSessionStore
     let keys: any AgentKeySealer
     let auditor: Auditor
+    let hosts: AgentProviderHostPolicy
 
     func register(on group: RouterGroup<HearthContext>) {
-        let (store, keys, auditor) = (self.store, self.keys, self.auditor)
+        let (store, keys, auditor, hosts) = (self.store, self.keys, self.auditor, self.hosts)
         group.put("agent-providers/:name") { request, context in
             let admin = try context.admin()
             let name = try context.parameters.require("name")
@@ -22,6 +23,7 @@ struct AgentProviderRoutes {
                 guard Self.isValidName(name) else { throw HearthError(.invalidArgument, "a provider name is 1-63 lowercase letters, digits and dashes") }
                 guard let kind = AgentProviderRecord.Kind(rawValue: body.kind) else { throw HearthError(.invalidArgument, "kind is openai or anthropic") }
                 guard Self.isValidBaseURL(body.base_url) else { throw HearthError(.invalidArgument, "base_url must be an http or https URL of at most 2048 bytes") }
+                try hosts.check(baseURL: body.base_url, unresolvedIsFine: true)
                 let existing = try store.provider(tenantId: admin.tenantId, name: name)
                 let sealed: Data
                 if let key = body.api_key {

@@ -12,6 +12,7 @@ struct AgentSessionRoutes {
     let sessions: AgentSessionManager
     let keys: any AgentKeySealer
     let auditor: Auditor
+    let providerHosts: AgentProviderHostPolicy
 
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
@@ -82,7 +83,7 @@ struct AgentSessionRoutes {
             }
         }
         AgentSessionEventStream(sessions: sessions).register(on: group)
-        AgentProviderRoutes(store: sessions.store, keys: keys, auditor: auditor).register(on: group)
+        AgentProviderRoutes(store: sessions.store, keys: keys, auditor: auditor, hosts: providerHosts).register(on: group)
         group.get("system") { _, context in
             _ = try context.caller()
             let load = sessions.load()

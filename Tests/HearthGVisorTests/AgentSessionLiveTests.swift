@@ -22,6 +22,8 @@ struct AgentSessionLiveTests {
                 configuration.agents.loopDefaults.maxTokens = 40
                 configuration.agents.loopDefaults.temperature = 0
                 configuration.agents.loopDefaults.maxStepsPerTurn = 2
+                // The test's llama-server listens on loopback: the operator's allowance.
+                configuration.agents.providerHostsAllowed = ["127.0.0.0/8"]
             }
             do {
                 try await Self.run(kind: kind, llm: llm, server: server)

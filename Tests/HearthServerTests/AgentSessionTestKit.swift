@@ -85,7 +85,8 @@ struct AgentServer {
     static let providerKey = "sk-hearth-canary-" + UUID().uuidString
 
     static func start(data: String? = nil, gate: TurnGate = TurnGate(), clock: ManualAgentClock = ManualAgentClock(Date()),
-                      load: TestLoad = TestLoad(), logs: LogCapture = LogCapture(), queueLimit: Int = 1024) async throws -> AgentServer {
+                      load: TestLoad = TestLoad(), logs: LogCapture = LogCapture(), queueLimit: Int = 1024,
+                      providerHostsAllowed: [String] = ["127.0.0.0/8"]) async throws -> AgentServer {
         let data = data ?? ProcessHost.scratchDirectory("hearth-agents")
         var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
         configuration.identityPolicy.bcryptCost = 4
@@ -94,6 +95,8 @@ struct AgentServer {
         configuration.agents.systemLoad = { load.read() }
         configuration.agents.readerQueueLimit = queueLimit
         configuration.agents.sweepEvery = .seconds(3600)
+        // The scripted provider record names loopback, which only an operator's allowance permits.
+        configuration.agents.providerHostsAllowed = providerHostsAllowed
         let server = try await LiveServer.serveInProcess(configuration, logger: logs.logger())
         return AgentServer(server: server, gate: gate, clock: clock, load: load, logs: logs)
     }
