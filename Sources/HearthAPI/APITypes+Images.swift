@@ -23,3 +23,23 @@ extension API {
         }
     }
 }
+
+extension API {
+    /// `GET /v1/images/base`: whether the base image is built, being built (and at which step, for
+    /// how long), or failed. A first create waits for it; clients show this meanwhile.
+    public struct BaseImageStatus: Codable, Sendable, Equatable {
+        /// `idle` (not built, no build running), `building`, `ready` or `failed`.
+        public var state: String
+        public var step: String?
+        public var elapsed_seconds: Double?
+        public var image: String?
+        public var message: String?
+        public init(state: String, step: String? = nil, elapsed_seconds: Double? = nil, image: String? = nil, message: String? = nil) {
+            self.state = state
+            self.step = step
+            self.elapsed_seconds = elapsed_seconds
+            self.image = image
+            self.message = message
+        }
+    }
+}

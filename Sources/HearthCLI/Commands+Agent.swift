@@ -26,7 +26,10 @@ func followTurn(_ c: HearthClient, _ id: String, after: Int64, untilTurnEnds: Bo
     var outcome = "failed"
     var sawBusy = false
     try await c.agentEvents(id, after: after) { event in
-        let fields = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any] ?? [:]
+        let raw = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any] ?? [:]
+        // The model's text and the tools' output are written by code nobody trusts: no escape
+        // sequence of theirs reaches the user's terminal (an OSC 52 writes the clipboard).
+        let fields = raw.mapValues { ($0 as? String).map(printableText) ?? $0 }
         switch event.type {
         case "message":
             if fields["role"] as? String == "assistant" {
@@ -170,4 +173,16 @@ struct AgentProviderSet: AsyncParsableCommand {
         let view = try await withClientErrors { try await c.setAgentProvider(name, API.AgentProviderBody(kind: kind, base_url: baseURL, api_key: key)) }
         print("\(view.name)  \(view.kind)  \(view.base_url)  key=\(view.has_key ? "set" : "none")")
     }
+}
+
+/// `text` without C0 and C1 control characters other than newline and tab (ESC, BEL, CSI…), so a
+/// guest's or a model's bytes print as text and never drive the terminal.
+func printableText(_ text: String) -> String {
+    String(String.UnicodeScalarView(text.unicodeScalars.filter { scalar in
+        switch scalar.value {
+        case 0x0A, 0x09: return true
+        case 0x00...0x1F, 0x7F...0x9F: return false
+        default: return true
+        }
+    }))
 }

@@ -152,6 +152,7 @@ struct Serve: AsyncParsableCommand {
         configuration.webDirectory = environment["HEARTH_WEB_DIR"]
         configuration.limits.trustedProxies = trustedProxies
         configuration.agents.providerHostsAllowed = agentProviderAllow
+        configuration.prepareBaseImage = true
         configuration.limits.headerTimeout = .milliseconds(Int(min(headerTimeout, 86_400) * 1000))
         configuration.limits.idleTimeout = .milliseconds(Int(min(idleTimeout, 86_400) * 1000))
         configuration.limits.maxConnectionsPerAddress = maxConnectionsPerAddress

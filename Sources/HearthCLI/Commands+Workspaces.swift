@@ -18,7 +18,9 @@ struct Create: AsyncParsableCommand {
         let c = try client.client()
         let w = try await withClientErrors {
             try await Terminal.progress("creating workspace") {
-                try await c.create(API.CreateWorkspaceBody(name: name, image: image, runtime: runtime, cpus: cpus, memory_mib: memory, disk_mib: disk))
+                try await BaseImageProgress.whileWaiting(c, for: image) {
+                    try await c.create(API.CreateWorkspaceBody(name: name, image: image, runtime: runtime, cpus: cpus, memory_mib: memory, disk_mib: disk))
+                }
             }
         }
         if json {

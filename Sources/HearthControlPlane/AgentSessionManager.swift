@@ -102,6 +102,11 @@ public actor AgentSessionManager {
         }
         let workspaceId: String
         if let ref = request.workspace {
+            // Deleting is for a workspace the session made: a session attached to an existing one
+            // (perhaps a colleague's) must not remove it when it goes idle.
+            guard request.onIdle != .delete else {
+                throw HearthError(.invalidArgument, "on_idle delete is only for a session's own new workspace; use pause for an existing one")
+            }
             workspaceId = try await workspaces.resolve(ref, tenantId: request.tenantId)
         } else {
             var create = request.newWorkspace ?? CreateWorkspace()

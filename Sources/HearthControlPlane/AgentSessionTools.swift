@@ -88,7 +88,8 @@ public struct AgentWorkspaceTools: ToolRunner {
         let result = try await exec(["head", "-c", String(Self.maxFileBytes + 1), "--", path], timeoutSeconds: 30, limit: Self.maxFileBytes + 1)
         guard result.exit.code == 0 else { return ToolOutcome(content: result.stderr.text, isError: true, exitCode: result.exit.code) }
         let truncated = result.stdout.total > Self.maxFileBytes
-        let text = String(decoding: result.stdout.head.prefix(Self.maxFileBytes), as: UTF8.self)
+        guard let bytes = result.stdout.whole else { throw ToolArgumentError("the file could not be read whole") }
+        let text = String(decoding: bytes.prefix(Self.maxFileBytes), as: UTF8.self)
         return ToolOutcome(content: truncated ? text + "\n[truncated at \(Self.maxFileBytes) bytes]" : text, truncated: truncated)
     }
 
@@ -106,8 +107,11 @@ public struct AgentWorkspaceTools: ToolRunner {
         let new = try Self.string(arguments, "new_string", allowEmpty: true)
         let read = try await exec(["head", "-c", String(Self.maxFileBytes + 1), "--", path], timeoutSeconds: 30, limit: Self.maxFileBytes + 1)
         guard read.exit.code == 0 else { return ToolOutcome(content: read.stderr.text, isError: true, exitCode: read.exit.code) }
-        guard read.stdout.total <= Self.maxFileBytes else { throw ToolArgumentError("the file is larger than \(Self.maxFileBytes) bytes") }
-        let text = String(decoding: read.stdout.head, as: UTF8.self)
+        guard read.stdout.total <= Self.maxFileBytes, let bytes = read.stdout.whole else {
+            throw ToolArgumentError("the file is larger than \(Self.maxFileBytes) bytes")
+        }
+        // Only valid UTF-8 is edited: decoding would replace invalid bytes and the write would change them.
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw ToolArgumentError("\(path) is not UTF-8 text") }
         let count = text.components(separatedBy: old).count - 1
         guard count == 1 else {
             throw ToolArgumentError(count == 0 ? "old_string was not found in \(path)" : "old_string occurs \(count) times in \(path); it must be unique")
@@ -237,6 +241,9 @@ struct HeadTailBuffer {
 
     var isEmpty: Bool { total == 0 }
     var omitted: Int { total - head.count - tail.count }
+    /// Everything that was appended, when nothing was cut: head and tail are contiguous then.
+    /// (`head` alone is only the first half: a file read through `head` lost its second half.)
+    var whole: [UInt8]? { omitted == 0 ? head + tail : nil }
 
     mutating func append(_ bytes: [UInt8]) {
         total &+= bytes.count

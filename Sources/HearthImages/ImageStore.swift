@@ -18,11 +18,14 @@ public struct ImageStore: Sendable {
     public let root: String
     /// Where the operator puts OCI layouts (directories or tars) to import, named by `oci:NAME`.
     public let importDirectory: String?
+    /// The base image's build, shared by every copy of this store.
+    public let baseBuild: BaseImageBuild
     let logger: Logger
 
-    public init(root: String, importDirectory: String? = nil, logger: Logger) {
+    public init(root: String, importDirectory: String? = nil, baseBuild: BaseImageBuild = BaseImageBuild(), logger: Logger) {
         self.root = root
         self.importDirectory = importDirectory
+        self.baseBuild = baseBuild
         self.logger = logger
     }
 
@@ -30,7 +33,7 @@ public struct ImageStore: Sendable {
     /// operator only, `oci:NAME` (a layout in the import directory, imported for the operator's
     /// tenant). Nothing a tenant sends names a host path.
     public func resolve(_ reference: String, for caller: ImageCaller,
-                        progress: @Sendable (String) -> Void = { _ in }) async throws -> ImageRef {
+                        progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> ImageRef {
         let ref = reference.isEmpty ? Self.baseReference : reference
         if ref == Self.baseReference { return try await base(progress: progress) }
         if ref.hasPrefix("sha256:") {
@@ -50,14 +53,35 @@ public struct ImageStore: Sendable {
         throw HearthError(.invalidArgument, "unknown image \(ref.prefix(80)): use base or sha256:<digest> (the operator imports oci:NAME from the import directory)")
     }
 
-    /// The Debian base image, built once with mmdebstrap.
-    public func base(progress: @Sendable (String) -> Void = { _ in }) async throws -> ImageRef {
+    /// The Debian base image, built once with mmdebstrap. Concurrent callers share one build
+    /// (`baseBuild`), which also records its progress for `GET /v1/images/base`.
+    public func base(progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> ImageRef {
+        if let built = builtBase() {
+            baseBuild.found(built)
+            return built
+        }
+        return try await baseBuild.run { step in
+            try await self.buildBase { message in
+                step(message)
+                progress(message)
+            }
+        }
+    }
+
+    /// The base image of the current recipe, if it is built.
+    public func builtBaseImage() -> ImageRef? { builtBase() }
+
+    func builtBase() -> ImageRef? {
+        let refFile = "\(root)/refs/\(Self.baseReference)-\(Self.baseRecipeDigest().prefix(16))"
+        guard let digest = try? String(contentsOfFile: refFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+              OCILayoutIndex.isDigestHex(digest), FileManager.default.fileExists(atPath: rootfs(digest) + "/bin") else { return nil }
+        return ImageRef(id: "sha256:\(digest)", rootfs: rootfs(digest))
+    }
+
+    private func buildBase(progress: @escaping @Sendable (String) -> Void) async throws -> ImageRef {
+        if let built = builtBase() { return built }
         let recipe = Self.baseRecipeDigest()
         let refFile = "\(root)/refs/\(Self.baseReference)-\(recipe.prefix(16))"
-        if let digest = try? String(contentsOfFile: refFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
-           OCILayoutIndex.isDigestHex(digest), FileManager.default.fileExists(atPath: rootfs(digest) + "/bin") {
-            return ImageRef(id: "sha256:\(digest)", rootfs: rootfs(digest))
-        }
         guard let mmdebstrap = HostCommand.which("mmdebstrap") else {
             throw HearthError(.runtimeUnavailable, "cannot build the base image: mmdebstrap is not installed")
         }

@@ -170,8 +170,11 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
     /// Loads an nft script (written to a host-owned file: nft reads no stdin through HostCommand).
     func load(_ script: String, quiet: Bool = false) async throws {
         scripts &+= 1
-        let path = configuration.stateDirectory + "/nft-\(scripts % 64).nft"
-        try Data(script.utf8).write(to: URL(fileURLWithPath: path))
+        // One file per load, never reused: this actor awaits nft, so loads interleave, and a shared
+        // name (64 of them, once) let a later script overwrite a narrowing policy before nft read it.
+        let path = configuration.stateDirectory + "/nft-\(scripts).nft"
+        try Data(script.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        defer { try? FileManager.default.removeItem(atPath: path) }
         let result = try await HostNet.run(["nft", "-f", path])
         if !result.succeeded, !quiet {
             throw HearthError(.runtimeFailed, "the network filter could not be loaded", detail: "nft: \(result.stderr.prefix(500))")

@@ -33,7 +33,7 @@ struct AgentProviderHostPolicy: Sendable {
     /// Checks `baseURL`'s host: a literal directly, a name through the resolver. A name that does not
     /// resolve now is let through when `unresolvedIsFine` (setting a provider before its DNS exists);
     /// before a turn it is refused, since the HTTP client could not connect anyway.
-    func check(baseURL: String, unresolvedIsFine: Bool) throws {
+    func check(baseURL: String, unresolvedIsFine: Bool) async throws {
         guard let host = URL(string: baseURL)?.host, !host.isEmpty else {
             throw HearthError(.invalidArgument, "base_url has no host")
         }
@@ -42,7 +42,7 @@ struct AgentProviderHostPolicy: Sendable {
         if let literal = CIDR.parseAddress(bare) {
             addresses = [literal]
         } else {
-            addresses = Self.resolve(bare)
+            addresses = await Self.resolveOffThePool(bare)
             if addresses.isEmpty {
                 if unresolvedIsFine { return }
                 throw HearthError(.invalidArgument, "the provider's host \(bare.prefix(253)) does not resolve")
@@ -53,6 +53,15 @@ struct AgentProviderHostPolicy: Sendable {
                 throw HearthError(.forbidden, "the provider's host \(bare.prefix(253)) may not be reached: \(why); the operator can allow a range with --agent-provider-allow",
                                   detail: "address \(address)")
             }
+        }
+    }
+
+    /// `getaddrinfo` blocks for as long as DNS takes: on a dispatch thread, never one of Swift's
+    /// cooperative threads (two on a two-core host), so a provider name whose DNS never answers
+    /// cannot stall the server.
+    static func resolveOffThePool(_ name: String) async -> [[UInt8]] {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .utility).async { continuation.resume(returning: resolve(name)) }
         }
     }
 

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 public import HearthAgentCore
 import HearthAgents
 import HearthControlPlane
+import HearthCore
 import HearthProviders
 import HearthScrub
 import Logging
@@ -43,9 +44,6 @@ final class ProviderAgentLoop: Sendable {
     }
 
     func loop(_ session: AgentSessionRecord, _ record: AgentProviderRecord, _ key: String, _ tools: any ToolRunner) throws -> any AgentTurnLoop {
-        // Checked before every turn, not only when the provider was set: the name may resolve
-        // elsewhere now, and the operator's allowed ranges may have changed.
-        try hosts.check(baseURL: record.baseURL, unresolvedIsFine: false)
         let endpoint = ProviderEndpoint(baseURL: record.baseURL, key: key.isEmpty ? nil : ProviderKey(key))
         let provider: any ChatProvider = switch record.kind {
         case .openai: try OpenAIChatProvider(endpoint: endpoint, client: http)
@@ -58,16 +56,28 @@ final class ProviderAgentLoop: Sendable {
             maxTokens: defaults.maxTokens, temperature: defaults.temperature)
         var logger = self.logger
         logger[metadataKey: "agent.session"] = "\(session.id)"
-        return Turn(loop: AgentLoop(provider: provider, tools: tools, configuration: configuration, logger: logger), sessionId: session.id, composer: self)
+        return Turn(loop: AgentLoop(provider: provider, tools: tools, configuration: configuration, logger: logger), sessionId: session.id,
+                    baseURL: record.baseURL, composer: self)
     }
 
     struct Turn: AgentTurnLoop {
         let loop: AgentLoop
         let sessionId: String
+        let baseURL: String
         let composer: ProviderAgentLoop
 
         func runTurn(history: [ChatMessage], prompt: String, usage: TokenUsage,
                      emit: @escaping @Sendable (AgentLoopEvent) async -> Void) async -> (outcome: TurnOutcome, usage: TokenUsage) {
+            // Checked before every turn, not only when the provider was set: the name may resolve
+            // elsewhere now, and the operator's allowed ranges may have changed.
+            do {
+                try await composer.hosts.check(baseURL: baseURL, unresolvedIsFine: false)
+            } catch {
+                let message = (error as? HearthError)?.message ?? "the provider's host may not be reached"
+                await emit(.error(ProviderFailure(.invalidRequest, message)))
+                await emit(.finished(.failed, steps: 0))
+                return (.failed, usage)
+            }
             var scrubber = composer.scrubbers.withLock { $0.removeValue(forKey: sessionId) } ?? ScrubSession()
             let result = await loop.runTurn(history: history, prompt: prompt, usage: usage, scrubber: &scrubber, emit: emit)
             composer.scrubbers.withLock { $0[sessionId] = scrubber }

@@ -25,6 +25,9 @@ public struct HearthServerConfiguration: Sendable {
     /// The web IDE's files when they are not beside the executable (the CLI passes
     /// `$HEARTH_WEB_DIR`); nil finds SwiftPM's resource bundle.
     public var webDirectory: String?
+    /// Build the base image in the background at start-up when it is missing (`hearth serve`), so a
+    /// first create waits only for what remains. Off for test servers, which share a prepared one.
+    public var prepareBaseImage = false
     /// Timeouts, connection caps, rate limits and trusted proxies.
     public var limits = ServerLimits()
     /// Agent sessions (issue 18): driver, clock, load probe, admission threshold.

@@ -181,6 +181,9 @@ public struct HearthService: Sendable {
         var services: [any Service] = [application(onServerRunning: onServerRunning)]
         if configuration.warmPoolSize > 0 { services.append(WarmPoolService(manager: manager)) }
         if let network { services.append(network) }
+        if configuration.prepareBaseImage, registry.defaultRuntime != nil {
+            services.append(BaseImagePreparation(images: manager.images, logger: logger))
+        }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         // Cancelled (a test's stop) or signalled, the agents are detached either way; sandboxes run on.
         do {

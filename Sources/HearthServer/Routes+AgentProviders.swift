@@ -23,13 +23,18 @@ struct AgentProviderRoutes {
                 guard Self.isValidName(name) else { throw HearthError(.invalidArgument, "a provider name is 1-63 lowercase letters, digits and dashes") }
                 guard let kind = AgentProviderRecord.Kind(rawValue: body.kind) else { throw HearthError(.invalidArgument, "kind is openai or anthropic") }
                 guard Self.isValidBaseURL(body.base_url) else { throw HearthError(.invalidArgument, "base_url must be an http or https URL of at most 2048 bytes") }
-                try hosts.check(baseURL: body.base_url, unresolvedIsFine: true)
+                try await hosts.check(baseURL: body.base_url, unresolvedIsFine: true)
                 let existing = try store.provider(tenantId: admin.tenantId, name: name)
                 let sealed: Data
                 if let key = body.api_key {
                     guard key.utf8.count <= 4096 else { throw HearthError(.invalidArgument, "api_key is at most 4096 bytes") }
                     sealed = try keys.seal(key, tenantId: admin.tenantId)
                 } else if let existing {
+                    // The stored key goes only where it went before: another admin moving the base
+                    // URL to a host of their own must not carry the write-only key there.
+                    guard existing.baseURL == body.base_url else {
+                        throw HearthError(.invalidArgument, "give api_key again when base_url changes: the stored key is not sent to a new address")
+                    }
                     sealed = existing.sealedKey
                 } else {
                     sealed = try keys.seal("", tenantId: admin.tenantId)

@@ -19,6 +19,10 @@ struct ImageRoutes {
             let visible = images.visibleImages(to: ImageCaller(tenantId: caller.tenantId, isOperator: caller.isOperator))
             return try json(API.ImageList(images: visible.map { API.ImageBody(id: "sha256:\($0)") }))
         }
+        group.get("images/base") { _, context in
+            _ = try context.caller()
+            return try json(Self.status(images))
+        }
         // Imports `oci:NAME` (if not already) and grants it to a tenant, or to every tenant.
         group.post("images") { request, context in
             let principal = try context.admin()
@@ -35,6 +39,22 @@ struct ImageRoutes {
                 return image
             }
             return try json(API.ImageBody(id: image.id), status: .created)
+        }
+    }
+
+    /// What a create waiting for the base image would wait for. A built image found on disk is
+    /// `ready` even before any build ran in this process.
+    static func status(_ images: ImageStore) -> API.BaseImageStatus {
+        switch images.baseBuild.phase {
+        case .building(let since, let step):
+            return API.BaseImageStatus(state: "building", step: step, elapsed_seconds: max(0, Date().timeIntervalSince(since)))
+        case .failed(let message, _):
+            return API.BaseImageStatus(state: "failed", message: message)
+        case .ready(let id):
+            return API.BaseImageStatus(state: "ready", image: id)
+        case .idle:
+            if let built = images.builtBaseImage() { return API.BaseImageStatus(state: "ready", image: built.id) }
+            return API.BaseImageStatus(state: "idle")
         }
     }
 }

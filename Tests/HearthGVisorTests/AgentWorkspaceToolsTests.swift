@@ -44,6 +44,24 @@ import Testing
         #expect(await Self.call(tools, "bash", #"{"command":42}"#).isError)
     }
 
+    /// Found by a hostile review: files between 128 and 256 KiB were read through the head half of
+    /// a head-and-tail buffer, so `read_file` returned half and `edit_file` wrote back only that half.
+    @Test func aFileOverHalfTheReadLimitIsReadAndEditedWhole() async throws {
+        let (tools, server, ws) = try await Self.tools()
+        defer { Task { try? await server.client.delete(ws) } }
+        // 200 KiB of lines, with a unique marker near the start and the file's end checked after.
+        let script = "python3 -c \"import sys; sys.stdout.write('MARKER\\n' + ''.join('line %06d\\n' % i for i in range(18000)) + 'THE-END\\n')\" > /workspace/big.txt; wc -c < /workspace/big.txt"
+        let made = try await server.client.run(ws, ["sh", "-c", script])
+        let size = Int(made.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(size > 128 * 1024 && size < 256 * 1024, "\(made.stdoutText) \(made.stderrText)")
+        let read = await Self.call(tools, "read_file", #"{"path":"big.txt"}"#)
+        #expect(read.content.utf8.count == size && read.content.hasSuffix("THE-END\n"), "read \(read.content.utf8.count) of \(size) bytes")
+        let edited = await Self.call(tools, "edit_file", #"{"path":"big.txt","old_string":"MARKER","new_string":"EDITED"}"#)
+        #expect(!edited.isError, "\(edited.content)")
+        let after = try await server.client.run(ws, ["sh", "-c", "wc -c < /workspace/big.txt; tail -n 1 /workspace/big.txt; head -n 1 /workspace/big.txt"])
+        #expect(after.stdoutText == "\(size)\nTHE-END\nEDITED\n", "\(after.stdoutText)")
+    }
+
     @Test func bashOutputIsCutHeadAndTailAtTheStatedSize() async throws {
         let (tools, server, ws) = try await Self.tools()
         defer { Task { try? await server.client.delete(ws) } }

@@ -25,4 +25,29 @@ struct AgentProviderHostTests {
             #expect(answer.status == 200, "\(url): \(answer.status) \(answer.body)")
         }
     }
+
+    /// From the same review: a second admin moving a provider to a host of their own must give the
+    /// key again, or the stored write-only key would follow the new base URL there.
+    @Test func theStoredKeyDoesNotFollowANewBaseURL() async throws {
+        let agents = try await AgentServer.start(providerHostsAllowed: [])
+        defer { Task { await agents.server.stop() } }
+        let first = try await AgentSessionFlowTests.raw(agents, "PUT", "/v1/agent-providers/p", body: #"{"kind":"openai","base_url":"http://203.0.113.7/v1","api_key":"k"}"#)
+        #expect(first.status == 200, "\(first.body)")
+        let moved = try await AgentSessionFlowTests.raw(agents, "PUT", "/v1/agent-providers/p", body: #"{"kind":"openai","base_url":"http://203.0.113.99/v1"}"#)
+        #expect(moved.status == 400 && moved.body.contains("api_key"), "\(moved.status) \(moved.body)")
+        let same = try await AgentSessionFlowTests.raw(agents, "PUT", "/v1/agent-providers/p", body: #"{"kind":"anthropic","base_url":"http://203.0.113.7/v1"}"#)
+        #expect(same.status == 200, "\(same.body)")
+    }
+
+    /// And: `on_idle: delete` on a session attached to an existing workspace (a colleague's) would
+    /// delete that workspace when the session idles; only a session's own new workspace may go.
+    @Test func deleteOnIdleIsOnlyForTheSessionsOwnWorkspace() async throws {
+        let agents = try await AgentServer.start()
+        defer { Task { await agents.server.stop() } }
+        try await agents.provider()
+        let existing = try await agents.session()
+        let body = #"{"provider":"local","model":"m","workspace":"\#(existing.workspace)","on_idle":"delete"}"#
+        let refused = try await AgentSessionFlowTests.raw(agents, "POST", "/v1/agent-sessions", body: body)
+        #expect(refused.status == 400 && refused.body.contains("on_idle"), "\(refused.status) \(refused.body)")
+    }
 }
