@@ -13,6 +13,12 @@ struct ResponseAssembly {
     private var callOrder: [Int] = []
     private var callsByIndex: [Int: ToolCall] = [:]
     private(set) var usage = TokenUsage()
+    /// Argument bytes of every call of this response together, and the calls' number: a hostile
+    /// provider could otherwise send a thousand calls of a quarter MiB each in one response, all
+    /// kept in the history and re-sent at every later step.
+    private var argumentBytes = 0
+    static let maxCalls = 32
+    static let maxArgumentBytesPerResponse = 1 << 20
     private(set) var stop: StopReason?
 
     init(maxText: Int, maxArguments: Int) {
@@ -32,20 +38,29 @@ struct ResponseAssembly {
         case .thinkingDelta(let delta):
             textBytes &+= delta.utf8.count
             guard textBytes <= maxText else { throw ProviderFailure(.malformed, "the provider's answer is longer than \(maxText) bytes") }
-            openThinking = (openThinking ?? "") + delta
+            // In place: `(open ?? "") + delta` copied the whole text per delta, quadratic in its size.
+            if openThinking == nil { openThinking = "" }
+            openThinking?.append(delta)
             return .thinkingDelta(delta)
         case .thinkingSignature(let signature):
             closeThinking(signature: signature)
             return nil
         case .toolCallStarted(let index, let id, let name):
             closeThinking(signature: nil)
-            if callsByIndex[index] == nil { callOrder.append(index) }
+            if callsByIndex[index] == nil {
+                guard callOrder.count < Self.maxCalls else {
+                    throw ProviderFailure(.malformed, "the provider made more than \(Self.maxCalls) tool calls in one response")
+                }
+                callOrder.append(index)
+            }
             callsByIndex[index] = ToolCall(id: id, name: name, argumentsJSON: "")
             return nil
         case .toolCallArgumentsDelta(let index, let fragment):
-            guard var call = callsByIndex[index] else { throw ProviderFailure(.malformed, "the provider sent arguments for a call it did not start") }
-            guard call.argumentsJSON.utf8.count &+ fragment.utf8.count <= maxArguments else {
-                throw ProviderFailure(.malformed, "the provider's tool arguments are longer than \(maxArguments) bytes")
+            // Taken out of the dictionary so the append does not copy the arguments so far.
+            guard var call = callsByIndex.removeValue(forKey: index) else { throw ProviderFailure(.malformed, "the provider sent arguments for a call it did not start") }
+            argumentBytes &+= fragment.utf8.count
+            guard call.argumentsJSON.utf8.count &+ fragment.utf8.count <= maxArguments, argumentBytes <= Self.maxArgumentBytesPerResponse else {
+                throw ProviderFailure(.malformed, "the provider's tool arguments are longer than \(min(maxArguments, Self.maxArgumentBytesPerResponse)) bytes")
             }
             call.argumentsJSON += fragment
             callsByIndex[index] = call

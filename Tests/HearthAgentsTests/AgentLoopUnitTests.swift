@@ -38,6 +38,36 @@ import Testing
         #expect(throws: ProviderFailure.self) { try assembly.take(.toolCallArgumentsDelta(index: 9, fragment: "{}")) }
         #expect(throws: ProviderFailure.self) { try assembly.take(.textDelta(String(repeating: "x", count: 20))) }
     }
+
+    /// From a hostile review: one response could carry 1,024 calls of 256 KiB each, all kept in the
+    /// history and re-sent at every later step. Now a response holds at most 32 calls and 1 MiB of
+    /// arguments in all.
+    @Test func oneResponseHoldsABoundedNumberOfCallsAndArgumentBytes() throws {
+        var many = ResponseAssembly(maxText: 1 << 20, maxArguments: 256 * 1024)
+        for index in 0..<ResponseAssembly.maxCalls { _ = try many.take(.toolCallStarted(index: index, id: "c\(index)", name: "bash")) }
+        #expect(throws: ProviderFailure.self) { try many.take(.toolCallStarted(index: 99, id: "x", name: "bash")) }
+
+        var heavy = ResponseAssembly(maxText: 1 << 20, maxArguments: 256 * 1024)
+        let fragment = String(repeating: "a", count: 64 * 1024)
+        var sent = 0
+        let failed: Bool = {
+            for index in 0..<8 {
+                guard (try? heavy.take(.toolCallStarted(index: index, id: "c\(index)", name: "bash"))) != nil else { return true }
+                for _ in 0..<4 {
+                    guard (try? heavy.take(.toolCallArgumentsDelta(index: index, fragment: fragment))) != nil else { return true }
+                    sent += fragment.utf8.count
+                }
+            }
+            return false
+        }()
+        #expect(failed && sent <= ResponseAssembly.maxArgumentBytesPerResponse, "sent \(sent) bytes")
+
+        // A long thinking text a byte at a time is assembled in place, and whole.
+        var thinking = ResponseAssembly(maxText: 1 << 20, maxArguments: 8)
+        for _ in 0..<100_000 { _ = try thinking.take(.thinkingDelta("t")) }
+        _ = try thinking.take(.thinkingSignature("s"))
+        #expect(thinking.thinking == [.thinking(text: String(repeating: "t", count: 100_000), signature: "s")])
+    }
 }
 
 /// A provider whose stream ends without its final event: the only way to make that happen on
