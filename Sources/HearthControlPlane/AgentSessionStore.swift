@@ -116,8 +116,13 @@ public struct AgentSessionStore: Sendable {
         }
     }
 
-    public func liveSessionCount() throws -> Int {
-        try db.read { db in try AgentSessionRecord.filter(Column("state") != AgentSessionRecord.State.ended.rawValue).fetchCount(db) }
+    /// Sessions not ended: in `tenantId`, or in every tenant when nil (the operator's view).
+    public func liveSessionCount(tenantId: String? = nil) throws -> Int {
+        try db.read { db in
+            var live = AgentSessionRecord.filter(Column("state") != AgentSessionRecord.State.ended.rawValue)
+            if let tenantId { live = live.filter(Column("tenantId") == tenantId) }
+            return try live.fetchCount(db)
+        }
     }
 
     /// Changes a session under the write lock; returns the stored result.

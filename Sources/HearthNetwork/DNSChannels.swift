@@ -15,16 +15,36 @@ struct DNSRequest: Sendable {
 final class DNSInboundHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     let workspace: String
+    /// The workspace's own address: the resolver answers nobody else (a LAN neighbour asking the
+    /// gateway, or a spoofed source to reflect answers at), so its log is only the workspace's.
+    let guest: IPv4
     let sink: AsyncStream<DNSRequest>.Continuation
+    /// Questions one workspace may ask: 200 at once, refilled at 100 per second.
+    private let bucket = Mutex<(tokens: Double, last: ContinuousClock.Instant)>((200, .now))
+    static let burst = 200.0
+    static let perSecond = 100.0
 
-    init(workspace: String, sink: AsyncStream<DNSRequest>.Continuation) {
+    init(workspace: String, guest: IPv4, sink: AsyncStream<DNSRequest>.Continuation) {
         self.workspace = workspace
+        self.guest = guest
         self.sink = sink
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         guard envelope.data.readableBytes <= DNSMessage.maxSize else { return }
+        guard envelope.remoteAddress.ipAddress == guest.description else { return }
+        let allowed = bucket.withLock { bucket -> Bool in
+            let now = ContinuousClock.now
+            let elapsed = now - bucket.last
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            bucket.tokens = min(Self.burst, bucket.tokens + seconds * Self.perSecond)
+            bucket.last = now
+            guard bucket.tokens >= 1 else { return false }
+            bucket.tokens -= 1
+            return true
+        }
+        guard allowed else { return }
         sink.yield(DNSRequest(workspace: workspace, bytes: Array(envelope.data.readableBytesView), peer: envelope.remoteAddress,
                               channel: context.channel))
     }

@@ -137,7 +137,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
                 try await HostNet.run(["ip", "netns", "exec", namespace, "tc", "qdisc", "add", "dev", "eth0"] + tbf)
             }
             try await load(rules.attach(slot: slot, hostInterface: hostInterface, gateway: gateway, guest: guest))
-            let resolver = try await DNSChannels.bind(gateway, port: 53, handler: DNSInboundHandler(workspace: id, sink: sink))
+            let resolver = try await DNSChannels.bind(gateway, port: 53, handler: DNSInboundHandler(workspace: id, guest: guest, sink: sink))
             if tenants[id] == nil, let lookup = tenantLookup, let tenant = await lookup(id) { tenants[id] = tenant }
             attached[id] = Attached(slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway, guest: guest, resolver: resolver)
             try await applyPolicy(id)
@@ -188,12 +188,15 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
             group.addTask { try? await cancelWhenGracefulShutdown { try await self.watchDenials() } }
             await withGracefulShutdownHandler {
                 for await request in requests {
-                    // At most 64 questions are answered at once; the stream keeps the newest 512.
-                    guard answering < 64 else { continue }
+                    // At most 64 questions are answered at once, at most 8 of one workspace, so a
+                    // workspace flooding its resolver cannot starve the others' lookups (the
+                    // handler also rate-limits each workspace); the stream keeps the newest 512.
+                    guard answering < 64, answeringFor[request.workspace, default: 0] < 8 else { continue }
                     answering += 1
+                    answeringFor[request.workspace, default: 0] += 1
                     group.addTask {
                         await self.answer(request)
-                        await self.finishedAnswer()
+                        await self.finishedAnswer(request.workspace)
                     }
                 }
             } onGracefulShutdown: { [sink] in
@@ -204,7 +207,12 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
     }
 
     private var answering = 0
-    private func finishedAnswer() { answering -= 1 }
+    private var answeringFor: [String: Int] = [:]
+    private func finishedAnswer(_ workspace: String) {
+        answering -= 1
+        let left = answeringFor[workspace, default: 1] - 1
+        answeringFor[workspace] = left > 0 ? left : nil
+    }
 
     /// Removes every workspace's network and this server's table.
     public func shutdown() async {

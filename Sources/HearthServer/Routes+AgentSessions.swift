@@ -85,9 +85,11 @@ struct AgentSessionRoutes {
         AgentSessionEventStream(sessions: sessions).register(on: group)
         AgentProviderRoutes(store: sessions.store, keys: keys, auditor: auditor, hosts: providerHosts).register(on: group)
         group.get("system") { _, context in
-            _ = try context.caller()
+            // How busy other tenants are is not a tenant's business: the count is the caller's
+            // tenant's, except for the operator. Memory and load say only whether a session fits.
+            let caller = try context.caller()
             let load = sessions.load()
-            let count = try sessions.store.liveSessionCount()
+            let count = try sessions.store.liveSessionCount(tenantId: caller.isOperator ? nil : caller.tenantId)
             return try json(API.SystemBody(memory_total_bytes: load.memoryTotalBytes, memory_available_bytes: load.memoryAvailableBytes,
                                            memory_pressure: load.memoryPressure, load1: load.load1, agent_sessions: count,
                                            admission_threshold: sessions.admissionThreshold))
