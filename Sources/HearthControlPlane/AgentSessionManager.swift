@@ -87,6 +87,9 @@ public actor AgentSessionManager {
 
     public nonisolated func load() -> SystemLoad { systemLoad() }
 
+    /// Sessions not ended that one tenant may hold at once.
+    public static let maxLiveSessionsPerTenant = 64
+
     public func create(_ request: CreateAgentSession) async throws -> AgentSessionRecord {
         let load = systemLoad()
         if load.memoryPressure > admissionThreshold {
@@ -97,6 +100,11 @@ public actor AgentSessionManager {
             throw HearthError(.invalidArgument, "idle_timeout_seconds must be between 300 and 604800")
         }
         if let budget = request.budgetTokens, budget <= 0 { throw HearthError(.invalidArgument, "budget_tokens must be positive") }
+        // Each live session holds a history, an event log and, while a turn runs, a provider stream:
+        // one tenant may not take the whole server's.
+        guard try store.liveSessionCount(tenantId: request.tenantId) < Self.maxLiveSessionsPerTenant else {
+            throw HearthError(.quotaExceeded, "this tenant has \(Self.maxLiveSessionsPerTenant) live agent sessions; end one first")
+        }
         guard try store.provider(tenantId: request.tenantId, name: request.provider) != nil else {
             throw HearthError(.notFound, "no provider \(request.provider) in this tenant")
         }
