@@ -52,6 +52,11 @@ public final class AgentEventHub: Sendable {
     final class Subscriber: Sendable {
         let continuation: AsyncStream<AgentEvent>.Continuation
         let overflowed = Atomic<Bool>(false)
+        /// Set by the stream's termination handler, which must not take the hub's lock: AsyncStream
+        /// runs that handler under its own lock, and `publishLocked` holds the hub's lock while it
+        /// yields (takes the stream's), so taking the hub's lock there deadlocked a reader that went
+        /// away while an event was being published. The hub drops such readers itself.
+        let terminated = Atomic<Bool>(false)
         let onOverflow: @Sendable () -> Void
         init(_ continuation: AsyncStream<AgentEvent>.Continuation, onOverflow: @escaping @Sendable () -> Void) {
             self.continuation = continuation
@@ -158,6 +163,7 @@ public final class AgentEventHub: Sendable {
     }
 
     private func publishLocked(_ state: inout State, _ event: AgentEvent) {
+        Self.pruneLocked(&state, event.sessionId)
         guard let subscribers = state.subscribers[event.sessionId] else { return }
         for (id, subscriber) in subscribers {
             if case .dropped = subscriber.continuation.yield(event) {
@@ -175,14 +181,16 @@ public final class AgentEventHub: Sendable {
     public func subscribe(_ sessionId: String, after seq: Int64, onOverflow: @escaping @Sendable () -> Void = {}) -> AgentEventSubscription {
         let (stream, continuation) = AsyncStream<AgentEvent>.makeStream(bufferingPolicy: .bufferingOldest(queueLimit))
         let subscriber = Subscriber(continuation, onOverflow: onOverflow)
+        state.withLock { state in Self.pruneLocked(&state, sessionId) }
         let id = state.withLock { state in
             let id = state.nextSubscriber
             state.nextSubscriber &+= 1
             state.subscribers[sessionId, default: [:]][id] = subscriber
             return id
         }
-        continuation.onTermination = { [weak self] _ in
-            self?.state.withLock { state in _ = state.subscribers[sessionId]?.removeValue(forKey: id) }
+        _ = id
+        continuation.onTermination = { [subscriber] _ in
+            subscriber.terminated.store(true, ordering: .sequentiallyConsistent)
         }
         return AgentEventSubscription(store: store, sessionId: sessionId, after: seq, live: stream, subscriber: subscriber)
     }
@@ -196,7 +204,19 @@ public final class AgentEventHub: Sendable {
         for subscriber in subscribers.values { subscriber.continuation.finish() }
     }
 
-    public func readerCount(_ sessionId: String) -> Int { state.withLock { $0.subscribers[sessionId]?.count ?? 0 } }
+    public func readerCount(_ sessionId: String) -> Int {
+        state.withLock { state in
+            Self.pruneLocked(&state, sessionId)
+            return state.subscribers[sessionId]?.count ?? 0
+        }
+    }
+
+    /// Forgets the session's readers that went away.
+    private static func pruneLocked(_ state: inout State, _ sessionId: String) {
+        guard let subscribers = state.subscribers[sessionId] else { return }
+        let live = subscribers.filter { !$0.value.terminated.load(ordering: .sequentiallyConsistent) }
+        state.subscribers[sessionId] = live.isEmpty ? nil : live
+    }
 }
 
 /// A reader fell further behind than its queue allows and was dropped.
