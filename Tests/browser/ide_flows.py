@@ -72,6 +72,19 @@ def start_browser():
 driver = start_browser()
 print(f"browser: {opts.browser}", flush=True)
 wait = WebDriverWait(driver, 60)
+
+
+def click_fresh(locator):
+    """Clicks what `locator` finds, finding it again if the page re-rendered it between the find and
+    the click (the file tree re-reads its folder on a refresh, on focus and after Enter in a
+    terminal): a stale reference is a reason to look again, not a failure."""
+    def attempt(d):
+        element = d.find_element(*locator)
+        if not (element.is_displayed() and element.is_enabled()):
+            return False
+        element.click()
+        return True
+    WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException]).until(attempt)
 step = [0]
 
 
@@ -193,7 +206,7 @@ try:
         urllib.request.urlopen(request, timeout=60).read()
         driver.find_element(By.ID, "refresh-files").click()
         item = (By.CSS_SELECTOR, "#tree li[data-path='/workspace/notes.txt'] > span")
-        wait.until(EC.element_to_be_clickable(item)).click()
+        click_fresh(item)
         wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#editor-tabs .tab.active[data-path='/workspace/notes.txt']")))
         wait.until(lambda d: "first line" in d.execute_script("return document.querySelector('.CodeMirror').CodeMirror.getValue()"))
         driver.execute_script("const cm = document.querySelector('.CodeMirror').CodeMirror;"
