@@ -77,14 +77,18 @@ struct LiveProviderTests {
                     tools: [bashTool], toolChoice: .required, maxTokens: 48, temperature: 0,
                     extraFieldsJSON: wire == .openAI ? #"{"parallel_tool_calls":false,"logit_bias":{"39428":10}}"# : nil)))
                 let started = events.compactMap { if case .toolCallStarted(let index, let id, let name) = $0 { (index, id, name) } else { nil } }
-                #expect(started.count == 1)
+                // The small model may make the call more than once in one answer (Anthropic's format
+                // has no way to ask for one call): the protocol, not the model's restraint, is checked.
+                #expect(started.count >= 1)
+                #expect(Set(started.map(\.0)).count == started.count, "each call has its own index")
                 #expect(started.first?.2 == "bash")
                 #expect(started.first.map { !$0.1.isEmpty } == true)
                 let index = try #require(started.first?.0)
                 let arguments = events.compactMap { if case .toolCallArgumentsDelta(index, let f) = $0 { f } else { nil } }.joined()
                 let object = try JSONSerialization.jsonObject(with: Data(arguments.utf8)) as? [String: Any]
                 #expect(object?["command"] is String)
-                #expect(events.last == .finished(.toolUse))
+                // One call ends the answer with tool_use; several can run out of tokens first.
+                #expect(events.last == .finished(.toolUse) || (started.count > 1 && events.last == .finished(.maxTokens)), "\(String(describing: events.last))")
             }
         }
     }
