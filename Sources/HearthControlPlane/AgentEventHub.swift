@@ -242,13 +242,14 @@ public struct AgentEventSubscription: AsyncSequence, Sendable {
 
         public mutating func next() async throws -> AgentEvent? {
             while true {
-                if !replay.isEmpty {
-                    let event = replay.removeFirst()
+                // `replay` holds the page newest first, so taking the next event is a popLast, not a
+                // removeFirst that shifted the rest of the page each time.
+                if let event = replay.popLast() {
                     delivered = event.seq
                     return event
                 }
                 if !replayDone {
-                    replay = try store.events(sessionId, after: delivered, limit: 256)
+                    replay = try store.events(sessionId, after: delivered, limit: 256).reversed()
                     if replay.isEmpty { replayDone = true }
                     continue
                 }
@@ -260,7 +261,7 @@ public struct AgentEventSubscription: AsyncSequence, Sendable {
                 if event.seq > delivered &+ 1 {
                     // Cannot happen while writes and publications share one lock; read the store
                     // rather than ever skip.
-                    replay = try store.events(sessionId, after: delivered, limit: 256).filter { $0.seq < event.seq } + [event]
+                    replay = Array((try store.events(sessionId, after: delivered, limit: 256).filter { $0.seq < event.seq } + [event]).reversed())
                     continue
                 }
                 delivered = event.seq
