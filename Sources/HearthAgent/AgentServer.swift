@@ -28,8 +28,9 @@ public enum AgentServer {
     }
 
     private static func serveForever(readFD: Int32, writeFD: Int32, context: AgentContext) -> Never {
+        let channel = ChannelWriteLock()
         while true {
-            let end = AgentSession(readFD: readFD, writeFD: writeFD, context: context, mayProvision: true).run()
+            let end = AgentSession(readFD: readFD, writeFD: writeFD, channel: channel, context: context, mayProvision: true).run()
             if end == .quiesced { continue }
             // Closed or broken: the host may come back after a restore. Poll gently until then.
             while true {
@@ -64,8 +65,7 @@ public enum AgentServer {
                 let client = hearth_accept_cloexec(fd)
                 if client < 0 { if errno == EINTR { continue } else { return } }
                 startThread {
-                    _ = AgentSession(readFD: client, writeFD: client, context: context).run()
-                    close(client)
+                    _ = AgentSession(socket: client, context: context).run()
                 }
             }
         }

@@ -30,19 +30,40 @@ public final class AgentSession: @unchecked Sendable {
     /// process of the workspace can connect to.
     private let mayProvision: Bool
     private var framesSeen = 0
+    /// Whether the session owns a socket it closes when it ends (a unix-socket client).
+    private let ownsSocket: Bool
 
-    public init(readFD: Int32, writeFD: Int32, context: AgentContext, mayProvision: Bool = false) {
+    /// A session on fds that outlive it (stdio, a microVM's port): sessions that follow on the
+    /// same fd share `channel`, so their frames are written one at a time.
+    init(readFD: Int32, writeFD: Int32, channel: ChannelWriteLock, context: AgentContext, mayProvision: Bool) {
         self.readFD = readFD
-        self.writer = FrameWriter(fd: writeFD)
+        self.writer = FrameWriter(fd: writeFD, channel: channel)
         self.context = context
         self.mayProvision = mayProvision
+        self.ownsSocket = false
     }
 
-    /// Runs until the connection ends.
+    /// A session on a connected socket it owns: when the session ends it shuts the socket down,
+    /// waits until no operation thread is writing to it, and closes it.
+    public init(socket: Int32, context: AgentContext, mayProvision: Bool = false) {
+        self.readFD = socket
+        self.writer = FrameWriter(fd: socket)
+        self.context = context
+        self.mayProvision = mayProvision
+        self.ownsSocket = true
+    }
+
+    /// Runs until the connection ends. Operation threads outlive the session (processes keep
+    /// running), so the writer is retired before returning: their later frames are dropped, never
+    /// written to an fd that may by then be closed and reused by another connection or a file.
     public func run() -> End {
         let end = readLoop()
         closeAllStreams()
-        if case .violation = end { writer.markBroken() }
+        // A write blocked on a peer that stopped reading would hold the lock for ever: shutting
+        // the socket down fails it at once.
+        if ownsSocket { shutdown(readFD, Int32(SHUT_RDWR)) }
+        writer.retire()
+        if ownsSocket { close(readFD) }
         return end
     }
 

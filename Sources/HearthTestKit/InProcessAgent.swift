@@ -32,8 +32,7 @@ public enum InProcessAgent {
                                logger: Logger = Logger(label: "test")) async throws -> AgentConnection {
         let pair = try SocketPair()
         Thread.detachNewThread {
-            _ = AgentSession(readFD: pair.guest, writeFD: pair.guest, context: context, mayProvision: mayProvision).run()
-            close(pair.guest)
+            _ = AgentSession(socket: pair.guest, context: context, mayProvision: mayProvision).run()
         }
         let connection = try await AgentConnection.connect(socket: pair.host, logger: logger)
         do {
