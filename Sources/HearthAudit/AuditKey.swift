@@ -45,10 +45,7 @@ public struct AuditKey: Sendable {
             if key.anchored { return key }
             let anchoredKey = AuditKey(key: key.key, legacy: key.legacy, anchored: true)
             try anchor(anchoredKey)
-            try write(anchoredKey, to: path + ".\(getpid()).tmp", exclusive: false)
-            guard rename(path + ".\(getpid()).tmp", path) == 0 else {
-                throw HearthError(.internal, "cannot update the audit key", detail: "rename \(path): errno \(errno)")
-            }
+            try AuditFile.replace(path, with: Array(anchoredKey.serialized.utf8), what: "the audit key", syncingDirectory: true)
             return anchoredKey
         }
         let key = AuditKey(key: SymmetricKey(size: .bits256), legacy: last.map { Legacy(seq: $0.seq, hash: $0.hash) }, anchored: true)

@@ -39,17 +39,7 @@ extension AuditLog {
 
     /// Writes the anchor for event `seq` (0 and the genesis hash for an empty log) under `key`.
     static func writeAnchor(at path: String, seq: Int64, hash: String, key: AuditKey, counter: Int) throws {
-        let temporary = "\(path).\(getpid()).\(counter).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw HearthError(.internal, "cannot record the audit anchor", detail: "open \(temporary): errno \(errno)") }
-        let bytes = Array("v1 \(seq) \(hash) \(key.anchorMAC(seq: seq, hash: hash))\n".utf8)
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-        guard written == bytes.count, rename(temporary, path) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw HearthError(.internal, "cannot record the audit anchor", detail: "write \(path): errno \(code)")
-        }
+        try AuditFile.replace(path, with: Array("v1 \(seq) \(hash) \(key.anchorMAC(seq: seq, hash: hash))\n".utf8), what: "the audit anchor")
     }
 
     /// Moves the anchor to `event` if the event it records is still in the log, at or behind

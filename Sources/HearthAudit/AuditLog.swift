@@ -114,14 +114,8 @@ public final class AuditLog: Sendable {
     /// Writes the head under a temporary name of its own, then renames it into place.
     func writeHead(_ event: AuditEvent, counter: Int) throws {
         guard let headPath else { return }
-        let temporary = "\(headPath).\(getpid()).\(counter).tmp"
         let line = "\(event.seq) \(event.hash) \(key.headMAC(seq: event.seq, hash: event.hash))\n"
-        try Data(line.utf8).write(to: URL(fileURLWithPath: temporary))
-        guard rename(temporary, headPath) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw HearthError(.internal, "cannot record the audit log's head", detail: "rename \(headPath): errno \(code)")
-        }
+        try AuditFile.replace(headPath, with: Array(line.utf8), what: "the audit log's head")
     }
 
     struct Head {
