@@ -2,6 +2,7 @@ import Foundation
 import HearthAPI
 import HearthControlPlane
 import HearthCore
+import HearthIdentity
 import Hummingbird
 import Logging
 import NIOCore
@@ -12,31 +13,38 @@ import Synchronization
 /// only when the set changes (the first one at once). Bounded: one pending event per stream
 /// (the writer waits for the client, and nothing is queued while it waits), a comment every
 /// `keepalive` so a vanished client is noticed, each stream ends after `lifetime` (EventSource
-/// reconnects by itself), and at most `maxStreams` streams per server.
+/// reconnects by itself), and at most `maxStreams` streams per server, of which one tenant holds at
+/// most `maxStreamsPerTenant` and one user `maxStreamsPerUser` (each page holds one), so a single
+/// credential cannot take every stream from everyone else.
 struct PortEventRoutes {
     static let interval: Duration = .seconds(2)
     static let keepalive: Duration = .seconds(15)
     static let lifetime: Duration = .seconds(600)
     static let maxStreams = 256
+    static let maxStreamsPerTenant = 64
+    static let maxStreamsPerUser = 16
 
     let manager: WorkspaceManager
     let logger: Logger
-    let streams = StreamCount(limit: PortEventRoutes.maxStreams)
+    let streams = StreamShares(limit: PortEventRoutes.maxStreams, perTenant: PortEventRoutes.maxStreamsPerTenant,
+                               perUser: PortEventRoutes.maxStreamsPerUser)
 
     func register(on group: RouterGroup<HearthContext>) {
         group.get("workspaces/:ws/ports/events") { _, context in
             let workspace = try await context.workspace(manager)
             let ref = workspace.id
-            guard streams.acquire() else {
-                logger.notice("port event stream refused: server limit", metadata: ["workspace.id": .string(ref)])
-                throw HearthError(.rateLimited, "too many port watchers are open; try again later", detail: "retry-after=5")
+            let caller = try context.caller()
+            let holder = StreamShares.Holder(tenant: caller.tenantId, user: caller.userId)
+            if let refusal = streams.acquire(holder) {
+                logger.notice("port event stream refused", metadata: ["workspace.id": .string(ref), "limit": .string(refusal.rawValue)])
+                throw HearthError(.rateLimited, "too many port watchers are open; try again later", detail: "retry-after=5 limit=\(refusal.rawValue)")
             }
             logger.debug("port event stream opened", metadata: ["workspace.id": .string(ref)])
             let (manager, streams, logger) = (self.manager, self.streams, self.logger)
             let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 defer {
-                    streams.release()
+                    streams.release(holder)
                     logger.debug("port event stream closed", metadata: ["workspace.id": .string(ref)])
                 }
                 let clock = ContinuousClock()
@@ -84,22 +92,3 @@ struct PortEventRoutes {
     }
 }
 
-/// Open streams of one kind, bounded.
-final class StreamCount: Sendable {
-    let limit: Int
-    private let open = Mutex<Int>(0)
-
-    init(limit: Int) { self.limit = limit }
-
-    func acquire() -> Bool {
-        open.withLock { count in
-            guard count < limit else { return false }
-            count &+= 1
-            return true
-        }
-    }
-
-    func release() { open.withLock { $0 = max(0, $0 &- 1) } }
-
-    var count: Int { open.withLock { $0 } }
-}
