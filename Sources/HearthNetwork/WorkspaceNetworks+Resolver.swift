@@ -90,22 +90,25 @@ extension WorkspaceNetworks {
         DNSChannels.send(bytes, to: request.peer, on: request.channel)
     }
 
-    /// Logs a decision; a denial also goes to the audit sink, at most once a second per workspace.
+    /// Logs a decision; a denial also goes to the audit sink, sampled.
     func record(_ workspace: String, _ entry: NetLogEntry) {
         attached[workspace]?.log.record(entry)
         guard !entry.allowed else { return }
         sample(workspace, entry)
     }
 
-    /// Counts a denial and hands it to the audit sink, at most once a second per workspace.
+    /// Counts a denial and hands it to the audit sink through the sampler (`DenialAuditSampler`).
+    /// Each one is logged at debug only: the netlog and the metric have them all.
     func sample(_ workspace: String, _ entry: NetLogEntry) {
         Counter(label: "hearth_network_denied_total", dimensions: [("kind", entry.kind.rawValue)]).increment()
-        logger.info("network denial", metadata: ["workspace.id": "\(workspace)", "network.destination": "\(entry.destination)",
-                                                 "network.rule": "\(entry.rule)"])
-        let now = ContinuousClock.now
-        if let last = lastAudited[workspace], now - last < .seconds(1) { return }
-        lastAudited[workspace] = now
-        onDenial?(workspace, entry)
+        logger.debug("network denial", metadata: ["workspace.id": "\(workspace)", "network.destination": "\(entry.destination)",
+                                                  "network.rule": "\(entry.rule)"])
+        for record in denialAudit.offer(workspace, entry, now: .now) { onDenial?(record) }
+    }
+
+    /// Ends a sampling interval that is over, so summaries are written even when denials stop.
+    func flushDenialAudit() {
+        for record in denialAudit.flush(now: .now) { onDenial?(record) }
     }
 }
 
@@ -116,6 +119,7 @@ extension WorkspaceNetworks {
         var seen: [String: Set<String>] = [:]
         while true {
             try await Task.sleep(for: .seconds(2))
+            flushDenialAudit()
             guard !attached.isEmpty,
                   let out = try? await HostNet.run(["nft", "-j", "list", "table", "inet", configuration.table]), out.succeeded else { continue }
             let bySlot = NFTJSON.deniedBySlot(out.stdout)

@@ -37,9 +37,9 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
     var scripts = 0
     let requests: AsyncStream<DNSRequest>
     let sink: AsyncStream<DNSRequest>.Continuation
-    /// Called for each denial the audit log should see (already sampled).
-    var onDenial: (@Sendable (String, NetLogEntry) -> Void)?
-    var lastAudited: [String: ContinuousClock.Instant] = [:]
+    /// Called for each denial, or summary of denials, the audit log should see (already sampled).
+    var onDenial: (@Sendable (DenialAuditSampler.Record) -> Void)?
+    var denialAudit = DenialAuditSampler()
 
     public static let maxWorkspaces = 4096
 
@@ -109,7 +109,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
     var tenantLookup: (@Sendable (String) async -> String?)?
     public func setTenantLookup(_ lookup: @escaping @Sendable (String) async -> String?) { tenantLookup = lookup }
 
-    public func setAuditSink(_ sink: @escaping @Sendable (String, NetLogEntry) -> Void) { onDenial = sink }
+    public func setAuditSink(_ sink: @escaping @Sendable (DenialAuditSampler.Record) -> Void) { onDenial = sink }
 
     // MARK: Attach and detach
 
@@ -155,6 +155,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         await remove(id: id, slot: a.slot, hostInterface: a.hostInterface, namespace: a.namespace, gateway: a.gateway)
         workspacePolicies[id] = nil
         tenants[id] = nil
+        denialAudit.forget(id)
         savePolicies()
         logger.info("workspace network detached", metadata: ["workspace.id": "\(id)"])
     }

@@ -76,9 +76,11 @@ public struct HearthService: Sendable {
         if let network {
             await network.setTenantLookup { [manager] id in await manager.tenantId(of: id) }
             let auditor = Auditor(log: audit, logger: logger)
-            await network.setAuditSink { workspace, entry in
-                auditor.recordSystem(tenantId: nil, action: "network.denied", target: workspace,
-                                     detail: "\(entry.kind.rawValue) \(entry.destination): \(entry.rule)")
+            await network.setAuditSink { record in
+                let what = record.entry.map { "\($0.kind.rawValue) \($0.destination): \($0.rule)" } ?? ""
+                let detail = record.heldBack == 0 ? what
+                    : "\(record.heldBack) more denials in the last interval" + (what.isEmpty ? "" : "; the last: \(what)")
+                auditor.recordSystem(tenantId: nil, action: "network.denied", target: record.workspace ?? "*", detail: detail)
             }
         }
         let (agentSessions, agentKeys) = try makeAgentSessions(configuration, workspaces: manager, identity: identity, audit: audit, logger: logger)
