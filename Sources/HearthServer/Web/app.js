@@ -5,6 +5,7 @@
 import { $, toast } from './core/dom.js';
 import { createApi } from './core/api.js';
 import { CommandRegistry } from './core/commands.js';
+import * as agents from './panels/agents.js';
 import * as editor from './panels/editor.js';
 import * as files from './panels/files.js';
 import * as layout from './panels/layout.js';
@@ -93,7 +94,7 @@ async function openWorkspace(id) {
   ctx.commands.add('Toggle theme', toggleTheme);
   ctx.commands.add('Go to workspace list', () => { location.hash = '#/'; });
   const root = $('ws-view');
-  for (const panel of [layout, lifecycle, editor, files, ports, terminals, palette]) token.mounted.push(panel.mount(root, ctx));
+  for (const panel of [layout, lifecycle, editor, files, ports, agents, terminals, palette]) token.mounted.push(panel.mount(root, ctx));
   token.ctx = ctx;
 }
 

@@ -8,7 +8,7 @@ export class ApiError extends Error {
 /// a 401 unless the call is `quiet`. `fetchImpl` is the browser's fetch, or a test's.
 export function createApi({ session, onUnauthorized = () => {}, fetchImpl = (...a) => fetch(...a) }) {
   return async function api(method, path, body, opts = {}) {
-    const headers = {};
+    const headers = { ...(opts.headers || {}) };
     const s = session();
     if (s && s.csrf && method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = s.csrf;
     let payload = body;

@@ -60,11 +60,12 @@ export class ResumableSocket {
 }
 
 /// An EventSource that resumes from the last event id it saw: the browser's own retry keeps the
-/// id, and after a hard failure (the browser gives up) a new one is made with `?cursor=` set.
+/// id, and after a hard failure (the browser gives up) a new one is made with `?cursor=` (or the
+/// stream's own `cursorParam`) set.
 export class ResumableEventSource {
   constructor(url, { onmessage = () => {}, onstatus = () => {}, events = [], EventSourceImpl = globalThis.EventSource,
-    timers = globalThis, backoff = {} } = {}) {
-    Object.assign(this, { url, onmessage, onstatus, events, EventSourceImpl, timers, backoff });
+    timers = globalThis, backoff = {}, cursorParam = 'cursor' } = {}) {
+    Object.assign(this, { url, onmessage, onstatus, events, EventSourceImpl, timers, backoff, cursorParam });
     this.cursor = null;
     this.attempt = 0;
     this.closed = false;
@@ -74,7 +75,7 @@ export class ResumableEventSource {
 
   urlWithCursor() {
     if (this.cursor === null) return this.url;
-    return this.url + (this.url.includes('?') ? '&' : '?') + 'cursor=' + encodeURIComponent(this.cursor);
+    return this.url + (this.url.includes('?') ? '&' : '?') + this.cursorParam + '=' + encodeURIComponent(this.cursor);
   }
 
   connect() {

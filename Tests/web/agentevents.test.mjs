@@ -1,0 +1,94 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { applyEvent, MAX_ITEMS, MAX_TEXT, newTranscript, statusLine, takeDirty } from '../../Sources/HearthServer/Web/core/agentevents.js';
+import { seeded } from './seeded.mjs';
+
+const ev = (seq, type, data) => ({ seq, type, data: JSON.stringify(data) });
+
+test('a turn: user message, streamed assistant text, a tool call and its result, the outcome', () => {
+  const t = newTranscript();
+  applyEvent(t, ev(1, 'status', { status: 'created', model: 'smol' }));
+  applyEvent(t, ev(2, 'message', { role: 'user', text: 'list files' }));
+  applyEvent(t, ev(3, 'agent_busy', {}));
+  assert.equal(t.busy, true);
+  applyEvent(t, ev(4, 'message', { role: 'assistant', text: 'Let me ', partial: true }));
+  applyEvent(t, ev(5, 'message', { role: 'assistant', text: 'look.', partial: false }));
+  applyEvent(t, ev(6, 'tool_call', { id: 'c1', name: 'bash', arguments: '{"command":"ls"}' }));
+  applyEvent(t, ev(7, 'tool_result', { id: 'c1', name: 'bash', content: 'a\nb\n', is_error: false, truncated: false, exit_code: 0, duration_ms: 12 }));
+  applyEvent(t, ev(8, 'usage', { input_tokens: 10, output_tokens: 5, total_input_tokens: 100, total_output_tokens: 50 }));
+  applyEvent(t, ev(9, 'status', { status: 'finished', outcome: 'completed', steps: 2 }));
+  applyEvent(t, ev(10, 'agent_idle', { outcome: 'completed' }));
+  assert.deepEqual(t.items.map((i) => i.kind), ['status', 'user', 'assistant', 'tool', 'status']);
+  assert.equal(t.items[2].text, 'Let me look.');
+  assert.equal(t.items[2].partial, false);
+  assert.equal(t.items[3].result.content, 'a\nb\n');
+  assert.equal(t.items[3].result.exitCode, 0);
+  assert.equal(t.busy, false);
+  assert.equal(t.outcome, 'completed');
+  assert.equal(statusLine(t), 'Idle (last turn completed) · 150 tokens');
+});
+
+test('a resumed stream that repeats events changes nothing', () => {
+  const t = newTranscript();
+  applyEvent(t, ev(1, 'message', { role: 'assistant', text: 'one ', partial: true }));
+  applyEvent(t, ev(2, 'message', { role: 'assistant', text: 'two', partial: true }));
+  const before = JSON.stringify(t.items);
+  assert.equal(applyEvent(t, ev(1, 'message', { role: 'assistant', text: 'one ', partial: true })), false);
+  assert.equal(applyEvent(t, ev(2, 'message', { role: 'assistant', text: 'two', partial: true })), false);
+  assert.equal(JSON.stringify(t.items), before);
+  assert.equal(t.items[0].text, 'one two');
+});
+
+test('an interrupted stream of text is closed by the next tool call or the end of the turn', () => {
+  const t = newTranscript();
+  applyEvent(t, ev(1, 'message', { role: 'assistant', text: 'partial', partial: true }));
+  applyEvent(t, ev(2, 'agent_idle', { outcome: 'interrupted' }));
+  assert.equal(t.items[0].partial, false);
+  applyEvent(t, ev(3, 'message', { role: 'assistant', text: 'new block', partial: false }));
+  assert.equal(t.items.length, 2);
+});
+
+test('hostile events neither throw nor grow the view without bound', () => {
+  const rand = seeded(7);
+  const t = newTranscript();
+  const junk = ['', 'null', '[]', '{"role":"assistant","text":5}', '{"text":{"a":1}}', 'not json', '{"exit_code":1e309}',
+    '{"id":{"toString":1}}', '{"total_input_tokens":-5,"total_output_tokens":1e400}', '{"outcome":7}'];
+  for (let i = 1; i <= 5000; i++) {
+    const type = ['message', 'tool_call', 'tool_result', 'thinking', 'status', 'agent_idle', 'usage', 'scrub', 'exit', 'nope'][rand.int(10)];
+    applyEvent(t, { seq: i, type, data: junk[rand.int(junk.length)] });
+  }
+  assert.ok(t.items.length <= MAX_ITEMS);
+  assert.ok(Number.isSafeInteger(t.tokens.input) && Number.isSafeInteger(t.tokens.output));
+  for (const seq of ['x', -1, 1.5, Number.MAX_SAFE_INTEGER + 2, null]) assert.equal(applyEvent(t, { seq, type: 'message', data: '{}' }), false);
+});
+
+test('a huge text is shown clipped, and a long session keeps its newest items', () => {
+  const t = newTranscript();
+  applyEvent(t, ev(1, 'tool_call', { id: 'c', name: 'bash', arguments: 'x'.repeat(MAX_TEXT * 3) }));
+  assert.ok(t.items[0].arguments.length < MAX_TEXT + 100);
+  for (let i = 0; i < 200; i++) applyEvent(t, ev(2 + i, 'message', { role: 'assistant', text: 'y'.repeat(1024), partial: true }));
+  assert.ok(t.items[1].text.length < MAX_TEXT + 100);
+  for (let i = 0; i < MAX_ITEMS + 10; i++) applyEvent(t, ev(1000 + i, 'message', { role: 'user', text: `m${i}` }));
+  assert.equal(t.items.length, MAX_ITEMS);
+  assert.equal(t.items[t.items.length - 1].text, `m${MAX_ITEMS + 9}`);
+  assert.ok(t.dropped > 0);
+});
+
+test('the view redraws only what changed: the streaming tail, a tool that got its result, or all after a drop', () => {
+  const t = newTranscript();
+  applyEvent(t, ev(1, 'message', { role: 'user', text: 'hi' }));
+  applyEvent(t, ev(2, 'tool_call', { id: 'a', name: 'bash', arguments: '{}' }));
+  applyEvent(t, ev(3, 'tool_call', { id: 'b', name: 'bash', arguments: '{}' }));
+  applyEvent(t, ev(4, 'tool_call', { id: 'c', name: 'bash', arguments: '{}' }));
+  assert.equal(takeDirty(t), 0);
+  assert.equal(takeDirty(t), t.items.length); // nothing new
+  applyEvent(t, ev(5, 'tool_result', { id: 'a', content: 'ok' }));
+  assert.equal(takeDirty(t), 1);
+  applyEvent(t, ev(6, 'message', { role: 'assistant', text: 'x', partial: true }));
+  assert.equal(takeDirty(t), 4);
+  applyEvent(t, ev(7, 'message', { role: 'assistant', text: 'y', partial: true }));
+  assert.equal(takeDirty(t), 4);
+  assert.equal(t.items[4].text, 'xy');
+  for (let i = 0; i < MAX_ITEMS; i++) applyEvent(t, ev(100 + i, 'message', { role: 'user', text: 'z' }));
+  assert.equal(takeDirty(t), 0);
+});
