@@ -20,7 +20,8 @@ import Testing
     }
 
     static func runFlows(browser: String, python path: String) async throws {
-        let server = try await LiveServer.start()
+        // The agent panel's flow points a provider at a closed port on loopback.
+        let server = try await LiveServer.start(configure: { $0.agents.providerHostsAllowed = ["127.0.0.0/8"] })
         let screenshots = root + "/.build/test-artifacts/browser/" + browser
         try? FileManager.default.removeItem(atPath: screenshots)
         let python = Process()

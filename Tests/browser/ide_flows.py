@@ -498,6 +498,27 @@ try:
                 driver.find_element(By.ID, "toggle-ports").click()
             driver.set_window_size(size["width"], size["height"])
 
+    @flow("an agent session from the Agent panel: start it, send a message, see the turn end")
+    def agent_panel():
+        # A provider on loopback where nothing listens (the test's server allows 127.0.0.0/8 for
+        # providers): the turn fails with an error event, which is all this flow needs; no model
+        # and no packet beyond loopback.
+        api("PUT", "/v1/agent-providers/loopback", {"kind": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key": "k"})
+        driver.find_element(By.ID, "agent-new").click()
+        wait.until(EC.visibility_of_element_located((By.ID, "agent-model")))
+        driver.find_element(By.ID, "agent-model").send_keys("test-model")
+        driver.find_element(By.CSS_SELECTOR, "#agent-start button[type=submit]").click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "agent-log"), "session started with test-model"))
+        driver.find_element(By.ID, "agent-input").send_keys("hello <b>agent</b>")
+        driver.find_element(By.ID, "agent-send").click()
+        WebDriverWait(driver, 120).until(EC.text_to_be_present_in_element((By.ID, "agent-status"), "Idle (last turn"))
+        text = driver.find_element(By.ID, "agent-log").text
+        # What the user, a model or a tool wrote is shown as text, never as HTML.
+        assert "hello <b>agent</b>" in text, text
+        assert not driver.find_elements(By.CSS_SELECTOR, "#agent-log b"), "the message was rendered as HTML"
+        assert driver.find_elements(By.CSS_SELECTOR, "#agent-log .agent-error"), f"no error shown for the failed turn: {text}"
+        shot("agent-panel")
+
     @flow("the light theme, and a path outside the workspace is refused")
     def refusals():
         driver.find_element(By.ID, "theme").click()
