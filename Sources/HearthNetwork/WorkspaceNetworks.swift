@@ -40,6 +40,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
     /// Called for each denial, or summary of denials, the audit log should see (already sampled).
     var onDenial: (@Sendable (DenialAuditSampler.Record) -> Void)?
     var denialAudit = DenialAuditSampler()
+    let nftGate = SerialGate()
 
     public static let maxWorkspaces = 4096
 
@@ -170,13 +171,18 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
 
     /// Loads an nft script (written to a host-owned file: nft reads no stdin through HostCommand).
     func load(_ script: String, quiet: Bool = false) async throws {
+        // Committed in the order this actor asked (the ticket is taken before the first await),
+        // so a later policy is never overwritten by an earlier one.
+        let turn = nftGate.ticket()
         scripts &+= 1
         // One file per load, never reused: this actor awaits nft, so loads interleave, and a shared
         // name (64 of them, once) let a later script overwrite a narrowing policy before nft read it.
         let path = configuration.stateDirectory + "/nft-\(scripts).nft"
-        try Data(script.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let result = try await HostNet.run(["nft", "-f", path])
+        let result = try await nftGate.run(turn) {
+            try Data(script.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            return try await HostNet.run(["nft", "-f", path])
+        }
         if !result.succeeded, !quiet {
             throw HearthError(.runtimeFailed, "the network filter could not be loaded", detail: "nft: \(result.stderr.prefix(500))")
         }
