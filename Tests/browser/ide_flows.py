@@ -519,6 +519,15 @@ try:
         assert driver.find_elements(By.CSS_SELECTOR, "#agent-log .agent-error"), f"no error shown for the failed turn: {text}"
         shot("agent-panel")
 
+    @flow("the Network section says what it can: here, that networking is off")
+    def network_section():
+        driver.find_element(By.CSS_SELECTOR, "#network-pane summary").click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "net-mode"), "networking is off"))
+        # A 404 about networking is not a deleted workspace: the page stays.
+        assert driver.execute_script("return location.hash").startswith("#/w/"), "the page left the workspace"
+        shot("network-section")
+        driver.find_element(By.CSS_SELECTOR, "#network-pane summary").click()
+
     @flow("the light theme, and a path outside the workspace is refused")
     def refusals():
         driver.find_element(By.ID, "theme").click()
