@@ -4,8 +4,7 @@ import PackageDescription
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
-/// Imports say exactly what a target uses and exports (SE-0409, SE-0444). On for targets that have
-/// been converted; the goal is every target.
+/// Imports say exactly what a target uses and exports (SE-0409, SE-0444). On for every source target.
 let strictImports: [SwiftSetting] = swiftSettings + [
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("InternalImportsByDefault"),
@@ -171,7 +170,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: strictImports
         ),
         // The REST API: parses, authorizes, hands one action to the control plane.
         .target(
@@ -274,8 +273,9 @@ let package = Package(
             dependencies: [
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: strictImports
         ),
         .testTarget(
             name: "HearthProvidersTests",
@@ -285,8 +285,8 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
         // The secret scrubber: rule pack, classifier, tenant rules. No I/O.
-        .target(name: "HearthScrub", dependencies: ["HearthCore"], swiftSettings: swiftSettings),
-        .executableTarget(name: "HearthScrubTool", dependencies: ["HearthScrub"], swiftSettings: swiftSettings),
+        .target(name: "HearthScrub", dependencies: ["HearthCore"], swiftSettings: strictImports),
+        .executableTarget(name: "HearthScrubTool", dependencies: ["HearthScrub"], swiftSettings: strictImports),
         .testTarget(name: "HearthScrubTests", dependencies: ["HearthScrub", "HearthCore"], exclude: ["Fixtures"]),
         // MARK: End of agent sessions
         .testTarget(name: "HearthCoreTests", dependencies: ["HearthCore"]),

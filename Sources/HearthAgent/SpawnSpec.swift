@@ -28,6 +28,10 @@ struct SpawnSpec: Codable {
 /// what a forked multi-threaded parent may not: setsid, TIOCSCTTY, setuid, chdir.
 public enum SpawnHelper {
     public static func main() -> Never {
+        // The one environment read in a library, and not configuration: the agent re-executes
+        // itself as this helper and hands it the spec through its own child's environment (a
+        // protocol between two halves of one program, inside the sandbox). It never reaches the
+        // host, and the process's own environment is replaced by `spec.env` before `execve`.
         guard let raw = getenv(SpawnSpec.environmentKey),
               let spec = try? JSONDecoder().decode(SpawnSpec.self, from: Data(String(cString: raw).utf8)),
               let command = spec.argv.first

@@ -143,6 +143,8 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "hearth")
         let environment = ProcessInfo.processInfo.environment
+        // Host commands search this PATH and get a minimal environment, never the server's own.
+        HostCommand.configure(HostCommand.Environment(host: environment))
         var configuration = HearthServerConfiguration(
             dataDirectory: data ?? HearthServerConfiguration.defaultDataDirectory(hearthData: environment["HEARTH_DATA"]),
             host: host, port: port, warmPoolSize: warmPool)
@@ -195,6 +197,7 @@ struct Doctor: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
+        HostCommand.configure(HostCommand.Environment(host: environment))
         let dataDir = data ?? HearthServerConfiguration.defaultDataDirectory(hearthData: environment["HEARTH_DATA"])
         var logger = Logger(label: "hearth.doctor")
         logger.logLevel = .error

@@ -1,6 +1,7 @@
-public import Foundation
+import Foundation
 import AsyncHTTPClient
 import NIOCore
+import NIOHTTP1
 
 /// The real LLM the tests talk to: llama.cpp's `llama-server` with SmolLM2-135M, from the cache that
 /// scripts/setup-llama.sh builds once per machine. Started on a free port (`--port 0`, read back from

@@ -17,7 +17,7 @@ public enum HostCommand {
     /// agent socket); such fds are never the server's own, since runsc makes them non-blocking.
     @discardableResult
     public static func run(_ argv: [String], stdio: Int32? = nil, stderrFile: String? = nil,
-                           timeout: Duration = .seconds(60)) async throws -> Output {
+                           timeout: Duration = .seconds(60), environment: Environment? = nil) async throws -> Output {
         let out = try PipePair()
         let err: PipePair
         do { err = try PipePair() } catch { out.closeBoth(); throw error }
@@ -25,7 +25,8 @@ public enum HostCommand {
         let pid: pid_t
         do {
             logFD = try stderrFile.map(openLog)
-            pid = try spawn(argv, stdin: stdio ?? devNull(), stdout: stdio ?? out.write, stderr: logFD ?? err.write)
+            pid = try spawn(argv, stdin: stdio ?? devNull(), stdout: stdio ?? out.write, stderr: logFD ?? err.write,
+                            environment: environment ?? Self.environment)
         } catch {
             out.closeBoth()
             err.closeBoth()
@@ -53,10 +54,10 @@ public enum HostCommand {
     }
 
     /// Starts a long-lived process (a bridge) and returns its pid; `wait(_:)` reaps it.
-    public static func spawnDetached(_ argv: [String], stdio: Int32, stderrFile: String?) throws -> pid_t {
+    public static func spawnDetached(_ argv: [String], stdio: Int32, stderrFile: String?, environment: Environment? = nil) throws -> pid_t {
         let logFD = try stderrFile.map(openLog)
         defer { if let logFD { close(logFD) } }
-        return try spawn(argv, stdin: stdio, stdout: stdio, stderr: logFD ?? devNull())
+        return try spawn(argv, stdin: stdio, stdout: stdio, stderr: logFD ?? devNull(), environment: environment ?? Self.environment)
     }
 
     /// Waits for `pid` to exit on a dedicated thread. Returns its exit code, or 128 + signal.
@@ -71,7 +72,7 @@ public enum HostCommand {
         }
     }
 
-    private static func spawn(_ argv: [String], stdin: Int32, stdout: Int32, stderr: Int32) throws -> pid_t {
+    private static func spawn(_ argv: [String], stdin: Int32, stdout: Int32, stderr: Int32, environment: Environment) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -83,7 +84,8 @@ public enum HostCommand {
         hearth_spawn_closefrom(&actions, 3)
         let cArgs = argv.map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
-        let env = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        // The configured minimal environment, never the server's own (see `Environment`).
+        let env = environment.spawnEnvironment.map { strdup($0) } + [nil]
         defer { env.forEach { free($0) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, env)
@@ -118,13 +120,6 @@ public enum HostCommand {
 
     private static let nullFD: Int32 = open("/dev/null", O_RDWR | O_CLOEXEC)
     private static func devNull() -> Int32 { nullFD }
-
-    /// Looks a program up on PATH and in the sbin directories.
-    public static func which(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        let dirs = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/bin"]
-        return dirs.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
 }
 
 /// A close-on-exec pipe whose write end goes to a child.

@@ -1,6 +1,6 @@
 import HearthCore
-import Logging
-import ServiceLifecycle
+public import Logging
+public import ServiceLifecycle
 import Synchronization
 
 /// The `Service` that owns live sessions (terminals now; agent event streams, pairing rooms and

@@ -1,4 +1,5 @@
 import HearthCore
+import Logging
 
 /// Who asks the hub for a terminal. A terminal belongs to the principal that opened it: a browser
 /// session stands for its user (so a reload, or signing in again, finds the user's terminals),

@@ -1,6 +1,7 @@
 // The workspace list and the create form.
 import { $, el, listen, toast } from '../core/dom.js';
 import { imageLabel } from '../core/text.js';
+import { baseImageView, createFailureView, nextPoll } from '../core/baseimage.js';
 
 export function mount(root, ctx) {
   const cleanups = [];
@@ -37,6 +38,39 @@ export function mount(root, ctx) {
     refresh();
   }
 
+  // While a create waits, say what the server's base-image build is doing (a first create on a
+  // fresh machine waits a minute or more for it), and show a failed build as one.
+  const progress = $('create-progress');
+  progress.hidden = true;
+  let pollTimer = null;
+  function showProgress(view) {
+    if (disposed) return;
+    progress.textContent = view.text;
+    progress.classList.toggle('failed', view.failed);
+    progress.dataset.state = view.state;
+    progress.hidden = false;
+  }
+  /// Looks at the build until `isPending()` turns false; returns whether a look saw it building.
+  function watchBaseImage(isPending) {
+    let polls = 0, last = null, sawBuilding = false;
+    const schedule = () => {
+      const delay = nextPoll({ pending: isPending() && !disposed, polls, status: last });
+      if (delay !== null) pollTimer = setTimeout(look, delay);
+    };
+    async function look() {
+      pollTimer = null;
+      try { last = await ctx.api('GET', '/v1/images/base', undefined, { quiet: true }); } catch (_) { last = null; }
+      polls++;
+      if (last && last.state === 'building') sawBuilding = true;
+      if (!isPending() || disposed) return;
+      showProgress(baseImageView(last));
+      schedule();
+    }
+    schedule();
+    return () => sawBuilding;
+  }
+  cleanups.push(() => clearTimeout(pollTimer));
+
   const form = $('create-form');
   form.hidden = !writer;
   cleanups.push(listen(form, 'submit', async (e) => {
@@ -44,11 +78,27 @@ export function mount(root, ctx) {
     const button = $('create-submit');
     button.disabled = true;
     button.textContent = 'Creating…';
+    progress.hidden = true;
+    let pending = true;
+    const sawBuilding = watchBaseImage(() => pending);
     try {
       const name = $('create-name').value.trim();
       await ctx.api('POST', '/v1/workspaces', name ? { name } : {});
       $('create-name').value = '';
-    } catch (err) { toast(err.message, true); }
+      progress.hidden = true;
+    } catch (err) {
+      pending = false;
+      clearTimeout(pollTimer);
+      toast(err.message, true);
+      // A create that failed on the base image keeps the failed build in view, not only a toast.
+      let status = null;
+      try { status = await ctx.api('GET', '/v1/images/base', undefined, { quiet: true }); } catch (_) { /* no status: no view */ }
+      const view = createFailureView(status, err.message, sawBuilding());
+      if (view) showProgress(view); else progress.hidden = true;
+    }
+    pending = false;
+    clearTimeout(pollTimer);
+    pollTimer = null;
     button.disabled = false;
     button.textContent = 'Create workspace';
     if (!disposed) refresh();

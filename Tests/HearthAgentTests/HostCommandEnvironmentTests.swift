@@ -1,0 +1,45 @@
+import Foundation
+import HearthRuntime
+import Testing
+
+/// Host commands (runsc, mkfs.ext4, mmdebstrap) get the configured minimal environment, never the
+/// server's: a secret in the server's environment must not reach them or, through runsc, a sandbox.
+@Suite struct HostCommandEnvironmentTests {
+    @Test func aChildDoesNotInheritTheProcessEnvironment() async throws {
+        let key = "HEARTH_TEST_SECRET_\(UInt32.random(in: 0...UInt32.max))"
+        setenv(key, "do-not-leak", 1)
+        defer { unsetenv(key) }
+        #expect(ProcessInfo.processInfo.environment[key] == "do-not-leak")
+
+        let output = try await HostCommand.run(["/usr/bin/env"], environment: .default)
+        #expect(output.succeeded)
+        let lines = Set(output.stdout.split(separator: "\n").map(String.init))
+        #expect(!output.stdout.contains(key))
+        #expect(!output.stdout.contains("do-not-leak"))
+        #expect(lines == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"])
+    }
+
+    @Test func theHostEnvironmentPassesOnlyItsSearchPathAndAllowedVariables() async throws {
+        let host = ["PATH": "/opt/tools/bin:relative:/usr/bin", "HOME": "/root", "AWS_SECRET_ACCESS_KEY": "s3cr3t",
+                    "HEARTH_TOKEN": "tok", "https_proxy": "http://proxy:3128"]
+        let environment = HostCommand.Environment(host: host)
+        // The host's absolute directories first, then the defaults it lacks; "relative" is dropped.
+        #expect(environment.searchPath == ["/opt/tools/bin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/sbin", "/bin"])
+        #expect(environment.variables == ["LANG": "C.UTF-8", "HOME": "/root", "https_proxy": "http://proxy:3128"])
+
+        let output = try await HostCommand.run(["/usr/bin/env"], environment: environment)
+        #expect(output.succeeded)
+        #expect(!output.stdout.contains("s3cr3t"))
+        #expect(!output.stdout.contains("HEARTH_TOKEN"))
+        #expect(output.stdout.contains("PATH=/opt/tools/bin:/usr/bin:/usr/local/sbin:"))
+        #expect(output.stdout.contains("HOME=/root\n"))
+    }
+
+    @Test func whichSearchesOnlyTheConfiguredDirectories() {
+        #expect(HostCommand.Environment.default.which("env") == "/usr/bin/env")
+        #expect(HostCommand.Environment(searchPath: ["/nonexistent"]).which("env") == nil)
+        // A name with a slash is a path, not something to look up.
+        #expect(HostCommand.Environment.default.which("../bin/env") == nil)
+        #expect(HostCommand.Environment.default.which("") == nil)
+    }
+}
