@@ -295,7 +295,7 @@ let package = Package(
         .testTarget(
             name: "HearthServerTests",
             dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "HTTPTypes", package: "swift-http-types"), "HearthAPI", "HearthAudit", "HearthRuntime", "HearthWire", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), "HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane", "HearthServerTestKit", "HearthIdentity", "HearthCore",
-                           "HearthSessions",
+                           "HearthSessions", "HearthAgentCore",
                            .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),

@@ -53,6 +53,14 @@ struct Serve: AsyncParsableCommand {
             help: "An address range (CIDR, repeatable) that agent providers' base URLs may reach although it is loopback, private or link-local, e.g. a self-hosted model")
     var agentProviderAllow: [String] = []
 
+    @Option(name: .customLong("agent-max-running-turns"),
+            help: "Agent turns one tenant may have running at once; a send beyond it gets 429 too_many_running_turns")
+    var agentMaxRunningTurns: Int = 8
+
+    @Option(name: .customLong("agent-keepalive"),
+            help: "Seconds of silence after which an agent event stream gets a keepalive comment (at least 1; proxies cut quiet streams)")
+    var agentKeepalive: Int = 15
+
     @Option(help: "Seconds a new connection has to send its first request head")
     var headerTimeout: Double = 30
 
@@ -124,6 +132,8 @@ struct Serve: AsyncParsableCommand {
         for range in agentProviderAllow where CIDRCheck.isValid(range) == false {
             throw ValidationError("--agent-provider-allow takes an address range such as 10.0.0.0/8, not \(range)")
         }
+        guard (1...10_000).contains(agentMaxRunningTurns) else { throw ValidationError("--agent-max-running-turns is 1 to 10000") }
+        guard (1...3600).contains(agentKeepalive) else { throw ValidationError("--agent-keepalive is 1 to 3600 seconds") }
         guard headerTimeout > 0, idleTimeout > 0, maxConnectionsPerAddress > 0 else {
             throw ValidationError("timeouts and the connection cap must be positive")
         }
@@ -154,6 +164,8 @@ struct Serve: AsyncParsableCommand {
         configuration.webDirectory = environment["HEARTH_WEB_DIR"]
         configuration.limits.trustedProxies = trustedProxies
         configuration.agents.providerHostsAllowed = agentProviderAllow
+        configuration.agents.maxRunningTurnsPerTenant = agentMaxRunningTurns
+        configuration.agents.keepaliveInterval = .seconds(agentKeepalive)
         configuration.prepareBaseImage = true
         configuration.limits.headerTimeout = .milliseconds(Int(min(headerTimeout, 86_400) * 1000))
         configuration.limits.idleTimeout = .milliseconds(Int(min(idleTimeout, 86_400) * 1000))

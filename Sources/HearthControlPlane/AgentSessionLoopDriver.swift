@@ -21,10 +21,18 @@ public typealias AgentTurnLoopFactory = @Sendable (AgentSessionRecord, AgentProv
 public struct AgentLoopTurnDriver: AgentTurnDriver {
     let environment: AgentTurnEnvironment
     let makeLoop: AgentTurnLoopFactory
+    /// At most this many bytes of stored history (message JSON) go to the provider each turn.
+    let historyBudgetBytes: Int
 
-    public init(environment: AgentTurnEnvironment, makeLoop: @escaping AgentTurnLoopFactory) {
+    /// Enough for a long session within the context windows of today's models (about 4 bytes a
+    /// token); a provider that takes less answers with its own error.
+    public static let defaultHistoryBudgetBytes = 512 * 1024
+
+    public init(environment: AgentTurnEnvironment, makeLoop: @escaping AgentTurnLoopFactory,
+                historyBudgetBytes: Int = AgentLoopTurnDriver.defaultHistoryBudgetBytes) {
         self.environment = environment
         self.makeLoop = makeLoop
+        self.historyBudgetBytes = max(0, historyBudgetBytes)
     }
 
     public func runTurn(_ session: AgentSessionRecord, events: AgentEventHub) async throws -> AgentTurnOutcome {
@@ -35,8 +43,11 @@ public struct AgentLoopTurnDriver: AgentTurnDriver {
         let key = try environment.keys.unseal(provider.sealedKey, tenantId: session.tenantId)
         let tools = AgentWorkspaceTools(workspaces: environment.workspaces, workspaceId: session.workspaceId)
         let loop = try makeLoop(session, provider, key, tools)
-        let decoder = JSONDecoder()
-        let history = try store.history(session.id).compactMap { try? decoder.decode(ChatMessage.self, from: Data($0.utf8)) }
+        let (history, omitted) = try Self.history(store, session.id, budgetBytes: historyBudgetBytes)
+        if omitted > 0 {
+            environment.logger.info("agent history trimmed to its budget", metadata: ["agent.session": "\(session.id)", "agent.history.sent": "\(history.count)",
+                                                                                      "agent.history.omitted": "\(omitted)"])
+        }
         let prompt = try Self.lastUserText(store, session.id)
         let id = session.id
         let environment = self.environment
@@ -56,6 +67,26 @@ public struct AgentLoopTurnDriver: AgentTurnDriver {
         case .stepLimit: return .stepLimit
         case .loopDetected: return .loopDetected
         }
+    }
+
+    /// The provider-facing history of a turn: the newest stored messages within `budgetBytes`.
+    /// When older ones are left out, what is sent starts at a user message that opened a turn, so
+    /// no tool result is sent without the call it answers and the conversation still starts with
+    /// the user (as Anthropic requires). Only what is sent is trimmed: the stored history and the
+    /// event log keep everything. `omitted` counts the stored messages not sent.
+    public static func history(_ store: AgentSessionStore, _ id: String, budgetBytes: Int) throws -> (messages: [ChatMessage], omitted: Int) {
+        let (texts, omitted) = try store.recentHistory(id, budgetBytes: budgetBytes)
+        let decoder = JSONDecoder()
+        let messages = texts.compactMap { try? decoder.decode(ChatMessage.self, from: Data($0.utf8)) }
+        guard omitted > 0 else { return (messages, 0) }
+        let start = messages.firstIndex(where: Self.opensTurn) ?? messages.endIndex
+        return (Array(messages[start...]), omitted &+ start)
+    }
+
+    /// A user message with text and no tool results: the prompt that began a turn.
+    static func opensTurn(_ message: ChatMessage) -> Bool {
+        guard message.role == .user else { return false }
+        return !message.content.contains { if case .toolResult = $0 { true } else { false } }
     }
 
     static func lastUserText(_ store: AgentSessionStore, _ id: String) throws -> String {

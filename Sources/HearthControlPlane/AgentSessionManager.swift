@@ -71,17 +71,22 @@ public actor AgentSessionManager {
     let logger: Logger
     /// Above this used-memory fraction new sessions are refused.
     public nonisolated let admissionThreshold: Double
+    /// Turns one tenant may have running at once (each holds a provider stream and a workspace's
+    /// tools); a send beyond it is refused before anything is recorded.
+    public nonisolated let maxRunningTurnsPerTenant: Int
 
     public nonisolated var store: AgentSessionStore { events.store }
 
     public init(events: AgentEventHub, runner: AgentSessionRunner, workspaces: WorkspaceManager, clock: any AgentClock = SystemAgentClock(),
-                systemLoad: @escaping @Sendable () -> SystemLoad = SystemLoadProbe.read, admissionThreshold: Double = 0.9, logger: Logger) {
+                systemLoad: @escaping @Sendable () -> SystemLoad = SystemLoadProbe.read, admissionThreshold: Double = 0.9,
+                maxRunningTurnsPerTenant: Int = AgentSessionManager.defaultMaxRunningTurnsPerTenant, logger: Logger) {
         self.events = events
         self.runner = runner
         self.workspaces = workspaces
         self.clock = clock
         self.systemLoad = systemLoad
         self.admissionThreshold = admissionThreshold
+        self.maxRunningTurnsPerTenant = max(1, maxRunningTurnsPerTenant)
         self.logger = logger
     }
 
@@ -89,6 +94,8 @@ public actor AgentSessionManager {
 
     /// Sessions not ended that one tenant may hold at once.
     public static let maxLiveSessionsPerTenant = 64
+    /// Turns one tenant may run at once unless the server says otherwise.
+    public static let defaultMaxRunningTurnsPerTenant = 8
 
     public func create(_ request: CreateAgentSession) async throws -> AgentSessionRecord {
         let load = systemLoad()
@@ -149,6 +156,16 @@ public actor AgentSessionManager {
         guard session.state != .ended else { throw HearthError(.conflict, "the session has ended") }
         if let idempotencyKey, let earlier = try duplicate(of: idempotencyKey, in: id) { return (earlier, true) }
         guard session.state == .idle, !runner.isRunning(id) else { throw HearthError(.conflict, "a turn is running; cancel it or wait") }
+        // Checked before the message is stored, so a refused send leaves nothing behind and can be
+        // sent again (with the same idempotency key). The actor runs no other send between this
+        // check and `runner.start` (no suspension), so the cap holds.
+        let running = runner.runningCount(tenantId: tenantId)
+        guard running < maxRunningTurnsPerTenant else {
+            logger.notice("agent message refused: tenant's running-turn cap", metadata: ["agent.session": "\(id)", "tenant.id": "\(tenantId)",
+                                                                                        "agent.running_turns": "\(running)"])
+            throw HearthError(.tooManyRunningTurns, "this tenant has \(maxRunningTurnsPerTenant) agent turns running; wait for one to end",
+                              detail: "retry-after=5")
+        }
         let (event, duplicate) = try events.appendMessage(id, ["role": .string("user"), "text": .string(text)], idempotencyKey: idempotencyKey)
         if duplicate { return (event, true) }
         let busy = try store.update(id) { record in

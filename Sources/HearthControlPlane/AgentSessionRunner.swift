@@ -34,8 +34,13 @@ public final class AgentSessionRunner: Service, Sendable {
     let sweepEvery: Duration
     let commands: AsyncStream<Command>
     let commandSink: AsyncStream<Command>.Continuation
-    /// The cancel signal of each running turn, by session id.
-    let running = Mutex<[String: AsyncStream<Void>.Continuation]>([:])
+    /// A running turn: its tenant (for the per-tenant cap) and its cancel signal.
+    struct Running: Sendable {
+        var tenantId: String
+        var cancel: AsyncStream<Void>.Continuation
+    }
+    /// Each running turn, by session id.
+    let running = Mutex<[String: Running]>([:])
     let sweep: @Sendable () async -> Void
 
     public init(events: AgentEventHub, driver: any AgentTurnDriver, logger: Logger, sweepEvery: Duration = .seconds(30),
@@ -53,7 +58,7 @@ public final class AgentSessionRunner: Service, Sendable {
         let (signal, sink) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let started = running.withLock { running in
             guard running[session.id] == nil else { return false }
-            running[session.id] = sink
+            running[session.id] = Running(tenantId: session.tenantId, cancel: sink)
             return true
         }
         guard started else { return false }
@@ -67,12 +72,17 @@ public final class AgentSessionRunner: Service, Sendable {
     /// Cancels the running turn; false when none runs.
     @discardableResult
     func cancel(_ sessionId: String) -> Bool {
-        guard let sink = running.withLock({ $0[sessionId] }) else { return false }
-        sink.yield()
+        guard let turn = running.withLock({ $0[sessionId] }) else { return false }
+        turn.cancel.yield()
         return true
     }
 
     func isRunning(_ sessionId: String) -> Bool { running.withLock { $0[sessionId] != nil } }
+
+    /// Turns running now in one tenant's sessions.
+    public func runningCount(tenantId: String) -> Int {
+        running.withLock { running in running.values.reduce(0) { $0 &+ ($1.tenantId == tenantId ? 1 : 0) } }
+    }
 
     public func run() async throws {
         let sweepEvery = self.sweepEvery
@@ -94,7 +104,7 @@ public final class AgentSessionRunner: Service, Sendable {
                 }
             } onGracefulShutdown: {
                 self.commandSink.finish()
-                for sink in self.running.withLock({ Array($0.values) }) { sink.yield() }
+                for turn in self.running.withLock({ Array($0.values) }) { turn.cancel.yield() }
             }
             group.cancelAll()
         }

@@ -92,6 +92,25 @@ public struct AgentSessionStore: Sendable {
         }
     }
 
+    /// The newest history messages whose JSON texts together fit `budgetBytes`, oldest first, read
+    /// newest first so an old, long history is never loaded whole; `omitted` counts the older ones
+    /// left out (they stay stored). A single newest message above the budget is left out too.
+    public func recentHistory(_ sessionId: String, budgetBytes: Int) throws -> (messages: [String], omitted: Int) {
+        try db.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM agentHistory WHERE sessionId = ?", arguments: [sessionId]) ?? 0
+            var kept: [String] = []
+            var bytes = 0
+            let rows = try String.fetchCursor(db, sql: "SELECT message FROM agentHistory WHERE sessionId = ? ORDER BY id DESC", arguments: [sessionId])
+            while let message = try rows.next() {
+                let (sum, overflow) = bytes.addingReportingOverflow(message.utf8.count)
+                guard !overflow, sum <= budgetBytes else { break }
+                bytes = sum
+                kept.append(message)
+            }
+            return (kept.reversed(), max(0, total &- kept.count))
+        }
+    }
+
     // MARK: Sessions
 
     public func insert(_ session: AgentSessionRecord) throws {

@@ -19,6 +19,8 @@ public struct HearthError: Error, Sendable, CustomStringConvertible {
         public static let payloadTooLarge = Code(rawValue: "payload_too_large")
         public static let rateLimited = Code(rawValue: "rate_limited")
         public static let quotaExceeded = Code(rawValue: "quota_exceeded")
+        /// A tenant has as many agent turns running as it may (429, with Retry-After).
+        public static let tooManyRunningTurns = Code(rawValue: "too_many_running_turns")
         public static let `internal` = Code(rawValue: "internal")
     }
 

@@ -7,7 +7,7 @@ import Logging
 extension HearthService {
     /// The agent sessions of a server: store beside the workspace database, key vault, hub, runner.
     static func makeAgentSessions(_ configuration: HearthServerConfiguration, workspaces: WorkspaceManager, identity: IdentityStore,
-                                  audit: AuditLog, logger: Logger) throws -> (AgentSessionManager, any AgentKeySealer) {
+                                  audit: AuditLog, providerHTTP: ProviderHTTPClientService, logger: Logger) throws -> (AgentSessionManager, any AgentKeySealer) {
         let data = configuration.dataDirectory
         let options = configuration.agents
         let store = try AgentSessionStore(path: data + "/agent-sessions.sqlite")
@@ -24,21 +24,23 @@ extension HearthService {
                 logger.error("audit event lost", metadata: ["audit.action": "\(action)", "error": "\(error)"])
             }
         }
-        let driver = options.driver?(environment) ?? defaultAgentDriver(environment, options: options)
+        let driver = options.driver?(environment) ?? defaultAgentDriver(environment, options: options, http: providerHTTP)
         let holder = ManagerHolder()
         let runner = AgentSessionRunner(events: hub, driver: driver, logger: logger, sweepEvery: options.sweepEvery) {
             await holder.manager?.sweepIdle()
         }
         let manager = AgentSessionManager(events: hub, runner: runner, workspaces: workspaces, clock: options.clock,
-                                          systemLoad: options.systemLoad, admissionThreshold: options.admissionThreshold, logger: logger)
+                                          systemLoad: options.systemLoad, admissionThreshold: options.admissionThreshold,
+                                          maxRunningTurnsPerTenant: options.maxRunningTurnsPerTenant, logger: logger)
         holder.set(manager)
         return (manager, keys)
     }
 
-    static func defaultAgentDriver(_ environment: AgentTurnEnvironment, options: AgentSessionOptions) -> any AgentTurnDriver {
-        let makeLoop = options.loop ?? ProviderAgentLoop.factory(defaults: options.loopDefaults, hosts: AgentProviderHostPolicy(allowed: options.providerHostsAllowed),
+    static func defaultAgentDriver(_ environment: AgentTurnEnvironment, options: AgentSessionOptions, http: ProviderHTTPClientService) -> any AgentTurnDriver {
+        let makeLoop = options.loop ?? ProviderAgentLoop.factory(http: http, defaults: options.loopDefaults,
+                                                                    hosts: AgentProviderHostPolicy(allowed: options.providerHostsAllowed),
                                                                     logger: environment.logger)
-        return AgentLoopTurnDriver(environment: environment, makeLoop: makeLoop)
+        return AgentLoopTurnDriver(environment: environment, makeLoop: makeLoop, historyBudgetBytes: options.historyBudgetBytes)
     }
 }
 

@@ -25,25 +25,27 @@ public struct AgentLoopDefaults: Sendable {
 /// `ProviderKey` prints as a placeholder), the workspace tools, the guards, and the session's
 /// scrubber, kept in memory across turns so replacements stay stable within the session.
 final class ProviderAgentLoop: Sendable {
-    let http: HTTPClient
+    /// The server's provider client, owned (and shut down at stop) by its Service.
+    let http: ProviderHTTPClientService
     let defaults: AgentLoopDefaults
     let hosts: AgentProviderHostPolicy
     let logger: Logger
     let scrubbers = Mutex<[String: ScrubSession]>([:])
 
-    init(defaults: AgentLoopDefaults, hosts: AgentProviderHostPolicy, logger: Logger) {
-        self.http = Providers.makeHTTPClient()
+    init(http: ProviderHTTPClientService, defaults: AgentLoopDefaults, hosts: AgentProviderHostPolicy, logger: Logger) {
+        self.http = http
         self.defaults = defaults
         self.hosts = hosts
         self.logger = logger
     }
 
-    static func factory(defaults: AgentLoopDefaults, hosts: AgentProviderHostPolicy, logger: Logger) -> AgentTurnLoopFactory {
-        let composer = ProviderAgentLoop(defaults: defaults, hosts: hosts, logger: logger)
+    static func factory(http: ProviderHTTPClientService, defaults: AgentLoopDefaults, hosts: AgentProviderHostPolicy, logger: Logger) -> AgentTurnLoopFactory {
+        let composer = ProviderAgentLoop(http: http, defaults: defaults, hosts: hosts, logger: logger)
         return { session, provider, key, tools in try composer.loop(session, provider, key, tools) }
     }
 
     func loop(_ session: AgentSessionRecord, _ record: AgentProviderRecord, _ key: String, _ tools: any ToolRunner) throws -> any AgentTurnLoop {
+        let http = try self.http.client()
         let endpoint = ProviderEndpoint(baseURL: record.baseURL, key: key.isEmpty ? nil : ProviderKey(key))
         let provider: any ChatProvider = switch record.kind {
         case .openai: try OpenAIChatProvider(endpoint: endpoint, client: http)

@@ -1,52 +1,100 @@
 import Foundation
+import HearthAPI
 import HearthControlPlane
+import HearthCore
+import NIOCore
 
-/// A session's transcript as JSON events or Markdown.
+/// A session's transcript as JSON or Markdown, streamed: events are read a page at a time and
+/// each page is written before the next is read, so a long session's export holds one page in
+/// memory, not the whole transcript.
 enum AgentTranscriptExport {
-    /// Every stored event, in order, read in pages.
-    static func events(_ store: AgentSessionStore, _ id: String) throws -> [AgentEvent] {
-        var all: [AgentEvent] = []
-        var after: Int64 = 0
-        while true {
-            let page = try store.events(id, after: after, limit: 1024)
-            guard let last = page.last else { return all }
-            all += page
-            after = last.seq
+    static let pageSize = 512
+
+    enum Format: String {
+        case json
+        case md
+
+        var contentType: String {
+            switch self {
+            case .json: "application/json"
+            case .md: "text/markdown; charset=utf-8"
+            }
         }
     }
 
-    static func markdown(_ session: AgentSessionRecord, _ events: [AgentEvent]) -> String {
-        var out = "# Agent session \(session.id)\n\nModel `\(session.model)` (provider `\(session.provider)`), workspace `\(session.workspaceId)`.\n"
-        var inAnswer = false
-        for event in events {
-            let fields = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any] ?? [:]
-            switch event.type {
-            case .message:
-                let role = fields["role"] as? String ?? ""
-                let text = fields["text"] as? String ?? ""
-                if role == "assistant" {
-                    if !inAnswer { out += "\n## Assistant\n\n"; inAnswer = true }
-                    out += text
-                    if (fields["partial"] as? Bool) != true { out += "\n"; inAnswer = false }
-                } else {
-                    inAnswer = false
-                    out += "\n## User\n\n\(text)\n"
+    /// Writes the transcript. The JSON is byte for byte what encoding `API.AgentTranscript` with
+    /// `API.encoder()` gives (sorted keys: `events` before `session`).
+    static func write(_ store: AgentSessionStore, _ session: AgentSessionRecord, format: Format,
+                      to write: (ByteBuffer) async throws -> Void) async throws {
+        let encoder = API.encoder()
+        var markdown = MarkdownTranscript()
+        try await write(ByteBuffer(string: format == .json ? #"{"events":["# : MarkdownTranscript.header(session)))
+        var after: Int64 = 0
+        var first = true
+        while true {
+            let page = try store.events(session.id, after: after, limit: pageSize)
+            guard let last = page.last else { break }
+            after = last.seq
+            var chunk = ByteBuffer()
+            for event in page {
+                switch format {
+                case .json:
+                    if !first { chunk.writeString(",") }
+                    chunk.writeBytes(try encoder.encode(AgentSessionRoutes.body(event)))
+                case .md:
+                    chunk.writeString(markdown.render(event))
                 }
-            case .toolCall:
-                inAnswer = false
-                out += "\n**Tool call** `\(fields["name"] as? String ?? "")`\n\n```json\n\(fields["arguments"] as? String ?? "")\n```\n"
-            case .toolResult:
-                inAnswer = false
-                let tag = (fields["interrupted"] as? Bool) == true ? " (interrupted)" : (fields["is_error"] as? Bool) == true ? " (error)" : ""
-                out += "\n**Tool result**\(tag)\n\n```\n\(fields["content"] as? String ?? "")\n```\n"
-            case .errorEvent:
-                inAnswer = false
-                out += "\n> Error: \(fields["message"] as? String ?? "")\n"
-            case .exit:
-                out += "\n> Session ended: \(fields["reason"] as? String ?? "")\n"
-            default:
-                continue
+                first = false
             }
+            try await write(chunk)
+        }
+        if format == .json {
+            var tail = ByteBuffer(string: #"],"session":"#)
+            tail.writeBytes(try encoder.encode(AgentSessionRoutes.body(session)))
+            tail.writeString("}")
+            try await write(tail)
+        }
+    }
+}
+
+/// Markdown of a transcript, one event at a time: an assistant answer stored as several partial
+/// `message` events runs on under one heading.
+struct MarkdownTranscript {
+    var inAnswer = false
+
+    static func header(_ session: AgentSessionRecord) -> String {
+        "# Agent session \(session.id)\n\nModel `\(session.model)` (provider `\(session.provider)`), workspace `\(session.workspaceId)`.\n"
+    }
+
+    mutating func render(_ event: AgentEvent) -> String {
+        let fields = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any] ?? [:]
+        var out = ""
+        switch event.type {
+        case .message:
+            let role = fields["role"] as? String ?? ""
+            let text = fields["text"] as? String ?? ""
+            if role == "assistant" {
+                if !inAnswer { out += "\n## Assistant\n\n"; inAnswer = true }
+                out += text
+                if (fields["partial"] as? Bool) != true { out += "\n"; inAnswer = false }
+            } else {
+                inAnswer = false
+                out += "\n## User\n\n\(text)\n"
+            }
+        case .toolCall:
+            inAnswer = false
+            out += "\n**Tool call** `\(fields["name"] as? String ?? "")`\n\n```json\n\(fields["arguments"] as? String ?? "")\n```\n"
+        case .toolResult:
+            inAnswer = false
+            let tag = (fields["interrupted"] as? Bool) == true ? " (interrupted)" : (fields["is_error"] as? Bool) == true ? " (error)" : ""
+            out += "\n**Tool result**\(tag)\n\n```\n\(fields["content"] as? String ?? "")\n```\n"
+        case .errorEvent:
+            inAnswer = false
+            out += "\n> Error: \(fields["message"] as? String ?? "")\n"
+        case .exit:
+            out += "\n> Session ended: \(fields["reason"] as? String ?? "")\n"
+        default:
+            break
         }
         return out
     }

@@ -19,7 +19,7 @@ extension HearthError: HTTPResponseError {
         case .noSpace: .init(code: 507, reasonPhrase: "Insufficient Storage")
         case .timeout: .gatewayTimeout
         case .payloadTooLarge: .contentTooLarge
-        case .rateLimited: .tooManyRequests
+        case .rateLimited, .tooManyRunningTurns: .tooManyRequests
         default: .internalServerError
         }
     }
@@ -39,7 +39,7 @@ extension HearthError: HTTPResponseError {
         var headers: HTTPFields = [.contentType: "application/json"]
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         // A rate limit says when to come back; its detail carries the seconds (`retry-after=N`).
-        if code == .rateLimited, let detail, detail.hasPrefix("retry-after="), let seconds = Int(detail.dropFirst("retry-after=".count)) {
+        if code == .rateLimited || code == .tooManyRunningTurns, let detail, detail.hasPrefix("retry-after="), let seconds = Int(detail.dropFirst("retry-after=".count)) {
             headers[.retryAfter] = String(seconds)
         }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))

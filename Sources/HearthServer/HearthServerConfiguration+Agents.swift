@@ -20,6 +20,16 @@ public struct AgentSessionOptions: Sendable {
     /// Address ranges (CIDR) a provider's base URL may reach although they are loopback, private or
     /// link-local (`--agent-provider-allow`): a self-hosted model on the operator's network.
     public var providerHostsAllowed: [String] = []
+    /// Turns one tenant may have running at once; a send beyond it gets 429 `too_many_running_turns`.
+    public var maxRunningTurnsPerTenant = AgentSessionManager.defaultMaxRunningTurnsPerTenant
+    /// Bytes of stored history (message JSON) sent to the provider each turn; older turns are left
+    /// out of the request (never out of the store or the event log).
+    public var historyBudgetBytes = AgentLoopTurnDriver.defaultHistoryBudgetBytes
+    /// An event stream that has written nothing for this long gets a `: keepalive` comment, so a
+    /// proxy (nginx cuts at 60 s) keeps it open while a turn waits on a slow provider. At least 1 s.
+    public var keepaliveInterval: Duration = .seconds(15)
+    /// What event streams wait on between keepalives; tests fire it by hand.
+    public var streamTimer: any StreamTimer = SystemStreamTimer()
 
     public init() {}
 }

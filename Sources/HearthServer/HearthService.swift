@@ -33,6 +33,8 @@ public struct HearthService: Sendable {
     /// Agent sessions (issue 18); its runner is a Service of the application's group.
     public let agentSessions: AgentSessionManager
     let agentKeys: any AgentKeySealer
+    /// The provider HTTP client's owner: the first of the application's services, so it stops last.
+    let providerHTTP: ProviderHTTPClientService
     let previewGrants = PreviewGrants()
     let logger: Logger
     let prometheus: PrometheusCollectorRegistry
@@ -83,10 +85,12 @@ public struct HearthService: Sendable {
                 auditor.recordSystem(tenantId: nil, action: "network.denied", target: record.workspace ?? "*", detail: detail)
             }
         }
-        let (agentSessions, agentKeys) = try makeAgentSessions(configuration, workspaces: manager, identity: identity, audit: audit, logger: logger)
+        let providerHTTP = ProviderHTTPClientService(logger: logger)
+        let (agentSessions, agentKeys) = try makeAgentSessions(configuration, workspaces: manager, identity: identity, audit: audit,
+                                                               providerHTTP: providerHTTP, logger: logger)
         return HearthService(configuration: configuration, manager: manager, registry: registry, tokenPath: tokenPath,
                              identity: identity, audit: audit, sessions: SessionHub(logger: logger), network: network,
-                             agentSessions: agentSessions, agentKeys: agentKeys, logger: logger,
+                             agentSessions: agentSessions, agentKeys: agentKeys, providerHTTP: providerHTTP, logger: logger,
                              prometheus: prometheus, metrics: metrics)
     }
 
@@ -134,7 +138,8 @@ public struct HearthService: Sendable {
         IdentityRoutes(identity: identity, auditor: auditor, cookies: cookies).register(on: router)
         AuditRoutes(log: audit).register(on: router)
         AgentSessionRoutes(sessions: agentSessions, keys: agentKeys, auditor: auditor,
-                           providerHosts: AgentProviderHostPolicy(allowed: configuration.agents.providerHostsAllowed)).register(on: v1)
+                           providerHosts: AgentProviderHostPolicy(allowed: configuration.agents.providerHostsAllowed),
+                           keepalive: SSEKeepalive(interval: configuration.agents.keepaliveInterval, timer: configuration.agents.streamTimer)).register(on: v1)
         previews.register(on: router)
         WebAssets.register(on: router, configuredDirectory: configuration.webDirectory)
 
@@ -169,7 +174,8 @@ public struct HearthService: Sendable {
             router: router,
             server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hearth"),
-            services: [sessions, agentSessions.runner],
+            // Stopped in reverse: the runner's turns end before the provider client they use.
+            services: [providerHTTP, sessions, agentSessions.runner],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }

@@ -9,11 +9,13 @@ import Logging
 /// sequence number; a client resumes with `Last-Event-ID` (or `?after=`) and gets the stored
 /// events after it, then the live tail, each once and in order. A client that falls more than the
 /// reader queue behind has its connection closed: it reconnects from its last id, never misses.
+/// A stream with nothing to say gets a `: keepalive` comment every quiet `keepalive` interval.
 struct AgentSessionEventStream {
     let sessions: AgentSessionManager
+    let keepalive: SSEKeepalive
 
     func register(on group: RouterGroup<HearthContext>) {
-        let sessions = self.sessions
+        let (sessions, keepalive) = (self.sessions, self.keepalive)
         group.get("agent-sessions/:id/events") { request, context in
             let id = try context.parameters.require("id")
             _ = try await sessions.get(id, tenantId: try context.caller().tenantId)
@@ -27,8 +29,8 @@ struct AgentSessionEventStream {
             }
             return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: ResponseBody { writer in
                 do {
-                    for try await event in subscription {
-                        try await writer.write(ByteBuffer(string: Self.frame(event)))
+                    try await keepalive.write(subscription, frame: { Self.frame($0) }) { text in
+                        try await writer.write(ByteBuffer(string: text))
                     }
                 } catch is AgentReaderTooSlow {
                     channel.close(promise: nil)

@@ -13,6 +13,7 @@ struct AgentSessionRoutes {
     let keys: any AgentKeySealer
     let auditor: Auditor
     let providerHosts: AgentProviderHostPolicy
+    let keepalive: SSEKeepalive
 
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
@@ -71,18 +72,24 @@ struct AgentSessionRoutes {
         group.get("agent-sessions/:id/transcript") { request, context in
             let id = try context.parameters.require("id")
             let session = try await sessions.get(id, tenantId: try context.caller().tenantId)
-            let events = try AgentTranscriptExport.events(sessions.store, id)
-            switch request.uri.queryParameters.get("format") ?? "json" {
-            case "json":
-                return try json(API.AgentTranscript(session: Self.body(session), events: events.map(Self.body)))
-            case "md":
-                return Response(status: .ok, headers: [.contentType: "text/markdown; charset=utf-8"],
-                                body: .init(byteBuffer: ByteBuffer(string: AgentTranscriptExport.markdown(session, events))))
-            default:
+            guard let format = AgentTranscriptExport.Format(rawValue: String(request.uri.queryParameters.get("format") ?? "json")) else {
                 throw HearthError(.invalidArgument, "format is md or json")
             }
+            let store = sessions.store
+            let logger = context.logger
+            // Streamed page by page; a failure mid-way (the database) cuts the body short, which
+            // the client sees as a truncated transcript rather than a second status.
+            return Response(status: .ok, headers: [.contentType: format.contentType], body: ResponseBody { writer in
+                do {
+                    try await AgentTranscriptExport.write(store, session, format: format) { try await writer.write($0) }
+                } catch {
+                    logger.warning("agent transcript export cut short", metadata: ["agent.session": "\(id)", "error": "\(error)"])
+                    throw error
+                }
+                try await writer.finish(nil)
+            })
         }
-        AgentSessionEventStream(sessions: sessions).register(on: group)
+        AgentSessionEventStream(sessions: sessions, keepalive: keepalive).register(on: group)
         AgentProviderRoutes(store: sessions.store, keys: keys, auditor: auditor, hosts: providerHosts).register(on: group)
         group.get("system") { _, context in
             // How busy other tenants are is not a tenant's business: the count is the caller's

@@ -86,7 +86,8 @@ struct AgentServer {
 
     static func start(data: String? = nil, gate: TurnGate = TurnGate(), clock: ManualAgentClock = ManualAgentClock(Date()),
                       load: TestLoad = TestLoad(), logs: LogCapture = LogCapture(), queueLimit: Int = 1024,
-                      providerHostsAllowed: [String] = ["127.0.0.0/8"]) async throws -> AgentServer {
+                      providerHostsAllowed: [String] = ["127.0.0.0/8"],
+                      configure: (inout AgentSessionOptions) -> Void = { _ in }) async throws -> AgentServer {
         let data = data ?? ProcessHost.scratchDirectory("hearth-agents")
         var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
         configuration.identityPolicy.bcryptCost = 4
@@ -97,6 +98,8 @@ struct AgentServer {
         configuration.agents.sweepEvery = .seconds(3600)
         // The scripted provider record names loopback, which only an operator's allowance permits.
         configuration.agents.providerHostsAllowed = providerHostsAllowed
+        // Last, so a test may take the scripted driver away (the server's own loop) or change limits.
+        configure(&configuration.agents)
         let server = try await LiveServer.serveInProcess(configuration, logger: logs.logger())
         return AgentServer(server: server, gate: gate, clock: clock, load: load, logs: logs)
     }
