@@ -196,7 +196,8 @@ let package = Package(
         // The server is handed the probed registry and names no driver.
         .target(
             name: "HearthHost",
-            dependencies: ["HearthControlPlane", "HearthRuntime", "HearthGVisor", "HearthQEMU", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HearthControlPlane", "HearthRuntime", "HearthGVisor", "HearthQEMU", "HearthCore", "HearthStore", "HearthStoreS3",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictImports
         ),
         // HTTP client of the REST API, used by the CLI and the tests.
@@ -295,7 +296,7 @@ let package = Package(
         .testTarget(
             name: "HearthServerTests",
             dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "HTTPTypes", package: "swift-http-types"), "HearthAPI", "HearthAudit", "HearthRuntime", "HearthWire", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), "HearthServer", "HearthClient", "HearthTestKit", "HearthControlPlane", "HearthServerTestKit", "HearthIdentity", "HearthCore",
-                           "HearthSessions", "HearthAgentCore",
+                           "HearthSessions", "HearthAgentCore", "HearthHost", "HearthStore",
                            .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),

@@ -77,6 +77,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "API requests per second allowed per token or session (bursts of twice that), and twice that per client address; 0 turns both off")
     var rateLimit: Double = 600
 
+    @Option(help: "Durable store of workspaces' volumes and keys: file:///abs/path or s3://BUCKET/PREFIX?endpoint=URL (default: file://DATA/store)")
+    var store: String?
+    @Option(name: .customLong("kek-file"),
+            help: "Key-encryption key of the store (default: DATA/kek, made on first start; keep a copy away from the data directory)")
+    var kekFile: String?
+
     @Option(help: "Workspace networking: off (no network device, as before) or on (a namespace, Hearth's resolver and a default-deny egress filter per workspace)")
     var network: String = "off"
     @Option(help: "Host interface egress leaves by (default: the default route's)")
@@ -183,6 +189,9 @@ struct Serve: AsyncParsableCommand {
             networks = try await WorkspaceNetworks.start(network, logger: logger)
         }
         runtimes.networking = networks
+        configuration.workspaceVolumes = try await DurableStore.open(
+            DurableStoreConfiguration(dataDirectory: configuration.dataDirectory, storeURL: store, kekFile: kekFile),
+            environment: environment, logger: logger)
         let service = try await HearthService.make(configuration, runtimes: try await runtimes.probe(logger: logger), logger: logger,
                                                    network: networks)
         try await service.run { port in

@@ -12,7 +12,7 @@ struct Hearth: AsyncParsableCommand {
         subcommands: [Serve.self, Doctor.self, Create.self, List.self, Exec.self, Shell.self, Copy.self,
                       Pause.self, Resume.self, Stop.self, Start.self, Delete.self, Ports.self, PortForward.self, VolumeCommand.self,
                       Login.self, TenantCommand.self, UserCommand.self, SessionCommand.self, TokenCommand.self, AuditCommand.self,
-                      NetLogCommand.self, NetworkCommand.self, AgentCommand.self])
+                      NetLogCommand.self, NetworkCommand.self, AgentCommand.self, KEKCommand.self])
 }
 
 /// Where the CLI finds the server and its token.

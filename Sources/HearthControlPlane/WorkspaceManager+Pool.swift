@@ -19,6 +19,8 @@ extension WorkspaceManager {
             record.createdAt = Date()
             record.updatedAt = record.createdAt
             try store.update(record)
+            // A pooled sandbox has no tenant, so its key and volume are made when it is claimed.
+            try await createVolume(id: record.id, tenantId: request.tenantId)
             poolSignal.continuation.yield()
             metrics.poolClaim(hit: true, runtime: runtime)
             return record.workspace

@@ -25,6 +25,7 @@ extension WorkspaceManager {
             let spec = spec(record)
             if record.pooled || record.state == .deleting {
                 try? await runtime.destroy(spec)
+                if record.state == .deleting { try? await configuration.volumes?.delete(workspace: record.id) }
                 try? store.delete(record.id)
                 report.removed.append(record.id)
                 continue

@@ -19,10 +19,13 @@ public actor WorkspaceManager {
         public var warmPoolSize: Int
         /// The quota of every tenant but the operator's that has none of its own.
         public var defaultQuota: TenantQuota
+        /// Each workspace's key and volume in the server's store (issue 16); nil keeps none.
+        public var volumes: (any WorkspaceVolumes)?
 
         public init(dataDirectory: String, defaultLimits: ResourceLimits = ResourceLimits(), stopGrace: Duration = .seconds(10),
-                    warmPoolSize: Int = 0, defaultQuota: TenantQuota = .standard) {
+                    warmPoolSize: Int = 0, defaultQuota: TenantQuota = .standard, volumes: (any WorkspaceVolumes)? = nil) {
             self.dataDirectory = dataDirectory
+            self.volumes = volumes
             self.defaultQuota = defaultQuota
             self.defaultLimits = defaultLimits
             self.stopGrace = stopGrace
@@ -106,7 +109,24 @@ public actor WorkspaceManager {
         // Checked again with no suspension before the insert: the image may have taken a while.
         try checkQuota(tenantId: request.tenantId, adding: limits)
         try store.insert(record)
-        return try await withBusy(id, "creating") { try await boot(record, event: .created) }
+        return try await withBusy(id, "creating") {
+            try await createVolume(id: id, tenantId: request.tenantId)
+            return try await boot(record, event: .created)
+        }
+    }
+
+    /// Makes the workspace's key and volume before its sandbox boots; a store that refuses marks
+    /// the workspace failed (a delete then shreds whatever was made).
+    func createVolume(id: String, tenantId: String) async throws {
+        guard let volumes = configuration.volumes else { return }
+        do {
+            try await volumes.create(workspace: id, tenant: tenantId)
+        } catch {
+            let failure = (error as? HearthError) ?? HearthError(.internal, "the workspace's volume could not be created", detail: "\(error)")
+            logger.error("workspace volume not created", metadata: ["workspace.id": "\(id)", "error": "\(failure)"])
+            _ = try? store.apply(.fail, to: id, failure: failure.message)
+            throw failure
+        }
     }
 
     func start(_ ref: String) async throws -> Workspace {
@@ -200,6 +220,9 @@ public actor WorkspaceManager {
             try store.apply(.delete, to: record.id)
             agents.removeValue(forKey: record.id)?.close()
             try await registry.existing(record.runtime).destroy(spec(record))
+            // Before the row goes: a store that fails leaves the workspace `deleting`, and the
+            // reconciler (or the store's sweep at start-up) finishes the shred.
+            try await configuration.volumes?.delete(workspace: record.id)
             try store.apply(.deleted, to: record.id)
             try store.delete(record.id)
         }

@@ -1,4 +1,5 @@
 import Foundation
+public import HearthControlPlane
 public import HearthCore
 public import HearthIdentity
 
@@ -32,6 +33,10 @@ public struct HearthServerConfiguration: Sendable {
     public var limits = ServerLimits()
     /// Agent sessions (issue 18): driver, clock, load probe, admission threshold.
     public var agents = AgentSessionOptions()
+    /// Each workspace's key and volume in the durable store (issue 16), made by the composition root
+    /// (`HearthHost.DurableStore`, from `--store` and `--kek-file`); this target never sees the
+    /// store or the KEK. Nil keeps no volumes (most test servers).
+    public var workspaceVolumes: (any WorkspaceVolumes)?
 
     /// The runtimes come separately (`HearthService.make(_:runtimes:…)`): the composition root
     /// (`HearthHost`, or a test kit) chooses and probes them.

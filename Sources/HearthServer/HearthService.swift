@@ -73,7 +73,7 @@ public struct HearthService: Sendable {
         let manager = WorkspaceManager(
             store: store, registry: registry, images: ImageStore(root: data + "/images", importDirectory: configuration.imageImportDirectory, logger: logger),
             configuration: .init(dataDirectory: data, defaultLimits: configuration.defaultLimits, warmPoolSize: configuration.warmPoolSize,
-                                 defaultQuota: configuration.defaultQuota),
+                                 defaultQuota: configuration.defaultQuota, volumes: configuration.workspaceVolumes),
             logger: logger, metrics: WorkspaceMetrics(factory: metrics))
         if let network {
             await network.setTenantLookup { [manager] id in await manager.tenantId(of: id) }

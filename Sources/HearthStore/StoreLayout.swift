@@ -8,7 +8,15 @@
 ///     families/F/index/ID                  sealed indexes: blob → (pack, offset, length)
 ///     families/F/condemned/ID              GC marks: a pack about to be deleted
 ///     families/F/wal/XX/ID                 sealed WAL segments, one object each, named by content
+///     keys/tenants/T                       tenant T's key, sealed by the KEK (`KeyHierarchy`)
+///     keys/workspaces/W                    workspace W's key, sealed by its tenant's key; it wraps
+///                                          the data key of volume `workspace.W`
 enum StoreLayout {
+    static let tenantKeys = "keys/tenants/"
+    static let workspaceKeys = "keys/workspaces/"
+    static func tenantKey(_ tenant: String) -> String { tenantKeys + tenant }
+    static func workspaceKey(_ workspace: String) -> String { workspaceKeys + workspace }
+
     static func volume(_ name: String) -> String { "volumes/\(name)/" }
     static func keyFile(_ name: String) -> String { "volumes/\(name)/key.json" }
     static func lease(_ name: String) -> String { "volumes/\(name)/lease.json" }

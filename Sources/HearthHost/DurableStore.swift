@@ -1,0 +1,98 @@
+import Foundation
+public import HearthControlPlane
+import HearthCore
+public import HearthStore
+import HearthStoreS3
+public import Logging
+
+/// Where the server keeps workspaces' volumes and which KEK opens them (`hearth serve --store URL
+/// --kek-file FILE`). Only the composition root reads files and URLs; the server is handed the
+/// resulting `WorkspaceVolumes`.
+public struct DurableStoreConfiguration: Sendable {
+    public var dataDirectory: String
+    /// `file:///abs/path` or `s3://BUCKET/PREFIX?endpoint=…`; nil is `file://DATA/store`.
+    public var storeURL: String?
+    /// The KEK; nil is `DATA/kek`, written (0600, never overwritten) when it does not exist yet.
+    public var kekFile: String?
+
+    public init(dataDirectory: String, storeURL: String? = nil, kekFile: String? = nil) {
+        self.dataDirectory = dataDirectory
+        self.storeURL = storeURL
+        self.kekFile = kekFile
+    }
+
+    public var resolvedStoreURL: String { storeURL ?? "file://" + dataDirectory + "/store" }
+    public var defaultKEKFile: String { dataDirectory + "/kek" }
+}
+
+public enum DurableStore {
+    /// Opens the store and the KEK, checks that the KEK opens every tenant key already there (a
+    /// wrong or regenerated KEK stops the server here), and finishes any shred a crash cut short.
+    /// `environment` carries the S3 credentials for an `s3://` store.
+    public static func open(_ configuration: DurableStoreConfiguration, environment: [String: String],
+                            logger: Logger) async throws -> StoreWorkspaceVolumes {
+        let kek = try loadOrCreateKEK(configuration, logger: logger)
+        let store = try await StoreURL.open(configuration.resolvedStoreURL, environment: environment)
+        let keys = KeyHierarchy(store: store, kek: kek)
+        try await keys.checkKEK()
+        let swept = try await keys.sweep()
+        if !swept.orphanVolumes.isEmpty || !swept.deadRecords.isEmpty {
+            logger.notice("finished interrupted workspace deletes", metadata: [
+                "store.orphan_volumes": "\(swept.orphanVolumes.count)", "store.dead_key_records": "\(swept.deadRecords.count)"])
+        }
+        logger.info("durable store", metadata: ["store.location": "\(store.location)", "kek.fingerprint": "\(kek.fingerprint)"])
+        return StoreWorkspaceVolumes(keys: keys, logger: logger)
+    }
+
+    /// An explicit `--kek-file` must exist. Without one, `DATA/kek` is read, or made once: the one
+    /// case where a KEK sits beside the data it protects, which the log says loudly.
+    static func loadOrCreateKEK(_ configuration: DurableStoreConfiguration, logger: Logger) throws -> KeyEncryptionKey {
+        if let file = configuration.kekFile { return try KeyEncryptionKey.load(file: file) }
+        let file = configuration.defaultKEKFile
+        if FileManager.default.fileExists(atPath: file) { return try KeyEncryptionKey.load(file: file) }
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        let kek = KeyEncryptionKey.generate()
+        do {
+            try KeyEncryptionKey.write(kek, to: file)
+        } catch {
+            // Another process made it first (O_EXCL): use theirs.
+            if FileManager.default.fileExists(atPath: file) { return try KeyEncryptionKey.load(file: file) }
+            throw error
+        }
+        logger.warning("""
+            created a new key-encryption key at \(file): copy it somewhere other than the data directory and \
+            pass it with --kek-file. A KEK kept beside the store protects nothing against whoever copies the \
+            directory, and losing it makes every workspace volume unreadable
+            """, metadata: ["kek.file": "\(file)", "kek.fingerprint": "\(kek.fingerprint)"])
+        return kek
+    }
+}
+
+/// `WorkspaceVolumes` over the store's key hierarchy, mapping `StoreError` to `HearthError` (the
+/// client sees the message, never the object keys in `detail`).
+public struct StoreWorkspaceVolumes: WorkspaceVolumes {
+    public let keys: KeyHierarchy
+    let logger: Logger
+
+    public init(keys: KeyHierarchy, logger: Logger) {
+        self.keys = keys
+        self.logger = logger
+    }
+
+    public func create(workspace: String, tenant: String) async throws {
+        do { try await keys.createWorkspace(workspace, tenant: tenant) } catch { throw Self.map(error, "create the workspace's volume") }
+    }
+
+    public func delete(workspace: String) async throws {
+        do { try await keys.deleteWorkspace(workspace) } catch { throw Self.map(error, "delete the workspace's volume") }
+    }
+
+    static func map(_ error: any Error, _ doing: String) -> HearthError {
+        guard let error = error as? StoreError else { return HearthError(.internal, "could not \(doing)", detail: "\(error)") }
+        switch error.code {
+        case .invalidArgument: return HearthError(.invalidArgument, error.message, detail: error.detail)
+        case .noSpace: return HearthError(.noSpace, "the store is full: could not \(doing)", detail: "\(error)")
+        default: return HearthError(.internal, "could not \(doing)", detail: "\(error)")
+        }
+    }
+}
