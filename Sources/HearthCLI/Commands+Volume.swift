@@ -25,6 +25,15 @@ struct VolumeOptions: ParsableArguments {
     @Option(name: .customLong("kek-file"), help: "Key-encryption key file (default: $HEARTH_KEK_FILE)")
     var kekFile: String?
 
+    /// `workspace.` names belong to the server's workspaces (`KeyHierarchy`): its start-up sweep
+    /// removes such a volume when no workspace key record names it, so an operator's volume there
+    /// would be deleted.
+    func validate() throws {
+        if volume.hasPrefix("workspace.") {
+            throw ValidationError("volume names starting with \"workspace.\" are reserved for the server's workspaces")
+        }
+    }
+
     func kek() throws -> KeyEncryptionKey {
         guard let file = kekFile ?? ProcessInfo.processInfo.environment["HEARTH_KEK_FILE"], !file.isEmpty else {
             throw StoreError(.noKey, "no KEK: pass --kek-file FILE or set HEARTH_KEK_FILE (make one with `hearth volume keygen --out FILE`)")

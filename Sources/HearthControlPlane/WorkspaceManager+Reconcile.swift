@@ -25,7 +25,17 @@ extension WorkspaceManager {
             let spec = spec(record)
             if record.pooled || record.state == .deleting {
                 try? await runtime.destroy(spec)
-                if record.state == .deleting { try? await configuration.volumes?.delete(workspace: record.id) }
+                if record.state == .deleting, let volumes = configuration.volumes {
+                    // The row goes only once the workspace's key is shredded: dropping it after a
+                    // failed delete would leave the key record, and the data readable, for ever.
+                    do {
+                        try await volumes.delete(workspace: record.id)
+                    } catch {
+                        logger.error("workspace delete still unfinished: its key could not be shredded",
+                                     metadata: ["workspace.id": "\(record.id)", "error": "\(error)"])
+                        continue
+                    }
+                }
                 try? store.delete(record.id)
                 report.removed.append(record.id)
                 continue

@@ -31,8 +31,16 @@ public enum DurableStore {
     /// `environment` carries the S3 credentials for an `s3://` store.
     public static func open(_ configuration: DurableStoreConfiguration, environment: [String: String],
                             logger: Logger) async throws -> StoreWorkspaceVolumes {
-        let kek = try loadOrCreateKEK(configuration, logger: logger)
         let store = try await StoreURL.open(configuration.resolvedStoreURL, environment: environment)
+        // A store that already holds tenant keys was sealed by some KEK: making a new one here
+        // (the old DATA/kek lost, or a new data directory) would only hide that behind a refusal
+        // later, so say it now and touch nothing.
+        if configuration.kekFile == nil, !FileManager.default.fileExists(atPath: configuration.defaultKEKFile),
+           !(try await store.list(prefix: KeyHierarchy.tenantKeyPrefix)).isEmpty {
+            throw HearthError(.invalidArgument, "the store already holds keys sealed by a KEK this server does not have; pass it with --kek-file",
+                              detail: "no \(configuration.defaultKEKFile) and tenant key records in \(store.location)")
+        }
+        let kek = try loadOrCreateKEK(configuration, logger: logger)
         let keys = KeyHierarchy(store: store, kek: kek)
         try await keys.checkKEK()
         let swept = try await keys.sweep()
@@ -54,6 +62,13 @@ public enum DurableStore {
         let kek = KeyEncryptionKey.generate()
         do {
             try KeyEncryptionKey.write(kek, to: file)
+            // The file is synced; the directory entry must be too, or a power cut can lose the
+            // only copy of the key while the store (on S3, say) keeps what it sealed.
+            let directory = Glibc.open(configuration.dataDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if directory >= 0 {
+                _ = fsync(directory)
+                close(directory)
+            }
         } catch {
             // Another process made it first (O_EXCL): use theirs.
             if FileManager.default.fileExists(atPath: file) { return try KeyEncryptionKey.load(file: file) }

@@ -30,7 +30,7 @@ extension HostCommand {
             self.variables = variables
         }
 
-        /// From a host process's environment (the CLI passes `ProcessInfo.processInfo.environment`):
+        /// From a host process's environment (the CLI passes its own):
         /// its `PATH`'s absolute directories, then the default ones it lacks (the sbin directories
         /// hold mkfs.ext4 and ip even when a user's PATH omits them); `LANG=C.UTF-8`; and the few
         /// `passedFromHost` variables. A relative PATH entry would resolve against the working

@@ -5,6 +5,7 @@ import HearthCore
 import HearthIdentity
 import HTTPTypes
 import Hummingbird
+import Logging
 
 /// `/v1/agent-sessions`, `/v1/agent-providers` and `/v1/system`: parse, authorize (within the
 /// caller's tenant: another tenant's session is 404), hand one call to `AgentSessionManager`.

@@ -34,17 +34,19 @@ struct PortEventRoutes {
             let workspace = try await context.workspace(manager)
             let ref = workspace.id
             let caller = try context.caller()
-            let holder = StreamShares.Holder(tenant: caller.tenantId, user: caller.userId)
-            if let refusal = streams.acquire(holder) {
-                logger.notice("port event stream refused", metadata: ["workspace.id": .string(ref), "limit": .string(refusal.rawValue)])
-                throw HearthError(.rateLimited, "too many port watchers are open; try again later", detail: "retry-after=5 limit=\(refusal.rawValue)")
+            let lease: StreamLease
+            do throws(StreamShares.Refused) {
+                lease = try StreamLease(streams, StreamShares.Holder(tenant: caller.tenantId, user: caller.userId))
+            } catch {
+                logger.notice("port event stream refused", metadata: ["workspace.id": .string(ref), "limit": .string(error.limit.rawValue)])
+                throw HearthError(.rateLimited, "too many port watchers are open; try again later", detail: "retry-after=5 limit=\(error.limit.rawValue)")
             }
             logger.debug("port event stream opened", metadata: ["workspace.id": .string(ref)])
-            let (manager, streams, logger) = (self.manager, self.streams, self.logger)
+            let (manager, logger) = (self.manager, self.logger)
             let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 defer {
-                    streams.release(holder)
+                    withExtendedLifetime(lease) {}
                     logger.debug("port event stream closed", metadata: ["workspace.id": .string(ref)])
                 }
                 let clock = ContinuousClock()

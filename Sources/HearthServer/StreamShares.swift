@@ -57,3 +57,27 @@ final class StreamShares: Sendable {
         map[key] = next > 0 ? next : nil
     }
 }
+
+/// One stream's share, given back when the last reference goes. The response body closure holds
+/// it: if the client is gone before the body runs (Hummingbird writes the head first, and a closed
+/// channel fails that), the closure is dropped unrun and the share still comes back; a `defer`
+/// inside the body would never have run and the slot would be lost for good.
+final class StreamLease: Sendable {
+    let shares: StreamShares
+    let holder: StreamShares.Holder
+
+    /// Takes a share for `holder`, or throws the refusal as a 429.
+    init(_ shares: StreamShares, _ holder: StreamShares.Holder) throws(StreamShares.Refused) {
+        if let refusal = shares.acquire(holder) { throw StreamShares.Refused(limit: refusal) }
+        self.shares = shares
+        self.holder = holder
+    }
+
+    deinit { shares.release(holder) }
+}
+
+extension StreamShares {
+    struct Refused: Error {
+        var limit: Refusal
+    }
+}

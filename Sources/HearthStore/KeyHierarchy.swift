@@ -32,6 +32,8 @@ public struct KeyHierarchy: Sendable {
     /// The volume holding workspace `id`'s files. The prefix keeps workspaces' volumes apart from the
     /// operator's own (`hearth volume`) in a shared store, and tells `sweep` which ones it may collect.
     public static func volumeName(workspace id: String) -> String { volumePrefix + id }
+    /// Where tenant key records live: a store with any is already sealed by some KEK.
+    public static var tenantKeyPrefix: String { StoreLayout.tenantKeys }
     static let volumePrefix = "workspace."
 
     // MARK: Tenants

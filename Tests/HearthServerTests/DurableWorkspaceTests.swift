@@ -49,6 +49,15 @@ import Testing
             try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data, kekFile: data + "/other.kek"), environment: [:], logger: capture.logger())
         }
         #expect(wrong?.code == .wrongKey)
+
+        // DATA/kek lost (or a new data directory over the same store): no new KEK is made over a
+        // store that already holds tenant keys, and nothing is written.
+        try FileManager.default.moveItem(atPath: data + "/kek", toPath: data + "/kek.saved")
+        let lost = await #expect(throws: HearthError.self) {
+            try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:], logger: capture.logger())
+        }
+        #expect(lost?.message.contains("--kek-file") == true)
+        #expect(!FileManager.default.fileExists(atPath: data + "/kek"))
     }
 
     @Test func aWorkspaceGetsAVolumeAtCreateAndItsKeyIsShreddedAtDelete() async throws {

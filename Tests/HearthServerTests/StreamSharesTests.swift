@@ -42,3 +42,33 @@ import Testing
         #expect(shares.acquire(.init(tenant: "a", user: "b")) == .user)
     }
 }
+
+/// A share is held by a lease the response body captures: a body that never runs (the client was
+/// gone before the head was written) still gives its share back.
+@Suite struct StreamLeaseTests {
+    @Test func aLeaseDroppedUnusedGivesItsShareBack() throws {
+        let shares = StreamShares(limit: 2, perTenant: 2, perUser: 1)
+        let alice = StreamShares.Holder(tenant: "t", user: "alice")
+        for _ in 0..<1_000 {
+            var body: (() -> Void)? = { [lease = try? StreamLease(shares, alice)] in _ = lease }
+            #expect(shares.count == 1)
+            body = nil
+            _ = body
+            #expect(shares.count == 0)
+        }
+    }
+
+    @Test func aRefusedLeaseTakesNothingAndSaysWhichLimit() throws {
+        let shares = StreamShares(limit: 2, perTenant: 2, perUser: 1)
+        let alice = StreamShares.Holder(tenant: "t", user: "alice")
+        let held = try StreamLease(shares, alice)
+        #expect(throws: StreamShares.Refused.self) { _ = try StreamLease(shares, alice) }
+        do {
+            _ = try StreamLease(shares, alice)
+        } catch {
+            #expect(error.limit == .user)
+        }
+        #expect(shares.count == 1)
+        withExtendedLifetime(held) {}
+    }
+}

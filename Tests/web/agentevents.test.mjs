@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { applyEvent, MAX_ITEMS, MAX_TEXT, newTranscript, statusLine, takeDirty } from '../../Sources/HearthServer/Web/core/agentevents.js';
+import { applyEvent, MAX_ITEMS, MAX_TEXT, MAX_TOTAL_TEXT, newTranscript, statusLine, takeDirty } from '../../Sources/HearthServer/Web/core/agentevents.js';
 import { seeded } from './seeded.mjs';
 
 const ev = (seq, type, data) => ({ seq, type, data: JSON.stringify(data) });
@@ -80,15 +80,33 @@ test('the view redraws only what changed: the streaming tail, a tool that got it
   applyEvent(t, ev(2, 'tool_call', { id: 'a', name: 'bash', arguments: '{}' }));
   applyEvent(t, ev(3, 'tool_call', { id: 'b', name: 'bash', arguments: '{}' }));
   applyEvent(t, ev(4, 'tool_call', { id: 'c', name: 'bash', arguments: '{}' }));
-  assert.equal(takeDirty(t), 0);
-  assert.equal(takeDirty(t), t.items.length); // nothing new
+  assert.deepEqual(takeDirty(t), { from: 0, drop: 0 });
+  assert.deepEqual(takeDirty(t), { from: t.items.length, drop: 0 }); // nothing new
   applyEvent(t, ev(5, 'tool_result', { id: 'a', content: 'ok' }));
-  assert.equal(takeDirty(t), 1);
+  assert.equal(takeDirty(t).from, 1);
   applyEvent(t, ev(6, 'message', { role: 'assistant', text: 'x', partial: true }));
-  assert.equal(takeDirty(t), 4);
+  assert.equal(takeDirty(t).from, 4);
   applyEvent(t, ev(7, 'message', { role: 'assistant', text: 'y', partial: true }));
-  assert.equal(takeDirty(t), 4);
+  assert.equal(takeDirty(t).from, 4);
   assert.equal(t.items[4].text, 'xy');
+  // Past the bound the oldest go: the view removes that many nodes and draws only the new ones.
   for (let i = 0; i < MAX_ITEMS; i++) applyEvent(t, ev(100 + i, 'message', { role: 'user', text: 'z' }));
-  assert.equal(takeDirty(t), 0);
+  const after = takeDirty(t);
+  assert.equal(after.drop, 5);
+  assert.equal(after.from, 0); // every item held now arrived since the last draw
+  assert.equal(t.items.length, MAX_ITEMS);
+  applyEvent(t, ev(5000, 'message', { role: 'user', text: 'last' }));
+  assert.deepEqual(takeDirty(t), { from: MAX_ITEMS - 1, drop: 1 });
+});
+
+test('the text held is bounded in total: many huge tool outputs keep only the newest', () => {
+  const t = newTranscript();
+  for (let i = 0; i < 300; i++) {
+    applyEvent(t, ev(2 * i + 1, 'tool_call', { id: `c${i}`, name: 'bash', arguments: 'a'.repeat(MAX_TEXT) }));
+    applyEvent(t, ev(2 * i + 2, 'tool_result', { id: `c${i}`, content: 'b'.repeat(MAX_TEXT) }));
+  }
+  const total = t.items.reduce((n, i) => n + (i.arguments || '').length + (i.result ? i.result.content.length : 0), 0);
+  assert.ok(total <= MAX_TOTAL_TEXT, `${total}`);
+  assert.equal(t.items[t.items.length - 1].id, 'c299');
+  assert.ok(t.dropped > 200);
 });

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_LOG_LINES, MAX_RULES, netlogView, parseRules, policyView } from '../../Sources/HearthServer/Web/core/netpolicy.js';
+import { levelBody, MAX_LOG_LINES, MAX_RULES, netlogView, parseRules, policyView } from '../../Sources/HearthServer/Web/core/netpolicy.js';
 import { seeded } from './seeded.mjs';
 
 test('rules: one per line, comments and blanks dropped, duplicates once, nonsense named', () => {
@@ -35,4 +35,14 @@ test('hostile bodies and text never throw', () => {
   }
   parseRules(undefined);
   parseRules('x'.repeat(100000));
+});
+
+test('saving rules keeps the workspace own mode: a deny-all workspace is not widened by a save', () => {
+  const denyAll = policyView({ mode: 'deny-all', workspace: { mode: 'deny-all', rules: null }, networks: [] });
+  assert.deepEqual(levelBody(denyAll, []), { mode: 'deny-all' });
+  assert.deepEqual(levelBody(denyAll, ['pypi.org:443']), { mode: 'deny-all', rules: ['pypi.org:443'] });
+  const inherits = policyView({ mode: 'open', workspace: {}, networks: [] });
+  assert.deepEqual(levelBody(inherits, []), {});
+  const ruled = policyView({ mode: 'deny-all', workspace: { rules: ['a.example'] }, networks: [] });
+  assert.deepEqual(levelBody(ruled, []), { rules: [] });
 });

@@ -8,12 +8,39 @@ export const EVENT_TYPES = ['message', 'tool_call', 'tool_result', 'thinking', '
   'exit', 'error_event', 'usage', 'scrub'];
 export const MAX_ITEMS = 1000;
 export const MAX_TEXT = 64 * 1024;
+/// All the text the view holds, so 1,000 items of 64 KiB (hundreds of MB) cannot freeze a tab.
+export const MAX_TOTAL_TEXT = 4 * 1024 * 1024;
 
 export function newTranscript() {
   // dirtyFrom: the first item that changed since the view last drew (Infinity: none), so a view
   // redraws only the tail, and everything after the oldest items are dropped.
+  // pendingDrops: items dropped from the front since the view last drew, so it removes as many
+  // of its first nodes instead of redrawing everything.
   return { items: [], lastSeq: 0, busy: false, outcome: null, ended: null, tokens: { input: 0, output: 0 }, dropped: 0,
-    dirtyFrom: Infinity };
+    dirtyFrom: Infinity, pendingDrops: 0 };
+}
+
+function weight(item) {
+  return (item.text ? item.text.length : 0) + (item.arguments ? item.arguments.length : 0) + (item.result ? item.result.content.length : 0);
+}
+
+/// Drops the oldest items past the count or the total text (never the newest one).
+function trim(t) {
+  let total = 0;
+  for (const item of t.items) total += weight(item);
+  let extra = Math.max(0, t.items.length - MAX_ITEMS);
+  while (extra < t.items.length - 1 && (extra > 0 ? total - dropWeight(t, extra) : total) > MAX_TOTAL_TEXT) extra++;
+  if (extra === 0) return;
+  t.items.splice(0, extra);
+  t.dropped += extra;
+  t.pendingDrops += extra;
+  t.dirtyFrom = t.dirtyFrom === Infinity ? Infinity : Math.max(0, t.dirtyFrom - extra);
+}
+
+function dropWeight(t, n) {
+  let w = 0;
+  for (let i = 0; i < n; i++) w += weight(t.items[i]);
+  return w;
 }
 
 function touch(t, item) {
@@ -29,12 +56,7 @@ function clip(text) {
 function push(t, item) {
   t.items.push(item);
   t.dirtyFrom = Math.min(t.dirtyFrom, t.items.length - 1);
-  if (t.items.length > MAX_ITEMS) {
-    const extra = t.items.length - MAX_ITEMS;
-    t.items.splice(0, extra);
-    t.dropped += extra;
-    t.dirtyFrom = 0;
-  }
+  trim(t);
   return item;
 }
 
@@ -79,6 +101,7 @@ export function applyEvent(t, { seq, type, data }) {
       appendText(block, typeof d.text === 'string' ? d.text : '');
       if (d.partial !== true) block.partial = false;
       touch(t, block);
+      trim(t);
       break;
     }
     case 'tool_call':
@@ -90,7 +113,7 @@ export function applyEvent(t, { seq, type, data }) {
       const call = [...t.items].reverse().find((i) => i.kind === 'tool' && i.id === id && !i.result);
       const result = { content: clip(d.content), isError: d.is_error === true, truncated: d.truncated === true,
         exitCode: Number.isSafeInteger(d.exit_code) ? d.exit_code : null, ms: int(d.duration_ms) };
-      if (call) { call.result = result; touch(t, call); } else push(t, { kind: 'tool', seq: n, id, name: str(d.name, ''), arguments: '', result });
+      if (call) { call.result = result; touch(t, call); trim(t); } else push(t, { kind: 'tool', seq: n, id, name: str(d.name, ''), arguments: '', result });
       break;
     }
     case 'agent_busy':
@@ -142,12 +165,14 @@ function closeBlocks(t) {
   }
 }
 
-/// What the view must redraw: items from `from` on (after removing its nodes from `from` on),
-/// and whether the oldest were dropped. Resets the mark.
+/// What the view must do: remove its first `drop` item nodes (the oldest were dropped), then
+/// redraw the items from `from` on (after removing its nodes from there). Resets both marks.
 export function takeDirty(t) {
   const from = Math.min(t.dirtyFrom, t.items.length);
+  const drop = t.pendingDrops;
   t.dirtyFrom = Infinity;
-  return from;
+  t.pendingDrops = 0;
+  return { from, drop };
 }
 
 /// The line under the transcript: what the agent is doing and what it has spent.

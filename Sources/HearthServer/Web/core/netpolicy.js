@@ -27,15 +27,19 @@ export function parseRules(text) {
 
 function texts(list) { return Array.isArray(list) ? list.filter((r) => typeof r === 'string') : []; }
 
-/// The policy body → what the panel shows: the mode, the workspace's own rules (editable), and
-/// each rule in force with the levels that allow it.
+/// The policy body → what the panel shows: the mode, the workspace's own level (its mode and
+/// rules, editable; `ownRules` null when the workspace has none of its own), and each rule in force
+/// with the levels that allow it.
 export function policyView(body) {
   const b = body && typeof body === 'object' ? body : {};
   const level = (l) => (l && typeof l === 'object' ? l : {});
   const effective = Array.isArray(b.networks) ? b.networks.slice(0, 256).filter((n) => n && typeof n.rule === 'string') : [];
+  const own = level(b.workspace);
   return {
     mode: typeof b.mode === 'string' ? b.mode : 'unknown',
-    own: texts(level(b.workspace).rules),
+    own: texts(own.rules),
+    ownMode: typeof own.mode === 'string' ? own.mode : null,
+    ownRules: Array.isArray(own.rules) ? texts(own.rules) : null,
     inForce: effective.map((n) => ({ rule: n.rule, because: texts(n.because).join('; ') })),
   };
 }
@@ -54,4 +58,15 @@ export function netlogView(body) {
   }
   const n = (v) => (Number.isSafeInteger(v) && v >= 0 ? v : 0);
   return { lines, summary: `${n(b.denied_names)} names and ${n(b.denied_packets)} connections denied, ${n(b.allowed_names)} names allowed` };
+}
+
+/// The body of `PUT …/network` for the rules typed in: the server replaces the workspace's whole
+/// level, so the level's mode goes back as it was (leaving it out would drop a `deny-all` the
+/// workspace had set, and widen it), and rules the workspace never had stay absent unless some
+/// were typed.
+export function levelBody(view, typed) {
+  const body = {};
+  if (view && typeof view.ownMode === 'string') body.mode = view.ownMode;
+  if ((view && Array.isArray(view.ownRules)) || typed.length) body.rules = typed;
+  return body;
 }

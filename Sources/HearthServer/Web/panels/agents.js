@@ -40,12 +40,14 @@ export function mount(root, ctx) {
     frame = null;
     if (disposed || !current) return;
     const t = current.transcript;
-    const from = takeDirty(t);
-    // Items before `from` are drawn and unchanged; the rest (streaming text, a tool that got its
-    // result, or everything after the oldest were dropped) are drawn again.
-    const marker = t.dropped ? 1 : 0;
-    if (marker && !log.querySelector('.agent-dropped')) log.prepend(el('div', { class: 'muted agent-dropped' }, 'Earlier events are not shown.'));
-    while (log.children.length > marker + from) log.lastChild.remove();
+    const { from, drop } = takeDirty(t);
+    // The oldest items were dropped: their nodes go. Items before `from` are drawn and unchanged;
+    // the rest (streaming text, a tool that got its result, new items) are drawn again.
+    const marker = log.querySelector('.agent-dropped') ? 1 : 0;
+    for (let i = 0; i < drop && log.children.length > marker; i++) log.children[marker].remove();
+    if (t.dropped && !marker) log.prepend(el('div', { class: 'muted agent-dropped' }, 'Earlier events are not shown.'));
+    const kept = t.dropped ? 1 : 0;
+    while (log.children.length > kept + from) log.lastChild.remove();
     for (const item of t.items.slice(from)) log.append(itemView(item));
     status.textContent = statusLine(t);
     $('agent-stop').disabled = !t.busy || !ctx.canWrite;

@@ -2,7 +2,7 @@
 // it, the workspace's own rules (which can only narrow what the server and the tenant allow), and
 // its recent decisions. Read when the section is opened and on Refresh; nothing is polled.
 import { $, el, listen } from '../core/dom.js';
-import { netlogView, parseRules, policyView } from '../core/netpolicy.js';
+import { levelBody, netlogView, parseRules, policyView } from '../core/netpolicy.js';
 
 export function mount(root, ctx) {
   const pane = $('network-pane'), mode = $('net-mode'), inForce = $('net-effective'), rules = $('net-rules');
@@ -10,9 +10,11 @@ export function mount(root, ctx) {
   const cleanups = [];
   let disposed = false;
   const base = `/v1/workspaces/${ctx.workspace.id}`;
+  let shown = null; // the policy as last read: its own mode and rules go back with a save
 
   function showPolicy(body) {
     const view = policyView(body);
+    shown = view;
     mode.textContent = `Mode: ${view.mode}`;
     inForce.replaceChildren(...(view.inForce.length
       ? view.inForce.map((n) => el('li', { title: n.because }, n.rule))
@@ -49,8 +51,9 @@ export function mount(root, ctx) {
     const parsed = parseRules(rules.value);
     errors.textContent = parsed.errors.join('\n');
     if (parsed.errors.length) return;
+    if (!shown) { errors.textContent = 'The policy could not be read; refresh first.'; return; }
     try {
-      showPolicy(await ctx.api('PUT', `${base}/network`, { rules: parsed.rules }));
+      showPolicy(await ctx.api('PUT', `${base}/network`, levelBody(shown, parsed.rules)));
       ctx.toast('Network rules saved.');
     } catch (err) { errors.textContent = err.message; }
   }
