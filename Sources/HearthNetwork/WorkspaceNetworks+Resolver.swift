@@ -103,7 +103,7 @@ extension WorkspaceNetworks {
         Counter(label: "hearth_network_denied_total", dimensions: [("kind", entry.kind.rawValue)]).increment()
         logger.debug("network denial", metadata: ["workspace.id": "\(workspace)", "network.destination": "\(entry.destination)",
                                                   "network.rule": "\(entry.rule)"])
-        for record in denialAudit.offer(workspace, entry, now: .now) { onDenial?(record) }
+        for record in denialAudit.offer(workspace, tenant: tenants[workspace], entry, now: .now) { onDenial?(record) }
     }
 
     /// Ends a sampling interval that is over, so summaries are written even when denials stop.

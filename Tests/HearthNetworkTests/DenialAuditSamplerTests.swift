@@ -59,6 +59,20 @@ import Testing
         #expect(total == 300 - 10)
     }
 
+    /// One tenant's busy workspaces spend at most their tenant's share of what is recorded at once;
+    /// another tenant's first denial is still recorded as it happens.
+    @Test func oneTenantCannotSpendEveryonesBudget() {
+        var sampler = DenialAuditSampler(interval: .seconds(60), perWorkspace: 16, perTenant: 20, perServer: 300)
+        let t0 = ContinuousClock.now
+        _ = sampler.flush(now: t0)
+        var noisy = 0
+        for ws in 0..<50 {
+            for n in 0..<16 { noisy += sampler.offer("ws\(ws)", tenant: "noisy", Self.denial(n), now: t0 + .seconds(1)).count }
+        }
+        #expect(noisy == 20)
+        #expect(sampler.offer("quiet-ws", tenant: "quiet", Self.denial(1), now: t0 + .seconds(2)).count == 1)
+    }
+
     @Test func aDetachedWorkspaceIsForgotten() {
         var sampler = DenialAuditSampler(interval: .seconds(60), perWorkspace: 1, perServer: 10)
         let t0 = ContinuousClock.now
