@@ -243,6 +243,7 @@ enum HostileGuest {
                 if attack == .maxSizes { #expect(list.entries.allSatisfy { $0.size == .max }) }
                 return true
             } catch {
+                progress("\(attack): the triggering listing failed: \(error)")
                 return false
             }
         }()
