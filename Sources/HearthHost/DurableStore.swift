@@ -61,14 +61,7 @@ public enum DurableStore {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let kek = KeyEncryptionKey.generate()
         do {
-            try KeyEncryptionKey.write(kek, to: file)
-            // The file is synced; the directory entry must be too, or a power cut can lose the
-            // only copy of the key while the store (on S3, say) keeps what it sealed.
-            let directory = Glibc.open(configuration.dataDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            if directory >= 0 {
-                _ = fsync(directory)
-                close(directory)
-            }
+            try KeyEncryptionKey.write(kek, to: file)  // synced with its directory
         } catch {
             // Another process made it first (O_EXCL): use theirs.
             if FileManager.default.fileExists(atPath: file) { return try KeyEncryptionKey.load(file: file) }

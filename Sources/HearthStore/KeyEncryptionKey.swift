@@ -45,6 +45,14 @@ public struct KeyEncryptionKey: Sendable {
         guard Glibc.write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
             throw StoreError(.io, "cannot write \(file)")
         }
+        // The directory entry too: a power cut must not lose the only copy of a key while the
+        // store (on S3, say) keeps what it sealed.
+        let directory = Glibc.open((file as NSString).deletingLastPathComponent.isEmpty ? "." : (file as NSString).deletingLastPathComponent,
+                                   O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directory >= 0 {
+            _ = fsync(directory)
+            close(directory)
+        }
     }
 }
 
