@@ -9,6 +9,13 @@ struct KeyHierarchyTests {
     let kek = KeyEncryptionKey.generate()
 
     /// Every object key in the store.
+    /// A scratch directory, a local store in it, and the hierarchy under this suite's KEK.
+    func fresh() throws -> (Scratch, LocalObjectStore, KeyHierarchy) {
+        let scratch = try Scratch()
+        let store = try LocalObjectStore(root: scratch.path("store"))
+        return (scratch, store, KeyHierarchy(store: store, kek: kek))
+    }
+
     func objects(_ store: LocalObjectStore, _ prefix: String = "") async throws -> [String] {
         try await store.list(prefix: prefix).map(\.key)
     }
@@ -30,9 +37,7 @@ struct KeyHierarchyTests {
 
     @Test("a deleted workspace's volume opens with no key, and after the sweep none of its objects remain")
     func cryptoShred() async throws {
-        let scratch = try Scratch()
-        let store = try LocalObjectStore(root: scratch.path("store"))
-        let keys = KeyHierarchy(store: store, kek: kek)
+        let (scratch, store, keys) = try fresh()
         let (victim, _) = try await workspaceWithData(keys, scratch, "ws_victim", tenant: "tn_one", seed: 1)
         let (_, siblingTree) = try await workspaceWithData(keys, scratch, "ws_sibling", tenant: "tn_one", seed: 2)
         let victimObjects = try await objects(store, "volumes/workspace.ws_victim/") + objects(store, "families/\(victim.family)/")
@@ -61,9 +66,7 @@ struct KeyHierarchyTests {
 
     @Test("deleting a workspace shreds its record and removes every object of its volume at once")
     func deleteRemovesEverything() async throws {
-        let scratch = try Scratch()
-        let store = try LocalObjectStore(root: scratch.path("store"))
-        let keys = KeyHierarchy(store: store, kek: kek)
+        let (scratch, store, keys) = try fresh()
         let (volume, _) = try await workspaceWithData(keys, scratch, "ws_gone", tenant: "tn_one", seed: 3)
         try await keys.deleteWorkspace("ws_gone")
         #expect(try await store.head("keys/workspaces/ws_gone") == nil)
@@ -77,9 +80,7 @@ struct KeyHierarchyTests {
 
     @Test("deleting a tenant shreds its key record and its workspaces; another tenant's are untouched")
     func deleteTenant() async throws {
-        let scratch = try Scratch()
-        let store = try LocalObjectStore(root: scratch.path("store"))
-        let keys = KeyHierarchy(store: store, kek: kek)
+        let (scratch, store, keys) = try fresh()
         _ = try await workspaceWithData(keys, scratch, "ws_a1", tenant: "tn_a", seed: 4)
         try await keys.createWorkspace("ws_a2", tenant: "tn_a")
         let (_, otherTree) = try await workspaceWithData(keys, scratch, "ws_b1", tenant: "tn_b", seed: 5)
@@ -93,9 +94,7 @@ struct KeyHierarchyTests {
 
     @Test("a tenant delete cut short after its record went leaves records the sweep removes with their volumes")
     func sweepFinishesATenantDelete() async throws {
-        let scratch = try Scratch()
-        let store = try LocalObjectStore(root: scratch.path("store"))
-        let keys = KeyHierarchy(store: store, kek: kek)
+        let (scratch, store, keys) = try fresh()
         _ = try await workspaceWithData(keys, scratch, "ws_a1", tenant: "tn_a", seed: 6)
         try await keys.createWorkspace("ws_b1", tenant: "tn_b")
         try await store.delete("keys/tenants/tn_a")
@@ -164,9 +163,8 @@ struct KeyHierarchyTests {
 
     @Test("a record moved or copied to another name fails authentication; a flipped byte too")
     func movedRecords() async throws {
-        let scratch = try Scratch()
-        let store = try LocalObjectStore(root: scratch.path("store"))
-        let keys = KeyHierarchy(store: store, kek: kek)
+        let (scratch, store, keys) = try fresh()
+        defer { withExtendedLifetime(scratch) {} }  // the store lives in it
         try await keys.createWorkspace("ws_1", tenant: "tn_a")
         try await keys.createWorkspace("ws_2", tenant: "tn_a")
         try await keys.createWorkspace("ws_3", tenant: "tn_b")
@@ -199,9 +197,8 @@ struct KeyHierarchyTests {
 
     @Test("hostile tenant and workspace ids are refused before they name anything in the store")
     func hostileIds() async throws {
-        let scratch = try Scratch()
-        let store = try LocalObjectStore(root: scratch.path("store"))
-        let keys = KeyHierarchy(store: store, kek: kek)
+        let (scratch, store, keys) = try fresh()
+        defer { withExtendedLifetime(scratch) {} }  // the store lives in it
         let hostile = ["", ".", "..", "../x", "x/..", "a/b", "/abs", "a\\b", "a.b", ".hidden", "a b", "a\0b", "ws_ü", "%2e%2e",
                        "a\nb", String(repeating: "a", count: 65), String(repeating: "é", count: 40)]
         for id in hostile {
