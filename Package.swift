@@ -101,6 +101,7 @@ let package = Package(
             name: "HearthStore",
             dependencies: [.product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "CZstd",
+                "CHearthGuest",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -306,7 +307,7 @@ let package = Package(
         .testTarget(
             name: "HearthStoreTests",
             dependencies: [
-                "HearthStore", "HearthStoreS3",
+                "HearthStore", "HearthStoreS3", "CHearthGuest",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 // The fault proxy between the S3 client and SeaweedFS.

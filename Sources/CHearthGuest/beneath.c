@@ -5,6 +5,7 @@
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static int open_walk(int dirfd, const char *path, int flags, mode_t mode) {
@@ -43,3 +44,12 @@ int hearth_open_beneath(int dirfd, const char *path, int flags, mode_t mode) {
     return open_walk(dirfd, path, flags, mode);
 }
 int hearth_o_path(void) { return O_PATH; }
+
+int hearth_overlay_opaque(int fd) {
+    char value = 0;
+    return fgetxattr(fd, "trusted.overlay.opaque", &value, 1) == 1 && value == 'y';
+}
+
+int hearth_set_overlay_opaque(const char *path) {
+    return lsetxattr(path, "trusted.overlay.opaque", "y", 1, 0);
+}

@@ -28,6 +28,10 @@ public struct CommitOptions: Sendable {
     /// names the head, which already holds everything. The watcher sets it, so an idle workspace
     /// adds no generations; a one-off commit always publishes, as restic's backup does.
     public var skipIfUnchanged = false
+    /// The directory was written by an untrusted guest (a workspace's layer): its SQLite databases
+    /// are stored as plain files rather than opened with the host's SQLite. Every commit already
+    /// resolves paths beneath the root without following links.
+    public var guestTree = false
 
     public init(cacheDirectory: URL? = nil, concurrency: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
                 onStep: (@Sendable (CommitStep) throws -> Void)? = nil, onProgress: (@Sendable (CommitProgress) -> Void)? = nil) {

@@ -8,6 +8,9 @@ public struct Tree: Sendable, Equatable {
         case symlink = 3
         /// A SQLite database, stored as one consistent image taken inside a read transaction.
         case sqlite = 4
+        /// An overlay whiteout (a 0/0 character device in an upper layer): the image's entry of that
+        /// name is deleted. Kept so that a restored layer does not bring deleted files back.
+        case whiteout = 5
     }
 
     public struct Entry: Sendable, Equatable {
@@ -20,6 +23,11 @@ public struct Tree: Sendable, Equatable {
         public var symlinkTarget: [UInt8] = []
         public var chunks: [BlobID] = []
         public var subtree: BlobID? = nil
+        /// Owner and group; nil in trees written before they were kept (format `HTR1`).
+        public var uid: UInt32? = nil
+        public var gid: UInt32? = nil
+        /// A directory that hides the lower layers' entries of the same path (overlay "opaque").
+        public var opaque = false
 
         public var displayName: String { String(decoding: name, as: UTF8.self) }
     }
@@ -30,7 +38,11 @@ public struct Tree: Sendable, Equatable {
         self.entries = entries.sorted { $0.name.lexicographicallyPrecedes($1.name) }
     }
 
-    static let magic: [UInt8] = Array("HTR1".utf8)
+    /// `HTR1`: no owner or flags. `HTR2` adds uid, gid and a flags byte after the mtime of each
+    /// entry. Both decode; new trees are written as `HTR2`.
+    static let magicV1: [UInt8] = Array("HTR1".utf8)
+    static let magic: [UInt8] = Array("HTR2".utf8)
+    static let opaqueFlag: UInt8 = 1
 
     public func encoded() -> [UInt8] {
         var out = Self.magic
@@ -42,6 +54,9 @@ public struct Tree: Sendable, Equatable {
             out.appendInteger(entry.mode)
             out.appendInteger(entry.size)
             out.appendInteger(UInt64(bitPattern: entry.mtimeNanoseconds))
+            out.appendInteger(entry.uid ?? 0)
+            out.appendInteger(entry.gid ?? 0)
+            out.append(entry.opaque ? Self.opaqueFlag : 0)
             switch entry.kind {
             case .symlink:
                 out.appendInteger(UInt32(entry.symlinkTarget.count))
@@ -51,6 +66,8 @@ public struct Tree: Sendable, Equatable {
                 for chunk in entry.chunks { out.append(contentsOf: chunk.bytes) }
             case .directory:
                 out.append(contentsOf: entry.subtree!.bytes)
+            case .whiteout:
+                break
             }
         }
         return out
@@ -59,7 +76,9 @@ public struct Tree: Sendable, Equatable {
     /// Decodes and validates. Anything out of order, duplicated, truncated or trailing is `.damaged`.
     public init(decoding bytes: [UInt8]) throws {
         var reader = ByteReader(bytes)
-        guard try reader.take(4) == Self.magic else { throw StoreError(.damaged, "tree has a bad header") }
+        let header = try reader.take(4)
+        guard header == Self.magic || header == Self.magicV1 else { throw StoreError(.damaged, "tree has a bad header") }
+        let hasOwners = header == Self.magic
         let count = Int(try reader.integer(UInt32.self))
         var entries: [Entry] = []
         entries.reserveCapacity(min(count, 1 << 16))
@@ -72,6 +91,13 @@ public struct Tree: Sendable, Equatable {
             guard let kind = Kind(rawValue: try reader.byte()) else { throw StoreError(.damaged, "tree has an unknown entry kind") }
             var entry = Entry(name: name, kind: kind, mode: try reader.integer(UInt32.self), size: try reader.integer(UInt64.self),
                               mtimeNanoseconds: Int64(bitPattern: try reader.integer(UInt64.self)))
+            if hasOwners {
+                entry.uid = try reader.integer(UInt32.self)
+                entry.gid = try reader.integer(UInt32.self)
+                let flags = try reader.byte()
+                guard flags & ~Self.opaqueFlag == 0, flags == 0 || kind == .directory else { throw StoreError(.damaged, "tree has unknown entry flags") }
+                entry.opaque = flags & Self.opaqueFlag != 0
+            }
             switch kind {
             case .symlink:
                 entry.symlinkTarget = try reader.take(Int(try reader.integer(UInt32.self)))
@@ -81,6 +107,8 @@ public struct Tree: Sendable, Equatable {
                 entry.chunks = try (0..<chunkCount).map { _ in BlobID(bytes: try reader.take(32))! }
             case .directory:
                 entry.subtree = BlobID(bytes: try reader.take(32))!
+            case .whiteout:
+                break
             }
             entries.append(entry)
         }

@@ -20,6 +20,11 @@ struct TreeCommitter: Sendable {
     let onProgress: (@Sendable (CommitProgress) -> Void)?
     var databaseSource: (any DatabaseSource)? = nil
     var volume: Volume? = nil
+    /// The committed directory, opened once; every path in the tree is resolved beneath it.
+    var root: Int32 = -1
+    /// The tree was written by a guest (a workspace's layer): SQLite databases in it are kept as
+    /// plain files, never opened by the host's SQLite, whose parser should not meet hostile pages.
+    var guestTree = false
 
     final class Counters: Sendable {
         struct Values { var files = 0, directories = 0, filesRead = 0, bytes: UInt64 = 0; var cache: [[UInt8]: StatCache.Entry] = [:]; var databases: [Generation.Database] = [] }
@@ -33,12 +38,15 @@ struct TreeCommitter: Sendable {
         var database: Generation.Database?
     }
 
-    /// Commits the directory at `path` (relative path `relative` inside the volume); returns its tree id.
-    func commitDirectory(path: [UInt8], relative: [UInt8]) async throws -> BlobID {
+    /// Commits the directory at `path` (relative path `relative` inside the volume); returns its tree
+    /// id and whether it is opaque, or nil if it vanished or stopped being a directory meanwhile.
+    func commitDirectory(path: [UInt8], relative: [UInt8]) async throws -> (id: BlobID, opaque: Bool)? {
         let display = relative.isEmpty ? "." : String(decoding: relative, as: UTF8.self)
-        let listing = try TreeScanner.list(path, display: display)
+        guard let scanned = try TreeScanner.list(root: root, relative: relative, display: display) else { return nil }
+        let listing = scanned.entries
         var databases: Set<[UInt8]> = []
-        for item in listing where item.kind == .file && item.size >= 512 && TreeScanner.isWALDatabase(path + [47] + item.name) {
+        for item in listing where !guestTree && item.kind == .file && item.size >= 512
+            && TreeScanner.isWALDatabase(path + [47] + item.name) {
             databases.insert(item.name)
         }
         let sidecars = Set(databases.flatMap { [$0 + Array("-wal".utf8), $0 + Array("-shm".utf8)] })
@@ -49,8 +57,9 @@ struct TreeCommitter: Sendable {
             switch item.kind {
             case .directory:
                 subdirectories.append(item)
-            case .symlink:
-                entries.append(Tree.Entry(name: item.name, kind: .symlink, mode: item.mode, size: 0, mtimeNanoseconds: item.mtimeNanoseconds, symlinkTarget: item.symlinkTarget))
+            case .symlink, .whiteout:
+                entries.append(Tree.Entry(name: item.name, kind: item.kind, mode: item.mode, size: 0, mtimeNanoseconds: item.mtimeNanoseconds,
+                                          symlinkTarget: item.symlinkTarget, uid: item.uid, gid: item.gid))
             case .file, .sqlite:
                 if sidecars.contains(item.name) { continue }
                 fileJobs.append(item)
@@ -58,20 +67,22 @@ struct TreeCommitter: Sendable {
         }
         // Subdirectories are walked in parallel with this directory's files; `limiter` bounds the
         // files open across the whole tree, and each directory keeps at most `concurrency` queued.
-        try await withThrowingTaskGroup(of: FileResult.self) { group in
+        try await withThrowingTaskGroup(of: FileResult?.self) { group in
             for item in subdirectories {
                 let childPath = path + [47] + item.name
                 let childRelative = relative.isEmpty ? item.name : relative + [47] + item.name
                 group.addTask {
-                    let subtree = try await commitDirectory(path: childPath, relative: childRelative)
+                    guard let subtree = try await commitDirectory(path: childPath, relative: childRelative) else { return nil }
                     counters.values.withLock { $0.directories += 1 }
                     return FileResult(entry: Tree.Entry(name: item.name, kind: .directory, mode: item.mode, size: 0,
-                                                        mtimeNanoseconds: item.mtimeNanoseconds, subtree: subtree), cacheKey: [])
+                                                        mtimeNanoseconds: item.mtimeNanoseconds, subtree: subtree.id,
+                                                        uid: item.uid, gid: item.gid, opaque: subtree.opaque), cacheKey: [])
                 }
             }
             var running = 0
             for item in fileJobs {
-                while running >= concurrency, let result = try await group.next() {
+                while running >= concurrency, let next = try await group.next() {
+                    guard let result = next else { continue }  // a subdirectory or a file that vanished
                     record(result, into: &entries)
                     if result.entry.kind != .directory { running -= 1 }
                 }
@@ -81,7 +92,7 @@ struct TreeCommitter: Sendable {
                 group.addTask { try await limiter.withPermit { try await commitFile(item, path: childPath, relative: childRelative, isDatabase: isDatabase) } }
                 running += 1
             }
-            for try await result in group { record(result, into: &entries) }
+            for try await result in group { if let result { record(result, into: &entries) } }
         }
         let tree = Tree(entries: entries)
         let encoded = tree.encoded()
@@ -90,7 +101,7 @@ struct TreeCommitter: Sendable {
             let sealed = try encoded.withUnsafeBytes { try key.sealBlob($0, id: id) }
             try await uploader.add(kind: .tree, id: id, sealed: sealed, rawLength: encoded.count)
         }
-        return id
+        return (id, scanned.opaque)
     }
 
     private func record(_ result: FileResult, into entries: inout [Tree.Entry]) {
@@ -106,7 +117,8 @@ struct TreeCommitter: Sendable {
         onProgress?(progress)
     }
 
-    private func commitFile(_ item: TreeScanner.Entry, path: [UInt8], relative: [UInt8], isDatabase: Bool) async throws -> FileResult {
+    /// nil when the file vanished or became something else while the tree was walked.
+    private func commitFile(_ item: TreeScanner.Entry, path: [UInt8], relative: [UInt8], isDatabase: Bool) async throws -> FileResult? {
         let display = String(decoding: relative, as: UTF8.self)
         if isDatabase {
             let (chunks, database): ([BlobID], Generation.Database)
@@ -117,22 +129,24 @@ struct TreeCommitter: Sendable {
                 (chunks, database) = try await commitDatabase(path: path, display: display)
             }
             let entry = Tree.Entry(name: item.name, kind: .sqlite, mode: item.mode, size: UInt64(database.pageSize * database.pageCount),
-                                   mtimeNanoseconds: item.mtimeNanoseconds, chunks: chunks)
+                                   mtimeNanoseconds: item.mtimeNanoseconds, chunks: chunks, uid: item.uid, gid: item.gid)
             return FileResult(entry: entry, cacheKey: relative, cacheEntry: nil, database: database)
         }
         if let cached = previous.entries[relative], cached.size == item.size, cached.mtimeNanoseconds == item.mtimeNanoseconds,
            cached.ctimeNanoseconds == item.ctimeNanoseconds, cached.inode == item.inode, await uploader.areStored(cached.chunks) {
-            return FileResult(entry: Tree.Entry(name: item.name, kind: .file, mode: item.mode, size: item.size, mtimeNanoseconds: item.mtimeNanoseconds, chunks: cached.chunks),
+            return FileResult(entry: Tree.Entry(name: item.name, kind: .file, mode: item.mode, size: item.size, mtimeNanoseconds: item.mtimeNanoseconds,
+                                                chunks: cached.chunks, uid: item.uid, gid: item.gid),
                               cacheKey: relative, cacheEntry: cached)
         }
         // A file written while it is read is read again; one that never holds still is an error,
         // never a torn copy.
         for _ in 0..<5 {
-            let read = try await chunkFile(path: path, display: display, pinImage: false)
+            guard let fd = try TreeScanner.openFile(root: root, relative: relative, display: display) else { return nil }
+            let read = try await chunkFile(fd: fd, display: display, pinImage: false)
             guard let read else { continue }
             counters.values.withLock { $0.filesRead += 1 }
             let entry = Tree.Entry(name: item.name, kind: .file, mode: UInt32(read.stat.st_mode & 0o7777), size: UInt64(read.stat.st_size),
-                                   mtimeNanoseconds: Self.mtime(read.stat), chunks: read.chunks)
+                                   mtimeNanoseconds: Self.mtime(read.stat), chunks: read.chunks, uid: read.stat.st_uid, gid: read.stat.st_gid)
             let cacheEntry = StatCache.Entry(size: UInt64(read.stat.st_size), mtimeNanoseconds: Self.mtime(read.stat),
                                              ctimeNanoseconds: Int64(read.stat.st_ctim.tv_sec) * 1_000_000_000 + Int64(read.stat.st_ctim.tv_nsec),
                                              inode: UInt64(read.stat.st_ino), chunks: read.chunks)
@@ -146,7 +160,7 @@ struct TreeCommitter: Sendable {
         BlobSink(addSegment: { bytes in
             try await volume.writeSegment(bytes)
         }, addFile: { path in
-            guard let read = try await chunkFile(path: Array(path.utf8), display: path, pinImage: true) else {
+            guard let read = try await chunkFile(fd: try Self.openScratch(path, display: path), display: path, pinImage: true) else {
                 throw StoreError(.io, "the snapshot \(path) changed while it was read")
             }
             return (read.chunks, read.sha256 ?? "")
@@ -161,7 +175,7 @@ struct TreeCommitter: Sendable {
         let temporary = SQLiteConnection.scratchPath("snapshot")
         defer { SQLiteConnection.removeScratch(temporary) }
         let (pageSize, pageCount) = try Self.backupDatabase(String(decoding: path, as: UTF8.self), to: temporary, display: display)
-        guard let read = try await chunkFile(path: Array(temporary.utf8), display: display, pinImage: true) else {
+        guard let read = try await chunkFile(fd: try Self.openScratch(temporary, display: display), display: display, pinImage: true) else {
             throw StoreError(.io, "the snapshot of \(display) changed while it was read")
         }
         return (read.chunks, Generation.Database(path: display, pageSize: pageSize, pageCount: pageCount, sha256: read.sha256 ?? ""))
@@ -193,11 +207,16 @@ struct TreeCommitter: Sendable {
 
     struct ReadResult { var chunks: [BlobID]; var stat: stat; var sha256: String? }
 
-    /// Reads, chunks, hashes and seals a file; with `pinImage`, also the digest that pins it as a
-    /// database image. Returns nil if the file changed while it was read.
-    private func chunkFile(path: [UInt8], display: String, pinImage: Bool) async throws -> ReadResult? {
-        let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+    /// A snapshot this process wrote in its own scratch space (never a path from the tree).
+    static func openScratch(_ path: String, display: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw StoreError(.unreadable, "cannot read \(display): \(String(cString: strerror(errno)))") }
+        return fd
+    }
+
+    /// Reads, chunks, hashes and seals the file open at `fd`, and closes it; with `pinImage`, also
+    /// the digest that pins it as a database image. Returns nil if the file changed while it was read.
+    private func chunkFile(fd: Int32, display: String, pinImage: Bool) async throws -> ReadResult? {
         defer { close(fd) }
         var before = stat()
         fstat(fd, &before)

@@ -36,7 +36,7 @@ extension Volume {
                 let bothDirectories = x.kind == Tree.Kind.directory && y.kind == Tree.Kind.directory
                 let eitherDirectory = x.kind == Tree.Kind.directory || y.kind == Tree.Kind.directory
                 let contentDiffers = x.kind != y.kind || x.chunks != y.chunks
-                let metadataDiffers = x.symlinkTarget != y.symlinkTarget || x.mode != y.mode
+                let metadataDiffers = x.symlinkTarget != y.symlinkTarget || x.mode != y.mode || x.uid != y.uid || x.gid != y.gid || x.opaque != y.opaque
                 if bothDirectories {
                     try await diff(x.subtree, y.subtree, prefix: path + "/", index: index, into: &changes)
                 } else if contentDiffers || metadataDiffers {

@@ -1,3 +1,4 @@
+import CHearthGuest
 public import Foundation
 import Synchronization
 import GRDB
@@ -57,12 +58,20 @@ extension Volume {
             switch entry.kind {
             case .directory:
                 guard full.withCString({ mkdir($0, 0o700) }) == 0 else { throw Self.restoreError("mkdir", path) }
+                if entry.opaque {
+                    // Needs CAP_SYS_ADMIN, as the overlay that made it had: only the server restores layers.
+                    guard full.withCString({ hearth_set_overlay_opaque($0) }) == 0 else { throw Self.restoreError("setxattr", path) }
+                }
                 directories.append((full, entry))
+            case .whiteout:
+                guard full.withCString({ mknod($0, S_IFCHR | 0o000, 0) }) == 0 else { throw Self.restoreError("mknod", path) }
+                Self.applyOwner(full, entry, follow: false)
             case .symlink:
                 guard entry.symlinkTarget.withCString({ target in full.withCString { symlink(target, $0) } }) == 0 else { throw Self.restoreError("symlink", path) }
                 var times = [timespec(tv_sec: Int(entry.mtimeNanoseconds / 1_000_000_000), tv_nsec: Int(entry.mtimeNanoseconds % 1_000_000_000))]
                 times.append(times[0])
                 _ = full.withCString { utimensat(AT_FDCWD, $0, times, AT_SYMLINK_NOFOLLOW) }
+                Self.applyOwner(full, entry, follow: false)
             case .file, .sqlite:
                 let display = String(decoding: path, as: UTF8.self)
                 let chunks = entry.kind == .sqlite ? (databases[display]?.imageChunks(treeChunks: entry.chunks) ?? entry.chunks) : entry.chunks
@@ -183,7 +192,16 @@ extension Volume {
         }
     }
 
+    /// Owners are put back only by root (a workspace's layer, restored by the server); a user's
+    /// restore of a volume gets files it owns, as restic's does.
+    static func applyOwner(_ path: [UInt8], _ entry: Tree.Entry, follow: Bool) {
+        guard let uid = entry.uid, let gid = entry.gid, geteuid() == 0 else { return }
+        _ = path.withCString { follow ? chown($0, uid, gid) : lchown($0, uid, gid) }
+    }
+
     static func applyMetadata(_ path: [UInt8], _ entry: Tree.Entry) throws {
+        // The owner before the mode: chown clears set-id bits.
+        applyOwner(path, entry, follow: true)
         _ = path.withCString { chmod($0, mode_t(entry.mode)) }
         var times = [timespec(tv_sec: Int(entry.mtimeNanoseconds / 1_000_000_000), tv_nsec: Int(entry.mtimeNanoseconds % 1_000_000_000))]
         times.append(times[0])

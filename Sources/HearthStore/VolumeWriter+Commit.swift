@@ -1,6 +1,10 @@
 public import Foundation
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension VolumeWriter {
     /// Commits `directory` as the next generation. Order, as in restic: packs, then the index that
     /// names them, then a lease renewal, then the generation, published only if its slot is free. A
@@ -17,11 +21,16 @@ extension VolumeWriter {
                                       counters: TreeCommitter.Counters(), limiter: AsyncSemaphore(permits: options.concurrency), onProgress: options.onProgress)
         committer.databaseSource = options.databaseSource
         committer.volume = volume
+        committer.guestTree = options.guestTree
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw StoreError(.invalidArgument, "\(directory.path) is not a directory")
         }
-        let root = try await committer.commitDirectory(path: Array(directory.path.utf8), relative: [])
+        committer.root = try TreeScanner.openRoot(directory.path)
+        defer { close(committer.root) }
+        guard let root = try await committer.commitDirectory(path: Array(directory.path.utf8), relative: [])?.id else {
+            throw StoreError(.invalidArgument, "\(directory.path) is not a directory")
+        }
         try await writeIndex(for: uploader, onStep: onStep)
         try await checkNoneCondemned(since: condemned)
         let counters = committer.counters.values.withLock { $0 }

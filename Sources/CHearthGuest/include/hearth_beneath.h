@@ -8,4 +8,8 @@
 int hearth_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
 // O_PATH, which Swift cannot see without _GNU_SOURCE.
 int hearth_o_path(void);
+// Reads and sets an overlay upper layer's opaque-directory mark (`trusted.overlay.opaque` = "y"):
+// 1 if set, 0 if not; set returns 0 or -1 with errno. <sys/xattr.h> is not in Swift's Glibc.
+int hearth_overlay_opaque(int fd);
+int hearth_set_overlay_opaque(const char *path);
 #endif
