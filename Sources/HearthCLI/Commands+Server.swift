@@ -82,6 +82,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("kek-file"),
             help: "Key-encryption key of the store (default: DATA/kek, made on first start; keep a copy away from the data directory)")
     var kekFile: String?
+    @Option(name: .customLong("commit-interval"),
+            help: "Seconds between commits of each running workspace's state to the store; 0 commits only on pause, stop and sync")
+    var commitInterval: Int = 60
 
     @Option(help: "Workspace networking: off (no network device, as before) or on (a namespace, Hearth's resolver and a default-deny egress filter per workspace)")
     var network: String = "off"
@@ -140,6 +143,7 @@ struct Serve: AsyncParsableCommand {
         }
         guard (1...10_000).contains(agentMaxRunningTurns) else { throw ValidationError("--agent-max-running-turns is 1 to 10000") }
         guard (1...3600).contains(agentKeepalive) else { throw ValidationError("--agent-keepalive is 1 to 3600 seconds") }
+        guard (0...86_400).contains(commitInterval) else { throw ValidationError("--commit-interval is 0 to 86400 seconds") }
         guard headerTimeout > 0, idleTimeout > 0, maxConnectionsPerAddress > 0 else {
             throw ValidationError("timeouts and the connection cap must be positive")
         }
@@ -172,6 +176,7 @@ struct Serve: AsyncParsableCommand {
         configuration.agents.providerHostsAllowed = agentProviderAllow
         configuration.agents.maxRunningTurnsPerTenant = agentMaxRunningTurns
         configuration.agents.keepaliveInterval = .seconds(agentKeepalive)
+        configuration.commitInterval = commitInterval == 0 ? nil : .seconds(commitInterval)
         configuration.prepareBaseImage = true
         configuration.limits.headerTimeout = .milliseconds(Int(min(headerTimeout, 86_400) * 1000))
         configuration.limits.idleTimeout = .milliseconds(Int(min(idleTimeout, 86_400) * 1000))

@@ -12,6 +12,10 @@ public enum WorkspaceAction: Sendable {
     case pause(String)
     case resume(String)
     case delete(String)
+    /// Commit the workspace's state now and return the generation that holds it.
+    case sync(String)
+    /// The workspace's generations in the store.
+    case generations(String)
 }
 
 public struct CreateWorkspace: Sendable {
@@ -38,4 +42,6 @@ public enum ActionOutcome: Sendable {
     case workspace(Workspace)
     case workspaces([Workspace])
     case deleted
+    case committed(WorkspaceCommit)
+    case generations([WorkspaceGeneration])
 }

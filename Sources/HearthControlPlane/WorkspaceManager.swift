@@ -65,6 +65,8 @@ public actor WorkspaceManager {
         case .delete(let ref):
             try await observed(.delete, ref) { try await delete(ref) }
             return .deleted
+        case .sync(let ref): return .committed(try await sync(ref))
+        case .generations(let ref): return .generations(try await generations(ref))
         }
     }
 
@@ -171,6 +173,7 @@ public actor WorkspaceManager {
                 _ = try? store.apply(.fail, to: record.id, failure: "the workspace could not be stopped")
                 throw error
             }
+            await commitAfter(record, trigger: .stop)
             return try store.apply(.stopped, to: record.id).workspace
         }
     }
@@ -193,6 +196,7 @@ public actor WorkspaceManager {
                 }
                 throw error
             }
+            await commitAfter(record, trigger: .pause)
             return try store.apply(.paused, to: record.id).workspace
         }
     }

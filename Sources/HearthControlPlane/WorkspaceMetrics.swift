@@ -54,6 +54,8 @@ public struct WorkspaceMetrics: Sendable {
     public static let poolSize = "hearth_warm_pool_size"
     public static let poolClaims = "hearth_warm_pool_claims_total"
     public static let channelBytes = "hearth_agent_channel_bytes_total"
+    public static let commitSeconds = "hearth_workspace_commit_seconds"
+    public static let commitBytes = "hearth_workspace_commit_bytes_total"
 
     let factory: any MetricsFactory
 
@@ -86,6 +88,13 @@ public struct WorkspaceMetrics: Sendable {
         for state in WorkspaceState.allCases {
             Gauge(label: Self.workspaces, dimensions: [("state", state.rawValue)], factory: factory).record(counts[state] ?? 0)
         }
+    }
+
+    /// One commit of a workspace's state: `published`, `unchanged` (the head already held it) or `error`.
+    func commit(trigger: CommitTrigger, result: String, seconds: Double, bytesAdded: UInt64) {
+        Timer(label: Self.commitSeconds, dimensions: [("trigger", trigger.rawValue), ("result", result)], factory: factory)
+            .recordNanoseconds(Int64(max(0, min(seconds, 1e9)) * 1e9))
+        if bytesAdded > 0 { Counter(label: Self.commitBytes, factory: factory).increment(by: Int64(min(bytesAdded, UInt64(Int64.max)))) }
     }
 
     /// A sink for one agent channel's traffic: bytes of whole frames, headers included.

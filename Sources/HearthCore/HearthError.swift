@@ -21,6 +21,8 @@ public struct HearthError: Error, Sendable, CustomStringConvertible {
         public static let quotaExceeded = Code(rawValue: "quota_exceeded")
         /// A tenant has as many agent turns running as it may (429, with Retry-After).
         public static let tooManyRunningTurns = Code(rawValue: "too_many_running_turns")
+        /// The server keeps no durable store, or cannot reach it (503).
+        public static let storeUnavailable = Code(rawValue: "store_unavailable")
         public static let `internal` = Code(rawValue: "internal")
     }
 

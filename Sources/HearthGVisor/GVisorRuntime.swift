@@ -373,6 +373,20 @@ public final class GVisorRuntime: SandboxRuntime {
     }
 
     /// Mounts the workspace's own disk (made on first use), unless it predates disks of its own.
+    public func withChangedLayer<T: Sendable>(_ spec: SandboxSpec, _ body: (String) async throws -> T) async throws -> T? {
+        let layout = Layout(spec)
+        var mountedHere = false
+        if !layout.legacy, !Overlay.isMounted(layout.layer) {
+            guard FileManager.default.fileExists(atPath: layout.disk) else { return nil }
+            try await WorkspaceDisk.mount(layout.disk, at: layout.layer, upper: layout.upper, work: layout.work)
+            mountedHere = true
+        }
+        // A start racing this keeps the disk busy and mounted, which is what it wants anyway.
+        defer { if mountedHere { WorkspaceDisk.unmount(layout.layer) } }
+        guard FileManager.default.fileExists(atPath: layout.upper) else { return nil }
+        return try await body(layout.upper)
+    }
+
     private func mountLayer(_ spec: SandboxSpec, _ layout: Layout) async throws {
         if layout.legacy {
             for dir in [layout.upper, layout.work] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }

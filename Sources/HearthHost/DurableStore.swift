@@ -49,7 +49,7 @@ public enum DurableStore {
                 "store.orphan_volumes": "\(swept.orphanVolumes.count)", "store.dead_key_records": "\(swept.deadRecords.count)"])
         }
         logger.info("durable store", metadata: ["store.location": "\(store.location)", "kek.fingerprint": "\(kek.fingerprint)"])
-        return StoreWorkspaceVolumes(keys: keys, logger: logger)
+        return StoreWorkspaceVolumes(keys: keys, cacheDirectory: configuration.dataDirectory + "/store-cache", logger: logger)
     }
 
     /// An explicit `--kek-file` must exist. Without one, `DATA/kek` is read, or made once: the one
@@ -80,10 +80,14 @@ public enum DurableStore {
 /// client sees the message, never the object keys in `detail`).
 public struct StoreWorkspaceVolumes: WorkspaceVolumes {
     public let keys: KeyHierarchy
+    /// Stat caches of workspace commits: host-owned, under the data directory, never in a layer.
+    let cacheDirectory: String
+    let writers = WorkspaceWriters()
     let logger: Logger
 
-    public init(keys: KeyHierarchy, logger: Logger) {
+    public init(keys: KeyHierarchy, cacheDirectory: String, logger: Logger) {
         self.keys = keys
+        self.cacheDirectory = cacheDirectory
         self.logger = logger
     }
 
@@ -92,7 +96,9 @@ public struct StoreWorkspaceVolumes: WorkspaceVolumes {
     }
 
     public func delete(workspace: String) async throws {
+        await writers.forget(workspace)
         do { try await keys.deleteWorkspace(workspace) } catch { throw Self.map(error, "delete the workspace's volume") }
+        try? FileManager.default.removeItem(atPath: cacheDirectory + "/" + KeyHierarchy.volumeName(workspace: workspace))
     }
 
     static func map(_ error: any Error, _ doing: String) -> HearthError {

@@ -63,8 +63,16 @@ public protocol SandboxRuntime: Sendable {
 
     /// Whether a workspace gets a disk of its own whose size `ResourceLimits.diskMiB` sets.
     var limitsDisk: Bool { get }
+
+    /// Runs `body` with the host directory that holds everything the workspace changed (gVisor:
+    /// the overlay's upper layer), made readable for the call if it is not (a stopped workspace's
+    /// disk is mounted, then unmounted). Returns nil when this runtime keeps no such directory or
+    /// the workspace has none yet. The directory is the guest's: `body` must resolve nothing in it
+    /// through a link.
+    func withChangedLayer<T: Sendable>(_ spec: SandboxSpec, _ body: (String) async throws -> T) async throws -> T?
 }
 
 extension SandboxRuntime {
     public var limitsDisk: Bool { false }
+    public func withChangedLayer<T: Sendable>(_ spec: SandboxSpec, _ body: (String) async throws -> T) async throws -> T? { nil }
 }

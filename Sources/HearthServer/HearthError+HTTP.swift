@@ -14,7 +14,7 @@ extension HearthError: HTTPResponseError {
         case .conflict: .conflict
         case .unauthorized: .unauthorized
         case .forbidden, .quotaExceeded: .forbidden
-        case .runtimeUnavailable: .serviceUnavailable
+        case .runtimeUnavailable, .storeUnavailable: .serviceUnavailable
         case .agentUnavailable, .agentProtocol: .badGateway
         case .noSpace: .init(code: 507, reasonPhrase: "Insufficient Storage")
         case .timeout: .gatewayTimeout

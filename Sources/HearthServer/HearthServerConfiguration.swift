@@ -37,6 +37,9 @@ public struct HearthServerConfiguration: Sendable {
     /// (`HearthHost.DurableStore`, from `--store` and `--kek-file`); this target never sees the
     /// store or the KEK. Nil keeps no volumes (most test servers).
     public var workspaceVolumes: (any WorkspaceVolumes)?
+    /// How often each running workspace's state is committed to the store (with `workspaceVolumes`);
+    /// nil commits only on pause, stop and sync.
+    public var commitInterval: Duration? = .seconds(60)
 
     /// The runtimes come separately (`HearthService.make(_:runtimes:…)`): the composition root
     /// (`HearthHost`, or a test kit) chooses and probes them.

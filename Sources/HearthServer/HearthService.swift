@@ -188,6 +188,9 @@ public struct HearthService: Sendable {
                                                "reconcile.adopted": "\(report.adopted.count)"])
         var services: [any Service] = [application(onServerRunning: onServerRunning)]
         if configuration.warmPoolSize > 0 { services.append(WarmPoolService(manager: manager)) }
+        if configuration.workspaceVolumes != nil, let interval = configuration.commitInterval {
+            services.append(WorkspaceCommitService(manager: manager, interval: interval))
+        }
         if let network { services.append(network) }
         if configuration.prepareBaseImage, registry.defaultRuntime != nil {
             services.append(BaseImagePreparation(images: manager.images, logger: logger))

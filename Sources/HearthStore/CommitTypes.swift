@@ -32,6 +32,8 @@ public struct CommitOptions: Sendable {
     /// are stored as plain files rather than opened with the host's SQLite. Every commit already
     /// resolves paths beneath the root without following links.
     public var guestTree = false
+    /// Recorded in the generation (`Generation.trigger`).
+    public var trigger: String?
 
     public init(cacheDirectory: URL? = nil, concurrency: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
                 onStep: (@Sendable (CommitStep) throws -> Void)? = nil, onProgress: (@Sendable (CommitProgress) -> Void)? = nil) {

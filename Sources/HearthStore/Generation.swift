@@ -55,6 +55,8 @@ public struct Generation: Codable, Sendable, Equatable {
     public var source: String?
     /// Set when retention removed this generation. The slot stays occupied so no writer can reuse it.
     public var pruned: Bool?
+    /// For a workspace's commit, what ran it (`interval`, `sync`, `pause`, `stop`).
+    public var trigger: String? = nil
 
     static func context(volume: String, generation: UInt64) -> String { "hearth-generation:\(volume):\(generation)" }
 

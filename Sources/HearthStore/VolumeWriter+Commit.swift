@@ -51,7 +51,7 @@ extension VolumeWriter {
         let generation = try await publish { number, parent, epoch in
             Generation(volume: volume.name, generation: number, parent: parent, epoch: epoch, root: root, createdAt: clock.now(),
                        writer: identity, reason: .commit, files: counters.files, bytes: counters.bytes, bytesNew: bytesNew,
-                       databases: databases, source: nil, pruned: nil)
+                       databases: databases, source: nil, pruned: nil, trigger: options.trigger)
         }
         try onStep?(.generationPublished)
         if let cacheURL { StatCache(entries: counters.cache).save(cacheURL) }

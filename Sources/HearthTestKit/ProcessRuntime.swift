@@ -88,6 +88,13 @@ public final class ProcessRuntime: SandboxRuntime {
 
     static func workspace(_ spec: SandboxSpec) -> String { spec.stateDirectory + "/workspace" }
 
+    /// The workspace's directory is all it has: committed as it is.
+    public func withChangedLayer<T: Sendable>(_ spec: SandboxSpec, _ body: (String) async throws -> T) async throws -> T? {
+        let directory = Self.workspace(spec)
+        guard FileManager.default.fileExists(atPath: directory) else { return nil }
+        return try await body(directory)
+    }
+
     private func setStatus(_ status: SandboxStatus, of spec: SandboxSpec, from allowed: Set<SandboxStatus>) throws {
         try sandboxes.withLock { sandboxes in
             guard let current = sandboxes[spec.id]?.status, allowed.contains(current) else {

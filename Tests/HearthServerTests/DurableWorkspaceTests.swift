@@ -88,4 +88,76 @@ import Testing
             #expect(try await store.head("keys/tenants/\(Tenancy.defaultTenantID)") != nil)
         }
     }
+
+    /// A decoded JSON object from a response body.
+    static func object(_ body: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+    }
+
+    @Test func syncCommitsWhatChangedAndHistoryListsEachGenerationWithItsTrigger() async throws {
+        let data = ProcessHost.scratchDirectory("hearth-sync")
+        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
+        configuration.identityPolicy.bcryptCost = 4
+        configuration.commitInterval = nil  // the test runs the interval's round itself
+        configuration.workspaceVolumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:],
+                                                                     logger: ProcessHost.quietLogger)
+        let service = try await ProcessHost.service(configuration, runtime: ProcessRuntime())
+        let admin = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let (_, keys) = try Self.keys(data)
+        try await service.application().test(.router) { client in
+            let created = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces", token: admin, json: #"{"name":"synced"}"#)
+            let id = try ProcessRuntimeRouterTests.workspace(created.body).id
+            let root = data + "/workspaces/\(id)/workspace"
+            try "first".write(toFile: root + "/notes.txt", atomically: false, encoding: .utf8)
+            // A link the workspace made to a host file is kept as a link, never read through.
+            #expect(symlink(data + "/admin.token", root + "/token") == 0)
+
+            let first = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces/\(id)/sync", token: admin)
+            #expect(first.status == 200, "\(first.body)")
+            let firstBody = try Self.object(first.body)
+            #expect(firstBody["generation"] as? Int == 1 && firstBody["published"] as? Bool == true)
+
+            // Nothing changed: the same generation, nothing published.
+            let again = try Self.object(try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces/\(id)/sync", token: admin).body)
+            #expect(again["generation"] as? Int == 1 && again["published"] as? Bool == false)
+
+            // The interval's round commits a change, and only the changed file is read.
+            try "second".write(toFile: root + "/more.txt", atomically: false, encoding: .utf8)
+            await service.manager.commitRunning()
+            // A stop commits what changed since.
+            try "third".write(toFile: root + "/notes.txt", atomically: false, encoding: .utf8)
+            #expect(try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces/\(id)/stop", token: admin).status == 200)
+
+            let listed = try await ProcessRuntimeRouterTests.call(client, .get, "/v1/workspaces/\(id)/generations", token: admin)
+            #expect(listed.status == 200, "\(listed.body)")
+            let generations = try #require(try Self.object(listed.body)["generations"] as? [[String: Any]])
+            #expect(generations.map { $0["generation"] as? Int } == [1, 2, 3])
+            #expect(generations.map { $0["trigger"] as? String } == ["sync", "interval", "stop"])
+
+            // What the store holds: the files of each generation, and the link as a link.
+            let volume = try await keys.openWorkspace(id, tenant: Tenancy.defaultTenantID)
+            let restored = data + "/restored"
+            _ = try await volume.restore(generation: 3, to: URL(fileURLWithPath: restored))
+            #expect(try String(contentsOfFile: restored + "/notes.txt", encoding: .utf8) == "third")
+            #expect(try String(contentsOfFile: restored + "/more.txt", encoding: .utf8) == "second")
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: restored + "/token") == data + "/admin.token")
+
+            // Another tenant's members: `ProcessRuntimeRouterTests.anotherTenantSees…` covers sync and generations.
+        }
+    }
+
+    @Test func aServerWithoutAStoreSaysSoOnSync() async throws {
+        let data = ProcessHost.scratchDirectory("hearth-nostore")
+        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
+        configuration.identityPolicy.bcryptCost = 4
+        let service = try await ProcessHost.service(configuration, runtime: ProcessRuntime())
+        let admin = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try await service.application().test(.router) { client in
+            let created = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces", token: admin, json: #"{"name":"plain"}"#)
+            let id = try ProcessRuntimeRouterTests.workspace(created.body).id
+            let answer = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces/\(id)/sync", token: admin)
+            #expect(answer.status == 503)
+            #expect(answer.body.contains("store_unavailable"))
+        }
+    }
 }

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import HearthAPI
+import HearthClient
+
+struct Sync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Commit a workspace's state to the store now, and wait until it is durable.",
+        discussion: "Prints the generation that holds everything the workspace wrote before the call.")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "Workspace id or name") var workspace: String
+    @Flag(help: "Print JSON") var json = false
+
+    func run() async throws {
+        let c = try client.client()
+        let result = try await withClientErrors { try await Terminal.progress("committing \(workspace)") { try await c.sync(workspace) } }
+        if json { return try Terminal.printJSON(result) }
+        print(result.published
+            ? "generation \(result.generation)  (\(result.files_read) files read, \(History.size(result.bytes_added)) added, \(String(format: "%.2f", result.seconds)) s)"
+            : "generation \(result.generation)  (unchanged)")
+    }
+}
+
+struct History: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the generations of a workspace's state in the store.")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "Workspace id or name") var workspace: String
+    @Flag(help: "Print JSON") var json = false
+
+    func run() async throws {
+        let c = try client.client()
+        let all = try await withClientErrors { try await c.generations(workspace) }
+        if json { return try Terminal.printJSON(all) }
+        let format = ISO8601DateFormatter()
+        print("GEN    CREATED                TRIGGER   FILES    SIZE       ADDED")
+        for g in all {
+            print([String(g.generation).padding(toLength: 6, withPad: " ", startingAt: 0),
+                   format.string(from: g.created_at).padding(toLength: 22, withPad: " ", startingAt: 0),
+                   (g.trigger ?? "-").padding(toLength: 9, withPad: " ", startingAt: 0),
+                   String(g.files).padding(toLength: 8, withPad: " ", startingAt: 0),
+                   Self.size(g.bytes).padding(toLength: 10, withPad: " ", startingAt: 0),
+                   Self.size(g.bytes_added)].joined(separator: " "))
+        }
+    }
+
+    static func size(_ bytes: UInt64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes), unit = 0
+        while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    }
+}

@@ -1,0 +1,49 @@
+public import Foundation
+
+/// Why a workspace's state was committed to the store (issue 16).
+public enum CommitTrigger: String, Sendable, Codable, CaseIterable {
+    /// The periodic commit of a running workspace.
+    case interval
+    /// `POST /v1/workspaces/{ws}/sync` (`hearth sync`): a durability barrier.
+    case sync
+    case pause
+    case stop
+}
+
+/// One generation of a workspace's state in the store, as the API shows it.
+public struct WorkspaceGeneration: Sendable, Equatable, Codable {
+    public var number: UInt64
+    public var createdAt: Date
+    /// Nil for generations that no workspace commit made (a rollback, a fork).
+    public var trigger: CommitTrigger?
+    public var files: Int
+    public var bytes: UInt64
+    public var bytesAdded: UInt64
+
+    public init(number: UInt64, createdAt: Date, trigger: CommitTrigger?, files: Int, bytes: UInt64, bytesAdded: UInt64) {
+        self.number = number
+        self.createdAt = createdAt
+        self.trigger = trigger
+        self.files = files
+        self.bytes = bytes
+        self.bytesAdded = bytesAdded
+    }
+}
+
+/// What one commit did: the generation that now holds the workspace's state, and whether this
+/// commit published it (false when nothing had changed since the head).
+public struct WorkspaceCommit: Sendable, Equatable {
+    public var generation: UInt64
+    public var published: Bool
+    public var filesRead: Int
+    public var bytesAdded: UInt64
+    public var seconds: Double
+
+    public init(generation: UInt64, published: Bool, filesRead: Int, bytesAdded: UInt64, seconds: Double) {
+        self.generation = generation
+        self.published = published
+        self.filesRead = filesRead
+        self.bytesAdded = bytesAdded
+        self.seconds = seconds
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+public import HearthCore
+import HearthStore
+
+/// Workspace commits (issue 16): the layer a runtime hands over is committed as a guest tree (no
+/// link followed, databases kept as files), with the writer's lease taken for the commit and
+/// released after it, as `hearth volume commit` does, so a server that dies leaves a lease that
+/// simply expires.
+extension StoreWorkspaceVolumes {
+    /// Generations listed at most: each is one read from the store.
+    static let generationsListed = 200
+
+    public func commit(workspace: String, tenant: String, layer: String, trigger: CommitTrigger) async throws -> WorkspaceCommit {
+        try await writers.serially(workspace) {
+            do {
+                let writer = try await writers.writer(for: workspace) { try await keys.openWorkspace(workspace, tenant: tenant) }
+                try await writer.acquire()
+                var options = CommitOptions(cacheDirectory: URL(fileURLWithPath: cacheDirectory + "/" + KeyHierarchy.volumeName(workspace: workspace)))
+                options.guestTree = true
+                options.skipIfUnchanged = true
+                options.trigger = trigger.rawValue
+                let result: CommitResult
+                do {
+                    result = try await writer.commit(directory: URL(fileURLWithPath: layer), options: options)
+                } catch {
+                    try? await writer.release()
+                    throw error
+                }
+                try await writer.release()
+                return WorkspaceCommit(generation: result.generation, published: result.published, filesRead: result.filesRead,
+                                       bytesAdded: result.bytesNew, seconds: result.seconds)
+            } catch {
+                // A writer that failed (fenced, or the store refused) is made again next time.
+                await writers.forget(workspace)
+                throw Self.map(error, "commit the workspace's state")
+            }
+        }
+    }
+
+    public func generations(workspace: String, tenant: String) async throws -> [WorkspaceGeneration] {
+        do {
+            let volume = try await keys.openWorkspace(workspace, tenant: tenant)
+            var out: [WorkspaceGeneration] = []
+            for number in try await volume.generationNumbers().suffix(Self.generationsListed) {
+                let generation = try await volume.generation(number)
+                if generation.pruned == true { continue }
+                out.append(WorkspaceGeneration(number: generation.generation, createdAt: generation.createdAt,
+                                               trigger: generation.trigger.flatMap(CommitTrigger.init(rawValue:)),
+                                               files: generation.files, bytes: generation.bytes, bytesAdded: generation.bytesNew))
+            }
+            return out
+        } catch {
+            throw Self.map(error, "list the workspace's generations")
+        }
+    }
+}
+
+/// One `VolumeWriter` per workspace (its index is loaded once, not at every commit), and commits of
+/// one workspace one at a time, in the order asked.
+actor WorkspaceWriters {
+    private var writers: [String: VolumeWriter] = [:]
+    private var held: Set<String> = []
+    private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    func writer(for workspace: String, open: () async throws -> Volume) async throws -> VolumeWriter {
+        if let writer = writers[workspace] { return writer }
+        let writer = VolumeWriter(volume: try await open())
+        writers[workspace] = writer
+        return writer
+    }
+
+    func forget(_ workspace: String) { writers[workspace] = nil }
+
+    func serially<T: Sendable>(_ workspace: String, _ body: () async throws -> T) async throws -> T {
+        if held.contains(workspace) {
+            // Handed over by `unlock` with the hold still taken.
+            await withCheckedContinuation { waiting[workspace, default: []].append($0) }
+        } else {
+            held.insert(workspace)
+        }
+        defer { unlock(workspace) }
+        return try await body()
+    }
+
+    private func unlock(_ workspace: String) {
+        if var queue = waiting[workspace], !queue.isEmpty {
+            let next = queue.removeFirst()
+            waiting[workspace] = queue.isEmpty ? nil : queue
+            next.resume()
+        } else {
+            held.remove(workspace)
+        }
+    }
+}
