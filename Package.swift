@@ -338,7 +338,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HearthGVisorTests",
-            dependencies: ["HearthAPI", "HearthCore", "HearthWire", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), "HearthGVisor", "HearthImages", "HearthRuntime", "HearthControlPlane", "HearthServer", "HearthClient", "HearthServerTestKit", "HearthAgentCore", "HearthLLMTestKit",
+            dependencies: ["HearthAPI", "HearthCore", "HearthWire", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), "HearthGVisor", "HearthImages", "HearthRuntime", "HearthControlPlane", "HearthServer", "HearthClient", "HearthServerTestKit", "HearthAgentCore", "HearthLLMTestKit", "HearthHost", "HearthStore",
                            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             exclude: ["Golden"]

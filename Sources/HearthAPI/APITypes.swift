@@ -18,6 +18,10 @@ public enum API {
         public var created_at: Date
         public var updated_at: Date
         public var failure: String?
+        /// The newest generation in the store that holds the workspace's state, and when that was
+        /// last confirmed; absent until its first commit (or on a server without a store).
+        public var durable_generation: UInt64?
+        public var durable_at: Date?
 
         public init(_ w: Workspace) {
             id = w.id
@@ -31,6 +35,8 @@ public enum API {
             created_at = w.createdAt
             updated_at = w.updatedAt
             failure = w.failure
+            durable_generation = w.durableGeneration
+            durable_at = w.durableAt
         }
     }
 

@@ -15,12 +15,15 @@ extension WorkspaceManager {
         guard configuration.volumes != nil else {
             throw HearthError(.storeUnavailable, "this server keeps no durable store")
         }
-        if let current = busy[record.id] { throw HearthError(.conflict, "the workspace is busy \(current)") }
-        if record.state == .running { await flushGuestWrites(record.id) }
-        guard let commit = try await commit(record, trigger: .sync) else {
-            throw HearthError(.conflict, "the workspace has no state to commit yet")
+        // Another commit in progress is waited for; a lifecycle change in progress is a conflict.
+        return try await withBusy(record.id, Self.committing) {
+            let current = try self.record(record.id)
+            if current.state == .running { await flushGuestWrites(current.id) }
+            guard let commit = try await commit(current, trigger: .sync) else {
+                throw HearthError(.conflict, "the workspace has no state to commit yet")
+            }
+            return commit
         }
-        return commit
     }
 
     /// The workspace's generations, oldest first.
@@ -30,14 +33,32 @@ extension WorkspaceManager {
         return try await volumes.generations(workspace: record.id, tenant: record.tenantId)
     }
 
-    /// One periodic round: every running workspace not in a lifecycle change. A failure is logged
-    /// and counted, and the next round tries again.
+    static let committing = "committing"
+    /// Workspaces committed at once by the interval's round.
+    static let intervalConcurrency = 2
+
+    /// One periodic round: every running workspace not in a lifecycle change or another commit,
+    /// a few at a time. A failure is logged and counted, and the next round tries again.
     public func commitRunning() async {
         guard configuration.volumes != nil, let running = try? store.all().filter({ $0.state == .running && !$0.pooled }) else { return }
-        for record in running where busy[record.id] == nil {
-            if Task.isCancelled { return }
-            await flushGuestWrites(record.id)
-            _ = try? await commit(record, trigger: .interval)
+        await withTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            for record in running {
+                if Task.isCancelled { break }
+                if inFlight >= Self.intervalConcurrency { await group.next(); inFlight -= 1 }
+                group.addTask { await self.intervalCommit(record.id) }
+                inFlight += 1
+            }
+        }
+    }
+
+    private func intervalCommit(_ id: String) async {
+        guard busy[id] == nil else { return }
+        _ = try? await withBusy(id, Self.committing) {
+            let record = try self.record(id)
+            guard record.state == .running else { return }
+            await flushGuestWrites(id)
+            try await commit(record, trigger: .interval)
         }
     }
 
@@ -50,26 +71,42 @@ extension WorkspaceManager {
     }
 
     /// gVisor's sentry keeps written file pages in its own cache; a `sync` inside the workspace
-    /// writes them through to the layer the host reads. Bounded, and a guest that breaks its own
-    /// `sync` only loses its own durability.
+    /// writes them through to the layer the host reads. The deadline is the server's own (the
+    /// exec's timeout is the guest agent's, which a hostile guest can stop): a guest that breaks
+    /// its own `sync` loses only its own durability, and holds no one's commits.
     func flushGuestWrites(_ id: String) async {
-        guard let stream = try? await openStream(id, .exec(ExecRequest(argv: ["/bin/sync"], cwd: "/", timeoutMs: 10_000))) else { return }
-        defer { stream.close() }
-        while let event = try? await stream.next() {
-            if case .control(.exited) = event { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                guard let stream = try? await self.openStream(id, .exec(ExecRequest(argv: ["/bin/sync"], cwd: "/", timeoutMs: 10_000))) else { return }
+                defer { stream.close() }
+                while let event = try? await stream.next() {
+                    if case .control(.exited) = event { return }
+                }
+            }
+            group.addTask { try? await Task.sleep(for: Self.flushDeadline) }
+            await group.next()
+            group.cancelAll()
         }
     }
+
+    static let flushDeadline = Duration.seconds(15)
 
     @discardableResult
     func commit(_ record: WorkspaceRecord, trigger: CommitTrigger) async throws -> WorkspaceCommit? {
         guard let volumes = configuration.volumes else { return nil }
         let runtime = try registry.existing(record.runtime)
         let started = ContinuousClock.now
+        let startedAt = Date()
         do {
+            // File contents are bounded by twice the workspace's disk (16 GiB when it has none of
+            // its own), counted at logical size, so sparse files cannot multiply the work.
+            let (budget, overflow) = UInt64(max(1, record.diskMiB ?? 16_384)).multipliedReportingOverflow(by: 2 << 20)
             let commit = try await runtime.withChangedLayer(spec(record)) { layer in
-                try await volumes.commit(workspace: record.id, tenant: record.tenantId, layer: layer, trigger: trigger)
+                try await volumes.commit(workspace: record.id, tenant: record.tenantId, layer: layer, trigger: trigger, maxBytes: overflow ? .max : budget)
             }
             if let commit {
+                // The state as of the commit's start is in this generation, changed or not.
+                try? store.recordDurable(record.id, generation: commit.generation, at: startedAt)
                 metrics.commit(trigger: trigger, result: commit.published ? "published" : "unchanged", seconds: commit.seconds, bytesAdded: commit.bytesAdded)
                 if commit.published {
                     logger.info("workspace committed", metadata: [

@@ -41,6 +41,7 @@ public actor WorkspaceManager {
     let metrics: WorkspaceMetrics
     var agents: [String: AgentConnection] = [:]
     var busy: [String: String] = [:]
+    var busyWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
     let poolSignal = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
     public init(store: WorkspaceStore, registry: RuntimeRegistry, images: ImageStore, configuration: Configuration, logger: Logger,
@@ -286,10 +287,18 @@ public actor WorkspaceManager {
                     stateDirectory: "\(configuration.dataDirectory)/workspaces/\(record.id)")
     }
 
+    /// One operation per workspace at a time. A commit in progress is waited for (it is bounded by
+    /// its limits and its flush's deadline); any other operation in progress is a conflict.
     func withBusy<T>(_ id: String, _ what: String, _ body: () async throws -> T) async throws -> T {
+        while busy[id] == Self.committing {
+            await withCheckedContinuation { busyWaiters[id, default: []].append($0) }
+        }
         if let current = busy[id] { throw HearthError(.conflict, "the workspace is busy \(current)") }
         busy[id] = what
-        defer { busy[id] = nil }
+        defer {
+            busy[id] = nil
+            for waiter in busyWaiters.removeValue(forKey: id) ?? [] { waiter.resume() }
+        }
         return try await body()
     }
 

@@ -78,6 +78,14 @@ public struct WorkspaceStore: Sendable {
             try db.rename(table: "workspace_v3", to: "workspace")
         }
         migrator.registerMigration("v4: tenant quotas", migrate: createQuotaTable)
+        // Issue 16: the newest generation known to hold the workspace's state, and when that was
+        // last confirmed (a commit that found nothing changed confirms it too).
+        migrator.registerMigration("v5: durable generation") { db in
+            try db.alter(table: "workspace") { t in
+                t.add(column: "durableGeneration", .integer)
+                t.add(column: "durableAt", .datetime)
+            }
+        }
         return migrator
     }
 
@@ -145,6 +153,15 @@ public struct WorkspaceStore: Sendable {
         _ = try db.write { db in try WorkspaceRecord.deleteOne(db, key: id) }
     }
 
+    /// Records that generation `generation` held the workspace's whole state at `at`. Not a state
+    /// change: `updatedAt` stays.
+    public func recordDurable(_ id: String, generation: UInt64, at: Date) throws {
+        try db.write { db in
+            try db.execute(sql: "UPDATE workspace SET durableGeneration = ?, durableAt = ? WHERE id = ?",
+                           arguments: [Int64(clamping: generation), at, id])
+        }
+    }
+
     public func events(of id: String) throws -> [WorkspaceEventRecord] {
         try db.read { db in try WorkspaceEventRecord.filter(Column("workspaceId") == id).order(Column("id")).fetchAll(db) }
     }
@@ -168,12 +185,17 @@ public struct WorkspaceRecord: Codable, Sendable, FetchableRecord, PersistableRe
     public var failure: String?
     public var createdAt: Date
     public var updatedAt: Date
+    public var durableGeneration: Int64? = nil
+    public var durableAt: Date? = nil
 
     public var limits: ResourceLimits { ResourceLimits(cpus: cpus, memoryMiB: memoryMiB, diskMiB: diskMiB) }
 
     public var workspace: Workspace {
-        Workspace(id: id, name: name, runtime: runtime, image: image, state: state, limits: limits,
-                  createdAt: createdAt, updatedAt: updatedAt, failure: failure)
+        var workspace = Workspace(id: id, name: name, runtime: runtime, image: image, state: state, limits: limits,
+                                  createdAt: createdAt, updatedAt: updatedAt, failure: failure)
+        workspace.durableGeneration = durableGeneration.flatMap { $0 >= 0 ? UInt64($0) : nil }
+        workspace.durableAt = durableAt
+        return workspace
     }
 }
 

@@ -11,7 +11,14 @@ public protocol WorkspaceVolumes: Sendable {
     /// Commits `layer` (a host directory the runtime chose, holding everything the workspace
     /// changed) as the volume's next generation, unless nothing changed since the head. Commits of
     /// one workspace run one at a time.
-    func commit(workspace: String, tenant: String, layer: String, trigger: CommitTrigger) async throws -> WorkspaceCommit
+    /// `maxBytes` bounds the file contents one commit reads (at logical size).
+    func commit(workspace: String, tenant: String, layer: String, trigger: CommitTrigger, maxBytes: UInt64) async throws -> WorkspaceCommit
     /// The volume's generations, oldest first; pruned ones are left out.
     func generations(workspace: String, tenant: String) async throws -> [WorkspaceGeneration]
+    /// Directory `path` (inside the committed layer) at `generation`, without restoring anything.
+    func list(workspace: String, tenant: String, generation: UInt64, path: String, limit: Int) async throws -> GenerationListing
+    /// Regular file `path` at `generation`; larger than `limit` bytes is refused unread.
+    func read(workspace: String, tenant: String, generation: UInt64, path: String, limit: Int) async throws -> [UInt8]
+    /// What changed from generation `from` to `to`, at most `limit` paths.
+    func diff(workspace: String, tenant: String, from: UInt64, to: UInt64, limit: Int) async throws -> (changes: [GenerationChange], truncated: Bool)
 }

@@ -16,6 +16,10 @@ public struct Workspace: Sendable, Codable, Equatable, Identifiable {
     public var updatedAt: Date
     /// Why the workspace is `failed`, for the user.
     public var failure: String?
+    /// The newest generation in the store known to hold the workspace's state, and when it last
+    /// did (issue 16): `now - durableAt` is what a loss of the server would cost, its RPO.
+    public var durableGeneration: UInt64?
+    public var durableAt: Date?
 
     public init(id: String, name: String, runtime: RuntimeKind, image: String, state: WorkspaceState,
                 limits: ResourceLimits, createdAt: Date, updatedAt: Date, failure: String? = nil) {

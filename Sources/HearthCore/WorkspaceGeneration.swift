@@ -47,3 +47,48 @@ public struct WorkspaceCommit: Sendable, Equatable {
         self.seconds = seconds
     }
 }
+
+/// One entry of a directory as a generation holds it.
+public struct GenerationEntry: Sendable, Equatable {
+    public enum Kind: String, Sendable, Codable { case file, directory, symlink, whiteout }
+    public var name: String
+    public var kind: Kind
+    public var mode: UInt32
+    public var size: UInt64
+    public var modifiedAt: Date
+    public var symlinkTarget: String?
+
+    public init(name: String, kind: Kind, mode: UInt32, size: UInt64, modifiedAt: Date, symlinkTarget: String?) {
+        self.name = name
+        self.kind = kind
+        self.mode = mode
+        self.size = size
+        self.modifiedAt = modifiedAt
+        self.symlinkTarget = symlinkTarget
+    }
+}
+
+/// A directory's entries at a generation; `truncated` when there were more than were listed.
+public struct GenerationListing: Sendable, Equatable {
+    public var generation: UInt64
+    public var entries: [GenerationEntry]
+    public var truncated: Bool
+
+    public init(generation: UInt64, entries: [GenerationEntry], truncated: Bool) {
+        self.generation = generation
+        self.entries = entries
+        self.truncated = truncated
+    }
+}
+
+/// What changed in one path between two generations.
+public struct GenerationChange: Sendable, Equatable {
+    public enum Kind: String, Sendable, Codable { case added, removed, modified }
+    public var kind: Kind
+    public var path: String
+
+    public init(kind: Kind, path: String) {
+        self.kind = kind
+        self.path = path
+    }
+}

@@ -96,15 +96,21 @@ public struct StoreWorkspaceVolumes: WorkspaceVolumes {
     }
 
     public func delete(workspace: String) async throws {
-        await writers.forget(workspace)
-        do { try await keys.deleteWorkspace(workspace) } catch { throw Self.map(error, "delete the workspace's volume") }
-        try? FileManager.default.removeItem(atPath: cacheDirectory + "/" + KeyHierarchy.volumeName(workspace: workspace))
+        // After any commit of it still running: none may publish into a shredded volume.
+        try await writers.serially(workspace) {
+            await writers.forget(workspace)
+            do { try await keys.deleteWorkspace(workspace) } catch { throw Self.map(error, "delete the workspace's volume") }
+            try? FileManager.default.removeItem(atPath: cacheDirectory + "/" + KeyHierarchy.volumeName(workspace: workspace))
+        }
     }
 
     static func map(_ error: any Error, _ doing: String) -> HearthError {
         guard let error = error as? StoreError else { return HearthError(.internal, "could not \(doing)", detail: "\(error)") }
         switch error.code {
+        // These messages name only what the caller gave (a path inside the workspace, a
+        // generation number); object keys and host paths stay in `detail`.
         case .invalidArgument: return HearthError(.invalidArgument, error.message, detail: error.detail)
+        case .notFound: return HearthError(.notFound, error.message, detail: error.detail)
         case .noSpace: return HearthError(.noSpace, "the store is full: could not \(doing)", detail: "\(error)")
         default: return HearthError(.internal, "could not \(doing)", detail: "\(error)")
         }

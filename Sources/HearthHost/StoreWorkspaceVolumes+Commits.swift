@@ -10,7 +10,11 @@ extension StoreWorkspaceVolumes {
     /// Generations listed at most: each is one read from the store.
     static let generationsListed = 200
 
-    public func commit(workspace: String, tenant: String, layer: String, trigger: CommitTrigger) async throws -> WorkspaceCommit {
+    /// Entries and name bytes one workspace commit may list: about a gigabyte of host memory at most.
+    static let entryLimit = 1_000_000
+    static let nameByteLimit = 256 << 20
+
+    public func commit(workspace: String, tenant: String, layer: String, trigger: CommitTrigger, maxBytes: UInt64) async throws -> WorkspaceCommit {
         try await writers.serially(workspace) {
             do {
                 let writer = try await writers.writer(for: workspace) { try await keys.openWorkspace(workspace, tenant: tenant) }
@@ -19,6 +23,7 @@ extension StoreWorkspaceVolumes {
                 options.guestTree = true
                 options.skipIfUnchanged = true
                 options.trigger = trigger.rawValue
+                options.limits = CommitLimits(entries: Self.entryLimit, nameBytes: Self.nameByteLimit, bytes: maxBytes)
                 let result: CommitResult
                 do {
                     result = try await writer.commit(directory: URL(fileURLWithPath: layer), options: options)
@@ -32,8 +37,20 @@ extension StoreWorkspaceVolumes {
             } catch {
                 // A writer that failed (fenced, or the store refused) is made again next time.
                 await writers.forget(workspace)
-                throw Self.map(error, "commit the workspace's state")
+                throw Self.mapCommit(error)
             }
+        }
+    }
+
+    /// A commit's errors name host paths (the layer) and object keys: the client gets the limit it
+    /// passed or a full store, and everything else only as a failure.
+    static func mapCommit(_ error: any Error) -> HearthError {
+        if let error = error as? HearthError { return error }
+        guard let error = error as? StoreError else { return HearthError(.internal, "could not commit the workspace's state", detail: "\(error)") }
+        switch error.code {
+        case .limitExceeded: return HearthError(.quotaExceeded, "the workspace could not be committed: \(error.message)", detail: error.detail)
+        case .noSpace: return HearthError(.noSpace, "the store is full: could not commit the workspace's state", detail: "\(error)")
+        default: return HearthError(.internal, "could not commit the workspace's state", detail: "\(error)")
         }
     }
 
@@ -51,6 +68,50 @@ extension StoreWorkspaceVolumes {
             return out
         } catch {
             throw Self.map(error, "list the workspace's generations")
+        }
+    }
+}
+
+extension StoreWorkspaceVolumes {
+    public func list(workspace: String, tenant: String, generation: UInt64, path: String, limit: Int) async throws -> GenerationListing {
+        do {
+            let volume = try await keys.openWorkspace(workspace, tenant: tenant)
+            let (entries, truncated) = try await volume.list(generation: generation, path: path, limit: limit)
+            return GenerationListing(generation: generation, entries: entries.map { entry in
+                GenerationEntry(name: entry.name, kind: Self.kind(entry.kind), mode: entry.mode, size: entry.size,
+                                modifiedAt: Date(timeIntervalSince1970: Double(entry.mtimeNanoseconds) / 1e9), symlinkTarget: entry.symlinkTarget)
+            }, truncated: truncated)
+        } catch {
+            throw Self.map(error, "read the generation")
+        }
+    }
+
+    public func read(workspace: String, tenant: String, generation: UInt64, path: String, limit: Int) async throws -> [UInt8] {
+        do {
+            return try await keys.openWorkspace(workspace, tenant: tenant).readFile(generation: generation, path: path, limit: limit)
+        } catch {
+            throw Self.map(error, "read the file at that generation")
+        }
+    }
+
+    public func diff(workspace: String, tenant: String, from: UInt64, to: UInt64, limit: Int) async throws -> (changes: [GenerationChange], truncated: Bool) {
+        do {
+            let changes = try await keys.openWorkspace(workspace, tenant: tenant).diff(from, to)
+            let mapped = changes.prefix(max(0, limit)).map { change in
+                GenerationChange(kind: change.kind == .added ? .added : change.kind == .removed ? .removed : .modified, path: change.path)
+            }
+            return (Array(mapped), changes.count > mapped.count)
+        } catch {
+            throw Self.map(error, "compare the generations")
+        }
+    }
+
+    static func kind(_ kind: Tree.Kind) -> GenerationEntry.Kind {
+        switch kind {
+        case .file, .sqlite: .file
+        case .directory: .directory
+        case .symlink: .symlink
+        case .whiteout: .whiteout
         }
     }
 }

@@ -13,6 +13,23 @@ public struct CommitProgress: Sendable {
     public var bytes: UInt64
 }
 
+/// How much one commit may take on. A guest's layer is made by code nobody trusts: without bounds,
+/// a million empty files or a sparse 16 TiB file would hold the host's memory or cores.
+public struct CommitLimits: Sendable {
+    /// Files, directories and links listed.
+    public var entries: Int
+    /// Bytes of names and link targets held while walking.
+    public var nameBytes: Int
+    /// File contents, counted at their full (logical) size.
+    public var bytes: UInt64
+
+    public init(entries: Int = .max, nameBytes: Int = .max, bytes: UInt64 = .max) {
+        self.entries = entries
+        self.nameBytes = nameBytes
+        self.bytes = bytes
+    }
+}
+
 public struct CommitOptions: Sendable {
     /// Where the stat cache lives. Nil disables it: every file is read again.
     public var cacheDirectory: URL?
@@ -34,6 +51,7 @@ public struct CommitOptions: Sendable {
     public var guestTree = false
     /// Recorded in the generation (`Generation.trigger`).
     public var trigger: String?
+    public var limits = CommitLimits()
 
     public init(cacheDirectory: URL? = nil, concurrency: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
                 onStep: (@Sendable (CommitStep) throws -> Void)? = nil, onProgress: (@Sendable (CommitProgress) -> Void)? = nil) {

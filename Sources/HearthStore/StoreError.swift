@@ -23,6 +23,8 @@ public struct StoreError: Error, CustomStringConvertible, Sendable, Equatable {
         /// The store could not be reached or kept failing after retries.
         public static let unavailable = Code(rawValue: "unavailable")
         public static let io = Code(rawValue: "io")
+        /// A commit's `CommitLimits` were passed.
+        public static let limitExceeded = Code(rawValue: "limit_exceeded")
     }
 
     public var code: Code

@@ -25,9 +25,17 @@ struct TreeCommitter: Sendable {
     /// The tree was written by a guest (a workspace's layer): SQLite databases in it are kept as
     /// plain files, never opened by the host's SQLite, whose parser should not meet hostile pages.
     var guestTree = false
+    var limits = CommitLimits()
 
     final class Counters: Sendable {
-        struct Values { var files = 0, directories = 0, filesRead = 0, bytes: UInt64 = 0; var cache: [[UInt8]: StatCache.Entry] = [:]; var databases: [Generation.Database] = [] }
+        struct Values {
+            var files = 0, directories = 0, filesRead = 0, bytes: UInt64 = 0
+            var cache: [[UInt8]: StatCache.Entry] = [:]
+            var databases: [Generation.Database] = []
+            /// Entries listed and file bytes taken so far, against `CommitLimits`.
+            var entriesSeen = 0, nameBytesSeen = 0
+            var logicalBytes: UInt64 = 0
+        }
         let values = Mutex(Values())
     }
 
@@ -42,8 +50,9 @@ struct TreeCommitter: Sendable {
     /// id and whether it is opaque, or nil if it vanished or stopped being a directory meanwhile.
     func commitDirectory(path: [UInt8], relative: [UInt8]) async throws -> (id: BlobID, opaque: Bool)? {
         let display = relative.isEmpty ? "." : String(decoding: relative, as: UTF8.self)
-        guard let scanned = try TreeScanner.list(root: root, relative: relative, display: display) else { return nil }
+        guard let scanned = try TreeScanner.list(root: root, relative: relative, display: display, limit: limits.entries) else { return nil }
         let listing = scanned.entries
+        try charge(entries: listing.count, nameBytes: listing.reduce(relative.count) { $0 + $1.name.count + $1.symlinkTarget.count + relative.count + 1 })
         var databases: Set<[UInt8]> = []
         for item in listing where !guestTree && item.kind == .file && item.size >= 512
             && TreeScanner.isWALDatabase(path + [47] + item.name) {
@@ -67,32 +76,31 @@ struct TreeCommitter: Sendable {
         }
         // Subdirectories are walked in parallel with this directory's files; `limiter` bounds the
         // files open across the whole tree, and each directory keeps at most `concurrency` queued.
-        try await withThrowingTaskGroup(of: FileResult?.self) { group in
+        try await withThrowingTaskGroup(of: (isFile: Bool, result: FileResult?).self) { group in
             for item in subdirectories {
                 let childPath = path + [47] + item.name
                 let childRelative = relative.isEmpty ? item.name : relative + [47] + item.name
                 group.addTask {
-                    guard let subtree = try await commitDirectory(path: childPath, relative: childRelative) else { return nil }
+                    guard let subtree = try await commitDirectory(path: childPath, relative: childRelative) else { return (false, nil) }
                     counters.values.withLock { $0.directories += 1 }
-                    return FileResult(entry: Tree.Entry(name: item.name, kind: .directory, mode: item.mode, size: 0,
-                                                        mtimeNanoseconds: item.mtimeNanoseconds, subtree: subtree.id,
-                                                        uid: item.uid, gid: item.gid, opaque: subtree.opaque), cacheKey: [])
+                    return (false, FileResult(entry: Tree.Entry(name: item.name, kind: .directory, mode: item.mode, size: 0,
+                                                                mtimeNanoseconds: item.mtimeNanoseconds, subtree: subtree.id,
+                                                                uid: item.uid, gid: item.gid, opaque: subtree.opaque), cacheKey: []))
                 }
             }
             var running = 0
             for item in fileJobs {
                 while running >= concurrency, let next = try await group.next() {
-                    guard let result = next else { continue }  // a subdirectory or a file that vanished
-                    record(result, into: &entries)
-                    if result.entry.kind != .directory { running -= 1 }
+                    if next.isFile { running -= 1 }
+                    if let result = next.result { record(result, into: &entries) }  // nil: it vanished meanwhile
                 }
                 let childPath = path + [47] + item.name
                 let childRelative = relative.isEmpty ? item.name : relative + [47] + item.name
                 let isDatabase = databases.contains(item.name)
-                group.addTask { try await limiter.withPermit { try await commitFile(item, path: childPath, relative: childRelative, isDatabase: isDatabase) } }
+                group.addTask { (true, try await limiter.withPermit { try await commitFile(item, path: childPath, relative: childRelative, isDatabase: isDatabase) }) }
                 running += 1
             }
-            for try await result in group { if let result { record(result, into: &entries) } }
+            for try await next in group { if let result = next.result { record(result, into: &entries) } }
         }
         let tree = Tree(entries: entries)
         let encoded = tree.encoded()
@@ -109,7 +117,7 @@ struct TreeCommitter: Sendable {
         guard result.entry.kind != .directory else { return }
         let progress = counters.values.withLock { values in
             values.files += 1
-            values.bytes += result.entry.size
+            values.bytes = values.bytes.addingReportingOverflow(result.entry.size).overflow ? .max : values.bytes + result.entry.size
             if let cacheEntry = result.cacheEntry { values.cache[result.cacheKey] = cacheEntry }
             if let database = result.database { values.databases.append(database) }
             return CommitProgress(files: values.files, bytes: values.bytes)
@@ -120,6 +128,9 @@ struct TreeCommitter: Sendable {
     /// nil when the file vanished or became something else while the tree was walked.
     private func commitFile(_ item: TreeScanner.Entry, path: [UInt8], relative: [UInt8], isDatabase: Bool) async throws -> FileResult? {
         let display = String(decoding: relative, as: UTF8.self)
+        // Counted whole, whether read or reused: a sparse 16 TiB file, or one file hard-linked a
+        // thousand times, is as much work to keep as its size says.
+        try charge(bytes: item.size)
         if isDatabase {
             let (chunks, database): ([BlobID], Generation.Database)
             if let databaseSource {
@@ -148,7 +159,7 @@ struct TreeCommitter: Sendable {
             let entry = Tree.Entry(name: item.name, kind: .file, mode: UInt32(read.stat.st_mode & 0o7777), size: UInt64(read.stat.st_size),
                                    mtimeNanoseconds: Self.mtime(read.stat), chunks: read.chunks, uid: read.stat.st_uid, gid: read.stat.st_gid)
             let cacheEntry = StatCache.Entry(size: UInt64(read.stat.st_size), mtimeNanoseconds: Self.mtime(read.stat),
-                                             ctimeNanoseconds: Int64(read.stat.st_ctim.tv_sec) * 1_000_000_000 + Int64(read.stat.st_ctim.tv_nsec),
+                                             ctimeNanoseconds: TreeScanner.nanoseconds(read.stat.st_ctim),
                                              inode: UInt64(read.stat.st_ino), chunks: read.chunks)
             return FileResult(entry: entry, cacheKey: relative, cacheEntry: cacheEntry)
         }
@@ -167,7 +178,22 @@ struct TreeCommitter: Sendable {
         })
     }
 
-    static func mtime(_ info: stat) -> Int64 { Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec) }
+    static func mtime(_ info: stat) -> Int64 { TreeScanner.nanoseconds(info.st_mtim) }
+
+    /// Counts what the walk took on, and stops it with a clear error past `limits`: the tree may be
+    /// a guest's, made to exhaust the host's memory or cores.
+    private func charge(entries: Int = 0, nameBytes: Int = 0, bytes: UInt64 = 0) throws {
+        let exceeded: String? = counters.values.withLock { values in
+            values.entriesSeen = values.entriesSeen.addingReportingOverflow(entries).overflow ? .max : values.entriesSeen + entries
+            values.nameBytesSeen = values.nameBytesSeen.addingReportingOverflow(nameBytes).overflow ? .max : values.nameBytesSeen + nameBytes
+            values.logicalBytes = values.logicalBytes.addingReportingOverflow(bytes).overflow ? .max : values.logicalBytes + bytes
+            if values.entriesSeen > limits.entries { return "more than \(limits.entries) files and directories" }
+            if values.nameBytesSeen > limits.nameBytes { return "more than \(limits.nameBytes >> 20) MiB of file names" }
+            if values.logicalBytes > limits.bytes { return "more than \(limits.bytes >> 30) GiB of file contents (a sparse file counts at its full size)" }
+            return nil
+        }
+        if let exceeded { throw StoreError(.limitExceeded, "the tree holds \(exceeded); nothing was committed") }
+    }
 
     /// A consistent image of a WAL-mode database, taken with SQLite's backup API inside one read
     /// transaction: never a raw copy of a file that is being written.
@@ -222,14 +248,18 @@ struct TreeCommitter: Sendable {
         fstat(fd, &before)
         // Small files (most of a source tree) get a buffer their size, not three maximum chunks:
         // a 12 MiB allocation per file is a mmap, page faults and a munmap each time.
-        let capacity = min(3 * chunker.maximum, max(64 << 10, Int(before.st_size) + 1))
+        let sizeSeen = Int(clamping: max(0, before.st_size))
+        let capacity = min(3 * chunker.maximum, max(64 << 10, sizeSeen.addingReportingOverflow(1).overflow ? sizeSeen : sizeSeen + 1))
+        // Never more than the size seen at the open (plus one byte, to notice growth): a file the
+        // guest keeps extending cannot keep the read going.
+        var remaining = sizeSeen.addingReportingOverflow(1).overflow ? sizeSeen : sizeSeen + 1
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
         defer { buffer.deallocate() }
         var start = 0, filled = 0, eof = false
         var slots: [BlobID?] = []
         // Cutting is sequential and fast; hashing, compressing and sealing a large file's chunks
         // run on every core, so one big file (a database image, a blob) does not run on one.
-        let parallel = Int(before.st_size) >= 2 * chunker.maximum
+        let parallel = sizeSeen >= 2 * chunker.maximum
         try await withThrowingTaskGroup(of: (Int, BlobID).self) { group in
             var inFlight = 0
             while true {
@@ -240,13 +270,15 @@ struct TreeCommitter: Sendable {
                         start = 0
                     }
                     while filled < capacity {
-                        let n = read(fd, buffer.baseAddress! + filled, capacity - filled)
+                        if remaining == 0 { eof = true; break }
+                        let n = read(fd, buffer.baseAddress! + filled, min(capacity - filled, remaining))
                         if n < 0 {
                             if errno == EINTR { continue }
                             throw StoreError(.unreadable, "cannot read \(display): \(String(cString: strerror(errno)))")
                         }
                         if n == 0 { eof = true; break }
                         filled += n
+                        remaining -= n
                     }
                 }
                 if filled == start { break }

@@ -40,7 +40,7 @@ struct TreeScanner {
     }
 
     /// nil when the directory is gone or is no longer a directory (it changed during the walk).
-    static func list(root: Int32, relative: [UInt8], display: String) throws -> Listing? {
+    static func list(root: Int32, relative: [UInt8], display: String, limit: Int = .max) throws -> Listing? {
         let fd = openBeneath(root, relative, O_RDONLY | O_DIRECTORY)
         guard fd >= 0 else {
             if Self.changedDuringWalk(errno) { return nil }
@@ -62,6 +62,10 @@ struct TreeScanner {
             }
             let name = withUnsafeBytes(of: raw.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
             if name == [46] || name == [46, 46] { continue }
+            // One directory of millions of entries is refused while it is read, not after.
+            if entries.count >= limit {
+                throw StoreError(.limitExceeded, "the directory \(display) holds more than \(limit) entries; nothing was committed")
+            }
             var info = stat()
             guard name.withCString({ fstatat(dirfd, $0, &info, AT_SYMLINK_NOFOLLOW) }) == 0 else {
                 if errno == ENOENT { continue }

@@ -22,6 +22,7 @@ extension VolumeWriter {
         committer.databaseSource = options.databaseSource
         committer.volume = volume
         committer.guestTree = options.guestTree
+        committer.limits = options.limits
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw StoreError(.invalidArgument, "\(directory.path) is not a directory")

@@ -117,6 +117,10 @@ import Testing
             let firstBody = try Self.object(first.body)
             #expect(firstBody["generation"] as? Int == 1 && firstBody["published"] as? Bool == true)
 
+            // The workspace shows how durable it is: its generation and when that was confirmed.
+            let shown = try Self.object(try await ProcessRuntimeRouterTests.call(client, .get, "/v1/workspaces/\(id)", token: admin).body)
+            #expect(shown["durable_generation"] as? Int == 1 && shown["durable_at"] is String)
+
             // Nothing changed: the same generation, nothing published.
             let again = try Self.object(try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces/\(id)/sync", token: admin).body)
             #expect(again["generation"] as? Int == 1 && again["published"] as? Bool == false)

@@ -147,4 +147,57 @@ struct GuestLayerTests {
         flagged[flagsOffset] = 2
         #expect(throws: StoreError.self) { try Tree(decoding: flagged) }
     }
+
+    @Test("a sparse file, too many entries or too many name bytes stop a commit with a clear error, and nothing is published")
+    func limitsStopACommit() async throws {
+        let scratch = try Scratch()
+        let layer = scratch.path("upper").path
+        try FileManager.default.createDirectory(atPath: layer + "/many", withIntermediateDirectories: true)
+        for i in 0..<150 { try "x".write(toFile: layer + "/many/f\(i)", atomically: false, encoding: .utf8) }
+        let volume = try await openVolume(try LocalObjectStore(root: scratch.path("store")), kek: kek)
+
+        func commit(_ limits: CommitLimits) async -> StoreError? {
+            var options = CommitOptions()
+            options.guestTree = true
+            options.limits = limits
+            return await #expect(throws: StoreError.self) { try await commitOnce(volume, URL(fileURLWithPath: layer), options: options) }
+        }
+        #expect(await commit(CommitLimits(entries: 100))?.code == .limitExceeded)
+        #expect(await commit(CommitLimits(nameBytes: 200))?.code == .limitExceeded)
+
+        // 4 TiB of holes: refused by its size before a byte is read.
+        let fd = open(layer + "/sparse", O_CREAT | O_WRONLY, 0o600)
+        #expect(fd >= 0 && ftruncate(fd, 4 << 40) == 0)
+        close(fd)
+        let tooBig = await commit(CommitLimits(bytes: 1 << 30))
+        #expect(tooBig?.code == .limitExceeded && tooBig?.message.contains("sparse") == true)
+        #expect(try await volume.generationNumbers().isEmpty)
+    }
+
+    @Test("a generation is browsed without a restore: a directory listed, a file read within its limit, . and .. refused")
+    func browseAGeneration() async throws {
+        let scratch = try Scratch()
+        let layer = scratch.path("upper").path
+        try FileManager.default.createDirectory(atPath: layer + "/workspace/src", withIntermediateDirectories: true)
+        try "v1".write(toFile: layer + "/workspace/src/main.swift", atomically: false, encoding: .utf8)
+        let volume = try await openVolume(try LocalObjectStore(root: scratch.path("store")), kek: kek)
+        var options = CommitOptions()
+        options.guestTree = true
+        _ = try await commitOnce(volume, URL(fileURLWithPath: layer), options: options)
+        try "v2, longer".write(toFile: layer + "/workspace/src/main.swift", atomically: false, encoding: .utf8)
+        _ = try await commitOnce(volume, URL(fileURLWithPath: layer), options: options)
+
+        let listed = try await volume.list(generation: 1, path: "/workspace/src", limit: 10)
+        #expect(listed.entries.map(\.name) == ["main.swift"] && !listed.truncated)
+        #expect(String(decoding: try await volume.readFile(generation: 1, path: "workspace/src/main.swift", limit: 100), as: UTF8.self) == "v1")
+        #expect(String(decoding: try await volume.readFile(generation: 2, path: "workspace/src/main.swift", limit: 100), as: UTF8.self) == "v2, longer")
+        #expect(try await volume.diff(1, 2).map(\.path) == ["workspace/src/main.swift"])
+        let tooLarge = await #expect(throws: StoreError.self) { try await volume.readFile(generation: 2, path: "workspace/src/main.swift", limit: 4) }
+        #expect(tooLarge?.code == .invalidArgument)
+        for bad in ["workspace/../etc", "./workspace", "workspace/src/main.swift/x"] {
+            await #expect(throws: StoreError.self) { try await volume.readFile(generation: 1, path: bad, limit: 100) }
+        }
+        let missing = await #expect(throws: StoreError.self) { try await volume.list(generation: 1, path: "nope", limit: 10) }
+        #expect(missing?.code == .notFound)
+    }
 }

@@ -1,0 +1,74 @@
+import Foundation
+import HearthAPI
+import HearthClient
+import HearthHost
+import HearthServerTestKit
+import HearthStore
+import Logging
+import Testing
+
+/// Issue 16 on a real gVisor sandbox: the workspace's overlay upper layer is committed to its
+/// volume, deletions from the image included, and nothing the guest links to is read on the host.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct WorkspaceCommitTests {
+    @Test func aGVisorWorkspacesChangesAreCommittedWithItsDeletionsAndOwnersAndNoLinkIsFollowed() async throws {
+        let root = try #require(ProcessInfo.processInfo.environment["HEARTH_TEST_DATA"], "run through scripts/test.sh")
+        let data = root + "/commits-\(UUID().uuidString.prefix(8))"
+        var logger = Logger(label: "hearth.test.commits")
+        logger.logLevel = .warning
+        let volumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:], logger: logger)
+        let server = try await LiveServer.start(dataDirectory: data) { configuration in
+            configuration.workspaceVolumes = volumes
+            configuration.commitInterval = nil
+        }
+        defer { Task { await server.stop() } }
+        let client = server.client
+        let w = try await client.create(API.CreateWorkspaceBody(name: "durable", runtime: "gvisor"))
+
+        // A package-like install, a file in /workspace, a deletion from the image, an owner, and a
+        // link to the host's root that a careless host walk would follow.
+        let script = """
+            echo kept > /workspace/note && printf '#!/bin/sh\\necho tool\\n' > /usr/local/bin/tool && chmod 755 /usr/local/bin/tool \
+            && rm /etc/debian_version && mkdir -p /opt/owned && chown 1000:1000 /opt/owned && ln -s / /workspace/host-root
+            """
+        let setup = try await client.run(w.id, ["sh", "-c", script])
+        #expect(setup.exit?.code == 0, "\(setup.stderrText)")
+
+        let first = try await client.sync(w.id)
+        #expect(first.published && first.generation >= 1)
+        let again = try await client.sync(w.id)
+        #expect(!again.published && again.generation == first.generation, "an unchanged workspace publishes nothing")
+
+        let (_, keys) = try Self.keys(data)
+        let volume = try await keys.openWorkspace(w.id, tenant: "tn_default")
+        let restored = data + "/restored-\(first.generation)"
+        _ = try await volume.restore(generation: first.generation, to: URL(fileURLWithPath: restored))
+        #expect(try String(contentsOfFile: restored + "/workspace/note", encoding: .utf8) == "kept\n")
+        var info = stat()
+        #expect(stat(restored + "/usr/local/bin/tool", &info) == 0 && info.st_mode & 0o777 == 0o755)
+        #expect(lstat(restored + "/etc/debian_version", &info) == 0 && (info.st_mode & S_IFMT) == S_IFCHR && info.st_rdev == 0,
+                "the image's deleted file is kept as a whiteout")
+        #expect(lstat(restored + "/opt/owned", &info) == 0 && info.st_uid == 1000 && info.st_gid == 1000)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: restored + "/workspace/host-root") == "/")
+
+        // A write just before a stop is in the stop's generation.
+        _ = try await client.run(w.id, ["sh", "-c", "echo last > /workspace/last"])
+        _ = try await client.lifecycle(w.id, "stop")
+        let history = try await client.generations(w.id)
+        let last = try #require(history.last)
+        #expect(last.trigger == "stop" && last.generation > first.generation)
+        #expect(history.first?.trigger == "sync")
+        let final = data + "/restored-\(last.generation)"
+        _ = try await volume.restore(generation: last.generation, to: URL(fileURLWithPath: final))
+        #expect(try String(contentsOfFile: final + "/workspace/last", encoding: .utf8) == "last\n")
+
+        // Sync works on a stopped workspace too (its disk is mounted for the commit and again released).
+        let stoppedSync = try await client.sync(w.id)
+        #expect(stoppedSync.generation == last.generation && !stoppedSync.published)
+        try await client.delete(w.id)
+    }
+
+    static func keys(_ data: String) throws -> (LocalObjectStore, KeyHierarchy) {
+        let store = try LocalObjectStore(root: URL(fileURLWithPath: data + "/store"))
+        return (store, KeyHierarchy(store: store, kek: try KeyEncryptionKey.load(file: data + "/kek")))
+    }
+}
