@@ -45,4 +45,51 @@ extension API {
         public var generations: [GenerationBody]
         public init(generations: [GenerationBody]) { self.generations = generations }
     }
+
+    /// `GET /v1/workspaces/{ws}/generations/{n}/files?path=P`: a directory as generation `n` holds it.
+    public struct GenerationFilesBody: Codable, Sendable, Equatable {
+        public struct Entry: Codable, Sendable, Equatable {
+            public var name: String
+            /// `file`, `directory`, `symlink`, or `whiteout` (a file of the image this workspace deleted).
+            public var kind: String
+            public var mode: UInt32
+            public var size: UInt64
+            public var modified_at: Date
+            public var target: String?
+        }
+        public var generation: UInt64
+        public var path: String
+        public var entries: [Entry]
+        /// More entries than one answer lists.
+        public var truncated: Bool
+
+        public init(_ listing: GenerationListing, path: String) {
+            generation = listing.generation
+            self.path = path
+            truncated = listing.truncated
+            entries = listing.entries.map {
+                Entry(name: $0.name, kind: $0.kind.rawValue, mode: $0.mode, size: $0.size, modified_at: $0.modifiedAt, target: $0.symlinkTarget)
+            }
+        }
+    }
+
+    /// `GET /v1/workspaces/{ws}/generations/{a}/diff?to=B`.
+    public struct GenerationDiffBody: Codable, Sendable, Equatable {
+        public struct Change: Codable, Sendable, Equatable {
+            /// `added`, `removed` or `modified`; a directory's path ends in `/`.
+            public var kind: String
+            public var path: String
+        }
+        public var from: UInt64
+        public var to: UInt64
+        public var changes: [Change]
+        public var truncated: Bool
+
+        public init(from: UInt64, to: UInt64, changes: [GenerationChange], truncated: Bool) {
+            self.from = from
+            self.to = to
+            self.changes = changes.map { Change(kind: $0.kind.rawValue, path: $0.path) }
+            self.truncated = truncated
+        }
+    }
 }

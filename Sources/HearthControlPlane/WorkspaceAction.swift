@@ -16,6 +16,12 @@ public enum WorkspaceAction: Sendable {
     case sync(String)
     /// The workspace's generations in the store.
     case generations(String)
+    /// A directory at a generation, read from the store.
+    case listGeneration(String, generation: UInt64, path: String)
+    /// A file at a generation, read from the store.
+    case readGeneration(String, generation: UInt64, path: String)
+    /// The paths that changed between two generations.
+    case diffGenerations(String, from: UInt64, to: UInt64)
 }
 
 public struct CreateWorkspace: Sendable {
@@ -44,4 +50,7 @@ public enum ActionOutcome: Sendable {
     case deleted
     case committed(WorkspaceCommit)
     case generations([WorkspaceGeneration])
+    case generationListing(GenerationListing)
+    case generationFile([UInt8])
+    case generationDiff([GenerationChange], truncated: Bool)
 }

@@ -29,8 +29,16 @@ extension WorkspaceManager {
     /// The workspace's generations, oldest first.
     func generations(_ ref: String) async throws -> [WorkspaceGeneration] {
         let record = try record(ref)
+        return try await durableVolumes().generations(workspace: record.id, tenant: record.tenantId)
+    }
+
+    /// Entries listed, or paths compared, in one answer; and the largest file read back whole.
+    static let listedEntries = 10_000
+    static let readableBytes = 16 << 20
+
+    func durableVolumes() throws -> any WorkspaceVolumes {
         guard let volumes = configuration.volumes else { throw HearthError(.storeUnavailable, "this server keeps no durable store") }
-        return try await volumes.generations(workspace: record.id, tenant: record.tenantId)
+        return volumes
     }
 
     static let committing = "committing"

@@ -68,6 +68,19 @@ public actor WorkspaceManager {
             return .deleted
         case .sync(let ref): return .committed(try await sync(ref))
         case .generations(let ref): return .generations(try await generations(ref))
+        case .listGeneration(let ref, let generation, let path):
+            let record = try record(ref)
+            return .generationListing(try await durableVolumes().list(workspace: record.id, tenant: record.tenantId, generation: generation,
+                                                                      path: path, limit: Self.listedEntries))
+        case .readGeneration(let ref, let generation, let path):
+            let record = try record(ref)
+            return .generationFile(try await durableVolumes().read(workspace: record.id, tenant: record.tenantId, generation: generation,
+                                                                   path: path, limit: Self.readableBytes))
+        case .diffGenerations(let ref, let from, let to):
+            let record = try record(ref)
+            let (changes, truncated) = try await durableVolumes().diff(workspace: record.id, tenant: record.tenantId, from: from, to: to,
+                                                                       limit: Self.listedEntries)
+            return .generationDiff(changes, truncated: truncated)
         }
     }
 

@@ -129,6 +129,7 @@ public struct HearthService: Sendable {
         HearthMetrics.registerRoute(on: router, registry: prometheus, manager: manager)
         let v1 = router.group("/v1")
         WorkspaceRoutes(manager: manager, auditor: auditor).register(on: v1)
+        GenerationRoutes(manager: manager, auditor: auditor).register(on: v1)
         ExecRoutes(manager: manager, auditor: auditor).register(on: v1)
         FileRoutes(manager: manager, auditor: auditor).register(on: v1)
         PortEventRoutes(manager: manager, logger: logger).register(on: v1)

@@ -26,13 +26,6 @@ struct WorkspaceRoutes {
             let id = try await context.workspaceID(manager)
             return try Self.respond(try await auditor.around(context, "workspace.delete", target: id) { try await manager.perform(.delete(id)) })
         }
-        group.post("workspaces/:ws/sync") { _, context in
-            let id = try await context.workspaceID(manager)
-            return try Self.respond(try await auditor.around(context, "workspace.sync", target: id) { try await manager.perform(.sync(id)) })
-        }
-        group.get("workspaces/:ws/generations") { _, context in
-            try Self.respond(try await manager.perform(.generations(try await context.workspaceID(manager))))
-        }
         for verb in ["start", "stop", "pause", "resume"] {
             group.post("workspaces/:ws/\(verb)") { _, context in
                 let id = try await context.workspaceID(manager)
@@ -71,6 +64,7 @@ struct WorkspaceRoutes {
         case .deleted: return Response(status: .noContent)
         case .committed(let commit): return try json(API.SyncBody(commit))
         case .generations(let all): return try json(API.GenerationList(generations: all.map(API.GenerationBody.init)))
+        case .generationListing, .generationFile, .generationDiff: throw HearthError(.internal, "unexpected outcome")
         }
     }
 }

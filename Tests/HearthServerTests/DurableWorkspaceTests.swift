@@ -146,6 +146,25 @@ import Testing
             #expect(try String(contentsOfFile: restored + "/more.txt", encoding: .utf8) == "second")
             #expect(try FileManager.default.destinationOfSymbolicLink(atPath: restored + "/token") == data + "/admin.token")
 
+            // Time travel without a restore: a directory, a file, a diff, each from the store.
+            func get(_ path: String) async throws -> (status: Int, body: String) {
+                try await ProcessRuntimeRouterTests.call(client, .get, "/v1/workspaces/\(id)\(path)", token: admin)
+            }
+            let listing = try Self.object(try await get("/generations/1/files?path=/").body)
+            let names = (listing["entries"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            #expect(names == ["notes.txt", "token"])
+            #expect(try await get("/generations/1/content?path=notes.txt").body == "first")
+            #expect(try await get("/generations/3/content?path=/notes.txt").body == "third")
+            let diff = try Self.object(try await get("/generations/1/diff?to=2").body)
+            #expect((diff["changes"] as? [[String: Any]])?.compactMap { $0["path"] as? String } == ["more.txt"])
+            // The link is a link: reading it reads nothing through it, least of all the admin token.
+            let link = try await get("/generations/1/content?path=token")
+            #expect(link.status == 400 && !link.body.contains(admin))
+            for bad in ["/generations/1/content?path=../admin.token", "/generations/abc/files", "/generations/0/files", "/generations/1/diff?to=x"] {
+                #expect(try await get(bad).status == 400, "\(bad)")
+            }
+            #expect(try await get("/generations/99/files").status == 404)
+
             // Another tenant's members: `ProcessRuntimeRouterTests.anotherTenantSees…` covers sync and generations.
         }
     }

@@ -102,7 +102,8 @@ import Testing
                 // Refused exactly as a workspace that does not exist is (a viewer's writes are 403 before
                 // any lookup): the answer says nothing about whether the id exists.
                 for (method, path, body) in [(HTTPRequest.Method.get, "", nil), (.delete, "", nil), (.post, "/stop", nil), (.post, "/pause", nil),
-                                             (.post, "/exec", #"{"argv":["true"]}"#), (.post, "/sync", nil), (.get, "/generations", nil)] {
+                                             (.post, "/exec", #"{"argv":["true"]}"#), (.post, "/sync", nil), (.get, "/generations", nil), (.get, "/generations/1/files", nil),
+                                             (.get, "/generations/1/content?path=a", nil)] {
                     let answer = try await Self.call(client, method, "/v1/workspaces/\(mine.id)\(path)", token: token, json: body)
                     let absent = try await Self.call(client, method, "/v1/workspaces/ws-does-not-exist\(path)", token: token, json: body)
                     #expect(answer.status == absent.status && (answer.status == 404 || answer.status == 403), "\(method) \(path): \(answer.status)")

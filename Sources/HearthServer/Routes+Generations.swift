@@ -1,0 +1,62 @@
+import Foundation
+import HearthAPI
+import HearthControlPlane
+import HearthCore
+import Hummingbird
+
+/// `/v1/workspaces/{ws}/sync` and `/generations…` (issue 16): parse, then one `WorkspaceAction`.
+/// Paths here are inside the workspace's committed layer and are resolved in the store's trees,
+/// never on the host.
+struct GenerationRoutes {
+    let manager: WorkspaceManager
+    let auditor: Auditor
+
+    func register(on group: RouterGroup<HearthContext>) {
+        group.post("workspaces/:ws/sync") { _, context in
+            let id = try await context.workspaceID(manager)
+            return try WorkspaceRoutes.respond(try await auditor.around(context, "workspace.sync", target: id) { try await manager.perform(.sync(id)) })
+        }
+        group.get("workspaces/:ws/generations") { _, context in
+            try WorkspaceRoutes.respond(try await manager.perform(.generations(try await context.workspaceID(manager))))
+        }
+        group.get("workspaces/:ws/generations/:generation/files") { request, context in
+            let id = try await context.workspaceID(manager)
+            let (generation, path) = (try Self.generation(context.parameters.get("generation")), Self.path(request))
+            guard case .generationListing(let listing) = try await manager.perform(.listGeneration(id, generation: generation, path: path)) else {
+                throw HearthError(.internal, "unexpected outcome")
+            }
+            return try json(API.GenerationFilesBody(listing, path: path))
+        }
+        group.get("workspaces/:ws/generations/:generation/content") { request, context in
+            let id = try await context.workspaceID(manager)
+            let (generation, path) = (try Self.generation(context.parameters.get("generation")), Self.path(request))
+            guard case .generationFile(let bytes) = try await manager.perform(.readGeneration(id, generation: generation, path: path)) else {
+                throw HearthError(.internal, "unexpected outcome")
+            }
+            // Served as bytes, never as a page: the file is the workspace's.
+            return Response(status: .ok, headers: [.contentType: "application/octet-stream", .xContentTypeOptions: "nosniff"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        group.get("workspaces/:ws/generations/:generation/diff") { request, context in
+            let id = try await context.workspaceID(manager)
+            let from = try Self.generation(context.parameters.get("generation"))
+            let to = try Self.generation(request.uri.queryParameters.get("to").map { String($0) })
+            guard case .generationDiff(let changes, let truncated) = try await manager.perform(.diffGenerations(id, from: from, to: to)) else {
+                throw HearthError(.internal, "unexpected outcome")
+            }
+            return try json(API.GenerationDiffBody(from: from, to: to, changes: changes, truncated: truncated))
+        }
+    }
+
+    static func generation(_ text: String?) throws -> UInt64 {
+        guard let text, text.utf8.count <= 20, let number = UInt64(text), number > 0 else {
+            throw HearthError(.invalidArgument, "a generation is a positive whole number")
+        }
+        return number
+    }
+
+    /// The path inside the workspace (`/` when absent); bounded here, checked name by name below.
+    static func path(_ request: Request) -> String {
+        String((request.uri.queryParameters.get("path") ?? "/").prefix(4096))
+    }
+}
