@@ -15,5 +15,13 @@ mkdir -p "$HEARTH_TEST_DATA"
 node --test Tests/web/
 # A missing LLM server fails the agent tests rather than skipping them, unless it was left out.
 if [ "$HEARTH_SETUP_LLAMA" = 1 ]; then export HEARTH_REQUIRE_LLM=1; fi
-# A hang must fail the run, not eat the CI budget.
-timeout --kill-after=30 3000 swift test --no-parallel "$@"
+# A hang must fail the run, not eat the CI budget. The output is kept, and on a failure the
+# failing tests and their issues are printed again last, where a log's tail shows them.
+log="$(mktemp /tmp/hearth-test-XXXXXX.log)"
+status=0
+timeout --kill-after=30 3000 swift test --no-parallel "$@" 2>&1 | tee "$log" || status=$?
+if [ "$status" != 0 ]; then
+    echo "== failures (full output: $log) =="
+    grep -a -E '✘|recorded an issue|Fatal error|error:' "$log" | grep -a -v 'known issue' | tail -60 || true
+fi
+exit "$status"
