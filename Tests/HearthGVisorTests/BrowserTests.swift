@@ -1,5 +1,7 @@
 import Foundation
+import HearthHost
 import HearthServerTestKit
+import Logging
 import Testing
 
 /// The web IDE's real flows in headless Chromium and Firefox ESR against a real server and
@@ -20,8 +22,18 @@ import Testing
     }
 
     static func runFlows(browser: String, python path: String) async throws {
-        // The agent panel's flow points a provider at a closed port on loopback.
-        let server = try await LiveServer.start(configure: { $0.agents.providerHostsAllowed = ["127.0.0.0/8"] })
+        // The agent panel's flow points a provider at a closed port on loopback; the History
+        // section's needs a store (its commits are the flow's own "Sync now").
+        let testData = try #require(ProcessInfo.processInfo.environment["HEARTH_TEST_DATA"], "run through scripts/test.sh")
+        let data = testData + "/browser-\(browser)-\(UUID().uuidString.prefix(8))"
+        var logger = Logger(label: "hearth.test.browser")
+        logger.logLevel = .warning
+        let volumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:], logger: logger)
+        let server = try await LiveServer.start(dataDirectory: data, configure: {
+            $0.agents.providerHostsAllowed = ["127.0.0.0/8"]
+            $0.workspaceVolumes = volumes
+            $0.commitInterval = nil
+        })
         let screenshots = root + "/.build/test-artifacts/browser/" + browser
         try? FileManager.default.removeItem(atPath: screenshots)
         let python = Process()

@@ -528,6 +528,26 @@ try:
         shot("network-section")
         driver.find_element(By.CSS_SELECTOR, "#network-pane summary").click()
 
+    @flow("the History section: sync now, the generations, what one changed, and a file as it held it")
+    def history_section():
+        driver.find_element(By.CSS_SELECTOR, "#history-pane summary").click()
+        wait.until(lambda d: d.find_element(By.ID, "hist-durable").text != "")
+        for version in ("history-v1", "history-v2"):
+            exec_stdout(opts.workspace, ["sh", "-c", f"echo {version} > /workspace/hist.txt"])
+            before = len(driver.find_elements(By.CSS_SELECTOR, "#hist-list button"))
+            driver.find_element(By.ID, "hist-sync").click()
+            WebDriverWait(driver, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#hist-list button")) > before)
+        wait.until(EC.text_to_be_present_in_element((By.ID, "hist-durable"), "Saved"))
+        newest = driver.find_elements(By.CSS_SELECTOR, "#hist-list button")[0]
+        assert "sync" in newest.text, newest.text
+        newest.click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "hist-diff"), "workspace/hist.txt"))
+        [changed] = [b for b in driver.find_elements(By.CSS_SELECTOR, "#hist-diff button") if "workspace/hist.txt" in b.text]
+        changed.click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "hist-file"), "history-v2"))
+        shot("history-section")
+        driver.find_element(By.CSS_SELECTOR, "#history-pane summary").click()
+
     @flow("the light theme, and a path outside the workspace is refused")
     def refusals():
         driver.find_element(By.ID, "theme").click()

@@ -10,6 +10,7 @@ import * as editor from './panels/editor.js';
 import * as files from './panels/files.js';
 import * as layout from './panels/layout.js';
 import * as network from './panels/network.js';
+import * as history from './panels/history.js';
 import * as lifecycle from './panels/lifecycle.js';
 import * as palette from './panels/palette.js';
 import * as ports from './panels/ports.js';
@@ -95,7 +96,7 @@ async function openWorkspace(id) {
   ctx.commands.add('Toggle theme', toggleTheme);
   ctx.commands.add('Go to workspace list', () => { location.hash = '#/'; });
   const root = $('ws-view');
-  for (const panel of [layout, lifecycle, editor, files, ports, network, agents, terminals, palette]) token.mounted.push(panel.mount(root, ctx));
+  for (const panel of [layout, lifecycle, editor, files, ports, network, history, agents, terminals, palette]) token.mounted.push(panel.mount(root, ctx));
   token.ctx = ctx;
 }
 

@@ -1,0 +1,86 @@
+// The workspace's history (issue 16): how old its last durable state is, its generations in the
+// store, what each changed, and a changed file as that generation holds it. Read when the section
+// is opened and on Refresh; "Sync now" commits at once. Restore, fork and rollback are not built.
+import { $, el, listen } from '../core/dom.js';
+import { asText, diffLines, durability, generationRows } from '../core/history.js';
+
+export function mount(root, ctx) {
+  const pane = $('history-pane'), line = $('hist-durable'), list = $('hist-list'), diff = $('hist-diff');
+  const file = $('hist-file'), errors = $('hist-errors');
+  const cleanups = [];
+  let disposed = false;
+  let reading = null; // the AbortController of the file being read
+  const base = `/v1/workspaces/${ctx.workspace.id}`;
+
+  async function refresh() {
+    if (disposed || !pane.open) return;
+    errors.textContent = '';
+    try {
+      line.textContent = durability(await ctx.api('GET', base));
+      const rows = generationRows(await ctx.api('GET', `${base}/generations`));
+      list.replaceChildren(...(rows.length
+        ? rows.map((row) => el('li', {}, el('button', { type: 'button', class: 'linkish', title: row.title, onclick: () => showDiff(row) }, row.label)))
+        : [el('li', { class: 'muted' }, 'No generations yet.')]));
+    } catch (err) {
+      if (disposed) return;
+      line.textContent = err.message;
+      list.replaceChildren();
+    }
+  }
+
+  async function showDiff(row) {
+    file.textContent = '';
+    diff.replaceChildren(el('li', { class: 'muted' }, `Generation ${row.generation}${row.previous ? ` against ${row.previous}` : ''}…`));
+    try {
+      // The first generation has nothing before it: its top directory is what it added.
+      const lines = row.previous
+        ? diffLines(await ctx.api('GET', `${base}/generations/${row.previous}/diff?to=${row.generation}`))
+        : ((await ctx.api('GET', `${base}/generations/${row.generation}/files?path=/`)).entries || [])
+          .map((e) => ({ text: `+ ${e.name}${e.kind === 'directory' ? '/' : ''}`, path: e.name, openable: e.kind === 'file' }));
+      if (disposed) return;
+      diff.replaceChildren(...(lines.length ? lines.map((l) => el('li', {}, l.openable
+        ? el('button', { type: 'button', class: 'linkish', onclick: () => showFile(row.generation, l.path) }, l.text)
+        : l.text)) : [el('li', { class: 'muted' }, 'Nothing changed.')]));
+    } catch (err) {
+      if (!disposed) diff.replaceChildren(el('li', { class: 'net-errors' }, err.message));
+    }
+  }
+
+  async function showFile(generation, path) {
+    reading?.abort();
+    reading = new AbortController();
+    file.textContent = `${path} at generation ${generation}…`;
+    try {
+      const response = await ctx.api('GET', `${base}/generations/${generation}/content?path=${encodeURIComponent(path)}`, undefined,
+        { raw: true, signal: reading.signal });
+      const text = asText(new Uint8Array(await response.arrayBuffer()));
+      if (!disposed) file.textContent = text ?? `${path} is not text.`;
+    } catch (err) {
+      if (!disposed && err.name !== 'AbortError') file.textContent = err.message;
+    }
+  }
+
+  async function syncNow() {
+    errors.textContent = '';
+    try {
+      const result = await ctx.api('POST', `${base}/sync`);
+      ctx.toast(result.published ? `Saved as generation ${result.generation}.` : `Nothing changed since generation ${result.generation}.`);
+      await refresh();
+    } catch (err) { errors.textContent = err.message; }
+  }
+
+  cleanups.push(listen(pane, 'toggle', refresh));
+  cleanups.push(listen($('hist-refresh'), 'click', refresh));
+  cleanups.push(listen($('hist-sync'), 'click', syncNow));
+  $('hist-sync').hidden = !ctx.canWrite;
+  refresh();
+  return {
+    dispose() {
+      disposed = true;
+      reading?.abort();
+      for (const c of cleanups) c();
+      for (const node of [list, diff]) node.replaceChildren();
+      for (const node of [line, file, errors]) node.textContent = '';
+    },
+  };
+}
