@@ -50,3 +50,20 @@ struct History: AsyncParsableCommand {
         return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
     }
 }
+
+struct RestoreFile: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore-file",
+        abstract: "Put one file back as a generation of the workspace's state holds it.",
+        discussion: "The workspace must be running; the file is read from the store and written through the files API.")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "Workspace id or name") var workspace: String
+    @Option(help: "The generation to take the file from (see hearth history)") var generation: UInt64
+    @Argument(help: "Path of the file inside the workspace, e.g. /workspace/notes.txt") var path: String
+
+    func run() async throws {
+        let c = try client.client()
+        let bytes = try await withClientErrors { try await c.restoreFile(workspace, generation: generation, path: path) }
+        print("restored \(path) from generation \(generation) (\(History.size(UInt64(bytes))))")
+    }
+}

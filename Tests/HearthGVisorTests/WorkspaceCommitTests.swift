@@ -50,6 +50,11 @@ import Testing
         #expect(lstat(restored + "/opt/owned", &info) == 0 && info.st_uid == 1000 && info.st_gid == 1000)
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: restored + "/workspace/host-root") == "/")
 
+        // One file put back from the first generation (`hearth restore-file`).
+        _ = try await client.run(w.id, ["sh", "-c", "echo overwritten > /workspace/note"])
+        #expect(try await client.restoreFile(w.id, generation: first.generation, path: "/workspace/note") == 5)
+        #expect(try await client.run(w.id, ["cat", "/workspace/note"]).stdoutText == "kept\n")
+
         // A write just before a stop is in the stop's generation.
         _ = try await client.run(w.id, ["sh", "-c", "echo last > /workspace/last"])
         _ = try await client.lifecycle(w.id, "stop")
