@@ -22,6 +22,8 @@ public enum API {
         /// last confirmed; absent until its first commit (or on a server without a store).
         public var durable_generation: UInt64?
         public var durable_at: Date?
+        /// This workspace's own commit interval, when it has one (0: interval commits are off).
+        public var commit_interval_s: Int?
 
         public init(_ w: Workspace) {
             id = w.id
@@ -37,6 +39,7 @@ public enum API {
             failure = w.failure
             durable_generation = w.durableGeneration
             durable_at = w.durableAt
+            commit_interval_s = w.commitIntervalSeconds
         }
     }
 
@@ -52,9 +55,13 @@ public enum API {
         public var cpus: Double?
         public var memory_mib: Int?
         public var disk_mib: Int?
+        /// Seconds between this workspace's interval commits to the store (10 to 86400; 0: only on
+        /// pause, stop and sync); absent: the server's `--commit-interval`.
+        public var commit_interval_s: Int?
         public init(name: String? = nil, image: String? = nil, runtime: String? = nil, cpus: Double? = nil, memory_mib: Int? = nil,
-                    disk_mib: Int? = nil) {
+                    disk_mib: Int? = nil, commit_interval_s: Int? = nil) {
             self.disk_mib = disk_mib
+            self.commit_interval_s = commit_interval_s
             self.name = name
             self.image = image
             self.runtime = runtime

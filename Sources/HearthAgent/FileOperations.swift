@@ -78,16 +78,37 @@ enum FileOperations {
             throw Posix.error(path)
         }
         try replaceLock.withLock { () throws(WireError) in
-            if let expected, let current = try? stat(path), !(abs(current.mtime - expected) <= mtimeTolerance) {
+            let current = try? stat(path)
+            if let expected, let current, !(abs(current.mtime - expected) <= mtimeTolerance) {
                 complete = false
                 throw WireError(.changed, "the file changed on disk since it was opened")
             }
+            // File times come from a coarse clock (a tick of a few milliseconds): two saves within
+            // one tick would have the same mtime, and a caller holding the first one's mtime could
+            // overwrite the second. Each save's mtime is made later than the one it replaces.
+            if let current { Self.ensureLater(fd, than: current.mtime) }
             guard rename(temporary, path) == 0 else {
                 complete = false
                 throw Posix.error(path)
             }
         }
         stream.sendControl(.result(.written(bytes: written)))
+    }
+
+    /// Sets the open file's mtime to 1 ms after `previous` unless it already is later by more than
+    /// the tolerance a conditional write allows.
+    static func ensureLater(_ fd: Int32, than previous: Double) {
+        var st = Glibc.stat()
+        guard fstat(fd, &st) == 0 else { return }
+        let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+        guard mtime <= previous + 2 * mtimeTolerance, previous.isFinite, previous >= 0, previous < 1e15 else { return }
+        let later = previous + 0.001
+        let seconds = later.rounded(.down)
+        // Both times: UTIME_OMIT is a macro Swift's Glibc does not carry, and a new file's atime
+        // carries nothing worth keeping.
+        let time = timespec(tv_sec: Int(seconds), tv_nsec: min(999_999_999, max(0, Int((later - seconds) * 1e9))))
+        var times = [time, time]
+        _ = futimens(fd, &times)
     }
 
     static func stat(_ path: String) throws(WireError) -> FileStat {

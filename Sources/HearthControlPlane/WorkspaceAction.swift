@@ -32,6 +32,8 @@ public struct CreateWorkspace: Sendable {
     public var limits: ResourceLimits?
     /// The caller is the server's operator: may import images from the import directory.
     public var byOperator: Bool
+    /// Seconds between interval commits; nil: the server's default; 0: none.
+    public var commitIntervalSeconds: Int?
 
     public init(tenantId: String = WorkspaceRecord.defaultTenant, name: String? = nil, image: String? = nil, runtime: RuntimeKind? = nil,
                 limits: ResourceLimits? = nil, byOperator: Bool = false) {

@@ -1,8 +1,9 @@
-import Foundation
+public import Foundation
 public import HearthCore
 import HearthRuntime
 import HearthWire
 import Logging
+import Synchronization
 
 /// Commits of a workspace's state to the server's store (issue 16): on an interval, on pause and
 /// stop, and on `sync`. What is committed is the runtime's changed layer (gVisor: the overlay's
@@ -45,10 +46,29 @@ extension WorkspaceManager {
     /// Workspaces committed at once by the interval's round.
     static let intervalConcurrency = 2
 
-    /// One periodic round: every running workspace not in a lifecycle change or another commit,
-    /// a few at a time. A failure is logged and counted, and the next round tries again.
+    /// Commits every running workspace now (what one round would do if every one were due).
     public func commitRunning() async {
         guard configuration.volumes != nil, let running = try? store.all().filter({ $0.state == .running && !$0.pooled }) else { return }
+        await commitEach(running)
+    }
+
+    /// One tick of `WorkspaceCommitService`: the running workspaces whose interval (their own, or
+    /// the server's) has passed since their last durable state or last attempt.
+    public func commitDue(now: Date = Date()) async {
+        guard configuration.volumes != nil, let running = try? store.all().filter({ $0.state == .running && !$0.pooled }) else { return }
+        let due = running.filter { record in
+            let seconds = record.commitIntervalSeconds.map { $0 > 0 ? Duration.seconds($0) : nil } ?? configuration.defaultCommitInterval
+            guard let seconds else { return false }
+            let since = [record.durableAt, lastCommitAttempt[record.id]].compactMap { $0 }.max() ?? record.createdAt
+            return now.timeIntervalSince(since) >= Double(seconds.components.seconds)
+        }
+        for record in due { lastCommitAttempt[record.id] = now }
+        await commitEach(due)
+    }
+
+    /// A few at a time; a failure is logged and counted, and the workspace is tried again when it
+    /// is next due.
+    private func commitEach(_ running: [WorkspaceRecord]) async {
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             for record in running {
@@ -82,18 +102,26 @@ extension WorkspaceManager {
     /// writes them through to the layer the host reads. The deadline is the server's own (the
     /// exec's timeout is the guest agent's, which a hostile guest can stop): a guest that breaks
     /// its own `sync` loses only its own durability, and holds no one's commits.
+    ///
+    /// Not a task group: a group waits for its children, and a write to an agent that stopped
+    /// reading cannot be cancelled. The flush is left to end with its stream or its agent's
+    /// connection (a stop or delete closes it); the commit goes on at the deadline.
     func flushGuestWrites(_ id: String) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let once = ResumeOnce(continuation)
+            let flush = Task {
+                defer { once.resume() }
                 guard let stream = try? await self.openStream(id, .exec(ExecRequest(argv: ["/bin/sync"], cwd: "/", timeoutMs: 10_000))) else { return }
                 defer { stream.close() }
                 while let event = try? await stream.next() {
                     if case .control(.exited) = event { return }
                 }
             }
-            group.addTask { try? await Task.sleep(for: Self.flushDeadline) }
-            await group.next()
-            group.cancelAll()
+            Task {
+                try? await Task.sleep(for: Self.flushDeadline)
+                flush.cancel()
+                once.resume()
+            }
         }
     }
 
@@ -132,4 +160,11 @@ extension WorkspaceManager {
             throw error
         }
     }
+}
+
+/// Resumes a continuation once, whichever of several callers comes first.
+final class ResumeOnce: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Void, Never>?>
+    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = Mutex(continuation) }
+    func resume() { continuation.withLock { c in c.take() }?.resume() }
 }

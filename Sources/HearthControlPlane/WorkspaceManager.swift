@@ -21,11 +21,15 @@ public actor WorkspaceManager {
         public var defaultQuota: TenantQuota
         /// Each workspace's key and volume in the server's store (issue 16); nil keeps none.
         public var volumes: (any WorkspaceVolumes)?
+        /// How often a running workspace with no interval of its own is committed; nil: never.
+        public var defaultCommitInterval: Duration?
 
         public init(dataDirectory: String, defaultLimits: ResourceLimits = ResourceLimits(), stopGrace: Duration = .seconds(10),
-                    warmPoolSize: Int = 0, defaultQuota: TenantQuota = .standard, volumes: (any WorkspaceVolumes)? = nil) {
+                    warmPoolSize: Int = 0, defaultQuota: TenantQuota = .standard, volumes: (any WorkspaceVolumes)? = nil,
+                    defaultCommitInterval: Duration? = .seconds(60)) {
             self.dataDirectory = dataDirectory
             self.volumes = volumes
+            self.defaultCommitInterval = defaultCommitInterval
             self.defaultQuota = defaultQuota
             self.defaultLimits = defaultLimits
             self.stopGrace = stopGrace
@@ -42,6 +46,9 @@ public actor WorkspaceManager {
     var agents: [String: AgentConnection] = [:]
     var busy: [String: String] = [:]
     var busyWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+    /// When each workspace's last interval commit was tried, so one that keeps failing is tried
+    /// once per interval, not on every tick.
+    var lastCommitAttempt: [String: Date] = [:]
     let poolSignal = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
     public init(store: WorkspaceStore, registry: RuntimeRegistry, images: ImageStore, configuration: Configuration, logger: Logger,
@@ -56,7 +63,14 @@ public actor WorkspaceManager {
 
     public func perform(_ action: WorkspaceAction) async throws -> ActionOutcome {
         switch action {
-        case .create(let request): return .workspace(try await observedCreate(request) { try await create(request) })
+        case .create(let request):
+            var created = try await observedCreate(request) { try await create(request) }
+            // Set after the create or the claim of a pooled sandbox alike.
+            if let seconds = request.commitIntervalSeconds {
+                try store.setCommitInterval(created.id, seconds: seconds)
+                created.commitIntervalSeconds = seconds
+            }
+            return .workspace(created)
         case .list(let tenantId): return .workspaces(try store.all(tenantId: tenantId).map(\.workspace))
         case .get(let ref): return .workspace(try record(ref).workspace)
         case .start(let ref): return .workspace(try await observed(.start, ref) { try await start(ref) })
@@ -305,6 +319,8 @@ public actor WorkspaceManager {
     func withBusy<T>(_ id: String, _ what: String, _ body: () async throws -> T) async throws -> T {
         while busy[id] == Self.committing {
             await withCheckedContinuation { busyWaiters[id, default: []].append($0) }
+            // A caller that went away while it waited does not act later.
+            try Task.checkCancellation()
         }
         if let current = busy[id] { throw HearthError(.conflict, "the workspace is busy \(current)") }
         busy[id] = what

@@ -84,6 +84,7 @@ public struct WorkspaceStore: Sendable {
             try db.alter(table: "workspace") { t in
                 t.add(column: "durableGeneration", .integer)
                 t.add(column: "durableAt", .datetime)
+                t.add(column: "commitIntervalSeconds", .integer)
             }
         }
         return migrator
@@ -153,6 +154,13 @@ public struct WorkspaceStore: Sendable {
         _ = try db.write { db in try WorkspaceRecord.deleteOne(db, key: id) }
     }
 
+    /// Sets the workspace's own commit interval (nil: the server's default).
+    public func setCommitInterval(_ id: String, seconds: Int?) throws {
+        try db.write { db in
+            try db.execute(sql: "UPDATE workspace SET commitIntervalSeconds = ? WHERE id = ?", arguments: [seconds, id])
+        }
+    }
+
     /// Records that generation `generation` held the workspace's whole state at `at`. Not a state
     /// change: `updatedAt` stays.
     public func recordDurable(_ id: String, generation: UInt64, at: Date) throws {
@@ -187,6 +195,7 @@ public struct WorkspaceRecord: Codable, Sendable, FetchableRecord, PersistableRe
     public var updatedAt: Date
     public var durableGeneration: Int64? = nil
     public var durableAt: Date? = nil
+    public var commitIntervalSeconds: Int? = nil
 
     public var limits: ResourceLimits { ResourceLimits(cpus: cpus, memoryMiB: memoryMiB, diskMiB: diskMiB) }
 
@@ -195,6 +204,7 @@ public struct WorkspaceRecord: Codable, Sendable, FetchableRecord, PersistableRe
                                   createdAt: createdAt, updatedAt: updatedAt, failure: failure)
         workspace.durableGeneration = durableGeneration.flatMap { $0 >= 0 ? UInt64($0) : nil }
         workspace.durableAt = durableAt
+        workspace.commitIntervalSeconds = commitIntervalSeconds
         return workspace
     }
 }

@@ -20,6 +20,8 @@ public struct Workspace: Sendable, Codable, Equatable, Identifiable {
     /// did (issue 16): `now - durableAt` is what a loss of the server would cost, its RPO.
     public var durableGeneration: UInt64?
     public var durableAt: Date?
+    /// Seconds between interval commits of this workspace; nil: the server's default; 0: none.
+    public var commitIntervalSeconds: Int?
 
     public init(id: String, name: String, runtime: RuntimeKind, image: String, state: WorkspaceState,
                 limits: ResourceLimits, createdAt: Date, updatedAt: Date, failure: String? = nil) {

@@ -83,6 +83,7 @@ public struct StoreWorkspaceVolumes: WorkspaceVolumes {
     /// Stat caches of workspace commits: host-owned, under the data directory, never in a layer.
     let cacheDirectory: String
     let writers = WorkspaceWriters()
+    let reads = GenerationReads()
     let logger: Logger
 
     public init(keys: KeyHierarchy, cacheDirectory: String, logger: Logger) {
@@ -110,7 +111,8 @@ public struct StoreWorkspaceVolumes: WorkspaceVolumes {
         // These messages name only what the caller gave (a path inside the workspace, a
         // generation number); object keys and host paths stay in `detail`.
         case .invalidArgument: return HearthError(.invalidArgument, error.message, detail: error.detail)
-        case .notFound: return HearthError(.notFound, error.message, detail: error.detail)
+        // Some not-found messages name the store's location: the client gets a fixed one.
+        case .notFound: return HearthError(.notFound, "no such generation or path in the workspace's history", detail: "\(error)")
         case .noSpace: return HearthError(.noSpace, "the store is full: could not \(doing)", detail: "\(error)")
         default: return HearthError(.internal, "could not \(doing)", detail: "\(error)")
         }

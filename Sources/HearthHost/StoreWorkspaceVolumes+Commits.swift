@@ -1,6 +1,7 @@
 import Foundation
 public import HearthCore
 import HearthStore
+import Synchronization
 
 /// Workspace commits (issue 16): the layer a runtime hands over is committed as a guest tree (no
 /// link followed, databases kept as files), with the writer's lease taken for the commit and
@@ -9,10 +10,15 @@ import HearthStore
 extension StoreWorkspaceVolumes {
     /// Generations listed at most: each is one read from the store.
     static let generationsListed = 200
+    /// Bytes of names, targets and paths in one answer.
+    static let answerBytes = 4 << 20
 
     /// Entries and name bytes one workspace commit may list: about a gigabyte of host memory at most.
     static let entryLimit = 1_000_000
     static let nameByteLimit = 256 << 20
+    /// A commit that runs longer stops (the walk and every read check it), so no workspace holds
+    /// its lifecycle, or a slot of the interval's round, for longer.
+    static let commitSeconds: TimeInterval = 600
 
     public func commit(workspace: String, tenant: String, layer: String, trigger: CommitTrigger, maxBytes: UInt64) async throws -> WorkspaceCommit {
         try await writers.serially(workspace) {
@@ -23,7 +29,8 @@ extension StoreWorkspaceVolumes {
                 options.guestTree = true
                 options.skipIfUnchanged = true
                 options.trigger = trigger.rawValue
-                options.limits = CommitLimits(entries: Self.entryLimit, nameBytes: Self.nameByteLimit, bytes: maxBytes)
+                options.limits = CommitLimits(entries: Self.entryLimit, nameBytes: Self.nameByteLimit, bytes: maxBytes,
+                                              deadline: Date().addingTimeInterval(Self.commitSeconds))
                 let result: CommitResult
                 do {
                     result = try await writer.commit(directory: URL(fileURLWithPath: layer), options: options)
@@ -56,16 +63,18 @@ extension StoreWorkspaceVolumes {
 
     public func generations(workspace: String, tenant: String) async throws -> [WorkspaceGeneration] {
         do {
-            let volume = try await keys.openWorkspace(workspace, tenant: tenant)
-            var out: [WorkspaceGeneration] = []
-            for number in try await volume.generationNumbers().suffix(Self.generationsListed) {
-                let generation = try await volume.generation(number)
-                if generation.pruned == true { continue }
-                out.append(WorkspaceGeneration(number: generation.generation, createdAt: generation.createdAt,
-                                               trigger: generation.trigger.flatMap(CommitTrigger.init(rawValue:)),
-                                               files: generation.files, bytes: generation.bytes, bytesAdded: generation.bytesNew))
+            return try await reads.admit {
+                let volume = try await keys.openWorkspace(workspace, tenant: tenant)
+                var out: [WorkspaceGeneration] = []
+                for number in try await volume.generationNumbers().suffix(Self.generationsListed) {
+                    let generation = try await volume.generation(number)
+                    if generation.pruned == true { continue }
+                    out.append(WorkspaceGeneration(number: generation.generation, createdAt: generation.createdAt,
+                                                   trigger: generation.trigger.flatMap(CommitTrigger.init(rawValue:)),
+                                                   files: generation.files, bytes: generation.bytes, bytesAdded: generation.bytesNew))
+                }
+                return out
             }
-            return out
         } catch {
             throw Self.map(error, "list the workspace's generations")
         }
@@ -75,8 +84,9 @@ extension StoreWorkspaceVolumes {
 extension StoreWorkspaceVolumes {
     public func list(workspace: String, tenant: String, generation: UInt64, path: String, limit: Int) async throws -> GenerationListing {
         do {
-            let volume = try await keys.openWorkspace(workspace, tenant: tenant)
-            let (entries, truncated) = try await volume.list(generation: generation, path: path, limit: limit)
+            let (entries, truncated) = try await reads.admit {
+                try await keys.openWorkspace(workspace, tenant: tenant).list(generation: generation, path: path, limit: limit, byteLimit: Self.answerBytes)
+            }
             return GenerationListing(generation: generation, entries: entries.map { entry in
                 GenerationEntry(name: entry.name, kind: Self.kind(entry.kind), mode: entry.mode, size: entry.size,
                                 modifiedAt: Date(timeIntervalSince1970: Double(entry.mtimeNanoseconds) / 1e9), symlinkTarget: entry.symlinkTarget)
@@ -88,7 +98,7 @@ extension StoreWorkspaceVolumes {
 
     public func read(workspace: String, tenant: String, generation: UInt64, path: String, limit: Int) async throws -> [UInt8] {
         do {
-            return try await keys.openWorkspace(workspace, tenant: tenant).readFile(generation: generation, path: path, limit: limit)
+            return try await reads.admit { try await keys.openWorkspace(workspace, tenant: tenant).readFile(generation: generation, path: path, limit: limit) }
         } catch {
             throw Self.map(error, "read the file at that generation")
         }
@@ -96,11 +106,14 @@ extension StoreWorkspaceVolumes {
 
     public func diff(workspace: String, tenant: String, from: UInt64, to: UInt64, limit: Int) async throws -> (changes: [GenerationChange], truncated: Bool) {
         do {
-            let changes = try await keys.openWorkspace(workspace, tenant: tenant).diff(from, to)
-            let mapped = changes.prefix(max(0, limit)).map { change in
-                GenerationChange(kind: change.kind == .added ? .added : change.kind == .removed ? .removed : .modified, path: change.path)
+            let changes = try await reads.admit { try await keys.openWorkspace(workspace, tenant: tenant).diff(from, to, limit: limit) }
+            var mapped: [GenerationChange] = [], bytes = 0
+            for change in changes {
+                bytes += change.path.utf8.count
+                if mapped.count >= max(0, limit) || bytes > Self.answerBytes { break }
+                mapped.append(GenerationChange(kind: change.kind == .added ? .added : change.kind == .removed ? .removed : .modified, path: change.path))
             }
-            return (Array(mapped), changes.count > mapped.count)
+            return (mapped, changes.count > mapped.count)
         } catch {
             throw Self.map(error, "compare the generations")
         }
@@ -113,6 +126,25 @@ extension StoreWorkspaceVolumes {
         case .symlink: .symlink
         case .whiteout: .whiteout
         }
+    }
+}
+
+/// Reads of generations running at once, server-wide: each loads the volume's indexes and whole
+/// trees, so a caller within the request rate limit could still hold the server's memory. One past
+/// the limit is refused (429), not queued.
+final class GenerationReads: Sendable {
+    static let limit = 4
+    private let running = Mutex(0)
+
+    func admit<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        let admitted = running.withLock { count in
+            guard count < Self.limit else { return false }
+            count += 1
+            return true
+        }
+        guard admitted else { throw HearthError(.rateLimited, "too many reads of workspace history are running; try again shortly") }
+        defer { running.withLock { $0 -= 1 } }
+        return try await body()
     }
 }
 

@@ -40,6 +40,8 @@ public struct HearthServerConfiguration: Sendable {
     /// How often each running workspace's state is committed to the store (with `workspaceVolumes`);
     /// nil commits only on pause, stop and sync.
     public var commitInterval: Duration? = .seconds(60)
+    /// How often the commit service looks for workspaces that are due (each has its own interval).
+    public var commitTick: Duration = .seconds(5)
 
     /// The runtimes come separately (`HearthService.make(_:runtimes:…)`): the composition root
     /// (`HearthHost`, or a test kit) chooses and probes them.

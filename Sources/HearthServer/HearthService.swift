@@ -73,7 +73,8 @@ public struct HearthService: Sendable {
         let manager = WorkspaceManager(
             store: store, registry: registry, images: ImageStore(root: data + "/images", importDirectory: configuration.imageImportDirectory, logger: logger),
             configuration: .init(dataDirectory: data, defaultLimits: configuration.defaultLimits, warmPoolSize: configuration.warmPoolSize,
-                                 defaultQuota: configuration.defaultQuota, volumes: configuration.workspaceVolumes),
+                                 defaultQuota: configuration.defaultQuota, volumes: configuration.workspaceVolumes,
+                                 defaultCommitInterval: configuration.commitInterval),
             logger: logger, metrics: WorkspaceMetrics(factory: metrics))
         if let network {
             await network.setTenantLookup { [manager] id in await manager.tenantId(of: id) }
@@ -189,8 +190,8 @@ public struct HearthService: Sendable {
                                                "reconcile.adopted": "\(report.adopted.count)"])
         var services: [any Service] = [application(onServerRunning: onServerRunning)]
         if configuration.warmPoolSize > 0 { services.append(WarmPoolService(manager: manager)) }
-        if configuration.workspaceVolumes != nil, let interval = configuration.commitInterval {
-            services.append(WorkspaceCommitService(manager: manager, interval: interval))
+        if configuration.workspaceVolumes != nil {
+            services.append(WorkspaceCommitService(manager: manager, tick: configuration.commitTick))
         }
         if let network { services.append(network) }
         if configuration.prepareBaseImage, registry.defaultRuntime != nil {

@@ -54,7 +54,12 @@ struct WorkspaceRoutes {
             limits = ResourceLimits(cpus: body.cpus ?? defaults.cpus, memoryMiB: body.memory_mib ?? defaults.memoryMiB, diskMiB: body.disk_mib)
         }
         if let image = body.image, image.utf8.count > 200 { throw HearthError(.invalidArgument, "an image reference is at most 200 bytes") }
-        return CreateWorkspace(tenantId: tenantId, name: body.name, image: body.image, runtime: runtime, limits: limits, byOperator: byOperator)
+        if let seconds = body.commit_interval_s, seconds != 0, !(10...86_400).contains(seconds) {
+            throw HearthError(.invalidArgument, "commit_interval_s is 10 to 86400 seconds, or 0 for commits only on pause, stop and sync")
+        }
+        var request = CreateWorkspace(tenantId: tenantId, name: body.name, image: body.image, runtime: runtime, limits: limits, byOperator: byOperator)
+        request.commitIntervalSeconds = body.commit_interval_s
+        return request
     }
 
     static func respond(_ outcome: ActionOutcome, status: HTTPResponse.Status = .ok) throws -> Response {

@@ -22,11 +22,14 @@ public struct CommitLimits: Sendable {
     public var nameBytes: Int
     /// File contents, counted at their full (logical) size.
     public var bytes: UInt64
+    /// The commit stops with `limitExceeded` after this moment.
+    public var deadline: Date?
 
-    public init(entries: Int = .max, nameBytes: Int = .max, bytes: UInt64 = .max) {
+    public init(entries: Int = .max, nameBytes: Int = .max, bytes: UInt64 = .max, deadline: Date? = nil) {
         self.entries = entries
         self.nameBytes = nameBytes
         self.bytes = bytes
+        self.deadline = deadline
     }
 }
 

@@ -50,9 +50,9 @@ struct TreeCommitter: Sendable {
     /// id and whether it is opaque, or nil if it vanished or stopped being a directory meanwhile.
     func commitDirectory(path: [UInt8], relative: [UInt8]) async throws -> (id: BlobID, opaque: Bool)? {
         let display = relative.isEmpty ? "." : String(decoding: relative, as: UTF8.self)
-        guard let scanned = try TreeScanner.list(root: root, relative: relative, display: display, limit: limits.entries) else { return nil }
+        guard let scanned = try TreeScanner.list(root: root, relative: relative, display: display, limit: limits.entries,
+                                                 charge: { bytes in try charge(entries: 1, nameBytes: bytes) }) else { return nil }
         let listing = scanned.entries
-        try charge(entries: listing.count, nameBytes: listing.reduce(relative.count) { $0 + $1.name.count + $1.symlinkTarget.count + relative.count + 1 })
         var databases: Set<[UInt8]> = []
         for item in listing where !guestTree && item.kind == .file && item.size >= 512
             && TreeScanner.isWALDatabase(path + [47] + item.name) {
@@ -77,7 +77,15 @@ struct TreeCommitter: Sendable {
         // Subdirectories are walked in parallel with this directory's files; `limiter` bounds the
         // files open across the whole tree, and each directory keeps at most `concurrency` queued.
         try await withThrowingTaskGroup(of: (isFile: Bool, result: FileResult?).self) { group in
+            // At most `concurrency` subdirectories of one directory are walked at once: a million
+            // sibling directories are not a million tasks.
+            var walking = 0
             for item in subdirectories {
+                while walking >= concurrency, let next = try await group.next() {
+                    if !next.isFile { walking -= 1 }
+                    if let result = next.result { record(result, into: &entries) }
+                }
+                walking += 1
                 let childPath = path + [47] + item.name
                 let childRelative = relative.isEmpty ? item.name : relative + [47] + item.name
                 group.addTask {
@@ -91,7 +99,7 @@ struct TreeCommitter: Sendable {
             var running = 0
             for item in fileJobs {
                 while running >= concurrency, let next = try await group.next() {
-                    if next.isFile { running -= 1 }
+                    if next.isFile { running -= 1 } else { walking -= 1 }
                     if let result = next.result { record(result, into: &entries) }  // nil: it vanished meanwhile
                 }
                 let childPath = path + [47] + item.name
@@ -190,6 +198,7 @@ struct TreeCommitter: Sendable {
             if values.entriesSeen > limits.entries { return "more than \(limits.entries) files and directories" }
             if values.nameBytesSeen > limits.nameBytes { return "more than \(limits.nameBytes >> 20) MiB of file names" }
             if values.logicalBytes > limits.bytes { return "more than \(limits.bytes >> 30) GiB of file contents (a sparse file counts at its full size)" }
+            if let deadline = limits.deadline, Date() > deadline { return "more than its time allows to read" }
             return nil
         }
         if let exceeded { throw StoreError(.limitExceeded, "the tree holds \(exceeded); nothing was committed") }
@@ -263,6 +272,7 @@ struct TreeCommitter: Sendable {
         try await withThrowingTaskGroup(of: (Int, BlobID).self) { group in
             var inFlight = 0
             while true {
+                if limits.deadline != nil { try charge() }  // a commit past its time stops mid-file too
                 if !eof && filled - start < chunker.maximum {
                     if start > 0 {
                         buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: filled - start)

@@ -40,7 +40,10 @@ struct TreeScanner {
     }
 
     /// nil when the directory is gone or is no longer a directory (it changed during the walk).
-    static func list(root: Int32, relative: [UInt8], display: String, limit: Int = .max) throws -> Listing? {
+    /// `charge` is called for every entry kept, with the bytes of its name and link target, while
+    /// the directory is read: a commit's limits stop a huge directory before it is all in memory.
+    static func list(root: Int32, relative: [UInt8], display: String, limit: Int = .max,
+                     charge: (Int) throws -> Void = { _ in }) throws -> Listing? {
         let fd = openBeneath(root, relative, O_RDONLY | O_DIRECTORY)
         guard fd >= 0 else {
             if Self.changedDuringWalk(errno) { return nil }
@@ -92,6 +95,7 @@ struct TreeScanner {
                 // Sockets, FIFOs and devices have no content to keep.
                 continue
             }
+            try charge(name.count + target.count + relative.count + 1)
             entries.append(Entry(
                 name: name, kind: kind, mode: UInt32(info.st_mode & 0o7777), size: format == S_IFREG ? UInt64(max(0, info.st_size)) : 0,
                 mtimeNanoseconds: nanoseconds(info.st_mtim), ctimeNanoseconds: nanoseconds(info.st_ctim),

@@ -13,7 +13,7 @@ extension Volume {
 
     /// The entries of directory `path` at generation `number` (nil: the head), at most `limit`,
     /// and whether there were more.
-    public func list(generation number: UInt64?, path: String, limit: Int) async throws -> (entries: [BrowsedEntry], truncated: Bool) {
+    public func list(generation number: UInt64?, path: String, limit: Int, byteLimit: Int = 4 << 20) async throws -> (entries: [BrowsedEntry], truncated: Bool) {
         let index = try await loadIndex(excludingCondemned: false)
         let generation = try await resolve(number)
         var tree = try await tree(generation.root, index: index)
@@ -26,11 +26,17 @@ extension Volume {
             }
             tree = try await self.tree(subtree, index: index)
         }
-        let entries = tree.entries.prefix(max(0, limit)).map { entry in
-            BrowsedEntry(name: entry.displayName, kind: entry.kind, mode: entry.mode, size: entry.size, mtimeNanoseconds: entry.mtimeNanoseconds,
-                         symlinkTarget: entry.kind == .symlink ? String(decoding: entry.symlinkTarget, as: UTF8.self) : nil)
+        // Bounded by count and by the bytes of names and link targets: a guest's 4 KiB link targets
+        // would otherwise make one answer hundreds of megabytes.
+        var entries: [BrowsedEntry] = [], bytes = 0
+        for entry in tree.entries {
+            bytes += entry.name.count + entry.symlinkTarget.count
+            if entries.count >= max(0, limit) || bytes > byteLimit { break }
+            entries.append(BrowsedEntry(name: entry.displayName, kind: entry.kind, mode: entry.mode, size: entry.size,
+                                        mtimeNanoseconds: entry.mtimeNanoseconds,
+                                        symlinkTarget: entry.kind == .symlink ? String(decoding: entry.symlinkTarget, as: UTF8.self) : nil))
         }
-        return (Array(entries), tree.entries.count > entries.count)
+        return (entries, tree.entries.count > entries.count)
     }
 
     /// The contents of regular file `path` at generation `number` (nil: the head). A file larger

@@ -64,6 +64,23 @@ import Testing
         #expect(try await agent.list(directory).map(\.name) == ["race.txt"])
     }
 
+    /// File times tick coarsely (a few ms): saves in one tick used to share an mtime, so a caller
+    /// holding the older one could overwrite the newer (CI saw it). Every save is now later.
+    @Test func backToBackSavesNeverShareAnMtime() async throws {
+        let connection = try await InProcessAgent.connect()
+        defer { connection.close() }
+        let agent = WorkspaceAgent(workspaceID: "w", connection: connection)
+        let path = directory + "/ticks.txt"
+        _ = try await upload(agent, path, Array("0".utf8), ifUnchangedSince: nil)
+        var previous = try await agent.stat(path).mtime
+        for round in 1...20 {
+            _ = try await upload(agent, path, Array("\(round)".utf8), ifUnchangedSince: nil)
+            let mtime = try await agent.stat(path).mtime
+            #expect(mtime > previous + 0.0005, "round \(round): \(mtime) after \(previous)")
+            previous = mtime
+        }
+    }
+
     @Test func aConditionalWriteChecksTheMtimeTheCallerSaw() async throws {
         let connection = try await InProcessAgent.connect()
         defer { connection.close() }

@@ -183,4 +183,43 @@ import Testing
             #expect(answer.body.contains("store_unavailable"))
         }
     }
+
+    @Test func eachWorkspaceIsCommittedOnItsOwnIntervalOrTheServers() async throws {
+        let data = ProcessHost.scratchDirectory("hearth-intervals")
+        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
+        configuration.identityPolicy.bcryptCost = 4
+        configuration.commitInterval = .seconds(60)
+        configuration.workspaceVolumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:],
+                                                                     logger: ProcessHost.quietLogger)
+        let service = try await ProcessHost.service(configuration, runtime: ProcessRuntime())
+        let admin = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try await service.application().test(.router) { client in
+            var ids: [String: String] = [:]
+            for (name, body) in [("own", #"{"name":"own","commit_interval_s":10}"#), ("off", #"{"name":"off","commit_interval_s":0}"#),
+                                 ("default", #"{"name":"default"}"#)] {
+                let created = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces", token: admin, json: body)
+                #expect(created.status == 201, "\(created.body)")
+                ids[name] = try ProcessRuntimeRouterTests.workspace(created.body).id
+            }
+            let bad = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces", token: admin, json: #"{"commit_interval_s":3}"#)
+            #expect(bad.status == 400)
+            func generations(_ name: String) async throws -> [Int?] {
+                let body = try await ProcessRuntimeRouterTests.call(client, .get, "/v1/workspaces/\(ids[name]!)/generations", token: admin).body
+                return (try Self.object(body)["generations"] as? [[String: Any]] ?? []).map { $0["generation"] as? Int }
+            }
+            // The clock is the test's: nothing is due now; 11 s on, the workspace with 10 s is;
+            // 61 s on, the server's 60 s default is too; the one with 0 never is.
+            let now = Date()
+            await service.manager.commitDue(now: now)
+            #expect(try await generations("own").isEmpty)
+            await service.manager.commitDue(now: now.addingTimeInterval(11))
+            #expect(try await generations("own") == [1])
+            #expect(try await generations("default").isEmpty)
+            await service.manager.commitDue(now: now.addingTimeInterval(61))
+            #expect(try await generations("default") == [1])
+            #expect(try await generations("off").isEmpty)
+            let own = try Self.object(try await ProcessRuntimeRouterTests.call(client, .get, "/v1/workspaces/\(ids["own"]!)", token: admin).body)
+            #expect(own["commit_interval_s"] as? Int == 10)
+        }
+    }
 }
