@@ -50,10 +50,12 @@ import Testing
         #expect(lstat(restored + "/opt/owned", &info) == 0 && info.st_uid == 1000 && info.st_gid == 1000)
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: restored + "/workspace/host-root") == "/")
 
-        // One file put back from the first generation (`hearth restore-file`).
-        _ = try await client.run(w.id, ["sh", "-c", "echo overwritten > /workspace/note"])
+        // One file put back from the first generation (`hearth restore-file`), with its mode.
+        _ = try await client.run(w.id, ["sh", "-c", "echo overwritten > /workspace/note; rm /usr/local/bin/tool"])
         #expect(try await client.restoreFile(w.id, generation: first.generation, path: "/workspace/note") == 5)
         #expect(try await client.run(w.id, ["cat", "/workspace/note"]).stdoutText == "kept\n")
+        _ = try await client.restoreFile(w.id, generation: first.generation, path: "/usr/local/bin/tool")
+        #expect(try await client.run(w.id, ["/usr/local/bin/tool"]).stdoutText == "tool\n", "restored executable")
 
         // A write just before a stop is in the stop's generation.
         _ = try await client.run(w.id, ["sh", "-c", "echo last > /workspace/last"])

@@ -546,6 +546,16 @@ try:
         changed.click()
         wait.until(EC.text_to_be_present_in_element((By.ID, "hist-file"), "history-v2"))
         shot("history-section")
+        # The older version put back from the oldest sync that holds it.
+        exec_stdout(opts.workspace, ["sh", "-c", "echo history-v3 > /workspace/hist.txt"])
+        syncs = [b for b in driver.find_elements(By.CSS_SELECTOR, "#hist-list button") if "sync" in b.text]
+        syncs[1].click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "hist-diff"), "hist.txt"))
+        [first] = [b for b in driver.find_elements(By.CSS_SELECTOR, "#hist-diff button") if "hist.txt" in b.text]
+        first.click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "hist-file"), "history-v1"))
+        driver.find_element(By.ID, "hist-restore").click()
+        WebDriverWait(driver, 30).until(lambda d: exec_stdout(opts.workspace, ["cat", "/workspace/hist.txt"]) == "history-v1\n")
         driver.find_element(By.CSS_SELECTOR, "#history-pane summary").click()
 
     @flow("the light theme, and a path outside the workspace is refused")

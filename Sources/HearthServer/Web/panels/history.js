@@ -1,12 +1,13 @@
 // The workspace's history (issue 16): how old its last durable state is, its generations in the
-// store, what each changed, and a changed file as that generation holds it. Read when the section
-// is opened and on Refresh; "Sync now" commits at once. Restore, fork and rollback are not built.
+// store, what each changed, and a changed file as that generation holds it, which a writer can put
+// back. Read when the section is opened and on Refresh; "Sync now" commits at once. Fork and
+// rollback of the whole workspace are not built.
 import { $, el, listen } from '../core/dom.js';
 import { asText, diffLines, durability, generationRows } from '../core/history.js';
 
 export function mount(root, ctx) {
   const pane = $('history-pane'), line = $('hist-durable'), list = $('hist-list'), diff = $('hist-diff');
-  const file = $('hist-file'), errors = $('hist-errors');
+  const file = $('hist-file'), actions = $('hist-file-actions'), errors = $('hist-errors');
   const cleanups = [];
   let disposed = false;
   let reading = null; // the AbortController of the file being read
@@ -49,15 +50,29 @@ export function mount(root, ctx) {
   async function showFile(generation, path) {
     reading?.abort();
     reading = new AbortController();
+    actions.replaceChildren();
     file.textContent = `${path} at generation ${generation}…`;
     try {
       const response = await ctx.api('GET', `${base}/generations/${generation}/content?path=${encodeURIComponent(path)}`, undefined,
         { raw: true, signal: reading.signal });
-      const text = asText(new Uint8Array(await response.arrayBuffer()));
-      if (!disposed) file.textContent = text ?? `${path} is not text.`;
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      if (disposed) return;
+      file.textContent = asText(bytes) ?? `${path} is not text.`;
+      if (ctx.canWrite) {
+        actions.replaceChildren(el('span', { class: 'muted' }, `/${path} · generation ${generation}`), el('span', { class: 'spacer' }),
+          el('button', { type: 'button', id: 'hist-restore', onclick: () => restore(generation, path, bytes) }, 'Restore this version'));
+      }
     } catch (err) {
       if (!disposed && err.name !== 'AbortError') file.textContent = err.message;
     }
+  }
+
+  /// Puts the file back as the generation held it, through the files API (its path rules apply).
+  async function restore(generation, path, bytes) {
+    try {
+      await ctx.api('PUT', `${base}/files/content?path=${encodeURIComponent('/' + path)}`, new Blob([bytes]));
+      ctx.toast(`Restored /${path} from generation ${generation}.`);
+    } catch (err) { ctx.toast(err.message, true); }
   }
 
   async function syncNow() {
@@ -79,7 +94,7 @@ export function mount(root, ctx) {
       disposed = true;
       reading?.abort();
       for (const c of cleanups) c();
-      for (const node of [list, diff]) node.replaceChildren();
+      for (const node of [list, diff, actions]) node.replaceChildren();
       for (const node of [line, file, errors]) node.textContent = '';
     },
   };
