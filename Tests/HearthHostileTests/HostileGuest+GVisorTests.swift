@@ -34,7 +34,7 @@ import Testing
             try attack.rawValue.write(toFile: agents + "/modes/" + attacked.id, atomically: true, encoding: .utf8)
             _ = try await client.lifecycle(attacked.id, "stop")
             _ = try await client.lifecycle(attacked.id, "start")
-            let answered = try await HostileGuest.trigger(client, attacked: attacked.id, sibling: sibling.id, attack: attack)
+            let (answered, timedOut) = try await HostileGuest.trigger(client, attacked: attacked.id, sibling: sibling.id, attack: attack)
             // A byte flood is answered when the host reads as fast as the guest sends, and is an
             // overrun (checked below) when it does not.
             if attack != .byteFlood, answered != (attack == .maxSizes) {
@@ -47,7 +47,10 @@ import Testing
                     Issue.record(Comment(rawValue: "\(attack): answered \(answered)"))
                 }
             }
-            try await HostileGuest.expectContained(client, attacked: attacked.id, sibling: sibling.id, attack: attack)
+            // Seen again in CI on 2026-12-01 (garbage, emptyFlood): the listing timed out after 30 s,
+            // the hostile agent never having answered its open, so the attack never ran. Then only
+            // "the attacked workspace is failed" is intermittent; the server and sibling stay strict.
+            try await HostileGuest.expectContained(client, attacked: attacked.id, sibling: sibling.id, attack: attack, reached: !timedOut)
             peak = max(peak, HostileGuest.residentKiB())
             try await client.delete(attacked.id)
         }
