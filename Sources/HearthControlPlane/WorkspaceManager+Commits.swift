@@ -13,9 +13,7 @@ extension WorkspaceManager {
     /// is in a generation in the store. A workspace in the middle of a lifecycle change is busy.
     func sync(_ ref: String) async throws -> WorkspaceCommit {
         let record = try record(ref)
-        guard configuration.volumes != nil else {
-            throw HearthError(.storeUnavailable, "this server keeps no durable store")
-        }
+        _ = try durableVolumes()
         // Another commit in progress is waited for; a lifecycle change in progress is a conflict.
         return try await withBusy(record.id, Self.committing) {
             let current = try self.record(record.id)
@@ -48,15 +46,19 @@ extension WorkspaceManager {
 
     /// Commits every running workspace now (what one round would do if every one were due).
     public func commitRunning() async {
-        guard configuration.volumes != nil, let running = try? store.all().filter({ $0.state == .running && !$0.pooled }) else { return }
-        await commitEach(running)
+        await commitEach(committable())
+    }
+
+    /// Running workspaces with a volume (not pooled), on a server with a store.
+    private func committable() -> [WorkspaceRecord] {
+        guard configuration.volumes != nil else { return [] }
+        return (try? store.all().filter { $0.state == .running && !$0.pooled }) ?? []
     }
 
     /// One tick of `WorkspaceCommitService`: the running workspaces whose interval (their own, or
     /// the server's) has passed since their last durable state or last attempt.
     public func commitDue(now: Date = Date()) async {
-        guard configuration.volumes != nil, let running = try? store.all().filter({ $0.state == .running && !$0.pooled }) else { return }
-        let due = running.filter { record in
+        let due = committable().filter { record in
             let seconds = record.commitIntervalSeconds.map { $0 > 0 ? Duration.seconds($0) : nil } ?? configuration.defaultCommitInterval
             guard let seconds else { return false }
             let since = [record.durableAt, lastCommitAttempt[record.id]].compactMap { $0 }.max() ?? record.createdAt

@@ -97,12 +97,9 @@ public struct StoreWorkspaceVolumes: WorkspaceVolumes {
     }
 
     public func delete(workspace: String) async throws {
-        // After any commit of it still running: none may publish into a shredded volume.
-        try await writers.serially(workspace) {
-            await writers.forget(workspace)
-            do { try await keys.deleteWorkspace(workspace) } catch { throw Self.map(error, "delete the workspace's volume") }
-            try? FileManager.default.removeItem(atPath: cacheDirectory + "/" + KeyHierarchy.volumeName(workspace: workspace))
-        }
+        await writers.forget(workspace)
+        do { try await keys.deleteWorkspace(workspace) } catch { throw Self.map(error, "delete the workspace's volume") }
+        try? FileManager.default.removeItem(atPath: cacheDirectory + "/" + KeyHierarchy.volumeName(workspace: workspace))
     }
 
     static func map(_ error: any Error, _ doing: String) -> HearthError {

@@ -21,31 +21,29 @@ extension StoreWorkspaceVolumes {
     static let commitSeconds: TimeInterval = 600
 
     public func commit(workspace: String, tenant: String, layer: String, trigger: CommitTrigger, maxBytes: UInt64) async throws -> WorkspaceCommit {
-        try await writers.serially(workspace) {
+        do {
+            let writer = try await writers.writer(for: workspace) { try await keys.openWorkspace(workspace, tenant: tenant) }
+            try await writer.acquire()
+            var options = CommitOptions(cacheDirectory: URL(fileURLWithPath: cacheDirectory + "/" + KeyHierarchy.volumeName(workspace: workspace)))
+            options.guestTree = true
+            options.skipIfUnchanged = true
+            options.trigger = trigger.rawValue
+            options.limits = CommitLimits(entries: Self.entryLimit, nameBytes: Self.nameByteLimit, bytes: maxBytes,
+                                          deadline: Date().addingTimeInterval(Self.commitSeconds))
+            let result: CommitResult
             do {
-                let writer = try await writers.writer(for: workspace) { try await keys.openWorkspace(workspace, tenant: tenant) }
-                try await writer.acquire()
-                var options = CommitOptions(cacheDirectory: URL(fileURLWithPath: cacheDirectory + "/" + KeyHierarchy.volumeName(workspace: workspace)))
-                options.guestTree = true
-                options.skipIfUnchanged = true
-                options.trigger = trigger.rawValue
-                options.limits = CommitLimits(entries: Self.entryLimit, nameBytes: Self.nameByteLimit, bytes: maxBytes,
-                                              deadline: Date().addingTimeInterval(Self.commitSeconds))
-                let result: CommitResult
-                do {
-                    result = try await writer.commit(directory: URL(fileURLWithPath: layer), options: options)
-                } catch {
-                    try? await writer.release()
-                    throw error
-                }
-                try await writer.release()
-                return WorkspaceCommit(generation: result.generation, published: result.published, filesRead: result.filesRead,
-                                       bytesAdded: result.bytesNew, seconds: result.seconds)
+                result = try await writer.commit(directory: URL(fileURLWithPath: layer), options: options)
             } catch {
-                // A writer that failed (fenced, or the store refused) is made again next time.
-                await writers.forget(workspace)
-                throw Self.mapCommit(error)
+                try? await writer.release()
+                throw error
             }
+            try await writer.release()
+            return WorkspaceCommit(generation: result.generation, published: result.published, filesRead: result.filesRead,
+                                   bytesAdded: result.bytesNew, seconds: result.seconds)
+        } catch {
+            // A writer that failed (fenced, or the store refused) is made again next time.
+            await writers.forget(workspace)
+            throw Self.mapCommit(error)
         }
     }
 
@@ -148,12 +146,10 @@ final class GenerationReads: Sendable {
     }
 }
 
-/// One `VolumeWriter` per workspace (its index is loaded once, not at every commit), and commits of
-/// one workspace one at a time, in the order asked.
+/// One `VolumeWriter` per workspace, so its index is loaded once, not at every commit. Commits and
+/// deletes of one workspace are never concurrent: the caller serializes them (`WorkspaceVolumes`).
 actor WorkspaceWriters {
     private var writers: [String: VolumeWriter] = [:]
-    private var held: Set<String> = []
-    private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
 
     func writer(for workspace: String, open: () async throws -> Volume) async throws -> VolumeWriter {
         if let writer = writers[workspace] { return writer }
@@ -163,25 +159,4 @@ actor WorkspaceWriters {
     }
 
     func forget(_ workspace: String) { writers[workspace] = nil }
-
-    func serially<T: Sendable>(_ workspace: String, _ body: () async throws -> T) async throws -> T {
-        if held.contains(workspace) {
-            // Handed over by `unlock` with the hold still taken.
-            await withCheckedContinuation { waiting[workspace, default: []].append($0) }
-        } else {
-            held.insert(workspace)
-        }
-        defer { unlock(workspace) }
-        return try await body()
-    }
-
-    private func unlock(_ workspace: String) {
-        if var queue = waiting[workspace], !queue.isEmpty {
-            let next = queue.removeFirst()
-            waiting[workspace] = queue.isEmpty ? nil : queue
-            next.resume()
-        } else {
-            held.remove(workspace)
-        }
-    }
 }

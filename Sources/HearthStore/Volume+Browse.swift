@@ -16,16 +16,7 @@ extension Volume {
     public func list(generation number: UInt64?, path: String, limit: Int, byteLimit: Int = 4 << 20) async throws -> (entries: [BrowsedEntry], truncated: Bool) {
         let index = try await loadIndex(excludingCondemned: false)
         let generation = try await resolve(number)
-        var tree = try await tree(generation.root, index: index)
-        for name in try Self.components(path) {
-            guard let entry = tree.entries.first(where: { $0.name == Array(name.utf8) }) else {
-                throw StoreError(.notFound, "\(path) is not in generation \(generation.generation)")
-            }
-            guard entry.kind == .directory, let subtree = entry.subtree else {
-                throw StoreError(.invalidArgument, "\(path) is not a directory in generation \(generation.generation)")
-            }
-            tree = try await self.tree(subtree, index: index)
-        }
+        let tree = try await directory(try Self.components(path), path: path, in: generation, index: index)
         // Bounded by count and by the bytes of names and link targets: a guest's 4 KiB link targets
         // would otherwise make one answer hundreds of megabytes.
         var entries: [BrowsedEntry] = [], bytes = 0
@@ -46,13 +37,7 @@ extension Volume {
         let generation = try await resolve(number)
         let names = try Self.components(path)
         guard let last = names.last else { throw StoreError(.invalidArgument, "name a file") }
-        var tree = try await tree(generation.root, index: index)
-        for name in names.dropLast() {
-            guard let entry = tree.entries.first(where: { $0.name == Array(name.utf8) }), entry.kind == .directory, let subtree = entry.subtree else {
-                throw StoreError(.notFound, "\(path) is not in generation \(generation.generation)")
-            }
-            tree = try await self.tree(subtree, index: index)
-        }
+        let tree = try await directory(names.dropLast(), path: path, in: generation, index: index)
         guard let entry = tree.entries.first(where: { $0.name == Array(last.utf8) }) else {
             throw StoreError(.notFound, "\(path) is not in generation \(generation.generation)")
         }
@@ -71,6 +56,21 @@ extension Volume {
         bytes.reserveCapacity(total)
         for chunk in entry.chunks { bytes += try await readBlob(chunk, index: index) }
         return bytes
+    }
+
+    /// The directory reached by `names` from the generation's root.
+    private func directory(_ names: some Sequence<String>, path: String, in generation: Generation, index: BlobIndex) async throws -> Tree {
+        var tree = try await tree(generation.root, index: index)
+        for name in names {
+            guard let entry = tree.entries.first(where: { $0.name == Array(name.utf8) }) else {
+                throw StoreError(.notFound, "\(path) is not in generation \(generation.generation)")
+            }
+            guard entry.kind == .directory, let subtree = entry.subtree else {
+                throw StoreError(.invalidArgument, "\(path) is not a directory in generation \(generation.generation)")
+            }
+            tree = try await self.tree(subtree, index: index)
+        }
+        return tree
     }
 
     /// A relative path's names; `.`, `..` and empty names are refused, not resolved.
