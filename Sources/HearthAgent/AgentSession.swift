@@ -25,6 +25,8 @@ public final class AgentSession: @unchecked Sendable {
     private var streams: [UInt32: AgentStream] = [:]
     private var decoder = FrameDecoder()
     private var greeted = false
+    /// What the host's hello said: since version 5 it grows each stream's window from a small start.
+    private var hostVersion = 0
     /// Whether this session runs on the channel the host created (stdio, the microVM's port), the
     /// only place the host's `provision` frame may arrive; never on the unix socket, which any
     /// process of the workspace can connect to.
@@ -100,6 +102,7 @@ public final class AgentSession: @unchecked Sendable {
             // A hello after a quiesce starts a new session on the same fd: forget the old streams.
             closeAllStreams()
             greeted = true
+            hostVersion = hello.version
             writer.resume()
             let proof = hello.challenge.flatMap { context.credentials.proof(for: $0) }
             writer.send(.hello(Hello(agent: context.agentName, session: hello.session, proof: proof)))
@@ -117,7 +120,8 @@ public final class AgentSession: @unchecked Sendable {
         case .open:
             guard frame.stream != 0 else { throw WireError(.protocolViolation, "open on stream 0") }
             let request = try WireCoding.decode(Request.self, from: frame.payload)
-            let stream = AgentStream(id: frame.stream, writer: writer)
+            let credit = hostVersion >= WireVersion.growingWindows ? WireLimits.agentStartWindow : WireLimits.initialWindow
+            let stream = AgentStream(id: frame.stream, writer: writer, sendCredit: credit)
             let duplicate = lock.withLock { () -> Bool in
                 if streams[frame.stream] != nil { return true }
                 streams[frame.stream] = stream

@@ -13,7 +13,7 @@ final class AgentStream: @unchecked Sendable {
     let id: UInt32
     private let writer: FrameWriter
     private let lock = ConditionLock()
-    private var sendCredit = WireLimits.initialWindow
+    private var sendCredit: Int
     private var inbound: [Inbound] = []
     private var inboundBytes = 0
     private var closed = false
@@ -24,9 +24,11 @@ final class AgentStream: @unchecked Sendable {
     private var earlyControls: [Control] = []
     static let maxEarlyControls = 64
 
-    init(id: UInt32, writer: FrameWriter) {
+    /// `sendCredit`: what the host's protocol version lets this stream send before its first window.
+    init(id: UInt32, writer: FrameWriter, sendCredit: Int) {
         self.id = id
         self.writer = writer
+        self.sendCredit = sendCredit
     }
 
     var isClosed: Bool { lock.withLock { closed } }

@@ -18,12 +18,27 @@ extension WorkspaceManager {
             record.name = request.name ?? Self.defaultName(for: record.id)
             record.createdAt = Date()
             record.updatedAt = record.createdAt
-            try store.update(record)
-            // A pooled sandbox has no tenant, so its key and volume are made when it is claimed.
-            try await createVolume(id: record.id, tenantId: request.tenantId)
+            let claimed = record
+            // A pooled sandbox has no tenant, so its key and volume are made once it is claimed: by
+            // `WarmPoolService`, after this create has answered (a few synced writes the user need
+            // not wait for). Until then the workspace is busy `claiming`, which every lifecycle
+            // operation, commit and delete waits out; exec and files need no volume. Marked
+            // before the row is the tenant's, with no suspension since `claimable`.
+            let needsVolume = configuration.volumes != nil
+            if needsVolume { busy[claimed.id] = Self.claiming }
+            do {
+                try store.update(claimed)
+            } catch {
+                if needsVolume { releaseBusy(claimed.id) }
+                throw error
+            }
+            if needsVolume {
+                pendingClaims.append(PendingClaim(record: claimed))
+                claimSignal.continuation.yield()
+            }
             poolSignal.continuation.yield()
             metrics.poolClaim(hit: true, runtime: runtime)
-            return record.workspace
+            return claimed.workspace
         }
         poolSignal.continuation.yield()
         metrics.poolClaim(hit: false, runtime: runtime)
@@ -80,6 +95,24 @@ extension WorkspaceManager {
     }
 
     /// Pooled sandboxes that are running, idle and connected.
+    /// Makes the volumes of claimed sandboxes (see `claimPooled`). A claim whose volume cannot be
+    /// made fails: its row is marked failed and its sandbox goes. One left unfinished by a shutdown
+    /// gets its volume when the next server re-adopts it (`reconcile`).
+    public func finishClaims() async {
+        while !pendingClaims.isEmpty {
+            let claim = pendingClaims.removeFirst()
+            do {
+                try await createVolume(id: claim.record.id, tenantId: claim.record.tenantId)
+            } catch {
+                agents.removeValue(forKey: claim.record.id)?.close()
+                try? await (try? registry.existing(claim.record.runtime))?.stop(spec(claim.record), grace: .zero)
+            }
+            releaseBusy(claim.record.id)
+        }
+    }
+
+    var claimSignals: AsyncStream<Void> { claimSignal.stream }
+
     private func claimable() throws -> [WorkspaceRecord] {
         try store.all(includePooled: true).filter { record in
             record.pooled && record.state == .running && busy[record.id] == nil && agents[record.id].map { !$0.isClosed } == true
@@ -95,9 +128,23 @@ public struct WarmPoolService: Service {
 
     public func run() async throws {
         let signals = await manager.poolSignals
-        await manager.fillPool()
+        let claims = await manager.claimSignals
         await cancelWhenGracefulShutdown {
-            for await _ in signals { await manager.fillPool() }
+            // Two loops, so a claim's volume never waits behind a sandbox the pool is booting.
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    await manager.fillPool()
+                    for await _ in signals { await manager.fillPool() }
+                }
+                group.addTask {
+                    for await _ in claims { await manager.finishClaims() }
+                }
+            }
         }
     }
+}
+
+/// A claimed pool sandbox whose key and volume are still to be made.
+struct PendingClaim: Sendable {
+    let record: WorkspaceRecord
 }

@@ -48,6 +48,15 @@ extension WorkspaceManager {
                 if record.state == .pausing { _ = try? store.apply(.adoptLost, to: record.id) }
             case (_, .running):
                 do {
+                    // A crash during a create or a pool claim can leave a running sandbox without
+                    // its volume (made while the sandbox booted, or after the claim): make it now,
+                    // idempotently. A create must have it; for the others a store that is down now
+                    // should not fail a running workspace, and its next commit tries again.
+                    if record.state == .creating {
+                        try await createVolume(id: record.id, tenantId: record.tenantId)
+                    } else {
+                        try? await ensureVolume(id: record.id, tenantId: record.tenantId)
+                    }
                     let agent = try await runtime.reconnect(spec)
                     adopt(agent, for: record.id)
                     if record.state != .running { _ = try store.apply(.adoptRunning, to: record.id) }

@@ -50,6 +50,9 @@ public actor WorkspaceManager {
     /// once per interval, not on every tick.
     var lastCommitAttempt: [String: Date] = [:]
     let poolSignal = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    /// Claimed pool sandboxes whose volumes are still to be made, and the signal for them.
+    var pendingClaims: [PendingClaim] = []
+    let claimSignal = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
     public init(store: WorkspaceStore, registry: RuntimeRegistry, images: ImageStore, configuration: Configuration, logger: Logger,
                 metrics: WorkspaceMetrics = .disabled) {
@@ -139,14 +142,21 @@ public actor WorkspaceManager {
         // Checked again with no suspension before the insert: the image may have taken a while.
         try checkQuota(tenantId: request.tenantId, adding: limits)
         try store.insert(record)
+        let tenantId = request.tenantId
         return try await withBusy(id, "creating") {
-            try await createVolume(id: id, tenantId: request.tenantId)
-            return try await boot(record, event: .created)
+            // The volume's key and objects (a few synced writes) are made while the sandbox boots:
+            // nothing reads them before the first commit, which waits for the create to end.
+            try await boot(record, event: .created, alongside: { try await self.createVolume(id: id, tenantId: tenantId) })
         }
     }
 
-    /// Makes the workspace's key and volume before its sandbox boots; a store that refuses marks
-    /// the workspace failed (a delete then shreds whatever was made).
+    /// Makes the workspace's key and volume if they are missing, without failing the workspace.
+    func ensureVolume(id: String, tenantId: String) async throws {
+        try await configuration.volumes?.create(workspace: id, tenant: tenantId)
+    }
+
+    /// Makes the workspace's key and volume; a store that refuses fails the create, and the
+    /// workspace is marked failed (a delete then shreds whatever was made).
     func createVolume(id: String, tenantId: String) async throws {
         guard let volumes = configuration.volumes else { return }
         do {
@@ -167,17 +177,31 @@ public actor WorkspaceManager {
             let runtime = try registry.existing(record.runtime)
             // A failed workspace may have left a half-dead sandbox.
             try? await runtime.stop(spec(record), grace: .zero)
-            return try await boot(starting, event: .started)
+            // The volume exists unless a crash came between the sandbox's boot and its volume's
+            // creation; making it again is idempotent (existing keys are only read). A store that is
+            // down does not stop a start: the next commit tries again.
+            return try await boot(starting, event: .started, alongside: { try? await self.ensureVolume(id: record.id, tenantId: record.tenantId) })
         }
     }
 
-    /// Prepares and starts the sandbox of a record in `creating` or `starting`, then confirms with `event`.
-    func boot(_ record: WorkspaceRecord, event: WorkspaceEvent) async throws -> Workspace {
+    /// Prepares and starts the sandbox of a record in `creating` or `starting`, then confirms with
+    /// `event`. `alongside` runs while the sandbox boots; if it fails, so does the boot.
+    func boot(_ record: WorkspaceRecord, event: WorkspaceEvent,
+              alongside: (@Sendable () async throws -> Void)? = nil) async throws -> Workspace {
         let runtime = try registry.existing(record.runtime)
         let spec = spec(record)
+        // Its failure, or nil; awaited (cancelled first) if the boot throws before it is read.
+        async let alongsideFailure: (any Error)? = {
+            do { try await alongside?() } catch { return error }
+            return nil
+        }()
         do {
             try await runtime.prepare(spec)
             let agent = try await runtime.start(spec)
+            if let failure = await alongsideFailure {
+                agent.close()
+                throw failure
+            }
             adopt(agent, for: record.id)
             return try store.apply(event, to: record.id).workspace
         } catch {
@@ -317,19 +341,26 @@ public actor WorkspaceManager {
     /// One operation per workspace at a time. A commit in progress is waited for (it is bounded by
     /// its limits and its flush's deadline); any other operation in progress is a conflict.
     func withBusy<T>(_ id: String, _ what: String, _ body: () async throws -> T) async throws -> T {
-        while busy[id] == Self.committing {
+        // A commit or a claim's volume is waited out; any other operation is a conflict.
+        while let current = busy[id], Self.waitedOut.contains(current) {
             await withCheckedContinuation { busyWaiters[id, default: []].append($0) }
             // A caller that went away while it waited does not act later.
             try Task.checkCancellation()
         }
         if let current = busy[id] { throw HearthError(.conflict, "the workspace is busy \(current)") }
         busy[id] = what
-        defer {
-            busy[id] = nil
-            for waiter in busyWaiters.removeValue(forKey: id) ?? [] { waiter.resume() }
-        }
+        defer { releaseBusy(id) }
         return try await body()
     }
+
+    func releaseBusy(_ id: String) {
+        busy[id] = nil
+        for waiter in busyWaiters.removeValue(forKey: id) ?? [] { waiter.resume() }
+    }
+
+    /// Busy markers that other operations wait for instead of failing with a conflict.
+    static let waitedOut: Set<String> = [committing, claiming]
+    static let claiming = "claiming"
 
     static func defaultName(for id: String) -> String { "ws-" + id.dropFirst(3).prefix(8) }
 }

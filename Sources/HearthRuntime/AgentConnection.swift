@@ -116,7 +116,9 @@ public final class AgentConnection: Sendable {
             }
             let id = state.nextStream
             state.nextStream &+= 2
-            let stream = HostStream(id: id, connection: self)
+            // An agent of version 5 starts with the small window and is grown (`HostStream`).
+            let window = (state.peerHello?.version ?? 0) >= WireVersion.growingWindows ? WireLimits.agentStartWindow : WireLimits.initialWindow
+            let stream = HostStream(id: id, connection: self, receiveWindow: window)
             state.streams[id] = stream
             return stream
         }

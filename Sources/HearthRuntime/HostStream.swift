@@ -13,6 +13,12 @@ public enum StreamEvent: Sendable, Equatable {
 ///
 /// Inbound data is bounded by the credit the host granted; taking an event with `next()` grants
 /// credit back. A guest that sends beyond its credit, or floods control frames, breaks the connection.
+///
+/// With an agent of version 5 the window starts at `WireLimits.agentStartWindow` and doubles, up
+/// to `initialWindow`, each time the reader has taken four windows' worth and emptied the buffer
+/// doing so: a reader that keeps up (an exec streaming to a fast client) gets the large window that
+/// gVisor's costly syscalls need, while a reader that stalls early (a download to a client reading
+/// a few bytes a second) holds only the small one.
 public final class HostStream: AsyncSequence, Sendable {
     public typealias Element = StreamEvent
 
@@ -28,10 +34,28 @@ public final class HostStream: AsyncSequence, Sendable {
         var finished = false
         var failure: (any Error)?
         var sendCredit = WireLimits.initialWindow
+        /// The agent → host window: the most data this stream may hold unread.
+        var receiveWindow: Int
+        /// Data taken since the window last grew.
+        var takenSinceGrowth = 0
         /// The agent ended the operation in order: what it sent is still read, but it reads no more
         /// input, so no credit will come (a write that hit a full disk, a process that exited).
         var endedByAgent = false
         var creditWaiters: [CheckedContinuation<Void, any Error>] = []
+
+        init(receiveWindow: Int) { self.receiveWindow = receiveWindow }
+
+        /// The credit to hand back for `taken` bytes the reader took: those bytes, plus the
+        /// window's growth when the reader keeps up.
+        mutating func creditReturned(for taken: Int) -> Int {
+            takenSinceGrowth += taken
+            guard receiveWindow < WireLimits.initialWindow, bufferedBytes == 0,
+                  takenSinceGrowth >= 4 * receiveWindow else { return taken }
+            let growth = Swift.min(receiveWindow, WireLimits.initialWindow - receiveWindow)
+            receiveWindow += growth
+            takenSinceGrowth = 0
+            return taken + growth
+        }
 
         mutating func take() -> StreamEvent? {
             guard head < events.count else { return nil }
@@ -63,7 +87,7 @@ public final class HostStream: AsyncSequence, Sendable {
             switch event {
             case .data(let channel, let bytes):
                 bufferedBytes += bytes.count
-                guard bufferedBytes <= WireLimits.initialWindow else {
+                guard bufferedBytes <= receiveWindow else {
                     throw WireError(.flowControlViolation, "guest sent \(bufferedBytes) bytes beyond its credit")
                 }
                 if head < events.count, case .data(let lastChannel, var last) = events[events.count - 1], lastChannel == channel,
@@ -92,11 +116,13 @@ public final class HostStream: AsyncSequence, Sendable {
 
     public let id: UInt32
     private let connection: AgentConnection
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
-    init(id: UInt32, connection: AgentConnection) {
+    /// `receiveWindow`: the credit the agent starts with, which its protocol version decides.
+    init(id: UInt32, connection: AgentConnection, receiveWindow: Int) {
         self.id = id
         self.connection = connection
+        self.state = Mutex(State(receiveWindow: receiveWindow))
     }
 
     /// What the stream holds unread: data bytes, queued events, and control payload bytes.
@@ -104,6 +130,9 @@ public final class HostStream: AsyncSequence, Sendable {
     public var buffered: (bytes: Int, events: Int, controlBytes: Int) {
         state.withLock { ($0.bufferedBytes, $0.events.count - $0.head, $0.pendingControlBytes) }
     }
+
+    /// The agent → host window now: what the stream may hold unread.
+    public var receiveWindow: Int { state.withLock { $0.receiveWindow } }
 
     // MARK: Receiving
 
@@ -130,7 +159,9 @@ public final class HostStream: AsyncSequence, Sendable {
             self.finish(throwing: CancellationError())
         }
         if case .data(_, let bytes)? = event, !bytes.isEmpty {
-            connection.writeQuietly(.window(id, UInt32(bytes.count)))
+            // At most 2 × initialWindow: no truncation.
+            let credit = state.withLock { $0.creditReturned(for: bytes.count) }
+            connection.writeQuietly(.window(id, UInt32(credit)))
         }
         return event
     }
@@ -172,17 +203,16 @@ public final class HostStream: AsyncSequence, Sendable {
         default:
             throw WireError(.protocolViolation, "unexpected \(frame.kind) on a stream")
         }
-        let waiter: CheckedContinuation<StreamEvent?, any Error>? = try state.withLock { s throws(WireError) in
+        // The waiter and its event are taken under one lock: a `finish` in between would empty the
+        // queue and hand the reader an orderly end instead of the error.
+        let handoff: (CheckedContinuation<StreamEvent?, any Error>, StreamEvent?)? = try state.withLock { s throws(WireError) in
             if s.finished { return nil }
             try s.append(event, payloadSize: frame.payload.count)
             guard let waiter = s.waiter else { return nil }
             s.waiter = nil
-            return waiter
+            return (waiter, s.take())
         }
-        if let waiter {
-            let next = state.withLock { $0.take() }
-            waiter.resume(returning: next)
-        }
+        if let handoff { handoff.0.resume(returning: handoff.1) }
     }
 
     /// Ends the stream for its reader: with `error`, or in order when nil.

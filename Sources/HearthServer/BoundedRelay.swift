@@ -10,23 +10,28 @@ enum BoundedRelay {
         var sent: Int
     }
 
+    /// The most one `write` hands the HTTP writer. A writer to a client that stopped reading holds
+    /// what it was given and one write more (NIO's pending writes and the suspended `yield`), so
+    /// writing an agent's 240 KiB frames whole cost a stalled download about 0.75 MiB more than its
+    /// agent window (BENCHMARKS.md, "The trust boundary's costs").
+    static let writeSlice = 64 * 1024
+
     /// Returns the number of bytes written. `first` are body bytes already read with the head.
     /// `chunks` ends at the guest's end of stream and throws if the agent fails.
     static func relay<Chunks: AsyncSequence>(first: [UInt8] = [], _ chunks: Chunks, length: Int?,
-                                             write: ([UInt8]) async throws -> Void) async throws -> Int where Chunks.Element == [UInt8] {
+                                             write: (ArraySlice<UInt8>) async throws -> Void) async throws -> Int where Chunks.Element == [UInt8] {
         var sent = 0
         func pass(_ bytes: [UInt8]) async throws -> Bool {
-            guard let length else {
-                if !bytes.isEmpty { try await write(bytes) }
-                sent &+= bytes.count
-                return true
+            // What may still go out: all of it without a length, else up to the declared length.
+            let take = length.map { min($0 - sent, bytes.count) } ?? bytes.count
+            var start = 0
+            while start < take {
+                let end = min(take, start + writeSlice)
+                try await write(bytes[start..<end])
+                sent += end - start
+                start = end
             }
-            let room = length - sent
-            let take = min(room, bytes.count)
-            if take > 0 {
-                try await write(take == bytes.count ? bytes : Array(bytes[..<take]))
-                sent += take
-            }
+            guard let length else { return true }
             return sent < length
         }
         if length == 0 { return 0 }

@@ -86,6 +86,9 @@ public final class ProcessRuntime: SandboxRuntime {
         sandboxes.withLock { $0[spec.id]?.status } ?? .missing
     }
 
+    /// Each sandbox this runtime holds, by workspace id, and what it is doing.
+    public var statuses: [String: SandboxStatus] { sandboxes.withLock { $0.mapValues(\.status) } }
+
     static func workspace(_ spec: SandboxSpec) -> String { spec.stateDirectory + "/workspace" }
 
     /// The workspace's directory is all it has: committed as it is.

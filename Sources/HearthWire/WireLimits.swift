@@ -5,8 +5,15 @@ public enum WireLimits {
     /// Largest chunk of data a sender puts in one frame. Large, because every guest syscall is
     /// expensive under gVisor's ptrace platform.
     public static let maxDataChunk = 240 * 1024
-    /// Credit each side starts with per stream, in data bytes. Bounds what a receiver buffers per stream.
+    /// Credit each side starts with per stream, in data bytes, before version 5; since version 5 the
+    /// host → agent credit still, and the most a host lets its agent → host window grow to. Bounds
+    /// what a receiver buffers per stream.
     public static let initialWindow = 1024 * 1024
+    /// Agent → host credit per stream when both sides speak version 5 or later. The host buffers
+    /// what its reader has not taken, so a reader that stalls (an HTTP client downloading at a few
+    /// bytes a second) costs this, not `initialWindow`; the host grows the window, up to
+    /// `initialWindow`, for a reader that keeps up (see `HostStream`).
+    public static let agentStartWindow = 128 * 1024
     /// Streams a host keeps open per connection; with `initialWindow` this bounds host memory per workspace.
     public static let maxStreams = 256
     /// Control and open frames a receiver buffers per stream before declaring the peer hostile.
@@ -30,9 +37,14 @@ public enum WireVersion {
     /// 4: `writeFile` carries `ifUnchangedSince`, checked by the agent under the lock it renames
     ///    under. Gated: a host sends it only to an agent of `conditionalWrite` or later, since an
     ///    older one would ignore the field and write unconditionally.
-    public static let current = 4
+    /// 5: an agent whose host speaks version 5 starts each stream's send credit at
+    ///    `WireLimits.agentStartWindow` instead of `initialWindow`; the host grows it with `window`
+    ///    frames. Gated both ways: each side uses the small window only when the other's hello says 5.
+    public static let current = 5
     /// The first version whose agent checks `writeFile`'s `ifUnchangedSince`.
     public static let conditionalWrite = 4
+    /// The first version whose agent → host windows start at `WireLimits.agentStartWindow`.
+    public static let growingWindows = 5
     public static let minimumSupported = 1
     /// The oldest agent a host accepts: the first that authenticates.
     public static let minimumAuthenticated = 3

@@ -53,6 +53,23 @@ import Testing
         #expect(try await Self.relayed(first: [1], [.data(.bytes, [2, 3]), .data(.bytes, []), .eof(.bytes)], length: nil) == [1, 2, 3])
     }
 
+    /// A stalled client holds what the relay last wrote and one write more, so no write is larger
+    /// than `writeSlice`, whatever the agent's frames are.
+    @Test func largeGuestFramesAreWrittenInBoundedSlices() async throws {
+        let frame = (0..<(240 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        for length in [nil, 300 * 1024] as [Int?] {
+            var writes: [Int] = []
+            var out: [UInt8] = []
+            let sent = try await BoundedRelay.relay(Self.events([.data(.stdout, frame), .data(.stdout, frame)]), length: length) {
+                writes.append($0.count)
+                out += $0
+            }
+            #expect(writes.allSatisfy { $0 > 0 && $0 <= BoundedRelay.writeSlice })
+            #expect(sent == out.count)
+            #expect(out == Array((frame + frame).prefix(length ?? Int.max)))
+        }
+    }
+
     @Test func framingTricksAreRefused() throws {
         let refused = [
             "HTTP/1.0 200 OK\r\nContent-Length: 5\r\nContent-Length: 6",
