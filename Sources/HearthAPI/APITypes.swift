@@ -24,6 +24,8 @@ public enum API {
         public var durable_at: Date?
         /// This workspace's own commit interval, when it has one (0: interval commits are off).
         public var commit_interval_s: Int?
+        /// Seconds without activity after which this running workspace is paused, when set.
+        public var idle_timeout_s: Int?
 
         public init(_ w: Workspace) {
             id = w.id
@@ -40,6 +42,7 @@ public enum API {
             durable_generation = w.durableGeneration
             durable_at = w.durableAt
             commit_interval_s = w.commitIntervalSeconds
+            idle_timeout_s = w.idleTimeoutSeconds
         }
     }
 
@@ -58,10 +61,14 @@ public enum API {
         /// Seconds between this workspace's interval commits to the store (10 to 86400; 0: only on
         /// pause, stop and sync); absent: the server's `--commit-interval`.
         public var commit_interval_s: Int?
+        /// Pause the workspace after this many seconds without activity (an API call that reaches
+        /// its agent, terminal input, a preview request): 300 to 604800; 0 or absent: never.
+        public var idle_timeout_s: Int?
         public init(name: String? = nil, image: String? = nil, runtime: String? = nil, cpus: Double? = nil, memory_mib: Int? = nil,
-                    disk_mib: Int? = nil, commit_interval_s: Int? = nil) {
+                    disk_mib: Int? = nil, commit_interval_s: Int? = nil, idle_timeout_s: Int? = nil) {
             self.disk_mib = disk_mib
             self.commit_interval_s = commit_interval_s
+            self.idle_timeout_s = idle_timeout_s
             self.name = name
             self.image = image
             self.runtime = runtime

@@ -11,7 +11,11 @@ struct Create: AsyncParsableCommand {
     @Option(help: "Runtime: gvisor or qemu (default: the best one on the server)") var runtime: String?
     @Option(help: "CPUs") var cpus: Double?
     @Option(help: "Memory in MiB") var memory: Int?
-    @Option(help: "Size of the workspace's own disk in MiB (microVMs; default 16 GiB)") var disk: Int?
+    @Option(help: "Size of the workspace's own disk in MiB (default 16 GiB)") var disk: Int?
+    @Option(name: .customLong("commit-interval"), help: "Seconds between commits of its state to the store (10-86400; 0: only on pause, stop and sync; default: the server's)")
+    var commitInterval: Int?
+    @Option(name: .customLong("idle-timeout"), help: "Pause it after this many seconds without use (300-604800; default: never)")
+    var idleTimeout: Int?
     @Flag(help: "Print JSON") var json = false
 
     func run() async throws {
@@ -19,7 +23,8 @@ struct Create: AsyncParsableCommand {
         let w = try await withClientErrors {
             try await Terminal.progress("creating workspace") {
                 try await BaseImageProgress.whileWaiting(c, for: image) {
-                    try await c.create(API.CreateWorkspaceBody(name: name, image: image, runtime: runtime, cpus: cpus, memory_mib: memory, disk_mib: disk))
+                    try await c.create(API.CreateWorkspaceBody(name: name, image: image, runtime: runtime, cpus: cpus, memory_mib: memory, disk_mib: disk,
+                                                                commit_interval_s: commitInterval, idle_timeout_s: idleTimeout))
                 }
             }
         }

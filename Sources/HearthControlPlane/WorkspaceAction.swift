@@ -34,6 +34,8 @@ public struct CreateWorkspace: Sendable {
     public var byOperator: Bool
     /// Seconds between interval commits; nil: the server's default; 0: none.
     public var commitIntervalSeconds: Int?
+    /// Seconds without activity after which the running workspace is paused; nil or 0: never.
+    public var idleTimeoutSeconds: Int?
 
     public init(tenantId: String = WorkspaceRecord.defaultTenant, name: String? = nil, image: String? = nil, runtime: RuntimeKind? = nil,
                 limits: ResourceLimits? = nil, byOperator: Bool = false) {

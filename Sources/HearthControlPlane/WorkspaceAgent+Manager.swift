@@ -29,6 +29,7 @@ extension WorkspaceManager {
     /// afresh, so a request costs one lookup.
     public func agent(for workspace: ResolvedWorkspace) async throws -> WorkspaceAgent {
         let id = workspace.id
+        activity.note(id)
         if workspace.record.state == .running, busy[id] == nil, let agent = agents[id], !agent.isClosed {
             return WorkspaceAgent(workspaceID: id, connection: agent)
         }

@@ -99,16 +99,30 @@ extension WorkspaceManager {
     /// made fails: its row is marked failed and its sandbox goes. One left unfinished by a shutdown
     /// gets its volume when the next server re-adopts it (`reconcile`).
     public func finishClaims() async {
-        while !pendingClaims.isEmpty {
+        while !pendingClaims.isEmpty, !Task.isCancelled {
             let claim = pendingClaims.removeFirst()
             do {
-                try await createVolume(id: claim.record.id, tenantId: claim.record.tenantId)
+                try await ensureVolume(id: claim.record.id, tenantId: claim.record.tenantId)
+            } catch where Task.isCancelled {
+                // The server is shutting down: the workspace keeps running, and the next server
+                // makes its volume when it re-adopts it. Not a failure of the workspace.
             } catch {
+                let failure = (error as? HearthError) ?? HearthError(.internal, "the workspace's volume could not be created", detail: "\(error)")
+                logger.error("claimed workspace's volume not created", metadata: ["workspace.id": "\(claim.record.id)", "error": "\(failure)"])
+                _ = try? store.apply(.fail, to: claim.record.id, failure: failure.message)
                 agents.removeValue(forKey: claim.record.id)?.close()
                 try? await (try? registry.existing(claim.record.runtime))?.stop(spec(claim.record), grace: .zero)
+                metrics.failure(.poolBootFailed, runtime: claim.record.runtime)
             }
             releaseBusy(claim.record.id)
         }
+    }
+
+    /// At shutdown: claims whose volumes were not made are left to the next server's
+    /// reconciliation, and whatever waits on them goes on.
+    public func abandonClaims() {
+        for claim in pendingClaims { releaseBusy(claim.record.id) }
+        pendingClaims.removeAll()
     }
 
     var claimSignals: AsyncStream<Void> { claimSignal.stream }
@@ -141,6 +155,7 @@ public struct WarmPoolService: Service {
                 }
             }
         }
+        await manager.abandonClaims()
     }
 }
 

@@ -49,6 +49,8 @@ public actor WorkspaceManager {
     /// When each workspace's last interval commit was tried, so one that keeps failing is tried
     /// once per interval, not on every tick.
     var lastCommitAttempt: [String: Date] = [:]
+    /// When each workspace was last used, for idle timeouts.
+    nonisolated let activity = WorkspaceActivity()
     let poolSignal = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     /// Claimed pool sandboxes whose volumes are still to be made, and the signal for them.
     var pendingClaims: [PendingClaim] = []
@@ -72,6 +74,10 @@ public actor WorkspaceManager {
             if let seconds = request.commitIntervalSeconds {
                 try store.setCommitInterval(created.id, seconds: seconds)
                 created.commitIntervalSeconds = seconds
+            }
+            if let seconds = request.idleTimeoutSeconds, seconds > 0 {
+                try store.setIdleTimeout(created.id, seconds: seconds)
+                created.idleTimeoutSeconds = seconds
             }
             return .workspace(created)
         case .list(let tenantId): return .workspaces(try store.all(tenantId: tenantId).map(\.workspace))
@@ -281,6 +287,7 @@ public actor WorkspaceManager {
             try await configuration.volumes?.delete(workspace: record.id)
             try store.apply(.deleted, to: record.id)
             try store.delete(record.id)
+            activity.forget(record.id)
         }
     }
 
@@ -312,7 +319,8 @@ public actor WorkspaceManager {
     func agentClosed(_ agent: AgentConnection, id: String, reason: HearthError?) async {
         guard agents[id] === agent else { return }  // Replaced or closed on purpose.
         agents[id] = nil
-        guard busy[id] == nil, let record = try? store.find(id), record.state == .running else { return }
+        // A claim's volume being made is not a lifecycle operation: a dead agent then still fails the workspace.
+        guard busy[id] == nil || busy[id] == Self.claiming, let record = try? store.find(id), record.state == .running else { return }
         let status = await ((try? registry.existing(record.runtime))?.status(spec(record))) ?? .missing
         let message = reason.map { "the workspace agent broke the protocol: \($0.message)" }
             ?? (status == .running ? "the workspace agent stopped answering" : "the sandbox exited unexpectedly")
@@ -351,6 +359,11 @@ public actor WorkspaceManager {
         busy[id] = what
         defer { releaseBusy(id) }
         return try await body()
+    }
+
+    /// What workspace `id` is busy with, and how many operations wait it out.
+    public func busyState(of id: String) -> (operation: String?, waiting: Int) {
+        (busy[id], busyWaiters[id]?.count ?? 0)
     }
 
     func releaseBusy(_ id: String) {

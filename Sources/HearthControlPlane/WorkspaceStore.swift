@@ -87,6 +87,10 @@ public struct WorkspaceStore: Sendable {
                 t.add(column: "commitIntervalSeconds", .integer)
             }
         }
+        // Issue 16: a running workspace with no activity for this long is paused.
+        migrator.registerMigration("v6: idle timeout") { db in
+            try db.alter(table: "workspace") { t in t.add(column: "idleTimeoutSeconds", .integer) }
+        }
         return migrator
     }
 
@@ -161,6 +165,13 @@ public struct WorkspaceStore: Sendable {
         }
     }
 
+    /// Sets the workspace's idle timeout (nil or 0: never paused for idleness).
+    public func setIdleTimeout(_ id: String, seconds: Int?) throws {
+        try db.write { db in
+            try db.execute(sql: "UPDATE workspace SET idleTimeoutSeconds = ? WHERE id = ?", arguments: [seconds, id])
+        }
+    }
+
     /// Records that generation `generation` held the workspace's whole state at `at`. Not a state
     /// change: `updatedAt` stays.
     public func recordDurable(_ id: String, generation: UInt64, at: Date) throws {
@@ -196,6 +207,7 @@ public struct WorkspaceRecord: Codable, Sendable, FetchableRecord, PersistableRe
     public var durableGeneration: Int64? = nil
     public var durableAt: Date? = nil
     public var commitIntervalSeconds: Int? = nil
+    public var idleTimeoutSeconds: Int? = nil
 
     public var limits: ResourceLimits { ResourceLimits(cpus: cpus, memoryMiB: memoryMiB, diskMiB: diskMiB) }
 
@@ -205,6 +217,7 @@ public struct WorkspaceRecord: Codable, Sendable, FetchableRecord, PersistableRe
         workspace.durableGeneration = durableGeneration.flatMap { $0 >= 0 ? UInt64($0) : nil }
         workspace.durableAt = durableAt
         workspace.commitIntervalSeconds = commitIntervalSeconds
+        workspace.idleTimeoutSeconds = idleTimeoutSeconds
         return workspace
     }
 }

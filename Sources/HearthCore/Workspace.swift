@@ -22,6 +22,8 @@ public struct Workspace: Sendable, Codable, Equatable, Identifiable {
     public var durableAt: Date?
     /// Seconds between interval commits of this workspace; nil: the server's default; 0: none.
     public var commitIntervalSeconds: Int?
+    /// Seconds without activity after which a running workspace is paused; nil or 0: never.
+    public var idleTimeoutSeconds: Int?
 
     public init(id: String, name: String, runtime: RuntimeKind, image: String, state: WorkspaceState,
                 limits: ResourceLimits, createdAt: Date, updatedAt: Date, failure: String? = nil) {

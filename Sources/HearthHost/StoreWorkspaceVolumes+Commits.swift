@@ -22,7 +22,11 @@ extension StoreWorkspaceVolumes {
 
     public func commit(workspace: String, tenant: String, layer: String, trigger: CommitTrigger, maxBytes: UInt64) async throws -> WorkspaceCommit {
         do {
-            let writer = try await writers.writer(for: workspace) { try await keys.openWorkspace(workspace, tenant: tenant) }
+            // Made here if missing (idempotent): a workspace whose volume could not be made at its
+            // start or re-adoption (the store was down) gets one with its next commit. Commits and
+            // deletes of a workspace never overlap (the protocol's contract), and a deleted one is
+            // never committed, so this cannot bring a shredded volume back.
+            let writer = try await writers.writer(for: workspace) { try await keys.createWorkspace(workspace, tenant: tenant) }
             try await writer.acquire()
             var options = CommitOptions(cacheDirectory: URL(fileURLWithPath: cacheDirectory + "/" + KeyHierarchy.volumeName(workspace: workspace)))
             options.guestTree = true

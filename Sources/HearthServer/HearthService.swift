@@ -189,10 +189,13 @@ public struct HearthService: Sendable {
         logger.info("hearth ready", metadata: ["data.dir": "\(configuration.dataDirectory)", "runtime.default": "\(registry.defaultRuntime?.rawValue ?? "none")",
                                                "reconcile.adopted": "\(report.adopted.count)"])
         var services: [any Service] = [application(onServerRunning: onServerRunning)]
-        if configuration.warmPoolSize > 0 { services.append(WarmPoolService(manager: manager)) }
+        // First, so it shuts down last (a group stops its services in reverse): no claim is made
+        // after its loop that makes claimed workspaces' volumes has gone.
+        if configuration.warmPoolSize > 0 { services.insert(WarmPoolService(manager: manager), at: 0) }
         if configuration.workspaceVolumes != nil {
             services.append(WorkspaceCommitService(manager: manager, tick: configuration.commitTick))
         }
+        services.append(WorkspaceIdleService(manager: manager))
         if let network { services.append(network) }
         if configuration.prepareBaseImage, registry.defaultRuntime != nil {
             services.append(BaseImagePreparation(images: manager.images, logger: logger))

@@ -156,6 +156,7 @@ actor TerminalConnection {
             _ = try context.writer()
             guard let attachment = attached[number] else { throw HearthError(.notFound, "terminal \(number) is not attached") }
             guard attachment.access == .owner else { throw HearthError(.forbidden, "terminal \(number) is shared read-only") }
+            manager.noteActivity(id)
             try await attachment.terminal.input(Array((request.data ?? "").utf8))
         case "resize":
             _ = try context.writer()

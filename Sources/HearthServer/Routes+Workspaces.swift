@@ -57,8 +57,12 @@ struct WorkspaceRoutes {
         if let seconds = body.commit_interval_s, seconds != 0, !(10...86_400).contains(seconds) {
             throw HearthError(.invalidArgument, "commit_interval_s is 10 to 86400 seconds, or 0 for commits only on pause, stop and sync")
         }
+        if let seconds = body.idle_timeout_s, seconds != 0, !(300...604_800).contains(seconds) {
+            throw HearthError(.invalidArgument, "idle_timeout_s is 300 to 604800 seconds (5 minutes to 7 days), or 0 for never")
+        }
         var request = CreateWorkspace(tenantId: tenantId, name: body.name, image: body.image, runtime: runtime, limits: limits, byOperator: byOperator)
         request.commitIntervalSeconds = body.commit_interval_s
+        request.idleTimeoutSeconds = body.idle_timeout_s
         return request
     }
 

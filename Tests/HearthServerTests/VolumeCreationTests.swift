@@ -117,7 +117,15 @@ final class GatedVolumes: WorkspaceVolumes, @unchecked Sendable {
             gated.hold()
             async let finished: Void = service.manager.finishClaims()
             #expect(try await eventually { gated.createCalls == 1 })
+            #expect(await service.manager.busyState(of: id).operation == "claiming")
             async let synced = ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces/\(id)/sync", token: admin)
+            // The sync is parked on the claim (had it failed as busy, it would not be waiting).
+            var waiting = false
+            for _ in 0..<1000 where !waiting {
+                waiting = await service.manager.busyState(of: id).waiting == 1
+                if !waiting { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(waiting)
             gated.release()
             await finished
             let sync = try await synced
@@ -127,6 +135,28 @@ final class GatedVolumes: WorkspaceVolumes, @unchecked Sendable {
             #expect(try await ProcessRuntimeRouterTests.call(client, .delete, "/v1/workspaces/\(id)", token: admin).status == 204)
             #expect(try await store.head("keys/workspaces/\(id)") == nil)
             #expect(try await store.list(prefix: "volumes/workspace.\(id)/").isEmpty)
+        }
+        await service.manager.detachAll()
+    }
+
+    /// A shutdown before the claim's volume is made leaves the workspace running, not failed, and
+    /// releases whatever waits on it; the next server makes the volume when it re-adopts it.
+    @Test func claimsLeftAtShutdownAreReleasedNotFailed() async throws {
+        let (service, gated, runtime, admin, _) = try await Self.server(warmPool: 1)
+        await service.manager.fillPool()
+        try await service.application().test(.router) { client in
+            let created = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces", token: admin, json: #"{"name":"claimed"}"#)
+            let id = try ProcessRuntimeRouterTests.workspace(created.body).id
+            await service.manager.abandonClaims()
+            #expect(await service.manager.busyState(of: id).operation == nil)
+            await service.manager.finishClaims()
+            #expect(gated.createCalls == 0, "an abandoned claim is not made by this server")
+            #expect(runtime.statuses[id] == .running)
+            let shown = try await ProcessRuntimeRouterTests.call(client, .get, "/v1/workspaces/\(id)", token: admin)
+            #expect(try ProcessRuntimeRouterTests.workspace(shown.body).state == "running")
+            // Its first commit makes the volume it lacks.
+            let sync = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces/\(id)/sync", token: admin)
+            #expect(sync.status == 200, "\(sync.body)")
         }
         await service.manager.detachAll()
     }
@@ -142,7 +172,12 @@ final class GatedVolumes: WorkspaceVolumes, @unchecked Sendable {
             await service.manager.finishClaims()
             let shown = try await ProcessRuntimeRouterTests.call(client, .get, "/v1/workspaces/\(id)", token: admin)
             #expect(try ProcessRuntimeRouterTests.workspace(shown.body).state == "failed", "\(shown.body)")
+            #expect(shown.body.contains("the store refused"))
             #expect(runtime.statuses[id] != .running)
+            // The claim's marker is gone: a delete goes ahead rather than waiting for ever.
+            #expect(await service.manager.busyState(of: id).operation == nil)
+            gated.fail(false)
+            #expect(try await ProcessRuntimeRouterTests.call(client, .delete, "/v1/workspaces/\(id)", token: admin).status == 204)
         }
         await service.manager.detachAll()
     }

@@ -1,0 +1,55 @@
+import Foundation
+import HearthServer
+import HearthServerTestKit
+import HearthTestKit
+import Testing
+
+/// Issue 16: a workspace with an idle timeout is paused once nobody has used it for that long;
+/// use (an API call reaching its agent, terminal input) keeps it running. The clock is the test's.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct IdleTimeoutTests {
+    @Test func aWorkspaceIdleForItsTimeoutIsPausedAndUseKeepsItRunning() async throws {
+        let data = ProcessHost.scratchDirectory("hearth-idle")
+        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
+        configuration.identityPolicy.bcryptCost = 4
+        let service = try await ProcessHost.service(configuration, runtime: ProcessRuntime())
+        let manager = service.manager
+        let admin = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try await service.application().test(.router) { client in
+            for bad in [#"{"idle_timeout_s":60}"#, #"{"idle_timeout_s":604801}"#, #"{"idle_timeout_s":-5}"#] {
+                let refused = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces", token: admin, json: bad)
+                #expect(refused.status == 400, "\(bad): \(refused.body)")
+                #expect(refused.body.contains("idle_timeout_s"))
+            }
+            let start = Date()
+            let idle = try ProcessRuntimeRouterTests.workspace(
+                try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces", token: admin, json: #"{"name":"idle","idle_timeout_s":300}"#).body)
+            let never = try ProcessRuntimeRouterTests.workspace(
+                try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces", token: admin, json: #"{"name":"never"}"#).body)
+            #expect(idle.idle_timeout_s == 300)
+            #expect(never.idle_timeout_s == nil)
+
+            // An exec is use.
+            let exec = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces/\(idle.id)/exec", token: admin,
+                                                                 json: #"{"argv":["/bin/true"]}"#)
+            #expect(exec.status == 200)
+            #expect(manager.lastActivity(of: idle.id).map { $0 >= start } == true)
+
+            // 299 s after it became running: not yet. Used at 200 s: not at 301 s either.
+            #expect(await manager.pauseIdle(now: start.addingTimeInterval(299)).isEmpty)
+            manager.noteActivity(idle.id, at: start.addingTimeInterval(200))
+            #expect(await manager.pauseIdle(now: start.addingTimeInterval(301)).isEmpty)
+            // 300 s after that use it is paused; the one without a timeout never is.
+            #expect(await manager.pauseIdle(now: start.addingTimeInterval(501)) == [idle.id])
+            let shown = try await ProcessRuntimeRouterTests.call(client, .get, "/v1/workspaces/\(idle.id)", token: admin)
+            #expect(try ProcessRuntimeRouterTests.workspace(shown.body).state == "paused")
+            #expect(await manager.pauseIdle(now: start.addingTimeInterval(10_000_000)).isEmpty)
+
+            // Resumed, it runs on until it has idled again; then it is paused again.
+            let resumed = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces/\(idle.id)/resume", token: admin)
+            #expect(resumed.status == 200, "\(resumed.body)")
+            #expect(await manager.pauseIdle(now: Date().addingTimeInterval(60)).isEmpty)
+            #expect(await manager.pauseIdle(now: start.addingTimeInterval(200 + 300)) == [idle.id])
+        }
+        await manager.detachAll()
+    }
+}
