@@ -27,12 +27,17 @@ extension WorkspaceManager {
     /// The agent of a resolved, running workspace. A live channel is used as it is; only when the
     /// agent has to be reached again (or a lifecycle operation is under way) is the record read
     /// afresh, so a request costs one lookup.
-    public func agent(for workspace: ResolvedWorkspace) async throws -> WorkspaceAgent {
+    ///
+    /// `notingUse`: whether this call, and the execs and tunnels it starts, count as someone using
+    /// the workspace (idle timeouts). Not for what runs unattended: the IDE's port watch, a
+    /// terminal's shell or its reattachment.
+    public func agent(for workspace: ResolvedWorkspace, notingUse: Bool = true) async throws -> WorkspaceAgent {
         let id = workspace.id
-        activity.note(id)
+        let noted = notingUse ? activity : nil
+        noted?.note(id)
         if workspace.record.state == .running, busy[id] == nil, let agent = agents[id], !agent.isClosed {
-            return WorkspaceAgent(workspaceID: id, connection: agent)
+            return WorkspaceAgent(workspaceID: id, connection: agent, activity: noted)
         }
-        return WorkspaceAgent(workspaceID: id, connection: try await agent(for: id))
+        return WorkspaceAgent(workspaceID: id, connection: try await agent(for: id), activity: noted)
     }
 }

@@ -8,8 +8,12 @@ import HearthWire
 public final class AgentByteStream: AsyncSequence, Sendable {
     public typealias Element = [UInt8]
     let stream: HostStream
+    let use: WorkspaceUse?
 
-    init(_ stream: HostStream) { self.stream = stream }
+    init(_ stream: HostStream, use: WorkspaceUse? = nil) {
+        self.stream = stream
+        self.use = use
+    }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let stream: HostStream
@@ -46,7 +50,10 @@ public final class AgentByteStream: AsyncSequence, Sendable {
         try await HearthError.mapping { try await stream.sendEOF(.bytes) }
     }
 
-    public func close() { stream.close() }
+    public func close() {
+        stream.close()
+        use?.end()
+    }
 }
 
 /// A file upload: bytes in, then the agent's answer. Close it when done (idempotent).
@@ -85,10 +92,13 @@ public final class ExecSession: AsyncSequence, Sendable {
     /// Where input goes: a PTY's single channel, or the process's stdin pipe.
     let input: DataChannel
 
+    let use: WorkspaceUse?
+
     /// For tests and the control plane: a session over an already open exec stream.
-    package init(stream: HostStream, pty: Bool) {
+    package init(stream: HostStream, pty: Bool, use: WorkspaceUse? = nil) {
         self.stream = stream
         self.input = pty ? .bytes : .stdin
+        self.use = use
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
@@ -153,5 +163,8 @@ public final class ExecSession: AsyncSequence, Sendable {
         try await HearthError.mapping { try await stream.sendControl(.signal(signal)) }
     }
 
-    public func close() { stream.close() }
+    public func close() {
+        stream.close()
+        use?.end()
+    }
 }

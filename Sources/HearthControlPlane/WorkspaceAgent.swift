@@ -10,11 +10,17 @@ import HearthWire
 public struct WorkspaceAgent: Sendable {
     public let workspaceID: String
     let connection: AgentConnection
+    /// Where execs and tunnels this caller starts count as use (idle timeouts); nil: they do not
+    /// (a terminal's shell, which lives on while nobody types).
+    let activity: WorkspaceActivity?
 
-    package init(workspaceID: String, connection: AgentConnection) {
+    package init(workspaceID: String, connection: AgentConnection, activity: WorkspaceActivity? = nil) {
         self.workspaceID = workspaceID
         self.connection = connection
+        self.activity = activity
     }
+
+    private func use() -> WorkspaceUse? { activity.map { WorkspaceUse(workspaceID, $0) } }
 
     // MARK: Files
 
@@ -76,7 +82,7 @@ public struct WorkspaceAgent: Sendable {
 
     public func exec(_ command: ExecCommand) async throws -> ExecSession {
         let stream = try await HearthError.mapping { try await connection.open(.exec(command.wire)) }
-        return ExecSession(stream: stream, pty: command.pty != nil)
+        return ExecSession(stream: stream, pty: command.pty != nil, use: use())
     }
 
     /// Re-binds a detachable terminal (an exec with `session`) whose session went away, for
@@ -96,7 +102,7 @@ public struct WorkspaceAgent: Sendable {
         let stream = try await HearthError.mapping { try await connection.open(.tunnel(port: port)) }
         do {
             for try await event in stream {
-                if case .control(.result(.ok)) = event { return AgentByteStream(stream) }
+                if case .control(.result(.ok)) = event { return AgentByteStream(stream, use: use()) }
                 if case .control(.failed(let error)) = event {
                     if error.code == .connectionRefused { throw TunnelRefused(port: port, error: HearthError(agent: error)) }
                     throw AgentError(error)

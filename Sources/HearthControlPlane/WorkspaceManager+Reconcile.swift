@@ -59,6 +59,8 @@ extension WorkspaceManager {
                     }
                     let agent = try await runtime.reconnect(spec)
                     adopt(agent, for: record.id)
+                    // This server has not seen it used: its idle time starts now, not at its last start.
+                    activity.note(record.id)
                     if record.state != .running { _ = try store.apply(.adoptRunning, to: record.id) }
                     report.adopted.append(record.id)
                 } catch {

@@ -82,7 +82,7 @@ struct PortEventRoutes {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         do {
-            let ports = try await manager.agent(for: workspace).ports()
+            let ports = try await manager.agent(for: workspace, notingUse: false).ports()
             let list = API.PortList(ports: ports.map { API.Port(port: $0.port, address: $0.address, family: $0.family) }
                 .sorted { ($0.port, $0.address) < ($1.port, $1.address) })
             return String(decoding: try encoder.encode(list), as: UTF8.self)

@@ -135,7 +135,9 @@ actor TerminalConnection {
             do {
                 guard let workspace else { throw HearthError(.notFound, "no workspace") }
                 try await hub.mayOpen(workspaceID: id, owner: caller)
-                let shell = try await manager.agent(for: workspace).exec(exec)
+                // Opening a terminal is use; its shell, which lives on while nobody types, is not.
+                manager.noteActivity(workspace.id)
+                let shell = try await manager.agent(for: workspace, notingUse: false).exec(exec)
                 terminal = try await hub.open(workspaceID: id, backend: ExecSessionTerminalBackend(shell), owner: caller,
                                               reattach: TerminalReattach.closure(manager: manager, workspaceID: id, session: session))
                 auditor.record(context, "terminal.open", target: id, detail: "terminal \(terminal.id)")

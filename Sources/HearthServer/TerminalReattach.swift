@@ -18,7 +18,7 @@ enum TerminalReattach {
             try await waitUntilRunning(manager, workspaceID)
             // The terminal was opened in this workspace by a caller allowed to; the id is the grant.
             let workspace = try await manager.resolveWorkspace(granted: workspaceID)
-            return ExecSessionTerminalBackend(try await manager.agent(for: workspace).attachTerminal(session: session))
+            return ExecSessionTerminalBackend(try await manager.agent(for: workspace, notingUse: false).attachTerminal(session: session))
         }
     }
 

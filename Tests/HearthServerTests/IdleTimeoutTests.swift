@@ -52,4 +52,42 @@ import Testing
         }
         await manager.detachAll()
     }
+
+    /// An exec that runs longer than the timeout is use for as long as it runs; its end counts as
+    /// the last use.
+    @Test func workUnderWayIsNotIdle() async throws {
+        let data = ProcessHost.scratchDirectory("hearth-idle-busy")
+        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
+        configuration.identityPolicy.bcryptCost = 4
+        let service = try await ProcessHost.service(configuration, runtime: ProcessRuntime())
+        let manager = service.manager
+        let admin = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try await service.application().test(.router) { client in
+            let id = try ProcessRuntimeRouterTests.workspace(
+                try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces", token: admin, json: #"{"idle_timeout_s":300}"#).body).id
+            // The exec waits for a file the test makes once it has checked the idle pass.
+            let gate = data + "/gate-\(UUID().uuidString)"
+            async let exec = ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces/\(id)/exec", token: admin,
+                                                            json: #"{"argv":["/bin/sh","-c","while [ ! -e \#(gate) ]; do sleep 0.05; done"]}"#)
+            var running = false
+            for _ in 0..<1000 where !running {
+                running = manager.isInUse(id)
+                if !running { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(running)
+            #expect(await manager.pauseIdle(now: Date().addingTimeInterval(100_000)).isEmpty, "an exec under way is use")
+            FileManager.default.createFile(atPath: gate, contents: nil)
+            #expect(try await exec.status == 200)
+            var ended = false
+            for _ in 0..<1000 where !ended {
+                ended = !manager.isInUse(id)
+                if !ended { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(ended)
+            let finished = Date()
+            #expect(await manager.pauseIdle(now: finished.addingTimeInterval(250)).isEmpty, "its end was use")
+            #expect(await manager.pauseIdle(now: finished.addingTimeInterval(301)) == [id])
+        }
+        await manager.detachAll()
+    }
 }
