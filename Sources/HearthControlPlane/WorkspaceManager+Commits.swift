@@ -17,6 +17,11 @@ extension WorkspaceManager {
         // Another commit in progress is waited for; a lifecycle change in progress is a conflict.
         return try await withBusy(record.id, Self.committing) {
             let current = try self.record(record.id)
+            // Only a workspace that is settled has a state to commit. A `deleting` or `failed` one
+            // may have had its key shredded already, and a commit makes a missing volume.
+            guard [.running, .paused, .stopped].contains(current.state) else {
+                throw HearthError(.conflict, "the workspace is \(current.state.rawValue): there is nothing to sync")
+            }
             if current.state == .running { await flushGuestWrites(current.id) }
             guard let commit = try await commit(current, trigger: .sync) else {
                 throw HearthError(.conflict, "the workspace has no state to commit yet")
