@@ -7,13 +7,18 @@ import Testing
 /// Issue 16: a workspace with an idle timeout is paused once nobody has used it for that long;
 /// use (an API call reaching its agent, terminal input) keeps it running. The clock is the test's.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct IdleTimeoutTests {
-    @Test func aWorkspaceIdleForItsTimeoutIsPausedAndUseKeepsItRunning() async throws {
+    static func server() async throws -> (HearthService, admin: String, data: String) {
         let data = ProcessHost.scratchDirectory("hearth-idle")
         var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
         configuration.identityPolicy.bcryptCost = 4
         let service = try await ProcessHost.service(configuration, runtime: ProcessRuntime())
-        let manager = service.manager
         let admin = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        return (service, admin, data)
+    }
+
+    @Test func aWorkspaceIdleForItsTimeoutIsPausedAndUseKeepsItRunning() async throws {
+        let (service, admin, _) = try await Self.server()
+        let manager = service.manager
         try await service.application().test(.router) { client in
             for bad in [#"{"idle_timeout_s":60}"#, #"{"idle_timeout_s":604801}"#, #"{"idle_timeout_s":-5}"#] {
                 let refused = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces", token: admin, json: bad)
@@ -56,12 +61,8 @@ import Testing
     /// An exec that runs longer than the timeout is use for as long as it runs; its end counts as
     /// the last use.
     @Test func workUnderWayIsNotIdle() async throws {
-        let data = ProcessHost.scratchDirectory("hearth-idle-busy")
-        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
-        configuration.identityPolicy.bcryptCost = 4
-        let service = try await ProcessHost.service(configuration, runtime: ProcessRuntime())
+        let (service, admin, data) = try await Self.server()
         let manager = service.manager
-        let admin = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         try await service.application().test(.router) { client in
             let id = try ProcessRuntimeRouterTests.workspace(
                 try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces", token: admin, json: #"{"idle_timeout_s":300}"#).body).id
