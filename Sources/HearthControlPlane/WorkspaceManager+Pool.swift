@@ -94,12 +94,13 @@ extension WorkspaceManager {
         ((try? claimable()) ?? []).map(\.id)
     }
 
-    /// Pooled sandboxes that are running, idle and connected.
     /// Makes the volumes of claimed sandboxes (see `claimPooled`). A claim whose volume cannot be
     /// made fails: its row is marked failed and its sandbox goes. One left unfinished by a shutdown
     /// gets its volume when the next server re-adopts it (`reconcile`).
     public func finishClaims() async {
         while !pendingClaims.isEmpty, !Task.isCancelled {
+            // First in, first out; short: each claim took a pooled sandbox, and the pool refills
+            // one boot at a time.
             let claim = pendingClaims.removeFirst()
             do {
                 try await ensureVolume(id: claim.record.id, tenantId: claim.record.tenantId)
@@ -107,9 +108,7 @@ extension WorkspaceManager {
                 // The server is shutting down: the workspace keeps running, and the next server
                 // makes its volume when it re-adopts it. Not a failure of the workspace.
             } catch {
-                let failure = (error as? HearthError) ?? HearthError(.internal, "the workspace's volume could not be created", detail: "\(error)")
-                logger.error("claimed workspace's volume not created", metadata: ["workspace.id": "\(claim.record.id)", "error": "\(failure)"])
-                _ = try? store.apply(.fail, to: claim.record.id, failure: failure.message)
+                _ = failVolume(claim.record.id, error)
                 agents.removeValue(forKey: claim.record.id)?.close()
                 try? await (try? registry.existing(claim.record.runtime))?.stop(spec(claim.record), grace: .zero)
                 metrics.failure(.poolBootFailed, runtime: claim.record.runtime)
@@ -127,6 +126,7 @@ extension WorkspaceManager {
 
     var claimSignals: AsyncStream<Void> { claimSignal.stream }
 
+    /// Pooled sandboxes that are running, idle and connected.
     private func claimable() throws -> [WorkspaceRecord] {
         try store.all(includePooled: true).filter { record in
             record.pooled && record.state == .running && busy[record.id] == nil && agents[record.id].map { !$0.isClosed } == true

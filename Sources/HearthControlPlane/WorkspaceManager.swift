@@ -164,15 +164,19 @@ public actor WorkspaceManager {
     /// Makes the workspace's key and volume; a store that refuses fails the create, and the
     /// workspace is marked failed (a delete then shreds whatever was made).
     func createVolume(id: String, tenantId: String) async throws {
-        guard let volumes = configuration.volumes else { return }
         do {
-            try await volumes.create(workspace: id, tenant: tenantId)
+            try await ensureVolume(id: id, tenantId: tenantId)
         } catch {
-            let failure = (error as? HearthError) ?? HearthError(.internal, "the workspace's volume could not be created", detail: "\(error)")
-            logger.error("workspace volume not created", metadata: ["workspace.id": "\(id)", "error": "\(failure)"])
-            _ = try? store.apply(.fail, to: id, failure: failure.message)
-            throw failure
+            throw failVolume(id, error)
         }
+    }
+
+    /// Marks workspace `id` failed because its volume could not be made, and returns why.
+    func failVolume(_ id: String, _ error: any Error) -> HearthError {
+        let failure = (error as? HearthError) ?? HearthError(.internal, "the workspace's volume could not be created", detail: "\(error)")
+        logger.error("workspace volume not created", metadata: ["workspace.id": "\(id)", "error": "\(failure)"])
+        _ = try? store.apply(.fail, to: id, failure: failure.message)
+        return failure
     }
 
     func start(_ ref: String) async throws -> Workspace {

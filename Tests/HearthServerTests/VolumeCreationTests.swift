@@ -6,6 +6,7 @@ import HearthServer
 import HearthServerTestKit
 import HearthStore
 import HearthTestKit
+import HummingbirdTesting
 import Testing
 
 /// The real store's `WorkspaceVolumes`, with `create` that a test can hold and make fail.
@@ -80,6 +81,13 @@ final class GatedVolumes: WorkspaceVolumes, @unchecked Sendable {
         return (service, gated, runtime, admin, data)
     }
 
+    /// Creates a workspace, which claims the pooled sandbox, and returns its id.
+    static func claim(_ client: some TestClientProtocol, admin: String) async throws -> String {
+        let created = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces", token: admin, json: #"{"name":"claimed"}"#)
+        #expect(created.status == 201, "\(created.body)")
+        return try ProcessRuntimeRouterTests.workspace(created.body).id
+    }
+
     @Test func aVolumeThatCannotBeMadeFailsTheCreateAndStopsTheBootedSandbox() async throws {
         let (service, gated, runtime, admin, _) = try await Self.server()
         gated.fail(true)
@@ -103,9 +111,7 @@ final class GatedVolumes: WorkspaceVolumes, @unchecked Sendable {
         await service.manager.fillPool()
         #expect(gated.createCalls == 0, "a pooled sandbox has no tenant, so no volume")
         try await service.application().test(.router) { client in
-            let created = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces", token: admin, json: #"{"name":"claimed"}"#)
-            #expect(created.status == 201, "\(created.body)")
-            let id = try ProcessRuntimeRouterTests.workspace(created.body).id
+            let id = try await Self.claim(client, admin: admin)
             #expect(try await store.head("keys/workspaces/\(id)") == nil, "the claim answered before its volume was made")
             // An exec needs no volume.
             let exec = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces/\(id)/exec", token: admin,
@@ -145,8 +151,7 @@ final class GatedVolumes: WorkspaceVolumes, @unchecked Sendable {
         let (service, gated, runtime, admin, _) = try await Self.server(warmPool: 1)
         await service.manager.fillPool()
         try await service.application().test(.router) { client in
-            let created = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces", token: admin, json: #"{"name":"claimed"}"#)
-            let id = try ProcessRuntimeRouterTests.workspace(created.body).id
+            let id = try await Self.claim(client, admin: admin)
             await service.manager.abandonClaims()
             #expect(await service.manager.busyState(of: id).operation == nil)
             await service.manager.finishClaims()
@@ -165,9 +170,7 @@ final class GatedVolumes: WorkspaceVolumes, @unchecked Sendable {
         let (service, gated, runtime, admin, _) = try await Self.server(warmPool: 1)
         await service.manager.fillPool()
         try await service.application().test(.router) { client in
-            let created = try await ProcessRuntimeRouterTests.call(client, .post, "/v1/workspaces", token: admin, json: #"{"name":"claimed"}"#)
-            #expect(created.status == 201, "\(created.body)")
-            let id = try ProcessRuntimeRouterTests.workspace(created.body).id
+            let id = try await Self.claim(client, admin: admin)
             gated.fail(true)
             await service.manager.finishClaims()
             let shown = try await ProcessRuntimeRouterTests.call(client, .get, "/v1/workspaces/\(id)", token: admin)
