@@ -186,6 +186,8 @@ public struct AgentContext: Sendable {
     public var defaultDirectory: String
     /// The per-boot secret the host provisions, shared by every session of this process.
     public let credentials = AgentCredentials()
+    /// `hearth-sync`'s callers and the host's channel for them, shared by every session.
+    public let sync = GuestSyncRelay()
 
     public init(agentName: String = "hearth-guest/\(WireVersion.current)", executablePath: String,
                 baseEnvironment: [String: String] = AgentContext.defaultEnvironment,

@@ -23,6 +23,8 @@ final class AgentStream: @unchecked Sendable {
     /// resize follows its open at once, while the process is still being spawned.
     private var earlyControls: [Control] = []
     static let maxEarlyControls = 64
+    /// Run once, outside the lock, when the stream closes.
+    private var closeHandlers: [@Sendable () -> Void] = []
 
     /// `sendCredit`: what the host's protocol version lets this stream send before its first window.
     init(id: UInt32, writer: FrameWriter, sendCredit: Int) {
@@ -121,10 +123,23 @@ final class AgentStream: @unchecked Sendable {
         return item
     }
 
+    /// Runs `handler` once the stream is closed (at once if it is), outside the stream's lock.
+    func onClose(_ handler: @escaping @Sendable () -> Void) {
+        let already = lock.withLock { () -> Bool in
+            if closed { return true }
+            closeHandlers.append(handler)
+            return false
+        }
+        if already { handler() }
+    }
+
     func close() {
-        lock.withLock {
+        let handlers = lock.withLock { () -> [@Sendable () -> Void] in
             closed = true
             lock.broadcast()
+            defer { closeHandlers = [] }
+            return closeHandlers
         }
+        for handler in handlers { handler() }
     }
 }

@@ -43,6 +43,8 @@ public enum GuestInit {
         ChildReaper.shared.start()
         let context = AgentContext(executablePath: agentMountPoint + "/hearth-guest")
         AgentServer.listen(path: AgentSocket.address, context: context)
+        GuestSyncCommand.listen(relay: context.sync)
+        GuestSyncCommand.installLink(agentPath: context.executablePath)
         guard let port = findDevice(in: "/sys/class/virtio-ports", prefix: "vport", attribute: "name",
                                     equals: MicroVMContract.agentPort, seconds: 10) else {
             say("hearth-guest: no virtio-serial port named \(MicroVMContract.agentPort)")

@@ -38,6 +38,8 @@ enum Operations {
                 try TunnelOperation.run(port: port, stream: stream)
             case .attachTerminal(let session):
                 try DetachableTerminals.attach(session, on: stream)
+            case .syncChannel:
+                context.sync.serve(stream)
             case .shutdown:
                 stream.sendControl(.result(.ok))
                 PowerOff.now()

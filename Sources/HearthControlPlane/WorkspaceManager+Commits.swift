@@ -11,7 +11,7 @@ import Synchronization
 extension WorkspaceManager {
     /// `POST /v1/workspaces/{ws}/sync`: returns once everything the workspace wrote before the call
     /// is in a generation in the store. A workspace in the middle of a lifecycle change is busy.
-    func sync(_ ref: String) async throws -> WorkspaceCommit {
+    func sync(_ ref: String, trigger: CommitTrigger = .sync) async throws -> WorkspaceCommit {
         let record = try record(ref)
         _ = try durableVolumes()
         // Another commit in progress is waited for; a lifecycle change in progress is a conflict.
@@ -23,7 +23,7 @@ extension WorkspaceManager {
                 throw HearthError(.conflict, "the workspace is \(current.state.rawValue): there is nothing to sync")
             }
             if current.state == .running { await flushGuestWrites(current.id) }
-            guard let commit = try await commit(current, trigger: .sync) else {
+            guard let commit = try await commit(current, trigger: trigger) else {
                 throw HearthError(.conflict, "the workspace has no state to commit yet")
             }
             return commit

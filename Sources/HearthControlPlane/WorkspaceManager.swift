@@ -55,6 +55,11 @@ public actor WorkspaceManager {
     /// Claimed pool sandboxes whose volumes are still to be made, and the signal for them.
     var pendingClaims: [PendingClaim] = []
     let claimSignal = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    /// Agent connections to serve `hearth-sync` on. Bounded: past it, the oldest offers are
+    /// dropped, and those workspaces' `hearth-sync` waits for their next connection.
+    let guestSyncSignal = AsyncStream<GuestSyncChannel>.makeStream(bufferingPolicy: .bufferingNewest(4096))
+    /// When each workspace's guest last had a commit, for `guestSyncSpacing`.
+    var guestSyncedAt: [String: ContinuousClock.Instant] = [:]
 
     public init(store: WorkspaceStore, registry: RuntimeRegistry, images: ImageStore, configuration: Configuration, logger: Logger,
                 metrics: WorkspaceMetrics = .disabled) {
@@ -292,6 +297,7 @@ public actor WorkspaceManager {
             try store.apply(.deleted, to: record.id)
             try store.delete(record.id)
             activity.forget(record.id)
+            guestSyncedAt[record.id] = nil
         }
     }
 
@@ -314,6 +320,7 @@ public actor WorkspaceManager {
         agents[id]?.close()
         agents[id] = agent
         meterTraffic(of: agent, workspace: id)
+        offerGuestSync(agent, for: id)
         agent.onClose { [weak self] reason in
             guard let self else { return }
             Task { await self.agentClosed(agent, id: id, reason: reason) }

@@ -6,6 +6,8 @@ public enum CommitTrigger: String, Sendable, Codable, CaseIterable {
     case interval
     /// `POST /v1/workspaces/{ws}/sync` (`hearth sync`): a durability barrier.
     case sync
+    /// `hearth-sync` inside the workspace: the same barrier, asked for by the guest.
+    case guest
     case pause
     case stop
 }

@@ -264,6 +264,15 @@ public final class AgentConnection: Sendable {
         state.withLock { $0.channel }?.writeAndFlush(frame, promise: nil)
     }
 
+    /// Writes `frame` without waiting, unless the agent has left earlier frames unread past the
+    /// channel's high-water mark: then nothing is written and false returned. For answers to a
+    /// guest's own requests, which must neither queue without bound nor hold their writer.
+    func writeIfWritable(_ frame: Frame) -> Bool {
+        guard let channel = state.withLock({ $0.closed == nil ? $0.channel : nil }), channel.isWritable else { return false }
+        writeQuietly(frame)
+        return true
+    }
+
     func remove(_ stream: HostStream) {
         state.withLock { s in
             if s.streams[stream.id] === stream { s.streams[stream.id] = nil }

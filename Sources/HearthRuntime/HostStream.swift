@@ -266,6 +266,13 @@ public final class HostStream: AsyncSequence, Sendable {
         try await connection.write(.control(id, control))
     }
 
+    /// Sends a control without waiting for it to be written; false, sending nothing, when the
+    /// stream is closed or the agent is not reading what it was sent (see `writeIfWritable`).
+    public func sendControlIfReading(_ control: Control) -> Bool {
+        guard !state.withLock({ $0.finished }) else { return false }
+        return connection.writeIfWritable(.control(id, control))
+    }
+
     /// Credit for up to `wanted` bytes, or nil once the agent has ended the operation.
     private func reserveCredit(upTo wanted: Int) async throws -> Int? {
         while true {

@@ -196,6 +196,7 @@ public struct HearthService: Sendable {
             services.append(WorkspaceCommitService(manager: manager, tick: configuration.commitTick))
         }
         services.append(WorkspaceIdleService(manager: manager))
+        services.append(GuestSyncService(manager: manager))
         if let network { services.append(network) }
         if configuration.prepareBaseImage, registry.defaultRuntime != nil {
             services.append(BaseImagePreparation(images: manager.images, logger: logger))

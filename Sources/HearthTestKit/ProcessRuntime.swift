@@ -1,5 +1,5 @@
 import Foundation
-import HearthAgent
+public import HearthAgent
 public import HearthCore
 public import HearthRuntime
 public import Logging
@@ -84,6 +84,11 @@ public final class ProcessRuntime: SandboxRuntime {
 
     public func status(_ spec: SandboxSpec) async -> SandboxStatus {
         sandboxes.withLock { $0[spec.id]?.status } ?? .missing
+    }
+
+    /// The `hearth-sync` relay of a workspace's agent: a test serves it on a socket of its own.
+    public func guestSyncRelay(of id: String) -> GuestSyncRelay? {
+        sandboxes.withLock { $0[id]?.context.sync }
     }
 
     /// Each sandbox this runtime holds, by workspace id, and what it is doing.

@@ -39,4 +39,6 @@ public enum AgentAuthentication {
 /// in `/run` could be (issue 14, finding 6).
 public enum AgentSocket {
     public static let address = "@hearth-agent"
+    /// Where the agent serves `hearth-sync` (abstract, like `address`).
+    public static let sync = "@hearth-sync"
 }

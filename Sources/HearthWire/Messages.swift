@@ -48,6 +48,10 @@ public enum Request: Codable, Sendable, Equatable {
     /// away (a pause, a server restart): what it printed since (its newest 64 KiB) comes first,
     /// then live output, input, resize and signals as on the stream that started it.
     case attachTerminal(session: String)
+    /// Version 6: the channel on which the agent asks the host for durability barriers
+    /// (`hearth-sync` inside the workspace). The host opens one per connection and keeps it open;
+    /// the agent sends `syncWanted`, the host answers each with `synced` or `syncFailed`.
+    case syncChannel
 }
 
 public struct ExecRequest: Codable, Sendable, Equatable {
@@ -104,6 +108,13 @@ public enum Control: Codable, Sendable, Equatable {
     case resize(PTYSize)
     /// Host: send a signal to the process group.
     case signal(Int32)
+    /// Guest, on `syncChannel` (version 6): make durable everything written before ticket `ticket`
+    /// was issued. Tickets grow; the agent has at most one unanswered.
+    case syncWanted(ticket: UInt64)
+    /// Host, on `syncChannel`: everything up to `ticket` is in generation `generation`.
+    case synced(ticket: UInt64, generation: UInt64)
+    /// Host, on `syncChannel`: the barrier for tickets up to `ticket` failed.
+    case syncFailed(ticket: UInt64, WireError)
 }
 
 public struct ExitStatus: Codable, Sendable, Equatable {

@@ -40,11 +40,15 @@ public enum WireVersion {
     /// 5: an agent whose host speaks version 5 starts each stream's send credit at
     ///    `WireLimits.agentStartWindow` instead of `initialWindow`; the host grows it with `window`
     ///    frames. Gated both ways: each side uses the small window only when the other's hello says 5.
-    public static let current = 5
+    /// 6: `Request.syncChannel` and the `syncWanted`/`synced`/`syncFailed` controls. Gated: a host
+    ///    opens the channel only to an agent of `guestSync` or later.
+    public static let current = 6
     /// The first version whose agent checks `writeFile`'s `ifUnchangedSince`.
     public static let conditionalWrite = 4
     /// The first version whose agent → host windows start at `WireLimits.agentStartWindow`.
     public static let growingWindows = 5
+    /// The first version whose agent serves `hearth-sync` over `Request.syncChannel`.
+    public static let guestSync = 6
     public static let minimumSupported = 1
     /// The oldest agent a host accepts: the first that authenticates.
     public static let minimumAuthenticated = 3

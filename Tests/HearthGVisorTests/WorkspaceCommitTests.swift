@@ -74,6 +74,40 @@ import Testing
         try await client.delete(w.id)
     }
 
+    /// `hearth-sync` inside the sandbox: on the workspace's PATH, it returns once what the
+    /// workspace wrote before it is in a generation, and prints that generation.
+    @Test func hearthSyncInsideAGVisorWorkspaceIsADurabilityBarrier() async throws {
+        let root = try #require(ProcessInfo.processInfo.environment["HEARTH_TEST_DATA"], "run through scripts/test.sh")
+        let data = root + "/guest-sync-\(UUID().uuidString.prefix(8))"
+        var logger = Logger(label: "hearth.test.commits")
+        logger.logLevel = .warning
+        let volumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:], logger: logger)
+        let server = try await LiveServer.start(dataDirectory: data) { configuration in
+            configuration.workspaceVolumes = volumes
+            configuration.commitInterval = nil
+        }
+        defer { Task { await server.stop() } }
+        let client = server.client
+        let w = try await client.create(API.CreateWorkspaceBody(name: "barrier", runtime: "gvisor"))
+
+        let synced = try await client.run(w.id, ["sh", "-c", "echo from-inside > /workspace/inside && hearth-sync"])
+        #expect(synced.exit?.code == 0, "\(synced.stderrText)")
+        let printed = synced.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+        let generation = try #require(printed.hasPrefix("generation ") ? UInt64(printed.dropFirst(11)) : nil, "\(printed)")
+        let history = try await client.generations(w.id)
+        #expect(history.last?.generation == generation && history.last?.trigger == "guest", "\(history)")
+
+        let (_, keys) = try Self.keys(data)
+        let volume = try await keys.openWorkspace(w.id, tenant: "tn_default")
+        let restored = data + "/restored-\(generation)"
+        _ = try await volume.restore(generation: generation, to: URL(fileURLWithPath: restored))
+        #expect(try String(contentsOfFile: restored + "/workspace/inside", encoding: .utf8) == "from-inside\n")
+
+        let usage = try await client.run(w.id, ["hearth-sync", "--timeout", "soon"])
+        #expect(usage.exit?.code == 2 && usage.stderrText.contains("usage: hearth-sync"))
+        try await client.delete(w.id)
+    }
+
     static func keys(_ data: String) throws -> (LocalObjectStore, KeyHierarchy) {
         let store = try LocalObjectStore(root: URL(fileURLWithPath: data + "/store"))
         return (store, KeyHierarchy(store: store, kek: try KeyEncryptionKey.load(file: data + "/kek")))

@@ -1,0 +1,84 @@
+import Foundation
+import HearthAgent
+import HearthCore
+import HearthRuntime
+import HearthTestKit
+import HearthWire
+import Testing
+
+/// The `syncChannel` (wire version 6) from both ends: the real agent's relay against the host's
+/// channel, and the host against a guest that asks and never reads its answers.
+@Suite(.timeLimit(.minutes(2))) struct GuestSyncChannelTests {
+    /// A guest that stops reading costs the host a bounded backlog: answers are dropped once the
+    /// channel is past its high-water mark, instead of queueing or holding their writer.
+    @Test func answersToAGuestThatStopsReadingAreRefusedNotQueued() async throws {
+        let (host, peer) = try await InProcessAgent.connectToRawPeer()
+        defer {
+            host.close()
+            close(peer)
+        }
+        let stream = try await host.open(.syncChannel)
+        let answer = Control.syncFailed(ticket: 1, WireError(.io, String(repeating: "x", count: 1000)))
+        var accepted = 0
+        while stream.sendControlIfReading(answer), accepted < 100_000 {
+            accepted += 1
+            await Task.yield()
+        }
+        // The socket's buffer and the channel's high-water mark, at about 1 KiB an answer.
+        #expect(accepted < 10_000, "\(accepted) answers queued for a guest that reads nothing")
+        #expect(!host.isClosed, "a slow guest is not a broken one")
+    }
+
+    /// The agent asks once for many callers, and again, on a new channel, for a caller the old
+    /// channel never answered.
+    @Test func theAgentAsksOnceForManyCallersAndAgainOnANewChannel() async throws {
+        let context = InProcessAgent.makeContext()
+        let secret = InProcessAgent.randomSecret()
+        let socket = "@hearth-sync-test-\(UUID().uuidString.prefix(12))"
+        let listener = GuestSyncCommand.listen(path: socket, relay: context.sync)
+        try #require(listener >= 0)
+        defer {
+            shutdown(listener, Int32(SHUT_RDWR))
+            close(listener)
+        }
+        let first = try await InProcessAgent.connect(context: context, secret: secret, provision: true)
+        let channel = try await first.open(.syncChannel)
+
+        let callers = (0..<8).map { _ in Self.caller(socket) }
+        #expect(try await eventually { context.sync.waitingCallers == 8 })
+        // One ask covers the callers that came before it (the relay asks for the newest ticket).
+        var asks: [UInt64] = []
+        while asks.isEmpty || context.sync.waitingCallers > 0 && asks.count < 8 {
+            guard case .control(.syncWanted(let ticket))? = try await channel.next() else { continue }
+            asks.append(ticket)
+            try await channel.sendControl(.synced(ticket: ticket, generation: 7))
+        }
+        #expect(asks.count < 8, "\(asks.count) asks for 8 callers")
+        for caller in callers { #expect(await caller.value == .generation(7)) }
+
+        // A caller asked for on a channel that then went away is asked for again on the next.
+        let late = Self.caller(socket)
+        guard case .control(.syncWanted)? = try await channel.next() else {
+            Issue.record("no ask for the late caller")
+            return
+        }
+        first.close()
+        let second = try await InProcessAgent.connect(context: context, secret: secret, mayProvision: false)
+        defer { second.close() }
+        let again = try await second.open(.syncChannel)
+        guard case .control(.syncWanted(let ticket))? = try await again.next() else {
+            Issue.record("the new channel was not asked")
+            return
+        }
+        try await again.sendControl(.syncFailed(ticket: ticket, WireError(.io, "the store refused")))
+        #expect(await late.value == .refused("the store refused"))
+    }
+
+    static func caller(_ socket: String) -> Task<GuestSyncCommand.Answer, Never> {
+        Task.detached {
+            await withCheckedContinuation { continuation in
+                Thread { continuation.resume(returning: GuestSyncCommand.request(socket: socket, timeoutSeconds: 30)) }.start()
+            }
+        }
+    }
+}
