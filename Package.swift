@@ -73,7 +73,7 @@ let package = Package(
         // The gVisor (runsc) driver.
         .target(
             name: "HearthGVisor",
-            dependencies: ["HearthCore", "HearthRuntime", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HearthCore", "HearthRuntime", "CHearthGuest", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictImports
         ),
         // Workspace networks: namespaces, veths, the nftables filter and Hearth's resolver.

@@ -53,3 +53,9 @@ int hearth_overlay_opaque(int fd) {
 int hearth_set_overlay_opaque(const char *path) {
     return lsetxattr(path, "trusted.overlay.opaque", "y", 1, 0);
 }
+
+off_t hearth_seek_data(int fd, off_t offset) { return lseek(fd, offset, SEEK_DATA); }
+off_t hearth_seek_hole(int fd, off_t offset) { return lseek(fd, offset, SEEK_HOLE); }
+ssize_t hearth_copy_file_range(int in, off_t *in_offset, int out, off_t *out_offset, size_t length) {
+    return copy_file_range(in, in_offset, out, out_offset, length, 0);
+}

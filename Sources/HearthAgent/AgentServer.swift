@@ -64,9 +64,10 @@ public enum AgentServer {
             while true {
                 let client = hearth_accept_cloexec(fd)
                 if client < 0 { if errno == EINTR { continue } else { return } }
-                startThread {
+                let started = startThread {
                     _ = AgentSession(socket: client, context: context).run()
                 }
+                if !started { close(client) }
             }
         }
     }

@@ -128,11 +128,13 @@ public final class AgentSession: @unchecked Sendable {
                 return false
             }
             if duplicate { throw WireError(.protocolViolation, "stream \(frame.stream) opened twice") }
-            startThread { [self] in
+            let started = startThread { [self] in
                 Operations.run(request, on: stream, context: context)
                 // Tell the host the operation is over and reads no more input, after its last frame.
                 if finish(stream) { writer.send(.reset(stream.id, nil)) }
             }
+            // No thread to run it (the workspace holds every one it may have): refused, not left open.
+            if !started, finish(stream) { writer.send(.reset(stream.id, WireError(.io, "the agent could not start a thread"))) }
         case .data:
             guard frame.payload.count > 1 else { throw WireError(.protocolViolation, "empty data frame") }
             try lookup(frame.stream)?.deliver(.data(try frame.channel(), frame.dataBytes))

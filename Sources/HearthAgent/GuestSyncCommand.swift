@@ -36,7 +36,7 @@ public enum GuestSyncCommand {
                     }
                     return
                 }
-                startThread { relay.answer(client) }
+                if !startThread({ relay.answer(client) }) { close(client) }
             }
         }
         return fd
@@ -44,18 +44,13 @@ public enum GuestSyncCommand {
 
     /// Puts `hearth-sync` on the workspace's `PATH`: a link in `/usr/local/bin` to the agent.
     /// This runs inside the guest, on the guest's own files: whatever a workspace made of that
-    /// directory can mislead only itself. A file of the user's own by that name is left alone.
+    /// directory can mislead only itself. Anything already there by that name (the link of an
+    /// earlier boot, or a file or link of the user's own) is left as it is.
     public static func installLink(agentPath: String) {
         var info = stat()
         guard lstat(linkDirectory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { return }
         let link = linkDirectory + "/" + name
-        if lstat(link, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFLNK else { return }
-            var target = [CChar](repeating: 0, count: 4096)
-            let n = readlink(link, &target, target.count - 1)
-            if n > 0, String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == agentPath { return }
-            unlink(link)
-        }
+        if lstat(link, &info) == 0 { return }
         _ = symlink(agentPath, link)
     }
 
@@ -110,7 +105,10 @@ public enum GuestSyncCommand {
             let now = monotonicNanos()
             if let deadline, now >= deadline { return .refused("no answer within \(timeoutSeconds) s (is the server running?)") }
             let wait = deadline.map { Int32(min(($0 - now) / 1_000_000 + 1, 60_000)) } ?? 60_000
-            guard Posix.waitReady(fd, events: Int16(POLLIN), timeoutMs: wait) else { continue }
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let polled = poll(&ready, 1, wait)
+            if polled < 0 && errno != EINTR { return .refused("cannot wait for the agent's answer (errno \(errno))") }
+            if polled <= 0 { continue }
             guard let bytes = Posix.readSome(fd, max: 4096 - reply.count), !bytes.isEmpty else { break }
             reply += bytes
         }

@@ -13,8 +13,10 @@ import HearthWire
 /// cost the host a commit or two. A ticket the host never answered (its channel went away: a
 /// pause, a server restart) is asked for again on the next channel; the caller just waits longer.
 ///
-/// Nothing here is a trust boundary for the host: a workspace process that opens its own
-/// `syncChannel` through the agent's socket can only mislead its own workspace's callers.
+/// Nothing here is a trust boundary for the host. It is not one inside the workspace either: any
+/// process there, of any uid, can reach the agent's socket, open a `syncChannel` of its own (the
+/// relay takes the newest), and answer the workspace's callers falsely, root's included. What
+/// `hearth-sync` promises holds for a workspace that does not attack itself.
 public final class GuestSyncRelay: @unchecked Sendable {
     public enum Outcome: Equatable, Sendable {
         case synced(generation: UInt64)

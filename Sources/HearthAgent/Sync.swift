@@ -54,8 +54,11 @@ private final class ThreadBody {
     init(_ run: @escaping () -> Void) { self.run = run }
 }
 
-/// Starts a detached OS thread with a small stack.
-func startThread(_ body: @escaping @Sendable () -> Void) {
+/// Starts a detached OS thread with a small stack. False when none could be made (a workspace
+/// process may hold every thread the sandbox allows): the caller then still owns what `body` would
+/// have cleaned up.
+@discardableResult
+func startThread(_ body: @escaping @Sendable () -> Void) -> Bool {
     let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
     var attr = pthread_attr_t()
     pthread_attr_init(&attr)
@@ -71,4 +74,5 @@ func startThread(_ body: @escaping @Sendable () -> Void) {
     if rc != 0 {
         Unmanaged<ThreadBody>.fromOpaque(box).release()
     }
+    return rc == 0
 }

@@ -9,8 +9,11 @@ import Logging
 ///
 /// The guest chooses when to ask, so what it may cost is bounded here, not by its good will: one
 /// request at a time per connection (the agent keeps one unanswered, and the stream's control
-/// budget refuses a flood), at most one guest-asked commit per workspace per `guestSyncSpacing`,
-/// and a commit's own limits. A guest that asks often delays only its own answers.
+/// budget refuses a flood); per workspace, a pause after each guest-asked commit of ten times its
+/// length, and at least `guestSyncSpacing`; across the server, at most `guestCommitConcurrency`
+/// guest-asked commits at once; and a commit's own limits. A guest that asks often delays only its
+/// own answers and those of guests that ask as often; one that does not read its answers loses
+/// the channel.
 extension WorkspaceManager {
     /// One agent connection whose `syncChannel` is still to be served.
     public struct GuestSyncChannel: Sendable {
@@ -23,6 +26,8 @@ extension WorkspaceManager {
 
     /// Least time between two commits a workspace's guest asks for.
     static let guestSyncSpacing = Duration.seconds(1)
+    /// Guest-asked commits running at once in the server.
+    static let guestCommitConcurrency = 2
 
     /// Called when `agent` becomes the workspace's channel. An agent older than version 6 has no
     /// `hearth-sync` to serve.
@@ -32,7 +37,9 @@ extension WorkspaceManager {
     }
 
     /// Serves one connection's requests until the connection ends, or the task is cancelled (the
-    /// server stops). Every request is answered, with a failure when nothing can be committed.
+    /// server stops). Every request is answered, with a failure when nothing can be committed,
+    /// unless the connection stopped being the workspace's first (a pause, a stop): the agent
+    /// then asks again on the next one.
     public func serveGuestSync(_ channel: GuestSyncChannel) async {
         guard agents[channel.workspace] === channel.agent, !channel.agent.isClosed,
               let stream = try? await channel.agent.open(.syncChannel) else { return }
@@ -42,7 +49,7 @@ extension WorkspaceManager {
             guard case .control(.syncWanted(let ticket)) = event else { continue }
             let answer: Control
             do {
-                let commit = try await guestSync(channel.workspace)
+                guard let commit = try await guestSync(channel) else { return }
                 answer = .synced(ticket: ticket, generation: commit.generation)
             } catch is CancellationError {
                 return
@@ -51,25 +58,66 @@ extension WorkspaceManager {
                 answer = .syncFailed(ticket: ticket, WireError(.io, message))
             }
             // Not awaited: a guest that stops reading would hold this task, and a shutdown with it.
-            // A guest that has left earlier answers unread loses the channel instead.
-            guard stream.sendControlIfReading(answer) else { return }
+            // A guest that leaves its earlier answers unread loses the channel instead.
+            guard stream.sendControlUnlessBacklogged(answer) else { return }
         }
     }
 
-    /// The commit behind one guest request. A lifecycle operation under way (a pause, a stop) is
-    /// waited out, not refused: it ends this connection, and the agent asks again on the next.
-    func guestSync(_ id: String) async throws -> WorkspaceCommit {
-        if let last = guestSyncedAt[id] {
-            try await Task.sleep(until: last + Self.guestSyncSpacing, clock: .continuous)
+    /// The commit behind one guest request, or nil when its connection is no longer the
+    /// workspace's running one. A lifecycle operation under way (a pause, a stop) is waited out,
+    /// not refused: it ends the connection, and the agent asks again on the next.
+    func guestSync(_ channel: GuestSyncChannel) async throws -> WorkspaceCommit? {
+        let id = channel.workspace
+        if let next = guestSyncNotBefore[id] {
+            try await Task.sleep(until: next, clock: .continuous)
         }
-        defer { guestSyncedAt[id] = .now }
-        while busy[id] != nil, !Self.waitedOut.contains(busy[id] ?? "") {
-            await withCheckedContinuation { busyWaiters[id, default: []].append($0) }
-            try Task.checkCancellation()
+        while true {
+            while let current = busy[id] {
+                if Self.waitedOut.contains(current) { break }
+                await withCheckedContinuation { busyWaiters[id, default: []].append($0) }
+                try Task.checkCancellation()
+            }
+            guard agents[id] === channel.agent, let record = try? record(id), record.state == .running else { return nil }
+            guard !record.pooled else {
+                throw HearthError(.conflict, "this workspace is not in use yet: there is nothing to sync")
+            }
+            try await acquireGuestCommitSlot()
+            defer { releaseGuestCommitSlot() }
+            guard agents[id] === channel.agent else { return nil }
+            let started = ContinuousClock.now
+            do {
+                let commit = try await sync(id, trigger: .guest)
+                // Only for a workspace still there: a delete has forgotten it.
+                if agents[id] != nil {
+                    let took = ContinuousClock.now - started
+                    guestSyncNotBefore[id] = .now + max(Self.guestSyncSpacing, took * 10)
+                }
+                return commit
+            } catch let error as HearthError where error.code == .conflict && busy[id] != nil && !Self.waitedOut.contains(busy[id] ?? "") {
+                // A lifecycle operation took the workspace between the wait and the commit.
+                continue
+            }
         }
-        guard try record(id).pooled == false else {
-            throw HearthError(.conflict, "this workspace is not in use yet: there is nothing to sync")
+    }
+
+    private func acquireGuestCommitSlot() async throws {
+        while guestCommitsRunning >= Self.guestCommitConcurrency {
+            await withCheckedContinuation { guestCommitWaiters.append($0) }
+            // A waiter that was cancelled (the server stops) passes its turn on and commits nothing.
+            if Task.isCancelled {
+                releaseGuestCommitWaiter()
+                throw CancellationError()
+            }
         }
-        return try await sync(id, trigger: .guest)
+        guestCommitsRunning += 1
+    }
+
+    private func releaseGuestCommitSlot() {
+        guestCommitsRunning -= 1
+        releaseGuestCommitWaiter()
+    }
+
+    private func releaseGuestCommitWaiter() {
+        if !guestCommitWaiters.isEmpty { guestCommitWaiters.removeFirst().resume() }
     }
 }

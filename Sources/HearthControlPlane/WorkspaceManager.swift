@@ -58,8 +58,11 @@ public actor WorkspaceManager {
     /// Agent connections to serve `hearth-sync` on. Bounded: past it, the oldest offers are
     /// dropped, and those workspaces' `hearth-sync` waits for their next connection.
     let guestSyncSignal = AsyncStream<GuestSyncChannel>.makeStream(bufferingPolicy: .bufferingNewest(4096))
-    /// When each workspace's guest last had a commit, for `guestSyncSpacing`.
-    var guestSyncedAt: [String: ContinuousClock.Instant] = [:]
+    /// When each workspace's guest may next have a commit it asked for.
+    var guestSyncNotBefore: [String: ContinuousClock.Instant] = [:]
+    /// Guest-asked commits running, and those waiting for one of `guestCommitConcurrency` slots.
+    var guestCommitsRunning = 0
+    var guestCommitWaiters: [CheckedContinuation<Void, Never>] = []
 
     public init(store: WorkspaceStore, registry: RuntimeRegistry, images: ImageStore, configuration: Configuration, logger: Logger,
                 metrics: WorkspaceMetrics = .disabled) {
@@ -297,7 +300,7 @@ public actor WorkspaceManager {
             try store.apply(.deleted, to: record.id)
             try store.delete(record.id)
             activity.forget(record.id)
-            guestSyncedAt[record.id] = nil
+            guestSyncNotBefore[record.id] = nil
         }
     }
 

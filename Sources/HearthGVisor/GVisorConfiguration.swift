@@ -15,6 +15,9 @@ public struct GVisorConfiguration: Sendable {
     /// Networking on (`hearth serve --network on`): each sandbox runs runsc's netstack
     /// (`--network=sandbox`) in a namespace of its own; nil keeps `--network=none`.
     public var networking: (any WorkspaceNetworking)?
+    /// Where formatted disk images are kept to be copied for each new workspace (host-owned);
+    /// nil formats each disk with `mkfs.ext4`.
+    public var diskTemplates: String?
 
     public init(runscPath: String? = nil, platform: String = "ptrace", stateRoot: String,
                 agentDirectory: String, bootTimeout: Duration = .seconds(20)) {

@@ -393,7 +393,7 @@ public final class GVisorRuntime: SandboxRuntime {
             return
         }
         try FileManager.default.createDirectory(atPath: spec.stateDirectory, withIntermediateDirectories: true)
-        try await WorkspaceDisk.create(layout.disk, mib: spec.limits.diskMiB ?? WorkspaceDisk.defaultMiB)
+        try await WorkspaceDisk.create(layout.disk, mib: spec.limits.diskMiB ?? WorkspaceDisk.defaultMiB, templates: configuration.diskTemplates)
         try await WorkspaceDisk.mount(layout.disk, at: layout.layer, upper: layout.upper, work: layout.work)
     }
 

@@ -42,6 +42,7 @@ public struct HostRuntimes: Sendable {
         }
         var gvisor = GVisorConfiguration(platform: gvisorPlatform, stateRoot: gvisorStateRoot, agentDirectory: gvisorAgentDirectory ?? agentDirectory)
         gvisor.networking = networking
+        gvisor.diskTemplates = dataDirectory + "/disk-templates"
         return [
             GVisorRuntime(configuration: gvisor, logger: logger),
             QEMURuntime(configuration: qemu, logger: logger),

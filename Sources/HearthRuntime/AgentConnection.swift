@@ -264,13 +264,16 @@ public final class AgentConnection: Sendable {
         state.withLock { $0.channel }?.writeAndFlush(frame, promise: nil)
     }
 
-    /// Writes `frame` without waiting, unless the agent has left earlier frames unread past the
-    /// channel's high-water mark: then nothing is written and false returned. For answers to a
-    /// guest's own requests, which must neither queue without bound nor hold their writer.
-    func writeIfWritable(_ frame: Frame) -> Bool {
-        guard let channel = state.withLock({ $0.closed == nil ? $0.channel : nil }), channel.isWritable else { return false }
-        writeQuietly(frame)
-        return true
+    /// Writes `frame` without waiting; `done` runs once it has been written or has failed.
+    func writeNotifying(_ frame: Frame, _ done: @escaping @Sendable () -> Void) {
+        guard let channel = state.withLock({ $0.closed == nil ? $0.channel : nil }) else {
+            done()
+            return
+        }
+        counted(received: 0, sent: Frame.headerSize &+ frame.payload.count)
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { _ in done() }
+        channel.writeAndFlush(frame, promise: promise)
     }
 
     func remove(_ stream: HostStream) {

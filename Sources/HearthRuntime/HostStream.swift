@@ -42,6 +42,8 @@ public final class HostStream: AsyncSequence, Sendable {
         /// input, so no credit will come (a write that hit a full disk, a process that exited).
         var endedByAgent = false
         var creditWaiters: [CheckedContinuation<Void, any Error>] = []
+        /// Controls sent with `sendControlUnlessBacklogged` that have not left yet.
+        var unflushedControls = 0
 
         init(receiveWindow: Int) { self.receiveWindow = receiveWindow }
 
@@ -267,10 +269,21 @@ public final class HostStream: AsyncSequence, Sendable {
     }
 
     /// Sends a control without waiting for it to be written; false, sending nothing, when the
-    /// stream is closed or the agent is not reading what it was sent (see `writeIfWritable`).
-    public func sendControlIfReading(_ control: Control) -> Bool {
-        guard !state.withLock({ $0.finished }) else { return false }
-        return connection.writeIfWritable(.control(id, control))
+    /// stream is closed or `backlog` of this stream's earlier ones have not left yet (the agent
+    /// is not reading). For answers to a guest's own requests, which must neither queue without
+    /// bound nor hold their writer. Judged per stream, not by the connection's writability, which
+    /// any large write of another stream takes away for a moment.
+    public func sendControlUnlessBacklogged(_ control: Control, backlog: Int = 2) -> Bool {
+        let admitted = state.withLock { s -> Bool in
+            guard !s.finished, s.unflushedControls < backlog else { return false }
+            s.unflushedControls += 1
+            return true
+        }
+        guard admitted else { return false }
+        connection.writeNotifying(.control(id, control)) { [weak self] in
+            self?.state.withLock { $0.unflushedControls -= 1 }
+        }
+        return true
     }
 
     /// Credit for up to `wanted` bytes, or nil once the agent has ended the operation.

@@ -12,4 +12,8 @@ int hearth_o_path(void);
 // 1 if set, 0 if not; set returns 0 or -1 with errno. <sys/xattr.h> is not in Swift's Glibc.
 int hearth_overlay_opaque(int fd);
 int hearth_set_overlay_opaque(const char *path);
+// lseek(SEEK_DATA) and lseek(SEEK_HOLE), and copy_file_range: GNU extensions Swift cannot see.
+off_t hearth_seek_data(int fd, off_t offset);
+off_t hearth_seek_hole(int fd, off_t offset);
+ssize_t hearth_copy_file_range(int in, off_t *in_offset, int out, off_t *out_offset, size_t length);
 #endif
