@@ -20,11 +20,19 @@ extension API {
         }
     }
 
+    /// `POST /v1/workspaces/{ws}/rollback`: the generation to put the stopped workspace back to.
+    /// Answered with a `SyncBody`: the new generation that holds the rolled-back state.
+    public struct RollbackBody: Codable, Sendable, Equatable {
+        public var generation: UInt64
+        public init(generation: UInt64) { self.generation = generation }
+    }
+
     /// One generation in `GET /v1/workspaces/{ws}/generations`.
     public struct GenerationBody: Codable, Sendable, Equatable {
         public var generation: UInt64
         public var created_at: Date
-        /// `interval`, `sync`, `pause` or `stop`; absent for generations no commit made.
+        /// `interval`, `sync`, `guest` (`hearth-sync` inside), `pause`, `stop` or `rollback`;
+        /// absent for generations no commit made.
         public var trigger: String?
         public var files: Int
         public var bytes: UInt64

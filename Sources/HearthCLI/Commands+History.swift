@@ -21,6 +21,29 @@ struct Sync: AsyncParsableCommand {
     }
 }
 
+struct Rollback: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Put a stopped workspace's whole state back as a generation holds it.",
+        discussion: """
+            /workspace and every change to the root filesystem are replaced; the result is committed as a new \
+            generation, so nothing in the history is lost and a rollback can itself be rolled back. Stop the \
+            workspace first; start it afterwards.
+            """)
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "Workspace id or name") var workspace: String
+    @Option(help: "The generation to go back to (see hearth history)") var generation: UInt64
+    @Flag(help: "Print JSON") var json = false
+
+    func run() async throws {
+        let c = try client.client()
+        let result = try await withClientErrors {
+            try await Terminal.progress("rolling \(workspace) back to generation \(generation)") { try await c.rollback(workspace, to: generation) }
+        }
+        if json { return try Terminal.printJSON(result) }
+        print("rolled back to generation \(generation): now generation \(result.generation)")
+    }
+}
+
 struct History: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the generations of a workspace's state in the store.")
     @OptionGroup var client: ClientOptions

@@ -8,6 +8,11 @@ extension HearthClient {
         try await json(.POST, "/v1/workspaces/\(escape(ws))/sync")
     }
 
+    /// Puts a stopped workspace back as `generation` holds it; answers with the new generation.
+    public func rollback(_ ws: String, to generation: UInt64) async throws -> API.SyncBody {
+        try await json(.POST, "/v1/workspaces/\(escape(ws))/rollback", body: API.RollbackBody(generation: generation))
+    }
+
     /// The workspace's generations in the store, oldest first.
     public func generations(_ ws: String) async throws -> [API.GenerationBody] {
         let list: API.GenerationList = try await json(.GET, "/v1/workspaces/\(escape(ws))/generations")

@@ -14,6 +14,9 @@ public enum WorkspaceAction: Sendable {
     case delete(String)
     /// Commit the workspace's state now and return the generation that holds it.
     case sync(String)
+    /// Put a stopped workspace's state back as a generation holds it; the result is committed as
+    /// the new head (trigger `rollback`).
+    case rollback(String, generation: UInt64)
     /// The workspace's generations in the store.
     case generations(String)
     /// A directory at a generation, read from the store.

@@ -30,6 +30,29 @@ extension WorkspaceManager {
         }
     }
 
+    /// Puts a stopped workspace's whole state back as generation `generation` holds it, and
+    /// commits that as the new head: history is never rewritten, so a rollback can be rolled back.
+    /// A failure before the swap leaves the workspace as it was.
+    func rollback(_ ref: String, to generation: UInt64) async throws -> WorkspaceCommit {
+        let record = try record(ref)
+        let volumes = try durableVolumes()
+        return try await withBusy(record.id, "rolling back") {
+            let current = try self.record(record.id)
+            guard current.state == .stopped else {
+                throw HearthError(.conflict, "stop the workspace before rolling it back: it is \(current.state.rawValue)")
+            }
+            let runtime = try registry.existing(current.runtime)
+            try await runtime.replaceChangedLayer(spec(current)) { directory in
+                try await volumes.restore(workspace: current.id, tenant: current.tenantId, generation: generation, into: directory)
+            }
+            logger.info("workspace rolled back", metadata: ["workspace.id": "\(current.id)", "rollback.generation": "\(generation)"])
+            guard let commit = try await commit(current, trigger: .rollback) else {
+                throw HearthError(.internal, "the rolled-back state could not be committed")
+            }
+            return commit
+        }
+    }
+
     /// The workspace's generations, oldest first.
     func generations(_ ref: String) async throws -> [WorkspaceGeneration] {
         let record = try record(ref)

@@ -98,6 +98,7 @@ public actor WorkspaceManager {
             try await observed(.delete, ref) { try await delete(ref) }
             return .deleted
         case .sync(let ref): return .committed(try await sync(ref))
+        case .rollback(let ref, let generation): return .committed(try await rollback(ref, to: generation))
         case .generations(let ref): return .generations(try await generations(ref))
         case .listGeneration(let ref, let generation, let path):
             let record = try record(ref)

@@ -20,6 +20,9 @@ public protocol WorkspaceVolumes: Sendable {
     func list(workspace: String, tenant: String, generation: UInt64, path: String, limit: Int) async throws -> GenerationListing
     /// Regular file `path` at `generation`; larger than `limit` bytes is refused unread.
     func read(workspace: String, tenant: String, generation: UInt64, path: String, limit: Int) async throws -> [UInt8]
+    /// Restores generation `generation` whole into `directory`, which must not exist yet (a
+    /// rollback's new layer). `notFound` when there is no such generation.
+    func restore(workspace: String, tenant: String, generation: UInt64, into directory: String) async throws
     /// What changed from generation `from` to `to`, at most `limit` paths.
     func diff(workspace: String, tenant: String, from: UInt64, to: UInt64, limit: Int) async throws -> (changes: [GenerationChange], truncated: Bool)
 }

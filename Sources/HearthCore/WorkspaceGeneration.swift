@@ -8,6 +8,8 @@ public enum CommitTrigger: String, Sendable, Codable, CaseIterable {
     case sync
     /// `hearth-sync` inside the workspace: the same barrier, asked for by the guest.
     case guest
+    /// The state a rollback put back: the generation it rolled back to, as the new head.
+    case rollback
     case pause
     case stop
 }

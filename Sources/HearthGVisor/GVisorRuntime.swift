@@ -387,6 +387,40 @@ public final class GVisorRuntime: SandboxRuntime {
         return try await body(layout.upper)
     }
 
+    /// A rollback's new layer is restored beside the old one on the workspace's own disk (mounted
+    /// `nosuid,nodev`, which no sandbox uses while the workspace is stopped), then swapped in by
+    /// rename; the old one, the guest's tree, is removed without following its links.
+    public func replaceChangedLayer(_ spec: SandboxSpec, _ fill: (String) async throws -> Void) async throws {
+        guard await status(spec) == .stopped else { throw HearthError(.conflict, "the workspace must be stopped to be rolled back") }
+        let layout = Layout(spec)
+        guard !layout.legacy, FileManager.default.fileExists(atPath: layout.disk) else {
+            throw HearthError(.conflict, "this workspace has no disk of its own to roll back", detail: "legacy or never started")
+        }
+        var mountedHere = false
+        if !Overlay.isMounted(layout.layer) {
+            try await WorkspaceDisk.mount(layout.disk, at: layout.layer, upper: layout.upper, work: layout.work)
+            mountedHere = true
+        }
+        defer { if mountedHere { WorkspaceDisk.unmount(layout.layer) } }
+        // Names the host chose, in the layer's root, which only the host writes.
+        let incoming = layout.layer + "/upper.incoming", outgoing = layout.layer + "/upper.outgoing"
+        for leftover in [incoming, outgoing] { try? FileManager.default.removeItem(atPath: leftover) }
+        do {
+            try await fill(incoming)
+        } catch {
+            try? FileManager.default.removeItem(atPath: incoming)
+            throw error
+        }
+        chmod(incoming, 0o755)
+        guard rename(layout.upper, outgoing) == 0, rename(incoming, layout.upper) == 0 else {
+            throw HearthError(.runtimeFailed, "the workspace's state could not be replaced", detail: "rename in \(layout.layer): errno \(errno)")
+        }
+        try? FileManager.default.removeItem(atPath: outgoing)
+        // The overlay's work directory holds nothing a mount needs back.
+        try? FileManager.default.removeItem(atPath: layout.work)
+        mkdir(layout.work, 0o755)
+    }
+
     private func mountLayer(_ spec: SandboxSpec, _ layout: Layout) async throws {
         if layout.legacy {
             for dir in [layout.upper, layout.work] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }

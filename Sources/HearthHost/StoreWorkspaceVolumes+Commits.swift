@@ -84,6 +84,28 @@ extension StoreWorkspaceVolumes {
 }
 
 extension StoreWorkspaceVolumes {
+    public func restore(workspace: String, tenant: String, generation: UInt64, into directory: String) async throws {
+        let volume: Volume
+        do {
+            volume = try await keys.openWorkspace(workspace, tenant: tenant)
+            guard try await volume.generationNumbers().contains(generation), try await volume.generation(generation).pruned != true else {
+                throw HearthError(.notFound, "the workspace has no generation \(generation)")
+            }
+        } catch let error as HearthError {
+            throw error
+        } catch {
+            throw Self.map(error, "read the workspace's history")
+        }
+        do {
+            _ = try await volume.restore(generation: generation, to: URL(fileURLWithPath: directory))
+        } catch let error as StoreError where error.code == .noSpace {
+            throw HearthError(.noSpace, "the workspace's disk is too small for generation \(generation)", detail: "\(error)")
+        } catch {
+            // Restore errors name host paths: the client gets a fixed message.
+            throw HearthError(.internal, "could not restore generation \(generation)", detail: "\(error)")
+        }
+    }
+
     public func list(workspace: String, tenant: String, generation: UInt64, path: String, limit: Int) async throws -> GenerationListing {
         do {
             let (entries, truncated) = try await reads.admit {

@@ -70,9 +70,17 @@ public protocol SandboxRuntime: Sendable {
     /// the workspace has none yet. The directory is the guest's: `body` must resolve nothing in it
     /// through a link.
     func withChangedLayer<T: Sendable>(_ spec: SandboxSpec, _ body: (String) async throws -> T) async throws -> T?
+
+    /// Replaces everything a stopped workspace changed with what `fill` puts into the directory it
+    /// is given (which does not exist yet, in a place only the host writes). The old layer is kept
+    /// until `fill` has succeeded, and removed after. Throws when this runtime cannot.
+    func replaceChangedLayer(_ spec: SandboxSpec, _ fill: (String) async throws -> Void) async throws
 }
 
 extension SandboxRuntime {
     public var limitsDisk: Bool { false }
     public func withChangedLayer<T: Sendable>(_ spec: SandboxSpec, _ body: (String) async throws -> T) async throws -> T? { nil }
+    public func replaceChangedLayer(_ spec: SandboxSpec, _ fill: (String) async throws -> Void) async throws {
+        throw HearthError(.conflict, "this workspace's runtime cannot roll its state back yet")
+    }
 }

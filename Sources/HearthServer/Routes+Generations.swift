@@ -16,6 +16,13 @@ struct GenerationRoutes {
             let id = try await context.workspaceID(manager)
             return try WorkspaceRoutes.respond(try await auditor.around(context, "workspace.sync", target: id) { try await manager.perform(.sync(id)) })
         }
+        group.post("workspaces/:ws/rollback") { request, context in
+            let id = try await context.workspaceID(manager)
+            let body = try await request.decode(as: API.RollbackBody.self, context: context)
+            return try WorkspaceRoutes.respond(try await auditor.around(context, "workspace.rollback", target: id) {
+                try await manager.perform(.rollback(id, generation: body.generation))
+            })
+        }
         group.get("workspaces/:ws/generations") { _, context in
             try WorkspaceRoutes.respond(try await manager.perform(.generations(try await context.workspaceID(manager))))
         }

@@ -103,6 +103,16 @@ public final class ProcessRuntime: SandboxRuntime {
         return try await body(directory)
     }
 
+    /// The workspace's directory, replaced whole; only while it is stopped.
+    public func replaceChangedLayer(_ spec: SandboxSpec, _ fill: (String) async throws -> Void) async throws {
+        guard await status(spec) == .stopped else { throw HearthError(.conflict, "the workspace must be stopped to be rolled back") }
+        let directory = Self.workspace(spec), incoming = spec.stateDirectory + "/workspace.incoming"
+        try? FileManager.default.removeItem(atPath: incoming)
+        try await fill(incoming)
+        try FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.moveItem(atPath: incoming, toPath: directory)
+    }
+
     private func setStatus(_ status: SandboxStatus, of spec: SandboxSpec, from allowed: Set<SandboxStatus>) throws {
         try sandboxes.withLock { sandboxes in
             guard let current = sandboxes[spec.id]?.status, allowed.contains(current) else {

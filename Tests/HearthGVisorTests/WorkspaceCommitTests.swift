@@ -108,6 +108,40 @@ import Testing
         try await client.delete(w.id)
     }
 
+    /// A rollback on gVisor: the whole layer (a file in /workspace, an installed tool, a deleted
+    /// image file) goes back to a generation, on the workspace's own disk, and the sandbox starts on it.
+    @Test func aStoppedGVisorWorkspaceRollsBackWholeAndStartsOnIt() async throws {
+        let root = try #require(ProcessInfo.processInfo.environment["HEARTH_TEST_DATA"], "run through scripts/test.sh")
+        let data = root + "/rollback-\(UUID().uuidString.prefix(8))"
+        var logger = Logger(label: "hearth.test.commits")
+        logger.logLevel = .warning
+        let volumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:], logger: logger)
+        let server = try await LiveServer.start(dataDirectory: data) { configuration in
+            configuration.workspaceVolumes = volumes
+            configuration.commitInterval = nil
+        }
+        defer { Task { await server.stop() } }
+        let client = server.client
+        let w = try await client.create(API.CreateWorkspaceBody(name: "travel", runtime: "gvisor"))
+        let before = try await client.run(w.id, ["sh", "-c", "echo first > /workspace/note && printf '#!/bin/sh\\necho tool\\n' > /usr/local/bin/tool && chmod 755 /usr/local/bin/tool"])
+        #expect(before.exit?.code == 0, "\(before.stderrText)")
+        let first = try await client.sync(w.id)
+
+        let after = try await client.run(w.id, ["sh", "-c", "echo second > /workspace/note && rm /usr/local/bin/tool && rm /etc/debian_version && ln -s / /workspace/host-root"])
+        #expect(after.exit?.code == 0, "\(after.stderrText)")
+        _ = try await client.lifecycle(w.id, "stop")
+        let rolled = try await client.rollback(w.id, to: first.generation)
+        #expect(rolled.generation > first.generation)
+        #expect(try await client.generations(w.id).last?.trigger == "rollback")
+
+        _ = try await client.lifecycle(w.id, "start")
+        #expect(try await client.run(w.id, ["cat", "/workspace/note"]).stdoutText == "first\n")
+        #expect(try await client.run(w.id, ["/usr/local/bin/tool"]).stdoutText == "tool\n")
+        #expect(try await client.run(w.id, ["test", "-f", "/etc/debian_version"]).exit?.code == 0, "the image's file is back")
+        #expect(try await client.run(w.id, ["test", "-e", "/workspace/host-root"]).exit?.code == 1)
+        try await client.delete(w.id)
+    }
+
     static func keys(_ data: String) throws -> (LocalObjectStore, KeyHierarchy) {
         let store = try LocalObjectStore(root: URL(fileURLWithPath: data + "/store"))
         return (store, KeyHierarchy(store: store, kek: try KeyEncryptionKey.load(file: data + "/kek")))

@@ -58,6 +58,9 @@ final class GatedVolumes: WorkspaceVolumes, @unchecked Sendable {
     func read(workspace: String, tenant: String, generation: UInt64, path: String, limit: Int) async throws -> [UInt8] {
         try await inner.read(workspace: workspace, tenant: tenant, generation: generation, path: path, limit: limit)
     }
+    func restore(workspace: String, tenant: String, generation: UInt64, into directory: String) async throws {
+        try await inner.restore(workspace: workspace, tenant: tenant, generation: generation, into: directory)
+    }
     func diff(workspace: String, tenant: String, from: UInt64, to: UInt64, limit: Int) async throws -> (changes: [GenerationChange], truncated: Bool) {
         try await inner.diff(workspace: workspace, tenant: tenant, from: from, to: to, limit: limit)
     }

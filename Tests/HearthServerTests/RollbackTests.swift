@@ -1,0 +1,75 @@
+import Foundation
+import HearthControlPlane
+import HearthCore
+import HearthHost
+import HearthServer
+import HearthServerTestKit
+import HearthStore
+import HearthTestKit
+import HTTPTypes
+import HummingbirdTesting
+import Testing
+
+/// Rolling a workspace back to a generation (issue 16) through the router, on the in-process
+/// runtime: the whole state is put back, the result is a new generation, and nothing in the
+/// history is lost. `WorkspaceCommitTests` does it on a real gVisor workspace.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct RollbackTests {
+    @Test func aStoppedWorkspaceGoesBackToAGenerationAndTheRollbackIsItselfAGeneration() async throws {
+        let data = ProcessHost.scratchDirectory("hearth-rollback")
+        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
+        configuration.identityPolicy.bcryptCost = 4
+        configuration.commitInterval = nil
+        configuration.workspaceVolumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:],
+                                                                     logger: ProcessHost.quietLogger)
+        let service = try await ProcessHost.service(configuration, runtime: ProcessRuntime())
+        let admin = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try await service.application().test(.router) { client in
+            func call(_ method: HTTPRequest.Method, _ path: String, json: String? = nil) async throws -> (status: Int, body: String) {
+                try await ProcessRuntimeRouterTests.call(client, method, path, token: admin, json: json)
+            }
+            let created = try await call(.post, "/v1/workspaces", json: #"{"name":"travel"}"#)
+            let id = try ProcessRuntimeRouterTests.workspace(created.body).id
+            let root = data + "/workspaces/\(id)/workspace"
+            func read(_ name: String) -> String? { try? String(contentsOfFile: root + "/" + name, encoding: .utf8) }
+
+            try "first".write(toFile: root + "/notes.txt", atomically: false, encoding: .utf8)
+            try "kept".write(toFile: root + "/a.txt", atomically: false, encoding: .utf8)
+            #expect(try DurableWorkspaceTests.object(try await call(.post, "/v1/workspaces/\(id)/sync").body)["generation"] as? Int == 1)
+            try "second".write(toFile: root + "/notes.txt", atomically: false, encoding: .utf8)
+            try FileManager.default.removeItem(atPath: root + "/a.txt")
+            try "new".write(toFile: root + "/b.txt", atomically: false, encoding: .utf8)
+            #expect(try DurableWorkspaceTests.object(try await call(.post, "/v1/workspaces/\(id)/sync").body)["generation"] as? Int == 2)
+
+            // Only a stopped workspace: a running one keeps its files as they are.
+            let running = try await call(.post, "/v1/workspaces/\(id)/rollback", json: #"{"generation":1}"#)
+            #expect(running.status == 409 && running.body.contains("stop the workspace"), "\(running.body)")
+            #expect(read("notes.txt") == "second")
+            #expect(try await call(.post, "/v1/workspaces/\(id)/stop").status == 200)
+
+            // A generation that does not exist, and a body that is not one, change nothing.
+            let missing = try await call(.post, "/v1/workspaces/\(id)/rollback", json: #"{"generation":99}"#)
+            #expect(missing.status == 404, "\(missing.body)")
+            #expect(try await call(.post, "/v1/workspaces/\(id)/rollback", json: #"{"generation":-1}"#).status == 400)
+            #expect(read("notes.txt") == "second" && read("b.txt") == "new")
+
+            let back = try await call(.post, "/v1/workspaces/\(id)/rollback", json: #"{"generation":1}"#)
+            #expect(back.status == 200, "\(back.body)")
+            let backGeneration = try DurableWorkspaceTests.object(back.body)["generation"] as? Int
+            #expect(backGeneration == 3)
+            #expect(read("notes.txt") == "first" && read("a.txt") == "kept" && read("b.txt") == nil)
+
+            // History is kept: the rollback is generation 3, and rolling back to 2 undoes it.
+            let listed = try await call(.get, "/v1/workspaces/\(id)/generations")
+            let history = try #require(try DurableWorkspaceTests.object(listed.body)["generations"] as? [[String: Any]])
+            #expect(history.map { $0["trigger"] as? String } == ["sync", "sync", "rollback"], "\(listed.body)")
+            #expect(try await call(.post, "/v1/workspaces/\(id)/rollback", json: #"{"generation":2}"#).status == 200)
+            #expect(read("notes.txt") == "second" && read("a.txt") == nil && read("b.txt") == "new")
+
+            // It starts as it was left.
+            #expect(try await call(.post, "/v1/workspaces/\(id)/start").status == 200)
+            let shown = try await call(.get, "/v1/workspaces/\(id)/files/content?path=\(root)/notes.txt")
+            #expect(shown.body == "second", "\(shown.status) \(shown.body)")
+        }
+        await service.manager.detachAll()
+    }
+}
