@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "hearth_beneath.h"
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <string.h>
@@ -58,4 +59,17 @@ off_t hearth_seek_data(int fd, off_t offset) { return lseek(fd, offset, SEEK_DAT
 off_t hearth_seek_hole(int fd, off_t offset) { return lseek(fd, offset, SEEK_HOLE); }
 ssize_t hearth_copy_file_range(int in, off_t *in_offset, int out, off_t *out_offset, size_t length) {
     return copy_file_range(in, in_offset, out, out_offset, length, 0);
+}
+
+int hearth_rename_exchange(const char *a, const char *b) {
+    return (int)syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, (unsigned)RENAME_EXCHANGE);
+}
+int hearth_syncfs_path(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return -1;
+    int rc = syncfs(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
 }

@@ -27,6 +27,17 @@ extension API {
         public init(generation: UInt64) { self.generation = generation }
     }
 
+    /// `POST /v1/workspaces/{ws}/fork`: a new workspace whose state starts as `generation` of
+    /// this one (absent: a generation committed now). Answered like a create, with 201.
+    public struct ForkBody: Codable, Sendable, Equatable {
+        public var generation: UInt64?
+        public var name: String?
+        public init(generation: UInt64? = nil, name: String? = nil) {
+            self.generation = generation
+            self.name = name
+        }
+    }
+
     /// One generation in `GET /v1/workspaces/{ws}/generations`.
     public struct GenerationBody: Codable, Sendable, Equatable {
         public var generation: UInt64

@@ -44,6 +44,26 @@ struct Rollback: AsyncParsableCommand {
     }
 }
 
+struct Fork: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start a new workspace whose whole state is a generation of another.",
+        discussion: "Without --generation, the workspace's state is committed now and the fork starts from that.")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "Workspace id or name to fork") var workspace: String
+    @Option(help: "The generation to start from (see hearth history)") var generation: UInt64?
+    @Option(help: "The new workspace's name") var name: String?
+    @Flag(help: "Print JSON") var json = false
+
+    func run() async throws {
+        let c = try client.client()
+        let forked = try await withClientErrors {
+            try await Terminal.progress("forking \(workspace)") { try await c.fork(workspace, generation: generation, name: name) }
+        }
+        if json { return try Terminal.printJSON(forked) }
+        print("\(forked.id)  \(forked.name)  \(forked.state)")
+    }
+}
+
 struct History: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the generations of a workspace's state in the store.")
     @OptionGroup var client: ClientOptions

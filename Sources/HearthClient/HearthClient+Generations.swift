@@ -13,6 +13,11 @@ extension HearthClient {
         try await json(.POST, "/v1/workspaces/\(escape(ws))/rollback", body: API.RollbackBody(generation: generation))
     }
 
+    /// A new workspace whose state starts as `generation` of `ws` (nil: one committed now), started.
+    public func fork(_ ws: String, generation: UInt64? = nil, name: String? = nil) async throws -> API.WorkspaceBody {
+        try await json(.POST, "/v1/workspaces/\(escape(ws))/fork", body: API.ForkBody(generation: generation, name: name))
+    }
+
     /// The workspace's generations in the store, oldest first.
     public func generations(_ ws: String) async throws -> [API.GenerationBody] {
         let list: API.GenerationList = try await json(.GET, "/v1/workspaces/\(escape(ws))/generations")

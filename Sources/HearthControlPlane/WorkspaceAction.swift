@@ -17,6 +17,8 @@ public enum WorkspaceAction: Sendable {
     /// Put a stopped workspace's state back as a generation holds it; the result is committed as
     /// the new head (trigger `rollback`).
     case rollback(String, generation: UInt64)
+    /// A new workspace whose state starts as a generation of this one (nil: one committed now).
+    case fork(String, generation: UInt64?, name: String?)
     /// The workspace's generations in the store.
     case generations(String)
     /// A directory at a generation, read from the store.

@@ -38,18 +38,24 @@ extension WorkspaceManager {
         let volumes = try durableVolumes()
         return try await withBusy(record.id, "rolling back") {
             let current = try self.record(record.id)
-            guard current.state == .stopped else {
+            // A failed workspace too: its own state may be why it fails to start.
+            guard [.stopped, .failed].contains(current.state) else {
                 throw HearthError(.conflict, "stop the workspace before rolling it back: it is \(current.state.rawValue)")
             }
             let runtime = try registry.existing(current.runtime)
+            if current.state == .failed { try await runtime.stop(spec(current), grace: .zero) }
             try await runtime.replaceChangedLayer(spec(current)) { directory in
                 try await volumes.restore(workspace: current.id, tenant: current.tenantId, generation: generation, into: directory)
             }
             logger.info("workspace rolled back", metadata: ["workspace.id": "\(current.id)", "rollback.generation": "\(generation)"])
-            guard let commit = try await commit(current, trigger: .rollback) else {
-                throw HearthError(.internal, "the rolled-back state could not be committed")
+            do {
+                guard let commit = try await commit(current, trigger: .rollback) else { throw HearthError(.internal, "nothing to commit") }
+                return commit
+            } catch {
+                // The workspace holds the rolled-back state; only its commit is missing (the next one carries it).
+                throw HearthError(.storeUnavailable, "the workspace was rolled back to generation \(generation), but that state is not committed yet",
+                                  detail: "\(error)")
             }
-            return commit
         }
     }
 

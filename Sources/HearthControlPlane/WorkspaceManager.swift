@@ -99,6 +99,7 @@ public actor WorkspaceManager {
             return .deleted
         case .sync(let ref): return .committed(try await sync(ref))
         case .rollback(let ref, let generation): return .committed(try await rollback(ref, to: generation))
+        case .fork(let ref, let generation, let name): return .workspace(try await fork(ref, generation: generation, name: name))
         case .generations(let ref): return .generations(try await generations(ref))
         case .listGeneration(let ref, let generation, let path):
             let record = try record(ref)

@@ -10,6 +10,8 @@ public enum CommitTrigger: String, Sendable, Codable, CaseIterable {
     case guest
     /// The state a rollback put back: the generation it rolled back to, as the new head.
     case rollback
+    /// The state a fork started from, as its first generation.
+    case fork
     case pause
     case stop
 }

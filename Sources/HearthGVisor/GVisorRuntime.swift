@@ -1,3 +1,4 @@
+import CHearthGuest
 public import Foundation
 public import HearthCore
 public import HearthRuntime
@@ -390,11 +391,22 @@ public final class GVisorRuntime: SandboxRuntime {
     /// A rollback's new layer is restored beside the old one on the workspace's own disk (mounted
     /// `nosuid,nodev`, which no sandbox uses while the workspace is stopped), then swapped in by
     /// rename; the old one, the guest's tree, is removed without following its links.
+    public var replacesChangedLayer: Bool { true }
+
     public func replaceChangedLayer(_ spec: SandboxSpec, _ fill: (String) async throws -> Void) async throws {
-        guard await status(spec) == .stopped else { throw HearthError(.conflict, "the workspace must be stopped to be rolled back") }
+        guard [.stopped, .missing].contains(await status(spec)) else { throw HearthError(.conflict, "the workspace must be stopped to be rolled back") }
         let layout = Layout(spec)
-        guard !layout.legacy, FileManager.default.fileExists(atPath: layout.disk) else {
-            throw HearthError(.conflict, "this workspace has no disk of its own to roll back", detail: "legacy or never started")
+        // `status` reads a failed `runsc state` as stopped: the root overlay must be gone too.
+        guard !Overlay.isMounted(layout.rootfs) else {
+            throw HearthError(.conflict, "the workspace's sandbox is still winding down; try again in a moment", detail: "root overlay still mounted")
+        }
+        guard !layout.legacy else {
+            throw HearthError(.conflict, "this workspace has no disk of its own to roll back", detail: "legacy layout")
+        }
+        // A fork's workspace has never started: its disk is made here, as a first start would.
+        if !FileManager.default.fileExists(atPath: layout.disk) {
+            try FileManager.default.createDirectory(atPath: spec.stateDirectory, withIntermediateDirectories: true)
+            try await WorkspaceDisk.create(layout.disk, mib: spec.limits.diskMiB ?? WorkspaceDisk.defaultMiB, templates: configuration.diskTemplates)
         }
         var mountedHere = false
         if !Overlay.isMounted(layout.layer) {
@@ -402,23 +414,40 @@ public final class GVisorRuntime: SandboxRuntime {
             mountedHere = true
         }
         defer { if mountedHere { WorkspaceDisk.unmount(layout.layer) } }
-        // Names the host chose, in the layer's root, which only the host writes.
-        let incoming = layout.layer + "/upper.incoming", outgoing = layout.layer + "/upper.outgoing"
-        for leftover in [incoming, outgoing] { try? FileManager.default.removeItem(atPath: leftover) }
+        // A name the host chose, in the layer's root, which only the host writes; fresh each time,
+        // so an old tree that could not be removed (below) never stands in the way.
+        let incoming = layout.layer + "/upper.incoming-\(UInt64.random(in: 0...UInt64.max))"
         do {
             try await fill(incoming)
         } catch {
-            try? FileManager.default.removeItem(atPath: incoming)
+            Self.removeQuietly(incoming, logger: logger)
             throw error
         }
         chmod(incoming, 0o755)
-        guard rename(layout.upper, outgoing) == 0, rename(incoming, layout.upper) == 0 else {
-            throw HearthError(.runtimeFailed, "the workspace's state could not be replaced", detail: "rename in \(layout.layer): errno \(errno)")
+        // Durable before the swap, the swap atomic (renameat2 RENAME_EXCHANGE), and durable after:
+        // a crash leaves the old layer or the new one, never neither.
+        _ = hearth_syncfs_path(layout.layer)
+        guard hearth_rename_exchange(incoming, layout.upper) == 0 else {
+            let err = errno
+            Self.removeQuietly(incoming, logger: logger)
+            throw HearthError(.runtimeFailed, "the workspace's state could not be replaced", detail: "renameat2 in \(layout.layer): errno \(err)")
         }
-        try? FileManager.default.removeItem(atPath: outgoing)
+        _ = hearth_syncfs_path(layout.layer)
+        // `incoming` now holds the old layer, the guest's tree: removed without following its links.
+        Self.removeQuietly(incoming, logger: logger)
         // The overlay's work directory holds nothing a mount needs back.
-        try? FileManager.default.removeItem(atPath: layout.work)
+        Self.removeQuietly(layout.work, logger: logger)
         mkdir(layout.work, 0o755)
+    }
+
+    /// Removes a tree the guest wrote (links are unlinked, never followed). A failure (a tree
+    /// deeper than a path can name) is logged and left: it costs only the workspace's own disk.
+    static func removeQuietly(_ path: String, logger: Logger) {
+        do {
+            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+        } catch {
+            logger.warning("could not remove an old layer", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
     }
 
     private func mountLayer(_ spec: SandboxSpec, _ layout: Layout) async throws {

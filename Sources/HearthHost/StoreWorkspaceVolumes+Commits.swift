@@ -97,7 +97,11 @@ extension StoreWorkspaceVolumes {
             throw Self.map(error, "read the workspace's history")
         }
         do {
-            _ = try await volume.restore(generation: generation, to: URL(fileURLWithPath: directory))
+            // A restore loads the volume's indexes and trees, as the history reads do, and writes
+            // every byte: it takes one of their few places in the server (a full house is 429).
+            _ = try await reads.admit { try await volume.restore(generation: generation, to: URL(fileURLWithPath: directory)) }
+        } catch let error as HearthError {
+            throw error
         } catch let error as StoreError where error.code == .noSpace {
             throw HearthError(.noSpace, "the workspace's disk is too small for generation \(generation)", detail: "\(error)")
         } catch {

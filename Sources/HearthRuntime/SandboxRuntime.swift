@@ -71,15 +71,19 @@ public protocol SandboxRuntime: Sendable {
     /// through a link.
     func withChangedLayer<T: Sendable>(_ spec: SandboxSpec, _ body: (String) async throws -> T) async throws -> T?
 
-    /// Replaces everything a stopped workspace changed with what `fill` puts into the directory it
-    /// is given (which does not exist yet, in a place only the host writes). The old layer is kept
-    /// until `fill` has succeeded, and removed after. Throws when this runtime cannot.
+    /// Replaces everything a stopped (or never started) workspace changed with what `fill` puts
+    /// into the directory it is given (which does not exist yet, in a place only the host writes).
+    /// The old layer is kept until `fill` has succeeded, and removed after. Throws when this
+    /// runtime cannot (`replacesChangedLayer` false).
     func replaceChangedLayer(_ spec: SandboxSpec, _ fill: (String) async throws -> Void) async throws
+    /// Whether `replaceChangedLayer` is implemented (rollback and fork).
+    var replacesChangedLayer: Bool { get }
 }
 
 extension SandboxRuntime {
     public var limitsDisk: Bool { false }
     public func withChangedLayer<T: Sendable>(_ spec: SandboxSpec, _ body: (String) async throws -> T) async throws -> T? { nil }
+    public var replacesChangedLayer: Bool { false }
     public func replaceChangedLayer(_ spec: SandboxSpec, _ fill: (String) async throws -> Void) async throws {
         throw HearthError(.conflict, "this workspace's runtime cannot roll its state back yet")
     }

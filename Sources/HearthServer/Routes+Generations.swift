@@ -19,9 +19,19 @@ struct GenerationRoutes {
         group.post("workspaces/:ws/rollback") { request, context in
             let id = try await context.workspaceID(manager)
             let body = try await request.decode(as: API.RollbackBody.self, context: context)
+            _ = try context.writer()
             return try WorkspaceRoutes.respond(try await auditor.around(context, "workspace.rollback", target: id) {
                 try await manager.perform(.rollback(id, generation: body.generation))
             })
+        }
+        group.post("workspaces/:ws/fork") { request, context in
+            let id = try await context.workspaceID(manager)
+            let body = try await request.decode(as: API.ForkBody.self, context: context)
+            _ = try context.writer()
+            let outcome = try await auditor.around(context, "workspace.fork", target: id) {
+                try await manager.perform(.fork(id, generation: body.generation, name: body.name))
+            }
+            return try WorkspaceRoutes.respond(outcome, status: .created)
         }
         group.get("workspaces/:ws/generations") { _, context in
             try WorkspaceRoutes.respond(try await manager.perform(.generations(try await context.workspaceID(manager))))

@@ -103,13 +103,16 @@ public final class ProcessRuntime: SandboxRuntime {
         return try await body(directory)
     }
 
-    /// The workspace's directory, replaced whole; only while it is stopped.
+    public var replacesChangedLayer: Bool { true }
+
+    /// The workspace's directory, replaced whole; only while it is stopped or not yet started.
     public func replaceChangedLayer(_ spec: SandboxSpec, _ fill: (String) async throws -> Void) async throws {
-        guard await status(spec) == .stopped else { throw HearthError(.conflict, "the workspace must be stopped to be rolled back") }
+        guard [.stopped, .missing].contains(await status(spec)) else { throw HearthError(.conflict, "the workspace must be stopped to be rolled back") }
         let directory = Self.workspace(spec), incoming = spec.stateDirectory + "/workspace.incoming"
+        try FileManager.default.createDirectory(atPath: spec.stateDirectory, withIntermediateDirectories: true)
         try? FileManager.default.removeItem(atPath: incoming)
         try await fill(incoming)
-        try FileManager.default.removeItem(atPath: directory)
+        try? FileManager.default.removeItem(atPath: directory)
         try FileManager.default.moveItem(atPath: incoming, toPath: directory)
     }
 

@@ -108,7 +108,7 @@ import Testing
         try await client.delete(w.id)
     }
 
-    /// A rollback on gVisor: the whole layer (a file in /workspace, an installed tool, a deleted
+    /// A rollback and a fork on gVisor: the whole layer (a file in /workspace, an installed tool, a deleted
     /// image file) goes back to a generation, on the workspace's own disk, and the sandbox starts on it.
     @Test func aStoppedGVisorWorkspaceRollsBackWholeAndStartsOnIt() async throws {
         let root = try #require(ProcessInfo.processInfo.environment["HEARTH_TEST_DATA"], "run through scripts/test.sh")
@@ -139,6 +139,15 @@ import Testing
         #expect(try await client.run(w.id, ["/usr/local/bin/tool"]).stdoutText == "tool\n")
         #expect(try await client.run(w.id, ["test", "-f", "/etc/debian_version"]).exit?.code == 0, "the image's file is back")
         #expect(try await client.run(w.id, ["test", "-e", "/workspace/host-root"]).exit?.code == 1)
+
+        // A fork of the rolled-back generation: a new sandbox on its own disk, with that state.
+        let fork = try await client.fork(w.id, generation: rolled.generation, name: "travel-copy")
+        #expect(fork.state == "running" && fork.id != w.id)
+        #expect(try await client.run(fork.id, ["cat", "/workspace/note"]).stdoutText == "first\n")
+        #expect(try await client.run(fork.id, ["/usr/local/bin/tool"]).stdoutText == "tool\n")
+        _ = try await client.run(fork.id, ["sh", "-c", "echo forked > /workspace/note"])
+        #expect(try await client.run(w.id, ["cat", "/workspace/note"]).stdoutText == "first\n", "the source is its own")
+        try await client.delete(fork.id)
         try await client.delete(w.id)
     }
 

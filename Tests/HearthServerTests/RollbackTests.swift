@@ -72,4 +72,48 @@ import Testing
         }
         await service.manager.detachAll()
     }
+
+    @Test func aForkStartsAsAGenerationOfItsSourceAndLeavesNothingWhenItFails() async throws {
+        let data = ProcessHost.scratchDirectory("hearth-fork")
+        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
+        configuration.identityPolicy.bcryptCost = 4
+        configuration.commitInterval = nil
+        configuration.workspaceVolumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:],
+                                                                     logger: ProcessHost.quietLogger)
+        let service = try await ProcessHost.service(configuration, runtime: ProcessRuntime())
+        let admin = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try await service.application().test(.router) { client in
+            func call(_ method: HTTPRequest.Method, _ path: String, json: String? = nil) async throws -> (status: Int, body: String) {
+                try await ProcessRuntimeRouterTests.call(client, method, path, token: admin, json: json)
+            }
+            let source = try ProcessRuntimeRouterTests.workspace(try await call(.post, "/v1/workspaces", json: #"{"name":"source"}"#).body).id
+            let sourceRoot = data + "/workspaces/\(source)/workspace"
+            try "first".write(toFile: sourceRoot + "/notes.txt", atomically: false, encoding: .utf8)
+            #expect(try await call(.post, "/v1/workspaces/\(source)/sync").status == 200)
+            try "second".write(toFile: sourceRoot + "/notes.txt", atomically: false, encoding: .utf8)
+
+            let forked = try await call(.post, "/v1/workspaces/\(source)/fork", json: #"{"generation":1,"name":"copy"}"#)
+            #expect(forked.status == 201, "\(forked.body)")
+            let copy = try ProcessRuntimeRouterTests.workspace(forked.body)
+            #expect(copy.state == "running")
+            #expect(try String(contentsOfFile: data + "/workspaces/\(copy.id)/workspace/notes.txt", encoding: .utf8) == "first")
+            #expect(try String(contentsOfFile: sourceRoot + "/notes.txt", encoding: .utf8) == "second", "the source is untouched")
+            let history = try await call(.get, "/v1/workspaces/\(copy.id)/generations")
+            #expect(try (DurableWorkspaceTests.object(history.body)["generations"] as? [[String: Any]])?.map { $0["trigger"] as? String } == ["fork"],
+                    "\(history.body)")
+
+            // Without a generation: the source's state now.
+            let now = try await call(.post, "/v1/workspaces/\(source)/fork", json: #"{}"#)
+            #expect(now.status == 201, "\(now.body)")
+            let latest = try ProcessRuntimeRouterTests.workspace(now.body)
+            #expect(try String(contentsOfFile: data + "/workspaces/\(latest.id)/workspace/notes.txt", encoding: .utf8) == "second")
+
+            // A generation the source does not have, or a bad name: refused, and nothing left behind.
+            let count = try await call(.get, "/v1/workspaces").body.components(separatedBy: "\"id\"").count
+            #expect(try await call(.post, "/v1/workspaces/\(source)/fork", json: #"{"generation":99}"#).status == 404)
+            #expect(try await call(.post, "/v1/workspaces/\(source)/fork", json: #"{"name":"Not A Name"}"#).status == 400)
+            #expect(try await call(.get, "/v1/workspaces").body.components(separatedBy: "\"id\"").count == count)
+        }
+        await service.manager.detachAll()
+    }
 }

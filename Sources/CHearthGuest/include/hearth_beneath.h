@@ -16,4 +16,8 @@ int hearth_set_overlay_opaque(const char *path);
 off_t hearth_seek_data(int fd, off_t offset);
 off_t hearth_seek_hole(int fd, off_t offset);
 ssize_t hearth_copy_file_range(int in, off_t *in_offset, int out, off_t *out_offset, size_t length);
+// renameat2(RENAME_EXCHANGE): swaps two paths atomically. 0, or -1 with errno.
+int hearth_rename_exchange(const char *a, const char *b);
+// syncfs(2) on the filesystem holding `path`. 0, or -1 with errno.
+int hearth_syncfs_path(const char *path);
 #endif
