@@ -38,6 +38,24 @@ extension API {
         }
     }
 
+    /// `POST /v1/workspaces/{ws}/generations/{n}/restore`: the file to put back, and what was written.
+    public struct RestoreFileBody: Codable, Sendable, Equatable {
+        public var path: String
+        public init(path: String) { self.path = path }
+    }
+    public struct RestoredFileBody: Codable, Sendable, Equatable {
+        public var path: String
+        public var generation: UInt64
+        public var bytes: UInt64
+        public var mode: UInt32
+        public init(path: String, generation: UInt64, bytes: UInt64, mode: UInt32) {
+            self.path = path
+            self.generation = generation
+            self.bytes = bytes
+            self.mode = mode
+        }
+    }
+
     /// One generation in `GET /v1/workspaces/{ws}/generations`.
     public struct GenerationBody: Codable, Sendable, Equatable {
         public var generation: UInt64

@@ -98,7 +98,7 @@ struct RestoreFile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore-file",
         abstract: "Put one file back as a generation of the workspace's state holds it.",
-        discussion: "The workspace must be running; the file is read from the store and written through the files API.")
+        discussion: "The workspace must be running; the file is read from the store and written back with its mode.")
     @OptionGroup var client: ClientOptions
     @Argument(help: "Workspace id or name") var workspace: String
     @Option(help: "The generation to take the file from (see hearth history)") var generation: UInt64

@@ -33,16 +33,8 @@ extension HearthClient {
     /// into the running workspace through the files API (so the same path rules apply).
     /// The file's mode comes with it (an executable stays executable).
     public func restoreFile(_ ws: String, generation: UInt64, path: String) async throws -> Int {
-        let bytes = try await generationContent(ws, generation: generation, path: path)
-        let length = bytes.readableBytes
-        let parts = path.split(separator: "/")
-        let parent = "/" + parts.dropLast().joined(separator: "/")
-        let listing: API.GenerationFilesBody = try await json(.GET, "/v1/workspaces/\(escape(ws))/generations/\(generation)/files?path=\(escape(parent))")
-        let mode = listing.entries.first { $0.name == parts.last.map(String.init) }.map { $0.mode & 0o7777 }
-        try await upload(ws, path: path, mode: mode, length: Int64(length), body: AsyncStream { continuation in
-            continuation.yield(bytes)
-            continuation.finish()
-        })
-        return length
+        let restored: API.RestoredFileBody = try await json(.POST, "/v1/workspaces/\(escape(ws))/generations/\(generation)/restore",
+                                                            body: API.RestoreFileBody(path: path))
+        return Int(clamping: restored.bytes)
     }
 }

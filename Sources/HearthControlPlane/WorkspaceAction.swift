@@ -25,6 +25,8 @@ public enum WorkspaceAction: Sendable {
     case listGeneration(String, generation: UInt64, path: String)
     /// A file at a generation, read from the store.
     case readGeneration(String, generation: UInt64, path: String)
+    /// Put one file back, with its mode, as a generation holds it (the workspace running).
+    case restoreFile(String, generation: UInt64, path: String)
     /// The paths that changed between two generations.
     case diffGenerations(String, from: UInt64, to: UInt64)
 }
@@ -62,4 +64,5 @@ public enum ActionOutcome: Sendable {
     case generationListing(GenerationListing)
     case generationFile([UInt8])
     case generationDiff([GenerationChange], truncated: Bool)
+    case restoredFile(RestoredFile)
 }

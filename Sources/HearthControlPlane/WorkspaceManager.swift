@@ -109,6 +109,8 @@ public actor WorkspaceManager {
             let record = try record(ref)
             return .generationFile(try await durableVolumes().read(workspace: record.id, tenant: record.tenantId, generation: generation,
                                                                    path: path, limit: Self.readableBytes))
+        case .restoreFile(let ref, let generation, let path):
+            return .restoredFile(try await restoreFile(ref, generation: generation, path: path))
         case .diffGenerations(let ref, let from, let to):
             let record = try record(ref)
             let (changes, truncated) = try await durableVolumes().diff(workspace: record.id, tenant: record.tenantId, from: from, to: to,

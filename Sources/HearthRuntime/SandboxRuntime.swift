@@ -78,12 +78,17 @@ public protocol SandboxRuntime: Sendable {
     func replaceChangedLayer(_ spec: SandboxSpec, _ fill: (String) async throws -> Void) async throws
     /// Whether `replaceChangedLayer` is implemented (rollback and fork).
     var replacesChangedLayer: Bool { get }
+
+    /// The path the workspace's agent knows as `layerPath` (a path inside the changed layer, `/`
+    /// separated, no leading slash). gVisor's layer is the root filesystem's: `/` + the path.
+    func agentPath(ofLayerPath layerPath: String, _ spec: SandboxSpec) -> String
 }
 
 extension SandboxRuntime {
     public var limitsDisk: Bool { false }
     public func withChangedLayer<T: Sendable>(_ spec: SandboxSpec, _ body: (String) async throws -> T) async throws -> T? { nil }
     public var replacesChangedLayer: Bool { false }
+    public func agentPath(ofLayerPath layerPath: String, _ spec: SandboxSpec) -> String { "/" + layerPath }
     public func replaceChangedLayer(_ spec: SandboxSpec, _ fill: (String) async throws -> Void) async throws {
         throw HearthError(.conflict, "this workspace's runtime cannot roll its state back yet")
     }

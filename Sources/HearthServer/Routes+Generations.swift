@@ -54,6 +54,18 @@ struct GenerationRoutes {
             return Response(status: .ok, headers: [.contentType: "application/octet-stream", .xContentTypeOptions: "nosniff"],
                             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
+        group.post("workspaces/:ws/generations/:generation/restore") { request, context in
+            let id = try await context.workspaceID(manager)
+            let generation = try Self.generation(context.parameters.get("generation"))
+            let body = try await request.decode(as: API.RestoreFileBody.self, context: context)
+            _ = try context.writer()
+            let path = String(body.path.prefix(4096))
+            let outcome = try await auditor.around(context, "workspace.restore_file", target: id) {
+                try await manager.perform(.restoreFile(id, generation: generation, path: path))
+            }
+            guard case .restoredFile(let restored) = outcome else { throw HearthError(.internal, "unexpected outcome") }
+            return try json(API.RestoredFileBody(path: path, generation: generation, bytes: restored.bytes, mode: restored.mode))
+        }
         group.get("workspaces/:ws/generations/:generation/diff") { request, context in
             let id = try await context.workspaceID(manager)
             let from = try Self.generation(context.parameters.get("generation"))

@@ -73,7 +73,7 @@ struct WorkspaceRoutes {
         case .deleted: return Response(status: .noContent)
         case .committed(let commit): return try json(API.SyncBody(commit))
         case .generations(let all): return try json(API.GenerationList(generations: all.map(API.GenerationBody.init)))
-        case .generationListing, .generationFile, .generationDiff: throw HearthError(.internal, "unexpected outcome")
+        case .generationListing, .generationFile, .generationDiff, .restoredFile: throw HearthError(.internal, "unexpected outcome")
         }
     }
 }

@@ -105,6 +105,9 @@ public final class ProcessRuntime: SandboxRuntime {
 
     public var replacesChangedLayer: Bool { true }
 
+    /// This runtime's agent sees the host's paths: its layer is the workspace's directory.
+    public func agentPath(ofLayerPath layerPath: String, _ spec: SandboxSpec) -> String { Self.workspace(spec) + "/" + layerPath }
+
     /// The workspace's directory, replaced whole; only while it is stopped or not yet started.
     public func replaceChangedLayer(_ spec: SandboxSpec, _ fill: (String) async throws -> Void) async throws {
         guard [.stopped, .missing].contains(await status(spec)) else { throw HearthError(.conflict, "the workspace must be stopped to be rolled back") }

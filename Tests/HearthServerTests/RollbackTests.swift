@@ -116,4 +116,46 @@ import Testing
         }
         await service.manager.detachAll()
     }
+
+    /// One file put back by the server, with its mode (the web IDE and the CLI use this route).
+    @Test func aFileIsPutBackWithItsModeByTheServer() async throws {
+        let data = ProcessHost.scratchDirectory("hearth-restore-file")
+        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
+        configuration.identityPolicy.bcryptCost = 4
+        configuration.commitInterval = nil
+        configuration.workspaceVolumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:],
+                                                                     logger: ProcessHost.quietLogger)
+        let service = try await ProcessHost.service(configuration, runtime: ProcessRuntime())
+        let admin = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try await service.application().test(.router) { client in
+            func call(_ method: HTTPRequest.Method, _ path: String, json: String? = nil) async throws -> (status: Int, body: String) {
+                try await ProcessRuntimeRouterTests.call(client, method, path, token: admin, json: json)
+            }
+            let id = try ProcessRuntimeRouterTests.workspace(try await call(.post, "/v1/workspaces", json: #"{"name":"files"}"#).body).id
+            let root = data + "/workspaces/\(id)/workspace"
+            try FileManager.default.createDirectory(atPath: root + "/bin", withIntermediateDirectories: true)
+            try "#!/bin/sh\necho tool\n".write(toFile: root + "/bin/tool", atomically: false, encoding: .utf8)
+            #expect(chmod(root + "/bin/tool", 0o750) == 0)
+            #expect(try await call(.post, "/v1/workspaces/\(id)/sync").status == 200)
+            try "broken".write(toFile: root + "/bin/tool", atomically: false, encoding: .utf8)
+            #expect(chmod(root + "/bin/tool", 0o600) == 0)
+
+            // `/bin/tool` inside the layer; the in-process runtime maps it into the workspace's
+            // directory (its agent sees the host's paths), as gVisor maps it to the guest's root.
+            let restored = try await call(.post, "/v1/workspaces/\(id)/generations/1/restore", json: #"{"path":"/bin/tool"}"#)
+            #expect(restored.status == 200, "\(restored.body)")
+            #expect(try DurableWorkspaceTests.object(restored.body)["mode"] as? Int == 0o750)
+            #expect(try String(contentsOfFile: root + "/bin/tool", encoding: .utf8) == "#!/bin/sh\necho tool\n")
+            var info = stat()
+            #expect(lstat(root + "/bin/tool", &info) == 0 && info.st_mode & 0o7777 == 0o750)
+            let dirs = try await call(.post, "/v1/workspaces/\(id)/generations/1/restore", json: #"{"path":"/bin"}"#)
+            #expect(dirs.status == 400 && dirs.body.contains("only a regular file"), "\(dirs.body)")
+            let missing = try await call(.post, "/v1/workspaces/\(id)/generations/1/restore", json: #"{"path":"/bin/nothing"}"#)
+            #expect(missing.status == 404, "\(missing.body)")
+            #expect(try await call(.post, "/v1/workspaces/\(id)/stop").status == 200)
+            let stopped = try await call(.post, "/v1/workspaces/\(id)/generations/1/restore", json: #"{"path":"/bin/tool"}"#)
+            #expect(stopped.status == 409, "\(stopped.body)")
+        }
+        await service.manager.detachAll()
+    }
 }

@@ -1,7 +1,7 @@
 // The workspace's history (issue 16): how old its last durable state is, its generations in the
 // store, what each changed, and a changed file as that generation holds it, which a writer can put
-// back. Read when the section is opened and on Refresh; "Sync now" commits at once. Fork and
-// rollback of the whole workspace are not built.
+// back. Read when the section is opened and on Refresh; "Sync now" commits at once. A writer can
+// also fork a new workspace from a generation, or roll this one (stopped) back to it.
 import { $, el, listen } from '../core/dom.js';
 import { asText, diffLines, durability, generationRows } from '../core/history.js';
 
@@ -39,12 +39,38 @@ export function mount(root, ctx) {
         : ((await ctx.api('GET', `${base}/generations/${row.generation}/files?path=/`)).entries || [])
           .map((e) => ({ text: `+ ${e.name}${e.kind === 'directory' ? '/' : ''}`, path: e.name, openable: e.kind === 'file' }));
       if (disposed) return;
-      diff.replaceChildren(...(lines.length ? lines.map((l) => el('li', {}, l.openable
+      diff.replaceChildren(...generationActions(row.generation), ...(lines.length ? lines.map((l) => el('li', {}, l.openable
         ? el('button', { type: 'button', class: 'linkish', onclick: () => showFile(row.generation, l.path) }, l.text)
         : l.text)) : [el('li', { class: 'muted' }, 'Nothing changed.')]));
     } catch (err) {
       if (!disposed) diff.replaceChildren(el('li', { class: 'net-errors' }, err.message));
     }
+  }
+
+  /// The whole-workspace actions on one generation, for writers.
+  function generationActions(generation) {
+    if (!ctx.canWrite) return [];
+    return [el('li', { class: 'row' },
+      el('button', { type: 'button', id: 'hist-fork', title: 'A new workspace whose state starts as this generation', onclick: () => fork(generation) },
+        `Fork from ${generation}`),
+      el('button', { type: 'button', id: 'hist-rollback', title: 'Put this (stopped) workspace back as this generation holds it; history is kept',
+        onclick: () => rollback(generation) }, `Roll back to ${generation}`))];
+  }
+
+  async function fork(generation) {
+    try {
+      const forked = await ctx.api('POST', `${base}/fork`, { generation });
+      ctx.toast(`Forked generation ${generation} as ${forked.name}.`);
+      location.hash = `#/w/${forked.id}`;
+    } catch (err) { ctx.toast(err.message, true); }
+  }
+
+  async function rollback(generation) {
+    try {
+      const result = await ctx.api('POST', `${base}/rollback`, { generation });
+      ctx.toast(`Rolled back to generation ${generation}, saved as generation ${result.generation}. Start the workspace to use it.`);
+      await refresh();
+    } catch (err) { ctx.toast(err.message, true); }
   }
 
   async function showFile(generation, path) {
@@ -60,17 +86,18 @@ export function mount(root, ctx) {
       file.textContent = asText(bytes) ?? `${path} is not text.`;
       if (ctx.canWrite) {
         actions.replaceChildren(el('span', { class: 'muted' }, `/${path} · generation ${generation}`), el('span', { class: 'spacer' }),
-          el('button', { type: 'button', id: 'hist-restore', onclick: () => restore(generation, path, bytes) }, 'Restore this version'));
+          el('button', { type: 'button', id: 'hist-restore', onclick: () => restore(generation, path) }, 'Restore this version'));
       }
     } catch (err) {
       if (!disposed && err.name !== 'AbortError') file.textContent = err.message;
     }
   }
 
-  /// Puts the file back as the generation held it, through the files API (its path rules apply).
-  async function restore(generation, path, bytes) {
+  /// Puts the file back, with its mode, as the generation held it (the server reads it from the
+  /// store and writes it through the agent).
+  async function restore(generation, path) {
     try {
-      await ctx.api('PUT', `${base}/files/content?path=${encodeURIComponent('/' + path)}`, new Blob([bytes]));
+      await ctx.api('POST', `${base}/generations/${generation}/restore`, { path: '/' + path });
       ctx.toast(`Restored /${path} from generation ${generation}.`);
     } catch (err) { ctx.toast(err.message, true); }
   }
