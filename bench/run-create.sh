@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cold and warm create → first exec (BENCHMARKS.md), against a release build in .build/release; run as root.
 set -uo pipefail
-cd /work/main
+cd "$(dirname "$0")/.."
 H=.build/release/hearth
 L=${BENCH_LOG_DIR:-/tmp}   # where the servers' logs go
 serve() { local d=$1 p=$2; shift 2
