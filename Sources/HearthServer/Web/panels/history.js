@@ -61,7 +61,7 @@ export function mount(root, ctx) {
     try {
       const forked = await ctx.api('POST', `${base}/fork`, { generation });
       ctx.toast(`Forked generation ${generation} as ${forked.name}.`);
-      location.hash = `#/w/${forked.id}`;
+      location.hash = '#/w/' + encodeURIComponent(forked.id);
     } catch (err) { ctx.toast(err.message, true); }
   }
 

@@ -2,6 +2,7 @@
 import { $, el, listen, toast } from '../core/dom.js';
 import { imageLabel } from '../core/text.js';
 import { baseImageView, createFailureView, nextPoll } from '../core/baseimage.js';
+import { createRequest, idleLabel } from '../core/workspace.js';
 
 export function mount(root, ctx) {
   const cleanups = [];
@@ -25,7 +26,7 @@ export function mount(root, ctx) {
         actions.append(el('button', { onclick: () => { if (confirm(`Delete ${w.name}? Its files are lost.`)) lifecycle(w.id, 'delete'); } }, 'Delete'));
       }
       rows.push(el('tr', { 'data-id': w.id, 'data-name': w.name },
-        el('td', {}, w.name), el('td', {}, el('span', { class: 'state-' + w.state }, w.state)), el('td', {}, w.runtime),
+        el('td', {}, w.name), el('td', { title: idleLabel(w.idle_timeout_s) }, el('span', { class: 'state-' + w.state }, w.state)), el('td', {}, w.runtime),
         el('td', { title: w.image, class: 'image' }, imageLabel(w.image)), el('td', {}, new Date(w.created_at).toLocaleString()), actions));
     }
     body.replaceChildren(...rows);
@@ -73,6 +74,7 @@ export function mount(root, ctx) {
 
   const form = $('create-form');
   form.hidden = !writer;
+  $('create-idle').hidden = !writer;
   cleanups.push(listen(form, 'submit', async (e) => {
     e.preventDefault();
     const button = $('create-submit');
@@ -82,8 +84,7 @@ export function mount(root, ctx) {
     let pending = true;
     const sawBuilding = watchBaseImage(() => pending);
     try {
-      const name = $('create-name').value.trim();
-      await ctx.api('POST', '/v1/workspaces', name ? { name } : {});
+      await ctx.api('POST', '/v1/workspaces', createRequest($('create-name').value, $('create-idle').value));
       $('create-name').value = '';
       progress.hidden = true;
     } catch (err) {
