@@ -13,6 +13,10 @@ extension WorkspaceManager {
     func fork(_ ref: String, generation: UInt64?, name: String?) async throws -> Workspace {
         let source = try record(ref)
         let volumes = try durableVolumes()
+        // Not one being deleted: its key may be shredded already, and a fork would bring its data back.
+        guard [.running, .paused, .stopped, .failed].contains(source.state) else {
+            throw HearthError(.conflict, "the workspace is \(source.state.rawValue): it cannot be forked now")
+        }
         if let name, !Workspace.isValidName(name) {
             throw HearthError(.invalidArgument, "a name is 1-63 lowercase letters, digits and dashes, not starting with ws_")
         }
@@ -35,8 +39,12 @@ extension WorkspaceManager {
         do {
             return try await withBusy(id, "forking") {
                 try await createVolume(id: id, tenantId: source.tenantId)
-                try await runtime.replaceChangedLayer(spec(record)) { directory in
-                    try await volumes.restore(workspace: source.id, tenant: source.tenantId, generation: from, into: directory)
+                // The source is held meanwhile: a delete of it waits for the restore, or is refused,
+                // rather than shredding a key that this restore then outlives.
+                try await withBusy(source.id, "forking") {
+                    try await runtime.replaceChangedLayer(spec(record)) { directory in
+                        try await volumes.restore(workspace: source.id, tenant: source.tenantId, generation: from, into: directory)
+                    }
                 }
                 // The state it started from, as its own first generation; a failure is logged and
                 // the next commit carries it.
@@ -45,7 +53,14 @@ extension WorkspaceManager {
                 return try await boot(record, event: .created)
             }
         } catch {
-            if !booting { try? await delete(id) }
+            if !booting {
+                do {
+                    try await delete(id)
+                } catch let cleanup {
+                    // Left `deleting` or `failed`: the reconciler finishes the shred at the next start.
+                    logger.error("failed fork not cleaned up", metadata: ["workspace.id": "\(id)", "error": "\(cleanup)"])
+                }
+            }
             throw error
         }
     }

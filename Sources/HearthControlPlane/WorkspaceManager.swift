@@ -63,6 +63,8 @@ public actor WorkspaceManager {
     /// Guest-asked commits running, and those waiting for one of `guestCommitConcurrency` slots.
     var guestCommitsRunning = 0
     var guestCommitWaiters: [CheckedContinuation<Void, Never>] = []
+    /// `restoreFile` calls under way.
+    var restoreFilesRunning = 0
 
     public init(store: WorkspaceStore, registry: RuntimeRegistry, images: ImageStore, configuration: Configuration, logger: Logger,
                 metrics: WorkspaceMetrics = .disabled) {

@@ -415,7 +415,11 @@ public final class GVisorRuntime: SandboxRuntime {
         }
         defer { if mountedHere { WorkspaceDisk.unmount(layout.layer) } }
         // A name the host chose, in the layer's root, which only the host writes; fresh each time,
-        // so an old tree that could not be removed (below) never stands in the way.
+        // so an old tree that could not be removed (below) never stands in the way. Those an
+        // earlier rollback left (a crash, a failed removal) go first.
+        for leftover in ((try? FileManager.default.contentsOfDirectory(atPath: layout.layer)) ?? []) where leftover.hasPrefix("upper.incoming-") {
+            Self.removeQuietly(layout.layer + "/" + leftover, logger: logger)
+        }
         let incoming = layout.layer + "/upper.incoming-\(UInt64.random(in: 0...UInt64.max))"
         do {
             try await fill(incoming)
@@ -426,7 +430,11 @@ public final class GVisorRuntime: SandboxRuntime {
         chmod(incoming, 0o755)
         // Durable before the swap, the swap atomic (renameat2 RENAME_EXCHANGE), and durable after:
         // a crash leaves the old layer or the new one, never neither.
-        _ = hearth_syncfs_path(layout.layer)
+        guard hearth_syncfs_path(layout.layer) == 0 else {
+            let err = errno
+            Self.removeQuietly(incoming, logger: logger)
+            throw HearthError(.runtimeFailed, "the workspace's state could not be replaced", detail: "syncfs \(layout.layer): errno \(err)")
+        }
         guard hearth_rename_exchange(incoming, layout.upper) == 0 else {
             let err = errno
             Self.removeQuietly(incoming, logger: logger)

@@ -84,6 +84,7 @@ public struct StoreWorkspaceVolumes: WorkspaceVolumes {
     let cacheDirectory: String
     let writers = WorkspaceWriters()
     let reads = GenerationReads()
+    let restores = GenerationReads(limit: 2, refusal: "too many rollbacks and forks are running; try again shortly")
     let logger: Logger
 
     public init(keys: KeyHierarchy, cacheDirectory: String, logger: Logger) {

@@ -98,8 +98,9 @@ extension StoreWorkspaceVolumes {
         }
         do {
             // A restore loads the volume's indexes and trees, as the history reads do, and writes
-            // every byte: it takes one of their few places in the server (a full house is 429).
-            _ = try await reads.admit { try await volume.restore(generation: generation, to: URL(fileURLWithPath: directory)) }
+            // every byte for minutes perhaps: it takes one of its own two places in the server (a
+            // full house is 429), so history reads are not held up behind it.
+            _ = try await restores.admit { try await volume.restore(generation: generation, to: URL(fileURLWithPath: directory)) }
         } catch let error as HearthError {
             throw error
         } catch let error as StoreError where error.code == .noSpace {
@@ -163,14 +164,22 @@ extension StoreWorkspaceVolumes {
 final class GenerationReads: Sendable {
     static let limit = 4
     private let running = Mutex(0)
+    private let limit: Int
+    private let refusal: String
+
+    /// `limit` at once; `refusal` is what the 429 says.
+    init(limit: Int = GenerationReads.limit, refusal: String = "too many reads of workspace history are running; try again shortly") {
+        self.limit = limit
+        self.refusal = refusal
+    }
 
     func admit<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         let admitted = running.withLock { count in
-            guard count < Self.limit else { return false }
+            guard count < limit else { return false }
             count += 1
             return true
         }
-        guard admitted else { throw HearthError(.rateLimited, "too many reads of workspace history are running; try again shortly") }
+        guard admitted else { throw HearthError(.rateLimited, refusal) }
         defer { running.withLock { $0 -= 1 } }
         return try await body()
     }

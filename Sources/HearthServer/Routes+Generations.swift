@@ -20,7 +20,7 @@ struct GenerationRoutes {
             let id = try await context.workspaceID(manager)
             let body = try await request.decode(as: API.RollbackBody.self, context: context)
             _ = try context.writer()
-            return try WorkspaceRoutes.respond(try await auditor.around(context, "workspace.rollback", target: id) {
+            return try WorkspaceRoutes.respond(try await auditor.around(context, "workspace.rollback", target: id, detail: "generation \(body.generation)") {
                 try await manager.perform(.rollback(id, generation: body.generation))
             })
         }
@@ -28,8 +28,12 @@ struct GenerationRoutes {
             let id = try await context.workspaceID(manager)
             let body = try await request.decode(as: API.ForkBody.self, context: context)
             _ = try context.writer()
-            let outcome = try await auditor.around(context, "workspace.fork", target: id) {
+            let outcome = try await auditor.around(context, "workspace.fork", target: id,
+                                                   detail: body.generation.map { "generation \($0)" } ?? "generation now") {
                 try await manager.perform(.fork(id, generation: body.generation, name: body.name))
+            }
+            if case .workspace(let forked) = outcome {
+                auditor.record(context, "workspace.create", target: forked.id, detail: "forked from \(id)")
             }
             return try WorkspaceRoutes.respond(outcome, status: .created)
         }
@@ -59,8 +63,10 @@ struct GenerationRoutes {
             let generation = try Self.generation(context.parameters.get("generation"))
             let body = try await request.decode(as: API.RestoreFileBody.self, context: context)
             _ = try context.writer()
-            let path = String(body.path.prefix(4096))
-            let outcome = try await auditor.around(context, "workspace.restore_file", target: id) {
+            guard body.path.utf8.count <= 4096 else { throw HearthError(.invalidArgument, "the path is longer than 4096 bytes") }
+            let path = body.path
+            let outcome = try await auditor.around(context, "workspace.restore_file", target: id,
+                                                   detail: "generation \(generation) \(path.prefix(256))") {
                 try await manager.perform(.restoreFile(id, generation: generation, path: path))
             }
             guard case .restoredFile(let restored) = outcome else { throw HearthError(.internal, "unexpected outcome") }
