@@ -50,13 +50,3 @@ enum RawPeer {
         }
     }
 }
-
-/// A condition polled until a deadline, never a fixed sleep.
-func eventually(within seconds: Double = 10, _ condition: () -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
-}

@@ -11,15 +11,7 @@ import Testing
 /// volume, deletions from the image included, and nothing the guest links to is read on the host.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct WorkspaceCommitTests {
     @Test func aGVisorWorkspacesChangesAreCommittedWithItsDeletionsAndOwnersAndNoLinkIsFollowed() async throws {
-        let root = try #require(ProcessInfo.processInfo.environment["HEARTH_TEST_DATA"], "run through scripts/test.sh")
-        let data = root + "/commits-\(UUID().uuidString.prefix(8))"
-        var logger = Logger(label: "hearth.test.commits")
-        logger.logLevel = .warning
-        let volumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:], logger: logger)
-        let server = try await LiveServer.start(dataDirectory: data) { configuration in
-            configuration.workspaceVolumes = volumes
-            configuration.commitInterval = nil
-        }
+        let (server, data) = try await Self.durableServer("commits")
         defer { Task { await server.stop() } }
         let client = server.client
         let w = try await client.create(API.CreateWorkspaceBody(name: "durable", runtime: "gvisor"))
@@ -77,15 +69,7 @@ import Testing
     /// `hearth-sync` inside the sandbox: on the workspace's PATH, it returns once what the
     /// workspace wrote before it is in a generation, and prints that generation.
     @Test func hearthSyncInsideAGVisorWorkspaceIsADurabilityBarrier() async throws {
-        let root = try #require(ProcessInfo.processInfo.environment["HEARTH_TEST_DATA"], "run through scripts/test.sh")
-        let data = root + "/guest-sync-\(UUID().uuidString.prefix(8))"
-        var logger = Logger(label: "hearth.test.commits")
-        logger.logLevel = .warning
-        let volumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:], logger: logger)
-        let server = try await LiveServer.start(dataDirectory: data) { configuration in
-            configuration.workspaceVolumes = volumes
-            configuration.commitInterval = nil
-        }
+        let (server, data) = try await Self.durableServer("guest-sync")
         defer { Task { await server.stop() } }
         let client = server.client
         let w = try await client.create(API.CreateWorkspaceBody(name: "barrier", runtime: "gvisor"))
@@ -111,15 +95,7 @@ import Testing
     /// A rollback and a fork on gVisor: the whole layer (a file in /workspace, an installed tool, a deleted
     /// image file) goes back to a generation, on the workspace's own disk, and the sandbox starts on it.
     @Test func aStoppedGVisorWorkspaceRollsBackWholeAndStartsOnIt() async throws {
-        let root = try #require(ProcessInfo.processInfo.environment["HEARTH_TEST_DATA"], "run through scripts/test.sh")
-        let data = root + "/rollback-\(UUID().uuidString.prefix(8))"
-        var logger = Logger(label: "hearth.test.commits")
-        logger.logLevel = .warning
-        let volumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:], logger: logger)
-        let server = try await LiveServer.start(dataDirectory: data) { configuration in
-            configuration.workspaceVolumes = volumes
-            configuration.commitInterval = nil
-        }
+        let (server, data) = try await Self.durableServer("rollback")
         defer { Task { await server.stop() } }
         let client = server.client
         let w = try await client.create(API.CreateWorkspaceBody(name: "travel", runtime: "gvisor"))
@@ -149,6 +125,21 @@ import Testing
         #expect(try await client.run(w.id, ["cat", "/workspace/note"]).stdoutText == "first\n", "the source is its own")
         try await client.delete(fork.id)
         try await client.delete(w.id)
+    }
+
+    /// A live server (gVisor) with its own durable store, interval commits off, in a fresh data
+    /// directory under `HEARTH_TEST_DATA`.
+    static func durableServer(_ name: String) async throws -> (LiveServer, data: String) {
+        let root = try #require(ProcessInfo.processInfo.environment["HEARTH_TEST_DATA"], "run through scripts/test.sh")
+        let data = root + "/\(name)-\(UUID().uuidString.prefix(8))"
+        var logger = Logger(label: "hearth.test.commits")
+        logger.logLevel = .warning
+        let volumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:], logger: logger)
+        let server = try await LiveServer.start(dataDirectory: data) { configuration in
+            configuration.workspaceVolumes = volumes
+            configuration.commitInterval = nil
+        }
+        return (server, data)
     }
 
     static func keys(_ data: String) throws -> (LocalObjectStore, KeyHierarchy) {

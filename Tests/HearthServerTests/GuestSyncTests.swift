@@ -16,26 +16,10 @@ import Testing
 /// serves the workspace's relay on a socket of its own; on gVisor, `WorkspaceCommitTests` runs the
 /// command itself inside the sandbox.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct GuestSyncTests {
-    struct Harness {
-        let service: HearthService
-        let runtime: ProcessRuntime
-        let admin: String
-        let data: String
-    }
+    typealias Harness = DurableHarness
 
     static func harness(store: Bool = true) async throws -> Harness {
-        let data = ProcessHost.scratchDirectory("hearth-guest-sync")
-        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
-        configuration.identityPolicy.bcryptCost = 4
-        configuration.commitInterval = nil
-        if store {
-            configuration.workspaceVolumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:],
-                                                                         logger: ProcessHost.quietLogger)
-        }
-        let runtime = ProcessRuntime()
-        let service = try await ProcessHost.service(configuration, runtime: runtime)
-        let admin = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        return Harness(service: service, runtime: runtime, admin: admin, data: data)
+        try await DurableHarness.start("hearth-guest-sync", store: store)
     }
 
     /// Runs the server's `GuestSyncService` around `body`, then stops it.
@@ -194,14 +178,4 @@ import Testing
         _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) } }
         return fd
     }
-}
-
-/// A condition polled until a deadline, never a fixed sleep.
-private func eventually(within seconds: Double = 10, _ condition: () -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
 }

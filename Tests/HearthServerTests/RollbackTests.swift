@@ -15,17 +15,11 @@ import Testing
 /// history is lost. `WorkspaceCommitTests` does it on a real gVisor workspace.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct RollbackTests {
     @Test func aStoppedWorkspaceGoesBackToAGenerationAndTheRollbackIsItselfAGeneration() async throws {
-        let data = ProcessHost.scratchDirectory("hearth-rollback")
-        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
-        configuration.identityPolicy.bcryptCost = 4
-        configuration.commitInterval = nil
-        configuration.workspaceVolumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:],
-                                                                     logger: ProcessHost.quietLogger)
-        let service = try await ProcessHost.service(configuration, runtime: ProcessRuntime())
-        let admin = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let harness = try await DurableHarness.start("hearth-rollback")
+        let (service, data) = (harness.service, harness.data)
         try await service.application().test(.router) { client in
             func call(_ method: HTTPRequest.Method, _ path: String, json: String? = nil) async throws -> (status: Int, body: String) {
-                try await ProcessRuntimeRouterTests.call(client, method, path, token: admin, json: json)
+                try await harness.call(client, method, path, json: json)
             }
             let created = try await call(.post, "/v1/workspaces", json: #"{"name":"travel"}"#)
             let id = try ProcessRuntimeRouterTests.workspace(created.body).id
@@ -74,17 +68,11 @@ import Testing
     }
 
     @Test func aForkStartsAsAGenerationOfItsSourceAndLeavesNothingWhenItFails() async throws {
-        let data = ProcessHost.scratchDirectory("hearth-fork")
-        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
-        configuration.identityPolicy.bcryptCost = 4
-        configuration.commitInterval = nil
-        configuration.workspaceVolumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:],
-                                                                     logger: ProcessHost.quietLogger)
-        let service = try await ProcessHost.service(configuration, runtime: ProcessRuntime())
-        let admin = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let harness = try await DurableHarness.start("hearth-fork")
+        let (service, data) = (harness.service, harness.data)
         try await service.application().test(.router) { client in
             func call(_ method: HTTPRequest.Method, _ path: String, json: String? = nil) async throws -> (status: Int, body: String) {
-                try await ProcessRuntimeRouterTests.call(client, method, path, token: admin, json: json)
+                try await harness.call(client, method, path, json: json)
             }
             let source = try ProcessRuntimeRouterTests.workspace(try await call(.post, "/v1/workspaces", json: #"{"name":"source"}"#).body).id
             let sourceRoot = data + "/workspaces/\(source)/workspace"
@@ -119,17 +107,11 @@ import Testing
 
     /// One file put back by the server, with its mode (the web IDE and the CLI use this route).
     @Test func aFileIsPutBackWithItsModeByTheServer() async throws {
-        let data = ProcessHost.scratchDirectory("hearth-restore-file")
-        var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
-        configuration.identityPolicy.bcryptCost = 4
-        configuration.commitInterval = nil
-        configuration.workspaceVolumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:],
-                                                                     logger: ProcessHost.quietLogger)
-        let service = try await ProcessHost.service(configuration, runtime: ProcessRuntime())
-        let admin = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let harness = try await DurableHarness.start("hearth-restore-file")
+        let (service, data) = (harness.service, harness.data)
         try await service.application().test(.router) { client in
             func call(_ method: HTTPRequest.Method, _ path: String, json: String? = nil) async throws -> (status: Int, body: String) {
-                try await ProcessRuntimeRouterTests.call(client, method, path, token: admin, json: json)
+                try await harness.call(client, method, path, json: json)
             }
             let id = try ProcessRuntimeRouterTests.workspace(try await call(.post, "/v1/workspaces", json: #"{"name":"files"}"#).body).id
             let root = data + "/workspaces/\(id)/workspace"
