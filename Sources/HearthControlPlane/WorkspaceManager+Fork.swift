@@ -5,6 +5,11 @@ import Logging
 
 /// Forks (issue 16): a new workspace whose whole state starts as a generation of another.
 extension WorkspaceManager {
+    /// Kept in a fork's row until its sandbox boots (the `created` transition clears it): a server
+    /// that stops meanwhile finds it at reconciliation and fails the workspace, whose layer may be
+    /// partly restored, rather than offering it as a fresh one.
+    static let forkInterrupted = "the server stopped while this workspace was being forked; delete it and fork again"
+
     /// A new workspace in the source's tenant, with its image, runtime and limits, whose state is
     /// generation `generation` of the source (when nil, a generation committed now: a sync of the
     /// source first), started. The new workspace has its own key and volume, and its first
@@ -32,7 +37,8 @@ extension WorkspaceManager {
         let now = Date()
         let record = WorkspaceRecord(id: id, tenantId: source.tenantId, name: name ?? Self.defaultName(for: id), runtime: source.runtime,
                                      image: source.image, imageRootfs: source.imageRootfs, state: .creating, cpus: source.cpus,
-                                     memoryMiB: source.memoryMiB, diskMiB: source.diskMiB, pooled: false, failure: nil, createdAt: now, updatedAt: now)
+                                     memoryMiB: source.memoryMiB, diskMiB: source.diskMiB, pooled: false,
+                                     failure: Self.forkInterrupted, createdAt: now, updatedAt: now)
         try store.insert(record)
         logger.info("workspace forking", metadata: ["workspace.id": "\(id)", "fork.source": "\(source.id)", "fork.generation": "\(from)"])
         var booting = false

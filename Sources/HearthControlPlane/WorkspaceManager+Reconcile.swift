@@ -68,6 +68,10 @@ extension WorkspaceManager {
                     _ = try? store.apply(.fail, to: record.id, failure: "the workspace could not be re-adopted after a restart")
                     report.failed.append(record.id)
                 }
+            case (.creating, _) where record.failure == Self.forkInterrupted:
+                try? await runtime.stop(spec, grace: .zero)
+                _ = try? store.apply(.fail, to: record.id, failure: Self.forkInterrupted)
+                report.failed.append(record.id)
             default:
                 if record.state != .stopped {
                     try? await runtime.stop(spec, grace: .zero)

@@ -212,8 +212,10 @@ public struct WorkspaceRecord: Codable, Sendable, FetchableRecord, PersistableRe
     public var limits: ResourceLimits { ResourceLimits(cpus: cpus, memoryMiB: memoryMiB, diskMiB: diskMiB) }
 
     public var workspace: Workspace {
+        // A failure is shown only for a failed workspace: a fork in progress keeps one in its row
+        // for a crash to find (`WorkspaceManager.forkInterrupted`).
         var workspace = Workspace(id: id, name: name, runtime: runtime, image: image, state: state, limits: limits,
-                                  createdAt: createdAt, updatedAt: updatedAt, failure: failure)
+                                  createdAt: createdAt, updatedAt: updatedAt, failure: state == .failed ? failure : nil)
         workspace.durableGeneration = durableGeneration.flatMap { $0 >= 0 ? UInt64($0) : nil }
         workspace.durableAt = durableAt
         workspace.commitIntervalSeconds = commitIntervalSeconds

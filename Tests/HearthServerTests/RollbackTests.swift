@@ -1,5 +1,5 @@
 import Foundation
-import HearthControlPlane
+@testable import HearthControlPlane
 import HearthCore
 import HearthHost
 import HearthServer
@@ -139,5 +139,24 @@ import Testing
             #expect(stopped.status == 409, "\(stopped.body)")
         }
         await service.manager.detachAll()
+    }
+
+    /// A server that stops while a fork restores leaves a `creating` row whose layer may be partial:
+    /// the next start fails it, rather than offering it as a fresh workspace.
+    @Test func aForkCutShortByACrashIsFailedAtTheNextStart() async throws {
+        let harness = try await DurableHarness.start("hearth-fork-crash")
+        let manager = harness.service.manager
+        let now = Date()
+        let cut = WorkspaceRecord(id: Workspace.newID(), tenantId: Tenancy.defaultTenantID, name: "cut", runtime: .process, image: "sha256:none",
+                                  imageRootfs: "", state: .creating, cpus: 1, memoryMiB: 512, diskMiB: nil, pooled: false,
+                                  failure: WorkspaceManager.forkInterrupted, createdAt: now, updatedAt: now)
+        // The server's own database, opened beside it (the manager's store is its actor's).
+        let store = try WorkspaceStore(path: harness.data + "/hearth.sqlite")
+        try store.insert(cut)
+        #expect(try store.find(cut.id)?.workspace.failure == nil, "no failure is shown while it is being made")
+        let report = await manager.reconcile()
+        #expect(report.failed.contains(cut.id))
+        let after = try store.find(cut.id)
+        #expect(after?.state == .failed && after?.workspace.failure == WorkspaceManager.forkInterrupted)
     }
 }
