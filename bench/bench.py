@@ -2,7 +2,8 @@
 """Hearth benchmarks against a running server, each with its raw-runsc peer measured in the same run.
 
 usage: bench/bench.py --url URL --data DATA [--n N] [--only NAME,...] [--label TEXT] [--agent-dir DIR]
-NAME: create, exec, throughput, pause, density (gVisor); qemu-boot, qemu-pause, qemu-density (microVM).
+NAME: create, exec, throughput, pause, density (gVisor); qemu-boot, qemu-pause, qemu-density (microVM);
+      guest-sync, fork (durable workspaces: the server needs its store, the default).
 Prints one JSON object per figure. Uses only the standard library; targets 127.0.0.1 only.
 """
 import argparse, http.client, json, os, statistics, struct, subprocess, sys, tempfile, time, urllib.parse
@@ -58,6 +59,12 @@ class Hearth:
                 elif kind == 5:
                     raise RuntimeError("exec error: %s" % payload)
         return code, count
+
+    def exec_output(self, ws, argv):
+        """Runs argv; returns (exit code, stdout as text)."""
+        sink = []
+        code, _ = self.exec(ws, argv, sink=sink)
+        return code, b"".join(sink).decode(errors="replace")
 
 def runsc(data, *args, stdin=subprocess.DEVNULL):
     # stderr goes to a file: a detached sandbox inherits it, and a pipe would never see EOF.
@@ -289,6 +296,52 @@ def bench_qemu_density(h, data, n):
     emit(figure="microvm_idle_density", mode=mode, guest_mib=256, microvms=n, pss_mib_per_microvm=round(per, 1),
          fits_in_memory=int(avail * 0.9 / per), host_memory_mib=int(avail))
 
+def bench_guest_sync(h, n):
+    """`hearth-sync` inside a workspace, timed inside it, after a one-line write; peer: the same
+    barrier over REST (`POST /sync`), timed by the client. Each call follows the last by 1.2 s, past
+    the server's spacing of guest-asked commits (1 s), so none waits for it."""
+    w = h.call("POST", "/v1/workspaces", {})
+    inside, rest = [], []
+    for i in range(n):
+        code, out = h.exec_output(w["id"], ["sh", "-c",
+            "echo %d > /workspace/f; s=$(date +%%s%%N); hearth-sync >/dev/null || exit 9; e=$(date +%%s%%N); echo $((e-s))" % i])
+        assert code == 0, out
+        inside.append(int(out.strip()) / 1e6)
+        time.sleep(1.2)
+        h.exec(w["id"], ["sh", "-c", "echo r%d > /workspace/g" % i])
+        t = time.perf_counter()
+        h.call("POST", "/v1/workspaces/%s/sync" % w["id"])
+        rest.append((time.perf_counter() - t) * 1000)
+        time.sleep(1.2)
+    h.call("DELETE", "/v1/workspaces/" + w["id"])
+    emit(figure="hearth_sync_round_trip_ms", n=n, p50=round(pct(inside, 50), 1), p99=round(pct(inside, 99), 1),
+         peer="POST /v1/workspaces/{ws}/sync", peer_p50=round(pct(rest, 50), 1), peer_p99=round(pct(rest, 99), 1))
+
+def bench_fork(h, n):
+    """Fork of a running workspace (files only: a sync, then a restore into the new one's disk),
+    request to the fork's first exec; peer: a cold create to its first exec, in the same run."""
+    src = h.call("POST", "/v1/workspaces", {})
+    code, _ = h.exec(src["id"], ["sh", "-c", "mkdir -p /workspace/src && for i in $(seq 1 200); do head -c 4096 /dev/urandom > /workspace/src/f$i; done"])
+    assert code == 0
+    forks, creates, ids = [], [], []
+    for i in range(n):
+        t = time.perf_counter()
+        f = h.call("POST", "/v1/workspaces/%s/fork" % src["id"], {})
+        code, _ = h.exec(f["id"], ["true"])
+        forks.append((time.perf_counter() - t) * 1000)
+        assert code == 0
+        ids.append(f["id"])
+        t = time.perf_counter()
+        c = h.call("POST", "/v1/workspaces", {})
+        code, _ = h.exec(c["id"], ["true"])
+        creates.append((time.perf_counter() - t) * 1000)
+        ids.append(c["id"])
+    for i in ids + [src["id"]]:
+        h.call("DELETE", "/v1/workspaces/" + i)
+    emit(figure="fork_to_first_exec_ms", n=n, files=200, p50=round(pct(forks, 50), 1), p99=round(pct(forks, 99), 1),
+         peer="create to first exec", peer_p50=round(pct(creates, 50), 1), peer_p99=round(pct(creates, 99), 1),
+         ratio_p50=round(pct(forks, 50) / pct(creates, 50), 2))
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", default="http://127.0.0.1:7070")
@@ -312,6 +365,8 @@ def main():
     if "qemu-boot" in only: bench_qemu_boot(h, a.data, min(a.n, 10), a.agent_dir)
     if "qemu-pause" in only: bench_qemu_pause(h, a.data, 5, a.label)
     if "qemu-density" in only: bench_qemu_density(h, a.data, 5)
+    if "guest-sync" in only: bench_guest_sync(h, min(a.n, 30))
+    if "fork" in only: bench_fork(h, min(a.n, 20))
 
 if __name__ == "__main__":
     main()

@@ -10,10 +10,10 @@ import Logging
 /// The guest chooses when to ask, so what it may cost is bounded here, not by its good will: one
 /// request at a time per connection (the agent keeps one unanswered, and the stream's control
 /// budget refuses a flood); per workspace, a pause after each guest-asked commit of ten times its
-/// length, and at least `guestSyncSpacing`; across the server, at most `guestCommitConcurrency`
-/// guest-asked commits at once; and a commit's own limits. A guest that asks often delays only its
-/// own answers and those of guests that ask as often; one that does not read its answers loses
-/// the channel.
+/// length, and at least `guestSyncSpacing`, failed or not; across the server, at most
+/// `guestCommitConcurrency` guest-asked commits at once and one per tenant; and a commit's own
+/// limits. A tenant whose guests ask often delays its own answers, and others' by at most the one
+/// commit its slot holds; a guest that does not read its answers loses the channel.
 extension WorkspaceManager {
     /// One agent connection whose `syncChannel` is still to be served.
     public struct GuestSyncChannel: Sendable {
@@ -65,34 +65,39 @@ extension WorkspaceManager {
 
     /// The commit behind one guest request, or nil when its connection is no longer the
     /// workspace's running one. A lifecycle operation under way (a pause, a stop) is waited out,
-    /// not refused: it ends the connection, and the agent asks again on the next.
+    /// not refused: it ends the connection, and the agent asks again on the next. Every attempt,
+    /// failed or not, spaces the workspace's next one by ten times its length and at least
+    /// `guestSyncSpacing`, so a guest that makes its commits fail gains nothing by asking again.
     func guestSync(_ channel: GuestSyncChannel) async throws -> WorkspaceCommit? {
         let id = channel.workspace
         if let next = guestSyncNotBefore[id] {
             try await Task.sleep(until: next, clock: .continuous)
         }
+        let started = ContinuousClock.now
+        defer {
+            // Only for a workspace still there: a delete has forgotten it.
+            if agents[id] != nil {
+                guestSyncNotBefore[id] = .now + max(Self.guestSyncSpacing, (ContinuousClock.now - started) * 10)
+            }
+        }
         while true {
-            while let current = busy[id] {
-                if Self.waitedOut.contains(current) { break }
+            // Every marker is waited out before a slot is taken, so no slot waits on a claim or
+            // another commit.
+            while busy[id] != nil {
                 await withCheckedContinuation { busyWaiters[id, default: []].append($0) }
                 try Task.checkCancellation()
             }
-            guard agents[id] === channel.agent, let record = try? record(id), record.state == .running else { return nil }
+            guard agents[id] === channel.agent else { return nil }
+            let record = try record(id)
+            guard record.state == .running else { return nil }
             guard !record.pooled else {
                 throw HearthError(.conflict, "this workspace is not in use yet: there is nothing to sync")
             }
-            try await acquireGuestCommitSlot()
-            defer { releaseGuestCommitSlot() }
+            try await acquireGuestCommitSlot(tenant: record.tenantId)
+            defer { releaseGuestCommitSlot(tenant: record.tenantId) }
             guard agents[id] === channel.agent else { return nil }
-            let started = ContinuousClock.now
             do {
-                let commit = try await sync(id, trigger: .guest)
-                // Only for a workspace still there: a delete has forgotten it.
-                if agents[id] != nil {
-                    let took = ContinuousClock.now - started
-                    guestSyncNotBefore[id] = .now + max(Self.guestSyncSpacing, took * 10)
-                }
-                return commit
+                return try await sync(id, trigger: .guest)
             } catch let error as HearthError where error.code == .conflict && busy[id] != nil && !Self.waitedOut.contains(busy[id] ?? "") {
                 // A lifecycle operation took the workspace between the wait and the commit.
                 continue
@@ -100,24 +105,39 @@ extension WorkspaceManager {
         }
     }
 
-    private func acquireGuestCommitSlot() async throws {
-        while guestCommitsRunning >= Self.guestCommitConcurrency {
-            await withCheckedContinuation { guestCommitWaiters.append($0) }
-            // A waiter that was cancelled (the server stops) passes its turn on and commits nothing.
-            if Task.isCancelled {
-                releaseGuestCommitWaiter()
-                throw CancellationError()
-            }
+    /// A slot among `guestCommitConcurrency`, at most one per tenant: one tenant's guests cannot
+    /// hold every slot, so another tenant's wait behind them is bounded by one commit. Slots go to
+    /// waiters in order, skipping those whose tenant holds one, and are handed over directly, so
+    /// no newcomer jumps the queue.
+    private func acquireGuestCommitSlot(tenant: String) async throws {
+        // A free slot is never left while a waiter could take it (a release hands it on), so a
+        // newcomer that can take one passes no one.
+        if guestCommitsRunning < Self.guestCommitConcurrency, guestCommitTenants[tenant, default: 0] == 0 {
+            take(tenant)
+            return
         }
+        await withCheckedContinuation { guestCommitWaiters.append((tenant, $0)) }
+        // Resumed holding the slot. One cancelled meanwhile (the server stops) passes it on.
+        if Task.isCancelled {
+            releaseGuestCommitSlot(tenant: tenant)
+            throw CancellationError()
+        }
+    }
+
+    private func take(_ tenant: String) {
         guestCommitsRunning += 1
+        guestCommitTenants[tenant, default: 0] += 1
     }
 
-    private func releaseGuestCommitSlot() {
+    private func releaseGuestCommitSlot(tenant: String) {
         guestCommitsRunning -= 1
-        releaseGuestCommitWaiter()
-    }
-
-    private func releaseGuestCommitWaiter() {
-        if !guestCommitWaiters.isEmpty { guestCommitWaiters.removeFirst().resume() }
+        guestCommitTenants[tenant, default: 1] -= 1
+        if guestCommitTenants[tenant] == 0 { guestCommitTenants[tenant] = nil }
+        // The first waiter whose tenant holds no slot now gets this one.
+        guard guestCommitsRunning < Self.guestCommitConcurrency,
+              let next = guestCommitWaiters.firstIndex(where: { guestCommitTenants[$0.tenant, default: 0] == 0 }) else { return }
+        let (nextTenant, continuation) = guestCommitWaiters.remove(at: next)
+        take(nextTenant)
+        continuation.resume()
     }
 }

@@ -62,7 +62,8 @@ public actor WorkspaceManager {
     var guestSyncNotBefore: [String: ContinuousClock.Instant] = [:]
     /// Guest-asked commits running, and those waiting for one of `guestCommitConcurrency` slots.
     var guestCommitsRunning = 0
-    var guestCommitWaiters: [CheckedContinuation<Void, Never>] = []
+    var guestCommitTenants: [String: Int] = [:]
+    var guestCommitWaiters: [(tenant: String, continuation: CheckedContinuation<Void, Never>)] = []
     /// `restoreFile` calls under way.
     var restoreFilesRunning = 0
 

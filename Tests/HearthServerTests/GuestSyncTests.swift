@@ -146,6 +146,25 @@ import Testing
         }
     }
 
+    /// A guest cannot make its requests cheap by making them fail: a refusal spaces the next
+    /// request as a commit does (`guestSyncSpacing`).
+    @Test func refusalsAreSpacedLikeCommits() async throws {
+        let harness = try await Self.harness(store: false)
+        try await Self.serving(harness) {
+            try await harness.service.application().test(.router) { client in
+                let id = try await Self.create(client, harness, name: "spaced")
+                let (socket, fd) = try Self.listen(harness, workspace: id)
+                defer { Self.stopListening(fd) }
+                let firstAnswer = await Self.hearthSync(socket)
+                let first = ContinuousClock.now
+                let secondAnswer = await Self.hearthSync(socket)
+                #expect(firstAnswer == .refused("this server keeps no durable store") && secondAnswer == firstAnswer, "\(firstAnswer) \(secondAnswer)")
+                #expect(ContinuousClock.now - first >= .milliseconds(900), "the second refusal came without the spacing")
+            }
+            await harness.service.manager.detachAll()
+        }
+    }
+
     /// Callers beyond the relay's bound are refused at once instead of holding a thread each, and
     /// a caller that gives up withdraws its ticket.
     @Test func theRelayBoundsItsCallersAndForgetsThoseThatLeave() async throws {
