@@ -45,11 +45,11 @@ import Testing
         let channel = try await first.open(.syncChannel)
 
         let callers = (0..<8).map { _ in Self.caller(socket) }
-        #expect(try await eventually { context.sync.waitingCallers == 8 })
+        try #require(try await eventually { context.sync.waitingCallers == 8 })
         // One ask covers the callers that came before it (the relay asks for the newest ticket).
         var asks: [UInt64] = []
         while asks.isEmpty || context.sync.waitingCallers > 0 && asks.count < 8 {
-            guard case .control(.syncWanted(let ticket))? = try await channel.next() else { continue }
+            guard case .control(.syncWanted(let ticket))? = try await Self.next(channel) else { continue }
             asks.append(ticket)
             try await channel.sendControl(.synced(ticket: ticket, generation: 7))
         }
@@ -58,7 +58,7 @@ import Testing
 
         // A caller asked for on a channel that then went away is asked for again on the next.
         let late = Self.caller(socket)
-        guard case .control(.syncWanted)? = try await channel.next() else {
+        guard case .control(.syncWanted)? = try await Self.next(channel) else {
             Issue.record("no ask for the late caller")
             return
         }
@@ -66,7 +66,7 @@ import Testing
         let second = try await InProcessAgent.connect(context: context, secret: secret, mayProvision: false)
         defer { second.close() }
         let again = try await second.open(.syncChannel)
-        guard case .control(.syncWanted(let ticket))? = try await again.next() else {
+        guard case .control(.syncWanted(let ticket))? = try await Self.next(again) else {
             Issue.record("the new channel was not asked")
             return
         }
@@ -74,10 +74,15 @@ import Testing
         #expect(await late.value == .refused("the store refused"))
     }
 
+    /// The stream's next event, or a failure after 20 s rather than a wait as long as the suite's.
+    static func next(_ stream: HostStream) async throws -> StreamEvent? {
+        try await withDeadline(.seconds(20), what: "the agent's ask") { try await stream.next() }
+    }
+
     static func caller(_ socket: String) -> Task<GuestSyncCommand.Answer, Never> {
         Task.detached {
             await withCheckedContinuation { continuation in
-                Thread { continuation.resume(returning: GuestSyncCommand.request(socket: socket, timeoutSeconds: 30)) }.start()
+                Thread { continuation.resume(returning: GuestSyncCommand.request(socket: socket, timeoutSeconds: 30, flush: false)) }.start()
             }
         }
     }

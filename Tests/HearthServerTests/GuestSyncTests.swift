@@ -48,7 +48,7 @@ import Testing
     /// `hearth-sync` as a workspace process runs it: blocking, so on a thread of its own.
     static func hearthSync(_ socket: String, timeout: Int = 30) async -> GuestSyncCommand.Answer {
         await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: GuestSyncCommand.request(socket: socket, timeoutSeconds: timeout)) }.start()
+            Thread { continuation.resume(returning: GuestSyncCommand.request(socket: socket, timeoutSeconds: timeout, flush: false)) }.start()
         }
     }
 
