@@ -20,6 +20,18 @@ extension API {
         }
     }
 
+    /// `PATCH /v1/workspaces/{ws}`: the settings to change; absent ones stay as they are.
+    public struct WorkspaceSettingsBody: Codable, Sendable, Equatable {
+        /// 300 to 604800 seconds, or 0 for never.
+        public var idle_timeout_s: Int?
+        /// 10 to 86400 seconds, or 0 for commits only on pause, stop and sync.
+        public var commit_interval_s: Int?
+        public init(idle_timeout_s: Int? = nil, commit_interval_s: Int? = nil) {
+            self.idle_timeout_s = idle_timeout_s
+            self.commit_interval_s = commit_interval_s
+        }
+    }
+
     /// `POST /v1/workspaces/{ws}/rollback`: the generation to put the stopped workspace back to.
     /// Answered with a `SyncBody`: the new generation that holds the rolled-back state.
     public struct RollbackBody: Codable, Sendable, Equatable {

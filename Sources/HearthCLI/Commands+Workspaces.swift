@@ -38,6 +38,32 @@ struct Create: AsyncParsableCommand {
     }
 }
 
+struct SetSettings: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set", abstract: "Change a workspace's idle timeout or commit interval.",
+        discussion: "Only the options given change; 0 turns the idle timeout off, or interval commits off.")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "Workspace id or name") var workspace: String
+    @Option(name: .customLong("idle-timeout"), help: "Pause it after this many seconds without use (300-604800; 0: never)")
+    var idleTimeout: Int?
+    @Option(name: .customLong("commit-interval"), help: "Seconds between commits of its state to the store (10-86400; 0: only on pause, stop and sync)")
+    var commitInterval: Int?
+    @Flag(help: "Print JSON") var json = false
+
+    func validate() throws {
+        guard idleTimeout != nil || commitInterval != nil else { throw ValidationError("give --idle-timeout or --commit-interval") }
+    }
+
+    func run() async throws {
+        let c = try client.client()
+        let w = try await withClientErrors {
+            try await c.configure(workspace, API.WorkspaceSettingsBody(idle_timeout_s: idleTimeout, commit_interval_s: commitInterval))
+        }
+        if json { return try Terminal.printJSON(w) }
+        print("\(w.name)  idle timeout: \(w.idle_timeout_s.map { "\($0) s" } ?? "never")  commit interval: \(w.commit_interval_s.map { "\($0) s" } ?? "the server's")")
+    }
+}
+
 struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List workspaces.")
     @OptionGroup var client: ClientOptions

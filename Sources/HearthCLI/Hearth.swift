@@ -9,7 +9,7 @@ struct Hearth: AsyncParsableCommand {
         commandName: "hearth",
         abstract: "Isolated, durable Linux workspaces.",
         discussion: "Client commands talk to the server at HEARTH_URL (default http://127.0.0.1:7070) with HEARTH_TOKEN (default: the server's admin.token).",
-        subcommands: [Serve.self, Doctor.self, Create.self, List.self, Exec.self, Shell.self, Copy.self,
+        subcommands: [Serve.self, Doctor.self, Create.self, SetSettings.self, List.self, Exec.self, Shell.self, Copy.self,
                       Pause.self, Resume.self, Stop.self, Start.self, Delete.self, Sync.self, History.self, Rollback.self, Fork.self, RestoreFile.self, Ports.self, PortForward.self, VolumeCommand.self,
                       Login.self, TenantCommand.self, UserCommand.self, SessionCommand.self, TokenCommand.self, AuditCommand.self,
                       NetLogCommand.self, NetworkCommand.self, AgentCommand.self, KEKCommand.self])

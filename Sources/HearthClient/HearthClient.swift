@@ -46,6 +46,10 @@ public struct HearthClient: Sendable {
         return list.workspaces
     }
     public func get(_ ws: String) async throws -> API.WorkspaceBody { try await json(.GET, "/v1/workspaces/\(escape(ws))") }
+    /// Changes the workspace's idle timeout and commit interval (nil: unchanged; 0: off).
+    public func configure(_ ws: String, _ settings: API.WorkspaceSettingsBody) async throws -> API.WorkspaceBody {
+        try await json(.PATCH, "/v1/workspaces/\(escape(ws))", body: settings)
+    }
     public func lifecycle(_ ws: String, _ verb: String) async throws -> API.WorkspaceBody {
         try await json(.POST, "/v1/workspaces/\(escape(ws))/\(verb)")
     }

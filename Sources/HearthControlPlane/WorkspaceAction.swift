@@ -12,6 +12,8 @@ public enum WorkspaceAction: Sendable {
     case pause(String)
     case resume(String)
     case delete(String)
+    /// Change a workspace's idle timeout and commit interval (seconds; nil: unchanged; 0: off).
+    case configure(String, idleTimeoutSeconds: Int?, commitIntervalSeconds: Int?)
     /// Commit the workspace's state now and return the generation that holds it.
     case sync(String)
     /// Put a stopped workspace's state back as a generation holds it; the result is committed as

@@ -93,6 +93,12 @@ public actor WorkspaceManager {
             return .workspace(created)
         case .list(let tenantId): return .workspaces(try store.all(tenantId: tenantId).map(\.workspace))
         case .get(let ref): return .workspace(try record(ref).workspace)
+        case .configure(let ref, let idle, let interval):
+            let record = try record(ref)
+            // Settings, not lifecycle: no busy marker, and the services read them on their next tick.
+            if let idle { try store.setIdleTimeout(record.id, seconds: idle > 0 ? idle : nil) }
+            if let interval { try store.setCommitInterval(record.id, seconds: interval) }
+            return .workspace(try self.record(record.id).workspace)
         case .start(let ref): return .workspace(try await observed(.start, ref) { try await start(ref) })
         case .stop(let ref): return .workspace(try await observed(.stop, ref) { try await stop(ref) })
         case .pause(let ref): return .workspace(try await observed(.pause, ref) { try await pause(ref) })

@@ -19,6 +19,17 @@ struct WorkspaceRoutes {
             return try Self.respond(outcome, status: .created)
         }
         group.get("workspaces") { _, context in try Self.respond(try await manager.perform(.list(tenantId: try context.caller().tenantId))) }
+        group.patch("workspaces/:ws") { request, context in
+            let id = try await context.workspaceID(manager)
+            let body = try await request.decode(as: API.WorkspaceSettingsBody.self, context: context)
+            _ = try context.writer()
+            try Self.validate(idleTimeout: body.idle_timeout_s, commitInterval: body.commit_interval_s)
+            let detail = [body.idle_timeout_s.map { "idle_timeout_s=\($0)" }, body.commit_interval_s.map { "commit_interval_s=\($0)" }]
+                .compactMap { $0 }.joined(separator: " ")
+            return try Self.respond(try await auditor.around(context, "workspace.configure", target: id, detail: detail) {
+                try await manager.perform(.configure(id, idleTimeoutSeconds: body.idle_timeout_s, commitIntervalSeconds: body.commit_interval_s))
+            })
+        }
         group.get("workspaces/:ws") { _, context in
             try Self.respond(try await manager.perform(.get(try await context.workspaceID(manager))))
         }
@@ -40,6 +51,16 @@ struct WorkspaceRoutes {
         }
     }
 
+    /// The bounds of the two per-workspace settings, at create and at `PATCH`.
+    static func validate(idleTimeout: Int?, commitInterval: Int?) throws {
+        if let seconds = commitInterval, seconds != 0, !(10...86_400).contains(seconds) {
+            throw HearthError(.invalidArgument, "commit_interval_s is 10 to 86400 seconds, or 0 for commits only on pause, stop and sync")
+        }
+        if let seconds = idleTimeout, seconds != 0, !(300...604_800).contains(seconds) {
+            throw HearthError(.invalidArgument, "idle_timeout_s is 300 to 604800 seconds (5 minutes to 7 days), or 0 for never")
+        }
+    }
+
     static func parse(_ body: API.CreateWorkspaceBody, tenantId: String, byOperator: Bool = false) throws -> CreateWorkspace {
         var runtime: RuntimeKind?
         if let name = body.runtime {
@@ -54,12 +75,7 @@ struct WorkspaceRoutes {
             limits = ResourceLimits(cpus: body.cpus ?? defaults.cpus, memoryMiB: body.memory_mib ?? defaults.memoryMiB, diskMiB: body.disk_mib)
         }
         if let image = body.image, image.utf8.count > 200 { throw HearthError(.invalidArgument, "an image reference is at most 200 bytes") }
-        if let seconds = body.commit_interval_s, seconds != 0, !(10...86_400).contains(seconds) {
-            throw HearthError(.invalidArgument, "commit_interval_s is 10 to 86400 seconds, or 0 for commits only on pause, stop and sync")
-        }
-        if let seconds = body.idle_timeout_s, seconds != 0, !(300...604_800).contains(seconds) {
-            throw HearthError(.invalidArgument, "idle_timeout_s is 300 to 604800 seconds (5 minutes to 7 days), or 0 for never")
-        }
+        try validate(idleTimeout: body.idle_timeout_s, commitInterval: body.commit_interval_s)
         var request = CreateWorkspace(tenantId: tenantId, name: body.name, image: body.image, runtime: runtime, limits: limits, byOperator: byOperator)
         request.commitIntervalSeconds = body.commit_interval_s
         request.idleTimeoutSeconds = body.idle_timeout_s

@@ -46,6 +46,13 @@ import Testing
             (.POST, "/v1/workspaces/\(w.id)/files/mkdir", #"{"path":"/workspace/x"}"#),
             (.POST, "/v1/workspaces/\(w.id)/files/move", #"{"from":"/workspace/secret.txt","to":"/workspace/y"}"#),
             (.GET, "/v1/workspaces/\(w.id)/ports", nil),
+            (.PATCH, "/v1/workspaces/\(w.id)", #"{"idle_timeout_s":600}"#),
+            (.POST, "/v1/workspaces/\(w.id)/sync", "{}"), (.GET, "/v1/workspaces/\(w.id)/generations", nil),
+            (.GET, "/v1/workspaces/\(w.id)/generations/1/files?path=/workspace", nil),
+            (.GET, "/v1/workspaces/\(w.id)/generations/1/content?path=/workspace/secret.txt", nil),
+            (.POST, "/v1/workspaces/\(w.id)/generations/1/restore", #"{"path":"/workspace/secret.txt"}"#),
+            (.POST, "/v1/workspaces/\(w.id)/rollback", #"{"generation":1}"#),
+            (.POST, "/v1/workspaces/\(w.id)/fork", #"{"generation":1}"#),
             (.GET, "/w/\(w.id)/p/8000/", nil), (.GET, "/w/\(name)/p/8000/", nil),
             (.DELETE, "/v1/workspaces/\(w.id)", nil),
         ]

@@ -2,6 +2,7 @@ import Foundation
 import HearthServer
 import HearthServerTestKit
 import HearthTestKit
+import HTTPTypes
 import Testing
 
 /// Issue 16: a workspace with an idle timeout is paused once nobody has used it for that long;
@@ -14,6 +15,39 @@ import Testing
         let service = try await ProcessHost.service(configuration, runtime: ProcessRuntime())
         let admin = try String(contentsOfFile: data + "/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         return (service, admin, data)
+    }
+
+    /// `PATCH /v1/workspaces/{ws}` (`hearth set`) changes the timeout of a workspace that exists:
+    /// the next pass of the idle service goes by the new one; 0 turns it off.
+    @Test func anExistingWorkspacesTimeoutCanBeSetAndCleared() async throws {
+        let (service, admin, _) = try await Self.server()
+        let manager = service.manager
+        try await service.application().test(.router) { client in
+            func call(_ method: HTTPRequest.Method, _ path: String, json: String? = nil) async throws -> (status: Int, body: String) {
+                try await ProcessRuntimeRouterTests.call(client, method, path, token: admin, json: json)
+            }
+            let start = Date()
+            let w = try ProcessRuntimeRouterTests.workspace(try await call(.post, "/v1/workspaces", json: #"{"name":"later"}"#).body)
+            #expect(w.idle_timeout_s == nil)
+            #expect(await manager.pauseIdle(now: start.addingTimeInterval(100_000)).isEmpty, "no timeout: never paused")
+
+            for bad in [#"{"idle_timeout_s":60}"#, #"{"commit_interval_s":5}"#] {
+                let refused = try await call(.patch, "/v1/workspaces/\(w.id)", json: bad)
+                #expect(refused.status == 400, "\(bad): \(refused.body)")
+            }
+            let set = try await call(.patch, "/v1/workspaces/\(w.id)", json: #"{"idle_timeout_s":600,"commit_interval_s":120}"#)
+            #expect(set.status == 200, "\(set.body)")
+            let shown = try ProcessRuntimeRouterTests.workspace(set.body)
+            #expect(shown.idle_timeout_s == 600 && shown.commit_interval_s == 120)
+            manager.noteActivity(w.id, at: start)
+            #expect(await manager.pauseIdle(now: start.addingTimeInterval(599)).isEmpty)
+
+            // Turned off again before it was due: never paused.
+            let cleared = try ProcessRuntimeRouterTests.workspace(try await call(.patch, "/v1/workspaces/\(w.id)", json: #"{"idle_timeout_s":0}"#).body)
+            #expect(cleared.idle_timeout_s == nil && cleared.commit_interval_s == 120, "only the field given changes")
+            #expect(await manager.pauseIdle(now: start.addingTimeInterval(100_000)).isEmpty)
+        }
+        await manager.detachAll()
     }
 
     @Test func aWorkspaceIdleForItsTimeoutIsPausedAndUseKeepsItRunning() async throws {
