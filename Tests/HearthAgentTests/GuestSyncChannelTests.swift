@@ -52,6 +52,8 @@ import Testing
             guard case .control(.syncWanted(let ticket))? = try await Self.next(channel) else { continue }
             asks.append(ticket)
             try await channel.sendControl(.synced(ticket: ticket, generation: 7))
+            // Tickets here are 1 to 8: the answer settles every one up to it, once the agent has read it.
+            try #require(try await eventually { context.sync.waitingCallers == 8 - Int(ticket) })
         }
         #expect(asks.count < 8, "\(asks.count) asks for 8 callers")
         for caller in callers { #expect(await caller.value == .generation(7)) }
