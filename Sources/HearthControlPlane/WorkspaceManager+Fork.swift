@@ -22,9 +22,7 @@ extension WorkspaceManager {
         guard [.running, .paused, .stopped, .failed].contains(source.state) else {
             throw HearthError(.conflict, "the workspace is \(source.state.rawValue): it cannot be forked now")
         }
-        if let name, !Workspace.isValidName(name) {
-            throw HearthError(.invalidArgument, "a name is 1-63 lowercase letters, digits and dashes, not starting with ws_")
-        }
+        try Self.checkName(name)
         let runtime = try registry.existing(source.runtime)
         guard runtime.replacesChangedLayer else {
             throw HearthError(.conflict, "workspaces of the \(source.runtime.rawValue) runtime cannot be forked yet")

@@ -83,10 +83,7 @@ extension WorkspaceManager {
         while true {
             // Every marker is waited out before a slot is taken, so no slot waits on a claim or
             // another commit.
-            while busy[id] != nil {
-                await withCheckedContinuation { busyWaiters[id, default: []].append($0) }
-                try Task.checkCancellation()
-            }
+            try await waitOut(id) { _ in true }
             guard agents[id] === channel.agent else { return nil }
             let record = try record(id)
             guard record.state == .running else { return nil }

@@ -150,9 +150,7 @@ public actor WorkspaceManager {
 
     func create(_ request: CreateWorkspace) async throws -> Workspace {
         let limits = try (request.limits ?? configuration.defaultLimits).validated()
-        if let name = request.name, !Workspace.isValidName(name) {
-            throw HearthError(.invalidArgument, "a name is 1-63 lowercase letters, digits and dashes, not starting with ws_")
-        }
+        try Self.checkName(request.name)
         let runtime = try registry.runtime(for: request.runtime)
         if limits.diskMiB != nil, !runtime.limitsDisk {
             throw HearthError(.invalidArgument, "the \(runtime.kind.rawValue) runtime cannot size a workspace's disk; its workspaces write to the server's data directory (use --runtime qemu for a disk of its own)")
@@ -377,11 +375,7 @@ public actor WorkspaceManager {
     /// its limits and its flush's deadline); any other operation in progress is a conflict.
     func withBusy<T>(_ id: String, _ what: String, _ body: () async throws -> T) async throws -> T {
         // A commit or a claim's volume is waited out; any other operation is a conflict.
-        while let current = busy[id], Self.waitedOut.contains(current) {
-            await withCheckedContinuation { busyWaiters[id, default: []].append($0) }
-            // A caller that went away while it waited does not act later.
-            try Task.checkCancellation()
-        }
+        try await waitOut(id) { Self.waitedOut.contains($0) }
         if let current = busy[id] { throw HearthError(.conflict, "the workspace is busy \(current)") }
         busy[id] = what
         defer { releaseBusy(id) }
@@ -391,6 +385,22 @@ public actor WorkspaceManager {
     /// What workspace `id` is busy with, and how many operations wait it out.
     public func busyState(of id: String) -> (operation: String?, waiting: Int) {
         (busy[id], busyWaiters[id]?.count ?? 0)
+    }
+
+    /// Waits while workspace `id` is busy with an operation `waited` accepts. A caller that went
+    /// away while it waited does not act later.
+    func waitOut(_ id: String, _ waited: (String) -> Bool) async throws {
+        while let current = busy[id], waited(current) {
+            await withCheckedContinuation { busyWaiters[id, default: []].append($0) }
+            try Task.checkCancellation()
+        }
+    }
+
+    /// Refuses a workspace name that is not valid (nil: the default name will be used).
+    static func checkName(_ name: String?) throws {
+        if let name, !Workspace.isValidName(name) {
+            throw HearthError(.invalidArgument, "a name is 1-63 lowercase letters, digits and dashes, not starting with ws_")
+        }
     }
 
     func releaseBusy(_ id: String) {
