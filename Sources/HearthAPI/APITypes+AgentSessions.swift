@@ -164,3 +164,42 @@ extension API {
         }
     }
 }
+
+/// A session's steps, and rewind and fork to one of them (issue 18).
+extension API {
+    /// One step: the conversation as far as event `seq`, and the files as workspace generation
+    /// `generation` holds them (absent: none could be made, and a rewind to it is refused).
+    public struct AgentCheckpointBody: Codable, Sendable, Equatable {
+        public var step: Int
+        /// start, tool or turn.
+        public var kind: String
+        public var seq: Int64
+        public var generation: Int64?
+        public var at: Date
+
+        public init(step: Int, kind: String, seq: Int64, generation: Int64?, at: Date) {
+            self.step = step
+            self.kind = kind
+            self.seq = seq
+            self.generation = generation
+            self.at = at
+        }
+    }
+
+    public struct AgentCheckpointList: Codable, Sendable {
+        public var steps: [AgentCheckpointBody]
+        public init(steps: [AgentCheckpointBody]) { self.steps = steps }
+    }
+
+    /// `POST /v1/agent-sessions/{id}/rewind`: the step to go back to.
+    public struct AgentRewindBody: Codable, Sendable {
+        public var step: Int
+        public init(step: Int) { self.step = step }
+    }
+
+    /// `POST /v1/agent-sessions/{id}/fork`: the step to fork from (absent: the latest).
+    public struct AgentForkBody: Codable, Sendable {
+        public var step: Int?
+        public init(step: Int? = nil) { self.step = step }
+    }
+}

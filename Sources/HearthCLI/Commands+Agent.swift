@@ -8,7 +8,7 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent", abstract: "AI agent sessions that work inside workspaces.",
         subcommands: [AgentRun.self, AgentList.self, AgentAttach.self, AgentSend.self, AgentCancel.self, AgentTranscriptCommand.self,
-                      AgentProviderSet.self])
+                      AgentSteps.self, AgentRewind.self, AgentFork.self, AgentProviderSet.self])
 }
 
 /// The exit status of a turn's outcome: 0 completed, 130 cancelled, 2 a guard stopped it, 1 failed.
@@ -53,6 +53,11 @@ func followTurn(_ c: HearthClient, _ id: String, after: Int64, untilTurnEnds: Bo
         case "agent_idle":
             outcome = fields["outcome"] as? String ?? "failed"
             if untilTurnEnds && (sawBusy || after > 0) { return false }
+        case "checkpoint":
+            let generation = (fields["generation"] as? Int).map { ", generation \($0)" } ?? ", no generation"
+            Terminal.error("[step \(fields["step"] as? Int ?? 0)\(generation)]")
+        case "rewind":
+            Terminal.error("[rewound to step \(fields["step"] as? Int ?? 0)]")
         case "exit":
             outcome = "ended"
             return false

@@ -129,3 +129,21 @@ public struct ServerSentEventParser: Sendable {
         return out
     }
 }
+
+/// A session's steps, rewind and fork.
+extension HearthClient {
+    public func agentSteps(_ id: String) async throws -> [API.AgentCheckpointBody] {
+        let list: API.AgentCheckpointList = try await json(.GET, "/v1/agent-sessions/\(escape(id))/steps")
+        return list.steps
+    }
+
+    /// Puts the session's conversation and its workspace's files back to `step`.
+    public func rewindAgentSession(_ id: String, step: Int) async throws -> API.AgentCheckpointBody {
+        try await json(.POST, "/v1/agent-sessions/\(escape(id))/rewind", body: API.AgentRewindBody(step: step))
+    }
+
+    /// A new session and workspace from `step` (nil: the latest); the source is not changed.
+    public func forkAgentSession(_ id: String, step: Int? = nil) async throws -> API.AgentSessionBody {
+        try await json(.POST, "/v1/agent-sessions/\(escape(id))/fork", body: API.AgentForkBody(step: step))
+    }
+}

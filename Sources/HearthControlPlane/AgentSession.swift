@@ -61,6 +61,12 @@ public enum AgentEventType: String, Codable, Sendable, CaseIterable {
     case errorEvent = "error_event"
     case usage
     case scrub
+    /// A step the session can be rewound or forked to: its number, and the workspace generation
+    /// that holds its files.
+    case checkpoint
+    /// The session went back to a step: every event after that step's `checkpoint` event and
+    /// before this one is no longer part of the conversation (the log itself is append-only).
+    case rewind
 }
 
 /// One stored event. `seq` is assigned by the store when the event is written, from 1 upwards
@@ -76,6 +82,47 @@ public struct AgentEvent: Codable, Sendable, FetchableRecord, PersistableRecord,
 
     /// An event bigger than this is stored truncated (tool outputs are truncated well before).
     public static let maxDataBytes = 512 * 1024
+}
+
+/// A step of a session that rewind and fork go back to: the conversation as far as its
+/// `checkpoint` event (`seq`) and its first `historyCount` provider-facing messages, and the
+/// workspace's files as generation `generation` holds them.
+public struct AgentCheckpoint: Codable, Sendable, FetchableRecord, PersistableRecord, Equatable {
+    public static let databaseTableName = "agentCheckpoint"
+
+    public enum Kind: String, Codable, Sendable {
+        /// Before the session's first turn.
+        case start
+        /// After a step's tool results.
+        case tool
+        /// After a turn that completed.
+        case turn
+    }
+
+    public var sessionId: String
+    /// 0 for `start`, then 1, 2, … in order. A rewind to step N forgets the steps after it, and
+    /// the next step is N + 1 again.
+    public var step: Int
+    public var kind: Kind
+    /// The `checkpoint` event: events up to it are the conversation at this step.
+    public var seq: Int64
+    /// How many provider-facing history messages the conversation had at this step.
+    public var historyCount: Int
+    /// The workspace generation holding the files at this step; nil when none could be committed
+    /// (a server without a store, or a commit that failed), and in a fork for steps before the one
+    /// it was forked at (those files are in the source's workspace).
+    public var generation: Int64?
+    public var at: Date
+
+    public init(sessionId: String, step: Int, kind: Kind, seq: Int64, historyCount: Int, generation: Int64?, at: Date) {
+        self.sessionId = sessionId
+        self.step = step
+        self.kind = kind
+        self.seq = seq
+        self.historyCount = historyCount
+        self.generation = generation
+        self.at = at
+    }
 }
 
 /// A per-tenant provider configuration. The key is stored only sealed (`AgentKeySealer`).

@@ -51,12 +51,15 @@ public struct AgentLoopTurnDriver: AgentTurnDriver {
         let prompt = try Self.lastUserText(store, session.id)
         let id = session.id
         let environment = self.environment
+        let checkpoints = AgentCheckpointer(workspaces: environment.workspaces, events: events, logger: environment.logger)
+        let turn = AgentCheckpointer.Turn()
         let (outcome, usage) = await loop.runTurn(history: history, prompt: prompt, usage: TokenUsage(input: session.tokensUsed)) { event in
             do {
                 try Self.record(event, session: session, events: events, environment: environment)
             } catch {
                 environment.logger.error("agent event not stored", metadata: ["agent.session": "\(id)", "error": "\(error)"])
             }
+            await checkpoints.after(event, session: session, turn: turn)
         }
         try store.update(id) { $0.tokensUsed = usage.total }
         switch outcome {

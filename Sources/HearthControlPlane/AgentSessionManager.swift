@@ -76,6 +76,10 @@ public actor AgentSessionManager {
     public nonisolated let maxRunningTurnsPerTenant: Int
 
     public nonisolated var store: AgentSessionStore { events.store }
+    /// Sessions whose steps are being recorded, rewound or forked: a send, rewind, fork or delete
+    /// of one waits for nothing and is refused (`conflict`).
+    var rearranging: Set<String> = []
+    nonisolated var checkpoints: AgentCheckpointer { AgentCheckpointer(workspaces: workspaces, events: events, logger: logger) }
 
     public init(events: AgentEventHub, runner: AgentSessionRunner, workspaces: WorkspaceManager, clock: any AgentClock = SystemAgentClock(),
                 systemLoad: @escaping @Sendable () -> SystemLoad = SystemLoadProbe.read, admissionThreshold: Double = 0.9,
@@ -97,21 +101,26 @@ public actor AgentSessionManager {
     /// Turns one tenant may run at once unless the server says otherwise.
     public static let defaultMaxRunningTurnsPerTenant = 8
 
-    public func create(_ request: CreateAgentSession) async throws -> AgentSessionRecord {
+    /// A new session (made or forked) fits: the host's memory, and the tenant's live sessions.
+    func admit(tenantId: String) throws {
         let load = systemLoad()
         if load.memoryPressure > admissionThreshold {
-            logger.notice("agent session refused: memory pressure", metadata: ["tenant.id": "\(request.tenantId)", "system.memory_pressure": "\(load.memoryPressure)"])
+            logger.notice("agent session refused: memory pressure", metadata: ["tenant.id": "\(tenantId)", "system.memory_pressure": "\(load.memoryPressure)"])
             throw AgentAdmissionRefused(pressure: load.memoryPressure, retryAfterSeconds: 30)
         }
+        // Each live session holds a history, an event log and, while a turn runs, a provider stream:
+        // one tenant may not take the whole server's.
+        guard try store.liveSessionCount(tenantId: tenantId) < Self.maxLiveSessionsPerTenant else {
+            throw HearthError(.quotaExceeded, "this tenant has \(Self.maxLiveSessionsPerTenant) live agent sessions; end one first")
+        }
+    }
+
+    public func create(_ request: CreateAgentSession) async throws -> AgentSessionRecord {
         guard AgentSessionRecord.idleTimeoutRange.contains(request.idleTimeoutSeconds) else {
             throw HearthError(.invalidArgument, "idle_timeout_seconds must be between 300 and 604800")
         }
         if let budget = request.budgetTokens, budget <= 0 { throw HearthError(.invalidArgument, "budget_tokens must be positive") }
-        // Each live session holds a history, an event log and, while a turn runs, a provider stream:
-        // one tenant may not take the whole server's.
-        guard try store.liveSessionCount(tenantId: request.tenantId) < Self.maxLiveSessionsPerTenant else {
-            throw HearthError(.quotaExceeded, "this tenant has \(Self.maxLiveSessionsPerTenant) live agent sessions; end one first")
-        }
+        try admit(tenantId: request.tenantId)
         guard try store.provider(tenantId: request.tenantId, name: request.provider) != nil else {
             throw HearthError(.notFound, "no provider \(request.provider) in this tenant")
         }
@@ -151,20 +160,24 @@ public actor AgentSessionManager {
 
     /// Stores the user's message (once per idempotency key) and starts a turn. A repeated key
     /// returns the first message's event and starts nothing.
-    public func send(_ id: String, tenantId: String, text: String, idempotencyKey: String?) throws -> (event: AgentEvent, duplicate: Bool) {
-        let session = try get(id, tenantId: tenantId)
+    public func send(_ id: String, tenantId: String, text: String, idempotencyKey: String?) async throws -> (event: AgentEvent, duplicate: Bool) {
+        var session = try get(id, tenantId: tenantId)
         guard session.state != .ended else { throw HearthError(.conflict, "the session has ended") }
         if let idempotencyKey, let earlier = try duplicate(of: idempotencyKey, in: id) { return (earlier, true) }
         guard session.state == .idle, !runner.isRunning(id) else { throw HearthError(.conflict, "a turn is running; cancel it or wait") }
-        // Checked before the message is stored, so a refused send leaves nothing behind and can be
-        // sent again (with the same idempotency key). The actor runs no other send between this
-        // check and `runner.start` (no suspension), so the cap holds.
-        let running = runner.runningCount(tenantId: tenantId)
-        guard running < maxRunningTurnsPerTenant else {
-            logger.notice("agent message refused: tenant's running-turn cap", metadata: ["agent.session": "\(id)", "tenant.id": "\(tenantId)",
-                                                                                        "agent.running_turns": "\(running)"])
-            throw HearthError(.tooManyRunningTurns, "this tenant has \(maxRunningTurnsPerTenant) agent turns running; wait for one to end",
-                              detail: "retry-after=5")
+        try checkNotRearranging(id)
+        try checkRunningTurnCap(id, tenantId: tenantId)
+        if try store.latestCheckpoint(id) == nil {
+            // Step 0 (the workspace committed before the first message) is what "rewind to the
+            // start" goes back to. Held meanwhile, so a second send waits for nothing and is refused.
+            rearranging.insert(id)
+            await checkpoints.recordStart(session)
+            rearranging.remove(id)
+            session = try get(id, tenantId: tenantId)
+            guard session.state != .ended else { throw HearthError(.conflict, "the session has ended") }
+            guard session.state == .idle, !runner.isRunning(id) else { throw HearthError(.conflict, "a turn is running; cancel it or wait") }
+            // Again: other sends ran while the step was recorded.
+            try checkRunningTurnCap(id, tenantId: tenantId)
         }
         let (event, duplicate) = try events.appendMessage(id, ["role": .string("user"), "text": .string(text)], idempotencyKey: idempotencyKey)
         if duplicate { return (event, true) }
@@ -179,6 +192,19 @@ public actor AgentSessionManager {
             throw HearthError(.runtimeUnavailable, "the server is stopping")
         }
         return (event, false)
+    }
+
+    /// Checked before the message (or step 0) is stored, so a refused send leaves nothing behind
+    /// and can be sent again (with the same idempotency key). The actor runs no other send between
+    /// the last check and `runner.start` (no suspension), so the cap holds.
+    private func checkRunningTurnCap(_ id: String, tenantId: String) throws {
+        let running = runner.runningCount(tenantId: tenantId)
+        guard running < maxRunningTurnsPerTenant else {
+            logger.notice("agent message refused: tenant's running-turn cap", metadata: ["agent.session": "\(id)", "tenant.id": "\(tenantId)",
+                                                                                        "agent.running_turns": "\(running)"])
+            throw HearthError(.tooManyRunningTurns, "this tenant has \(maxRunningTurnsPerTenant) agent turns running; wait for one to end",
+                              detail: "retry-after=5")
+        }
     }
 
     private func duplicate(of key: String, in id: String) throws -> AgentEvent? {
@@ -199,6 +225,7 @@ public actor AgentSessionManager {
     /// Deletes the session and its transcript. Its workspace stays.
     public func delete(_ id: String, tenantId: String) throws {
         _ = try get(id, tenantId: tenantId)
+        try checkNotRearranging(id)
         runner.cancel(id)
         events.close(id)
         try store.delete(id)
@@ -211,7 +238,7 @@ public actor AgentSessionManager {
         let now = clock.now()
         guard let sessions = try? store.sessions() else { return [] }
         var ended: [String] = []
-        for session in sessions where session.state == .idle && !runner.isRunning(session.id) {
+        for session in sessions where session.state == .idle && !runner.isRunning(session.id) && !rearranging.contains(session.id) {
             let deadline = session.lastActivityAt.addingTimeInterval(TimeInterval(session.idleTimeoutSeconds))
             guard deadline <= now else { continue }
             do {

@@ -75,6 +75,19 @@ public struct AgentSessionStore: Sendable {
                 t.column("message", .text).notNull()
             }
         }
+        // The steps a session can be rewound or forked to (issue 18).
+        migrator.registerMigration("v3: agent checkpoints") { db in
+            try db.create(table: "agentCheckpoint") { t in
+                t.column("sessionId", .text).notNull()
+                t.column("step", .integer).notNull()
+                t.column("kind", .text).notNull()
+                t.column("seq", .integer).notNull()
+                t.column("historyCount", .integer).notNull()
+                t.column("generation", .integer)
+                t.column("at", .datetime).notNull()
+                t.primaryKey(["sessionId", "step"])
+            }
+        }
         return migrator
     }
 
@@ -163,6 +176,7 @@ public struct AgentSessionStore: Sendable {
             try db.execute(sql: "DELETE FROM agentEvent WHERE sessionId = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM agentIdempotency WHERE sessionId = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM agentHistory WHERE sessionId = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM agentCheckpoint WHERE sessionId = ?", arguments: [id])
         }
     }
 

@@ -12,6 +12,8 @@ public enum CommitTrigger: String, Sendable, Codable, CaseIterable {
     case rollback
     /// The state a fork started from, as its first generation.
     case fork
+    /// A step of an agent session that changed files (its rewind and fork point).
+    case agent
     case pause
     case stop
 }

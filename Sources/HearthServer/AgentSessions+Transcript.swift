@@ -27,7 +27,9 @@ enum AgentTranscriptExport {
     static func write(_ store: AgentSessionStore, _ session: AgentSessionRecord, format: Format,
                       to write: (ByteBuffer) async throws -> Void) async throws {
         let encoder = API.encoder()
-        var markdown = MarkdownTranscript()
+        // Markdown is the conversation as it now is (what rewinds took out is left out); JSON is
+        // every event, as the event stream replays them.
+        var markdown = MarkdownTranscript(rewound: format == .md ? try store.rewoundRanges(session.id) : [])
         try await write(ByteBuffer(string: format == .json ? #"{"events":["# : MarkdownTranscript.header(session)))
         var after: Int64 = 0
         var first = true
@@ -61,15 +63,21 @@ enum AgentTranscriptExport {
 /// `message` events runs on under one heading.
 struct MarkdownTranscript {
     var inAnswer = false
+    /// Events a rewind took out of the conversation.
+    var rewound: [ClosedRange<Int64>] = []
 
     static func header(_ session: AgentSessionRecord) -> String {
         "# Agent session \(session.id)\n\nModel `\(session.model)` (provider `\(session.provider)`), workspace `\(session.workspaceId)`.\n"
     }
 
     mutating func render(_ event: AgentEvent) -> String {
+        if rewound.contains(where: { $0.contains(event.seq) }) { return "" }
         let fields = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any] ?? [:]
         var out = ""
         switch event.type {
+        case .rewind:
+            inAnswer = false
+            out += "\n> Rewound to step \(fields["step"] as? Int ?? 0)\n"
         case .message:
             let role = fields["role"] as? String ?? ""
             let text = fields["text"] as? String ?? ""

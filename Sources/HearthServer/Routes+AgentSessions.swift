@@ -70,6 +70,34 @@ struct AgentSessionRoutes {
             let cancelled = try await auditor.around(context, "agent_session.cancel", target: id) { try await sessions.cancel(id, tenantId: tenant) }
             return try json(API.AgentCancelled(cancelled: cancelled))
         }
+        group.get("agent-sessions/:id/steps") { _, context in
+            let steps = try await sessions.checkpoints(try context.parameters.require("id"), tenantId: try context.caller().tenantId)
+            return try json(API.AgentCheckpointList(steps: steps.map(Self.body)))
+        }
+        group.post("agent-sessions/:id/rewind") { request, context in
+            let id = try context.parameters.require("id")
+            let tenant = try context.writer().tenantId
+            let body = try await request.decode(as: API.AgentRewindBody.self, context: context)
+            guard body.step >= 0 else { throw HearthError(.invalidArgument, "step is 0 or more") }
+            let step = try await auditor.around(context, "agent_session.rewind", target: "\(id) step \(body.step)") {
+                try await sessions.rewind(id, tenantId: tenant, step: body.step)
+            }
+            return try json(Self.body(step))
+        }
+        group.post("agent-sessions/:id/fork") { request, context in
+            let id = try context.parameters.require("id")
+            let writer = try context.writer()
+            let body = try await request.decode(as: API.AgentForkBody.self, context: context)
+            if let step = body.step, step < 0 { throw HearthError(.invalidArgument, "step is 0 or more") }
+            do {
+                let session = try await auditor.around(context, "agent_session.fork", target: id + (body.step.map { " step \($0)" } ?? "")) {
+                    try await sessions.fork(id, tenantId: writer.tenantId, userId: writer.userId, step: body.step)
+                }
+                return try json(Self.body(session), status: .created)
+            } catch let refused as AgentAdmissionRefused {
+                return try Self.refuse(refused)
+            }
+        }
         group.get("agent-sessions/:id/transcript") { request, context in
             let id = try context.parameters.require("id")
             let session = try await sessions.get(id, tenantId: try context.caller().tenantId)
@@ -146,6 +174,10 @@ struct AgentSessionRoutes {
                              idle_timeout_seconds: s.idleTimeoutSeconds, on_idle: s.onIdle.rawValue, budget_tokens: s.budgetTokens,
                              tokens_used: s.tokensUsed, state: s.state.rawValue, end_reason: s.endReason, created_at: s.createdAt,
                              last_activity_at: s.lastActivityAt)
+    }
+
+    static func body(_ c: AgentCheckpoint) -> API.AgentCheckpointBody {
+        API.AgentCheckpointBody(step: c.step, kind: c.kind.rawValue, seq: c.seq, generation: c.generation, at: c.at)
     }
 
     static func body(_ e: AgentEvent) -> API.AgentEventBody {

@@ -2,6 +2,7 @@ import Foundation
 import HearthAPI
 import HearthClient
 import HearthControlPlane
+import HearthHost
 import HearthServer
 import HearthServerTestKit
 import Logging
@@ -86,11 +87,18 @@ struct AgentServer {
 
     static func start(data: String? = nil, gate: TurnGate = TurnGate(), clock: ManualAgentClock = ManualAgentClock(Date()),
                       load: TestLoad = TestLoad(), logs: LogCapture = LogCapture(), queueLimit: Int = 1024,
-                      providerHostsAllowed: [String] = ["127.0.0.0/8"],
+                      providerHostsAllowed: [String] = ["127.0.0.0/8"], durable: Bool = false,
                       configure: (inout AgentSessionOptions) -> Void = { _ in }) async throws -> AgentServer {
         let data = data ?? ProcessHost.scratchDirectory("hearth-agents")
         var configuration = HearthServerConfiguration(dataDirectory: data, port: 0)
         configuration.identityPolicy.bcryptCost = 4
+        if durable {
+            // The server's own store, as `hearth serve` has by default; interval commits off, so
+            // the generations a test sees are the ones its steps made.
+            configuration.commitInterval = nil
+            configuration.workspaceVolumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:],
+                                                                         logger: ProcessHost.quietLogger)
+        }
         configuration.agents.driver = { _ in ScriptedTurnDriver(gate: gate) }
         configuration.agents.clock = clock
         configuration.agents.systemLoad = { load.read() }

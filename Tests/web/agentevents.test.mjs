@@ -110,3 +110,30 @@ test('the text held is bounded in total: many huge tool outputs keep only the ne
   assert.equal(t.items[t.items.length - 1].id, 'c299');
   assert.ok(t.dropped > 200);
 });
+
+test('steps are shown with their generation, and a rewind drops what came after its step', () => {
+  const t = newTranscript();
+  applyEvent(t, ev(1, 'status', { status: 'created', model: 'smol' }));
+  applyEvent(t, ev(2, 'checkpoint', { step: 0, kind: 'start', generation: 1 }));
+  applyEvent(t, ev(3, 'message', { role: 'user', text: 'write one' }));
+  applyEvent(t, ev(4, 'tool_call', { id: 'c1', name: 'write_file', arguments: '{}' }));
+  applyEvent(t, ev(5, 'tool_result', { id: 'c1', name: 'write_file', content: 'ok', is_error: false }));
+  applyEvent(t, ev(6, 'checkpoint', { step: 1, kind: 'tool', generation: 2 }));
+  applyEvent(t, ev(7, 'message', { role: 'assistant', text: 'wrote', partial: false }));
+  applyEvent(t, ev(8, 'checkpoint', { step: 2, kind: 'turn', generation: null }));
+  assert.deepEqual(t.items.map((i) => i.kind), ['status', 'step', 'user', 'tool', 'step', 'assistant', 'step']);
+  assert.deepEqual(t.items.filter((i) => i.kind === 'step').map((i) => [i.step, i.generation, i.text]), [[0, 1, 'Start'], [1, 2, 'Step 1'], [2, null, 'Step 2']]);
+  takeDirty(t);
+  applyEvent(t, ev(9, 'status', { status: 'rewinding', step: 1 }));
+  applyEvent(t, ev(10, 'rewind', { step: 1, seq: 6, generation: 2 }));
+  assert.deepEqual(t.items.map((i) => i.kind), ['status', 'step', 'user', 'tool', 'step', 'status']);
+  assert.equal(t.items[5].text, 'rewound to step 1');
+  // The view redraws from the first item it lost.
+  assert.equal(takeDirty(t).from, 5);
+  // A hostile rewind (no seq, a string step) neither throws nor empties more than it says.
+  applyEvent(t, ev(11, 'rewind', { step: 'x', seq: 'y' }));
+  assert.equal(t.items[t.items.length - 1].text, 'rewound to step 0');
+  applyEvent(t, ev(12, 'checkpoint', { step: -4, kind: {}, generation: 1.5 }));
+  const last = t.items[t.items.length - 1];
+  assert.deepEqual([last.step, last.generation], [0, null]);
+});

@@ -5,7 +5,7 @@
 // its head.
 
 export const EVENT_TYPES = ['message', 'tool_call', 'tool_result', 'thinking', 'status', 'agent_busy', 'agent_idle',
-  'exit', 'error_event', 'usage', 'scrub'];
+  'exit', 'error_event', 'usage', 'scrub', 'checkpoint', 'rewind'];
 export const MAX_ITEMS = 1000;
 export const MAX_TEXT = 64 * 1024;
 /// All the text the view holds, so 1,000 items of 64 KiB (hundreds of MB) cannot freeze a tab.
@@ -145,6 +145,27 @@ export function applyEvent(t, { seq, type, data }) {
     case 'scrub':
       push(t, { kind: 'scrub', seq: n, text: `${int(d.count)} secret(s) matching ${str(d.rule, '?')} removed from the ${str(d.target, 'request')}` });
       break;
+    case 'checkpoint': {
+      // A step the session can go back to (rewind) or start a new session from (fork). Without a
+      // generation only the conversation is kept: a rewind to it is refused, so none is offered.
+      const step = int(d.step);
+      push(t, { kind: 'step', seq: n, step, stepKind: str(d.kind, 'tool'), generation: Number.isSafeInteger(d.generation) ? d.generation : null,
+        text: d.kind === 'start' ? 'Start' : `Step ${step}` });
+      break;
+    }
+    case 'rewind': {
+      // Everything after the step's checkpoint is no longer the conversation: drop it from view.
+      closeBlocks(t);
+      const keep = Number.isSafeInteger(d.seq) ? d.seq : n;
+      const cut = t.items.findIndex((i) => i.seq > keep);
+      if (cut >= 0) {
+        t.items.splice(cut);
+        t.dirtyFrom = Math.min(t.dirtyFrom, cut);
+      }
+      t.outcome = null;
+      push(t, { kind: 'status', seq: n, text: `rewound to step ${int(d.step)}` });
+      break;
+    }
     case 'exit':
       closeBlocks(t);
       t.busy = false;

@@ -6,11 +6,19 @@ import { $, el, listen } from '../core/dom.js';
 import { applyEvent, EVENT_TYPES, newTranscript, statusLine, takeDirty } from '../core/agentevents.js';
 import { ResumableEventSource } from '../core/reconnect.js';
 
-const KIND_LABEL = { user: 'You', assistant: 'Agent', thinking: 'Thinking', tool: 'Tool', status: '', error: 'Error', scrub: 'Scrubbed' };
+const KIND_LABEL = { user: 'You', assistant: 'Agent', thinking: 'Thinking', tool: 'Tool', status: '', error: 'Error', scrub: 'Scrubbed', step: '' };
 
-function itemView(item) {
+function itemView(item, canWrite) {
   const head = KIND_LABEL[item.kind];
   const node = el('div', { class: `agent-item agent-${item.kind}`, 'data-seq': item.seq });
+  if (item.kind === 'step') {
+    node.append(el('span', { class: 'muted' }, item.generation === null ? `${item.text} (files not kept)` : `${item.text} · generation ${item.generation}`));
+    if (canWrite && item.generation !== null) {
+      node.append(el('button', { type: 'button', class: 'agent-rewind', 'data-step': item.step, title: 'Put the conversation and the files back to this step' }, 'Rewind'),
+        el('button', { type: 'button', class: 'agent-fork', 'data-step': item.step, title: 'A new session and workspace from this step' }, 'Fork'));
+    }
+    return node;
+  }
   if (item.kind === 'tool') {
     node.append(el('div', { class: 'agent-head' }, `${item.name}`), el('pre', { class: 'agent-args' }, item.arguments));
     if (item.result) {
@@ -48,7 +56,7 @@ export function mount(root, ctx) {
     if (t.dropped && !marker) log.prepend(el('div', { class: 'muted agent-dropped' }, 'Earlier events are not shown.'));
     const kept = t.dropped ? 1 : 0;
     while (log.children.length > kept + from) log.lastChild.remove();
-    for (const item of t.items.slice(from)) log.append(itemView(item));
+    for (const item of t.items.slice(from)) log.append(itemView(item, ctx.canWrite));
     status.textContent = statusLine(t);
     $('agent-stop').disabled = !t.busy || !ctx.canWrite;
     $('agent-send').disabled = !!t.ended || !ctx.canWrite;
@@ -128,6 +136,26 @@ export function mount(root, ctx) {
     catch (err) { ctx.toast(err.message, true); }
   }
 
+  // Rewind and fork buttons sit on the step lines; one listener on the log serves them all.
+  async function stepAction(e) {
+    const button = e.target.closest && e.target.closest('button[data-step]');
+    if (!button || !current) return;
+    const step = Number(button.dataset.step);
+    const id = current.id;
+    if (button.classList.contains('agent-rewind')) {
+      if (!confirm(`Rewind to step ${step}? The workspace's files go back too (it restarts if it is running).`)) return;
+      try { await ctx.api('POST', `/v1/agent-sessions/${encodeURIComponent(id)}/rewind`, { step }); ctx.toast(`Rewound to step ${step}.`); }
+      catch (err) { ctx.toast(err.message, true); }
+    } else {
+      try {
+        const forked = await ctx.api('POST', `/v1/agent-sessions/${encodeURIComponent(id)}/fork`, { step });
+        ctx.toast(`Forked into a new session on workspace ${forked.workspace}.`);
+        location.hash = `#/w/${encodeURIComponent(forked.workspace)}`;
+      } catch (err) { ctx.toast(err.message, true); }
+    }
+  }
+
+  cleanups.push(listen(log, 'click', stepAction));
   cleanups.push(listen(picker, 'change', () => follow(picker.value)));
   cleanups.push(listen($('agent-new'), 'click', openStart));
   cleanups.push(listen($('agent-start-cancel'), 'click', () => { start.hidden = true; }));

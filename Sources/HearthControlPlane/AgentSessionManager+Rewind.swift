@@ -1,0 +1,95 @@
+import Foundation
+import HearthCore
+import Logging
+
+/// Rewind and fork of an agent session to one of its steps (issue 18): the conversation and the
+/// workspace's files go back together.
+extension AgentSessionManager {
+    public func checkpoints(_ id: String, tenantId: String) throws -> [AgentCheckpoint] {
+        _ = try get(id, tenantId: tenantId)
+        return try store.checkpoints(id)
+    }
+
+    func checkNotRearranging(_ id: String) throws {
+        guard !rearranging.contains(id) else {
+            throw HearthError(.conflict, "the session is being rewound or forked, or its first step recorded; try again in a moment")
+        }
+    }
+
+    /// Puts the session back to step `step`: the workspace rolled back to the step's generation
+    /// (stopped and started again if it was running), the provider-facing history cut back to the
+    /// step, and the later steps forgotten. The event log keeps everything and gets a `rewind`
+    /// event naming the step's `checkpoint` event, after which the conversation goes on.
+    public func rewind(_ id: String, tenantId: String, step: Int) async throws -> AgentCheckpoint {
+        let session = try get(id, tenantId: tenantId)
+        guard session.state != .ended else { throw HearthError(.conflict, "the session has ended; fork it to go on from a step") }
+        guard session.state == .idle, !runner.isRunning(id) else { throw HearthError(.conflict, "a turn is running; cancel it first") }
+        try checkNotRearranging(id)
+        guard let checkpoint = try store.checkpoint(id, step: step) else { throw HearthError(.notFound, "no step \(step) in this session") }
+        guard let stored = checkpoint.generation, let generation = UInt64(exactly: stored) else {
+            throw HearthError(.conflict, "step \(step) has no generation of the workspace's files, so they cannot be put back")
+        }
+        try await workspaces.checkRollbackPossible(session.workspaceId)
+        rearranging.insert(id)
+        defer { rearranging.remove(id) }
+        try events.append(id, .status, ["status": .string("rewinding"), "step": .int(step)])
+        do {
+            _ = try await workspaces.rewind(session.workspaceId, to: generation)
+        } catch {
+            let hearth = (error as? HearthError) ?? HearthError(.internal, "the workspace was not rewound", detail: "\(error)")
+            _ = try? events.append(id, .errorEvent, ["code": .string(hearth.code.rawValue), "message": .string("rewind failed: " + hearth.message)])
+            throw error
+        }
+        try store.rewind(id, to: checkpoint)
+        try store.update(id) { $0.lastActivityAt = clock.now() }
+        try events.append(id, .rewind, ["step": .int(step), "seq": .int(Int(checkpoint.seq)), "generation": .int(Int(stored))])
+        logger.info("agent session rewound", metadata: ["agent.session": "\(id)", "agent.step": "\(step)", "workspace.id": "\(session.workspaceId)",
+                                                        "rollback.generation": "\(generation)"])
+        return checkpoint
+    }
+
+    /// A new session, in the caller's name, whose conversation is this one's as far as step `step`
+    /// (nil: the latest) and whose workspace is a fork of this one's at the step's generation. The
+    /// source session and its workspace are not changed.
+    public func fork(_ id: String, tenantId: String, userId: String, step: Int?) async throws -> AgentSessionRecord {
+        let source = try get(id, tenantId: tenantId)
+        try checkNotRearranging(id)
+        let found = try step.map { try store.checkpoint(id, step: $0) } ?? store.latestCheckpoint(id)
+        guard let checkpoint = found else {
+            throw HearthError(.notFound, step.map { "no step \($0) in this session" } ?? "the session has no step to fork from yet")
+        }
+        guard let stored = checkpoint.generation, let generation = UInt64(exactly: stored) else {
+            throw HearthError(.conflict, "step \(checkpoint.step) has no generation of the workspace's files to fork")
+        }
+        try admit(tenantId: tenantId)
+        rearranging.insert(id)
+        defer { rearranging.remove(id) }
+        guard case .workspace(let workspace) = try await workspaces.perform(.fork(source.workspaceId, generation: generation, name: nil)) else {
+            throw HearthError(.internal, "the workspace was not forked")
+        }
+        do {
+            // The fork's first generation (trigger `fork`) holds the step's files; when that commit
+            // failed, the step has no generation in the new session (its next commit carries it).
+            let head = try await workspaces.generations(workspace.id).first { $0.trigger == .fork }.flatMap { Int64(exactly: $0.number) }
+            let now = clock.now()
+            var session = source
+            session.id = AgentSessionRecord.newID()
+            session.userId = userId
+            session.workspaceId = workspace.id
+            session.tokensUsed = 0
+            session.state = .idle
+            session.endReason = nil
+            session.createdAt = now
+            session.lastActivityAt = now
+            try store.insertFork(session, of: id, at: checkpoint, generation: head)
+            try events.append(session.id, .status, ["status": .string("forked"), "from": .string(id), "step": .int(checkpoint.step),
+                                                    "workspace": .string(workspace.id), "model": .string(session.model)])
+            logger.info("agent session forked", metadata: ["agent.session": "\(session.id)", "fork.source": "\(id)", "agent.step": "\(checkpoint.step)",
+                                                           "workspace.id": "\(workspace.id)"])
+            return session
+        } catch {
+            _ = try? await workspaces.perform(.delete(workspace.id))
+            throw error
+        }
+    }
+}
