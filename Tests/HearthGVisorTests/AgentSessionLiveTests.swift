@@ -2,7 +2,9 @@ import Foundation
 import HearthAgentCore
 import HearthAPI
 import HearthClient
+import HearthHost
 import HearthLLMTestKit
+import Logging
 import HearthServer
 import HearthServerTestKit
 import Testing
@@ -33,6 +35,84 @@ struct AgentSessionLiveTests {
                 throw error
             }
         }
+    }
+
+    /// Rewind and fork with the real model and a real gVisor workspace on the server's own store:
+    /// the model's tool steps commit the workspace, a fork of the latest step carries its files to
+    /// a new workspace, and a rewind to step 0 puts the files and the conversation back to before
+    /// the first message (the workspace restarted), leaving the fork as it was.
+    @Test func rewindAndForkPutARealWorkspaceBackToAStep() async throws {
+        try await LlamaTestServer.withServer(toolForcing: true) { llm in
+            let root = try #require(ProcessInfo.processInfo.environment["HEARTH_TEST_DATA"], "run through scripts/test.sh")
+            let data = root + "/agent-rewind-\(UUID().uuidString.prefix(8))"
+            let volumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:], logger: Logger(label: "hearth.test"))
+            let server = try await LiveServer.start(dataDirectory: data) { configuration in
+                configuration.workspaceVolumes = volumes
+                configuration.commitInterval = nil
+                configuration.agents.loopDefaults.toolChoice = .required
+                configuration.agents.loopDefaults.finalStepWithoutTools = true
+                configuration.agents.loopDefaults.maxTokens = 40
+                configuration.agents.loopDefaults.temperature = 0
+                configuration.agents.loopDefaults.maxStepsPerTurn = 2
+                configuration.agents.providerHostsAllowed = ["127.0.0.0/8"]
+            }
+            do {
+                try await Self.rewind(llm: llm, server: server)
+                await server.stop()
+            } catch {
+                await server.stop()
+                throw error
+            }
+        }
+    }
+
+    static func rewind(llm: LlamaTestServer, server: LiveServer) async throws {
+        let client = server.client
+        _ = try await client.setAgentProvider("llama", API.AgentProviderBody(kind: "openai", base_url: llm.openAIBaseURL, api_key: llm.apiKey))
+        let ws = try await client.create(API.CreateWorkspaceBody(runtime: "gvisor"))
+        func marker(_ workspace: String) async throws -> String {
+            try await client.run(workspace, ["cat", "/workspace/marker"]).stdoutText
+        }
+        _ = try await client.run(ws.id, ["sh", "-c", "echo v0 > /workspace/marker"])
+        let session = try await client.createAgentSession(API.CreateAgentSessionBody(provider: "llama", model: LlamaTestServer.model, workspace: ws.id,
+                                                                                     system_prompt: "You are a coding agent."))
+        func turn(_ text: String) async throws -> [API.AgentEventBody] {
+            let sent = try await client.sendAgentMessage(session.id, text: text)
+            var events: [API.AgentEventBody] = []
+            try await client.agentEvents(session.id, after: sent.seq) { event in
+                events.append(event)
+                return event.type != "agent_idle"
+            }
+            return events
+        }
+        let first = try await turn("List the files in the workspace.")
+        #expect(first.contains { $0.type == "checkpoint" }, "\(first.map(\.type))")
+        // A change the model's next step commits with its own.
+        _ = try await client.run(ws.id, ["sh", "-c", "echo v1 > /workspace/marker"])
+        _ = try await turn("Show the marker file.")
+        let steps = try await client.agentSteps(session.id)
+        #expect(steps.first?.kind == "start" && steps.count >= 3, "\(steps)")
+        #expect(steps.allSatisfy { $0.generation != nil }, "\(steps)")
+
+        let fork = try await client.forkAgentSession(session.id)
+        #expect(try await marker(fork.workspace) == "v1\n")
+
+        let rewound = try await client.rewindAgentSession(session.id, step: 0)
+        #expect(rewound.step == 0)
+        #expect(try await client.get(ws.id).state == "running")
+        #expect(try await marker(ws.id) == "v0\n")
+        #expect(try await client.agentSteps(session.id).map(\.step) == [0])
+        let markdown = try await client.agentTranscriptMarkdown(session.id)
+        #expect(!markdown.contains("List the files") && markdown.contains("Rewound to step 0"), "\(markdown)")
+        // The fork is its own: the rewind changed neither its files nor its conversation.
+        #expect(try await marker(fork.workspace) == "v1\n")
+        #expect(try await client.agentTranscriptMarkdown(fork.id).contains("List the files"))
+
+        // The session goes on from step 0 with the real model.
+        let again = try await turn("List the files in the workspace.")
+        #expect(again.contains { $0.type == "tool_call" })
+        try await client.delete(fork.workspace)
+        try await client.delete(ws.id)
     }
 
     static func run(kind: String, llm: LlamaTestServer, server: LiveServer) async throws {
