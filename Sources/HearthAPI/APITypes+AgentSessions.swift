@@ -14,9 +14,15 @@ extension API {
         /// `pause` (default) or `delete`: what an idle timeout does to the workspace.
         public var on_idle: String?
         public var budget_tokens: Int?
+        /// Members merged into every request this session sends its provider, unchanged
+        /// (`tool_choice`, `logit_bias`, `parallel_tool_calls`, reasoning settings…). At most 16 KiB;
+        /// not `model`, `messages`, `system`, `stream` or `tools`, which the session sets.
+        public var extra_fields: [String: JSONValue]?
 
         public init(provider: String, model: String, workspace: String? = nil, new_workspace: CreateWorkspaceBody? = nil,
-                    system_prompt: String? = nil, idle_timeout_seconds: Int? = nil, on_idle: String? = nil, budget_tokens: Int? = nil) {
+                    system_prompt: String? = nil, idle_timeout_seconds: Int? = nil, on_idle: String? = nil, budget_tokens: Int? = nil,
+                    extra_fields: [String: JSONValue]? = nil) {
+            self.extra_fields = extra_fields
             self.provider = provider
             self.model = model
             self.workspace = workspace
@@ -43,10 +49,12 @@ extension API {
         public var end_reason: String?
         public var created_at: Date
         public var last_activity_at: Date
+        public var extra_fields: [String: JSONValue]?
 
         public init(id: String, provider: String, model: String, workspace: String, system_prompt: String, idle_timeout_seconds: Int,
                     on_idle: String, budget_tokens: Int?, tokens_used: Int, state: String, end_reason: String?, created_at: Date,
-                    last_activity_at: Date) {
+                    last_activity_at: Date, extra_fields: [String: JSONValue]? = nil) {
+            self.extra_fields = extra_fields
             self.id = id
             self.provider = provider
             self.model = model

@@ -77,13 +77,22 @@ struct AgentRun: AsyncParsableCommand {
     @Option(help: "Model") var model: String
     @Option(help: "System prompt") var system: String?
     @Option(help: "Token budget of the session") var budget: Int?
+    @Option(name: .customLong("extra-fields"),
+            help: "A JSON object merged into every request to the provider, e.g. '{\"parallel_tool_calls\":false}'") var extraFields: String?
     @Argument(help: "The prompt") var prompt: String
 
     func run() async throws {
+        var extras: [String: API.JSONValue]?
+        if let extraFields {
+            guard let parsed = try? JSONDecoder().decode([String: API.JSONValue].self, from: Data(extraFields.utf8)) else {
+                throw ValidationError("--extra-fields must be a JSON object")
+            }
+            extras = parsed
+        }
         let c = try client.client()
         let outcome = try await withClientErrors {
             let session = try await c.createAgentSession(API.CreateAgentSessionBody(provider: provider, model: model, workspace: workspace,
-                                                                                   system_prompt: system, budget_tokens: budget))
+                                                                                   system_prompt: system, budget_tokens: budget, extra_fields: extras))
             Terminal.error("session \(session.id)")
             let sent = try await c.sendAgentMessage(session.id, text: prompt)
             return try await followTurn(c, session.id, after: sent.seq)

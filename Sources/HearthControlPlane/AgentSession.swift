@@ -37,6 +37,8 @@ public struct AgentSessionRecord: Codable, Sendable, FetchableRecord, Persistabl
     public var endReason: String?
     public var createdAt: Date
     public var lastActivityAt: Date
+    /// A JSON object merged into every provider request of the session (checked by the API layer).
+    public var extraFields: String? = nil
 
     public static let defaultIdleTimeout = 72 * 3600
     public static let idleTimeoutRange = (5 * 60)...(7 * 24 * 3600)

@@ -17,10 +17,13 @@ public struct CreateAgentSession: Sendable {
     public var idleTimeoutSeconds: Int
     public var onIdle: AgentSessionRecord.OnIdle
     public var budgetTokens: Int?
+    /// A JSON object's text, merged into every provider request (parsed and bounded by the API layer).
+    public var extraFieldsJSON: String?
 
     public init(tenantId: String, userId: String, provider: String, model: String, workspace: String? = nil, newWorkspace: CreateWorkspace? = nil,
                 systemPrompt: String = "", idleTimeoutSeconds: Int = AgentSessionRecord.defaultIdleTimeout, onIdle: AgentSessionRecord.OnIdle = .pause,
-                budgetTokens: Int? = nil) {
+                budgetTokens: Int? = nil, extraFieldsJSON: String? = nil) {
+        self.extraFieldsJSON = extraFieldsJSON
         self.tenantId = tenantId
         self.userId = userId
         self.provider = provider
@@ -144,7 +147,8 @@ public actor AgentSessionManager {
         let session = AgentSessionRecord(id: AgentSessionRecord.newID(), tenantId: request.tenantId, userId: request.userId, provider: request.provider,
                                          model: request.model, workspaceId: workspaceId, systemPrompt: request.systemPrompt,
                                          idleTimeoutSeconds: request.idleTimeoutSeconds, onIdle: request.onIdle, budgetTokens: request.budgetTokens,
-                                         tokensUsed: 0, state: .idle, endReason: nil, createdAt: now, lastActivityAt: now)
+                                         tokensUsed: 0, state: .idle, endReason: nil, createdAt: now, lastActivityAt: now,
+                                         extraFields: request.extraFieldsJSON)
         try store.insert(session)
         try events.append(session.id, .status, ["status": .string("created"), "workspace": .string(workspaceId), "model": .string(request.model)])
         logger.info("agent session created", metadata: ["agent.session": "\(session.id)", "tenant.id": "\(session.tenantId)", "workspace.id": "\(workspaceId)"])

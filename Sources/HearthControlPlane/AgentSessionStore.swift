@@ -88,6 +88,9 @@ public struct AgentSessionStore: Sendable {
                 t.primaryKey(["sessionId", "step"])
             }
         }
+        migrator.registerMigration("v4: agent session extra fields") { db in
+            try db.alter(table: "agentSession") { t in t.add(column: "extraFields", .text) }
+        }
         return migrator
     }
 

@@ -55,7 +55,7 @@ final class ProviderAgentLoop: Sendable {
             model: session.model, system: session.systemPrompt.isEmpty ? nil : session.systemPrompt,
             budget: AgentBudget(maxStepsPerTurn: defaults.maxStepsPerTurn, maxTotalTokens: session.budgetTokens),
             toolChoice: defaults.toolChoice, finalStep: defaults.finalStepWithoutTools ? .withoutTools : .toolChoiceNone,
-            maxTokens: defaults.maxTokens, temperature: defaults.temperature)
+            maxTokens: defaults.maxTokens, temperature: defaults.temperature, extraFieldsJSON: session.extraFields)
         var logger = self.logger
         logger[metadataKey: "agent.session"] = "\(session.id)"
         return Turn(loop: AgentLoop(provider: provider, tools: tools, configuration: configuration, logger: logger), sessionId: session.id,

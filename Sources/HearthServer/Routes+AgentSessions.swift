@@ -3,6 +3,7 @@ import HearthAPI
 import HearthControlPlane
 import HearthCore
 import HearthIdentity
+import HearthScrub
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -150,7 +151,37 @@ struct AgentSessionRoutes {
         return CreateAgentSession(tenantId: tenantId, userId: userId, provider: body.provider, model: body.model, workspace: body.workspace,
                                   newWorkspace: newWorkspace, systemPrompt: body.system_prompt ?? "",
                                   idleTimeoutSeconds: body.idle_timeout_seconds ?? AgentSessionRecord.defaultIdleTimeout, onIdle: onIdle,
-                                  budgetTokens: body.budget_tokens)
+                                  budgetTokens: body.budget_tokens, extraFieldsJSON: try extraFields(body.extra_fields))
+    }
+
+    /// Members the session itself sets in every request: an extra field may not replace them.
+    static let reservedExtraFields: Set<String> = ["model", "messages", "system", "stream", "tools"]
+    static let maxExtraFieldsBytes = 16 * 1024
+
+    /// The extra fields as the JSON text the provider adapters merge: bounded, none of the session's
+    /// own members, and nothing the scrubber takes for a secret (what leaves for a provider is
+    /// scrubbed, and these would leave on every request).
+    static func extraFields(_ fields: [String: API.JSONValue]?) throws -> String? {
+        guard let fields, !fields.isEmpty else { return nil }
+        if let reserved = fields.keys.sorted().first(where: reservedExtraFields.contains) {
+            throw HearthError(.invalidArgument, "extra_fields may not set \(reserved.prefix(64)); the session sets it")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let text = String(decoding: try encoder.encode(fields), as: UTF8.self)
+        guard text.utf8.count <= maxExtraFieldsBytes else { throw HearthError(.invalidArgument, "extra_fields is at most \(maxExtraFieldsBytes) bytes of JSON") }
+        var scrubber = ScrubSession()
+        let scrubbed = scrubber.scrub(text)
+        guard scrubbed.isClean else {
+            let rules = scrubbed.hits.keys.map { $0.rawValue }.sorted().joined(separator: ", ")
+            throw HearthError(.invalidArgument, "extra_fields holds what looks like a secret (\(rules)); keys belong in the provider record")
+        }
+        return text
+    }
+
+    static func extraFields(_ text: String?) -> [String: API.JSONValue]? {
+        guard let text else { return nil }
+        return try? JSONDecoder().decode([String: API.JSONValue].self, from: Data(text.utf8))
     }
 
     /// An `Idempotency-Key`: absent, or 1 to 200 visible ASCII characters.
@@ -173,7 +204,7 @@ struct AgentSessionRoutes {
         API.AgentSessionBody(id: s.id, provider: s.provider, model: s.model, workspace: s.workspaceId, system_prompt: s.systemPrompt,
                              idle_timeout_seconds: s.idleTimeoutSeconds, on_idle: s.onIdle.rawValue, budget_tokens: s.budgetTokens,
                              tokens_used: s.tokensUsed, state: s.state.rawValue, end_reason: s.endReason, created_at: s.createdAt,
-                             last_activity_at: s.lastActivityAt)
+                             last_activity_at: s.lastActivityAt, extra_fields: extraFields(s.extraFields))
     }
 
     static func body(_ c: AgentCheckpoint) -> API.AgentCheckpointBody {

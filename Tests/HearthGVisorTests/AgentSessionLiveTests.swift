@@ -115,6 +115,41 @@ struct AgentSessionLiveTests {
         try await client.delete(ws.id)
     }
 
+    /// A session's extra fields go to the real server unchanged: `max_tokens: 1` replaces the
+    /// loop's own 40, and the server's usage says it made one token.
+    @Test func aSessionsExtraFieldsReachTheRealServer() async throws {
+        try await LlamaTestServer.withServer(toolForcing: true) { llm in
+            let server = try await LiveServer.start { configuration in
+                configuration.agents.loopDefaults.toolChoice = .required
+                configuration.agents.loopDefaults.maxTokens = 40
+                configuration.agents.loopDefaults.temperature = 0
+                configuration.agents.loopDefaults.maxStepsPerTurn = 1
+                configuration.agents.providerHostsAllowed = ["127.0.0.0/8"]
+            }
+            do {
+                let client = server.client
+                _ = try await client.setAgentProvider("llama", API.AgentProviderBody(kind: "openai", base_url: llm.openAIBaseURL, api_key: llm.apiKey))
+                let session = try await client.createAgentSession(API.CreateAgentSessionBody(
+                    provider: "llama", model: LlamaTestServer.model, new_workspace: API.CreateWorkspaceBody(runtime: "gvisor"),
+                    extra_fields: ["max_tokens": .int(1)]))
+                let sent = try await client.sendAgentMessage(session.id, text: "List the files in the workspace.")
+                var usage: [String: Any]?
+                try await client.agentEvents(session.id, after: sent.seq) { event in
+                    if event.type == "usage", usage == nil {
+                        usage = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any]
+                    }
+                    return event.type != "agent_idle"
+                }
+                #expect(usage?["output_tokens"] as? Int == 1, "\(usage ?? [:])")
+                try await client.delete(session.workspace)
+                await server.stop()
+            } catch {
+                await server.stop()
+                throw error
+            }
+        }
+    }
+
     static func run(kind: String, llm: LlamaTestServer, server: LiveServer) async throws {
         let client = server.client
         let key = llm.apiKey
