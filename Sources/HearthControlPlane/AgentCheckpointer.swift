@@ -68,12 +68,13 @@ struct AgentCheckpointer: Sendable {
         }
     }
 
-    /// The generation that holds the workspace's files now; nil without a store or on failure.
+    /// The generation that holds the workspace's files now; nil without a store, for a runtime
+    /// that keeps no layers, or on failure.
     private func commit(_ session: AgentSessionRecord) async -> Int64? {
         do {
-            let commit = try await workspaces.sync(session.workspaceId, trigger: .agent)
+            guard let commit = try await workspaces.agentStepSync(session.workspaceId) else { return nil }
             return Int64(exactly: commit.generation)
-        } catch let error as HearthError where error.code == .storeUnavailable {
+        } catch is CancellationError {
             return nil
         } catch {
             logger.notice("agent step has no generation", metadata: ["agent.session": "\(session.id)", "workspace.id": "\(session.workspaceId)",

@@ -174,7 +174,7 @@ public actor AgentSessionManager {
         if try store.latestCheckpoint(id) == nil {
             // Step 0 (the workspace committed before the first message) is what "rewind to the
             // start" goes back to. Held meanwhile, so a second send waits for nothing and is refused.
-            rearranging.insert(id)
+            try beginRearranging(id)
             await checkpoints.recordStart(session)
             rearranging.remove(id)
             session = try get(id, tenantId: tenantId)
@@ -246,10 +246,16 @@ public actor AgentSessionManager {
             let deadline = session.lastActivityAt.addingTimeInterval(TimeInterval(session.idleTimeoutSeconds))
             guard deadline <= now else { continue }
             do {
+                // Read again under the write: a rewind or a message since the list was read moved
+                // the session's last activity on, or took it from idle.
+                var stillDue = false
                 try store.update(session.id) { record in
+                    guard record.state == .idle, record.lastActivityAt.addingTimeInterval(TimeInterval(record.idleTimeoutSeconds)) <= now else { return }
+                    stillDue = true
                     record.state = .ended
                     record.endReason = "idle_timeout"
                 }
+                guard stillDue else { continue }
                 let action: WorkspaceAction = session.onIdle == .delete ? .delete(session.workspaceId) : .pause(session.workspaceId)
                 var workspaceOutcome = session.onIdle == .delete ? "deleted" : "paused"
                 do { _ = try await workspaces.perform(action) } catch {

@@ -5,8 +5,12 @@ import HearthCore
 /// The steps of a session (`AgentCheckpoint`), and the two changes made from one: a rewind (the
 /// history cut back to it) and a fork (a new session that starts as it).
 extension AgentSessionStore {
-    public func checkpoints(_ sessionId: String) throws -> [AgentCheckpoint] {
-        try db.read { db in try AgentCheckpoint.filter(Column("sessionId") == sessionId).order(Column("step")).fetchAll(db) }
+    public func checkpoints(_ sessionId: String, after: Int? = nil, limit: Int = 1000) throws -> [AgentCheckpoint] {
+        try db.read { db in
+            var request = AgentCheckpoint.filter(Column("sessionId") == sessionId)
+            if let after { request = request.filter(Column("step") > after) }
+            return try request.order(Column("step")).limit(max(1, limit)).fetchAll(db)
+        }
     }
 
     public func checkpoint(_ sessionId: String, step: Int) throws -> AgentCheckpoint? {
@@ -34,6 +38,22 @@ extension AgentSessionStore {
                   (SELECT id FROM agentHistory WHERE sessionId = ? ORDER BY id LIMIT ?)
                 """, arguments: [sessionId, sessionId, max(0, checkpoint.historyCount)])
             try db.execute(sql: "DELETE FROM agentCheckpoint WHERE sessionId = ? AND step > ?", arguments: [sessionId, checkpoint.step])
+            // A message sent after the step is no longer in the conversation: sending it again
+            // with its key sends it anew rather than pointing at what was taken out.
+            try db.execute(sql: "DELETE FROM agentIdempotency WHERE sessionId = ? AND seq > ?", arguments: [sessionId, checkpoint.seq])
+        }
+    }
+
+    /// What a fork at `checkpoint` copies, in bytes: the events up to it and its history.
+    func conversationBytes(_ sessionId: String, through checkpoint: AgentCheckpoint) throws -> Int64 {
+        try db.read { db in
+            let events = try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(LENGTH(CAST(data AS BLOB))), 0) FROM agentEvent WHERE sessionId = ? AND seq <= ?",
+                                            arguments: [sessionId, checkpoint.seq]) ?? 0
+            let history = try Int64.fetchOne(db, sql: """
+                SELECT COALESCE(SUM(LENGTH(CAST(message AS BLOB))), 0) FROM
+                  (SELECT message FROM agentHistory WHERE sessionId = ? ORDER BY id LIMIT ?)
+                """, arguments: [sessionId, max(0, checkpoint.historyCount)]) ?? 0
+            return events &+ history
         }
     }
 
@@ -41,9 +61,13 @@ extension AgentSessionStore {
     /// the checkpoint's (same sequence numbers), the first `historyCount` history messages, and the
     /// steps up to it. Only the last step keeps files, as `generation` of the new session's own
     /// workspace; the earlier ones' files are in the source's workspace.
-    func insertFork(_ session: AgentSessionRecord, of source: String, at checkpoint: AgentCheckpoint, generation: Int64?) throws {
+    func insertFork(_ session: AgentSessionRecord, of source: String, at checkpoint: AgentCheckpoint, generation: Int64?,
+                    forkedEvent data: String) throws {
         try db.write { db in
             try session.insert(db)
+            // No one reads a session that does not exist yet: its first own event is stored here,
+            // in the same transaction, not published.
+            try AgentEvent(sessionId: session.id, seq: checkpoint.seq &+ 1, type: .status, data: data, at: session.createdAt).insert(db)
             try db.execute(sql: """
                 INSERT INTO agentEvent (sessionId, seq, type, data, at)
                 SELECT ?, seq, type, data, at FROM agentEvent WHERE sessionId = ? AND seq <= ? ORDER BY seq

@@ -34,6 +34,16 @@ extension WorkspaceManager {
     /// commits that as the new head: history is never rewritten, so a rollback can be rolled back.
     /// A failure before the swap leaves the workspace as it was.
     func rollback(_ ref: String, to generation: UInt64) async throws -> WorkspaceCommit {
+        guard let commit = try await rollbackLayer(ref, to: generation) else {
+            // The workspace holds the rolled-back state; only its commit is missing (the next one carries it).
+            throw HearthError(.storeUnavailable, "the workspace was rolled back to generation \(generation), but that state is not committed yet")
+        }
+        return commit
+    }
+
+    /// The rollback itself: throws when nothing was changed; nil when the layer was swapped but
+    /// its commit failed (logged).
+    func rollbackLayer(_ ref: String, to generation: UInt64) async throws -> WorkspaceCommit? {
         let record = try record(ref)
         let volumes = try durableVolumes()
         return try await withBusy(record.id, "rolling back") {
@@ -49,12 +59,10 @@ extension WorkspaceManager {
             }
             logger.info("workspace rolled back", metadata: ["workspace.id": "\(current.id)", "rollback.generation": "\(generation)"])
             do {
-                guard let commit = try await commit(current, trigger: .rollback) else { throw HearthError(.internal, "nothing to commit") }
-                return commit
+                return try await commit(current, trigger: .rollback)
             } catch {
-                // The workspace holds the rolled-back state; only its commit is missing (the next one carries it).
-                throw HearthError(.storeUnavailable, "the workspace was rolled back to generation \(generation), but that state is not committed yet",
-                                  detail: "\(error)")
+                logger.warning("rolled-back state not committed", metadata: ["workspace.id": "\(current.id)", "error": "\(error)"])
+                return nil
             }
         }
     }

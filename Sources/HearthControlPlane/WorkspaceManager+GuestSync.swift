@@ -106,7 +106,7 @@ extension WorkspaceManager {
     /// hold every slot, so another tenant's wait behind them is bounded by one commit. Slots go to
     /// waiters in order, skipping those whose tenant holds one, and are handed over directly, so
     /// no newcomer jumps the queue.
-    private func acquireGuestCommitSlot(tenant: String) async throws {
+    func acquireGuestCommitSlot(tenant: String) async throws {
         // A free slot is never left while a waiter could take it (a release hands it on), so a
         // newcomer that can take one passes no one.
         if guestCommitsRunning < Self.guestCommitConcurrency, guestCommitTenants[tenant, default: 0] == 0 {
@@ -126,7 +126,7 @@ extension WorkspaceManager {
         guestCommitTenants[tenant, default: 0] += 1
     }
 
-    private func releaseGuestCommitSlot(tenant: String) {
+    func releaseGuestCommitSlot(tenant: String) {
         guestCommitsRunning -= 1
         guestCommitTenants[tenant, default: 1] -= 1
         if guestCommitTenants[tenant] == 0 { guestCommitTenants[tenant] = nil }

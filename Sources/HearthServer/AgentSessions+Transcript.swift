@@ -63,15 +63,34 @@ enum AgentTranscriptExport {
 /// `message` events runs on under one heading.
 struct MarkdownTranscript {
     var inAnswer = false
-    /// Events a rewind took out of the conversation.
-    var rewound: [ClosedRange<Int64>] = []
+    /// Events rewinds took out of the conversation: merged, in order, and walked with one cursor
+    /// as events come in order, so many rewinds cost no more per event than one.
+    let rewound: [ClosedRange<Int64>]
+    var cursor = 0
+
+    init(rewound: [ClosedRange<Int64>] = []) {
+        var merged: [ClosedRange<Int64>] = []
+        for range in rewound.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = merged.last, range.lowerBound <= last.upperBound &+ 1 {
+                merged[merged.count - 1] = last.lowerBound...max(last.upperBound, range.upperBound)
+            } else {
+                merged.append(range)
+            }
+        }
+        self.rewound = merged
+    }
+
+    mutating func isRewound(_ seq: Int64) -> Bool {
+        while cursor < rewound.count, rewound[cursor].upperBound < seq { cursor += 1 }
+        return cursor < rewound.count && rewound[cursor].contains(seq)
+    }
 
     static func header(_ session: AgentSessionRecord) -> String {
         "# Agent session \(session.id)\n\nModel `\(session.model)` (provider `\(session.provider)`), workspace `\(session.workspaceId)`.\n"
     }
 
     mutating func render(_ event: AgentEvent) -> String {
-        if rewound.contains(where: { $0.contains(event.seq) }) { return "" }
+        if isRewound(event.seq) { return "" }
         let fields = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any] ?? [:]
         var out = ""
         switch event.type {

@@ -71,8 +71,13 @@ struct AgentSessionRoutes {
             let cancelled = try await auditor.around(context, "agent_session.cancel", target: id) { try await sessions.cancel(id, tenantId: tenant) }
             return try json(API.AgentCancelled(cancelled: cancelled))
         }
-        group.get("agent-sessions/:id/steps") { _, context in
-            let steps = try await sessions.checkpoints(try context.parameters.require("id"), tenantId: try context.caller().tenantId)
+        group.get("agent-sessions/:id/steps") { request, context in
+            var after: Int?
+            if let text = request.uri.queryParameters.get("after") {
+                guard let value = Int(text), value >= 0 else { throw HearthError(.invalidArgument, "after is a step number") }
+                after = value
+            }
+            let steps = try await sessions.checkpoints(try context.parameters.require("id"), tenantId: try context.caller().tenantId, after: after)
             return try json(API.AgentCheckpointList(steps: steps.map(Self.body)))
         }
         group.post("agent-sessions/:id/rewind") { request, context in

@@ -16,11 +16,19 @@ import Testing
 struct WritingLoop: AgentTurnLoop {
     let root: String
     let log: HistoryLog
+    /// The prompt "wait" holds its turn here until the test opens the gate.
+    var gate = TurnGate()
 
     func runTurn(history: [ChatMessage], prompt: String, usage: TokenUsage,
                  emit: @escaping @Sendable (AgentLoopEvent) async -> Void) async -> (outcome: TurnOutcome, usage: TokenUsage) {
         log.histories.withLock { $0.append(history) }
         await emit(.message(.user(prompt)))
+        if prompt == "wait" {
+            await gate.wait()
+            await emit(.message(.assistant("waited")))
+            await emit(.finished(.completed, steps: 1))
+            return (.completed, usage)
+        }
         let text = prompt.hasPrefix("write ") ? String(prompt.dropFirst(6)) : prompt
         let arguments = String(decoding: try! JSONSerialization.data(withJSONObject: ["path": root + "/notes.txt", "content": text]), as: UTF8.self)
         let call = ToolCall(id: "call_\(history.count)", name: "write_file", argumentsJSON: arguments)
@@ -50,16 +58,18 @@ struct WritingLoop: AgentTurnLoop {
         let agents: AgentServer
         let data: String
         let log: HistoryLog
+        let gate: TurnGate
 
         static func start(durable: Bool = true) async throws -> Harness {
             let data = ProcessHost.scratchDirectory("hearth-agent-rewind")
             let log = HistoryLog()
+            let gate = TurnGate()
             let agents = try await AgentServer.start(data: data, durable: durable) { options in
                 options.driver = nil
-                options.loop = { session, _, _, _ in WritingLoop(root: data + "/workspaces/\(session.workspaceId)/workspace", log: log) }
+                options.loop = { session, _, _, _ in WritingLoop(root: data + "/workspaces/\(session.workspaceId)/workspace", log: log, gate: gate) }
             }
             try await agents.provider()
-            return Harness(agents: agents, data: data, log: log)
+            return Harness(agents: agents, data: data, log: log, gate: gate)
         }
 
         var client: HearthClient { agents.client }
@@ -112,6 +122,20 @@ struct WritingLoop: AgentTurnLoop {
         #expect(handed.count == 4 && handed.first == .user("write one") && handed.last == .assistant("wrote one"), "\(handed)")
         #expect(h.notes(session.workspace) == "three")
         #expect(try await h.client.agentSteps(session.id).map(\.step) == [0, 1, 2, 3, 4])
+
+        // A message sent after the step is no longer in the conversation: its idempotency key sends it anew.
+        let keyed = try await h.client.sendAgentMessage(session.id, text: "write keyed", idempotencyKey: "k-1")
+        _ = try await h.agents.events(session.id, after: keyed.seq) { $0.isTurnEnd }
+        let stepsBeforeKeyed = try await h.client.agentSteps(session.id)
+        _ = try await h.client.rewindAgentSession(session.id, step: 4)
+        #expect(stepsBeforeKeyed.count == 7)
+        let again = try await h.client.sendAgentMessage(session.id, text: "write keyed", idempotencyKey: "k-1")
+        #expect(!again.duplicate && again.seq > keyed.seq)
+        _ = try await h.agents.events(session.id, after: again.seq) { $0.isTurnEnd }
+        // Steps can be listed a page at a time.
+        #expect(try await h.client.agentSteps(session.id).count == 7)
+        let page = try await AgentSessionFlowTests.raw(h.agents, "GET", "/v1/agent-sessions/\(session.id)/steps?after=5")
+        #expect(page.status == 200 && page.body.contains(#""step":6"#) && !page.body.contains(#""step":5"#), "\(page.body)")
 
         // Back to the start: no file, no conversation.
         _ = try await h.client.rewindAgentSession(session.id, step: 0)
@@ -188,6 +212,23 @@ struct WritingLoop: AgentTurnLoop {
         // Nothing changed.
         #expect(h.notes(session.workspace) == "one")
         #expect(try await h.client.agentSteps(session.id).map(\.step) == [0, 1, 2])
+
+        // Another session working in the same workspace: a rewind would change files under its turn.
+        let colleague = try await h.agents.session(workspace: session.workspace)
+        let waiting = try await h.client.sendAgentMessage(colleague.id, text: "wait")
+        _ = try await h.agents.events(colleague.id, after: waiting.seq) { $0.type == "agent_busy" }
+        let shared = try await raw("POST", "/v1/agent-sessions/\(session.id)/rewind", #"{"step":0}"#)
+        #expect(shared.status == 409 && shared.body.contains(colleague.id), "\(shared.body)")
+        // And its own turn running: refused too.
+        let ownWait = try await h.client.sendAgentMessage(session.id, text: "wait")
+        _ = try await h.agents.events(session.id, after: ownWait.seq) { $0.type == "agent_busy" }
+        #expect(try await raw("POST", "/v1/agent-sessions/\(session.id)/rewind", #"{"step":0}"#).status == 409)
+        h.gate.open()
+        _ = try await h.agents.events(colleague.id, after: waiting.seq) { $0.isTurnEnd }
+        _ = try await h.agents.events(session.id, after: ownWait.seq) { $0.isTurnEnd }
+        #expect(h.notes(session.workspace) == "one")
+        _ = try await h.client.rewindAgentSession(session.id, step: 0)
+        #expect(h.notes(session.workspace) == nil)
     }
 
     @Test func aServerWithoutAStoreRecordsStepsWhoseFilesCannotBePutBack() async throws {

@@ -137,3 +137,15 @@ test('steps are shown with their generation, and a rewind drops what came after 
   const last = t.items[t.items.length - 1];
   assert.deepEqual([last.step, last.generation], [0, null]);
 });
+
+test('a fork corrects the copied steps: only the step it was forked at has files, as its own generation', () => {
+  const t = newTranscript();
+  applyEvent(t, ev(1, 'checkpoint', { step: 0, kind: 'start', generation: 3 }));
+  applyEvent(t, ev(2, 'message', { role: 'user', text: 'hi' }));
+  applyEvent(t, ev(3, 'checkpoint', { step: 1, kind: 'tool', generation: 4 }));
+  takeDirty(t);
+  applyEvent(t, ev(4, 'status', { status: 'forked', from: 'as_1', step: 1, generation: 1 }));
+  assert.deepEqual(t.items.filter((i) => i.kind === 'step').map((i) => i.generation), [null, 1]);
+  assert.equal(takeDirty(t).from, 0);
+  assert.equal(t.items[t.items.length - 1].text, 'forked from step 1 of as_1');
+});

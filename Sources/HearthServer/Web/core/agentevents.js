@@ -130,6 +130,16 @@ export function applyEvent(t, { seq, type, data }) {
         closeBlocks(t);
         t.outcome = typeof d.outcome === 'string' ? d.outcome : t.outcome;
         push(t, { kind: 'status', seq: n, text: `turn ${t.outcome || 'finished'} after ${int(d.steps)} steps` });
+      } else if (d.status === 'forked') {
+        // A forked session's copied steps name the source's generations: only the step it was
+        // forked at has files here, as this workspace's generation.
+        const at = int(d.step);
+        t.items.forEach((item, index) => {
+          if (item.kind !== 'step') return;
+          item.generation = item.step === at && Number.isSafeInteger(d.generation) ? d.generation : null;
+          if (index < t.dirtyFrom) t.dirtyFrom = index;
+        });
+        push(t, { kind: 'status', seq: n, text: `forked from step ${at} of ${str(d.from, 'another session')}` });
       } else if (d.status === 'created') {
         push(t, { kind: 'status', seq: n, text: `session started with ${str(d.model, 'a model')}` });
       } else if (typeof d.status === 'string') {
