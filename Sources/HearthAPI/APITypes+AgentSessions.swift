@@ -50,11 +50,14 @@ extension API {
         public var created_at: Date
         public var last_activity_at: Date
         public var extra_fields: [String: JSONValue]?
+        /// When the tenant's retention purged the session's content (it had ended).
+        public var content_purged_at: Date?
 
         public init(id: String, provider: String, model: String, workspace: String, system_prompt: String, idle_timeout_seconds: Int,
                     on_idle: String, budget_tokens: Int?, tokens_used: Int, state: String, end_reason: String?, created_at: Date,
-                    last_activity_at: Date, extra_fields: [String: JSONValue]? = nil) {
+                    last_activity_at: Date, extra_fields: [String: JSONValue]? = nil, content_purged_at: Date? = nil) {
             self.extra_fields = extra_fields
+            self.content_purged_at = content_purged_at
             self.id = id
             self.provider = provider
             self.model = model
@@ -209,5 +212,14 @@ extension API {
     public struct AgentForkBody: Codable, Sendable {
         public var step: Int?
         public init(step: Int? = nil) { self.step = step }
+    }
+}
+
+extension API {
+    /// `GET|PUT /v1/agent-retention`: what the caller's tenant keeps of ended sessions,
+    /// `transcripts` (the default) or `metadata`.
+    public struct AgentRetentionBody: Codable, Sendable, Equatable {
+        public var mode: String
+        public init(mode: String) { self.mode = mode }
     }
 }

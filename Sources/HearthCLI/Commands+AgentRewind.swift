@@ -53,3 +53,21 @@ struct AgentFork: AsyncParsableCommand {
         print("\(forked.id) on workspace \(forked.workspace)")
     }
 }
+
+struct AgentRetentionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retention",
+        abstract: "Show or set (a tenant admin) what your tenant keeps of ended sessions: transcripts, or metadata only (content purged).")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "transcripts or metadata; absent: show the current one") var mode: String?
+
+    func run() async throws {
+        let c = try client.client()
+        if let mode {
+            guard ["transcripts", "metadata"].contains(mode) else { throw ValidationError("the mode is transcripts or metadata") }
+            print(try await withClientErrors { try await c.setAgentRetention(mode) })
+        } else {
+            print(try await withClientErrors { try await c.agentRetention() })
+        }
+    }
+}

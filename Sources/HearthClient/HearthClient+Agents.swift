@@ -147,3 +147,17 @@ extension HearthClient {
         try await json(.POST, "/v1/agent-sessions/\(escape(id))/fork", body: API.AgentForkBody(step: step))
     }
 }
+
+/// What the caller's tenant keeps of ended agent sessions.
+extension HearthClient {
+    public func agentRetention() async throws -> String {
+        let body: API.AgentRetentionBody = try await json(.GET, "/v1/agent-retention")
+        return body.mode
+    }
+
+    /// `transcripts` or `metadata` (a tenant admin).
+    public func setAgentRetention(_ mode: String) async throws -> String {
+        let body: API.AgentRetentionBody = try await json(.PUT, "/v1/agent-retention", body: API.AgentRetentionBody(mode: mode))
+        return body.mode
+    }
+}

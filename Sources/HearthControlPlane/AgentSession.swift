@@ -39,6 +39,9 @@ public struct AgentSessionRecord: Codable, Sendable, FetchableRecord, Persistabl
     public var lastActivityAt: Date
     /// A JSON object merged into every provider request of the session (checked by the API layer).
     public var extraFields: String? = nil
+    /// When the session's content (messages, tool inputs and outputs, its history and system
+    /// prompt) was purged under its tenant's retention; its metadata and events' shape remain.
+    public var contentPurgedAt: Date? = nil
 
     public static let defaultIdleTimeout = 72 * 3600
     public static let idleTimeoutRange = (5 * 60)...(7 * 24 * 3600)
@@ -166,4 +169,13 @@ public protocol AgentClock: Sendable {
 public struct SystemAgentClock: AgentClock {
     public init() {}
     public func now() -> Date { Date() }
+}
+
+/// What a tenant keeps of an agent session once it has ended.
+public enum AgentRetention: String, Codable, Sendable, CaseIterable {
+    /// The whole transcript (the default).
+    case transcripts
+    /// Only metadata (the session, its events' kinds, times, tool names and outcomes) and the
+    /// audit log: content is purged by the runner's next sweep, within a minute of the end.
+    case metadata
 }

@@ -86,6 +86,7 @@ extension AgentSessionManager {
     /// source session and its workspace are not changed.
     public func fork(_ id: String, tenantId: String, userId: String, step: Int?) async throws -> AgentSessionRecord {
         let source = try get(id, tenantId: tenantId)
+        guard source.contentPurgedAt == nil else { throw HearthError(.conflict, "the session's content was purged under the tenant's retention") }
         let found = try step.map { try store.checkpoint(id, step: $0) } ?? store.latestCheckpoint(id)
         guard let checkpoint = found else {
             throw HearthError(.notFound, step.map { "no step \($0) in this session" } ?? "the session has no step to fork from yet")

@@ -91,6 +91,14 @@ public struct AgentSessionStore: Sendable {
         migrator.registerMigration("v4: agent session extra fields") { db in
             try db.alter(table: "agentSession") { t in t.add(column: "extraFields", .text) }
         }
+        migrator.registerMigration("v5: agent retention") { db in
+            try db.alter(table: "agentSession") { t in t.add(column: "contentPurgedAt", .datetime) }
+            try db.create(table: "agentRetention") { t in
+                t.primaryKey("tenantId", .text)
+                t.column("mode", .text).notNull()
+                t.column("updatedAt", .datetime).notNull()
+            }
+        }
         return migrator
     }
 

@@ -27,7 +27,9 @@ extension HearthService {
         let driver = options.driver?(environment) ?? defaultAgentDriver(environment, options: options, http: providerHTTP)
         let holder = ManagerHolder()
         let runner = AgentSessionRunner(events: hub, driver: driver, logger: logger, sweepEvery: options.sweepEvery) {
-            await holder.manager?.sweepIdle()
+            guard let manager = holder.manager else { return }
+            await manager.sweepIdle()
+            await manager.purgeEndedContent()
         }
         let manager = AgentSessionManager(events: hub, runner: runner, workspaces: workspaces, clock: options.clock,
                                           systemLoad: options.systemLoad, admissionThreshold: options.admissionThreshold,

@@ -124,6 +124,18 @@ struct AgentSessionRoutes {
                 try await writer.finish(nil)
             })
         }
+        group.get("agent-retention") { _, context in
+            try json(API.AgentRetentionBody(mode: try await sessions.retention(tenantId: try context.caller().tenantId).rawValue))
+        }
+        group.put("agent-retention") { request, context in
+            let admin = try context.admin()
+            let body = try await request.decode(as: API.AgentRetentionBody.self, context: context)
+            guard let mode = AgentRetention(rawValue: body.mode) else { throw HearthError(.invalidArgument, "mode is transcripts or metadata") }
+            try await auditor.around(context, "agent_retention.set", target: mode.rawValue) {
+                try await sessions.setRetention(mode, tenantId: admin.tenantId)
+            }
+            return try json(API.AgentRetentionBody(mode: mode.rawValue))
+        }
         AgentSessionEventStream(sessions: sessions, keepalive: keepalive).register(on: group)
         AgentProviderRoutes(store: sessions.store, keys: keys, auditor: auditor, hosts: providerHosts).register(on: group)
         group.get("system") { _, context in
@@ -209,7 +221,7 @@ struct AgentSessionRoutes {
         API.AgentSessionBody(id: s.id, provider: s.provider, model: s.model, workspace: s.workspaceId, system_prompt: s.systemPrompt,
                              idle_timeout_seconds: s.idleTimeoutSeconds, on_idle: s.onIdle.rawValue, budget_tokens: s.budgetTokens,
                              tokens_used: s.tokensUsed, state: s.state.rawValue, end_reason: s.endReason, created_at: s.createdAt,
-                             last_activity_at: s.lastActivityAt, extra_fields: extraFields(s.extraFields))
+                             last_activity_at: s.lastActivityAt, extra_fields: extraFields(s.extraFields), content_purged_at: s.contentPurgedAt)
     }
 
     static func body(_ c: AgentCheckpoint) -> API.AgentCheckpointBody {

@@ -151,7 +151,10 @@ import Testing
         for (method, path, body) in [("GET", "/v1/agent-sessions/\(session.id)", nil), ("GET", "/v1/agent-sessions/\(session.id)/events", nil),
                                      ("GET", "/v1/agent-sessions/\(session.id)/transcript", nil),
                                      ("POST", "/v1/agent-sessions/\(session.id)/messages", #"{"text":"hi"}"#),
-                                     ("POST", "/v1/agent-sessions/\(session.id)/cancel", nil), ("DELETE", "/v1/agent-sessions/\(session.id)", nil)] {
+                                     ("POST", "/v1/agent-sessions/\(session.id)/cancel", nil), ("DELETE", "/v1/agent-sessions/\(session.id)", nil),
+                                     ("GET", "/v1/agent-sessions/\(session.id)/steps", nil),
+                                     ("POST", "/v1/agent-sessions/\(session.id)/rewind", #"{"step":0}"#),
+                                     ("POST", "/v1/agent-sessions/\(session.id)/fork", "{}")] {
             let answer = try await Self.raw(agents, method, path, body: body, token: token)
             #expect(answer.status == 404, "\(method) \(path)")
         }
@@ -245,7 +248,10 @@ import Testing
         for (method, path, body) in [("POST", "/v1/agent-sessions/\(session.id)/messages", #"{"text":"hi"}"#),
                                      ("POST", "/v1/agent-sessions/\(session.id)/cancel", nil), ("DELETE", "/v1/agent-sessions/\(session.id)", nil),
                                      ("POST", "/v1/agent-sessions", #"{"provider":"local","model":"m"}"#),
-                                     ("PUT", "/v1/agent-providers/x", #"{"kind":"openai","base_url":"http://x/v1"}"#)] {
+                                     ("PUT", "/v1/agent-providers/x", #"{"kind":"openai","base_url":"http://x/v1"}"#),
+                                     ("POST", "/v1/agent-sessions/\(session.id)/rewind", #"{"step":0}"#),
+                                     ("POST", "/v1/agent-sessions/\(session.id)/fork", "{}"),
+                                     ("PUT", "/v1/agent-retention", #"{"mode":"metadata"}"#)] {
             let answer = try await AgentSessionFlowTests.raw(agents, method, path, body: body, token: viewer)
             #expect(answer.status == 403, "\(method) \(path): \(answer.body)")
         }

@@ -149,3 +149,11 @@ test('a fork corrects the copied steps: only the step it was forked at has files
   assert.equal(takeDirty(t).from, 0);
   assert.equal(t.items[t.items.length - 1].text, 'forked from step 1 of as_1');
 });
+
+test('purged messages show as purged, one item each', () => {
+  const t = newTranscript();
+  applyEvent(t, ev(1, 'message', { role: 'user', text: '', purged: true }));
+  applyEvent(t, ev(2, 'message', { role: 'assistant', text: '', purged: true }));
+  applyEvent(t, ev(3, 'message', { role: 'assistant', text: '', purged: true }));
+  assert.deepEqual(t.items.map((i) => [i.kind, i.text]), [['user', '(content purged)'], ['assistant', '(content purged)'], ['assistant', '(content purged)']]);
+});

@@ -95,6 +95,8 @@ export function applyEvent(t, { seq, type, data }) {
     case 'message':
     case 'thinking': {
       const kind = type === 'thinking' ? 'thinking' : d.role === 'user' ? 'user' : 'assistant';
+      // Purged under the tenant's retention: the event's kind and time remain, not its text.
+      if (d.purged === true) { push(t, { kind, seq: n, text: '(content purged)' }); break; }
       if (kind === 'user') { push(t, { kind, seq: n, text: clip(d.text) }); break; }
       // The assistant's text arrives in chunks (`partial: true`), then a last one (`partial: false`).
       const block = openBlock(t, kind) || push(t, { kind, seq: n, text: '', partial: true });
