@@ -223,3 +223,29 @@ extension API {
         public init(mode: String) { self.mode = mode }
     }
 }
+
+extension API {
+    /// A tenant's own scrub rule: a value starting with `prefix` followed by `min_length` to
+    /// `max_length` characters of `alphabet` (alphanumeric, hex, digits, base64, base64url) is
+    /// replaced by `‹REDACTED:<id>:N›` before it reaches a provider.
+    public struct AgentScrubRuleBody: Codable, Sendable, Equatable {
+        public var id: String
+        public var prefix: String
+        public var alphabet: String
+        public var min_length: Int
+        public var max_length: Int
+        public init(id: String, prefix: String, alphabet: String, min_length: Int, max_length: Int) {
+            self.id = id
+            self.prefix = prefix
+            self.alphabet = alphabet
+            self.min_length = min_length
+            self.max_length = max_length
+        }
+    }
+
+    /// `GET|PUT /v1/agent-scrub-rules`: the whole set (a PUT replaces it; at most 32).
+    public struct AgentScrubRuleList: Codable, Sendable, Equatable {
+        public var rules: [AgentScrubRuleBody]
+        public init(rules: [AgentScrubRuleBody]) { self.rules = rules }
+    }
+}

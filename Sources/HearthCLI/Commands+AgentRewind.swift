@@ -71,3 +71,27 @@ struct AgentRetentionCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct AgentScrubRulesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scrub-rules",
+        abstract: "Show your tenant's own scrub rules, or replace them (a tenant admin) with a JSON file's array of {id, prefix, alphabet, min_length, max_length}.")
+    @OptionGroup var client: ClientOptions
+    @Option(help: "A JSON file holding the whole new set (an empty array clears it)") var set: String?
+
+    func run() async throws {
+        let c = try client.client()
+        var rules: [API.AgentScrubRuleBody]
+        if let set {
+            guard let data = FileManager.default.contents(atPath: set), data.count <= 1 << 20,
+                  let parsed = try? JSONDecoder().decode([API.AgentScrubRuleBody].self, from: data) else {
+                throw ValidationError("--set names a JSON file holding an array of rules")
+            }
+            rules = try await withClientErrors { try await c.setAgentScrubRules(parsed) }
+        } else {
+            rules = try await withClientErrors { try await c.agentScrubRules() }
+        }
+        if rules.isEmpty { print("no rules of your tenant's own (the standard pack always applies)") }
+        for rule in rules { print("\(rule.id)  \(rule.prefix)…  \(rule.alphabet) \(rule.min_length)-\(rule.max_length)") }
+    }
+}

@@ -161,3 +161,17 @@ extension HearthClient {
         return body.mode
     }
 }
+
+/// The caller's tenant's own scrub rules.
+extension HearthClient {
+    public func agentScrubRules() async throws -> [API.AgentScrubRuleBody] {
+        let list: API.AgentScrubRuleList = try await json(.GET, "/v1/agent-scrub-rules")
+        return list.rules
+    }
+
+    /// Replaces the tenant's rules (a tenant admin).
+    public func setAgentScrubRules(_ rules: [API.AgentScrubRuleBody]) async throws -> [API.AgentScrubRuleBody] {
+        let list: API.AgentScrubRuleList = try await json(.PUT, "/v1/agent-scrub-rules", body: API.AgentScrubRuleList(rules: rules))
+        return list.rules
+    }
+}

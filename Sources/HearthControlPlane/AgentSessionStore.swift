@@ -99,6 +99,13 @@ public struct AgentSessionStore: Sendable {
                 t.column("updatedAt", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v6: tenant scrub rules") { db in
+            try db.create(table: "agentScrubRules") { t in
+                t.primaryKey("tenantId", .text)
+                t.column("rules", .text).notNull()
+                t.column("updatedAt", .datetime).notNull()
+            }
+        }
         return migrator
     }
 

@@ -39,9 +39,18 @@ extension HearthService {
     }
 
     static func defaultAgentDriver(_ environment: AgentTurnEnvironment, options: AgentSessionOptions, http: ProviderHTTPClientService) -> any AgentTurnDriver {
+        let store = environment.store
+        let logger = environment.logger
         let makeLoop = options.loop ?? ProviderAgentLoop.factory(http: http, defaults: options.loopDefaults,
                                                                     hosts: AgentProviderHostPolicy(allowed: options.providerHostsAllowed),
-                                                                    logger: environment.logger)
+                                                                    logger: environment.logger) { tenantId in
+            do {
+                return try AgentScrubRuleRoutes.rules(store, tenantId: tenantId)
+            } catch {
+                logger.error("tenant scrub rules not applied", metadata: ["tenant.id": "\(tenantId)", "error": "\(error)"])
+                return []
+            }
+        }
         return AgentLoopTurnDriver(environment: environment, makeLoop: makeLoop, historyBudgetBytes: options.historyBudgetBytes)
     }
 }

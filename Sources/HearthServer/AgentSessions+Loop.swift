@@ -30,18 +30,33 @@ final class ProviderAgentLoop: Sendable {
     let defaults: AgentLoopDefaults
     let hosts: AgentProviderHostPolicy
     let logger: Logger
-    let scrubbers = Mutex<[String: ScrubSession]>([:])
+    /// Each session's scrubber, with the tenant rules it was built from.
+    let scrubbers = Mutex<[String: (rules: [TenantScrubRule], session: ScrubSession)]>([:])
+    /// The tenant's own scrub rules, read before each turn.
+    let tenantRules: @Sendable (String) -> [TenantScrubRule]
 
-    init(http: ProviderHTTPClientService, defaults: AgentLoopDefaults, hosts: AgentProviderHostPolicy, logger: Logger) {
+    init(http: ProviderHTTPClientService, defaults: AgentLoopDefaults, hosts: AgentProviderHostPolicy, logger: Logger,
+         tenantRules: @escaping @Sendable (String) -> [TenantScrubRule] = { _ in [] }) {
         self.http = http
         self.defaults = defaults
         self.hosts = hosts
         self.logger = logger
+        self.tenantRules = tenantRules
     }
 
-    static func factory(http: ProviderHTTPClientService, defaults: AgentLoopDefaults, hosts: AgentProviderHostPolicy, logger: Logger) -> AgentTurnLoopFactory {
-        let composer = ProviderAgentLoop(http: http, defaults: defaults, hosts: hosts, logger: logger)
+    static func factory(http: ProviderHTTPClientService, defaults: AgentLoopDefaults, hosts: AgentProviderHostPolicy, logger: Logger,
+                        tenantRules: @escaping @Sendable (String) -> [TenantScrubRule] = { _ in [] }) -> AgentTurnLoopFactory {
+        let composer = ProviderAgentLoop(http: http, defaults: defaults, hosts: hosts, logger: logger, tenantRules: tenantRules)
         return { session, provider, key, tools in try composer.loop(session, provider, key, tools) }
+    }
+
+    /// The session's scrubber for this turn: the one it had (so markers stay stable), unless the
+    /// tenant's rules changed since, which starts a new one (its markers count from 1 again).
+    func scrubber(for sessionId: String, tenantId: String) -> ScrubSession {
+        let rules = tenantRules(tenantId)
+        let kept = scrubbers.withLock { $0.removeValue(forKey: sessionId) }
+        if let kept, kept.rules == rules { return kept.session }
+        return ScrubSession(scrubber: (try? Scrubber(tenantRules: rules)) ?? .standard)
     }
 
     func loop(_ session: AgentSessionRecord, _ record: AgentProviderRecord, _ key: String, _ tools: any ToolRunner) throws -> any AgentTurnLoop {
@@ -59,12 +74,13 @@ final class ProviderAgentLoop: Sendable {
         var logger = self.logger
         logger[metadataKey: "agent.session"] = "\(session.id)"
         return Turn(loop: AgentLoop(provider: provider, tools: tools, configuration: configuration, logger: logger), sessionId: session.id,
-                    baseURL: record.baseURL, composer: self)
+                    tenantId: session.tenantId, baseURL: record.baseURL, composer: self)
     }
 
     struct Turn: AgentTurnLoop {
         let loop: AgentLoop
         let sessionId: String
+        let tenantId: String
         let baseURL: String
         let composer: ProviderAgentLoop
 
@@ -80,9 +96,10 @@ final class ProviderAgentLoop: Sendable {
                 await emit(.finished(.failed, steps: 0))
                 return (.failed, usage)
             }
-            var scrubber = composer.scrubbers.withLock { $0.removeValue(forKey: sessionId) } ?? ScrubSession()
+            let rules = composer.tenantRules(tenantId)
+            var scrubber = composer.scrubber(for: sessionId, tenantId: tenantId)
             let result = await loop.runTurn(history: history, prompt: prompt, usage: usage, scrubber: &scrubber, emit: emit)
-            composer.scrubbers.withLock { $0[sessionId] = scrubber }
+            composer.scrubbers.withLock { $0[sessionId] = (rules, scrubber) }
             return (result.outcome, result.usage)
         }
     }

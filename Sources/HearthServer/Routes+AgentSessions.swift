@@ -138,6 +138,7 @@ struct AgentSessionRoutes {
         }
         AgentSessionEventStream(sessions: sessions, keepalive: keepalive).register(on: group)
         AgentProviderRoutes(store: sessions.store, keys: keys, auditor: auditor, hosts: providerHosts).register(on: group)
+        AgentScrubRuleRoutes(store: sessions.store, auditor: auditor).register(on: group)
         group.get("system") { _, context in
             // How busy other tenants are is not a tenant's business: the count is the caller's
             // tenant's, except for the operator. Memory and load say only whether a session fits.

@@ -153,6 +153,47 @@ struct AgentSessionLiveTests {
         }
     }
 
+    /// A tenant's own scrub rule applies to a real turn: the prompt's value is replaced before it
+    /// is stored as what the provider is sent, and the hit is a scrub event and an audit event
+    /// naming the rule, never the value.
+    @Test func aTenantsOwnScrubRuleRedactsAPromptBeforeTheProvider() async throws {
+        try await LlamaTestServer.withServer(toolForcing: true) { llm in
+            let server = try await LiveServer.start { configuration in
+                configuration.agents.loopDefaults.toolChoice = .required
+                configuration.agents.loopDefaults.maxTokens = 20
+                configuration.agents.loopDefaults.temperature = 0
+                configuration.agents.loopDefaults.maxStepsPerTurn = 1
+                configuration.agents.providerHostsAllowed = ["127.0.0.0/8"]
+            }
+            do {
+                let client = server.client
+                let value = "acme_" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(24))
+                let rule = API.AgentScrubRuleBody(id: "acme_key", prefix: "acme_", alphabet: "alphanumeric", min_length: 16, max_length: 32)
+                _ = try await client.setAgentScrubRules([rule])
+                _ = try await client.setAgentProvider("llama", API.AgentProviderBody(kind: "openai", base_url: llm.openAIBaseURL, api_key: llm.apiKey))
+                let session = try await client.createAgentSession(API.CreateAgentSessionBody(
+                    provider: "llama", model: LlamaTestServer.model, new_workspace: API.CreateWorkspaceBody(runtime: "gvisor")))
+                let sent = try await client.sendAgentMessage(session.id, text: "Deploy with the key \(value) please.")
+                var scrubs: [[String: Any]] = []
+                try await client.agentEvents(session.id, after: sent.seq) { event in
+                    if event.type == "scrub" { scrubs.append((try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any] ?? [:]) }
+                    return event.type != "agent_idle"
+                }
+                #expect(scrubs.contains { $0["rule"] as? String == "acme_key" && $0["target"] as? String == "prompt" }, "\(scrubs)")
+                let sentToProvider = try server.service.agentSessions.store.history(session.id).joined()
+                #expect(sentToProvider.contains("‹REDACTED:acme_key:1›") && !sentToProvider.contains(value), "\(sentToProvider)")
+                let audit = try server.service.audit.events()
+                #expect(audit.contains { $0.action == "agent_session.scrub" && $0.target == "acme_key" })
+                #expect(!audit.map { "\($0)" }.joined().contains(value))
+                try await client.delete(session.workspace)
+                await server.stop()
+            } catch {
+                await server.stop()
+                throw error
+            }
+        }
+    }
+
     static func run(kind: String, llm: LlamaTestServer, server: LiveServer) async throws {
         let client = server.client
         let key = llm.apiKey
