@@ -227,7 +227,7 @@ extension API {
 extension API {
     /// A tenant's own scrub rule: a value starting with `prefix` followed by `min_length` to
     /// `max_length` characters of `alphabet` (alphanumeric, hex, digits, base64, base64url) is
-    /// replaced by `‹REDACTED:<id>:N›` before it reaches a provider.
+    /// replaced by `‹REDACTED:custom_<id>:N›` before it reaches a provider.
     public struct AgentScrubRuleBody: Codable, Sendable, Equatable {
         public var id: String
         public var prefix: String

@@ -24,6 +24,8 @@ struct AgentCheckpointer: Sendable {
     }
 
     /// Step 0, before the session's first message is stored: "before the agent did anything".
+    /// It is committed without waiting for the workspace's spacing: it runs once per session, inside
+    /// the first send's request.
     func recordStart(_ session: AgentSessionRecord) async {
         await record(session, kind: .start, changed: true)
     }
@@ -51,15 +53,15 @@ struct AgentCheckpointer: Sendable {
             let previous = try store.latestCheckpoint(session.id)
             var generation: Int64?
             if changed || previous?.generation == nil {
-                generation = await commit(session)
+                generation = await commit(session, waitForSpacing: kind != .start)
             } else {
                 generation = previous?.generation
             }
             let step = previous.map { $0.step &+ 1 } ?? 0
             var fields: [String: AgentJSON] = ["step": .int(step), "kind": .string(kind.rawValue)]
             fields["generation"] = generation.map { .int(Int($0)) } ?? .null
-            // Only one turn of a session runs, and rewind and fork refuse while it does: nothing
-            // else writes this session's steps between the read above and the insert below.
+            // Only one turn of a session runs, and a rewind refuses while it does (a fork only reads
+            // steps): nothing else writes this session's steps between the read and the insert.
             let event = try events.append(session.id, .checkpoint, fields)
             try store.insert(AgentCheckpoint(sessionId: session.id, step: step, kind: kind, seq: event.seq,
                                              historyCount: try store.historyCount(session.id), generation: generation, at: event.at))
@@ -70,9 +72,9 @@ struct AgentCheckpointer: Sendable {
 
     /// The generation that holds the workspace's files now; nil without a store, for a runtime
     /// that keeps no layers, or on failure.
-    private func commit(_ session: AgentSessionRecord) async -> Int64? {
+    private func commit(_ session: AgentSessionRecord, waitForSpacing: Bool) async -> Int64? {
         do {
-            guard let commit = try await workspaces.agentStepSync(session.workspaceId) else { return nil }
+            guard let commit = try await workspaces.agentStepSync(session.workspaceId, waitForSpacing: waitForSpacing) else { return nil }
             return Int64(exactly: commit.generation)
         } catch is CancellationError {
             return nil

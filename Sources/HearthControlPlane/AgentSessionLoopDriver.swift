@@ -125,7 +125,8 @@ public struct AgentLoopTurnDriver: AgentTurnDriver {
                                                "is_error": .bool(outcome.isError), "truncated": .bool(outcome.truncated), "duration_ms": .int(milliseconds)]
             if let code = outcome.exitCode { fields["exit_code"] = .int(Int(code)) }
             try events.append(id, .toolResult, fields)
-            environment.audit(session, "agent_session.tool", name, outcome.isError ? "error" : "ok")
+            // The name is the model's: the audit log, which outlives any purge, gets only a known one.
+            environment.audit(session, "agent_session.tool", AgentWorkspaceTools.knownName(name), outcome.isError ? "error" : "ok")
         case .usage(let step, let total):
             try events.append(id, .usage, ["input_tokens": .int(step.input), "output_tokens": .int(step.output),
                                            "total_input_tokens": .int(total.input), "total_output_tokens": .int(total.output)])

@@ -54,6 +54,10 @@ extension AgentSessionManager {
         try checkNoOtherSessionWorks(in: session)
         // Taken before the first suspension, so no send, rewind, fork or delete of this session
         // (nor the idle sweep) runs between the checks above and the end.
+        guard rewindingWorkspaces.insert(session.workspaceId).inserted else {
+            throw HearthError(.conflict, "another agent session is rewinding this workspace")
+        }
+        defer { rewindingWorkspaces.remove(session.workspaceId) }
         try beginRearranging(id)
         defer { rearranging.remove(id) }
         try await workspaces.checkRollbackPossible(session.workspaceId, to: generation)
@@ -87,6 +91,11 @@ extension AgentSessionManager {
     public func fork(_ id: String, tenantId: String, userId: String, step: Int?) async throws -> AgentSessionRecord {
         let source = try get(id, tenantId: tenantId)
         guard source.contentPurgedAt == nil else { throw HearthError(.conflict, "the session's content was purged under the tenant's retention") }
+        // An ended session of a tenant that keeps only metadata is due for its purge: a fork
+        // would keep what the tenant asked not to keep.
+        if source.state == .ended, try store.retention(tenantId: tenantId) == .metadata {
+            throw HearthError(.conflict, "the session has ended and this tenant keeps only metadata of ended sessions")
+        }
         let found = try step.map { try store.checkpoint(id, step: $0) } ?? store.latestCheckpoint(id)
         guard let checkpoint = found else {
             throw HearthError(.notFound, step.map { "no step \($0) in this session" } ?? "the session has no step to fork from yet")
@@ -115,7 +124,6 @@ extension AgentSessionManager {
             session.id = AgentSessionRecord.newID()
             session.userId = userId
             session.workspaceId = workspace.id
-            session.tokensUsed = 0
             session.state = .idle
             session.endReason = nil
             session.createdAt = now

@@ -82,6 +82,8 @@ public actor AgentSessionManager {
     /// Sessions whose steps are being recorded, rewound or forked: a send, rewind, fork or delete
     /// of one waits for nothing and is refused (`conflict`).
     var rearranging: Set<String> = []
+    /// Workspaces a rewind is stopping, rolling back and starting: no session of theirs sends.
+    var rewindingWorkspaces: Set<String> = []
     nonisolated var checkpoints: AgentCheckpointer { AgentCheckpointer(workspaces: workspaces, events: events, logger: logger) }
 
     public init(events: AgentEventHub, runner: AgentSessionRunner, workspaces: WorkspaceManager, clock: any AgentClock = SystemAgentClock(),
@@ -170,6 +172,9 @@ public actor AgentSessionManager {
         if let idempotencyKey, let earlier = try duplicate(of: idempotencyKey, in: id) { return (earlier, true) }
         guard session.state == .idle, !runner.isRunning(id) else { throw HearthError(.conflict, "a turn is running; cancel it or wait") }
         try checkNotRearranging(id)
+        guard !rewindingWorkspaces.contains(session.workspaceId) else {
+            throw HearthError(.conflict, "another agent session is rewinding this workspace; try again in a moment")
+        }
         try checkRunningTurnCap(id, tenantId: tenantId)
         if try store.latestCheckpoint(id) == nil {
             // Step 0 (the workspace committed before the first message) is what "rewind to the
@@ -180,6 +185,9 @@ public actor AgentSessionManager {
             session = try get(id, tenantId: tenantId)
             guard session.state != .ended else { throw HearthError(.conflict, "the session has ended") }
             guard session.state == .idle, !runner.isRunning(id) else { throw HearthError(.conflict, "a turn is running; cancel it or wait") }
+            guard !rewindingWorkspaces.contains(session.workspaceId) else {
+                throw HearthError(.conflict, "another agent session is rewinding this workspace; try again in a moment")
+            }
             // Again: other sends ran while the step was recorded.
             try checkRunningTurnCap(id, tenantId: tenantId)
         }

@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import HearthAgentCore
 import HearthCore
 
 /// Retention (issue 18): what each tenant keeps of its ended sessions, and the purge of content.
@@ -35,6 +36,9 @@ extension AgentSessionStore {
     /// system prompt and the idempotency keys. What remains is metadata: each event's kind, time
     /// and sequence number, roles, tool names and outcomes, usage, scrub counts, steps.
     func purgeContent(_ sessionId: String, at: Date) throws {
+        // Tool names and call ids are the model's text: only a known name is kept, no id.
+        let names = AgentWorkspaceTools.specs.map { "'\($0.name)'" }.joined(separator: ", ")
+        let name = "CASE WHEN json_extract(data, '$.name') IN (\(names)) THEN json_extract(data, '$.name') ELSE 'unknown' END"
         try db.write { db in
             let purged = "json('true')"
             try db.execute(sql: """
@@ -42,12 +46,12 @@ extension AgentSessionStore {
                 WHERE sessionId = ? AND type IN ('message', 'thinking')
                 """, arguments: [sessionId])
             try db.execute(sql: """
-                UPDATE agentEvent SET data = json_object('id', json_extract(data, '$.id'), 'name', json_extract(data, '$.name'), 'arguments', '',
+                UPDATE agentEvent SET data = json_object('name', \(name), 'arguments', '',
                   'purged', \(purged))
                 WHERE sessionId = ? AND type = 'tool_call'
                 """, arguments: [sessionId])
             try db.execute(sql: """
-                UPDATE agentEvent SET data = json_object('id', json_extract(data, '$.id'), 'name', json_extract(data, '$.name'), 'content', '',
+                UPDATE agentEvent SET data = json_object('name', \(name), 'content', '',
                   'is_error', json(CASE WHEN json_extract(data, '$.is_error') THEN 'true' ELSE 'false' END),
                   'exit_code', json_extract(data, '$.exit_code'), 'duration_ms', json_extract(data, '$.duration_ms'), 'purged', \(purged))
                 WHERE sessionId = ? AND type = 'tool_result'
@@ -58,7 +62,7 @@ extension AgentSessionStore {
                 """, arguments: [sessionId])
             try db.execute(sql: "DELETE FROM agentHistory WHERE sessionId = ?", arguments: [sessionId])
             try db.execute(sql: "DELETE FROM agentIdempotency WHERE sessionId = ?", arguments: [sessionId])
-            try db.execute(sql: "UPDATE agentSession SET systemPrompt = '', contentPurgedAt = ? WHERE id = ?", arguments: [at, sessionId])
+            try db.execute(sql: "UPDATE agentSession SET systemPrompt = '', extraFields = NULL, contentPurgedAt = ? WHERE id = ?", arguments: [at, sessionId])
         }
     }
 }

@@ -28,6 +28,9 @@ public struct AgentWorkspaceTools: ToolRunner {
 
     public var tools: [ToolSpec] { Self.specs }
 
+    /// A tool name as records may keep it: one of these tools, or `unknown` (a model names calls).
+    public static func knownName(_ name: String) -> String { specs.contains { $0.name == name } ? name : "unknown" }
+
     public static let specs: [ToolSpec] = [
         ToolSpec(name: "bash", description: "Run a bash command in /workspace. Output is cut to 16 KiB (head and tail). The timeout (default 120 s, at most 900 s) kills the whole process group.",
                  parametersSchemaJSON: #"{"type":"object","properties":{"command":{"type":"string"},"timeout":{"type":"integer","minimum":1,"maximum":900}},"required":["command"]}"#),

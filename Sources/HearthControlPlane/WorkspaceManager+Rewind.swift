@@ -52,17 +52,20 @@ extension WorkspaceManager {
         return rewound
     }
 
+    /// The longest an agent step waits for its workspace's spacing (ten times a very slow commit).
+    static let maxAgentStepSpacing = Duration.seconds(60)
+
     /// The commit of an agent step (`AgentCheckpointer`): nil when this server or this runtime
     /// keeps no layers (nothing is flushed for nothing). A model chooses how often its steps may
     /// change files, so these commits are bounded as the guest's own `hearth-sync` is, and share
     /// its budget: the same spacing per workspace (ten times the last one's length, at least 1 s,
     /// waited out here, so a turn that changes files on every step slows only itself), and the same
     /// slots (two in the server, one per tenant).
-    func agentStepSync(_ id: String) async throws -> WorkspaceCommit? {
+    func agentStepSync(_ id: String, waitForSpacing: Bool = true) async throws -> WorkspaceCommit? {
         let record = try record(id)
         guard configuration.volumes != nil, try registry.existing(record.runtime).replacesChangedLayer else { return nil }
-        if let next = guestSyncNotBefore[id] {
-            try await Task.sleep(until: next, clock: .continuous)
+        if waitForSpacing, let next = guestSyncNotBefore[id] {
+            try await Task.sleep(until: min(next, .now + Self.maxAgentStepSpacing), clock: .continuous)
         }
         let started = ContinuousClock.now
         defer {
@@ -70,6 +73,9 @@ extension WorkspaceManager {
                 guestSyncNotBefore[id] = .now + max(Self.guestSyncSpacing, (ContinuousClock.now - started) * 10)
             }
         }
+        // As `guestSync` does: every marker waited out before a slot is taken, so no slot waits
+        // on this workspace's own interval commit or claim.
+        try await waitOut(id) { _ in true }
         try await acquireGuestCommitSlot(tenant: record.tenantId)
         defer { releaseGuestCommitSlot(tenant: record.tenantId) }
         return try await sync(id, trigger: .agent)

@@ -32,6 +32,8 @@ final class ProviderAgentLoop: Sendable {
     let logger: Logger
     /// Each session's scrubber, with the tenant rules it was built from.
     let scrubbers = Mutex<[String: (rules: [TenantScrubRule], session: ScrubSession)]>([:])
+    /// Sessions whose scrubbers (and the values they replaced) are kept between turns.
+    static let maxScrubbers = 1024
     /// The tenant's own scrub rules, read before each turn.
     let tenantRules: @Sendable (String) -> [TenantScrubRule]
 
@@ -99,7 +101,12 @@ final class ProviderAgentLoop: Sendable {
             let rules = composer.tenantRules(tenantId)
             var scrubber = composer.scrubber(for: sessionId, tenantId: tenantId)
             let result = await loop.runTurn(history: history, prompt: prompt, usage: usage, scrubber: &scrubber, emit: emit)
-            composer.scrubbers.withLock { $0[sessionId] = (rules, scrubber) }
+            composer.scrubbers.withLock { scrubbers in
+                // Bounded: past it, another session's scrubber is dropped (its markers start again
+                // from 1 at its next turn), and the values it held leave memory.
+                if scrubbers.count >= ProviderAgentLoop.maxScrubbers, let other = scrubbers.keys.first { scrubbers[other] = nil }
+                scrubbers[sessionId] = (rules, scrubber)
+            }
             return (result.outcome, result.usage)
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import HearthAPI
 import HearthControlPlane
 import HearthCore
+import HearthScrub
 import NIOCore
 
 /// A session's transcript as JSON or Markdown, streamed: events are read a page at a time and
@@ -24,8 +25,11 @@ enum AgentTranscriptExport {
 
     /// Writes the transcript. The JSON is byte for byte what encoding `API.AgentTranscript` with
     /// `API.encoder()` gives (sorted keys: `events` before `session`).
-    static func write(_ store: AgentSessionStore, _ session: AgentSessionRecord, format: Format,
+    static func write(_ store: AgentSessionStore, _ session: AgentSessionRecord, format: Format, scrubber: ScrubSession = ScrubSession(),
                       to write: (ByteBuffer) async throws -> Void) async throws {
+        // An export leaves Hearth as a file: what the user typed and what tools printed is scrubbed
+        // with the tenant's rules, one scrubber for the whole export so a value keeps its marker.
+        var scrubber = scrubber
         let encoder = API.encoder()
         // Markdown is the conversation as it now is (what rewinds took out is left out); JSON is
         // every event, as the event stream replays them.
@@ -42,9 +46,11 @@ enum AgentTranscriptExport {
                 switch format {
                 case .json:
                     if !first { chunk.writeString(",") }
-                    chunk.writeBytes(try encoder.encode(AgentSessionRoutes.body(event)))
+                    var body = AgentSessionRoutes.body(event)
+                    body.data = Self.scrubbed(fields: body.data, &scrubber)
+                    chunk.writeBytes(try encoder.encode(body))
                 case .md:
-                    chunk.writeString(markdown.render(event))
+                    chunk.writeString(scrubber.scrub(markdown.render(event)).text)
                 }
                 first = false
             }
@@ -52,10 +58,28 @@ enum AgentTranscriptExport {
         }
         if format == .json {
             var tail = ByteBuffer(string: #"],"session":"#)
-            tail.writeBytes(try encoder.encode(AgentSessionRoutes.body(session)))
+            var body = AgentSessionRoutes.body(session)
+            body.system_prompt = scrubber.scrub(body.system_prompt).text
+            tail.writeBytes(try encoder.encode(body))
             tail.writeString("}")
             try await write(tail)
         }
+    }
+}
+
+extension AgentTranscriptExport {
+    /// An event's JSON object with each string value scrubbed (values, not the text as a whole, so
+    /// a replacement never cuts through the JSON around it).
+    static func scrubbed(fields data: String, _ scrubber: inout ScrubSession) -> String {
+        guard var object = (try? JSONSerialization.jsonObject(with: Data(data.utf8))) as? [String: Any] else { return scrubber.scrub(data).text }
+        var changed = false
+        for (key, value) in object {
+            guard let text = value as? String else { continue }
+            let outcome = scrubber.scrub(text)
+            if !outcome.isClean { object[key] = outcome.text; changed = true }
+        }
+        guard changed, let bytes = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return data }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

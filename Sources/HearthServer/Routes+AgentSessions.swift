@@ -28,7 +28,8 @@ struct AgentSessionRoutes {
         group.post("agent-sessions") { request, context in
             let body = try await request.decode(as: API.CreateAgentSessionBody.self, context: context)
             let writer = try context.writer()
-            let create = try Self.parse(body, tenantId: writer.tenantId, userId: writer.userId, byOperator: writer.isOperator)
+            let rules = (try? AgentScrubRuleRoutes.rules(sessions.store, tenantId: writer.tenantId)) ?? []
+            let create = try Self.parse(body, tenantId: writer.tenantId, userId: writer.userId, byOperator: writer.isOperator, scrubRules: rules)
             do {
                 let session = try await auditor.around(context, "agent_session.create", target: body.provider + "/" + body.model) {
                     try await sessions.create(create)
@@ -112,11 +113,12 @@ struct AgentSessionRoutes {
             }
             let store = sessions.store
             let logger = context.logger
+            let scrubber = ScrubSession(scrubber: (try? Scrubber(tenantRules: (try? AgentScrubRuleRoutes.rules(store, tenantId: session.tenantId)) ?? [])) ?? .standard)
             // Streamed page by page; a failure mid-way (the database) cuts the body short, which
             // the client sees as a truncated transcript rather than a second status.
             return Response(status: .ok, headers: [.contentType: format.contentType], body: ResponseBody { writer in
                 do {
-                    try await AgentTranscriptExport.write(store, session, format: format) { try await writer.write($0) }
+                    try await AgentTranscriptExport.write(store, session, format: format, scrubber: scrubber) { try await writer.write($0) }
                 } catch {
                     logger.warning("agent transcript export cut short", metadata: ["agent.session": "\(id)", "error": "\(error)"])
                     throw error
@@ -151,7 +153,8 @@ struct AgentSessionRoutes {
         }
     }
 
-    static func parse(_ body: API.CreateAgentSessionBody, tenantId: String, userId: String, byOperator: Bool) throws -> CreateAgentSession {
+    static func parse(_ body: API.CreateAgentSessionBody, tenantId: String, userId: String, byOperator: Bool,
+                      scrubRules: [TenantScrubRule] = []) throws -> CreateAgentSession {
         guard AgentProviderRoutes.isValidName(body.provider) else { throw HearthError(.invalidArgument, "unknown provider \(body.provider.prefix(64))") }
         guard !body.model.isEmpty, body.model.utf8.count <= 256 else { throw HearthError(.invalidArgument, "model must be 1 to 256 bytes") }
         if let prompt = body.system_prompt, prompt.utf8.count > maxMessageBytes {
@@ -169,18 +172,27 @@ struct AgentSessionRoutes {
         return CreateAgentSession(tenantId: tenantId, userId: userId, provider: body.provider, model: body.model, workspace: body.workspace,
                                   newWorkspace: newWorkspace, systemPrompt: body.system_prompt ?? "",
                                   idleTimeoutSeconds: body.idle_timeout_seconds ?? AgentSessionRecord.defaultIdleTimeout, onIdle: onIdle,
-                                  budgetTokens: body.budget_tokens, extraFieldsJSON: try extraFields(body.extra_fields))
+                                  budgetTokens: body.budget_tokens, extraFieldsJSON: try extraFields(body.extra_fields, scrubRules: scrubRules))
     }
 
     /// Members the session itself sets in every request: an extra field may not replace them.
-    static let reservedExtraFields: Set<String> = ["model", "messages", "system", "stream", "tools"]
+    /// `stream_options` carries the usage the budget counts, and `n` would bill choices no one reads.
+    static let reservedExtraFields: Set<String> = ["model", "messages", "system", "stream", "tools", "stream_options", "n"]
     static let maxExtraFieldsBytes = 16 * 1024
+    /// Nesting and values: enough for any provider's settings, and far from the depth at which a
+    /// response that wraps the session could no longer be encoded.
+    static let maxExtraFieldsDepth = 16
+    static let maxExtraFieldsValues = 1024
 
     /// The extra fields as the JSON text the provider adapters merge: bounded, none of the session's
     /// own members, and nothing the scrubber takes for a secret (what leaves for a provider is
     /// scrubbed, and these would leave on every request).
-    static func extraFields(_ fields: [String: API.JSONValue]?) throws -> String? {
+    static func extraFields(_ fields: [String: API.JSONValue]?, scrubRules: [TenantScrubRule] = []) throws -> String? {
         guard let fields, !fields.isEmpty else { return nil }
+        var values = 0
+        guard Self.within(.object(fields), depth: 1, values: &values) else {
+            throw HearthError(.invalidArgument, "extra_fields nests at most \(maxExtraFieldsDepth) deep and holds at most \(maxExtraFieldsValues) values")
+        }
         if let reserved = fields.keys.sorted().first(where: reservedExtraFields.contains) {
             throw HearthError(.invalidArgument, "extra_fields may not set \(reserved.prefix(64)); the session sets it")
         }
@@ -188,13 +200,23 @@ struct AgentSessionRoutes {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let text = String(decoding: try encoder.encode(fields), as: UTF8.self)
         guard text.utf8.count <= maxExtraFieldsBytes else { throw HearthError(.invalidArgument, "extra_fields is at most \(maxExtraFieldsBytes) bytes of JSON") }
-        var scrubber = ScrubSession()
+        var scrubber = ScrubSession(scrubber: (try? Scrubber(tenantRules: scrubRules)) ?? .standard)
         let scrubbed = scrubber.scrub(text)
         guard scrubbed.isClean else {
             let rules = scrubbed.hits.keys.map { $0.rawValue }.sorted().joined(separator: ", ")
             throw HearthError(.invalidArgument, "extra_fields holds what looks like a secret (\(rules)); keys belong in the provider record")
         }
         return text
+    }
+
+    private static func within(_ value: API.JSONValue, depth: Int, values: inout Int) -> Bool {
+        values += 1
+        guard depth <= maxExtraFieldsDepth, values <= maxExtraFieldsValues else { return false }
+        switch value {
+        case .array(let items): return items.allSatisfy { within($0, depth: depth + 1, values: &values) }
+        case .object(let members): return members.values.allSatisfy { within($0, depth: depth + 1, values: &values) }
+        default: return true
+        }
     }
 
     static func extraFields(_ text: String?) -> [String: API.JSONValue]? {

@@ -167,7 +167,7 @@ struct AgentSessionLiveTests {
             }
             do {
                 let client = server.client
-                let value = "acme_" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(24))
+                let value = "acme_" + String(repeating: "ab", count: 10)
                 let rule = API.AgentScrubRuleBody(id: "acme_key", prefix: "acme_", alphabet: "alphanumeric", min_length: 16, max_length: 32)
                 _ = try await client.setAgentScrubRules([rule])
                 _ = try await client.setAgentProvider("llama", API.AgentProviderBody(kind: "openai", base_url: llm.openAIBaseURL, api_key: llm.apiKey))
@@ -179,11 +179,11 @@ struct AgentSessionLiveTests {
                     if event.type == "scrub" { scrubs.append((try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any] ?? [:]) }
                     return event.type != "agent_idle"
                 }
-                #expect(scrubs.contains { $0["rule"] as? String == "acme_key" && $0["target"] as? String == "prompt" }, "\(scrubs)")
+                #expect(scrubs.contains { $0["rule"] as? String == "custom_acme_key" && $0["target"] as? String == "prompt" }, "\(scrubs)")
                 let sentToProvider = try server.service.agentSessions.store.history(session.id).joined()
-                #expect(sentToProvider.contains("‹REDACTED:acme_key:1›") && !sentToProvider.contains(value), "\(sentToProvider)")
+                #expect(sentToProvider.contains("‹REDACTED:custom_acme_key:1›") && !sentToProvider.contains(value), "\(sentToProvider)")
                 let audit = try server.service.audit.events()
-                #expect(audit.contains { $0.action == "agent_session.scrub" && $0.target == "acme_key" })
+                #expect(audit.contains { $0.action == "agent_session.scrub" && $0.target == "custom_acme_key" })
                 #expect(!audit.map { "\($0)" }.joined().contains(value))
                 try await client.delete(session.workspace)
                 await server.stop()

@@ -57,7 +57,7 @@ import Testing
             let answer = try await AgentSessionFlowTests.raw(agents, "POST", "/v1/agent-sessions", body: body)
             return (answer.status, answer.body)
         }
-        for reserved in ["model", "messages", "system", "stream", "tools"] {
+        for reserved in ["model", "messages", "system", "stream", "tools", "stream_options", "n"] {
             let refused = try await create(#"{"\#(reserved)":1}"#)
             #expect(refused.status == 400 && refused.body.contains("may not set \(reserved)"), "\(refused.body)")
         }
@@ -66,6 +66,12 @@ import Testing
         let token = "ghp_" + String(repeating: "aB3dE5fG7h", count: 4).prefix(36)
         let secret = try await create(#"{"metadata":{"note":"\#(token)"}}"#)
         #expect(secret.status == 400 && secret.body.contains("looks like a secret") && !secret.body.contains(token), "\(secret.body)")
+        // Nested deeper than a provider's settings go (a response wrapping the session could not
+        // be encoded), or too many values.
+        let deep = try await create(#"{"a":\#(String(repeating: "[", count: 40))\#(String(repeating: "]", count: 40))}"#)
+        #expect(deep.status == 400 && deep.body.contains("nests at most"), "\(deep.body)")
+        let wide = try await create(#"{"a":[\#(Array(repeating: "0", count: 2000).joined(separator: ","))]}"#)
+        #expect(wide.status == 400, "\(wide.body)")
         // Not an object, and JSON nested past any sense, are refused by the decoder.
         #expect(try await create("[1,2]").status == 400)
         #expect(try await create(String(repeating: "[", count: 10_000)).status == 400)

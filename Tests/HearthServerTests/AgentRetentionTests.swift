@@ -27,6 +27,9 @@ import Testing
         #expect(try await agents.client.agentTranscriptMarkdown(ended.id).contains("the words of a prompt"))
 
         #expect(try await agents.client.setAgentRetention("metadata") == "metadata")
+        // Due for its purge: a fork would keep what the tenant asked not to keep.
+        let early = try await AgentSessionFlowTests.raw(agents, "POST", "/v1/agent-sessions/\(ended.id)/fork", body: "{}")
+        #expect(early.status == 409 && early.body.contains("keeps only metadata"), "\(early.body)")
         let before = try await agents.client.agentTranscript(ended.id).events
         #expect(await manager.purgeEndedContent() == [ended.id])
         #expect(await manager.purgeEndedContent().isEmpty)

@@ -45,4 +45,28 @@ import Testing
         #expect(try await put(#"{"rules":[]}"#).status == 200)
         #expect(try await AgentSessionFlowTests.raw(agents, "GET", "/v1/agent-scrub-rules").body.contains(#""rules":[]"#))
     }
+
+    @Test func transcriptExportsAreScrubbedWithTheStandardPackAndTheTenantsRules() async throws {
+        let agents = try await AgentServer.start()
+        defer { Task { await agents.server.stop() } }
+        try await agents.provider()
+        _ = try await agents.client.setAgentScrubRules([API.AgentScrubRuleBody(id: "acme_key", prefix: "acme_", alphabet: "alphanumeric",
+                                                                               min_length: 16, max_length: 32)])
+        let github = "ghp_" + String(repeating: "aB3dE5fG7h", count: 4).prefix(36)
+        let acme = "acme_" + String(repeating: "ab", count: 10)
+        let session = try await agents.session()
+        let sent = try await agents.client.sendAgentMessage(session.id, text: "use \(github) and \(acme), then \(acme) again")
+        _ = try await agents.events(session.id, after: sent.seq) { $0.isTurnEnd }
+        let markdown = try await agents.client.agentTranscriptMarkdown(session.id)
+        let json = "\(try await agents.client.agentTranscript(session.id))"
+        for export in [markdown, json] {
+            #expect(!export.contains(github) && !export.contains(acme), "\(export)")
+            #expect(export.contains("‹REDACTED:github_token:1›") && export.contains("‹REDACTED:custom_acme_key:1›"), "\(export)")
+        }
+        // One scrubber per export: the same value keeps its marker.
+        #expect(!markdown.contains("custom_acme_key:2"))
+        // The JSON export's event data is still JSON.
+        let events = try await agents.client.agentTranscript(session.id).events
+        #expect(events.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.data.utf8))) is [String: Any] })
+    }
 }
