@@ -342,6 +342,68 @@ def bench_fork(h, n):
          peer="create to first exec", peer_p50=round(pct(creates, 50), 1), peer_p99=round(pct(creates, 99), 1),
          ratio_p50=round(pct(forks, 50) / pct(creates, 50), 2))
 
+def bench_agent_rewind(h, n):
+    """Agent sessions (issue 18): rewind of a running workspace's session to step 0, request to
+    the first exec after it; peer: the same by hand over REST (stop, rollback, start) to the first
+    exec. Fork of the session at step 0 to its workspace's first exec; peer: a workspace fork at
+    that generation to its first exec. Step 0 is made by a session's first message (its turn then
+    fails on a closed port: no model is needed to make the step). Needs the server started with
+    `--agent-provider-allow 127.0.0.0/8`."""
+    h.call("PUT", "/v1/agent-providers/bench", {"kind": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key": "k"})
+    w = h.call("POST", "/v1/workspaces", {})
+    code, _ = h.exec(w["id"], ["sh", "-c", "mkdir -p /workspace/src && for i in $(seq 1 200); do head -c 4096 /dev/urandom > /workspace/src/f$i; done"])
+    assert code == 0
+    s = h.call("POST", "/v1/agent-sessions", {"provider": "bench", "model": "m", "workspace": w["id"]})
+    t = time.perf_counter()
+    h.call("POST", "/v1/agent-sessions/%s/messages" % s["id"], {"text": "x"})
+    first_send = (time.perf_counter() - t) * 1000
+    def idle():
+        for _ in range(600):
+            if h.call("GET", "/v1/agent-sessions/" + s["id"])["state"] == "idle": return
+            time.sleep(0.05)
+        raise RuntimeError("the session's turn did not end")
+    idle()
+    step = h.call("GET", "/v1/agent-sessions/%s/steps" % s["id"])["steps"][0]
+    generation = step["generation"]
+    rewinds, manual, forks, wforks, ids = [], [], [], [], []
+    for i in range(n):
+        h.exec(w["id"], ["sh", "-c", "echo %d > /workspace/src/f1" % i])
+        t = time.perf_counter()
+        h.call("POST", "/v1/agent-sessions/%s/rewind" % s["id"], {"step": 0})
+        code, _ = h.exec(w["id"], ["true"])
+        rewinds.append((time.perf_counter() - t) * 1000)
+        assert code == 0
+        h.exec(w["id"], ["sh", "-c", "echo m%d > /workspace/src/f1" % i])
+        t = time.perf_counter()
+        h.call("POST", "/v1/workspaces/%s/stop" % w["id"])
+        h.call("POST", "/v1/workspaces/%s/rollback" % w["id"], {"generation": generation})
+        h.call("POST", "/v1/workspaces/%s/start" % w["id"])
+        code, _ = h.exec(w["id"], ["true"])
+        manual.append((time.perf_counter() - t) * 1000)
+        assert code == 0
+        t = time.perf_counter()
+        f = h.call("POST", "/v1/agent-sessions/%s/fork" % s["id"], {"step": 0})
+        code, _ = h.exec(f["workspace"], ["true"])
+        forks.append((time.perf_counter() - t) * 1000)
+        ids.append(f["workspace"])
+        h.call("DELETE", "/v1/agent-sessions/" + f["id"])
+        t = time.perf_counter()
+        g = h.call("POST", "/v1/workspaces/%s/fork" % w["id"], {"generation": generation})
+        code, _ = h.exec(g["id"], ["true"])
+        wforks.append((time.perf_counter() - t) * 1000)
+        ids.append(g["id"])
+        for x in ids: h.call("DELETE", "/v1/workspaces/" + x)
+        ids = []
+    h.call("DELETE", "/v1/agent-sessions/" + s["id"])
+    h.call("DELETE", "/v1/workspaces/" + w["id"])
+    emit(figure="agent_rewind_to_first_exec_ms", n=n, files=200, p50=round(pct(rewinds, 50), 1), p99=round(pct(rewinds, 99), 1),
+         peer="stop + rollback + start over REST, to first exec", peer_p50=round(pct(manual, 50), 1), peer_p99=round(pct(manual, 99), 1),
+         ratio_p50=round(pct(rewinds, 50) / pct(manual, 50), 2))
+    emit(figure="agent_fork_to_first_exec_ms", n=n, p50=round(pct(forks, 50), 1), p99=round(pct(forks, 99), 1),
+         peer="workspace fork at the same generation, to first exec", peer_p50=round(pct(wforks, 50), 1), peer_p99=round(pct(wforks, 99), 1),
+         ratio_p50=round(pct(forks, 50) / pct(wforks, 50), 2))
+    emit(figure="agent_first_send_with_step0_ms", n=1, value=round(first_send, 1))
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", default="http://127.0.0.1:7070")
@@ -367,6 +429,7 @@ def main():
     if "qemu-density" in only: bench_qemu_density(h, a.data, 5)
     if "guest-sync" in only: bench_guest_sync(h, min(a.n, 30))
     if "fork" in only: bench_fork(h, min(a.n, 20))
+    if "agent-rewind" in only: bench_agent_rewind(h, min(a.n, 20))
 
 if __name__ == "__main__":
     main()

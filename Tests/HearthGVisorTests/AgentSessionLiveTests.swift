@@ -17,18 +17,27 @@ import Testing
 struct AgentSessionLiveTests {
     @Test(arguments: ["openai", "anthropic"])
     func aForcedToolCallRunsInARealWorkspaceAndTheKeyNeverEntersIt(kind: String) async throws {
+        try await Self.withModelServer { llm, server in try await Self.run(kind: kind, llm: llm, server: server) }
+    }
+
+    /// The real model, its tool calls forced, and a server whose turns call it (at temperature 0,
+    /// `maxTokens` a step, `steps` a turn); the server stopped whatever the body does.
+    static func withModelServer(maxTokens: Int = 40, steps: Int = 2, finalStepWithoutTools: Bool = true, dataDirectory: String? = nil,
+                                configure: (inout HearthServerConfiguration) -> Void = { _ in },
+                                _ body: (LlamaTestServer, LiveServer) async throws -> Void) async throws {
         try await LlamaTestServer.withServer(toolForcing: true) { llm in
-            let server = try await LiveServer.start { configuration in
+            let server = try await LiveServer.start(dataDirectory: dataDirectory) { configuration in
                 configuration.agents.loopDefaults.toolChoice = .required
-                configuration.agents.loopDefaults.finalStepWithoutTools = true
-                configuration.agents.loopDefaults.maxTokens = 40
+                configuration.agents.loopDefaults.finalStepWithoutTools = finalStepWithoutTools
+                configuration.agents.loopDefaults.maxTokens = maxTokens
                 configuration.agents.loopDefaults.temperature = 0
-                configuration.agents.loopDefaults.maxStepsPerTurn = 2
+                configuration.agents.loopDefaults.maxStepsPerTurn = steps
                 // The test's llama-server listens on loopback: the operator's allowance.
                 configuration.agents.providerHostsAllowed = ["127.0.0.0/8"]
+                configure(&configuration)
             }
             do {
-                try await Self.run(kind: kind, llm: llm, server: server)
+                try await body(llm, server)
                 await server.stop()
             } catch {
                 await server.stop()
@@ -43,28 +52,13 @@ struct AgentSessionLiveTests {
     /// and the conversation back to before the first message (the workspace restarted), leaving
     /// the fork as it was.
     @Test func rewindAndForkPutARealWorkspaceBackToAStep() async throws {
-        try await LlamaTestServer.withServer(toolForcing: true) { llm in
-            let root = try #require(ProcessInfo.processInfo.environment["HEARTH_TEST_DATA"], "run through scripts/test.sh")
-            let data = root + "/agent-rewind-\(UUID().uuidString.prefix(8))"
-            let volumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:], logger: Logger(label: "hearth.test"))
-            let server = try await LiveServer.start(dataDirectory: data) { configuration in
-                configuration.workspaceVolumes = volumes
-                configuration.commitInterval = nil
-                configuration.agents.loopDefaults.toolChoice = .required
-                configuration.agents.loopDefaults.finalStepWithoutTools = true
-                configuration.agents.loopDefaults.maxTokens = 40
-                configuration.agents.loopDefaults.temperature = 0
-                configuration.agents.loopDefaults.maxStepsPerTurn = 2
-                configuration.agents.providerHostsAllowed = ["127.0.0.0/8"]
-            }
-            do {
-                try await Self.rewind(llm: llm, server: server)
-                await server.stop()
-            } catch {
-                await server.stop()
-                throw error
-            }
-        }
+        let root = try #require(ProcessInfo.processInfo.environment["HEARTH_TEST_DATA"], "run through scripts/test.sh")
+        let data = root + "/agent-rewind-\(UUID().uuidString.prefix(8))"
+        let volumes = try await DurableStore.open(DurableStoreConfiguration(dataDirectory: data), environment: [:], logger: Logger(label: "hearth.test"))
+        try await Self.withModelServer(dataDirectory: data, configure: { configuration in
+            configuration.workspaceVolumes = volumes
+            configuration.commitInterval = nil
+        }) { llm, server in try await Self.rewind(llm: llm, server: server) }
     }
 
     static func rewind(llm: LlamaTestServer, server: LiveServer) async throws {
@@ -121,35 +115,22 @@ struct AgentSessionLiveTests {
     /// A session's extra fields go to the real server unchanged: `max_tokens: 1` replaces the
     /// loop's own 40, and the server's usage says it made one token.
     @Test func aSessionsExtraFieldsReachTheRealServer() async throws {
-        try await LlamaTestServer.withServer(toolForcing: true) { llm in
-            let server = try await LiveServer.start { configuration in
-                configuration.agents.loopDefaults.toolChoice = .required
-                configuration.agents.loopDefaults.maxTokens = 40
-                configuration.agents.loopDefaults.temperature = 0
-                configuration.agents.loopDefaults.maxStepsPerTurn = 1
-                configuration.agents.providerHostsAllowed = ["127.0.0.0/8"]
-            }
-            do {
-                let client = server.client
-                _ = try await client.setAgentProvider("llama", API.AgentProviderBody(kind: "openai", base_url: llm.openAIBaseURL, api_key: llm.apiKey))
-                let session = try await client.createAgentSession(API.CreateAgentSessionBody(
-                    provider: "llama", model: LlamaTestServer.model, new_workspace: API.CreateWorkspaceBody(runtime: "gvisor"),
-                    extra_fields: ["max_tokens": .int(1)]))
-                let sent = try await client.sendAgentMessage(session.id, text: "List the files in the workspace.")
-                var usage: [String: Any]?
-                try await client.agentEvents(session.id, after: sent.seq) { event in
-                    if event.type == "usage", usage == nil {
-                        usage = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any]
-                    }
-                    return event.type != "agent_idle"
+        try await Self.withModelServer(steps: 1, finalStepWithoutTools: false) { llm, server in
+            let client = server.client
+            _ = try await client.setAgentProvider("llama", API.AgentProviderBody(kind: "openai", base_url: llm.openAIBaseURL, api_key: llm.apiKey))
+            let session = try await client.createAgentSession(API.CreateAgentSessionBody(
+                provider: "llama", model: LlamaTestServer.model, new_workspace: API.CreateWorkspaceBody(runtime: "gvisor"),
+                extra_fields: ["max_tokens": .int(1)]))
+            let sent = try await client.sendAgentMessage(session.id, text: "List the files in the workspace.")
+            var usage: [String: Any]?
+            try await client.agentEvents(session.id, after: sent.seq) { event in
+                if event.type == "usage", usage == nil {
+                    usage = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any]
                 }
-                #expect(usage?["output_tokens"] as? Int == 1, "\(usage ?? [:])")
-                try await client.delete(session.workspace)
-                await server.stop()
-            } catch {
-                await server.stop()
-                throw error
+                return event.type != "agent_idle"
             }
+            #expect(usage?["output_tokens"] as? Int == 1, "\(usage ?? [:])")
+            try await client.delete(session.workspace)
         }
     }
 
@@ -157,40 +138,27 @@ struct AgentSessionLiveTests {
     /// is stored as what the provider is sent, and the hit is a scrub event and an audit event
     /// naming the rule, never the value.
     @Test func aTenantsOwnScrubRuleRedactsAPromptBeforeTheProvider() async throws {
-        try await LlamaTestServer.withServer(toolForcing: true) { llm in
-            let server = try await LiveServer.start { configuration in
-                configuration.agents.loopDefaults.toolChoice = .required
-                configuration.agents.loopDefaults.maxTokens = 20
-                configuration.agents.loopDefaults.temperature = 0
-                configuration.agents.loopDefaults.maxStepsPerTurn = 1
-                configuration.agents.providerHostsAllowed = ["127.0.0.0/8"]
+        try await Self.withModelServer(maxTokens: 20, steps: 1, finalStepWithoutTools: false) { llm, server in
+            let client = server.client
+            let value = "acme_" + String(repeating: "ab", count: 10)
+            let rule = API.AgentScrubRuleBody(id: "acme_key", prefix: "acme_", alphabet: "alphanumeric", min_length: 16, max_length: 32)
+            _ = try await client.setAgentScrubRules([rule])
+            _ = try await client.setAgentProvider("llama", API.AgentProviderBody(kind: "openai", base_url: llm.openAIBaseURL, api_key: llm.apiKey))
+            let session = try await client.createAgentSession(API.CreateAgentSessionBody(
+                provider: "llama", model: LlamaTestServer.model, new_workspace: API.CreateWorkspaceBody(runtime: "gvisor")))
+            let sent = try await client.sendAgentMessage(session.id, text: "Deploy with the key \(value) please.")
+            var scrubs: [[String: Any]] = []
+            try await client.agentEvents(session.id, after: sent.seq) { event in
+                if event.type == "scrub" { scrubs.append((try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any] ?? [:]) }
+                return event.type != "agent_idle"
             }
-            do {
-                let client = server.client
-                let value = "acme_" + String(repeating: "ab", count: 10)
-                let rule = API.AgentScrubRuleBody(id: "acme_key", prefix: "acme_", alphabet: "alphanumeric", min_length: 16, max_length: 32)
-                _ = try await client.setAgentScrubRules([rule])
-                _ = try await client.setAgentProvider("llama", API.AgentProviderBody(kind: "openai", base_url: llm.openAIBaseURL, api_key: llm.apiKey))
-                let session = try await client.createAgentSession(API.CreateAgentSessionBody(
-                    provider: "llama", model: LlamaTestServer.model, new_workspace: API.CreateWorkspaceBody(runtime: "gvisor")))
-                let sent = try await client.sendAgentMessage(session.id, text: "Deploy with the key \(value) please.")
-                var scrubs: [[String: Any]] = []
-                try await client.agentEvents(session.id, after: sent.seq) { event in
-                    if event.type == "scrub" { scrubs.append((try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any] ?? [:]) }
-                    return event.type != "agent_idle"
-                }
-                #expect(scrubs.contains { $0["rule"] as? String == "custom_acme_key" && $0["target"] as? String == "prompt" }, "\(scrubs)")
-                let sentToProvider = try server.service.agentSessions.store.history(session.id).joined()
-                #expect(sentToProvider.contains("‹REDACTED:custom_acme_key:1›") && !sentToProvider.contains(value), "\(sentToProvider)")
-                let audit = try server.service.audit.events()
-                #expect(audit.contains { $0.action == "agent_session.scrub" && $0.target == "custom_acme_key" })
-                #expect(!audit.map { "\($0)" }.joined().contains(value))
-                try await client.delete(session.workspace)
-                await server.stop()
-            } catch {
-                await server.stop()
-                throw error
-            }
+            #expect(scrubs.contains { $0["rule"] as? String == "custom_acme_key" && $0["target"] as? String == "prompt" }, "\(scrubs)")
+            let sentToProvider = try server.service.agentSessions.store.history(session.id).joined()
+            #expect(sentToProvider.contains("‹REDACTED:custom_acme_key:1›") && !sentToProvider.contains(value), "\(sentToProvider)")
+            let audit = try server.service.audit.events()
+            #expect(audit.contains { $0.action == "agent_session.scrub" && $0.target == "custom_acme_key" })
+            #expect(!audit.map { "\($0)" }.joined().contains(value))
+            try await client.delete(session.workspace)
         }
     }
 
