@@ -366,13 +366,14 @@ def bench_agent_rewind(h, n):
     step = h.call("GET", "/v1/agent-sessions/%s/steps" % s["id"])["steps"][0]
     generation = step["generation"]
     rewinds, manual, forks, wforks, ids = [], [], [], [], []
-    for i in range(n):
+    def rewind(i):
         h.exec(w["id"], ["sh", "-c", "echo %d > /workspace/src/f1" % i])
         t = time.perf_counter()
         h.call("POST", "/v1/agent-sessions/%s/rewind" % s["id"], {"step": 0})
         code, _ = h.exec(w["id"], ["true"])
         rewinds.append((time.perf_counter() - t) * 1000)
         assert code == 0
+    def by_hand(i):
         h.exec(w["id"], ["sh", "-c", "echo m%d > /workspace/src/f1" % i])
         t = time.perf_counter()
         h.call("POST", "/v1/workspaces/%s/stop" % w["id"])
@@ -381,6 +382,10 @@ def bench_agent_rewind(h, n):
         code, _ = h.exec(w["id"], ["true"])
         manual.append((time.perf_counter() - t) * 1000)
         assert code == 0
+    for i in range(n):
+        # Alternated, and after a pause, so neither follows the deletes that end the last round.
+        time.sleep(3)
+        for f in ([rewind, by_hand] if i % 2 == 0 else [by_hand, rewind]): f(i)
         t = time.perf_counter()
         f = h.call("POST", "/v1/agent-sessions/%s/fork" % s["id"], {"step": 0})
         code, _ = h.exec(f["workspace"], ["true"])
@@ -394,6 +399,12 @@ def bench_agent_rewind(h, n):
         ids.append(g["id"])
         for x in ids: h.call("DELETE", "/v1/workspaces/" + x)
         ids = []
+    later = []
+    for i in range(n):
+        t = time.perf_counter()
+        h.call("POST", "/v1/agent-sessions/%s/messages" % s["id"], {"text": "y%d" % i})
+        later.append((time.perf_counter() - t) * 1000)
+        idle()
     h.call("DELETE", "/v1/agent-sessions/" + s["id"])
     h.call("DELETE", "/v1/workspaces/" + w["id"])
     emit(figure="agent_rewind_to_first_exec_ms", n=n, files=200, p50=round(pct(rewinds, 50), 1), p99=round(pct(rewinds, 99), 1),
@@ -402,7 +413,8 @@ def bench_agent_rewind(h, n):
     emit(figure="agent_fork_to_first_exec_ms", n=n, p50=round(pct(forks, 50), 1), p99=round(pct(forks, 99), 1),
          peer="workspace fork at the same generation, to first exec", peer_p50=round(pct(wforks, 50), 1), peer_p99=round(pct(wforks, 99), 1),
          ratio_p50=round(pct(forks, 50) / pct(wforks, 50), 2))
-    emit(figure="agent_first_send_with_step0_ms", n=1, value=round(first_send, 1))
+    emit(figure="agent_first_send_with_step0_ms", n=1, value=round(first_send, 1), peer="a later send (step 0 exists)",
+         peer_p50=round(pct(later, 50), 1), peer_p99=round(pct(later, 99), 1))
 
 def main():
     ap = argparse.ArgumentParser()
