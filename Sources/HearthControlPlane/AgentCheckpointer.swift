@@ -20,7 +20,6 @@ struct AgentCheckpointer: Sendable {
     /// What one turn has done since its last step.
     final class Turn: Sendable {
         let changed = Atomic<Bool>(false)
-        let toolSteps = Atomic<Int>(0)
     }
 
     /// Step 0, before the session's first message is stored: "before the agent did anything".
@@ -37,9 +36,7 @@ struct AgentCheckpointer: Sendable {
             if Self.changingTools.contains(call.name) { turn.changed.store(true, ordering: .relaxed) }
         case .message(let message) where message.role == .user && message.content.contains(where: { if case .toolResult = $0 { true } else { false } }):
             // Every call of the step has its result: history and files agree here.
-            let changed = turn.changed.exchange(false, ordering: .relaxed)
-            turn.toolSteps.add(1, ordering: .relaxed)
-            await record(session, kind: .tool, changed: changed)
+            await record(session, kind: .tool, changed: turn.changed.exchange(false, ordering: .relaxed))
         case .finished(.completed, _):
             await record(session, kind: .turn, changed: turn.changed.exchange(false, ordering: .relaxed))
         default:

@@ -26,6 +26,14 @@ extension AgentSessionManager {
         guard rearranging.insert(id).inserted else { throw Self.rearrangingConflict }
     }
 
+    /// The generation holding a step's files; a step without one can be neither rewound to nor forked.
+    static func files(of checkpoint: AgentCheckpoint) throws -> UInt64 {
+        guard let stored = checkpoint.generation, let generation = UInt64(exactly: stored) else {
+            throw HearthError(.conflict, "step \(checkpoint.step) has no generation of the workspace's files, so they cannot be put back or forked")
+        }
+        return generation
+    }
+
     static let rearrangingConflict = HearthError(.conflict, "the session is being rewound or forked, or its first step recorded; try again in a moment")
 
     /// Another live session working in the same workspace (a colleague's on a shared one): a
@@ -48,9 +56,7 @@ extension AgentSessionManager {
         guard session.state != .ended else { throw HearthError(.conflict, "the session has ended; fork it to go on from a step") }
         guard session.state == .idle, !runner.isRunning(id) else { throw HearthError(.conflict, "a turn is running; cancel it first") }
         guard let checkpoint = try store.checkpoint(id, step: step) else { throw HearthError(.notFound, "no step \(step) in this session") }
-        guard let stored = checkpoint.generation, let generation = UInt64(exactly: stored) else {
-            throw HearthError(.conflict, "step \(step) has no generation of the workspace's files, so they cannot be put back")
-        }
+        let generation = try Self.files(of: checkpoint)
         try checkNoOtherSessionWorks(in: session)
         // Taken before the first suspension, so no send, rewind, fork or delete of this session
         // (nor the idle sweep) runs between the checks above and the end.
@@ -74,7 +80,7 @@ extension AgentSessionManager {
         // The files are the step's now: the conversation follows them, whatever else failed.
         try store.rewind(id, to: checkpoint)
         try store.update(id) { $0.lastActivityAt = clock.now() }
-        try events.append(id, .rewind, ["step": .int(step), "seq": .int(Int(checkpoint.seq)), "generation": .int(Int(stored))])
+        try events.append(id, .rewind, ["step": .int(step), "seq": .int(Int(checkpoint.seq)), "generation": .int(Int(clamping: generation))])
         logger.info("agent session rewound", metadata: ["agent.session": "\(id)", "agent.step": "\(step)", "workspace.id": "\(session.workspaceId)",
                                                         "rollback.generation": "\(generation)", "rollback.committed": "\(rewound.commit != nil)"])
         if let failure = rewound.startFailure {
@@ -100,9 +106,7 @@ extension AgentSessionManager {
         guard let checkpoint = found else {
             throw HearthError(.notFound, step.map { "no step \($0) in this session" } ?? "the session has no step to fork from yet")
         }
-        guard let stored = checkpoint.generation, let generation = UInt64(exactly: stored) else {
-            throw HearthError(.conflict, "step \(checkpoint.step) has no generation of the workspace's files to fork")
-        }
+        let generation = try Self.files(of: checkpoint)
         let bytes = try store.conversationBytes(id, through: checkpoint)
         guard bytes <= Self.maxForkBytes else {
             throw HearthError(.quotaExceeded, "the conversation up to step \(checkpoint.step) is \(bytes >> 20) MiB; a fork copies at most \(Self.maxForkBytes >> 20) MiB")

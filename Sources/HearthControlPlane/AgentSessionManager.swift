@@ -167,29 +167,19 @@ public actor AgentSessionManager {
     /// Stores the user's message (once per idempotency key) and starts a turn. A repeated key
     /// returns the first message's event and starts nothing.
     public func send(_ id: String, tenantId: String, text: String, idempotencyKey: String?) async throws -> (event: AgentEvent, duplicate: Bool) {
-        var session = try get(id, tenantId: tenantId)
+        let session = try get(id, tenantId: tenantId)
         guard session.state != .ended else { throw HearthError(.conflict, "the session has ended") }
         if let idempotencyKey, let earlier = try duplicate(of: idempotencyKey, in: id) { return (earlier, true) }
-        guard session.state == .idle, !runner.isRunning(id) else { throw HearthError(.conflict, "a turn is running; cancel it or wait") }
+        try checkMaySend(session)
         try checkNotRearranging(id)
-        guard !rewindingWorkspaces.contains(session.workspaceId) else {
-            throw HearthError(.conflict, "another agent session is rewinding this workspace; try again in a moment")
-        }
-        try checkRunningTurnCap(id, tenantId: tenantId)
         if try store.latestCheckpoint(id) == nil {
             // Step 0 (the workspace committed before the first message) is what "rewind to the
             // start" goes back to. Held meanwhile, so a second send waits for nothing and is refused.
             try beginRearranging(id)
             await checkpoints.recordStart(session)
             rearranging.remove(id)
-            session = try get(id, tenantId: tenantId)
-            guard session.state != .ended else { throw HearthError(.conflict, "the session has ended") }
-            guard session.state == .idle, !runner.isRunning(id) else { throw HearthError(.conflict, "a turn is running; cancel it or wait") }
-            guard !rewindingWorkspaces.contains(session.workspaceId) else {
-                throw HearthError(.conflict, "another agent session is rewinding this workspace; try again in a moment")
-            }
-            // Again: other sends ran while the step was recorded.
-            try checkRunningTurnCap(id, tenantId: tenantId)
+            // Again: other calls ran while the step was recorded.
+            try checkMaySend(try get(id, tenantId: tenantId))
         }
         let (event, duplicate) = try events.appendMessage(id, ["role": .string("user"), "text": .string(text)], idempotencyKey: idempotencyKey)
         if duplicate { return (event, true) }
@@ -208,11 +198,16 @@ public actor AgentSessionManager {
 
     /// Checked before the message (or step 0) is stored, so a refused send leaves nothing behind
     /// and can be sent again (with the same idempotency key). The actor runs no other send between
-    /// the last check and `runner.start` (no suspension), so the cap holds.
-    private func checkRunningTurnCap(_ id: String, tenantId: String) throws {
-        let running = runner.runningCount(tenantId: tenantId)
+    /// the last check and `runner.start` (no suspension), so the tenant's running-turn cap holds.
+    private func checkMaySend(_ session: AgentSessionRecord) throws {
+        guard session.state != .ended else { throw HearthError(.conflict, "the session has ended") }
+        guard session.state == .idle, !runner.isRunning(session.id) else { throw HearthError(.conflict, "a turn is running; cancel it or wait") }
+        guard !rewindingWorkspaces.contains(session.workspaceId) else {
+            throw HearthError(.conflict, "another agent session is rewinding this workspace; try again in a moment")
+        }
+        let running = runner.runningCount(tenantId: session.tenantId)
         guard running < maxRunningTurnsPerTenant else {
-            logger.notice("agent message refused: tenant's running-turn cap", metadata: ["agent.session": "\(id)", "tenant.id": "\(tenantId)",
+            logger.notice("agent message refused: tenant's running-turn cap", metadata: ["agent.session": "\(session.id)", "tenant.id": "\(session.tenantId)",
                                                                                         "agent.running_turns": "\(running)"])
             throw HearthError(.tooManyRunningTurns, "this tenant has \(maxRunningTurnsPerTenant) agent turns running; wait for one to end",
                               detail: "retry-after=5")

@@ -70,8 +70,36 @@ extension WorkspaceManager {
     /// `guestSyncSpacing`, so a guest that makes its commits fail gains nothing by asking again.
     func guestSync(_ channel: GuestSyncChannel) async throws -> WorkspaceCommit? {
         let id = channel.workspace
+        return try await spacedGuestCommit(id) {
+            while true {
+                // Every marker is waited out before a slot is taken, so no slot waits on a claim or
+                // another commit.
+                try await waitOut(id) { _ in true }
+                guard agents[id] === channel.agent else { return nil }
+                let record = try record(id)
+                guard record.state == .running else { return nil }
+                guard !record.pooled else {
+                    throw HearthError(.conflict, "this workspace is not in use yet: there is nothing to sync")
+                }
+                try await acquireGuestCommitSlot(tenant: record.tenantId)
+                defer { releaseGuestCommitSlot(tenant: record.tenantId) }
+                guard agents[id] === channel.agent else { return nil }
+                do {
+                    return try await sync(id, trigger: .guest)
+                } catch let error as HearthError where error.code == .conflict && busy[id] != nil && !Self.waitedOut.contains(busy[id] ?? "") {
+                    // A lifecycle operation took the workspace between the wait and the commit.
+                    continue
+                }
+            }
+        }
+    }
+
+    /// Runs one guest- or agent-asked commit within the workspace's spacing: after waiting out the
+    /// spacing the last one set (at most `cap`), and setting the next, ten times this one's length
+    /// and at least `guestSyncSpacing`, failed or not.
+    func spacedGuestCommit<T>(_ id: String, waitAtMost cap: Duration? = nil, _ body: () async throws -> T) async throws -> T {
         if let next = guestSyncNotBefore[id] {
-            try await Task.sleep(until: next, clock: .continuous)
+            try await Task.sleep(until: cap.map { min(next, .now + $0) } ?? next, clock: .continuous)
         }
         let started = ContinuousClock.now
         defer {
@@ -80,26 +108,7 @@ extension WorkspaceManager {
                 guestSyncNotBefore[id] = .now + max(Self.guestSyncSpacing, (ContinuousClock.now - started) * 10)
             }
         }
-        while true {
-            // Every marker is waited out before a slot is taken, so no slot waits on a claim or
-            // another commit.
-            try await waitOut(id) { _ in true }
-            guard agents[id] === channel.agent else { return nil }
-            let record = try record(id)
-            guard record.state == .running else { return nil }
-            guard !record.pooled else {
-                throw HearthError(.conflict, "this workspace is not in use yet: there is nothing to sync")
-            }
-            try await acquireGuestCommitSlot(tenant: record.tenantId)
-            defer { releaseGuestCommitSlot(tenant: record.tenantId) }
-            guard agents[id] === channel.agent else { return nil }
-            do {
-                return try await sync(id, trigger: .guest)
-            } catch let error as HearthError where error.code == .conflict && busy[id] != nil && !Self.waitedOut.contains(busy[id] ?? "") {
-                // A lifecycle operation took the workspace between the wait and the commit.
-                continue
-            }
-        }
+        return try await body()
     }
 
     /// A slot among `guestCommitConcurrency`, at most one per tenant: one tenant's guests cannot

@@ -58,26 +58,19 @@ extension WorkspaceManager {
     /// The commit of an agent step (`AgentCheckpointer`): nil when this server or this runtime
     /// keeps no layers (nothing is flushed for nothing). A model chooses how often its steps may
     /// change files, so these commits are bounded as the guest's own `hearth-sync` is, and share
-    /// its budget: the same spacing per workspace (ten times the last one's length, at least 1 s,
-    /// waited out here, so a turn that changes files on every step slows only itself), and the same
-    /// slots (two in the server, one per tenant).
+    /// its budget: the same spacing per workspace (waited out here, at most 60 s, so a turn that
+    /// changes files on every step slows its own workspace), and the same slots (two in the server,
+    /// one per tenant).
     func agentStepSync(_ id: String, waitForSpacing: Bool = true) async throws -> WorkspaceCommit? {
         let record = try record(id)
         guard configuration.volumes != nil, try registry.existing(record.runtime).replacesChangedLayer else { return nil }
-        if waitForSpacing, let next = guestSyncNotBefore[id] {
-            try await Task.sleep(until: min(next, .now + Self.maxAgentStepSpacing), clock: .continuous)
+        return try await spacedGuestCommit(id, waitAtMost: waitForSpacing ? Self.maxAgentStepSpacing : .zero) {
+            // As `guestSync` does: every marker waited out before a slot is taken, so no slot waits
+            // on this workspace's own interval commit or claim.
+            try await waitOut(id) { _ in true }
+            try await acquireGuestCommitSlot(tenant: record.tenantId)
+            defer { releaseGuestCommitSlot(tenant: record.tenantId) }
+            return try await sync(id, trigger: .agent)
         }
-        let started = ContinuousClock.now
-        defer {
-            if agents[id] != nil {
-                guestSyncNotBefore[id] = .now + max(Self.guestSyncSpacing, (ContinuousClock.now - started) * 10)
-            }
-        }
-        // As `guestSync` does: every marker waited out before a slot is taken, so no slot waits
-        // on this workspace's own interval commit or claim.
-        try await waitOut(id) { _ in true }
-        try await acquireGuestCommitSlot(tenant: record.tenantId)
-        defer { releaseGuestCommitSlot(tenant: record.tenantId) }
-        return try await sync(id, trigger: .agent)
     }
 }

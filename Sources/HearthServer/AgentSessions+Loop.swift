@@ -54,11 +54,10 @@ final class ProviderAgentLoop: Sendable {
 
     /// The session's scrubber for this turn: the one it had (so markers stay stable), unless the
     /// tenant's rules changed since, which starts a new one (its markers count from 1 again).
-    func scrubber(for sessionId: String, tenantId: String) -> ScrubSession {
-        let rules = tenantRules(tenantId)
+    func scrubber(for sessionId: String, rules: [TenantScrubRule]) -> ScrubSession {
         let kept = scrubbers.withLock { $0.removeValue(forKey: sessionId) }
         if let kept, kept.rules == rules { return kept.session }
-        return ScrubSession(scrubber: (try? Scrubber(tenantRules: rules)) ?? .standard)
+        return ScrubSession(scrubber: AgentScrubRuleRoutes.scrubber(rules))
     }
 
     func loop(_ session: AgentSessionRecord, _ record: AgentProviderRecord, _ key: String, _ tools: any ToolRunner) throws -> any AgentTurnLoop {
@@ -99,7 +98,7 @@ final class ProviderAgentLoop: Sendable {
                 return (.failed, usage)
             }
             let rules = composer.tenantRules(tenantId)
-            var scrubber = composer.scrubber(for: sessionId, tenantId: tenantId)
+            var scrubber = composer.scrubber(for: sessionId, rules: rules)
             let result = await loop.runTurn(history: history, prompt: prompt, usage: usage, scrubber: &scrubber, emit: emit)
             composer.scrubbers.withLock { scrubbers in
                 // Bounded: past it, another session's scrubber is dropped (its markers start again

@@ -53,4 +53,13 @@ struct AgentScrubRuleRoutes {
     static func rules(_ store: AgentSessionStore, tenantId: String) throws -> [TenantScrubRule] {
         try parse(try stored(store, tenantId: tenantId))
     }
+
+    /// The standard pack with these rules; the standard pack alone for a set past `Scrubber`'s
+    /// bound (which `parse` refuses first).
+    static func scrubber(_ rules: [TenantScrubRule]) -> Scrubber { (try? Scrubber(tenantRules: rules)) ?? .standard }
+
+    /// The tenant's scrubber for a check or an export; its rules unreadable, the standard pack.
+    static func scrubber(_ store: AgentSessionStore, tenantId: String) -> Scrubber {
+        scrubber((try? rules(store, tenantId: tenantId)) ?? [])
+    }
 }

@@ -28,8 +28,8 @@ struct AgentSessionRoutes {
         group.post("agent-sessions") { request, context in
             let body = try await request.decode(as: API.CreateAgentSessionBody.self, context: context)
             let writer = try context.writer()
-            let rules = (try? AgentScrubRuleRoutes.rules(sessions.store, tenantId: writer.tenantId)) ?? []
-            let create = try Self.parse(body, tenantId: writer.tenantId, userId: writer.userId, byOperator: writer.isOperator, scrubRules: rules)
+            let create = try Self.parse(body, tenantId: writer.tenantId, userId: writer.userId, byOperator: writer.isOperator,
+                                        scrubber: AgentScrubRuleRoutes.scrubber(sessions.store, tenantId: writer.tenantId))
             do {
                 let session = try await auditor.around(context, "agent_session.create", target: body.provider + "/" + body.model) {
                     try await sessions.create(create)
@@ -113,7 +113,7 @@ struct AgentSessionRoutes {
             }
             let store = sessions.store
             let logger = context.logger
-            let scrubber = ScrubSession(scrubber: (try? Scrubber(tenantRules: (try? AgentScrubRuleRoutes.rules(store, tenantId: session.tenantId)) ?? [])) ?? .standard)
+            let scrubber = ScrubSession(scrubber: AgentScrubRuleRoutes.scrubber(store, tenantId: session.tenantId))
             // Streamed page by page; a failure mid-way (the database) cuts the body short, which
             // the client sees as a truncated transcript rather than a second status.
             return Response(status: .ok, headers: [.contentType: format.contentType], body: ResponseBody { writer in
@@ -154,7 +154,7 @@ struct AgentSessionRoutes {
     }
 
     static func parse(_ body: API.CreateAgentSessionBody, tenantId: String, userId: String, byOperator: Bool,
-                      scrubRules: [TenantScrubRule] = []) throws -> CreateAgentSession {
+                      scrubber: Scrubber = .standard) throws -> CreateAgentSession {
         guard AgentProviderRoutes.isValidName(body.provider) else { throw HearthError(.invalidArgument, "unknown provider \(body.provider.prefix(64))") }
         guard !body.model.isEmpty, body.model.utf8.count <= 256 else { throw HearthError(.invalidArgument, "model must be 1 to 256 bytes") }
         if let prompt = body.system_prompt, prompt.utf8.count > maxMessageBytes {
@@ -172,7 +172,7 @@ struct AgentSessionRoutes {
         return CreateAgentSession(tenantId: tenantId, userId: userId, provider: body.provider, model: body.model, workspace: body.workspace,
                                   newWorkspace: newWorkspace, systemPrompt: body.system_prompt ?? "",
                                   idleTimeoutSeconds: body.idle_timeout_seconds ?? AgentSessionRecord.defaultIdleTimeout, onIdle: onIdle,
-                                  budgetTokens: body.budget_tokens, extraFieldsJSON: try extraFields(body.extra_fields, scrubRules: scrubRules))
+                                  budgetTokens: body.budget_tokens, extraFieldsJSON: try extraFields(body.extra_fields, scrubber: scrubber))
     }
 
     /// Members the session itself sets in every request: an extra field may not replace them.
@@ -187,7 +187,7 @@ struct AgentSessionRoutes {
     /// The extra fields as the JSON text the provider adapters merge: bounded, none of the session's
     /// own members, and nothing the scrubber takes for a secret (what leaves for a provider is
     /// scrubbed, and these would leave on every request).
-    static func extraFields(_ fields: [String: API.JSONValue]?, scrubRules: [TenantScrubRule] = []) throws -> String? {
+    static func extraFields(_ fields: [String: API.JSONValue]?, scrubber: Scrubber = .standard) throws -> String? {
         guard let fields, !fields.isEmpty else { return nil }
         var values = 0
         guard Self.within(.object(fields), depth: 1, values: &values) else {
@@ -200,8 +200,8 @@ struct AgentSessionRoutes {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let text = String(decoding: try encoder.encode(fields), as: UTF8.self)
         guard text.utf8.count <= maxExtraFieldsBytes else { throw HearthError(.invalidArgument, "extra_fields is at most \(maxExtraFieldsBytes) bytes of JSON") }
-        var scrubber = ScrubSession(scrubber: (try? Scrubber(tenantRules: scrubRules)) ?? .standard)
-        let scrubbed = scrubber.scrub(text)
+        var session = ScrubSession(scrubber: scrubber)
+        let scrubbed = session.scrub(text)
         guard scrubbed.isClean else {
             let rules = scrubbed.hits.keys.map { $0.rawValue }.sorted().joined(separator: ", ")
             throw HearthError(.invalidArgument, "extra_fields holds what looks like a secret (\(rules)); keys belong in the provider record")
