@@ -128,11 +128,20 @@ extension API {
         public var kind: String
         public var base_url: String
         public var api_key: String?
-        public init(kind: String, base_url: String, api_key: String? = nil) {
+        /// Merged into every request to this provider; a session's own extra fields win.
+        public var extra_fields: [String: JSONValue]?
+        public init(kind: String, base_url: String, api_key: String? = nil, extra_fields: [String: JSONValue]? = nil) {
             self.kind = kind
             self.base_url = base_url
             self.api_key = api_key
+            self.extra_fields = extra_fields
         }
+    }
+
+    /// A member's own key for a provider record: write-only, like the tenant's.
+    public struct AgentUserKeyBody: Codable, Sendable {
+        public var api_key: String
+        public init(api_key: String) { self.api_key = api_key }
     }
 
     public struct AgentProviderView: Codable, Sendable, Equatable {
@@ -140,12 +149,18 @@ extension API {
         public var kind: String
         public var base_url: String
         public var has_key: Bool
+        /// The caller set a key of their own for this record; their turns spend it.
+        public var has_my_key: Bool
+        public var extra_fields: [String: JSONValue]?
         public var updated_at: Date
-        public init(name: String, kind: String, base_url: String, has_key: Bool, updated_at: Date) {
+        public init(name: String, kind: String, base_url: String, has_key: Bool, has_my_key: Bool = false,
+                    extra_fields: [String: JSONValue]? = nil, updated_at: Date) {
             self.name = name
             self.kind = kind
             self.base_url = base_url
             self.has_key = has_key
+            self.has_my_key = has_my_key
+            self.extra_fields = extra_fields
             self.updated_at = updated_at
         }
     }

@@ -9,7 +9,7 @@ struct AgentCommand: AsyncParsableCommand {
         commandName: "agent", abstract: "AI agent sessions that work inside workspaces.",
         subcommands: [AgentRun.self, AgentList.self, AgentAttach.self, AgentSend.self, AgentCancel.self, AgentTranscriptCommand.self,
                       AgentSteps.self, AgentRewind.self, AgentFork.self, AgentRetentionCommand.self, AgentScrubRulesCommand.self,
-                      AgentProviderSet.self])
+                      AgentProviderSet.self, AgentProvidersCommand.self, AgentMyKeyCommand.self])
 }
 
 /// The exit status of a turn's outcome: 0 completed, 130 cancelled, 2 a guard stopped it, 1 failed.
@@ -83,13 +83,7 @@ struct AgentRun: AsyncParsableCommand {
     @Argument(help: "The prompt") var prompt: String
 
     func run() async throws {
-        var extras: [String: API.JSONValue]?
-        if let extraFields {
-            guard let parsed = try? JSONDecoder().decode([String: API.JSONValue].self, from: Data(extraFields.utf8)) else {
-                throw ValidationError("--extra-fields must be a JSON object")
-            }
-            extras = parsed
-        }
+        let extras = try extraFields.map(parseExtraFields)
         let c = try client.client()
         let outcome = try await withClientErrors {
             let session = try await c.createAgentSession(API.CreateAgentSessionBody(provider: provider, model: model, workspace: workspace,
@@ -180,13 +174,63 @@ struct AgentProviderSet: AsyncParsableCommand {
     @Option(help: "openai or anthropic") var kind: String
     @Option(help: "Base URL, e.g. https://api.openai.com/v1") var baseURL: String
     @Option(help: "Environment variable holding the key") var keyEnv: String?
+    @Option(name: .customLong("extra-fields"),
+            help: "A JSON object merged into every request to this provider (a session's own extra fields win), e.g. '{\"parallel_tool_calls\":false}'")
+    var extraFields: String?
 
     func run() async throws {
         let c = try client.client()
         let key = keyEnv.flatMap { ProcessInfo.processInfo.environment[$0] }
         if keyEnv != nil && key == nil { throw ValidationError("\(keyEnv ?? "") is not set") }
-        let view = try await withClientErrors { try await c.setAgentProvider(name, API.AgentProviderBody(kind: kind, base_url: baseURL, api_key: key)) }
-        print("\(view.name)  \(view.kind)  \(view.base_url)  key=\(view.has_key ? "set" : "none")")
+        let extras = try extraFields.map(parseExtraFields)
+        let view = try await withClientErrors {
+            try await c.setAgentProvider(name, API.AgentProviderBody(kind: kind, base_url: baseURL, api_key: key, extra_fields: extras))
+        }
+        printProvider(view)
+    }
+}
+
+func parseExtraFields(_ text: String) throws -> [String: API.JSONValue] {
+    guard let parsed = try? JSONDecoder().decode([String: API.JSONValue].self, from: Data(text.utf8)) else {
+        throw ValidationError("--extra-fields must be a JSON object")
+    }
+    return parsed
+}
+
+func printProvider(_ view: API.AgentProviderView) {
+    let extras = view.extra_fields.map { " extra_fields=\($0.keys.sorted().joined(separator: ","))" } ?? ""
+    print("\(view.name)  \(view.kind)  \(view.base_url)  key=\(view.has_key ? "set" : "none")  my_key=\(view.has_my_key ? "set" : "none")\(extras)")
+}
+
+struct AgentProvidersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "providers", abstract: "List your tenant's provider records, and whether you set a key of your own for each.")
+    @OptionGroup var client: ClientOptions
+    @Flag(help: "Print JSON") var json = false
+
+    func run() async throws {
+        let c = try client.client()
+        let list = try await withClientErrors { try await c.agentProviders() }
+        if json { return try Terminal.printJSON(list) }
+        list.providers.forEach(printProvider)
+    }
+}
+
+struct AgentMyKeyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "my-key", abstract: "Set (or --delete) your own key for a provider record: turns you start spend it instead of the tenant's. The key is read from the environment variable --key-env names, never from the command line.")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "Record name") var name: String
+    @Option(help: "Environment variable holding the key") var keyEnv: String?
+    @Flag(help: "Delete your key; your turns go back to the tenant's") var delete = false
+
+    func run() async throws {
+        let c = try client.client()
+        if delete {
+            try await withClientErrors { try await c.deleteMyAgentProviderKey(name) }
+            return print("\(name)  my_key=none")
+        }
+        guard let keyEnv else { throw ValidationError("give --key-env VAR (or --delete)") }
+        guard let key = ProcessInfo.processInfo.environment[keyEnv], !key.isEmpty else { throw ValidationError("\(keyEnv) is not set") }
+        printProvider(try await withClientErrors { try await c.setMyAgentProviderKey(name, key: key) })
     }
 }
 

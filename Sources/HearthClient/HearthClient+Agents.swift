@@ -48,6 +48,17 @@ extension HearthClient {
         try await json(.PUT, "/v1/agent-providers/\(escape(name))", body: body)
     }
 
+    public func agentProviders() async throws -> API.AgentProviderList { try await json(.GET, "/v1/agent-providers") }
+
+    /// Sets the caller's own key for a provider record; their turns spend it instead of the tenant's.
+    public func setMyAgentProviderKey(_ name: String, key: String) async throws -> API.AgentProviderView {
+        try await json(.PUT, "/v1/agent-providers/\(escape(name))/my-key", body: API.AgentUserKeyBody(api_key: key))
+    }
+
+    public func deleteMyAgentProviderKey(_ name: String) async throws {
+        _ = try await send(.DELETE, "/v1/agent-providers/\(escape(name))/my-key")
+    }
+
     public func system() async throws -> API.SystemBody { try await json(.GET, "/v1/system") }
 
     /// Streams the session's events after `after` (the last sequence number seen), calling

@@ -42,6 +42,9 @@ public struct AgentSessionRecord: Codable, Sendable, FetchableRecord, Persistabl
     /// When the session's content (messages, tool inputs and outputs, its history and system
     /// prompt) was purged under its tenant's retention; its metadata and events' shape remain.
     public var contentPurgedAt: Date? = nil
+    /// The member who sent the message of the running (or last) turn: the turn spends their own
+    /// provider key when they set one, the tenant's otherwise. Nil before the first message.
+    public var turnUserId: String? = nil
 
     public static let defaultIdleTimeout = 72 * 3600
     public static let idleTimeoutRange = (5 * 60)...(7 * 24 * 3600)
@@ -144,11 +147,37 @@ public struct AgentProviderRecord: Codable, Sendable, FetchableRecord, Persistab
     /// The sealed key (nonce + ciphertext + tag), never the key itself.
     public var sealedKey: Data
     public var updatedAt: Date
+    /// A JSON object merged into every request to this provider, under each session's own extra
+    /// fields (checked by the API layer).
+    public var extraFields: String? = nil
 
-    public init(tenantId: String, name: String, kind: Kind, baseURL: String, sealedKey: Data, updatedAt: Date) {
+    public init(tenantId: String, name: String, kind: Kind, baseURL: String, sealedKey: Data, updatedAt: Date, extraFields: String? = nil) {
         self.tenantId = tenantId
         self.name = name
         self.kind = kind
+        self.baseURL = baseURL
+        self.sealedKey = sealedKey
+        self.updatedAt = updatedAt
+        self.extraFields = extraFields
+    }
+}
+
+/// A member's own key for one of the tenant's provider records. It is sent only to the base URL
+/// it was set for: a later change of the record's address by an admin does not carry it along.
+public struct AgentUserKeyRecord: Codable, Sendable, FetchableRecord, PersistableRecord, Equatable {
+    public static let databaseTableName = "agentUserKey"
+    public var tenantId: String
+    public var userId: String
+    public var provider: String
+    public var baseURL: String
+    /// Sealed with the member's id bound in (`AgentKeySealer.seal(_:tenantId:userId:)`).
+    public var sealedKey: Data
+    public var updatedAt: Date
+
+    public init(tenantId: String, userId: String, provider: String, baseURL: String, sealedKey: Data, updatedAt: Date) {
+        self.tenantId = tenantId
+        self.userId = userId
+        self.provider = provider
         self.baseURL = baseURL
         self.sealedKey = sealedKey
         self.updatedAt = updatedAt
@@ -157,8 +186,15 @@ public struct AgentProviderRecord: Codable, Sendable, FetchableRecord, Persistab
 
 /// Seals and opens provider keys. The control plane stores only what `seal` returns.
 public protocol AgentKeySealer: Sendable {
-    func seal(_ key: String, tenantId: String) throws -> Data
-    func unseal(_ sealed: Data, tenantId: String) throws -> String
+    /// `userId` binds a member's own key to them: sealed for one member, it does not open for another.
+    func seal(_ key: String, tenantId: String, userId: String?) throws -> Data
+    func unseal(_ sealed: Data, tenantId: String, userId: String?) throws -> String
+}
+
+extension AgentKeySealer {
+    /// The tenant's key of a provider record.
+    public func seal(_ key: String, tenantId: String) throws -> Data { try seal(key, tenantId: tenantId, userId: nil) }
+    public func unseal(_ sealed: Data, tenantId: String) throws -> String { try unseal(sealed, tenantId: tenantId, userId: nil) }
 }
 
 /// Time, injectable so tests move it.

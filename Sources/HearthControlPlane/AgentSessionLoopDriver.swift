@@ -40,7 +40,7 @@ public struct AgentLoopTurnDriver: AgentTurnDriver {
         guard let provider = try store.provider(tenantId: session.tenantId, name: session.provider) else {
             throw HearthError(.notFound, "the session's provider \(session.provider) no longer exists")
         }
-        let key = try environment.keys.unseal(provider.sealedKey, tenantId: session.tenantId)
+        let key = try Self.key(for: session, provider, environment: environment)
         let tools = AgentWorkspaceTools(workspaces: environment.workspaces, workspaceId: session.workspaceId)
         let loop = try makeLoop(session, provider, key, tools)
         let (history, omitted) = try Self.history(store, session.id, budgetBytes: historyBudgetBytes)
@@ -70,6 +70,20 @@ public struct AgentLoopTurnDriver: AgentTurnDriver {
         case .stepLimit: return .stepLimit
         case .loopDetected: return .loopDetected
         }
+    }
+
+    /// The key a turn spends: the own key of the member who sent its message when they set one for
+    /// this provider, the tenant's otherwise. A member's key goes only to the address it was set
+    /// for; after an admin moves the record, the turn fails until the member sets it again.
+    static func key(for session: AgentSessionRecord, _ provider: AgentProviderRecord, environment: AgentTurnEnvironment) throws -> String {
+        let sender = session.turnUserId ?? session.userId
+        guard let own = try environment.store.userKey(tenantId: session.tenantId, userId: sender, provider: provider.name) else {
+            return try environment.keys.unseal(provider.sealedKey, tenantId: session.tenantId)
+        }
+        guard own.baseURL == provider.baseURL else {
+            throw HearthError(.conflict, "your own key for \(provider.name) was set for another address; the provider record has moved, so set your key again")
+        }
+        return try environment.keys.unseal(own.sealedKey, tenantId: session.tenantId, userId: sender)
     }
 
     /// The provider-facing history of a turn: the newest stored messages within `budgetBytes`.

@@ -127,6 +127,7 @@ extension AgentSessionManager {
             var session = source
             session.id = AgentSessionRecord.newID()
             session.userId = userId
+            session.turnUserId = nil
             session.workspaceId = workspace.id
             session.state = .idle
             session.endReason = nil

@@ -166,7 +166,8 @@ public actor AgentSessionManager {
 
     /// Stores the user's message (once per idempotency key) and starts a turn. A repeated key
     /// returns the first message's event and starts nothing.
-    public func send(_ id: String, tenantId: String, text: String, idempotencyKey: String?) async throws -> (event: AgentEvent, duplicate: Bool) {
+    /// `userId` is the member sending: the turn spends their own provider key if they set one.
+    public func send(_ id: String, tenantId: String, userId: String? = nil, text: String, idempotencyKey: String?) async throws -> (event: AgentEvent, duplicate: Bool) {
         let session = try get(id, tenantId: tenantId)
         guard session.state != .ended else { throw HearthError(.conflict, "the session has ended") }
         if let idempotencyKey, let earlier = try duplicate(of: idempotencyKey, in: id) { return (earlier, true) }
@@ -186,6 +187,7 @@ public actor AgentSessionManager {
         let busy = try store.update(id) { record in
             record.state = .busy
             record.lastActivityAt = clock.now()
+            record.turnUserId = userId ?? record.userId
         }
         try events.append(id, .agentBusy, [:])
         guard runner.start(busy) else {

@@ -106,6 +106,20 @@ public struct AgentSessionStore: Sendable {
                 t.column("updatedAt", .datetime).notNull()
             }
         }
+        // Provider records' own extra fields, members' own keys, and who sent each turn (issue 18).
+        migrator.registerMigration("v7: provider extras and members' keys") { db in
+            try db.alter(table: "agentProvider") { t in t.add(column: "extraFields", .text) }
+            try db.alter(table: "agentSession") { t in t.add(column: "turnUserId", .text) }
+            try db.create(table: "agentUserKey") { t in
+                t.column("tenantId", .text).notNull()
+                t.column("userId", .text).notNull()
+                t.column("provider", .text).notNull()
+                t.column("baseURL", .text).notNull()
+                t.column("sealedKey", .blob).notNull()
+                t.column("updatedAt", .datetime).notNull()
+                t.primaryKey(["tenantId", "userId", "provider"])
+            }
+        }
         return migrator
     }
 
@@ -267,7 +281,10 @@ public struct AgentSessionStore: Sendable {
     public func deleteProvider(tenantId: String, name: String) throws -> Bool {
         try db.write { db in
             try db.execute(sql: "DELETE FROM agentProvider WHERE tenantId = ? AND name = ?", arguments: [tenantId, name])
-            return db.changesCount > 0
+            let deleted = db.changesCount > 0
+            // Members' keys for the record go with it: a new record of the same name is another provider.
+            try db.execute(sql: "DELETE FROM agentUserKey WHERE tenantId = ? AND provider = ?", arguments: [tenantId, name])
+            return deleted
         }
     }
 }

@@ -30,16 +30,22 @@ struct AgentKeyVault: AgentKeySealer {
         HKDF<SHA256>.deriveKey(inputKeyMaterial: master, salt: Data("hearth.agent-provider-key.v1".utf8), info: Data(tenantId.utf8), outputByteCount: 32)
     }
 
-    func seal(_ key: String, tenantId: String) throws -> Data {
-        let box = try AES.GCM.seal(Data(key.utf8), using: tenantKey(tenantId), authenticating: Data(tenantId.utf8))
+    /// What a sealed key is bound to: its tenant, and for a member's own key, the member.
+    static func binding(tenantId: String, userId: String?) -> Data {
+        guard let userId else { return Data(tenantId.utf8) }
+        return Data((tenantId + "\u{0}user\u{0}" + userId).utf8)
+    }
+
+    func seal(_ key: String, tenantId: String, userId: String?) throws -> Data {
+        let box = try AES.GCM.seal(Data(key.utf8), using: tenantKey(tenantId), authenticating: Self.binding(tenantId: tenantId, userId: userId))
         guard let combined = box.combined else { throw HearthError(.internal, "cannot seal the key") }
         return combined
     }
 
-    func unseal(_ sealed: Data, tenantId: String) throws -> String {
+    func unseal(_ sealed: Data, tenantId: String, userId: String?) throws -> String {
         do {
             let box = try AES.GCM.SealedBox(combined: sealed)
-            let plain = try AES.GCM.open(box, using: tenantKey(tenantId), authenticating: Data(tenantId.utf8))
+            let plain = try AES.GCM.open(box, using: tenantKey(tenantId), authenticating: Self.binding(tenantId: tenantId, userId: userId))
             return String(decoding: plain, as: UTF8.self)
         } catch {
             throw HearthError(.internal, "the provider key cannot be opened", detail: "AES-GCM open failed for tenant \(tenantId)")

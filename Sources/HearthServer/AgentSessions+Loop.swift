@@ -62,7 +62,8 @@ final class ProviderAgentLoop: Sendable {
 
     func loop(_ session: AgentSessionRecord, _ record: AgentProviderRecord, _ key: String, _ tools: any ToolRunner) throws -> any AgentTurnLoop {
         let http = try self.http.client()
-        let endpoint = ProviderEndpoint(baseURL: record.baseURL, key: key.isEmpty ? nil : ProviderKey(key))
+        // The record's extra fields first, the session's over them.
+        let endpoint = ProviderEndpoint(baseURL: record.baseURL, key: key.isEmpty ? nil : ProviderKey(key), extraFieldsJSON: record.extraFields)
         let provider: any ChatProvider = switch record.kind {
         case .openai: try OpenAIChatProvider(endpoint: endpoint, client: http)
         case .anthropic: try AnthropicMessagesProvider(endpoint: endpoint, client: http)

@@ -137,7 +137,10 @@ public struct HearthService: Sendable {
         QuotaRoutes(manager: manager, identity: identity, auditor: auditor).register(on: v1)
         NetworkRoutes(manager: manager, identity: identity, network: network, auditor: auditor).register(on: v1)
         ImageRoutes(images: manager.images, identity: identity, auditor: auditor).register(on: v1)
-        IdentityRoutes(identity: identity, auditor: auditor, cookies: cookies).register(on: router)
+        let agentStore = agentSessions.store
+        IdentityRoutes(identity: identity, auditor: auditor, cookies: cookies) { user in
+            try agentStore.deleteUserKeys(tenantId: user.tenantId, userId: user.id)
+        }.register(on: router)
         AuditRoutes(log: audit).register(on: router)
         AgentSessionRoutes(sessions: agentSessions, keys: agentKeys, auditor: auditor,
                            providerHosts: AgentProviderHostPolicy(allowed: configuration.agents.providerHostsAllowed),

@@ -6,7 +6,8 @@ import HearthIdentity
 import Hummingbird
 
 /// `/v1/agent-providers/{name}`: a tenant admin sets the tenant's provider records (kind,
-/// base URL, key). The key is sealed before it is stored and is never returned, logged or audited.
+/// base URL, key, extra request fields), and each member may set a key of their own for a record
+/// (`…/my-key`). Keys are sealed before they are stored and are never returned, logged or audited.
 struct AgentProviderRoutes {
     let store: AgentSessionStore
     let keys: any AgentKeySealer
@@ -24,6 +25,7 @@ struct AgentProviderRoutes {
                 guard let kind = AgentProviderRecord.Kind(rawValue: body.kind) else { throw HearthError(.invalidArgument, "kind is openai or anthropic") }
                 guard Self.isValidBaseURL(body.base_url) else { throw HearthError(.invalidArgument, "base_url must be an http or https URL of at most 2048 bytes") }
                 try await hosts.check(baseURL: body.base_url, unresolvedIsFine: true)
+                let extras = try AgentSessionRoutes.extraFields(body.extra_fields, scrubber: AgentScrubRuleRoutes.scrubber(store, tenantId: admin.tenantId))
                 let existing = try store.provider(tenantId: admin.tenantId, name: name)
                 let sealed: Data
                 if let key = body.api_key {
@@ -39,15 +41,46 @@ struct AgentProviderRoutes {
                 } else {
                     sealed = try keys.seal("", tenantId: admin.tenantId)
                 }
-                let record = AgentProviderRecord(tenantId: admin.tenantId, name: name, kind: kind, baseURL: body.base_url, sealedKey: sealed, updatedAt: Date())
+                let record = AgentProviderRecord(tenantId: admin.tenantId, name: name, kind: kind, baseURL: body.base_url, sealedKey: sealed,
+                                                 updatedAt: Date(), extraFields: extras)
                 try store.upsert(record)
                 return record
             }
-            return try json(Self.view(record, keys: keys))
+            let mine = try store.userKeyProviders(tenantId: admin.tenantId, userId: admin.userId)
+            return try json(Self.view(record, keys: keys, hasMyKey: mine.contains(record.name)))
         }
         group.get("agent-providers") { _, context in
-            let tenant = try context.caller().tenantId
-            return try json(API.AgentProviderList(providers: try store.providers(tenantId: tenant).map { Self.view($0, keys: keys) }))
+            let caller = try context.caller()
+            let mine = try store.userKeyProviders(tenantId: caller.tenantId, userId: caller.userId)
+            return try json(API.AgentProviderList(providers: try store.providers(tenantId: caller.tenantId).map {
+                Self.view($0, keys: keys, hasMyKey: mine.contains($0.name))
+            }))
+        }
+        // A member's own key: their turns on sessions of this provider spend it instead of the
+        // tenant's. Viewers run no turns, so they set none.
+        group.put("agent-providers/:name/my-key") { request, context in
+            let writer = try context.writer()
+            let name = try context.parameters.require("name")
+            let body = try await request.decode(as: API.AgentUserKeyBody.self, context: context)
+            let record = try await auditor.around(context, "agent_provider.own_key.set", target: name) {
+                guard let record = try store.provider(tenantId: writer.tenantId, name: name) else { throw HearthError(.notFound, "no provider \(name.prefix(64))") }
+                guard (1...4096).contains(body.api_key.utf8.count) else { throw HearthError(.invalidArgument, "api_key is 1 to 4096 bytes") }
+                let sealed = try keys.seal(body.api_key, tenantId: writer.tenantId, userId: writer.userId)
+                try store.upsert(AgentUserKeyRecord(tenantId: writer.tenantId, userId: writer.userId, provider: name, baseURL: record.baseURL,
+                                                    sealedKey: sealed, updatedAt: Date()))
+                return record
+            }
+            return try json(Self.view(record, keys: keys, hasMyKey: true))
+        }
+        group.delete("agent-providers/:name/my-key") { _, context in
+            let writer = try context.writer()
+            let name = try context.parameters.require("name")
+            try await auditor.around(context, "agent_provider.own_key.delete", target: name) {
+                guard try store.deleteUserKey(tenantId: writer.tenantId, userId: writer.userId, provider: name) else {
+                    throw HearthError(.notFound, "you have no key of your own for \(name.prefix(64))")
+                }
+            }
+            return Response(status: .noContent)
         }
         group.delete("agent-providers/:name") { _, context in
             let admin = try context.admin()
@@ -59,9 +92,10 @@ struct AgentProviderRoutes {
         }
     }
 
-    static func view(_ record: AgentProviderRecord, keys: any AgentKeySealer) -> API.AgentProviderView {
+    static func view(_ record: AgentProviderRecord, keys: any AgentKeySealer, hasMyKey: Bool) -> API.AgentProviderView {
         let hasKey = ((try? keys.unseal(record.sealedKey, tenantId: record.tenantId)) ?? "").isEmpty == false
-        return API.AgentProviderView(name: record.name, kind: record.kind.rawValue, base_url: record.baseURL, has_key: hasKey, updated_at: record.updatedAt)
+        return API.AgentProviderView(name: record.name, kind: record.kind.rawValue, base_url: record.baseURL, has_key: hasKey, has_my_key: hasMyKey,
+                                     extra_fields: AgentSessionRoutes.extraFields(record.extraFields), updated_at: record.updatedAt)
     }
 
     static func isValidName(_ name: String) -> Bool {

@@ -54,7 +54,8 @@ struct AgentSessionRoutes {
         }
         group.post("agent-sessions/:id/messages") { request, context in
             let id = try context.parameters.require("id")
-            let tenant = try context.writer().tenantId
+            let writer = try context.writer()
+            let tenant = writer.tenantId
             let key = try Self.idempotencyKey(request.headers[Self.idempotencyKey])
             let body = try await request.decode(as: API.AgentMessageBody.self, context: context)
             guard !body.text.isEmpty, body.text.utf8.count <= Self.maxMessageBytes else {
@@ -62,7 +63,7 @@ struct AgentSessionRoutes {
             }
             // The audit log records that a message was sent, never its content.
             let (event, duplicate) = try await auditor.around(context, "agent_session.message", target: id) {
-                try await sessions.send(id, tenantId: tenant, text: body.text, idempotencyKey: key)
+                try await sessions.send(id, tenantId: tenant, userId: writer.userId, text: body.text, idempotencyKey: key)
             }
             return try json(API.AgentMessageAccepted(seq: event.seq, duplicate: duplicate), status: duplicate ? .ok : .accepted)
         }

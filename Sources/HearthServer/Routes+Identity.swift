@@ -13,6 +13,8 @@ struct IdentityRoutes {
     let identity: IdentityStore
     let auditor: Auditor
     let cookies: SessionCookies
+    /// What else a deleted user leaves behind (their own provider keys).
+    var userDeleted: @Sendable (User) throws -> Void = { _ in }
 
     func register(on router: Router<HearthContext>) {
         router.post("/v1/session") { request, context in
@@ -109,7 +111,7 @@ struct IdentityRoutes {
             let info = try await auditor.around(context, "token.revoke", target: id) { try identity.revokeToken(id: id, by: principal) }
             return try json(Self.body(info, secret: nil))
         }
-        UserRoutes(identity: identity, auditor: auditor).register(on: router)
+        UserRoutes(identity: identity, auditor: auditor, userDeleted: userDeleted).register(on: router)
     }
 
     /// Whether a Content-Type is JSON (`application/json`, any parameters, any case).

@@ -11,6 +11,7 @@ import Hummingbird
 struct UserRoutes {
     let identity: IdentityStore
     let auditor: Auditor
+    let userDeleted: @Sendable (User) throws -> Void
 
     func register(on router: Router<HearthContext>) {
         router.get("/v1/users") { request, context in
@@ -49,7 +50,10 @@ struct UserRoutes {
             let principal = try context.admin()
             let user = try target(context)
             guard user.id != principal.userId else { throw HearthError(.forbidden, "you cannot delete yourself; ask another admin") }
-            try await auditor.around(context, "user.delete", target: user.email) { try identity.deleteUser(user) }
+            try await auditor.around(context, "user.delete", target: user.email) {
+                try identity.deleteUser(user)
+                try userDeleted(user)
+            }
             return Response(status: .noContent)
         }
         // An admin resets a user's password; a user changes their own with the current one.

@@ -134,6 +134,49 @@ struct AgentSessionLiveTests {
         }
     }
 
+    /// A member's own key is what the real server (which checks keys) is sent for their turns,
+    /// while a colleague's turn on the same session spends the tenant's key, wrong here, and fails
+    /// with the server's refusal. The record's extra fields reach the server too (`max_tokens: 1`).
+    @Test func aMembersOwnKeyIsWhatTheRealServerIsSent() async throws {
+        try await Self.withModelServer(steps: 1, finalStepWithoutTools: false) { llm, server in
+            let operatorClient = server.client
+            let tenant = "own-key-\(UUID().uuidString.prefix(6).lowercased())"
+            _ = try await operatorClient.createTenant(tenant)
+            var clients: [HearthClient] = []
+            for (name, role) in [("a", "admin"), ("one", "member"), ("two", "member")] {
+                _ = try await operatorClient.createUser(API.CreateUserBody(email: "\(name)@\(tenant).test", tenant: tenant, role: role, password: "a long password"))
+                let token = try #require(try await operatorClient.createToken(API.CreateTokenBody(name: name, tenant: tenant, user: "\(name)@\(tenant).test")).token)
+                clients.append(HearthClient(baseURL: server.url, token: token))
+            }
+            let (admin, one, two) = (clients[0], clients[1], clients[2])
+            _ = try await admin.setAgentProvider("llama", API.AgentProviderBody(kind: "openai", base_url: llm.openAIBaseURL, api_key: "sk-not-the-servers-key",
+                                                                                extra_fields: ["max_tokens": .int(1)]))
+            _ = try await one.setMyAgentProviderKey("llama", key: llm.apiKey)
+            let session = try await one.createAgentSession(API.CreateAgentSessionBody(
+                provider: "llama", model: LlamaTestServer.model, new_workspace: API.CreateWorkspaceBody(runtime: "gvisor")))
+            func turn(_ client: HearthClient) async throws -> [API.AgentEventBody] {
+                let sent = try await client.sendAgentMessage(session.id, text: "List the files in the workspace.")
+                var events: [API.AgentEventBody] = []
+                try await client.agentEvents(session.id, after: sent.seq) { event in
+                    events.append(event)
+                    return event.type != "agent_idle"
+                }
+                return events
+            }
+            func fields(_ event: API.AgentEventBody?) -> [String: Any] {
+                event.flatMap { (try? JSONSerialization.jsonObject(with: Data($0.data.utf8))) as? [String: Any] } ?? [:]
+            }
+            let mine = try await turn(one)
+            #expect(fields(mine.first { $0.type == "usage" })["output_tokens"] as? Int == 1, "\(mine.map(\.data))")
+            #expect(fields(mine.last)["outcome"] as? String != "failed", "\(mine.map(\.data))")
+            let theirs = try await turn(two)
+            #expect(fields(theirs.last)["outcome"] as? String == "failed", "\(theirs.map(\.data))")
+            #expect(!theirs.contains { $0.type == "usage" })
+            #expect(theirs.contains { $0.type == "error_event" })
+            try await one.delete(session.workspace)
+        }
+    }
+
     /// A tenant's own scrub rule applies to a real turn: the prompt's value is replaced before it
     /// is stored as what the provider is sent, and the hit is a scrub event and an audit event
     /// naming the rule, never the value.

@@ -20,8 +20,10 @@ import Testing
 
     @Test func openAIBodyHasToolMessagesArgumentStringsAndExtraFieldsOnTop() throws {
         let request = ProviderRequest(model: "m", system: "be brief", messages: history, tools: [bash], toolChoice: .required,
-                                      maxTokens: 32, extraFieldsJSON: #"{"logit_bias":{"39428":10},"parallel_tool_calls":false,"max_tokens":16}"#)
-        let body = try json(OpenAIChatProvider.body(for: request, endpointExtras: #"{"seed":42}"#))
+                                      maxTokens: 32, extraFieldsJSON: #"{"logit_bias":{"39428":10},"parallel_tool_calls":false,"max_tokens":16,"top_p":0.9}"#)
+        // The provider record's extra fields under the session's: the session's win.
+        let body = try json(OpenAIChatProvider.body(for: request, endpointExtras: #"{"seed":42,"top_p":0.1}"#))
+        #expect(body["top_p"] as? Double == 0.9)
         #expect(body["tool_choice"] as? String == "required")
         #expect(body["max_tokens"] as? Int == 16)
         #expect(body["seed"] as? Int == 42)
