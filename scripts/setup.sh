@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(runsc mmdebstrap umoci sqlite3 gcc iproute2 nftables curl ca-certificates qemu-system-x86 qemu-utils e2fsprogs cpio kmod zlib1g-dev libzstd-dev python3-pip libjs-codemirror node-xterm libjs-xterm nodejs)
+packages=(runsc mmdebstrap umoci sqlite3 gcc iproute2 nftables curl ca-certificates qemu-system-x86 qemu-utils e2fsprogs cpio kmod zlib1g-dev libzstd-dev python3-pip libjs-codemirror node-xterm libjs-xterm node-marked node-dompurify nodejs)
 # The browser tests drive the web IDE in headless Chromium (selenium) and Firefox ESR (Marionette).
 [ "${HEARTH_SETUP_BROWSER:-0}" = 1 ] && packages+=(chromium chromium-driver python3-selenium firefox-esr python3-venv)
 # The test LLM is built in a venv of its own.

@@ -138,6 +138,12 @@ extension API {
         }
     }
 
+    /// What may change on a session: its idle timeout (300 to 604800 seconds).
+    public struct UpdateAgentSessionBody: Codable, Sendable {
+        public var idle_timeout_seconds: Int?
+        public init(idle_timeout_seconds: Int? = nil) { self.idle_timeout_seconds = idle_timeout_seconds }
+    }
+
     /// A member's own key for a provider record: write-only, like the tenant's.
     public struct AgentUserKeyBody: Codable, Sendable {
         public var api_key: String

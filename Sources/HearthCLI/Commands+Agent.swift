@@ -9,7 +9,7 @@ struct AgentCommand: AsyncParsableCommand {
         commandName: "agent", abstract: "AI agent sessions that work inside workspaces.",
         subcommands: [AgentRun.self, AgentList.self, AgentAttach.self, AgentSend.self, AgentCancel.self, AgentTranscriptCommand.self,
                       AgentSteps.self, AgentRewind.self, AgentFork.self, AgentRetentionCommand.self, AgentScrubRulesCommand.self,
-                      AgentProviderSet.self, AgentProvidersCommand.self, AgentMyKeyCommand.self])
+                      AgentProviderSet.self, AgentProvidersCommand.self, AgentMyKeyCommand.self, AgentIdleTimeoutCommand.self])
 }
 
 /// The exit status of a turn's outcome: 0 completed, 130 cancelled, 2 a guard stopped it, 1 failed.

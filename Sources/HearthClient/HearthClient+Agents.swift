@@ -48,6 +48,10 @@ extension HearthClient {
         try await json(.PUT, "/v1/agent-providers/\(escape(name))", body: body)
     }
 
+    public func setAgentSessionIdleTimeout(_ id: String, seconds: Int) async throws -> API.AgentSessionBody {
+        try await json(.PATCH, "/v1/agent-sessions/\(escape(id))", body: API.UpdateAgentSessionBody(idle_timeout_seconds: seconds))
+    }
+
     public func agentProviders() async throws -> API.AgentProviderList { try await json(.GET, "/v1/agent-providers") }
 
     /// Sets the caller's own key for a provider record; their turns spend it instead of the tenant's.

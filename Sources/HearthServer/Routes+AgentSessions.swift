@@ -46,6 +46,16 @@ struct AgentSessionRoutes {
         group.get("agent-sessions/:id") { _, context in
             try json(Self.body(try await sessions.get(try context.parameters.require("id"), tenantId: try context.caller().tenantId)))
         }
+        group.patch("agent-sessions/:id") { request, context in
+            let id = try context.parameters.require("id")
+            let tenant = try context.writer().tenantId
+            let body = try await request.decode(as: API.UpdateAgentSessionBody.self, context: context)
+            guard let seconds = body.idle_timeout_seconds else { throw HearthError(.invalidArgument, "give idle_timeout_seconds") }
+            let session = try await auditor.around(context, "agent_session.update", target: id, detail: "idle_timeout_seconds=\(seconds)") {
+                try await sessions.setIdleTimeout(id, tenantId: tenant, seconds: seconds)
+            }
+            return try json(Self.body(session))
+        }
         group.delete("agent-sessions/:id") { _, context in
             let id = try context.parameters.require("id")
             let tenant = try context.writer().tenantId

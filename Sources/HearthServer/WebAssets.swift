@@ -3,10 +3,13 @@ import HearthCore
 import Hummingbird
 
 /// The web IDE: our own HTML, CSS and JavaScript (the `Web` resources, no build step), and
-/// xterm.js and CodeMirror 5 from Debian's `libjs-xterm` and `libjs-codemirror`. Nothing comes
+/// xterm.js, CodeMirror 5, marked and DOMPurify from Debian's packages. Nothing comes
 /// from a CDN, and every page forbids loading anything from elsewhere.
 enum WebAssets {
-    static let vendorRoots = ["xterm": "/usr/share/javascript/xterm", "codemirror": "/usr/share/javascript/codemirror"]
+    /// Debian's packages: `libjs-xterm`, `libjs-codemirror`, and for the Agents view's Markdown
+    /// `node-marked` (its ES module) and `node-dompurify` (which sanitises what marked makes).
+    static let vendorRoots = ["xterm": "/usr/share/javascript/xterm", "codemirror": "/usr/share/javascript/codemirror",
+                              "marked": "/usr/share/nodejs/marked/lib", "dompurify": "/usr/share/nodejs/dompurify/dist"]
 
     /// `configured` (the CLI passes `$HEARTH_WEB_DIR`), else the resources SwiftPM copies next to
     /// the executable. The library reads no environment itself.

@@ -52,7 +52,9 @@ import Testing
     /// Over HTTP, against a real server: the module the page loads first answers 304 to its own tag.
     @Test func theServerAnswersModulesWithValidators() async throws {
         let live = try await LiveServer.scratch("webassets")
-        for path in ["/static/app.js", "/static/core/api.js", "/static/panels/terminals.js", "/vendor/xterm-bundle.js"] {
+        // marked and DOMPurify are Debian's (scripts/setup.sh installs node-marked and node-dompurify).
+        for path in ["/static/app.js", "/static/core/api.js", "/static/panels/terminals.js", "/vendor/xterm-bundle.js",
+                     "/vendor/marked/marked.esm.js", "/vendor/dompurify/purify.es.js", "/static/core/markdown.js"] {
             let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: live.url + path), timeout: .seconds(30))
             #expect(response.status == .ok, "\(path)")
             #expect(response.headers.first(name: "Cache-Control") == "no-cache", "\(path)")

@@ -29,6 +29,10 @@ args.add_argument("--token-file", required=True)
 args.add_argument("--screenshots", required=True)
 args.add_argument("--workspace", default="browser")
 args.add_argument("--browser", choices=["chromium", "firefox"], default="chromium")
+# The real model's OpenAI-style endpoint (llama.cpp), for the whole agent session flow.
+args.add_argument("--llm-base-url")
+args.add_argument("--llm-key")
+args.add_argument("--llm-model", default="smollm2-135m")
 opts = args.parse_args()
 os.makedirs(opts.screenshots, exist_ok=True)
 password = open(opts.password_file).read().strip()
@@ -557,6 +561,138 @@ try:
         driver.find_element(By.ID, "hist-restore").click()
         WebDriverWait(driver, 30).until(lambda d: exec_stdout(opts.workspace, ["cat", "/workspace/hist.txt"]) == "history-v1\n")
         driver.find_element(By.CSS_SELECTOR, "#history-pane summary").click()
+
+    # The agent's tools run these commands by name; each is shadowed by a wrapper that waits for
+    # /workspace/.go, so a turn is mid-tool-call for as long as the flow needs (not by timing).
+    GATE = r"""set -e
+for tool in bash head find grep sh; do
+  real=$(command -v $tool)
+  printf '#!/bin/sh\nwhile [ ! -e /workspace/.go ]; do sleep 0.05; done\nexec %s "$@"\n' "$real" > /usr/local/bin/$tool
+  chmod 755 /usr/local/bin/$tool
+done"""
+    UNGATE = ["/bin/rm", "-f", "/usr/local/bin/bash", "/usr/local/bin/head", "/usr/local/bin/find", "/usr/local/bin/grep",
+              "/usr/local/bin/sh", "/workspace/.go"]
+
+    def js(script, *a):
+        return driver.execute_script(script, *a)
+
+    def agent_log_text():
+        return js("return document.getElementById('agent-log').innerText")
+
+    @flow("a whole agent session with the real model: its answer streams, a tool step folds open, a reload mid-turn "
+          "resumes, the transcript downloads as Markdown, and a step forks and rewinds")
+    def agent_session_live():
+        if not opts.llm_base_url:
+            print("skipped: no model server (--llm-base-url)", flush=True)
+            return
+        api("PUT", "/v1/agent-providers/llama", {"kind": "openai", "base_url": opts.llm_base_url, "api_key": opts.llm_key})
+        exec_stdout(opts.workspace, ["/bin/sh", "-c", GATE])
+        home = js("return location.hash")
+        try:
+            driver.find_element(By.ID, "agent-new").click()
+            wait.until(EC.visibility_of_element_located((By.ID, "agent-model")))
+            js("document.getElementById('agent-provider').value = 'llama'")
+            model = driver.find_element(By.ID, "agent-model")
+            model.clear()
+            model.send_keys(opts.llm_model)
+            driver.find_element(By.CSS_SELECTOR, "#agent-start button[type=submit]").click()
+            wait.until(lambda d: "session started with " + opts.llm_model in agent_log_text())
+            # One tab per session of the workspace; the new one is shown.
+            assert js("return document.querySelectorAll('#agent-tabs .agent-tab').length") == 2
+            assert opts.llm_model in js("return document.querySelector('#agent-tabs .agent-tab.active').textContent")
+            assert js("return document.getElementById('agent-memory-label').textContent").startswith("Host memory")
+            driver.find_element(By.ID, "agent-input").send_keys("List the files in the workspace.")
+            driver.find_element(By.ID, "agent-send").click()
+            # The tool step runs (held at the gate) and the view says the agent is working.
+            WebDriverWait(driver, 120).until(lambda d: js(
+                "const t = document.querySelector('#agent-log details.agent-tool'); return !!t && t.textContent.includes('running')"))
+            wait.until(EC.text_to_be_present_in_element((By.ID, "agent-status"), "Working"))
+            shot("agent-live-working")
+
+            # A reload mid-turn: the stream resumes, every event once, still working.
+            driver.refresh()
+            WebDriverWait(driver, 60).until(lambda d: js("return !!document.querySelector('#agent-log details.agent-tool')"))
+            wait.until(EC.text_to_be_present_in_element((By.ID, "agent-status"), "Working"))
+            asked = js("return [...document.querySelectorAll('#agent-log .agent-user')].filter(e => e.textContent.includes('List the files')).length")
+            assert asked == 1, f"the question is shown {asked} times after the reload"
+            # Watch the answer stream: the streaming cursor shows while its text grows.
+            js("""window.__streamed = [];
+                new MutationObserver(() => {
+                  const c = document.querySelector('#agent-log .agent-assistant .agent-cursor');
+                  if (c) window.__streamed.push(c.parentElement.textContent.length);
+                }).observe(document.getElementById('agent-log'), {childList: true, subtree: true, characterData: true});""")
+            exec_stdout(opts.workspace, ["/bin/touch", "/workspace/.go"])
+            WebDriverWait(driver, 180).until(EC.text_to_be_present_in_element((By.ID, "agent-status"), "Idle (last turn"))
+            streamed = js("return window.__streamed")
+            answer = js("const a = [...document.querySelectorAll('#agent-log .agent-assistant .agent-markdown')]; return a.length ? a[a.length - 1].innerText : ''")
+            assert answer.strip(), "no answer shown"
+            assert len(streamed) > 0, "the answer never showed while it streamed"
+            assert not js("return !!document.querySelector('#agent-log .agent-cursor')"), "the answer still looks unfinished"
+
+            # The tool step is folded; opened, it shows its arguments and its result.
+            assert js("return document.querySelector('#agent-log details.agent-tool').open") is False
+            driver.find_element(By.CSS_SELECTOR, "#agent-log details.agent-tool summary").click()
+            wait.until(lambda d: js("return document.querySelector('#agent-log details.agent-tool').open"))
+            assert js("const o = document.querySelector('#agent-log details.agent-tool .agent-out'); return !!o && o.offsetParent !== null")
+            shot("agent-live-tool-open")
+
+            # Download the transcript and copy one message, both as Markdown.
+            # The page's CSP (connect-src 'self') keeps even the test from fetching a blob: URL, so
+            # the Blob itself is kept as the page makes it.
+            js("""window.__downloads = [];
+                const made = URL.createObjectURL.bind(URL);
+                URL.createObjectURL = (blob) => { window.__blob = blob; return made(blob); };
+                HTMLAnchorElement.prototype.click = function () { if (this.download) window.__downloads.push([this.download, this.href]); };
+                window.__copied = null;
+                const fake = async (text) => { window.__copied = text; };
+                try { navigator.clipboard.writeText = fake; } catch (_) {}
+                if (!navigator.clipboard || navigator.clipboard.writeText !== fake) Object.defineProperty(navigator, 'clipboard', {value: {writeText: fake}});""")
+            driver.find_element(By.ID, "agent-download").click()
+            WebDriverWait(driver, 30).until(lambda d: js("return window.__downloads.length") == 1)
+            name, _ = js("return window.__downloads[0]")
+            assert name.startswith("agent-as_") and name.endswith(".md"), name
+            markdown = driver.execute_async_script("""const done = arguments[arguments.length - 1];
+                window.__blob.text().then(done, e => done(String(e)));""")
+            assert "List the files in the workspace." in markdown and "**Tool call**" in markdown, markdown[:400]
+            assert opts.llm_key not in markdown
+            driver.find_element(By.CSS_SELECTOR, "#agent-log .agent-assistant .agent-copy").click()
+            WebDriverWait(driver, 10).until(lambda d: js("return window.__copied") is not None)
+            assert js("return window.__copied").startswith("**Agent**")
+
+            # The idle timeout changes from the view.
+            js("const s = document.getElementById('agent-idle'); s.value = '3600'; s.dispatchEvent(new Event('change'));")
+            session_id = name[len("agent-"):-len(".md")]
+            WebDriverWait(driver, 30).until(lambda d: json.loads(api("GET", f"/v1/agent-sessions/{session_id}"))["idle_timeout_seconds"] == 3600)
+
+            # Fork from the last step: a new workspace and session, shown at once.
+            steps = js("return [...document.querySelectorAll('#agent-log .agent-fork')].map(b => Number(b.dataset.step))")
+            assert 0 in steps and len(steps) >= 2, steps
+            js("const f = [...document.querySelectorAll('#agent-log .agent-fork')]; f[f.length - 1].click()")
+            WebDriverWait(driver, 120).until(lambda d: js("return location.hash") != home)
+            WebDriverWait(driver, 120).until(lambda d: "forked from step" in agent_log_text())
+            assert "List the files in the workspace." in agent_log_text()
+            shot("agent-live-fork")
+            js("location.hash = arguments[0]", home)
+            WebDriverWait(driver, 60).until(lambda d: "List the files in the workspace." in agent_log_text())
+
+            # Rewind to the start: two clicks, then the conversation is back before the question.
+            rewind = (By.CSS_SELECTOR, "#agent-log .agent-rewind[data-step='0']")
+            driver.find_element(*rewind).click()
+            wait.until(lambda d: js("return document.querySelector(\"#agent-log .agent-rewind[data-step='0']\").textContent") == "Confirm rewind")
+            driver.find_element(*rewind).click()
+            WebDriverWait(driver, 120).until(lambda d: "rewound to step 0" in agent_log_text())
+            assert "List the files in the workspace." not in agent_log_text()
+            shot("agent-live-rewound")
+        finally:
+            js("location.hash = arguments[0]", home)
+            # The rewind restarts the workspace: the gate goes once it answers again.
+            def ungated(_):
+                try:
+                    api("POST", f"/v1/workspaces/{opts.workspace}/exec", {"argv": UNGATE})
+                    return True
+                except Exception:  # noqa: BLE001 - the workspace is restarting
+                    return False
+            WebDriverWait(driver, 120, poll_frequency=0.5).until(ungated)
 
     @flow("the light theme, and a path outside the workspace is refused")
     def refusals():

@@ -157,3 +157,14 @@ test('purged messages show as purged, one item each', () => {
   applyEvent(t, ev(3, 'message', { role: 'assistant', text: '', purged: true }));
   assert.deepEqual(t.items.map((i) => [i.kind, i.text]), [['user', '(content purged)'], ['assistant', '(content purged)'], ['assistant', '(content purged)']]);
 });
+
+test('a call the turn ended without running says so, not "running"', () => {
+  const t = newTranscript();
+  applyEvent(t, ev(1, 'agent_busy', {}));
+  applyEvent(t, ev(2, 'tool_call', { id: 'c1', name: 'bash', arguments: '{}' }));
+  assert.equal(t.items[0].stopped, undefined);
+  takeDirty(t);
+  applyEvent(t, ev(3, 'agent_idle', { outcome: 'loop_detected' }));
+  assert.equal(t.items[0].stopped, true);
+  assert.equal(takeDirty(t).from, 0, 'the call is drawn again');
+});

@@ -124,6 +124,7 @@ export function applyEvent(t, { seq, type, data }) {
       break;
     case 'agent_idle':
       closeBlocks(t);
+      stopTools(t);
       t.busy = false;
       t.outcome = typeof d.outcome === 'string' ? d.outcome : null;
       break;
@@ -189,6 +190,17 @@ export function applyEvent(t, { seq, type, data }) {
       break;
   }
   return true;
+}
+
+/// A turn that ended leaves no call running: one without a result was never run (a guard stopped
+/// the turn first), and says so instead of "running…".
+function stopTools(t) {
+  t.items.forEach((item, index) => {
+    if (item.kind === 'tool' && !item.result && !item.stopped) {
+      item.stopped = true;
+      if (index < t.dirtyFrom) t.dirtyFrom = index;
+    }
+  });
 }
 
 /// A turn that ended (or a tool that ran) closes any block still marked as streaming.
