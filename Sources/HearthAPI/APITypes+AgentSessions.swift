@@ -144,10 +144,15 @@ extension API {
         public init(idle_timeout_seconds: Int? = nil) { self.idle_timeout_seconds = idle_timeout_seconds }
     }
 
-    /// A member's own key for a provider record: write-only, like the tenant's.
+    /// A member's own key for a provider record: write-only, like the tenant's. `base_url` is the
+    /// address the member allows it to go to; it must be the record's.
     public struct AgentUserKeyBody: Codable, Sendable {
         public var api_key: String
-        public init(api_key: String) { self.api_key = api_key }
+        public var base_url: String
+        public init(api_key: String, base_url: String) {
+            self.api_key = api_key
+            self.base_url = base_url
+        }
     }
 
     public struct AgentProviderView: Codable, Sendable, Equatable {

@@ -220,6 +220,7 @@ struct AgentMyKeyCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
     @Argument(help: "Record name") var name: String
     @Option(help: "Environment variable holding the key") var keyEnv: String?
+    @Option(help: "The address you allow your key to go to; it must be the record's (see `hearth agent providers`)") var baseURL: String?
     @Flag(help: "Delete your key; your turns go back to the tenant's") var delete = false
 
     func run() async throws {
@@ -228,9 +229,9 @@ struct AgentMyKeyCommand: AsyncParsableCommand {
             try await withClientErrors { try await c.deleteMyAgentProviderKey(name) }
             return print("\(name)  my_key=none")
         }
-        guard let keyEnv else { throw ValidationError("give --key-env VAR (or --delete)") }
+        guard let keyEnv, let baseURL else { throw ValidationError("give --key-env VAR and --base-url URL (or --delete)") }
         guard let key = ProcessInfo.processInfo.environment[keyEnv], !key.isEmpty else { throw ValidationError("\(keyEnv) is not set") }
-        printProvider(try await withClientErrors { try await c.setMyAgentProviderKey(name, key: key) })
+        printProvider(try await withClientErrors { try await c.setMyAgentProviderKey(name, key: key, baseURL: baseURL) })
     }
 }
 

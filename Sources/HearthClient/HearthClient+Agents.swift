@@ -55,8 +55,9 @@ extension HearthClient {
     public func agentProviders() async throws -> API.AgentProviderList { try await json(.GET, "/v1/agent-providers") }
 
     /// Sets the caller's own key for a provider record; their turns spend it instead of the tenant's.
-    public func setMyAgentProviderKey(_ name: String, key: String) async throws -> API.AgentProviderView {
-        try await json(.PUT, "/v1/agent-providers/\(escape(name))/my-key", body: API.AgentUserKeyBody(api_key: key))
+    /// `baseURL`: where the caller allows the key to go; refused (409) unless the record is there.
+    public func setMyAgentProviderKey(_ name: String, key: String, baseURL: String) async throws -> API.AgentProviderView {
+        try await json(.PUT, "/v1/agent-providers/\(escape(name))/my-key", body: API.AgentUserKeyBody(api_key: key, base_url: baseURL))
     }
 
     public func deleteMyAgentProviderKey(_ name: String) async throws {

@@ -31,8 +31,9 @@ public enum AgentJSON: Sendable, Equatable, Encodable {
 ///
 /// One lock orders each session's writes and publications, so a reader that subscribes (under
 /// the same lock) gets every event either from the store or live, and dedupes the overlap by
-/// sequence number: nothing lost or repeated at the seam. Token deltas are gathered and stored
-/// as one `message` (or `thinking`) event per `flushBytes` or `flushInterval`, so a reader
+/// sequence number: nothing lost or repeated at the seam. A block's first token delta is stored
+/// at once; the rest are gathered and stored as one `message` (or `thinking`) event per
+/// `flushBytes` or `flushInterval`, so a reader
 /// mid-turn sees the partial answer without a row per token. Each reader has a bounded queue;
 /// one that falls `queueLimit` events behind is dropped and told so, never skipped silently.
 public final class AgentEventHub: Sendable {
@@ -115,10 +116,13 @@ public final class AgentEventHub: Sendable {
             if let pending = state.pending[sessionId], pending.type != type {
                 try flushLocked(&state, sessionId, final: true)
             }
+            // The first delta of a block is stored at once: a reader sees the first token as soon
+            // as the provider sends it (time to first token), and the rest is batched.
+            let opens = state.pending[sessionId] == nil
             var pending = state.pending[sessionId] ?? Pending(type: type, text: "", since: now)
             pending.text += text
             state.pending[sessionId] = pending
-            if pending.text.utf8.count >= flushBytes || now.timeIntervalSince(pending.since) >= flushInterval {
+            if opens || pending.text.utf8.count >= flushBytes || now.timeIntervalSince(pending.since) >= flushInterval {
                 try flushLocked(&state, sessionId, final: false)
             }
         }

@@ -81,7 +81,7 @@ public struct AgentLoopTurnDriver: AgentTurnDriver {
             return try environment.keys.unseal(provider.sealedKey, tenantId: session.tenantId)
         }
         guard own.baseURL == provider.baseURL else {
-            throw HearthError(.conflict, "your own key for \(provider.name) was set for another address; the provider record has moved, so set your key again")
+            throw HearthError(.conflict, "the key for this turn was set for another address of \(provider.name); the provider record has moved since, so it is not sent")
         }
         return try environment.keys.unseal(own.sealedKey, tenantId: session.tenantId, userId: sender)
     }

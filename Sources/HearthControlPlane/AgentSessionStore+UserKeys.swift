@@ -1,10 +1,22 @@
 import Foundation
 import GRDB
+import HearthCore
 
 /// Members' own provider keys, one per member and provider record, stored sealed.
 extension AgentSessionStore {
-    public func upsert(_ key: AgentUserKeyRecord) throws {
-        try db.write { db in try key.save(db) }
+    /// Stores a member's key if the record exists and is at the address the member gave, in one
+    /// transaction (a record deleted or moved meanwhile is not keyed). Returns the record.
+    public func setUserKey(_ key: AgentUserKeyRecord) throws -> AgentProviderRecord {
+        try db.write { db in
+            guard let record = try AgentProviderRecord.filter(Column("tenantId") == key.tenantId && Column("name") == key.provider).fetchOne(db) else {
+                throw HearthError(.notFound, "no provider \(key.provider.prefix(64))")
+            }
+            guard record.baseURL == key.baseURL else {
+                throw HearthError(.conflict, "the provider \(key.provider.prefix(64)) is at \(record.baseURL.prefix(2048)), not the address given; check it before your key goes there")
+            }
+            try key.save(db)
+            return record
+        }
     }
 
     public func userKey(tenantId: String, userId: String, provider: String) throws -> AgentUserKeyRecord? {

@@ -48,7 +48,9 @@ public struct ProviderEndpoint: Sendable {
     /// Replaces the key wherever a provider echoed it (an error message, say), before it is logged or stored.
     func redacting(_ text: String) -> String {
         guard let secret = key?.secret, secret.count >= 4 else { return text }
-        return text.replacingOccurrences(of: secret, with: "‹provider key›")
+        // Also as an error's description prints it inside a collection: escaped (`\n` for a newline).
+        let escaped = String(String(reflecting: secret).dropFirst().dropLast())
+        return text.replacingOccurrences(of: secret, with: "‹provider key›").replacingOccurrences(of: escaped, with: "‹provider key›")
     }
 }
 

@@ -29,7 +29,7 @@ struct AgentProviderRoutes {
                 let existing = try store.provider(tenantId: admin.tenantId, name: name)
                 let sealed: Data
                 if let key = body.api_key {
-                    guard key.utf8.count <= 4096 else { throw HearthError(.invalidArgument, "api_key is at most 4096 bytes") }
+                    guard key.isEmpty || Self.isValidKey(key) else { throw HearthError(.invalidArgument, Self.keyRule) }
                     sealed = try keys.seal(key, tenantId: admin.tenantId)
                 } else if let existing {
                     // The stored key goes only where it went before: another admin moving the base
@@ -58,17 +58,18 @@ struct AgentProviderRoutes {
         }
         // A member's own key: their turns on sessions of this provider spend it instead of the
         // tenant's. Viewers run no turns, so they set none.
+        // The member names the address their key may go to: set while an admin has moved the
+        // record to a host of their own, it is refused (409), not bound to that host.
         group.put("agent-providers/:name/my-key") { request, context in
             let writer = try context.writer()
             let name = try context.parameters.require("name")
             let body = try await request.decode(as: API.AgentUserKeyBody.self, context: context)
             let record = try await auditor.around(context, "agent_provider.own_key.set", target: name) {
-                guard let record = try store.provider(tenantId: writer.tenantId, name: name) else { throw HearthError(.notFound, "no provider \(name.prefix(64))") }
-                guard (1...4096).contains(body.api_key.utf8.count) else { throw HearthError(.invalidArgument, "api_key is 1 to 4096 bytes") }
+                guard Self.isValidKey(body.api_key) else { throw HearthError(.invalidArgument, Self.keyRule) }
                 let sealed = try keys.seal(body.api_key, tenantId: writer.tenantId, userId: writer.userId)
-                try store.upsert(AgentUserKeyRecord(tenantId: writer.tenantId, userId: writer.userId, provider: name, baseURL: record.baseURL,
-                                                    sealedKey: sealed, updatedAt: Date()))
-                return record
+                let key = AgentUserKeyRecord(tenantId: writer.tenantId, userId: writer.userId, provider: name, baseURL: body.base_url,
+                                             sealedKey: sealed, updatedAt: Date())
+                return try store.setUserKey(key)
             }
             return try json(Self.view(record, keys: keys, hasMyKey: true))
         }
@@ -97,6 +98,13 @@ struct AgentProviderRoutes {
         return API.AgentProviderView(name: record.name, kind: record.kind.rawValue, base_url: record.baseURL, has_key: hasKey, has_my_key: hasMyKey,
                                      extra_fields: AgentSessionRoutes.extraFields(record.extraFields), updated_at: record.updatedAt)
     }
+
+    /// A provider key is 1 to 4096 visible ASCII characters: no space or control character, which
+    /// no provider's keys have and which would otherwise reach a header (and an error's log line).
+    static func isValidKey(_ key: String) -> Bool {
+        (1...4096).contains(key.utf8.count) && key.utf8.allSatisfy { (0x21...0x7e).contains($0) }
+    }
+    static let keyRule = "api_key is 1 to 4096 visible ASCII characters (no spaces or line breaks)"
 
     static func isValidName(_ name: String) -> Bool {
         (1...63).contains(name.utf8.count) && name.utf8.allSatisfy { (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2d }

@@ -51,8 +51,9 @@ struct UserRoutes {
             let user = try target(context)
             guard user.id != principal.userId else { throw HearthError(.forbidden, "you cannot delete yourself; ask another admin") }
             try await auditor.around(context, "user.delete", target: user.email) {
-                try identity.deleteUser(user)
+                // Their keys first: a failure after leaves a user without keys, never keys without a user.
                 try userDeleted(user)
+                try identity.deleteUser(user)
             }
             return Response(status: .noContent)
         }

@@ -151,7 +151,7 @@ struct AgentSessionLiveTests {
             let (admin, one, two) = (clients[0], clients[1], clients[2])
             _ = try await admin.setAgentProvider("llama", API.AgentProviderBody(kind: "openai", base_url: llm.openAIBaseURL, api_key: "sk-not-the-servers-key",
                                                                                 extra_fields: ["max_tokens": .int(1)]))
-            _ = try await one.setMyAgentProviderKey("llama", key: llm.apiKey)
+            _ = try await one.setMyAgentProviderKey("llama", key: llm.apiKey, baseURL: llm.openAIBaseURL)
             let session = try await one.createAgentSession(API.CreateAgentSessionBody(
                 provider: "llama", model: LlamaTestServer.model, new_workspace: API.CreateWorkspaceBody(runtime: "gvisor")))
             func turn(_ client: HearthClient) async throws -> [API.AgentEventBody] {

@@ -75,6 +75,10 @@ import Testing
         let endpoint = ProviderEndpoint(baseURL: "http://127.0.0.1:1/v1", key: ProviderKey("sk-secret-value"))
         #expect(!"\(endpoint)".contains("sk-secret-value"))
         #expect(endpoint.redacting("Incorrect API key provided: sk-secret-value.") == "Incorrect API key provided: ‹provider key›.")
+        // A key with a control character, as an HTTP client's error prints it inside an array.
+        let odd = ProviderEndpoint(baseURL: "http://127.0.0.1:1/v1", key: ProviderKey("sk-odd\nvalue\"x"))
+        let described = String(describing: ["Bearer sk-odd\nvalue\"x"])
+        #expect(!odd.redacting(described).contains("sk-odd"), "\(odd.redacting(described))")
     }
 
     @Test func baseURLsOtherThanHTTPAreRefused() {

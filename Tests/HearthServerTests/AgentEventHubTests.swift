@@ -40,16 +40,21 @@ final class ManualAgentClock: AgentClock {
     @Test func tokenDeltasAreBatchedAndAReaderMidTurnSeesThePartialAnswer() async throws {
         let hub = try Self.hub(flushBytes: 512)
         let token = "0123456789"
-        for _ in 0..<60 { try hub.appendDelta("s", .message, token) }
-        // 600 bytes of deltas became one stored event, not 60.
+        try hub.appendDelta("s", .message, token)
+        // The first token of the answer is stored at once (time to first token)…
+        let first = try hub.store.events("s", after: 0)
+        #expect(first.count == 1 && Self.fields(first[0])["text"] as? String == token && Self.fields(first[0])["partial"] as? Bool == true)
+        for _ in 1..<60 { try hub.appendDelta("s", .message, token) }
+        // …and the next 590 bytes of deltas became one stored event, not 59.
         let midTurn = try hub.store.events("s", after: 0)
-        #expect(midTurn.count == 1)
-        let partial = Self.fields(try #require(midTurn.first))
+        #expect(midTurn.count == 2)
+        let partial = Self.fields(try #require(midTurn.last))
         #expect(partial["partial"] as? Bool == true)
         #expect((partial["text"] as? String)?.utf8.count ?? 0 >= 512)
-        // A reader that joins now gets it from the store.
+        // A reader that joins now gets them from the store.
         var reader = hub.subscribe("s", after: 0).makeAsyncIterator()
         #expect(try await reader.next()?.seq == 1)
+        #expect(try await reader.next()?.seq == 2)
         for _ in 0..<40 { try hub.appendDelta("s", .message, token) }
         try hub.endDelta("s")
         let all = try hub.store.events("s", after: 0)
@@ -59,7 +64,7 @@ final class ManualAgentClock: AgentClock {
         // The live reader got every later event once, in order.
         var seen: [Int64] = []
         while seen.last != all.last?.seq, let event = try await reader.next() { seen.append(event.seq) }
-        #expect(seen == Array(2...(all.last?.seq ?? 0)))
+        #expect(seen == Array(3...(all.last?.seq ?? 0)))
     }
 
     @Test func aDeltaOfAnotherKindClosesTheOpenBlockFirst() throws {

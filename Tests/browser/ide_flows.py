@@ -523,6 +523,48 @@ try:
         assert driver.find_elements(By.CSS_SELECTOR, "#agent-log .agent-error"), f"no error shown for the failed turn: {text}"
         shot("agent-panel")
 
+    def js(script, *a):
+        return driver.execute_script(script, *a)
+
+    HOSTILE_MARKDOWN = """# Title <script>window.__pwned = 1</script>
+<img src=x onerror="window.__pwned = 2">
+<table background="/w/x/p/8080/?d=1"><tr><td background="/x?d=2">cell</td></tr></table>
+<a id="agent-log" name="agent-log" href="javascript:window.__pwned = 3">j</a>
+
+[kept](https://203.0.113.7/docs) [relative](/v1/workspaces) [proto](//203.0.113.8/x) [script](javascript:void(0))
+
+<form action="/v1/session"><input name="password"></form>
+<dialog open><a href="https://203.0.113.9/">sign in again</a></dialog>
+<div style="position:fixed;inset:0">cover</div>
+<svg><circle r="5"/></svg>
+
+```sh
+echo hi
+```
+
+- [ ] a task
+"""
+
+    @flow("a model's Markdown is sanitised: no script, handler, image, background, id, form, overlay or non-http link")
+    def markdown_is_sanitised():
+        html = driver.execute_async_script("""const done = arguments[arguments.length - 1];
+            const hostile = arguments[0];
+            import('/static/core/markdown.js').then(async (m) => {
+              if (!(await m.loadMarkdown())) return done('marked or DOMPurify did not load');
+              const div = document.createElement('div');
+              div.append(m.renderMarkdown(hostile, () => {}));
+              document.body.append(div);
+              setTimeout(() => { const h = div.innerHTML; div.remove(); done(h); }, 200);
+            }, (e) => done('import failed: ' + e));""", HOSTILE_MARKDOWN)
+        assert "<h1>" in html and "cell" in html and "echo hi" in html, html
+        for banned in ["<script", "onerror", "background", " id=", " name=", "<img", "javascript:", "<form", "<input",
+                       "<dialog", "style=", "<svg", 'href="/v1', 'href="//']:
+            assert banned not in html, f"{banned!r} survived: {html}"
+        assert 'href="https://203.0.113.7/docs"' in html and 'rel="noopener noreferrer nofollow"' in html, html
+        assert 'class="agent-code-copy"' in html, "no copy button on the code block"
+        assert js("return window.__pwned === undefined"), "a script ran"
+        assert js("return document.getElementById('agent-log').classList.contains('agent-log')"), "the app's element id was taken"
+
     @flow("the Network section says what it can: here, that networking is off")
     def network_section():
         driver.find_element(By.CSS_SELECTOR, "#network-pane summary").click()
@@ -572,9 +614,6 @@ for tool in bash head find grep sh; do
 done"""
     UNGATE = ["/bin/rm", "-f", "/usr/local/bin/bash", "/usr/local/bin/head", "/usr/local/bin/find", "/usr/local/bin/grep",
               "/usr/local/bin/sh", "/workspace/.go"]
-
-    def js(script, *a):
-        return driver.execute_script(script, *a)
 
     def agent_log_text():
         return js("return document.getElementById('agent-log').innerText")

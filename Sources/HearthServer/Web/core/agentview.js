@@ -69,11 +69,14 @@ export function itemView(item, actions) {
   if (item.kind === 'tool') return toolView(item, actions);
   const node = el('div', { class: `agent-item agent-${item.kind}`, 'data-seq': item.seq });
   if (KIND_LABEL[item.kind]) node.append(head(item, actions));
-  if (item.kind === 'assistant') {
+  if (item.kind === 'assistant' && !item.partial) {
     const body = el('div', { class: 'agent-text agent-markdown' });
     body.append(renderMarkdown(item.text, actions.copy));
-    if (item.partial) body.append(el('span', { class: 'agent-cursor' }, ' ▍'));
     node.append(body);
+  } else if (item.kind === 'assistant') {
+    // Text while it streams (parsing and sanitising up to 1 MiB every frame would stall the tab),
+    // Markdown once whole.
+    node.append(el('div', { class: 'agent-text agent-markdown' }, item.text, el('span', { class: 'agent-cursor' }, ' ▍')));
   } else {
     node.append(el('div', { class: 'agent-text' }, item.text + (item.partial ? ' ▍' : '')));
   }

@@ -1,13 +1,17 @@
 // A model's Markdown as HTML: parsed by marked (Debian's node-marked), then sanitised by DOMPurify
-// (node-dompurify) into a fragment that holds no script, no handler, no style, no form, no image
-// (no request leaves the page because a model wrote a URL) and no frame. Links open elsewhere
-// without the opener or a referrer. Until the two modules load, or if they are not installed,
-// the text is shown as text.
+// (node-dompurify) into a fragment of text elements only: no script, handler, style, form, image,
+// media, frame or anything else that loads a URL (no request leaves the page because a model wrote
+// one). Links open elsewhere without the opener or a referrer, and only to http(s). Until the two
+// modules load, or if they are not installed, the text is shown as text.
 
-const FORBID_TAGS = ['style', 'img', 'picture', 'source', 'video', 'audio', 'iframe', 'object', 'embed', 'form', 'input', 'button',
-  'textarea', 'select', 'option', 'svg', 'math', 'link', 'meta', 'base'];
-const PURIFY = { USE_PROFILES: { html: true }, FORBID_TAGS, FORBID_ATTR: ['style', 'class', 'id', 'name', 'srcset', 'target'],
-  ALLOW_DATA_ATTR: false, RETURN_DOM_FRAGMENT: true };
+// An allowlist, not a blocklist: what marked makes of Markdown, nothing more. No attribute that
+// loads anything (`src`, `background`, `poster`…), no `id`/`name` (the app's own ids stay its
+// own), no `style`, no overlay (`dialog`), and no form control but marked's task-list checkbox
+// (dropped: it would be a control the page does not handle).
+const ALLOWED_TAGS = ['p', 'br', 'hr', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'em', 'strong', 'del', 's', 'code', 'pre', 'blockquote',
+  'ul', 'ol', 'li', 'a', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'span', 'div', 'sup', 'sub', 'kbd'];
+const ALLOWED_ATTR = ['href', 'title', 'align', 'start', 'colspan', 'rowspan'];
+const PURIFY = { ALLOWED_TAGS, ALLOWED_ATTR, ALLOW_DATA_ATTR: false, ALLOW_ARIA_ATTR: false, RETURN_DOM_FRAGMENT: true };
 
 let engines = null;
 let loading = null;
