@@ -145,11 +145,6 @@ class Hearth(base.Hearth):
                 data.append(line[5:].lstrip())
 
 
-def last_seq(h, sid):
-    events = h.call("GET", "/v1/agent-sessions/%s/transcript?format=json" % sid)["events"]
-    return events[-1]["seq"] if events else 0
-
-
 def until(stream, want):
     for seq, kind, data in stream:
         if want(kind, data):
@@ -194,21 +189,20 @@ def bench_ttft(h, proxy, key, w, n):
     # replayed (not timed) so the replay finds the very same cache: both prefill the same tokens.
     s = session(h, w, {"max_tokens": 12, "temperature": 0})
     hearth, direct, skipped, pre, post = [], [], 0, [], []
-    previous = None
+    previous, after = None, 0
     for i in range(n + 2):
-        after = last_seq(h, s["id"])
         c, stream = h.events(s["id"], after)
         t = time.perf_counter()
         h.call("POST", "/v1/agent-sessions/%s/messages" % s["id"], {"text": "Say hello number %d." % i})
-        _, kind, _ = until(stream, first_token)
+        seq, kind, _ = until(stream, first_token)
         seen = time.perf_counter()
         took = (seen - t) * 1000
         # Where Hearth's time goes: before its request reaches the model, and from the model's
         # first token chunk to the event on the stream.
         before_request = (proxy.arrived - t) * 1000
         after_token = (seen - proxy.first_chunk) * 1000 if proxy.first_chunk else None
-        if kind == "message":
-            until(stream, turn_ends)
+        # The next round's stream starts after this turn's end.
+        after = seq if kind == "agent_idle" else until(stream, turn_ends)[0]
         c.close()
         body = proxy.last_body
         if previous is not None:
@@ -260,19 +254,18 @@ def bench_create(h, n):
 
 def bench_cancel(h, w, n):
     s = session(h, w, {"max_tokens": 1500, "temperature": 0.8})
-    latencies = []
+    latencies, after = [], 0
     for i in range(n):
-        after = last_seq(h, s["id"])
         c, stream = h.events(s["id"], after)
         h.call("POST", "/v1/agent-sessions/%s/messages" % s["id"], {"text": "Write a very long story about dragon number %d." % i})
-        _, kind, _ = until(stream, first_token)
+        seq, kind, _ = until(stream, first_token)
         if kind != "message":
-            until(stream, turn_ends) if kind != "agent_idle" else None
+            after = seq if kind == "agent_idle" else until(stream, turn_ends)[0]
             c.close()
             continue
         t = time.perf_counter()
         h.call("POST", "/v1/agent-sessions/%s/cancel" % s["id"])
-        _, _, data = until(stream, turn_ends)
+        after, _, data = until(stream, turn_ends)
         latencies.append((time.perf_counter() - t) * 1000)
         assert data.get("outcome") == "cancelled", data
         c.close()

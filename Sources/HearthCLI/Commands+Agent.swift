@@ -180,14 +180,19 @@ struct AgentProviderSet: AsyncParsableCommand {
 
     func run() async throws {
         let c = try client.client()
-        let key = keyEnv.flatMap { ProcessInfo.processInfo.environment[$0] }
-        if keyEnv != nil && key == nil { throw ValidationError("\(keyEnv ?? "") is not set") }
+        let key = try keyEnv.map(keyFromEnvironment)
         let extras = try extraFields.map(parseExtraFields)
         let view = try await withClientErrors {
             try await c.setAgentProvider(name, API.AgentProviderBody(kind: kind, base_url: baseURL, api_key: key, extra_fields: extras))
         }
         printProvider(view)
     }
+}
+
+/// A provider key from the environment variable `name`: never from the command line, where `ps` shows it.
+func keyFromEnvironment(_ name: String) throws -> String {
+    guard let key = ProcessInfo.processInfo.environment[name], !key.isEmpty else { throw ValidationError("\(name) is not set") }
+    return key
 }
 
 func parseExtraFields(_ text: String) throws -> [String: API.JSONValue] {
@@ -230,7 +235,7 @@ struct AgentMyKeyCommand: AsyncParsableCommand {
             return print("\(name)  my_key=none")
         }
         guard let keyEnv, let baseURL else { throw ValidationError("give --key-env VAR and --base-url URL (or --delete)") }
-        guard let key = ProcessInfo.processInfo.environment[keyEnv], !key.isEmpty else { throw ValidationError("\(keyEnv) is not set") }
+        let key = try keyFromEnvironment(keyEnv)
         printProvider(try await withClientErrors { try await c.setMyAgentProviderKey(name, key: key, baseURL: baseURL) })
     }
 }

@@ -8,7 +8,7 @@ extension AgentSessionStore {
     /// transaction (a record deleted or moved meanwhile is not keyed). Returns the record.
     public func setUserKey(_ key: AgentUserKeyRecord) throws -> AgentProviderRecord {
         try db.write { db in
-            guard let record = try AgentProviderRecord.filter(Column("tenantId") == key.tenantId && Column("name") == key.provider).fetchOne(db) else {
+            guard let record = try Self.provider(db, tenantId: key.tenantId, name: key.provider) else {
                 throw HearthError(.notFound, "no provider \(key.provider.prefix(64))")
             }
             guard record.baseURL == key.baseURL else {

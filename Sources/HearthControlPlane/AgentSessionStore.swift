@@ -270,7 +270,11 @@ public struct AgentSessionStore: Sendable {
     }
 
     public func provider(tenantId: String, name: String) throws -> AgentProviderRecord? {
-        try db.read { db in try AgentProviderRecord.filter(Column("tenantId") == tenantId && Column("name") == name).fetchOne(db) }
+        try db.read { db in try Self.provider(db, tenantId: tenantId, name: name) }
+    }
+
+    static func provider(_ db: Database, tenantId: String, name: String) throws -> AgentProviderRecord? {
+        try AgentProviderRecord.filter(Column("tenantId") == tenantId && Column("name") == name).fetchOne(db)
     }
 
     public func providers(tenantId: String) throws -> [AgentProviderRecord] {

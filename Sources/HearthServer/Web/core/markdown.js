@@ -26,8 +26,6 @@ export function loadMarkdown() {
   return loading;
 }
 
-export const markdownReady = () => engines !== null;
-
 /// `text` as a sanitised fragment (or a text node before the engines load), with a copy button on
 /// every code block.
 export function renderMarkdown(text, copy) {

@@ -143,7 +143,6 @@ export function mount(root, ctx) {
     try {
       await ctx.api('POST', `/v1/agent-sessions/${encodeURIComponent(current.id)}/messages`, { text }, { headers: { 'Idempotency-Key': key } });
       input.value = '';
-      load();
     } catch (err) { ctx.toast(err.message, true); }
   }
 
@@ -156,9 +155,11 @@ export function mount(root, ctx) {
   async function setIdle() {
     if (!current) return;
     try {
-      await ctx.api('PATCH', `/v1/agent-sessions/${encodeURIComponent(current.id)}`, { idle_timeout_seconds: Number(idle.value) });
-      ctx.toast(`The session now ends after ${idleLabel(Number(idle.value))} idle.`);
-      load();
+      const updated = await ctx.api('PATCH', `/v1/agent-sessions/${encodeURIComponent(current.id)}`, { idle_timeout_seconds: Number(idle.value) });
+      ctx.toast(`The session now ends after ${idleLabel(updated.idle_timeout_seconds)} idle.`);
+      // The answer is the session as it now is: no need to list them all again.
+      sessions = sessions.map((s) => (s.id === updated.id ? updated : s));
+      drawTabs();
     } catch (err) { ctx.toast(err.message, true); }
   }
 
