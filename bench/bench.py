@@ -2,7 +2,7 @@
 """Hearth benchmarks against a running server, each with its raw-runsc peer measured in the same run.
 
 usage: bench/bench.py --url URL --data DATA [--n N] [--only NAME,...] [--label TEXT] [--agent-dir DIR]
-NAME: create, exec, throughput, pause, density (gVisor); qemu-boot, qemu-pause, qemu-density (microVM);
+NAME: create, exec, delete, throughput, pause, density (gVisor); qemu-boot, qemu-pause, qemu-density (microVM);
       guest-sync, fork (durable workspaces: the server needs its store, the default).
 Prints one JSON object per figure. Uses only the standard library; targets 127.0.0.1 only.
 """
@@ -195,6 +195,28 @@ def bench_pause(h, data, n, gap=0.0):
     emit(figure="pause_resume_256MiB_ms", n=n, gap_s=gap, pause_p50=round(pct(pauses, 50)), resume_p50=round(pct(resumes, 50)),
          snapshot_bytes=size, peer="runsc checkpoint / restore", peer_checkpoint_p50=round(pct(peer_c, 50)),
          peer_restore_p50=round(pct(peer_r, 50)))
+
+def bench_delete(h, data, n):
+    """Delete of a running workspace, against `runsc delete --force` of a running detached sandbox.
+    The peer's sandbox is re-parented to PID 1 when `runsc run --detach` exits, so the peer also
+    shows how long this host's PID 1 takes to reap it; Hearth reaps its own (a child subreaper)."""
+    ids = []
+    for _ in range(n):
+        w = h.call("POST", "/v1/workspaces", {})
+        h.exec(w["id"], ["true"])
+        ids.append(w["id"])
+    ours = []
+    for i in ids:
+        t = time.perf_counter(); h.call("DELETE", "/v1/workspaces/" + i); ours.append((time.perf_counter() - t) * 1000)
+    b = bundle(image_rootfs(data), ["/bin/sleep", "1000"])
+    peer = []
+    for i in range(n):
+        r = runsc(data, "run", "--detach", "--bundle", b, "delete-peer-%d" % i)
+        assert r.returncode == 0, r.stderr
+        t = time.perf_counter(); runsc(data, "delete", "--force", "delete-peer-%d" % i); peer.append((time.perf_counter() - t) * 1000)
+    emit(figure="delete_running_ms", n=n, p50=round(pct(ours, 50), 1), p99=round(pct(ours, 99), 1),
+         peer="runsc delete --force (detached sandbox)", peer_p50=round(pct(peer, 50), 1),
+         ratio_p50=round(pct(ours, 50) / pct(peer, 50), 2))
 
 def pss_kib(pid):
     try:
@@ -431,6 +453,7 @@ def main():
     os.makedirs(a.data + "/runsc-bench", exist_ok=True)
     if "create" in only: bench_create(h, a.data, a.n, a.label)
     if "exec" in only: bench_exec(h, a.data, a.n)
+    if "delete" in only: bench_delete(h, a.data, min(a.n, 20))
     if "throughput" in only: bench_throughput(h, a.data)
     if "pause" in only:
         bench_pause(h, a.data, 5, gap=0.0)

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <errno.h>
 
+int hearth_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
 int hearth_pipe2_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int hearth_accept_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }

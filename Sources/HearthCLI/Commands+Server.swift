@@ -165,6 +165,8 @@ struct Serve: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         // Host commands search this PATH and get a minimal environment, never the server's own.
         HostCommand.configure(HostCommand.Environment(host: environment))
+        // runsc's detached sandboxes are re-parented to the server and reaped at once.
+        if !HostCommand.reapChildren() { logger.warning("cannot become a child subreaper; stopped sandboxes are reaped by PID 1") }
         var configuration = HearthServerConfiguration(
             dataDirectory: data ?? HearthServerConfiguration.defaultDataDirectory(hearthData: environment["HEARTH_DATA"]),
             host: host, port: port, warmPoolSize: warmPool)

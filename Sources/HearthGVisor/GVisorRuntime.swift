@@ -212,7 +212,9 @@ public final class GVisorRuntime: SandboxRuntime {
         await settle(spec.id)
         try await stopBridge(spec.id)
         let layout = Layout(spec)
-        if await status(spec) == .running {
+        // Without a grace period, `delete --force` below kills the sandbox itself: asking
+        // runsc for its state and signalling it first would only add two runsc runs.
+        if grace > .zero, await status(spec) == .running {
             _ = try? await HostCommand.run(try runscArgs(["kill", spec.id, "TERM"]))
             let deadline = ContinuousClock.now + grace
             while ContinuousClock.now < deadline, await status(spec) == .running {

@@ -40,16 +40,23 @@ public enum HostCommand {
         // occupy the cooperative pool (two threads on a two-core host).
         async let stdoutBytes = drain(out.read)
         async let stderrBytes = drain(err.read)
-        let status: Int32
-        do {
-            status = try await withDeadline(timeout, what: URL(fileURLWithPath: argv[0]).lastPathComponent) { await wait(pid) }
-        } catch {
-            kill(pid, SIGKILL)
-            _ = await wait(pid)
-            _ = await (stdoutBytes, stderrBytes)
-            throw error
+        // The deadline kills the child; its exit then ends the wait. (Waiting inside a task group
+        // that also times out would not end sooner: the group waits for its waiting child.)
+        let (status, timedOut) = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                guard (try? await Task.sleep(for: timeout)) != nil else { return false }
+                kill(pid, SIGKILL)
+                return true
+            }
+            let status = await wait(pid)
+            group.cancelAll()
+            let fired = await group.next() ?? false
+            return (status, fired)
         }
         let (o, e) = await (stdoutBytes, stderrBytes)
+        if timedOut {
+            throw HearthError(.timeout, "\(URL(fileURLWithPath: argv[0]).lastPathComponent) timed out after \(timeout)")
+        }
         return Output(status: status, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
@@ -62,12 +69,12 @@ public enum HostCommand {
 
     /// Waits for `pid` to exit on a dedicated thread. Returns its exit code, or 128 + signal.
     public static func wait(_ pid: pid_t) async -> Int32 {
-        await withCheckedContinuation { continuation in
+        if let status = await Reaper.shared.wait(pid) { return status }
+        return await withCheckedContinuation { continuation in
             Thread.detachNewThread {
                 var status: Int32 = 0
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                let signal = status & 0x7f
-                continuation.resume(returning: signal == 0 ? (status >> 8) & 0xff : 128 + signal)
+                continuation.resume(returning: exitCode(status))
             }
         }
     }
@@ -87,13 +94,15 @@ public enum HostCommand {
         // The configured minimal environment, never the server's own (see `Environment`).
         let env = environment.spawnEnvironment.map { strdup($0) } + [nil]
         defer { env.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, env)
-        guard rc == 0 else {
-            throw HearthError(.runtimeUnavailable, "cannot run \(URL(fileURLWithPath: argv[0]).lastPathComponent)",
-                              detail: "\(argv.joined(separator: " ")): \(String(cString: strerror(rc)))")
+        return try Reaper.shared.spawn {
+            var pid: pid_t = 0
+            let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, env)
+            guard rc == 0 else {
+                throw HearthError(.runtimeUnavailable, "cannot run \(URL(fileURLWithPath: argv[0]).lastPathComponent)",
+                                  detail: "\(argv.joined(separator: " ")): \(String(cString: strerror(rc)))")
+            }
+            return pid
         }
-        return pid
     }
 
     /// Reads `fd` to its end on a dedicated thread, then closes it.

@@ -1,4 +1,5 @@
 import Foundation
+import HearthCore
 import HearthRuntime
 import Testing
 
@@ -41,5 +42,20 @@ import Testing
         // A name with a slash is a path, not something to look up.
         #expect(HostCommand.Environment.default.which("../bin/env") == nil)
         #expect(HostCommand.Environment.default.which("") == nil)
+    }
+
+    /// A command past its deadline is killed, and the call ends with a timeout error then, not when
+    /// the command would have finished (a task group that waits for its waiting child did not end
+    /// until the child exited by itself).
+    @Test(.timeLimit(.minutes(1))) func aCommandPastItsDeadlineIsKilled() async throws {
+        let pidFile = NSTemporaryDirectory() + "hearth-timeout-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
+        let error = await #expect(throws: HearthError.self) {
+            try await HostCommand.run(["/bin/sh", "-c", "echo $$ > \(pidFile); exec sleep 600"], timeout: .milliseconds(300))
+        }
+        #expect(error?.code == .timeout)
+        let pid = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        // Killed and reaped: the pid no longer names a process of ours.
+        #expect(!FileManager.default.fileExists(atPath: "/proc/\(pid)"))
     }
 }

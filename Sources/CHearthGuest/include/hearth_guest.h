@@ -29,6 +29,8 @@ int hearth_connect_unix(const char *path);
 // A listening, close-on-exec unix stream socket bound to `path` (replacing any file there), or -1.
 // A leading '@' names an abstract socket (EADDRINUSE while another holds it).
 int hearth_listen_unix(const char *path, int backlog);
+// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are re-parented to this process.
+int hearth_set_child_subreaper(void);
 // prctl(PR_SET_DUMPABLE, 0): no ptrace or /proc/<pid>/mem by same-uid processes.
 int hearth_set_nondumpable(void);
 // Sends `fd` over a unix socket with SCM_RIGHTS, with `len` bytes of data (QMP getfd).
