@@ -79,7 +79,7 @@ public enum AgentServer {
         sigemptyset(&set)
         sigaddset(&set, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &set, nil)
-        startThread {
+        startDedicatedThread {
             var set = sigset_t()
             sigemptyset(&set)
             sigaddset(&set, SIGTERM)

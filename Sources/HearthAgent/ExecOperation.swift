@@ -289,15 +289,25 @@ final class ThreadGroup: @unchecked Sendable {
     private let lock = ConditionLock()
     private var running = 0
 
-    func start(_ body: @escaping @Sendable () -> Void) {
+    /// Runs `body` on a thread of its own; false (and nothing to wait for) when no thread could
+    /// be started, so `wait` never waits on a thread that does not exist.
+    @discardableResult
+    func start(_ body: @escaping @Sendable () -> Void) -> Bool {
         lock.withLock { running += 1 }
-        startThread { [self] in
+        let started = startThread { [self] in
             body()
             lock.withLock {
                 running -= 1
                 lock.broadcast()
             }
         }
+        if !started {
+            lock.withLock {
+                running -= 1
+                lock.broadcast()
+            }
+        }
+        return started
     }
 
     func wait() {

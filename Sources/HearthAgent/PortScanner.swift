@@ -56,19 +56,21 @@ enum TunnelOperation {
     static func run(port: UInt16, stream: AgentStream) throws(WireError) {
         let fd = try connectLoopback(port)
         stream.sendControl(.result(.ok))
+        // Host to guest on a thread of its own; guest to host on this one. One thread started per
+        // tunnel, not two: a preview request is one tunnel, and a thread costs a clone in the sandbox.
+        // (What the host sent with the open, before this result, is already queued on the stream.)
         let group = ThreadGroup()
-        group.start {
-            while let bytes = Posix.readSome(fd, max: WireLimits.maxDataChunk), !bytes.isEmpty {
-                if !stream.send(.bytes, bytes[...]) { break }
-            }
-            stream.sendEOF(.bytes)
-        }
-        group.start {
+        let writing = group.start {
             while let item = stream.receive() {
                 guard case .data(_, let bytes) = item, Posix.writeAll(fd, bytes) else { break }
             }
             shutdown(fd, Int32(SHUT_WR))
         }
+        if !writing { shutdown(fd, Int32(SHUT_RDWR)) }
+        while let bytes = Posix.readSome(fd, max: WireLimits.maxDataChunk), !bytes.isEmpty {
+            if !stream.send(.bytes, bytes[...]) { break }
+        }
+        stream.sendEOF(.bytes)
         group.wait()
         close(fd)
     }

@@ -54,11 +54,18 @@ private final class ThreadBody {
     init(_ run: @escaping () -> Void) { self.run = run }
 }
 
-/// Starts a detached OS thread with a small stack. False when none could be made (a workspace
-/// process may hold every thread the sandbox allows): the caller then still owns what `body` would
-/// have cleaned up.
+/// Runs `body` on a parked worker thread of `ThreadPool`, or a new one. False when none could be
+/// made (a workspace process may hold every thread the sandbox allows): the caller then still owns
+/// what `body` would have cleaned up.
 @discardableResult
 func startThread(_ body: @escaping @Sendable () -> Void) -> Bool {
+    ThreadPool.shared.run(body)
+}
+
+/// Starts a new detached OS thread with a small stack, never a pooled one: for a thread whose
+/// signal mask matters (it inherits its creator's).
+@discardableResult
+func startDedicatedThread(_ body: @escaping @Sendable () -> Void) -> Bool {
     let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
     var attr = pthread_attr_t()
     pthread_attr_init(&attr)

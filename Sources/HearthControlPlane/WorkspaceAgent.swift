@@ -98,9 +98,14 @@ public struct WorkspaceAgent: Sendable {
     }
 
     /// A TCP connection to `port` on the workspace's loopback, once the agent has connected it.
-    public func tunnel(port: UInt16) async throws -> TunnelStream {
+    ///
+    /// `first`: bytes sent right behind the open, before the agent's answer, so a request that
+    /// opens a tunnel to send one message (a preview) waits for one guest round trip, not two.
+    /// The agent queues them on the stream until the connection is made; a refused port drops them.
+    public func tunnel(port: UInt16, sending first: [UInt8] = []) async throws -> TunnelStream {
         let stream = try await HearthError.mapping { try await connection.open(.tunnel(port: port)) }
         do {
+            if !first.isEmpty { _ = try await HearthError.mapping { try await stream.send(.bytes, first) } }
             for try await event in stream {
                 if case .control(.result(.ok)) = event { return AgentByteStream(stream, use: use()) }
                 if case .control(.failed(let error)) = event {

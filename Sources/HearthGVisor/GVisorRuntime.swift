@@ -201,7 +201,9 @@ public final class GVisorRuntime: SandboxRuntime {
         }
         try await mountLayer(spec, layout)
         try Overlay.mount(lower: spec.image.rootfs, upper: layout.upper, work: layout.work, target: layout.rootfs)
-        _ = try? await HostCommand.run(try runscArgs(["delete", "--force", spec.id]))
+        // The pause's own clean-up (waited out by `settle`) deleted the checkpointed container;
+        // only one that outlived it, say across a server restart, needs deleting here.
+        if hasRunscState(spec.id) { _ = try? await HostCommand.run(try runscArgs(["delete", "--force", spec.id])) }
         let agent = try await launch(spec, ["restore", "--detach", "--image-path", layout.checkpoint, "--bundle", layout.bundle, spec.id],
                                      what: "resume")
         try? FileManager.default.removeItem(atPath: layout.checkpoint)

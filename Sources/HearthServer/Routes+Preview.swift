@@ -117,7 +117,9 @@ struct PreviewRoutes {
         let stream: TunnelStream
         do {
             // The grant names the workspace: it is looked up by id, once.
-            stream = try await manager.agent(for: try await manager.resolveWorkspace(granted: id)).tunnel(port: port)
+            // The request's head goes with the open: one guest round trip, not two.
+            stream = try await manager.agent(for: try await manager.resolveWorkspace(granted: id))
+                .tunnel(port: port, sending: head(request, path: path, port: port, bodyLength: declared ?? held?.readableBytes ?? 0))
         } catch {
             var mapped = HearthError.from(error)
             if error is TunnelRefused { mapped = HearthError(.agentUnavailable, "nothing is listening on port \(port) in this workspace") }
@@ -125,7 +127,6 @@ struct PreviewRoutes {
             throw mapped
         }
         do {
-            _ = try await stream.send(head(request, path: path, port: port, bodyLength: declared ?? held?.readableBytes ?? 0))
             if let held, held.readableBytes > 0 {
                 _ = try await stream.send(held.readableBytesView)
             } else if declared ?? 0 > 0 {

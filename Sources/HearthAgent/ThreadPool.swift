@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Worker threads that finished their operation park here and run the next one, instead of
+/// exiting. A new thread costs a clone in the sandbox: about 1.9 ms each under gVisor's ptrace
+/// platform, measured, and an exec starts four (the operation, two output pumps, the input feed),
+/// a tunnel two. At most `maxIdle` park, each for at most `idleNanos`; a body that never returns
+/// (an accept loop) simply keeps its thread.
+///
+/// Work is handed over only to a thread that is parked and waiting (`queue.count < idle`, under
+/// the lock), so a handed-over body never waits behind another one.
+final class ThreadPool: @unchecked Sendable {
+    static let shared = ThreadPool()
+    static let maxIdle = 32
+    static let idleNanos: UInt64 = 60_000_000_000
+
+    private let lock = ConditionLock()
+    /// Workers parked in `park`.
+    private var idle = 0
+    private var queue: [@Sendable () -> Void] = []
+
+    func run(_ body: @escaping @Sendable () -> Void) -> Bool {
+        let handed = lock.withLock { () -> Bool in
+            guard queue.count < idle else { return false }
+            queue.append(body)
+            lock.broadcast()
+            return true
+        }
+        if handed { return true }
+        return startDedicatedThread { [self] in work(first: body) }
+    }
+
+    private func work(first: @escaping @Sendable () -> Void) {
+        var next: (@Sendable () -> Void)? = first
+        while let body = next {
+            body()
+            next = park()
+        }
+    }
+
+    /// The next body for this thread, or nil when it should end (enough are parked, or none came).
+    private func park() -> (@Sendable () -> Void)? {
+        lock.withLock {
+            guard idle < Self.maxIdle else { return nil }
+            idle += 1
+            defer { idle -= 1 }
+            let deadline = monotonicNanos() + Self.idleNanos
+            while queue.isEmpty {
+                if !lock.wait(untilMonotonicNanos: deadline), queue.isEmpty { return nil }
+            }
+            return queue.removeFirst()
+        }
+    }
+
+    /// Parked workers (tests).
+    var parked: Int { lock.withLock { idle } }
+}
