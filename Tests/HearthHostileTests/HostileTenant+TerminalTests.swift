@@ -137,10 +137,13 @@ extension HostileTenantTerminalTests {
         } catch {
             reset = true
         }
-        // Known, not this fix: a gVisor sandbox exits ("the sandbox exited unexpectedly") when its
-        // terminal's output has been held back for ~20-30 s and then released; the shell then ends
-        // before the drop can be observed. The in-process agent survives the same stall
-        // (TerminalFlowTests proves the drop deterministically). See /work/notes/terminal.md.
+        // Known, not Hearth's: gVisor's PTY (runsc 2022-12) never blocks a writer whose output
+        // outruns the master's reader, so `yes` on a terminal grows the sandbox's sentry (about
+        // 20-35 MiB/s here, read or not) until the workspace's memory limit kills it, often just
+        // before the 30 s stall limit drops the client. It reproduces with no Hearth code: a
+        // `python3 -c 'pty.fork(); exec yes'` in a workspace, its master read as fast as Python
+        // can. The in-process agent (a real kernel's PTY) survives the same stall, and
+        // TerminalFlowTests proves the drop deterministically.
         await withKnownIssue("the gVisor sandbox exits after a long terminal stall", isIntermittent: true) {
             #expect(await dropped(), "the client that read nothing is still attached (connection reset: \(reset))")
         }
