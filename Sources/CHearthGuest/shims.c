@@ -13,8 +13,17 @@
 #include <sys/prctl.h>
 #include <stddef.h>
 #include <errno.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 int hearth_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+pid_t hearth_wait_exited_child(void) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOWAIT) != 0) return -1;
+    return info.si_pid;
+}
 
 int hearth_pipe2_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 

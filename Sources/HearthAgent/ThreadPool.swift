@@ -28,14 +28,34 @@ final class ThreadPool: @unchecked Sendable {
             return true
         }
         if handed { return true }
-        return startDedicatedThread { [self] in work(first: body) }
+        // Handed over in a box the thread empties: the thread's own closure lives as long as the
+        // thread, and must not keep its first operation's session and buffers alive with it.
+        let first = Handoff(body)
+        return startDedicatedThread { [self] in work(first: first.take()) }
     }
 
-    private func work(first: @escaping @Sendable () -> Void) {
-        var next: (@Sendable () -> Void)? = first
-        while let body = next {
-            body()
+    private func work(first: (@Sendable () -> Void)?) {
+        var next = first
+        while next != nil {
+            Self.runAndForget(&next)
             next = park()
+        }
+    }
+
+    /// Runs the body and lets go of it before the thread parks.
+    private static func runAndForget(_ slot: inout (@Sendable () -> Void)?) {
+        guard let body = slot else { return }
+        slot = nil
+        body()
+    }
+
+    private final class Handoff: @unchecked Sendable {
+        private var body: (@Sendable () -> Void)?
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        /// Called once, by the new thread before anything else, so no lock is needed.
+        func take() -> (@Sendable () -> Void)? {
+            defer { body = nil }
+            return body
         }
     }
 

@@ -14,6 +14,7 @@ extension HostCommand {
     /// it. Where PID 1 reaps lazily (this project's CI machines take about 1.8 s) every stop,
     /// delete and rewind waited for that; where Hearth itself is PID 1 (a container without an
     /// init), nothing reaped them at all. Re-parented to Hearth, they are reaped at once.
+    /// Sandboxes started by an earlier run of the server stay with whoever adopted them then.
     ///
     /// Returns whether the kernel accepted the subreaper role; the reaper runs either way.
     @discardableResult
@@ -30,6 +31,10 @@ extension HostCommand {
     /// (under the same lock as the spawn, so a child that exits at once is never taken for an
     /// orphan) and its status kept until `wait` takes it; any other pid is an orphan, reaped
     /// and forgotten.
+    ///
+    /// An exited child is first seen without being reaped (`waitid` with `WNOWAIT`) and marked
+    /// under the lock, and only then reaped: while `signal` holds the lock and finds a pid
+    /// unmarked, that pid (a zombie at worst) cannot have been handed to another process.
     final class Reaper: Sendable {
         static let shared = Reaper()
 
@@ -37,12 +42,18 @@ extension HostCommand {
             var active = false
             /// Pids `spawn` started whose exit nobody has taken yet.
             var owned: Set<pid_t> = []
+            /// Owned pids that have exited (reaped, or about to be): never signalled again.
+            var exiting: Set<pid_t> = []
             var exited: [pid_t: Int32] = [:]
             var waiters: [pid_t: [CheckedContinuation<Int32?, Never>]] = [:]
+            /// The reaper found no children and sleeps until a spawn wakes it.
+            var idle = false
+            /// Spawns so far: a spawn between the reaper's look and its sleep is not missed.
+            var spawns: UInt64 = 0
         }
 
         private let state = Mutex(State())
-        /// Signalled on each spawn, so a reaper with no children sleeps instead of polling.
+        /// Signalled by a spawn only while the reaper is idle, once.
         private let spawned = DispatchSemaphore(value: 0)
 
         var isActive: Bool { state.withLock { $0.active } }
@@ -60,13 +71,34 @@ extension HostCommand {
 
         /// Runs `body` (a `posix_spawn`) under the lock and records the pid it returns, when active.
         func spawn(_ body: () throws -> pid_t) rethrows -> pid_t {
-            let (pid, active) = try state.withLock { state -> (pid_t, Bool) in
+            let (pid, wake) = try state.withLock { state -> (pid_t, Bool) in
                 let pid = try body()
-                if state.active { state.owned.insert(pid) }
-                return (pid, state.active)
+                guard state.active else { return (pid, false) }
+                // The kernel hands out a pid again only after it was reaped: whatever is still
+                // kept under this number belongs to a process nobody waited for.
+                state.owned.insert(pid)
+                state.exiting.remove(pid)
+                state.exited[pid] = nil
+                state.spawns &+= 1
+                defer { state.idle = false }
+                return (pid, state.idle)
             }
-            if active { spawned.signal() }
+            if wake { spawned.signal() }
             return pid
+        }
+
+        /// Sends `signal` to the process group and the process `pid` leads, unless it has exited
+        /// (so never to a process that took the number since). False when it was not sent.
+        /// Without the reaper, the caller's own waiter reaps, and this signals as `kill` does.
+        func signal(_ pid: pid_t, _ signal: Int32) -> Bool {
+            state.withLock { state in
+                if state.active {
+                    guard state.owned.contains(pid), !state.exiting.contains(pid) else { return false }
+                }
+                // A group of its own (`spawn` sets it), so what the child started goes too.
+                kill(-pid, signal)
+                return kill(pid, signal) == 0
+            }
         }
 
         /// The exit status of a pid `spawn` recorded, or nil when this reaper does not own it
@@ -79,6 +111,7 @@ extension HostCommand {
                 let outcome = state.withLock { state -> Outcome in
                     if let status = state.exited.removeValue(forKey: pid) {
                         state.owned.remove(pid)
+                        state.exiting.remove(pid)
                         return .done(status)
                     }
                     guard state.owned.contains(pid) else { return .notOwned }
@@ -95,19 +128,31 @@ extension HostCommand {
 
         private func reapLoop() {
             while true {
-                var raw: Int32 = 0
-                let pid = waitpid(-1, &raw, 0)
-                if pid < 0 {
+                let seen = state.withLock { $0.spawns }
+                let pid = hearth_wait_exited_child()
+                if pid <= 0 {
                     if errno == EINTR { continue }
-                    // No children (ECHILD): none can appear but through a spawn, which signals.
-                    spawned.wait()
+                    // No children (ECHILD): none can appear but through a spawn, which wakes this
+                    // once it is idle. A spawn since `seen` may have come after the look: look again.
+                    let sleep = state.withLock { state -> Bool in
+                        guard state.spawns == seen else { return false }
+                        state.idle = true
+                        return true
+                    }
+                    if sleep { spawned.wait() }
                     continue
                 }
+                state.withLock { state in
+                    if state.owned.contains(pid) { state.exiting.insert(pid) }
+                }
+                var raw: Int32 = 0
+                while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
                 let status = HostCommand.exitCode(raw)
                 let waiters = state.withLock { state -> [CheckedContinuation<Int32?, Never>] in
                     guard state.owned.contains(pid) else { return [] }   // an orphan: reaped, forgotten
                     if let waiters = state.waiters.removeValue(forKey: pid) {
                         state.owned.remove(pid)
+                        state.exiting.remove(pid)
                         return waiters
                     }
                     state.exited[pid] = status

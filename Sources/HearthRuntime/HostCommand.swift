@@ -40,23 +40,28 @@ public enum HostCommand {
         // occupy the cooperative pool (two threads on a two-core host).
         async let stdoutBytes = drain(out.read)
         async let stderrBytes = drain(err.read)
-        // The deadline kills the child; its exit then ends the wait. (Waiting inside a task group
-        // that also times out would not end sooner: the group waits for its waiting child.)
-        let (status, timedOut) = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                guard (try? await Task.sleep(for: timeout)) != nil else { return false }
-                kill(pid, SIGKILL)
-                return true
+        // The deadline, or the caller's cancellation, kills the child and its process group; its
+        // exit then ends the wait, and the group's end closes the pipes. (Waiting inside a task
+        // group that also times out would not end sooner: the group waits for its waiting child.)
+        let (status, timedOut) = await withTaskCancellationHandler {
+            await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    guard (try? await Task.sleep(for: timeout)) != nil else { return false }
+                    return Reaper.shared.signal(pid, SIGKILL)
+                }
+                let status = await wait(pid)
+                group.cancelAll()
+                let fired = await group.next() ?? false
+                return (status, fired)
             }
-            let status = await wait(pid)
-            group.cancelAll()
-            let fired = await group.next() ?? false
-            return (status, fired)
+        } onCancel: {
+            _ = Reaper.shared.signal(pid, SIGKILL)
         }
         let (o, e) = await (stdoutBytes, stderrBytes)
         if timedOut {
             throw HearthError(.timeout, "\(URL(fileURLWithPath: argv[0]).lastPathComponent) timed out after \(timeout)")
         }
+        if Task.isCancelled { throw CancellationError() }
         return Output(status: status, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
@@ -89,6 +94,13 @@ public enum HostCommand {
         // Not every fd the server holds is close-on-exec (NIO's listening socket is not), and runsc
         // passes what it inherits on to its gofer: give the child nothing beyond stdio.
         hearth_spawn_closefrom(&actions, 3)
+        // A process group of its own: a deadline ends what the command started too (its children
+        // hold the output pipes open), and the server's terminal signals reach only the server.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
         let cArgs = argv.map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
         // The configured minimal environment, never the server's own (see `Environment`).
@@ -96,7 +108,7 @@ public enum HostCommand {
         defer { env.forEach { free($0) } }
         return try Reaper.shared.spawn {
             var pid: pid_t = 0
-            let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, env)
+            let rc = posix_spawn(&pid, argv[0], &actions, &attributes, cArgs, env)
             guard rc == 0 else {
                 throw HearthError(.runtimeUnavailable, "cannot run \(URL(fileURLWithPath: argv[0]).lastPathComponent)",
                                   detail: "\(argv.joined(separator: " ")): \(String(cString: strerror(rc)))")

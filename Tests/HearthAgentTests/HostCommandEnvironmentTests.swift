@@ -44,18 +44,48 @@ import Testing
         #expect(HostCommand.Environment.default.which("") == nil)
     }
 
-    /// A command past its deadline is killed, and the call ends with a timeout error then, not when
-    /// the command would have finished (a task group that waits for its waiting child did not end
-    /// until the child exited by itself).
-    @Test(.timeLimit(.minutes(1))) func aCommandPastItsDeadlineIsKilled() async throws {
-        let pidFile = NSTemporaryDirectory() + "hearth-timeout-\(UInt32.random(in: 0...UInt32.max))"
-        defer { try? FileManager.default.removeItem(atPath: pidFile) }
+    /// A command past its deadline is killed with everything it started (a child holding its
+    /// output pipe open would otherwise keep the call waiting), and the call ends with a timeout
+    /// error then, not when the command would have finished.
+    @Test(.timeLimit(.minutes(1))) func aCommandPastItsDeadlineIsKilledWithWhatItStarted() async throws {
+        let dir = NSTemporaryDirectory() + "hearth-timeout-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let error = await #expect(throws: HearthError.self) {
-            try await HostCommand.run(["/bin/sh", "-c", "echo $$ > \(pidFile); exec sleep 600"], timeout: .milliseconds(300))
+            try await HostCommand.run(["/bin/sh", "-c", "echo $$ > \(dir)/sh; sleep 600 & echo $! > \(dir)/child; wait"],
+                                      timeout: .seconds(2))
         }
         #expect(error?.code == .timeout)
+        for name in ["sh", "child"] {
+            let pid = try #require(Int32(try String(contentsOfFile: "\(dir)/\(name)", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            try await Self.until("\(name) \(pid) gone") { !Self.isAlive(pid) }
+        }
+    }
+
+    /// A caller that gives up (its task is cancelled) takes the command down with it.
+    @Test(.timeLimit(.minutes(1))) func aCancelledCallKillsItsCommand() async throws {
+        let pidFile = NSTemporaryDirectory() + "hearth-cancel-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
+        let call = Task { try await HostCommand.run(["/bin/sh", "-c", "echo $$ > \(pidFile); exec sleep 600"], timeout: .seconds(600)) }
+        try await Self.until("the command started") { FileManager.default.fileExists(atPath: pidFile) }
         let pid = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
-        // Killed and reaped: the pid no longer names a process of ours.
-        #expect(!FileManager.default.fileExists(atPath: "/proc/\(pid)"))
+        call.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await call.value }
+        try await Self.until("the command gone") { !Self.isAlive(pid) }
+    }
+
+    /// Running, and not a zombie.
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+        return state != "Z" && state != "X"
+    }
+
+    static func until(_ what: String, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !condition() {
+            try #require(ContinuousClock.now < deadline, "\(what): not within 20 s")
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 }

@@ -57,7 +57,7 @@ import Testing
     @Test func pauseAndResumeKeepACountingProcess() async throws {
         let server = try await LiveServer.shared.value
         let w = try await server.client.create(API.CreateWorkspaceBody(name: "counter"))
-        _ = try await server.client.run(w.id, ["sh", "-c", "nohup sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done' >/dev/null 2>&1 &"])
+        _ = try await server.client.run(w.id, ["sh", "-c", "nohup sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/n.next; mv /tmp/n.next /tmp/n; sleep 0.05; done' >/dev/null 2>&1 &"])
         func counter() async throws -> Int {
             Int(try await server.client.run(w.id, ["cat", "/tmp/n"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         }

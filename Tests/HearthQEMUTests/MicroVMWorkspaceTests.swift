@@ -65,7 +65,7 @@ import Testing
         #expect(stat(MicroVM.stateDirectory(server, w.id) + "/vm", &vmInfo) == 0 && "\(vmInfo.st_uid)" == uids.first.map(String.init))
 
         // Pause and resume keep a counting process counting.
-        _ = try await server.client.run(w.id, ["sh", "-c", "nohup sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done' >/dev/null 2>&1 &"])
+        _ = try await server.client.run(w.id, ["sh", "-c", "nohup sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/n.next; mv /tmp/n.next /tmp/n; sleep 0.05; done' >/dev/null 2>&1 &"])
         try await Task.sleep(for: .milliseconds(500))
         let before = try await MicroVM.counter(server.client, w.id)
         #expect(before > 0)

@@ -31,6 +31,9 @@ int hearth_connect_unix(const char *path);
 int hearth_listen_unix(const char *path, int backlog);
 // prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are re-parented to this process.
 int hearth_set_child_subreaper(void);
+// Blocks until a child has exited and returns its pid without reaping it (waitid WNOWAIT), so
+// its pid stays reserved until a waitpid; -1 with errno (ECHILD: no children).
+pid_t hearth_wait_exited_child(void);
 // prctl(PR_SET_DUMPABLE, 0): no ptrace or /proc/<pid>/mem by same-uid processes.
 int hearth_set_nondumpable(void);
 // Sends `fd` over a unix socket with SCM_RIGHTS, with `len` bytes of data (QMP getfd).
