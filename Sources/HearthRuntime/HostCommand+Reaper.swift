@@ -95,9 +95,12 @@ extension HostCommand {
                 if state.active {
                     guard state.owned.contains(pid), !state.exiting.contains(pid) else { return false }
                 }
-                // A group of its own (`spawn` sets it), so what the child started goes too.
-                kill(-pid, signal)
-                return kill(pid, signal) == 0
+                // A group of its own (`spawn` sets it), so what the child started goes too. The
+                // group's signal may end the child and let its waiter reap it before the second
+                // `kill`, so either landing counts as sent.
+                let group = kill(-pid, signal) == 0
+                let child = kill(pid, signal) == 0
+                return group || child
             }
         }
 
