@@ -18,10 +18,11 @@
 
 int hearth_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
-pid_t hearth_wait_exited_child(void) {
+pid_t hearth_wait_exited_child(int *code) {
     siginfo_t info;
     memset(&info, 0, sizeof info);
     if (waitid(P_ALL, 0, &info, WEXITED | WNOWAIT) != 0) return -1;
+    *code = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
     return info.si_pid;
 }
 

@@ -296,18 +296,17 @@ final class ThreadGroup: @unchecked Sendable {
         lock.withLock { running += 1 }
         let started = startThread { [self] in
             body()
-            lock.withLock {
-                running -= 1
-                lock.broadcast()
-            }
+            finished()
         }
-        if !started {
-            lock.withLock {
-                running -= 1
-                lock.broadcast()
-            }
-        }
+        if !started { finished() }
         return started
+    }
+
+    private func finished() {
+        lock.withLock {
+            running -= 1
+            lock.broadcast()
+        }
     }
 
     func wait() {

@@ -130,7 +130,7 @@ public final class GVisorRuntime: SandboxRuntime {
         try Overlay.mount(lower: spec.image.rootfs, upper: layout.upper, work: layout.work, target: layout.rootfs)
         // A stopped container of the same id may remain from an earlier run. A new workspace has no
         // runsc state, and skipping a runsc invocation saves 10-30 ms of every cold create.
-        if hasRunscState(spec.id) { _ = try? await HostCommand.run(try runscArgs(["delete", "--force", spec.id])) }
+        await deleteLeftoverContainer(spec.id)
         try await attachNetwork(spec, layout)
         return try await launch(spec, ["run", "--detach", "--bundle", layout.bundle, spec.id], what: "start")
     }
@@ -203,7 +203,7 @@ public final class GVisorRuntime: SandboxRuntime {
         try Overlay.mount(lower: spec.image.rootfs, upper: layout.upper, work: layout.work, target: layout.rootfs)
         // The pause's own clean-up (waited out by `settle`) deleted the checkpointed container;
         // only one that outlived it, say across a server restart, needs deleting here.
-        if hasRunscState(spec.id) { _ = try? await HostCommand.run(try runscArgs(["delete", "--force", spec.id])) }
+        await deleteLeftoverContainer(spec.id)
         let agent = try await launch(spec, ["restore", "--detach", "--image-path", layout.checkpoint, "--bundle", layout.bundle, spec.id],
                                      what: "resume")
         try? FileManager.default.removeItem(atPath: layout.checkpoint)
@@ -360,6 +360,12 @@ public final class GVisorRuntime: SandboxRuntime {
     private func hasRunscState(_ id: String) -> Bool {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: configuration.stateRoot)) ?? []
         return entries.contains { $0.hasPrefix(id + "_") }
+    }
+
+    /// Deletes the runsc container `id` if runsc still keeps state for it, without running runsc
+    /// when it does not.
+    private func deleteLeftoverContainer(_ id: String) async {
+        if hasRunscState(id) { _ = try? await HostCommand.run(try runscArgs(["delete", "--force", id])) }
     }
 
     private func hasBridge(_ id: String) -> Bool { bridges.withLock { $0[id] != nil } }

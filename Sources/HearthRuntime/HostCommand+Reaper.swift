@@ -32,9 +32,10 @@ extension HostCommand {
     /// orphan) and its status kept until `wait` takes it; any other pid is an orphan, reaped
     /// and forgotten.
     ///
-    /// An exited child is first seen without being reaped (`waitid` with `WNOWAIT`) and marked
-    /// under the lock, and only then reaped: while `signal` holds the lock and finds a pid
-    /// unmarked, that pid (a zombie at worst) cannot have been handed to another process.
+    /// An exited child is first seen without being reaped (`waitid` with `WNOWAIT`, which gives
+    /// its status too), its status recorded under the lock, and only then reaped: while `signal`
+    /// holds the lock and finds no status for a pid, that pid (a zombie at worst) cannot have been
+    /// handed to another process.
     final class Reaper: Sendable {
         static let shared = Reaper()
 
@@ -42,8 +43,7 @@ extension HostCommand {
             var active = false
             /// Pids `spawn` started whose exit nobody has taken yet.
             var owned: Set<pid_t> = []
-            /// Owned pids that have exited (reaped, or about to be): never signalled again.
-            var exiting: Set<pid_t> = []
+            /// Statuses of owned pids that exited before anyone waited for them.
             var exited: [pid_t: Int32] = [:]
             var waiters: [pid_t: [CheckedContinuation<Int32?, Never>]] = [:]
             /// The reaper found no children and sleeps until a spawn wakes it.
@@ -77,7 +77,6 @@ extension HostCommand {
                 // The kernel hands out a pid again only after it was reaped: whatever is still
                 // kept under this number belongs to a process nobody waited for.
                 state.owned.insert(pid)
-                state.exiting.remove(pid)
                 state.exited[pid] = nil
                 state.spawns &+= 1
                 defer { state.idle = false }
@@ -93,7 +92,7 @@ extension HostCommand {
         func signal(_ pid: pid_t, _ signal: Int32) -> Bool {
             state.withLock { state in
                 if state.active {
-                    guard state.owned.contains(pid), !state.exiting.contains(pid) else { return false }
+                    guard state.owned.contains(pid), state.exited[pid] == nil else { return false }
                 }
                 // A group of its own (`spawn` sets it), so what the child started goes too. The
                 // group's signal may end the child and let its waiter reap it before the second
@@ -114,7 +113,6 @@ extension HostCommand {
                 let outcome = state.withLock { state -> Outcome in
                     if let status = state.exited.removeValue(forKey: pid) {
                         state.owned.remove(pid)
-                        state.exiting.remove(pid)
                         return .done(status)
                     }
                     guard state.owned.contains(pid) else { return .notOwned }
@@ -132,7 +130,8 @@ extension HostCommand {
         private func reapLoop() {
             while true {
                 let seen = state.withLock { $0.spawns }
-                let pid = hearth_wait_exited_child()
+                var status: Int32 = 0
+                let pid = hearth_wait_exited_child(&status)
                 if pid <= 0 {
                     if errno == EINTR { continue }
                     // No children (ECHILD): none can appear but through a spawn, which wakes this
@@ -145,30 +144,20 @@ extension HostCommand {
                     if sleep { spawned.wait() }
                     continue
                 }
-                state.withLock { state in
-                    if state.owned.contains(pid) { state.exiting.insert(pid) }
-                }
-                var raw: Int32 = 0
-                while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
-                let status = HostCommand.exitCode(raw)
+                // Recorded while the pid is still a zombie, so `signal` never reaches its next owner.
                 let waiters = state.withLock { state -> [CheckedContinuation<Int32?, Never>] in
-                    guard state.owned.contains(pid) else { return [] }   // an orphan: reaped, forgotten
+                    guard state.owned.contains(pid) else { return [] }   // an orphan: reaped below, forgotten
                     if let waiters = state.waiters.removeValue(forKey: pid) {
                         state.owned.remove(pid)
-                        state.exiting.remove(pid)
                         return waiters
                     }
                     state.exited[pid] = status
                     return []
                 }
+                var raw: Int32 = 0
+                while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
                 for waiter in waiters { waiter.resume(returning: status) }
             }
         }
-    }
-
-    /// The exit code of a raw `waitpid` status, or 128 + the signal that ended it.
-    static func exitCode(_ raw: Int32) -> Int32 {
-        let signal = raw & 0x7f
-        return signal == 0 ? (raw >> 8) & 0xff : 128 + signal
     }
 }

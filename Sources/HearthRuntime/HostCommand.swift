@@ -84,6 +84,12 @@ public enum HostCommand {
         }
     }
 
+    /// The exit code of a raw `waitpid` status, or 128 + the signal that ended it.
+    static func exitCode(_ raw: Int32) -> Int32 {
+        let signal = raw & 0x7f
+        return signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+    }
+
     private static func spawn(_ argv: [String], stdin: Int32, stdout: Int32, stderr: Int32, environment: Environment) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -32,8 +32,9 @@ int hearth_listen_unix(const char *path, int backlog);
 // prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are re-parented to this process.
 int hearth_set_child_subreaper(void);
 // Blocks until a child has exited and returns its pid without reaping it (waitid WNOWAIT), so
-// its pid stays reserved until a waitpid; -1 with errno (ECHILD: no children).
-pid_t hearth_wait_exited_child(void);
+// its pid stays reserved until a waitpid; `code` gets its exit code, or 128 + the signal that
+// ended it. -1 with errno (ECHILD: no children).
+pid_t hearth_wait_exited_child(int *code);
 // prctl(PR_SET_DUMPABLE, 0): no ptrace or /proc/<pid>/mem by same-uid processes.
 int hearth_set_nondumpable(void);
 // Sends `fd` over a unix socket with SCM_RIGHTS, with `len` bytes of data (QMP getfd).
