@@ -58,8 +58,8 @@ struct NFTRules {
         """
     }
 
-    func chains(_ slot: Int) -> (ws: String, policy: String, deny: String, allow: String, fixed: String, denied: String, count: String, generation: String) {
-        ("ws_\(slot)", "policy_\(slot)", "deny_\(slot)", "allow_\(slot)", "fixed_\(slot)", "denied_\(slot)", "denied_count_\(slot)", "generation_\(slot)")
+    func chains(_ slot: Int) -> (ws: String, policy: String, deny: String, allow: String, fixed: String, denied: String, count: String) {
+        ("ws_\(slot)", "policy_\(slot)", "deny_\(slot)", "allow_\(slot)", "fixed_\(slot)", "denied_\(slot)", "denied_count_\(slot)")
     }
 
     /// A workspace's chains and sets, and its entry in the map (its policy chain starts empty: deny).
@@ -72,8 +72,6 @@ struct NFTRules {
         add set inet \(table) \(c.fixed) { type ipv4_addr . inet_proto . inet_service; flags interval; }
         add set inet \(table) \(c.denied) { type ipv4_addr . inet_proto . inet_service; flags dynamic,timeout; timeout 10m; size 256; }
         add set inet \(table) conn_\(slot) { type ipv4_addr; flags dynamic; size 4; }
-        add set inet \(table) \(c.generation) { type mark; }
-        flush set inet \(table) \(c.generation)
         add chain inet \(table) \(c.deny)
         add chain inet \(table) \(c.policy)
         add chain inet \(table) \(c.ws)
@@ -83,7 +81,7 @@ struct NFTRules {
         add rule inet \(table) \(c.deny) counter name \(c.count) drop
         add rule inet \(table) \(c.ws) ip saddr != \(guest) goto \(c.deny)
         add rule inet \(table) \(c.ws) meta nfproto != ipv4 goto \(c.deny)
-        add rule inet \(table) \(c.ws) ct state established,related ct mark @\(c.generation) accept
+        add rule inet \(table) \(c.ws) ct state established,related accept
         add rule inet \(table) \(c.ws) oifname != "\(uplink)" goto \(c.deny)
         add rule inet \(table) \(c.ws) ip daddr @blocked goto \(c.deny)
         \(cap)
@@ -97,19 +95,11 @@ struct NFTRules {
     }
 
     /// Replaces a workspace's policy chain and its fixed (CIDR) set in one transaction.
-    ///
-    /// Every connection the policy admits is marked with `generation`, and only connections
-    /// carrying the current one skip the checks (`ws_N`'s first accept). A new generation per
-    /// change (never 0, the mark of a connection nobody admitted) makes every established
-    /// connection face the new policy with its next packet: one the policy no longer allows is
-    /// dropped from then on, instead of living on in conntrack. The same holds for a connection
-    /// left by an earlier workspace on the same address.
-    func policy(slot: Int, mode: NetworkMode, networks: [EffectivePolicy.NetworkGrant], generation: UInt32) -> String {
+    func policy(slot: Int, mode: NetworkMode, networks: [EffectivePolicy.NetworkGrant]) -> String {
         let c = chains(slot)
         var text = "flush chain inet \(table) \(c.policy)\nflush set inet \(table) \(c.fixed)\n"
-        text += "flush set inet \(table) \(c.generation)\nadd element inet \(table) \(c.generation) { \(generation) }\n"
         if mode == .open {
-            text += "add rule inet \(table) \(c.policy) ct mark set \(generation) accept\n"
+            text += "add rule inet \(table) \(c.policy) accept\n"
             return text
         }
         if !networks.isEmpty {
@@ -117,8 +107,8 @@ struct NFTRules {
             text += "add element inet \(table) \(c.fixed) { \(elements.joined(separator: ", ")) }\n"
         }
         text += """
-        add rule inet \(table) \(c.policy) ip daddr . meta l4proto . th dport @\(c.allow) ct mark set \(generation) accept
-        add rule inet \(table) \(c.policy) ip daddr . meta l4proto . th dport @\(c.fixed) ct mark set \(generation) accept
+        add rule inet \(table) \(c.policy) ip daddr . meta l4proto . th dport @\(c.allow) accept
+        add rule inet \(table) \(c.policy) ip daddr . meta l4proto . th dport @\(c.fixed) accept
         add rule inet \(table) \(c.policy) goto \(c.deny)
 
         """
@@ -155,7 +145,6 @@ struct NFTRules {
         delete set inet \(table) \(c.fixed)
         delete set inet \(table) \(c.denied)
         delete set inet \(table) conn_\(slot)
-        delete set inet \(table) \(c.generation)
         delete counter inet \(table) \(c.count)
 
         """

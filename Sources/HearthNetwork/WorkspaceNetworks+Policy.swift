@@ -50,8 +50,7 @@ extension WorkspaceNetworks {
     func applyPolicy(_ workspace: String) async throws {
         guard var a = attached[workspace] else { return }
         let effective = policy(for: workspace)
-        policyGeneration = policyGeneration == .max ? 1 : policyGeneration + 1
-        var script = rules.policy(slot: a.slot, mode: effective.mode, networks: effective.networkGrants, generation: policyGeneration)
+        var script = rules.policy(slot: a.slot, mode: effective.mode, networks: effective.networkGrants)
         script += rules.flushAllowed(slot: a.slot)
         let now = ContinuousClock.now
         for (name, entry) in a.cache {

@@ -35,10 +35,6 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
     var tenants: [String: String] = [:]
     var openTenants: Set<String>
     var scripts = 0
-    /// The mark of connections admitted under each workspace's current policy (`NFTRules.policy`).
-    /// Starts at random, so a connection marked by an earlier run of the server never passes as
-    /// admitted by this one's policy.
-    var policyGeneration = UInt32.random(in: 1...(UInt32.max / 2))
     let requests: AsyncStream<DNSRequest>
     let sink: AsyncStream<DNSRequest>.Continuation
     /// Called for each denial, or summary of denials, the audit log should see (already sampled).
