@@ -46,6 +46,8 @@ let package = Package(
         .target(name: "HearthWire", swiftSettings: strictImports),
         // The guest agent's logic. Depends on the wire contract only, so it links statically and small.
         .target(name: "CHearthGuest"),
+        // The host's connection-tracking table, over netlink (a conntrack flush by mark).
+        .target(name: "CHearthNet"),
         .target(name: "HearthAgent", dependencies: ["HearthWire", "CHearthGuest"], swiftSettings: strictImports),
         .executableTarget(name: "HearthGuestMain", dependencies: ["HearthAgent"], swiftSettings: strictImports),
         // The runtime protocol every sandbox driver implements, and the host side of the agent channel.
@@ -79,7 +81,7 @@ let package = Package(
         // Workspace networks: namespaces, veths, the nftables filter and Hearth's resolver.
         .target(
             name: "HearthNetwork",
-            dependencies: ["HearthCore", "HearthRuntime",
+            dependencies: ["HearthCore", "HearthRuntime", "CHearthNet",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],

@@ -16,6 +16,8 @@ final class AgentStream: @unchecked Sendable {
     private var sendCredit: Int
     private var inbound: [Inbound] = []
     private var inboundBytes = 0
+    /// Bytes taken whose credit has not gone back to the host yet (`receive`).
+    private var owedCredit = 0
     private var closed = false
     /// Handles `control` frames (resize, signal) on the session's reader thread. Must not block.
     private var controlHandler: (@Sendable (Control) -> Void)?
@@ -99,7 +101,9 @@ final class AgentStream: @unchecked Sendable {
             if closed { return }
             if case .data(_, let bytes) = item {
                 inboundBytes += bytes.count
-                guard inboundBytes <= WireLimits.initialWindow else {
+                // The host's credit is the window less what is queued and what was taken without
+                // its credit back yet.
+                guard inboundBytes + owedCredit <= WireLimits.initialWindow else {
                     throw WireError(.flowControlViolation, "host sent \(inboundBytes) bytes beyond its credit")
                 }
             }
@@ -108,18 +112,24 @@ final class AgentStream: @unchecked Sendable {
         }
     }
 
-    /// Blocks for the next inbound item; nil once the stream is closed. Grants the host credit for what it returns.
+    /// Blocks for the next inbound item; nil once the stream is closed. Grants the host credit for
+    /// what it returns, a quarter of the window at a time: a keystroke then costs no window frame
+    /// (a socket write, and a costly syscall inside gVisor) before it reaches the terminal. The host
+    /// is never starved: once it is out of credit, what it sent is queued here or owed, so taking
+    /// the queue makes the debt the whole window.
     func receive() -> Inbound? {
-        let item: Inbound? = lock.withLock {
+        let (item, credit): (Inbound?, Int) = lock.withLock {
             while inbound.isEmpty && !closed { lock.wait() }
-            if inbound.isEmpty { return nil }
+            if inbound.isEmpty { return (nil, 0) }
             let item = inbound.removeFirst()
-            if case .data(_, let bytes) = item { inboundBytes -= bytes.count }
-            return item
+            guard case .data(_, let bytes) = item else { return (item, 0) }
+            inboundBytes -= bytes.count
+            owedCredit += bytes.count
+            guard 4 * owedCredit >= WireLimits.initialWindow else { return (item, 0) }
+            defer { owedCredit = 0 }
+            return (item, owedCredit)
         }
-        if case .data(_, let bytes)? = item, !bytes.isEmpty {
-            writer.send(.window(id, UInt32(bytes.count)))
-        }
+        if credit > 0 { writer.send(.window(id, UInt32(credit))) }
         return item
     }
 

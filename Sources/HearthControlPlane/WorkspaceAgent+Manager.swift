@@ -35,7 +35,10 @@ extension WorkspaceManager {
         let id = workspace.id
         let noted = notingUse ? activity : nil
         noted?.note(id)
-        if workspace.record.state == .running, busy[id] == nil, let agent = agents[id], !agent.isClosed {
+        // A workspace busy `claiming` (its volume being made after a warm-pool claim) is running
+        // and its agent ready: exec and files need no volume, and a claimed workspace's first
+        // request would otherwise read its record again.
+        if workspace.record.state == .running, busy[id] == nil || busy[id] == Self.claiming, let agent = agents[id], !agent.isClosed {
             return WorkspaceAgent(workspaceID: id, connection: agent, activity: noted)
         }
         return WorkspaceAgent(workspaceID: id, connection: try await agent(for: id), activity: noted)

@@ -48,7 +48,7 @@ public struct WorkspaceAgent: Sendable {
 
     /// Opens a file for reading: its stat first (the agent sends it before any byte), then its bytes.
     public func read(_ path: String) async throws -> FileContent {
-        let stream = try await HearthError.mapping { try await connection.open(.readFile(path: path, offset: nil, length: nil)) }
+        let stream = try await HearthError.mapping { try await connection.open(.readFile(path: path, offset: nil, length: nil), maxWindow: HostStream.relayWindow) }
         do {
             for try await event in stream {
                 if case .control(.result(.file(let stat))) = event {
@@ -103,7 +103,7 @@ public struct WorkspaceAgent: Sendable {
     /// opens a tunnel to send one message (a preview) waits for one guest round trip, not two.
     /// The agent queues them on the stream until the connection is made; a refused port drops them.
     public func tunnel(port: UInt16, sending first: [UInt8] = []) async throws -> TunnelStream {
-        let stream = try await HearthError.mapping { try await connection.open(.tunnel(port: port)) }
+        let stream = try await HearthError.mapping { try await connection.open(.tunnel(port: port), maxWindow: HostStream.relayWindow) }
         do {
             if !first.isEmpty { _ = try await HearthError.mapping { try await stream.send(.bytes, first) } }
             for try await event in stream {

@@ -49,7 +49,7 @@ extension WorkspaceManager {
     public func fillPool() async {
         guard configuration.warmPoolSize > 0, let kind = registry.defaultRuntime else { return }
         while !Task.isCancelled {
-            let pooled = ((try? store.all(includePooled: true)) ?? []).filter { $0.pooled && $0.state != .failed }
+            let pooled = ((try? store.pooled()) ?? []).filter { $0.state != .failed }
             if pooled.count >= configuration.warmPoolSize { return }
             do {
                 let image = try await images.base()
@@ -77,10 +77,12 @@ extension WorkspaceManager {
     }
 
     /// A sandbox's first exec runs code paths gVisor has not run yet and costs about 8 ms more than
-    /// the next; a pooled sandbox pays that before a user claims it. A failure here is the next
-    /// exec's to report, so it is ignored.
+    /// the next; a pooled sandbox pays that before a user claims it. It is an exec as users send
+    /// them (a bare name looked up in `PATH`, the default working directory), so the lookups a
+    /// user's first exec makes are warm too. A failure here is the next exec's to report, so it is
+    /// ignored.
     private func warmExec(_ id: String) async {
-        guard let stream = try? await openStream(id, .exec(ExecRequest(argv: ["/bin/true"], cwd: "/", timeoutMs: 10_000))) else { return }
+        guard let stream = try? await openStream(id, .exec(ExecRequest(argv: ["true"], timeoutMs: 10_000))) else { return }
         defer { stream.close() }
         while let event = try? await stream.next() {
             if case .control(.exited) = event { return }
@@ -128,8 +130,8 @@ extension WorkspaceManager {
 
     /// Pooled sandboxes that are running, idle and connected.
     private func claimable() throws -> [WorkspaceRecord] {
-        try store.all(includePooled: true).filter { record in
-            record.pooled && record.state == .running && busy[record.id] == nil && agents[record.id].map { !$0.isClosed } == true
+        try store.pooled().filter { record in
+            record.state == .running && busy[record.id] == nil && agents[record.id].map { !$0.isClosed } == true
         }
     }
 }

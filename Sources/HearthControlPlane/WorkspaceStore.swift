@@ -112,6 +112,11 @@ public struct WorkspaceStore: Sendable {
         }
     }
 
+    /// The warm pool's rows only (a claim reads these, not every workspace of every tenant).
+    public func pooled() throws -> [WorkspaceRecord] {
+        try db.read { db in try WorkspaceRecord.filter(Column("pooled") == true).order(Column("createdAt")).fetchAll(db) }
+    }
+
     public func all(includePooled: Bool = false, tenantId: String? = nil) throws -> [WorkspaceRecord] {
         try db.read { db in
             var request = WorkspaceRecord.order(Column("createdAt"))

@@ -32,6 +32,7 @@ struct NFTRules {
           set private { type ipv4_addr; flags interval; elements = { \(Self.privateRanges.joined(separator: ", ")) }; }
           set private_ok { type ipv4_addr; flags interval;\(priv) }
           set dns_ok { type ifname . ipv4_addr; }
+          set occupants { type ipv4_addr . mark; }
           map workspaces { type ifname : verdict; }
           chain input {
             type filter hook input priority filter; policy accept;
@@ -44,7 +45,7 @@ struct NFTRules {
           }
           chain forward {
             type filter hook forward priority filter; policy accept;
-            oifname "\(interfacePrefix)*" ct state established,related accept
+            oifname "\(interfacePrefix)*" ct state established,related ip daddr . ct mark @occupants accept
             oifname "\(interfacePrefix)*" counter drop
             iifname vmap @workspaces
             iifname "\(interfacePrefix)*" counter drop
@@ -63,7 +64,13 @@ struct NFTRules {
     }
 
     /// A workspace's chains and sets, and its entry in the map (its policy chain starts empty: deny).
-    func attach(slot: Int, hostInterface: String, gateway: IPv4, guest: IPv4) -> String {
+    ///
+    /// `occupancy` marks every connection this workspace opens (`ct mark`), and only connections
+    /// with its address and its mark pass as established, both ways: an address is reused once its
+    /// workspace is gone, and the connections tracked for the workspace before it (a UDP flow to a
+    /// server the new one may not reach, an attacker's server still sending) must not pass as the new
+    /// workspace's. `WorkspaceNetworks` also deletes them on detach (`hearth_conntrack_flush_mark`).
+    func attach(slot: Int, hostInterface: String, gateway: IPv4, guest: IPv4, occupancy: UInt32) -> String {
         let c = chains(slot)
         let cap = connectionLimit.map { "add rule inet \(table) \(c.ws) ct state new add @conn_\(slot) { ip saddr ct count over \($0) } goto \(c.deny)" } ?? ""
         return """
@@ -81,7 +88,9 @@ struct NFTRules {
         add rule inet \(table) \(c.deny) counter name \(c.count) drop
         add rule inet \(table) \(c.ws) ip saddr != \(guest) goto \(c.deny)
         add rule inet \(table) \(c.ws) meta nfproto != ipv4 goto \(c.deny)
-        add rule inet \(table) \(c.ws) ct state established,related accept
+        add rule inet \(table) \(c.ws) ct state established,related ct mark \(occupancy) accept
+        add rule inet \(table) \(c.ws) ct state established,related goto \(c.deny)
+        add rule inet \(table) \(c.ws) ct mark set \(occupancy)
         add rule inet \(table) \(c.ws) oifname != "\(uplink)" goto \(c.deny)
         add rule inet \(table) \(c.ws) ip daddr @blocked goto \(c.deny)
         \(cap)
@@ -89,6 +98,7 @@ struct NFTRules {
         add rule inet \(table) \(c.ws) ip daddr @private goto \(c.deny)
         add rule inet \(table) \(c.ws) goto \(c.policy)
         add element inet \(table) dns_ok { "\(hostInterface)" . \(gateway) }
+        add element inet \(table) occupants { \(guest) . \(occupancy) }
         add element inet \(table) workspaces { "\(hostInterface)" : goto \(c.ws) }
 
         """
@@ -130,10 +140,11 @@ struct NFTRules {
 
     func flushAllowed(slot: Int) -> String { "flush set inet \(table) \(chains(slot).allow)\n" }
 
-    func detach(slot: Int, hostInterface: String, gateway: IPv4) -> String {
+    func detach(slot: Int, hostInterface: String, gateway: IPv4, guest: IPv4, occupancy: UInt32) -> String {
         let c = chains(slot)
         return """
         delete element inet \(table) workspaces { "\(hostInterface)" }
+        delete element inet \(table) occupants { \(guest) . \(occupancy) }
         delete element inet \(table) dns_ok { "\(hostInterface)" . \(gateway) }
         flush chain inet \(table) \(c.ws)
         flush chain inet \(table) \(c.policy)

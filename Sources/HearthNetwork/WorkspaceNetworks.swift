@@ -1,5 +1,6 @@
 public import HearthCore
 public import HearthRuntime
+import CHearthNet
 import Foundation
 public import Logging
 import NIOCore
@@ -16,6 +17,8 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         var namespace: String
         var gateway: IPv4
         var guest: IPv4
+        /// The `ct mark` of this workspace's connections (`NFTRules.attach`).
+        var occupancy: UInt32
         var resolver: any Channel
         var log = NetLog()
         /// Answers still valid: name → addresses and when they expire.
@@ -30,6 +33,9 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
     let upstream: UpstreamDNS
     var attached: [String: Attached] = [:]
     var freeSlots: [Int]
+    /// The next workspace's connection mark. It starts at random, so the marks of connections a
+    /// previous run of the server left in the host's table are not this run's.
+    var nextOccupancy = UInt32.random(in: 1...UInt32.max)
     var tenantPolicies: [String: LevelPolicy] = [:]
     var workspacePolicies: [String: LevelPolicy] = [:]
     var tenants: [String: String] = [:]
@@ -121,6 +127,8 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         let gateway = base.adding(1), guest = base.adding(2)
         let hostInterface = configuration.prefix + String(slot, radix: 36)
         let namespace = configuration.prefix + "-" + id
+        let occupancy = nextOccupancy
+        nextOccupancy = nextOccupancy == .max ? 1 : nextOccupancy + 1
         do {
             try await HostNet.ip(["netns", "add", namespace])
             try await HostNet.ip(["link", "add", hostInterface, "type", "veth", "peer", "name", "eth0", "netns", namespace])
@@ -137,14 +145,14 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
                 try await HostNet.run(["tc", "qdisc", "add", "dev", hostInterface] + tbf)
                 try await HostNet.run(["ip", "netns", "exec", namespace, "tc", "qdisc", "add", "dev", "eth0"] + tbf)
             }
-            try await load(rules.attach(slot: slot, hostInterface: hostInterface, gateway: gateway, guest: guest))
+            try await load(rules.attach(slot: slot, hostInterface: hostInterface, gateway: gateway, guest: guest, occupancy: occupancy))
             let resolver = try await DNSChannels.bind(gateway, port: 53, handler: DNSInboundHandler(workspace: id, guest: guest, sink: sink))
             if tenants[id] == nil, let lookup = tenantLookup, let tenant = await lookup(id) { tenants[id] = tenant }
-            attached[id] = Attached(slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway, guest: guest, resolver: resolver)
+            attached[id] = Attached(slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway, guest: guest, occupancy: occupancy, resolver: resolver)
             try await applyPolicy(id)
         } catch {
             logger.warning("workspace network could not be made", metadata: ["workspace.id": "\(id)", "error": "\(error)"])
-            await remove(id: id, slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway)
+            await remove(id: id, slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway, guest: guest, occupancy: occupancy)
             throw HearthError(.runtimeFailed, "the workspace's network could not be made", detail: "\(error)")
         }
         logger.info("workspace network attached", metadata: ["workspace.id": "\(id)", "network.address": "\(guest)", "network.interface": "\(hostInterface)"])
@@ -153,7 +161,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
 
     public func detach(workspace id: String) async {
         guard let a = attached[id] else { return }
-        await remove(id: id, slot: a.slot, hostInterface: a.hostInterface, namespace: a.namespace, gateway: a.gateway)
+        await remove(id: id, slot: a.slot, hostInterface: a.hostInterface, namespace: a.namespace, gateway: a.gateway, guest: a.guest, occupancy: a.occupancy)
         workspacePolicies[id] = nil
         tenants[id] = nil
         denialAudit.forget(id)
@@ -161,11 +169,20 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         logger.info("workspace network detached", metadata: ["workspace.id": "\(id)"])
     }
 
-    private func remove(id: String, slot: Int, hostInterface: String, namespace: String, gateway: IPv4) async {
+    private func remove(id: String, slot: Int, hostInterface: String, namespace: String, gateway: IPv4, guest: IPv4, occupancy: UInt32) async {
         if let a = attached.removeValue(forKey: id) { try? await a.resolver.close() }
-        try? await load(rules.detach(slot: slot, hostInterface: hostInterface, gateway: gateway), quiet: true)
+        try? await load(rules.detach(slot: slot, hostInterface: hostInterface, gateway: gateway, guest: guest, occupancy: occupancy), quiet: true)
         _ = try? await HostNet.ip(["netns", "del", namespace])
         _ = try? await HostNet.ip(["link", "del", hostInterface])
+        // The rules no longer pass this workspace's connections (their mark is out of `occupants`);
+        // deleting them also gives back the host's table, which a tenant that opens its connection
+        // cap's worth and deletes its workspace, over and over, would otherwise fill for days (an
+        // established TCP entry lives five days). Nothing new carries the mark: its chain is gone.
+        let flushed = hearth_conntrack_flush_mark(occupancy)
+        if flushed != 0 {
+            logger.warning("workspace connections not removed from the host's tracking table",
+                           metadata: ["workspace.id": "\(id)", "error": "\(String(cString: strerror(-flushed)))"])
+        }
         freeSlots.append(slot)
     }
 
@@ -224,7 +241,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
     /// Removes every workspace's network and this server's table.
     public func shutdown() async {
         for (id, a) in attached {
-            await remove(id: id, slot: a.slot, hostInterface: a.hostInterface, namespace: a.namespace, gateway: a.gateway)
+            await remove(id: id, slot: a.slot, hostInterface: a.hostInterface, namespace: a.namespace, gateway: a.gateway, guest: a.guest, occupancy: a.occupancy)
         }
         _ = try? await HostNet.run(["nft", "delete", "table", "inet", configuration.table])
         upstream.close()

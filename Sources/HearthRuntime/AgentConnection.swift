@@ -108,7 +108,10 @@ public final class AgentConnection: Sendable {
     }
 
     /// Opens a stream for one request.
-    public func open(_ request: Request) async throws -> HostStream {
+    /// `maxWindow`: the most the stream's agent → host window grows to (an agent of version 5;
+    /// older ones keep `WireLimits.initialWindow`), which is what the stream holds when its
+    /// reader stalls.
+    public func open(_ request: Request, maxWindow: Int = WireLimits.initialWindow) async throws -> HostStream {
         let stream: HostStream = try state.withLock { state in
             if let closed = state.closed { throw closed }
             guard state.streams.count < Self.maxStreams else {
@@ -118,7 +121,8 @@ public final class AgentConnection: Sendable {
             state.nextStream &+= 2
             // An agent of version 5 starts with the small window and is grown (`HostStream`).
             let window = (state.peerHello?.version ?? 0) >= WireVersion.growingWindows ? WireLimits.agentStartWindow : WireLimits.initialWindow
-            let stream = HostStream(id: id, connection: self, receiveWindow: window)
+            let stream = HostStream(id: id, connection: self, receiveWindow: window,
+                                    maxWindow: Swift.max(window, Swift.min(maxWindow, WireLimits.initialWindow)))
             state.streams[id] = stream
             return stream
         }

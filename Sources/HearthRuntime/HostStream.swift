@@ -36,8 +36,18 @@ public final class HostStream: AsyncSequence, Sendable {
         var sendCredit = WireLimits.initialWindow
         /// The agent → host window: the most data this stream may hold unread.
         var receiveWindow: Int
+        /// What `receiveWindow` may grow to.
+        let maxWindow: Int
         /// Data taken since the window last grew.
         var takenSinceGrowth = 0
+        /// The bytes of the data event the reader took last: still in its hands until it asks for
+        /// the next event, so their credit waits until then. What the host holds for a stream (its
+        /// queue and what its reader holds) is then at most the window, not the window and a frame.
+        var inHand = 0
+        /// Bytes consumed whose credit has not gone back: returned together once they reach a
+        /// quarter of the window, so a stream of small writes (a terminal's echo) does not cost a window frame
+        /// each, here and in the guest.
+        var owed = 0
         /// The agent ended the operation in order: what it sent is still read, but it reads no more
         /// input, so no credit will come (a write that hit a full disk, a process that exited).
         var endedByAgent = false
@@ -45,18 +55,29 @@ public final class HostStream: AsyncSequence, Sendable {
         /// Controls sent with `sendControlUnlessBacklogged` that have not left yet.
         var unflushedControls = 0
 
-        init(receiveWindow: Int) { self.receiveWindow = receiveWindow }
+        init(receiveWindow: Int, maxWindow: Int) {
+            self.receiveWindow = receiveWindow
+            self.maxWindow = maxWindow
+        }
 
-        /// The credit to hand back for `taken` bytes the reader took: those bytes, plus the
-        /// window's growth when the reader keeps up.
-        mutating func creditReturned(for taken: Int) -> Int {
-            takenSinceGrowth += taken
-            guard receiveWindow < WireLimits.initialWindow, bufferedBytes == 0,
-                  takenSinceGrowth >= 4 * receiveWindow else { return taken }
-            let growth = Swift.min(receiveWindow, WireLimits.initialWindow - receiveWindow)
-            receiveWindow += growth
-            takenSinceGrowth = 0
-            return taken + growth
+        /// Called as the reader asks for its next event, so the last one is consumed: the credit
+        /// to hand back now (0 for none yet), with the window's growth when the reader keeps up.
+        /// Never deadlocks: a sender out of credit means queue, hand and debt fill the window, so
+        /// once the queue is read the debt is all of it.
+        mutating func creditReturned() -> Int {
+            guard inHand > 0 else { return 0 }
+            owed += inHand
+            takenSinceGrowth += inHand
+            inHand = 0
+            var growth = 0
+            if receiveWindow < maxWindow, bufferedBytes == 0, takenSinceGrowth >= 4 * receiveWindow {
+                growth = Swift.min(receiveWindow, maxWindow - receiveWindow)
+                receiveWindow += growth
+                takenSinceGrowth = 0
+            }
+            guard growth > 0 || 4 * owed >= receiveWindow else { return 0 }
+            defer { owed = 0 }
+            return owed + growth
         }
 
         mutating func take() -> StreamEvent? {
@@ -68,7 +89,9 @@ public final class HostStream: AsyncSequence, Sendable {
                 head = 0
             }
             switch event {
-            case .data(_, let bytes): bufferedBytes -= bytes.count
+            case .data(_, let bytes):
+                bufferedBytes -= bytes.count
+                inHand = bytes.count
             case .eof, .control: pendingControls -= 1
             }
             if case .control = event, let cost = controlCosts.first {
@@ -89,7 +112,9 @@ public final class HostStream: AsyncSequence, Sendable {
             switch event {
             case .data(let channel, let bytes):
                 bufferedBytes += bytes.count
-                guard bufferedBytes <= receiveWindow else {
+                // The agent's credit is the window less what is queued, in the reader's hands and
+                // consumed without its credit back.
+                guard bufferedBytes + inHand + owed <= receiveWindow else {
                     throw WireError(.flowControlViolation, "guest sent \(bufferedBytes) bytes beyond its credit")
                 }
                 if head < events.count, case .data(let lastChannel, var last) = events[events.count - 1], lastChannel == channel,
@@ -121,11 +146,19 @@ public final class HostStream: AsyncSequence, Sendable {
     private let state: Mutex<State>
 
     /// `receiveWindow`: the credit the agent starts with, which its protocol version decides.
-    init(id: UInt32, connection: AgentConnection, receiveWindow: Int) {
+    init(id: UInt32, connection: AgentConnection, receiveWindow: Int, maxWindow: Int) {
         self.id = id
         self.connection = connection
-        self.state = Mutex(State(receiveWindow: receiveWindow))
+        self.state = Mutex(State(receiveWindow: receiveWindow, maxWindow: maxWindow))
     }
+
+    /// The window of a stream relayed to an HTTP client (a download, a preview body, a port
+    /// tunnel): what such a stream holds when its client stops reading. It does not grow: a client
+    /// on loopback or a fast link looks like one that keeps up until the kernel's send buffer (up
+    /// to 4 MiB) is full, by which time a growing window has reached `WireLimits.initialWindow`,
+    /// and 100 stalled downloads held 86 MiB instead of 41 (BENCHMARKS.md, "slow readers").
+    /// Exec output, whose throughput needs the large window inside gVisor, keeps growing.
+    public static let relayWindow = WireLimits.agentStartWindow
 
     /// What the stream holds unread: data bytes, queued events, and control payload bytes.
     /// Each is bounded (`WireLimits`); exposed so tests can check the bound holds.
@@ -146,6 +179,9 @@ public final class HostStream: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(stream: self) }
 
     public func next() async throws -> StreamEvent? {
+        // At most 2 × initialWindow: no truncation.
+        let credit = state.withLock { $0.creditReturned() }
+        if credit > 0 { connection.writeQuietly(.window(id, UInt32(credit))) }
         let event: StreamEvent? = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let ready: Result<StreamEvent?, any Error>? = state.withLock { s in
@@ -159,11 +195,6 @@ public final class HostStream: AsyncSequence, Sendable {
             }
         } onCancel: {
             self.finish(throwing: CancellationError())
-        }
-        if case .data(_, let bytes)? = event, !bytes.isEmpty {
-            // At most 2 × initialWindow: no truncation.
-            let credit = state.withLock { $0.creditReturned(for: bytes.count) }
-            connection.writeQuietly(.window(id, UInt32(credit)))
         }
         return event
     }

@@ -11,7 +11,7 @@ struct Auditor: Sendable {
     let logger: Logger
 
     func record(_ context: HearthContext, _ action: String, target: String = "", result: String = "ok", detail: String = "",
-                principal: Principal? = nil) {
+                principal: Principal? = nil) async {
         let who = principal ?? context.principal
         // Secrets never reach the log: an exec's command line is judged argument by argument.
         let detail = action == "exec" ? AuditRedaction.commandLine(detail) : AuditRedaction.bounded(AuditRedaction.text(detail))
@@ -19,7 +19,7 @@ struct Auditor: Sendable {
                                  target: AuditRedaction.bounded(AuditRedaction.text(target)),
                                  sourceIP: context.sourceIP, result: result, detail: detail)
         do {
-            try log.append(record)
+            _ = try await log.appendOffPool(record)
         } catch {
             logger.error("audit event lost", metadata: ["audit.action": "\(action)", "error": "\(error)"])
         }
@@ -41,10 +41,10 @@ struct Auditor: Sendable {
                    _ body: () async throws -> T) async throws -> T {
         do {
             let value = try await body()
-            record(context, action, target: target, detail: detail)
+            await record(context, action, target: target, detail: detail)
             return value
         } catch {
-            record(context, action, target: target, result: HearthError.from(error).code.rawValue, detail: detail)
+            await record(context, action, target: target, result: HearthError.from(error).code.rawValue, detail: detail)
             throw error
         }
     }

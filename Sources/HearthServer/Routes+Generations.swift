@@ -33,7 +33,7 @@ struct GenerationRoutes {
                 try await manager.perform(.fork(id, generation: body.generation, name: body.name))
             }
             if case .workspace(let forked) = outcome {
-                auditor.record(context, "workspace.create", target: forked.id, detail: "forked from \(id)")
+                await auditor.record(context, "workspace.create", target: forked.id, detail: "forked from \(id)")
             }
             return try WorkspaceRoutes.respond(outcome, status: .created)
         }

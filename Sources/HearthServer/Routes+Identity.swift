@@ -25,7 +25,7 @@ struct IdentityRoutes {
             }
             if let origin = request.headers[.origin], !cookies.isOwnOrigin(origin, request: request) {
                 context.logger.notice("sign-in refused: foreign origin", metadata: ["client.address": "\(context.sourceIP)", "http.origin": "\(origin.prefix(200))"])
-                auditor.record(context, "signin.failure", result: HearthError.Code.forbidden.rawValue, detail: "foreign origin")
+                await auditor.record(context, "signin.failure", result: HearthError.Code.forbidden.rawValue, detail: "foreign origin")
                 throw HearthError(.forbidden, "sign-in from a foreign origin (\(origin.prefix(200))) is refused")
             }
             let body = try await request.decode(as: API.SignInBody.self, context: context)
@@ -41,13 +41,13 @@ struct IdentityRoutes {
                     context.logger.notice("sign-in refused", metadata: ["client.address": "\(context.sourceIP)", "error.detail": "\(refusal.detail ?? "")"])
                 }
                 // The attempted name is recorded, never the password.
-                auditor.record(context, "signin.failure", target: String(body.email.prefix(254)),
+                await auditor.record(context, "signin.failure", target: String(body.email.prefix(254)),
                                result: HearthError.from(error).code.rawValue)
                 throw error
             }
             let (secret, csrf) = try identity.createSession(for: user)
             let principal = try identity.authenticate(session: secret)
-            auditor.record(context, "signin", target: user.email, principal: principal)
+            await auditor.record(context, "signin", target: user.email, principal: principal)
             var response = try json(API.SessionBody(user: user.email, tenant: principal.tenantName, role: user.role.rawValue, csrf: csrf))
             response.headers[.setCookie] = cookies.setCookie(secret, maxAge: Int(identity.policy.sessionLifetime))
             return response
@@ -61,7 +61,7 @@ struct IdentityRoutes {
         router.delete("/v1/session") { _, context in
             let principal = try context.caller()
             if case .session(let id, _) = principal.credential { try identity.endSession(id: id) }
-            auditor.record(context, "signout", target: principal.email)
+            await auditor.record(context, "signout", target: principal.email)
             var response = Response(status: .noContent)
             response.headers[.setCookie] = cookies.clearCookie
             return response

@@ -64,7 +64,7 @@ struct PreviewRoutes {
             let key = try grants.issue(PreviewGrants.Grant(workspaceID: id, reference: ref, port: port, tenant: principal.tenantName,
                                                            actor: principal.email, role: principal.role,
                                                            credential: PreviewGrants.Credential(principal.credential)))
-            auditor.record(context, "preview.open", target: id, detail: "port \(port)")
+            await auditor.record(context, "preview.open", target: id, detail: "port \(port)")
             let at = origin.map { $0.url(workspaceID: id, port: port) } ?? base
             return Response(status: .found, headers: [.location: "\(at)/~\(key)\(rest.isEmpty ? "/" : rest)\(query)", .cacheControl: "no-store"])
         }

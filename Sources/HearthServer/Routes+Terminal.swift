@@ -140,9 +140,9 @@ actor TerminalConnection {
                 let shell = try await manager.agent(for: workspace, notingUse: false).exec(exec)
                 terminal = try await hub.open(workspaceID: id, backend: ExecSessionTerminalBackend(shell), owner: caller,
                                               reattach: TerminalReattach.closure(manager: manager, workspaceID: id, session: session))
-                auditor.record(context, "terminal.open", target: id, detail: "terminal \(terminal.id)")
+                await auditor.record(context, "terminal.open", target: id, detail: "terminal \(terminal.id)")
             } catch {
-                auditor.record(context, "terminal.open", target: id, result: HearthError.from(error).code.rawValue)
+                await auditor.record(context, "terminal.open", target: id, result: HearthError.from(error).code.rawValue)
                 throw error
             }
             try await sendJSON(["type": AnyEncodable("opened"), "id": AnyEncodable(terminal.id)])
@@ -176,7 +176,7 @@ actor TerminalConnection {
             if shared, request.readOnly == false { throw HearthError(.invalidArgument, "a terminal is shared read-only") }
             let terminal = try await hub.share(number, workspaceID: id, shared: shared, by: caller)
             if !shared { await terminal.dropReadOnlyClients() }
-            auditor.record(context, shared ? "terminal.share" : "terminal.unshare", target: id, detail: "terminal \(number)")
+            await auditor.record(context, shared ? "terminal.share" : "terminal.unshare", target: id, detail: "terminal \(number)")
             try await sendJSON(["type": AnyEncodable("shared"), "id": AnyEncodable(number), "shared": AnyEncodable(shared)])
         case "close":
             _ = try context.writer()
@@ -185,7 +185,7 @@ actor TerminalConnection {
             // task then ends by itself.
             await terminal.close()
             attached.removeValue(forKey: number)
-            auditor.record(context, "terminal.close", target: id, detail: "terminal \(number)")
+            await auditor.record(context, "terminal.close", target: id, detail: "terminal \(number)")
         default:
             throw HearthError(.invalidArgument, "unknown message type")
         }

@@ -91,6 +91,26 @@ import Testing
         #expect(!connection.isClosed)
     }
 
+    /// A stream relayed to an HTTP client keeps the start window however fast it is read, so a
+    /// client that reads fast until the kernel's buffer is full and then stops holds only that.
+    @Test func aRelayedStreamKeepsTheStartWindow() async throws {
+        let (path, content) = try Self.bigFile(4 * 1024 * 1024)
+        defer { unlink(path) }
+        let connection = try await InProcessAgent.connect()
+        defer { connection.close() }
+        let stream = try await connection.open(.readFile(path: path, offset: nil, length: nil), maxWindow: HostStream.relayWindow)
+        defer { stream.close() }
+        try await Self.awaitStat(stream)
+        var received: [UInt8] = []
+        for try await event in stream {
+            if case .data(_, let bytes) = event { received += bytes }
+            if case .eof = event { break }
+            #expect(stream.buffered.bytes <= HostStream.relayWindow)
+        }
+        #expect(received == content)
+        #expect(stream.receiveWindow == HostStream.relayWindow)
+    }
+
     /// A guest that says it speaks version 5 gets the small window, and sending beyond it is a
     /// violation, as sending beyond the large one always was.
     @Test func aVersionFiveGuestThatOverrunsTheStartWindowIsCut() async throws {
@@ -110,9 +130,11 @@ import Testing
         #expect(closed?.code == .agentProtocol)
     }
 
-    /// Step by step: the credit handed back is what was taken until four windows' worth, then that
-    /// plus the growth; the grown window is accepted exactly, and a byte beyond it is cut. An agent
-    /// of version 4 keeps the large window and is never grown.
+    /// Step by step: the credit for an event goes back when the reader asks for the next one
+    /// (what it holds counts against the window meanwhile); what is handed back is what was taken
+    /// until four windows' worth, then that plus the growth; the grown window is accepted exactly,
+    /// and a byte beyond it, counting what the reader holds, is cut. An agent of version 4 keeps the
+    /// large window and is never grown.
     @Test func theWindowGrowsForAReaderThatKeepsUp() async throws {
         let (host, peer) = try await Self.greetedRawPeer(version: WireVersion.growingWindows)
         defer { close(peer) }
@@ -120,10 +142,19 @@ import Testing
         host.onClose { reason.set($0) }
         let stream = try await host.open(.health)
         var decoder = FrameDecoder()
-        /// Sends `size` bytes, takes them on the host, and returns the credit the host handed back.
+        /// The reader's request for the next event, waiting (it gave back the last one's credit).
+        var pending: Task<StreamEvent?, any Error>?
+        defer { pending?.cancel() }
+        /// Sends `size` bytes, takes them on the host, asks for the next event, and returns the
+        /// credit the host handed back.
         func roundTrip(_ size: Int) async throws -> UInt32? {
             await RawPeer.send(peer, [.data(stream.id, .stdout, [UInt8](repeating: 7, count: size))])
-            guard case .data(_, let bytes)? = try await stream.next(), bytes.count == size else { return nil }
+            let event: StreamEvent?
+            if let pending { event = try await pending.value } else { event = try await stream.next() }
+            guard case .data(_, let bytes)? = event, bytes.count == size else { return nil }
+            // Taken but not yet done with: no credit goes back until the next request.
+            #expect(stream.buffered.bytes == 0)
+            pending = Task { try await stream.next() }
             while let frame = try await RawPeer.receive(peer, decoder: &decoder) {
                 if frame.kind == .window, frame.stream == stream.id { return try frame.windowIncrement() }
             }
@@ -139,7 +170,11 @@ import Testing
         await RawPeer.send(peer, stride(from: 0, to: grown, by: WireLimits.maxDataChunk).map {
             Frame.data(stream.id, .stdout, [UInt8](repeating: 8, count: min(WireLimits.maxDataChunk, grown - $0)))
         })
-        #expect(try await eventually { stream.buffered.bytes == grown })
+        // The waiting request takes the first frame and holds it: the rest is queued.
+        guard case .data(_, let held)? = try await pending?.value else { Issue.record("no data"); return }
+        pending = nil
+        #expect(held.count == min(grown, WireLimits.maxDataChunk))
+        #expect(try await eventually { stream.buffered.bytes == grown - held.count })
         #expect(!host.isClosed)
         await RawPeer.send(peer, [.data(stream.id, .stdout, [1])])
         #expect(try await HostileGuestTests().waitForClose(reason)?.code == .agentProtocol)

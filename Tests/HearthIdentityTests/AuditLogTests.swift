@@ -16,6 +16,16 @@ import Testing
         return (log, db, head)
     }
 
+    /// ARCHITECTURE promises that an event is synced before the action it records answers.
+    @Test func appendsAreSyncedOnDisk() throws {
+        let directory = NSTemporaryDirectory() + "audit-sync-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = try AuditLog(path: directory + "/audit.sqlite")
+        try log.append(AuditRecord(tenant: "default", actor: "admin", action: "workspace.create", target: "ws_1", sourceIP: "127.0.0.1"))
+        #expect(try log.appendSynchronousLevel() == 2)
+    }
+
     @Test func anIntactChainVerifies() throws {
         let (log, _, _) = try Self.log(10)
         let result = try log.verify()

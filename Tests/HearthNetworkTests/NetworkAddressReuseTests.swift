@@ -1,0 +1,79 @@
+import Foundation
+import HearthCore
+import HearthNetwork
+import HearthRuntime
+import Testing
+
+/// A freed address goes to the next workspace at once. The connections tracked for the workspace
+/// before it must not pass as the new one's, in either direction, and must leave the host's
+/// connection-tracking table with the workspace that made them.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct NetworkAddressReuseTests {
+    /// Sends one datagram from each local port in argv[3...] to argv[1]:argv[2], then prints how
+    /// many flows were echoed back within two seconds.
+    static let udpFlows = #"""
+    import select,socket,sys,time
+    flows=[]
+    for port in sys.argv[3:]:
+        s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+        s.bind(("0.0.0.0",int(port)))
+        s.sendto(b"flow",(sys.argv[1],int(sys.argv[2])))
+        flows.append(s)
+    answered=set()
+    deadline=time.monotonic()+2
+    while len(answered)<len(flows) and time.monotonic()<deadline:
+        ready,_,_=select.select([f for f in flows if f not in answered],[],[],max(0,deadline-time.monotonic()))
+        for f in ready:
+            f.recv(64); answered.add(f)
+    print(len(answered))
+    """#
+
+    static func trackedConnections() throws -> Int {
+        let text = try String(contentsOfFile: "/proc/sys/net/netfilter/nf_conntrack_count", encoding: .utf8)
+        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+
+    static func namespace(_ attachment: WorkspaceNetworkAttachment) -> String {
+        String(attachment.namespacePath.split(separator: "/").last!)
+    }
+
+    @Test func aReusedAddressCarriesNoneOfItsLastWorkspacesConnections() async throws {
+        let (networks, internet, running) = try await NetworkScaleTests.start()
+        var failure: (any Error)?
+        do {
+            let ports = (41000..<41020).map(String.init)
+            // The first workspace may send UDP to allowed.example:7777 (the server's rules): it
+            // resolves the name, then opens twenty flows to the echo server there.
+            let first = try await networks.attach(workspace: "ws_before")
+            let resolved = try await NetworkScaleTests.probe(Self.namespace(first), gateway: first.nameserver, names: ["allowed.example"], connect: [])
+            #expect(resolved["allowed.example"] == TestInternet.web)
+            let echoed = try await TestInternet.exec(["ip", "netns", "exec", Self.namespace(first), "/usr/bin/python3", "-c", Self.udpFlows,
+                                                     TestInternet.web, "7777"] + ports)
+            #expect(echoed.stdout == "20\n", "the first workspace's flows: \(echoed.stdout) \(echoed.stderr)")
+            let tracked = try Self.trackedConnections()
+            await networks.detach(workspace: "ws_before")
+            let left = try Self.trackedConnections()
+            #expect(tracked - left >= 20, "the detach removes the workspace's tracked flows: \(tracked) before, \(left) after")
+
+            // The next workspace gets the same address, and a policy without that UDP port.
+            let second = try await networks.attach(workspace: "ws_after")
+            try await networks.setWorkspacePolicy("ws_after", try LevelPolicy(mode: nil, rules: ["*.pkg.example:80"]))
+            #expect(second.nameserver == first.nameserver, "the freed address is reused (else this test proves nothing)")
+            let replayed = try await TestInternet.exec(["ip", "netns", "exec", Self.namespace(second), "/usr/bin/python3", "-c", Self.udpFlows,
+                                                       TestInternet.web, "7777"] + ports)
+            #expect(replayed.stdout == "0\n", "the same flows from the new workspace are dropped: \(replayed.stdout) \(replayed.stderr)")
+            let log = await networks.netlog("ws_after")
+            #expect((log?.deniedPackets ?? 0) >= 20, "and counted as denials: \(String(describing: log?.deniedPackets))")
+            #expect(log?.entries.contains { !$0.allowed && $0.destination.hasPrefix(TestInternet.web) } == true,
+                    "and logged: \(String(describing: log?.entries.map(\.destination)))")
+            await networks.detach(workspace: "ws_after")
+        } catch {
+            failure = error
+        }
+        running.cancel()
+        _ = await running.result
+        await networks.shutdown()
+        await internet.stop()
+        if let failure { throw failure }
+    }
+}
