@@ -158,6 +158,33 @@ def bench_throughput(h, data):
     emit(figure="cat_1GiB_MBps", bytes=count, mbps=round(count / ours / 1e6), peer="runsc exec cat (stdout pipe)",
          peer_mbps=round(len(p.stdout) / peer / 1e6), ratio=round(peer / ours, 2))
 
+def bench_download(h, data, n):
+    """GET files/content of a 256 MiB file, n times: median MB/s, against `runsc exec cat` of it."""
+    w = h.call("POST", "/v1/workspaces", {"memory_mib": 2048})
+    size = 256 << 20
+    h.exec(w["id"], ["sh", "-c", "head -c %d /dev/urandom > /workspace/big" % size])
+    ours, peer = [], []
+    for _ in range(n):
+        t = time.perf_counter()
+        h.conn.request("GET", "/v1/workspaces/%s/files/content?path=/workspace/big" % w["id"], headers={"Authorization": "Bearer " + h.token})
+        r = h.conn.getresponse()
+        got = 0
+        while True:
+            chunk = r.read1(1 << 20)
+            if not chunk:
+                break
+            got += len(chunk)
+        assert r.status == 200 and got == size, (r.status, got)
+        ours.append(size / (time.perf_counter() - t) / 1e6)
+        t = time.perf_counter()
+        p = subprocess.run(["runsc", "--root", data + "/runsc", "exec", w["id"], "cat", "/workspace/big"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert len(p.stdout) == size
+        peer.append(size / (time.perf_counter() - t) / 1e6)
+    h.call("DELETE", "/v1/workspaces/" + w["id"])
+    emit(figure="download_256MiB_MBps", n=n, p50=round(pct(ours, 50)), min=round(min(ours)), max=round(max(ours)),
+         peer="runsc exec cat (stdout pipe)", peer_p50=round(pct(peer, 50)), ratio_p50=round(pct(ours, 50) / pct(peer, 50), 2))
+
 TOUCH = "import time; b = bytearray(256 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1\nopen('/tmp/ready', 'w').write('1'); time.sleep(1e9)"
 
 def start_toucher(h, ws, program):
@@ -455,6 +482,7 @@ def main():
     if "exec" in only: bench_exec(h, a.data, a.n)
     if "delete" in only: bench_delete(h, a.data, min(a.n, 20))
     if "throughput" in only: bench_throughput(h, a.data)
+    if "download" in only: bench_download(h, a.data, min(a.n, 10))
     if "pause" in only:
         bench_pause(h, a.data, 5, gap=0.0)
         bench_pause(h, a.data, 5, gap=2.0)

@@ -55,10 +55,24 @@ extension HostCommand {
                     .sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         }
 
-        /// The first executable `name` in `searchPath`. A name with a slash is not looked up.
+        /// The first executable `name` in `searchPath` that only its owner or root could have
+        /// put there. A name with a slash is not looked up. The server runs these as root: a
+        /// directory in its `PATH` that others may write (a user's `~/bin`, a world-writable
+        /// `/tmp` entry), or a program they own or may write, would let them choose what root
+        /// runs as `nft` or `runsc`, so such entries are passed over.
         public func which(_ name: String) -> String? {
             guard !name.isEmpty, !name.contains("/") else { return nil }
-            return searchPath.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+            return searchPath.lazy.filter(Self.trustworthy).map { "\($0)/\(name)" }
+                .first { FileManager.default.isExecutableFile(atPath: $0) && Self.trustworthy($0) }
+        }
+
+        /// Owned by root or by this process's user, and writable by neither group nor others
+        /// (followed through links: what counts is what gets run).
+        static func trustworthy(_ path: String) -> Bool {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return false }
+            let owner = info.st_uid
+            return (owner == 0 || owner == geteuid()) && info.st_mode & (S_IWGRP | S_IWOTH) == 0
         }
     }
 

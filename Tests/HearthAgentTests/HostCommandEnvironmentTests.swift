@@ -44,6 +44,25 @@ import Testing
         #expect(HostCommand.Environment.default.which("") == nil)
     }
 
+    /// The server runs what `which` finds as root: a program in a directory others may write, or
+    /// one others may write, is passed over for the next directory's.
+    @Test func whichPassesOverWhatOthersCouldHavePlaced() throws {
+        let base = NSTemporaryDirectory() + "hearth-which-\(UUID().uuidString)"
+        let open = base + "/open", shared = base + "/shared"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        for dir in [open, shared] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        chmod(open, 0o777)
+        for dir in [open, shared] {
+            FileManager.default.createFile(atPath: dir + "/env", contents: Data("#!/bin/sh\n".utf8))
+            chmod(dir + "/env", 0o755)
+        }
+        chmod(shared + "/env", 0o775)
+        #expect(HostCommand.Environment(searchPath: [open, "/usr/bin"]).which("env") == "/usr/bin/env", "a world-writable directory")
+        #expect(HostCommand.Environment(searchPath: [shared, "/usr/bin"]).which("env") == "/usr/bin/env", "a group-writable program")
+        chmod(shared + "/env", 0o755)
+        #expect(HostCommand.Environment(searchPath: [shared, "/usr/bin"]).which("env") == shared + "/env", "the owner's own, not writable by others")
+    }
+
     /// A command past its deadline is killed with everything it started (a child holding its
     /// output pipe open would otherwise keep the call waiting), and the call ends with a timeout
     /// error then, not when the command would have finished.
