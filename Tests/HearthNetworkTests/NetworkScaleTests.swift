@@ -30,7 +30,8 @@ import Testing
             print(a+"=dropped")
     """#
 
-    static func start(connectionLimit: Int? = nil) async throws -> (WorkspaceNetworks, TestInternet, Task<Void, any Error>) {
+    static func start(connectionLimit: Int? = nil, bandwidthMbit: Int? = nil,
+                      serverRules: [String] = NetworkedServer.serverRules) async throws -> (WorkspaceNetworks, TestInternet, Task<Void, any Error>) {
         let internet = try await TestInternet.start()
         var configuration = NetworkConfiguration(stateDirectory: NSTemporaryDirectory() + "hearth-net-scale-\(UUID().uuidString.prefix(8))")
         configuration.prefix = "htw"
@@ -38,7 +39,8 @@ import Testing
         configuration.uplink = TestInternet.uplink
         configuration.dnsUpstream = IPv4(TestInternet.dnsServer)
         configuration.connectionLimit = connectionLimit
-        configuration.serverPolicy = try LevelPolicy(mode: "deny-all", rules: NetworkedServer.serverRules)
+        configuration.bandwidthMbit = bandwidthMbit
+        configuration.serverPolicy = try LevelPolicy(mode: "deny-all", rules: serverRules)
         var logger = Logger(label: "hearth.test.network")
         logger.logLevel = .warning
         do {
@@ -134,6 +136,41 @@ import Testing
             """#
             let out = try await TestInternet.exec(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c", script, a.nameserver, TestInternet.web])
             #expect(out.stdout == "3\n", "\(out.stdout) \(out.stderr)")
+        } catch {
+            failure = error
+        }
+        running.cancel()
+        _ = await running.result
+        await networks.shutdown()
+        await internet.stop()
+        if let failure { throw failure }
+    }
+
+    /// `--network-bandwidth-mbit` shapes a workspace's traffic (tc tbf on both ends of its veth):
+    /// 4 MiB sent as fast as the workspace can (with a small send buffer, so the time counts what
+    /// left) goes out at about the limit, not at the veth's gigabits. The first 256 KiB pass at
+    /// once (the bucket's burst).
+    @Test func theOperatorsBandwidthLimitHolds() async throws {
+        let (networks, internet, running) = try await Self.start(bandwidthMbit: 16, serverRules: ["\(TestInternet.web)/32:9000"])
+        var failure: (any Error)?
+        do {
+            let a = try await networks.attach(workspace: "ws_shaped")
+            let ns = String(a.namespacePath.split(separator: "/").last!)
+            let script = #"""
+            import socket,sys,time
+            c=socket.socket(); c.settimeout(8)
+            c.setsockopt(socket.SOL_SOCKET,socket.SO_SNDBUF,1<<16)
+            c.connect((sys.argv[1],9000))
+            data=b"x"*(1<<16); total=4<<20; sent=0
+            t=time.monotonic()
+            while sent<total:
+                c.sendall(data); sent+=len(data)
+            print(sent*8/(time.monotonic()-t)/1e6)
+            """#
+            let out = try await TestInternet.exec(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c", script, TestInternet.web])
+            let mbit = Double(out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            // 4 MiB at 16 Mbit/s is about 2.1 s; the burst lets the rate seem up to ~7% higher.
+            #expect(mbit > 8 && mbit < 20, "sent at \(mbit) Mbit/s under a 16 Mbit/s limit: \(out.stdout) \(out.stderr)")
         } catch {
             failure = error
         }
