@@ -21,6 +21,8 @@ public final class AuditLog: Sendable {
     /// Serializes an append with its head write, so heads never go backwards and two appends
     /// never share a temporary file. The count names each temporary file uniquely.
     let appendLock = Mutex<Int>(0)
+    /// Appends waiting for the next group commit (`AuditLog+GroupCommit`).
+    let waiting = Mutex(AppendQueue())
 
     /// The log at `path`, keyed by `keyPath` (default: `audit.key` beside it), which is created
     /// on first use.
@@ -82,36 +84,39 @@ public final class AuditLog: Sendable {
         try db.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
-    /// Appends from async code: on the log's own serial queue, off Swift's cooperative pool, whose
-    /// threads (one per core) would otherwise each wait out an append's sync (about 4 ms here)
-    /// while every other request waits for a thread.
-    public func appendOffPool(_ record: AuditRecord, now: Date = Date()) async throws -> AuditEvent {
-        try await withCheckedThrowingContinuation { continuation in
-            Self.appendQueue.async { continuation.resume(with: Result { try self.append(record, now: now) }) }
-        }
-    }
-
-    private static let appendQueue = DispatchQueue(label: "hearth.audit.append")
-
     /// Numbers, chains and stores `record`, then records the new head. Appends are serialized.
     @discardableResult
     public func append(_ record: AuditRecord, now: Date = Date()) throws -> AuditEvent {
-        try appendLock.withLock { counter in
+        try appendBatch([(record, now)])[0]
+    }
+
+    /// Numbers, chains and stores `records` in one transaction (one sync), then records the new
+    /// head once. Appends are serialized.
+    func appendBatch(_ records: [(AuditRecord, Date)]) throws -> [AuditEvent] {
+        precondition(!records.isEmpty)
+        return try appendLock.withLock { counter in
             counter &+= 1
-            let millis = now.timeIntervalSince1970 * 1000
-            let event = try db.write { db -> AuditEvent in
-                let last = try AuditEvent.order(Column("seq").desc).fetchOne(db)
-                var event = AuditEvent(seq: (last?.seq ?? 0) &+ 1, timeMillis: Int64(exactly: millis.rounded()) ?? 0,
-                                       tenant: record.tenant, actor: record.actor, action: record.action, target: record.target,
-                                       sourceIP: record.sourceIP, result: record.result, detail: record.detail,
-                                       previousHash: last?.hash ?? AuditEvent.genesis, hash: "")
-                event.hash = key.mac(event.canonicalBytes)
-                try event.insert(db)
-                return event
+            let events = try db.write { db -> [AuditEvent] in
+                var last = try AuditEvent.order(Column("seq").desc).fetchOne(db)
+                var events: [AuditEvent] = []
+                events.reserveCapacity(records.count)
+                for (record, now) in records {
+                    let millis = now.timeIntervalSince1970 * 1000
+                    var event = AuditEvent(seq: (last?.seq ?? 0) &+ 1, timeMillis: Int64(exactly: millis.rounded()) ?? 0,
+                                           tenant: record.tenant, actor: record.actor, action: record.action, target: record.target,
+                                           sourceIP: record.sourceIP, result: record.result, detail: record.detail,
+                                           previousHash: last?.hash ?? AuditEvent.genesis, hash: "")
+                    event.hash = key.mac(event.canonicalBytes)
+                    try event.insert(db)
+                    events.append(event)
+                    last = event
+                }
+                return events
             }
+            let event = events[events.count - 1]
             try writeHead(event, counter: counter)
             try advanceAnchor(to: event, counter: counter)
-            return event
+            return events
         }
     }
 

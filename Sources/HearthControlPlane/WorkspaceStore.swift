@@ -112,7 +112,7 @@ public struct WorkspaceStore: Sendable {
         }
     }
 
-    /// The warm pool's rows only (a claim reads these, not every workspace of every tenant).
+    /// The warm pool's rows only (a claim decodes these, not every workspace of every tenant).
     public func pooled() throws -> [WorkspaceRecord] {
         try db.read { db in try WorkspaceRecord.filter(Column("pooled") == true).order(Column("createdAt")).fetchAll(db) }
     }

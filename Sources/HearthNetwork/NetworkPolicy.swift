@@ -116,4 +116,14 @@ public struct EffectivePolicy: Hashable, Sendable {
         }
         return current ?? []
     }
+
+    /// Whether an established connection to `destination` may go on under this policy: in `open`
+    /// mode, yes; else if a CIDR grant covers it, or one of the names it was resolved from (by this
+    /// workspace's resolver, at any time since it attached) is still allowed on that protocol and
+    /// port. Its answer having aged out since does not matter: a connection outlives its TTL.
+    public func allowsConnection(to destination: IPv4, proto: NetworkRule.Proto, port: UInt16, resolvedFrom names: [String]) -> Bool {
+        if mode == .open { return true }
+        if networkGrants.contains(where: { $0.cidr.contains(destination) && $0.proto == proto && $0.ports.contains(port) }) { return true }
+        return names.contains { name in grants(forName: name).contains { $0.proto == proto && $0.ports.contains(port) } }
+    }
 }

@@ -63,7 +63,14 @@ extension WorkspaceNetworks {
         }
         attached[workspace] = a
         try await load(script)
-        logger.info("network policy applied", metadata: ["workspace.id": "\(workspace)", "network.mode": "\(effective.mode.rawValue)"])
+        // New connections follow the new rules from here; the established ones it no longer
+        // allows are cut now, not left to run (a tightening takes effect both ways at once).
+        let names = a.resolvedNames
+        let cut = cutConnections(marked: a.occupancy, workspace: workspace) { destination, proto, port in
+            effective.allowsConnection(to: destination, proto: proto, port: port, resolvedFrom: names[destination] ?? [])
+        }
+        logger.info("network policy applied", metadata: ["workspace.id": "\(workspace)", "network.mode": "\(effective.mode.rawValue)",
+                                                         "network.connections_cut": "\(cut)"])
     }
 
     /// Recent decisions and counts for `GET /v1/workspaces/{ws}/netlog`: the resolver's own log,

@@ -79,6 +79,7 @@ extension WorkspaceNetworks {
             a = attached[request.workspace]!
             if a.cache.count >= 1024 { a.cache.removeAll() }
             a.cache[name] = (addresses.map(\.0), ContinuousClock.now + .seconds(Int64(ttl)))
+            noteResolved(name, to: addresses.map(\.0), in: &a)
             attached[request.workspace] = a
         }
         reply(request, DNSMessage.reply(to: query, rcode: DNSMessage.noError, addresses: addresses.map { ($0.0, ttl) }))

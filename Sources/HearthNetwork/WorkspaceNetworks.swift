@@ -1,6 +1,5 @@
 public import HearthCore
 public import HearthRuntime
-import CHearthNet
 import Foundation
 public import Logging
 import NIOCore
@@ -23,6 +22,9 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         var log = NetLog()
         /// Answers still valid: name → addresses and when they expire.
         var cache: [String: (addresses: [IPv4], expires: ContinuousClock.Instant)] = [:]
+        /// Every name an address was an answer for, since the workspace attached (bounded:
+        /// `noteResolved`). A policy change keeps a connection whose name it still allows.
+        var resolvedNames: [IPv4: [String]] = [:]
     }
 
     public let configuration: NetworkConfiguration
@@ -178,11 +180,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         // deleting them also gives back the host's table, which a tenant that opens its connection
         // cap's worth and deletes its workspace, over and over, would otherwise fill for days (an
         // established TCP entry lives five days). Nothing new carries the mark: its chain is gone.
-        let flushed = hearth_conntrack_flush_mark(occupancy)
-        if flushed != 0 {
-            logger.warning("workspace connections not removed from the host's tracking table",
-                           metadata: ["workspace.id": "\(id)", "error": "\(String(cString: strerror(-flushed)))"])
-        }
+        _ = cutConnections(marked: occupancy, workspace: id) { _, _, _ in false }
         freeSlots.append(slot)
     }
 

@@ -11,12 +11,13 @@ public enum StreamEvent: Sendable, Equatable {
 
 /// One operation on an agent connection, seen from the host.
 ///
-/// Inbound data is bounded by the credit the host granted; taking an event with `next()` grants
-/// credit back. A guest that sends beyond its credit, or floods control frames, breaks the connection.
+/// Inbound data is bounded by the credit the host granted; asking for the next event with `next()`
+/// grants the last one's credit back (a quarter window at a time). A guest that sends beyond its
+/// credit, or floods control frames, breaks the connection.
 ///
 /// With an agent of version 5 the window starts at `WireLimits.agentStartWindow` and doubles, up
-/// to `initialWindow`, each time the reader has taken four windows' worth and emptied the buffer
-/// doing so: a reader that keeps up (an exec streaming to a fast client) gets the large window that
+/// to the stream's `maxWindow` (`initialWindow`, or `relayWindow` for what is relayed to an HTTP
+/// client), each time the reader has taken four windows' worth and emptied the buffer doing so: a reader that keeps up (an exec streaming to a fast client) gets the large window that
 /// gVisor's costly syscalls need, while a reader that stalls early (a download to a client reading
 /// a few bytes a second) holds only the small one.
 public final class HostStream: AsyncSequence, Sendable {

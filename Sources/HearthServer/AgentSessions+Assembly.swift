@@ -17,11 +17,11 @@ extension HearthService {
         // event; never the content.
         let environment = AgentTurnEnvironment(store: store, keys: keys, workspaces: workspaces, logger: logger) { session, action, target, result in
             let tenant = (try? identity.tenant(id: session.tenantId))?.name ?? session.tenantId
-            do {
-                try audit.append(AuditRecord(tenant: tenant, actor: "agent:" + session.id, action: action, target: target, result: result,
-                                             detail: "user=\(session.userId)"))
-            } catch {
-                logger.error("audit event lost", metadata: ["audit.action": "\(action)", "error": "\(error)"])
+            // Group-committed, not awaited: this runs inside a turn, which must not hold a
+            // cooperative thread on the audit log's sync.
+            if !audit.appendDetached(AuditRecord(tenant: tenant, actor: "agent:" + session.id, action: action, target: target, result: result,
+                                                 detail: "user=\(session.userId)")) {
+                logger.error("audit event lost: too many waiting", metadata: ["audit.action": "\(action)"])
             }
         }
         let driver = options.driver?(environment) ?? defaultAgentDriver(environment, options: options, http: providerHTTP)

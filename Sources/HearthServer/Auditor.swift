@@ -29,10 +29,9 @@ struct Auditor: Sendable {
     func recordSystem(tenantId: String?, action: String, target: String, detail: String) {
         let record = AuditRecord(tenant: tenantId ?? "", actor: "hearth", action: action, target: AuditRedaction.bounded(AuditRedaction.text(target)),
                                  sourceIP: "", result: "denied", detail: AuditRedaction.bounded(AuditRedaction.text(detail)))
-        do {
-            try log.append(record)
-        } catch {
-            logger.error("audit event lost", metadata: ["audit.action": "\(action)", "error": "\(error)"])
+        // Not awaited: the caller is the network service's actor, which answers every tenant's DNS.
+        if !log.appendDetached(record) {
+            logger.error("audit event lost: too many waiting", metadata: ["audit.action": "\(action)"])
         }
     }
 

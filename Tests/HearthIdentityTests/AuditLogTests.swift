@@ -26,6 +26,30 @@ import Testing
         #expect(try log.appendSynchronousLevel() == 2)
     }
 
+    /// Appends that arrive while one is being synced are committed together, in order, each
+    /// chained: many callers cost a few syncs, not one each; detached ones land too, in order.
+    @Test func concurrentAppendsAreGroupCommittedAndChained() async throws {
+        let directory = "/var/tmp/audit-group-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = try AuditLog(path: directory + "/audit.sqlite")
+        @Sendable func record(_ i: Int) -> AuditRecord {
+            AuditRecord(tenant: "t\(i % 3)", actor: "member", action: "terminal.share", target: "ws_\(i)", sourceIP: "127.0.0.1")
+        }
+        for i in 0..<20 { #expect(log.appendDetached(record(1000 + i))) }
+        let sequences = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for i in 0..<200 { group.addTask { try await log.appendOffPool(record(i)).seq } }
+            return try await group.reduce(into: [Int64]()) { $0.append($1) }
+        }
+        let last = try await log.appendOffPool(record(9999))
+        #expect(Set(sequences).count == 200)
+        #expect(last.seq == 221, "the detached records were committed before it")
+        let verified = try log.verify()
+        #expect(verified.ok && verified.events == 221, "\(verified)")
+        #expect(log.groupCommitStatistics.commits < 100, "\(log.groupCommitStatistics.commits) commits for 221 appends")
+        #expect(try log.appendSynchronousLevel() == 2)
+    }
+
     @Test func anIntactChainVerifies() throws {
         let (log, _, _) = try Self.log(10)
         let result = try log.verify()

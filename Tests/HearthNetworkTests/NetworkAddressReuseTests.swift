@@ -37,6 +37,36 @@ import Testing
         String(attachment.namespacePath.split(separator: "/").last!)
     }
 
+    /// A tightened policy cuts the established connections it no longer allows, at once: their
+    /// next packets are dropped and counted, both ways (no echo comes back in).
+    @Test func aTighterPolicyCutsTheConnectionsItNoLongerAllows() async throws {
+        let (networks, internet, running) = try await NetworkScaleTests.start()
+        var failure: (any Error)?
+        do {
+            let ports = (42000..<42005).map(String.init)
+            let a = try await networks.attach(workspace: "ws_tightened")
+            let resolved = try await NetworkScaleTests.probe(Self.namespace(a), gateway: a.nameserver, names: ["allowed.example"], connect: [])
+            #expect(resolved["allowed.example"] == TestInternet.web)
+            let flows = ["ip", "netns", "exec", Self.namespace(a), "/usr/bin/python3", "-c", Self.udpFlows, TestInternet.web, "7777"] + ports
+            #expect(try await TestInternet.exec(flows).stdout == "5\n", "the flows are allowed at first")
+            // Still allowed (the workspace narrows to exactly that): the flows go on.
+            try await networks.setWorkspacePolicy("ws_tightened", try LevelPolicy(mode: nil, rules: ["udp:allowed.example:7777"]))
+            #expect(try await TestInternet.exec(flows).stdout == "5\n", "a policy that still allows them keeps them")
+            // No longer allowed: the same flows, established a moment ago, are cut.
+            try await networks.setWorkspacePolicy("ws_tightened", try LevelPolicy(mode: nil, rules: ["*.pkg.example:80"]))
+            #expect(try await TestInternet.exec(flows).stdout == "0\n", "a policy that no longer allows them cuts them")
+            let log = await networks.netlog("ws_tightened")
+            #expect((log?.deniedPackets ?? 0) >= 5, "counted as denials: \(String(describing: log?.deniedPackets))")
+        } catch {
+            failure = error
+        }
+        running.cancel()
+        _ = await running.result
+        await networks.shutdown()
+        await internet.stop()
+        if let failure { throw failure }
+    }
+
     @Test func aReusedAddressCarriesNoneOfItsLastWorkspacesConnections() async throws {
         let (networks, internet, running) = try await NetworkScaleTests.start()
         var failure: (any Error)?

@@ -14,6 +14,23 @@ import Testing
         }
     }
 
+    /// After a policy change, an established connection goes on only if the new policy allows it:
+    /// by a CIDR grant, or by a name the address was resolved from, however long ago.
+    @Test func aConnectionGoesOnOnlyWhereTheNewPolicyAllowsIt() throws {
+        let policy = EffectivePolicy(server: try LevelPolicy(mode: "deny-all", rules: ["*.pkg.example:80", "198.51.100.0/24:443", "udp:ntp.example:123"]))
+        let address = IPv4("203.0.113.9")!
+        #expect(policy.allowsConnection(to: address, proto: .tcp, port: 80, resolvedFrom: ["a.pkg.example"]))
+        #expect(!policy.allowsConnection(to: address, proto: .tcp, port: 81, resolvedFrom: ["a.pkg.example"]))
+        #expect(!policy.allowsConnection(to: address, proto: .udp, port: 80, resolvedFrom: ["a.pkg.example"]))
+        #expect(!policy.allowsConnection(to: address, proto: .tcp, port: 80, resolvedFrom: ["allowed.example"]))
+        #expect(!policy.allowsConnection(to: address, proto: .tcp, port: 80, resolvedFrom: []), "an IP literal nobody resolved")
+        #expect(policy.allowsConnection(to: address, proto: .udp, port: 123, resolvedFrom: ["other.example", "ntp.example"]))
+        #expect(policy.allowsConnection(to: IPv4("198.51.100.7")!, proto: .tcp, port: 443, resolvedFrom: []))
+        #expect(!policy.allowsConnection(to: IPv4("198.51.100.7")!, proto: .tcp, port: 444, resolvedFrom: []))
+        let open = EffectivePolicy(server: try LevelPolicy(mode: "deny-all", rules: []), tenant: try LevelPolicy(mode: "open", rules: nil), openAllowed: true)
+        #expect(open.allowsConnection(to: address, proto: .udp, port: 9, resolvedFrom: []))
+    }
+
     @Test func wildcardsCoverNamesUnderThemOnly() throws {
         let rule = try NetworkRule(parsing: "*.pypi.org")
         #expect(rule.matches(name: "files.pypi.org"))

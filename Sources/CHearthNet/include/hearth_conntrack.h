@@ -3,11 +3,30 @@
 
 #include <stdint.h>
 
-/// Deletes every connection-tracking entry of this network namespace whose mark is `mark`
-/// (all of them, for any mask bit set in `mark`: the mask is all ones). One ctnetlink
-/// `IPCTNL_MSG_CT_DELETE` with `CTA_MARK` and `CTA_MARK_MASK` and no tuple, which the kernel
-/// treats as a flush filtered by mark. Returns 0 or a negative errno. `mark` 0 is refused
-/// (-EINVAL): untouched connections carry mark 0, and a flush of them would cut the host's own.
-int hearth_conntrack_flush_mark(uint32_t mark);
+/// One tracked IPv4 TCP or UDP connection, as its first packet went (addresses and ports in
+/// network byte order).
+struct hearth_ct_tuple {
+    uint32_t source;
+    uint32_t destination;
+    uint16_t source_port;
+    uint16_t destination_port;
+    uint8_t protocol;
+    /// The kernel's id of the entry (`CTA_ID`, network byte order), so a delete never hits a
+    /// later connection that reused the tuple.
+    uint32_t id;
+};
+
+/// Lists up to `capacity` IPv4 TCP and UDP connections of this network namespace whose mark is
+/// `mark` (a ctnetlink dump asked to filter by mark, and each entry's mark checked here as well, so
+/// a kernel that ignores the filter yields no stranger's connection; entries of other protocols
+/// are skipped). Returns how many were written, or a negative errno. `mark` 0 is refused (-EINVAL):
+/// connections nothing marked carry 0. Deleting what this lists, entry by entry, is how a
+/// workspace's connections go: never a flush filtered by mark, which a kernel without the filter
+/// would run over the whole table.
+int hearth_conntrack_list_mark(uint32_t mark, struct hearth_ct_tuple *out, int capacity);
+
+/// Deletes the tracked connection whose original direction is `tuple`, if its id is still
+/// `tuple->id`. Returns 0 (also when it is already gone) or a negative errno.
+int hearth_conntrack_delete(const struct hearth_ct_tuple *tuple);
 
 #endif
