@@ -144,8 +144,9 @@ static int parse_entry(const struct nlmsghdr *message, uint32_t mark, struct hea
     return 1;
 }
 
-int hearth_conntrack_list_mark(uint32_t mark, struct hearth_ct_tuple *out, int capacity) {
-    if (mark == 0 || capacity < 0) return -EINVAL;
+int hearth_conntrack_list_mark(uint32_t mark, struct hearth_ct_tuple *out, int capacity, int *seen) {
+    if (mark == 0 || capacity < 0 || seen == NULL) return -EINVAL;
+    *seen = 0;
     int fd = open_socket();
     if (fd < 0) return fd;
     struct request r;
@@ -176,7 +177,10 @@ int hearth_conntrack_list_mark(uint32_t mark, struct hearth_ct_tuple *out, int c
                 break;
             }
             struct hearth_ct_tuple t;
-            if (count < capacity && parse_entry(m, mark, &t)) out[count++] = t;
+            if (parse_entry(m, mark, &t)) {
+                if (*seen < 0x7fffffff) (*seen)++;
+                if (count < capacity) out[count++] = t;
+            }
         }
         if (done) break;
     }
@@ -185,25 +189,34 @@ int hearth_conntrack_list_mark(uint32_t mark, struct hearth_ct_tuple *out, int c
     return result < 0 ? result : count;
 }
 
-int hearth_conntrack_delete(const struct hearth_ct_tuple *t) {
+int hearth_conntrack_delete(const struct hearth_ct_tuple *tuples, int count) {
+    if (count <= 0) return 0;
     int fd = open_socket();
     if (fd < 0) return fd;
-    struct request r;
-    start_request(&r, IPCTNL_MSG_CT_DELETE, NLM_F_ACK);
-    open_nest(&r, CTA_TUPLE_ORIG);
-    open_nest(&r, CTA_TUPLE_IP);
-    put(&r, CTA_IP_V4_SRC, &t->source, 4);
-    put(&r, CTA_IP_V4_DST, &t->destination, 4);
-    close_nest(&r);
-    open_nest(&r, CTA_TUPLE_PROTO);
-    put(&r, CTA_PROTO_NUM, &t->protocol, 1);
-    put(&r, CTA_PROTO_SRC_PORT, &t->source_port, 2);
-    put(&r, CTA_PROTO_DST_PORT, &t->destination_port, 2);
-    close_nest(&r);
-    close_nest(&r);
-    put(&r, CTA_ID, &t->id, 4);
-    int result = send_request(fd, &r);
-    if (result == 0) result = await_ack(fd);
+    int deleted = 0, result = 0;
+    for (int i = 0; i < count; i++) {
+        const struct hearth_ct_tuple *t = &tuples[i];
+        struct request r;
+        start_request(&r, IPCTNL_MSG_CT_DELETE, NLM_F_ACK);
+        open_nest(&r, CTA_TUPLE_ORIG);
+        open_nest(&r, CTA_TUPLE_IP);
+        put(&r, CTA_IP_V4_SRC, &t->source, 4);
+        put(&r, CTA_IP_V4_DST, &t->destination, 4);
+        close_nest(&r);
+        open_nest(&r, CTA_TUPLE_PROTO);
+        put(&r, CTA_PROTO_NUM, &t->protocol, 1);
+        put(&r, CTA_PROTO_SRC_PORT, &t->source_port, 2);
+        put(&r, CTA_PROTO_DST_PORT, &t->destination_port, 2);
+        close_nest(&r);
+        close_nest(&r);
+        put(&r, CTA_ID, &t->id, 4);
+        result = send_request(fd, &r);
+        if (result == 0) result = await_ack(fd);
+        if (result == 0) deleted++;
+        // Gone already, or its id is another connection's now: nothing to delete.
+        else if (result == -ENOENT) result = 0;
+        else break;
+    }
     close(fd);
-    return result == -ENOENT ? 0 : result;
+    return result < 0 ? result : deleted;
 }

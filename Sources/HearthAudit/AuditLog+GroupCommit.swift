@@ -20,8 +20,13 @@ struct AppendQueue: Sendable {
     var items: [Waiting] = []
     /// Whether a commit round is scheduled or running.
     var draining = false
-    /// Records nobody waits for, dropped because too many were waiting (`appendDetached`).
+    /// Records nobody waits for, dropped because too many were waiting (`appendDetached`), or lost
+    /// with a commit that failed.
     var dropped = 0
+    /// How many waiting records nobody waits for (`appendDetached`).
+    var detached = 0
+    /// Told of detached records lost with a failed commit (the server logs them).
+    var lossReporter: (@Sendable (_ count: Int, _ error: any Error) -> Void)?
     /// Transactions committed by `drain`.
     var commits = 0
 
@@ -45,19 +50,29 @@ extension AuditLog {
     /// `AppendQueue.maxDetached` such records are already waiting.
     @discardableResult
     public func appendDetached(_ record: AuditRecord, now: Date = Date()) -> Bool {
-        let admitted = waiting.withLock { queue -> Bool in
-            guard queue.items.count(where: { $0.continuation == nil }) < AppendQueue.maxDetached else {
+        var admitted = true
+        enqueue(AppendQueue.Waiting(record: record, time: now, continuation: nil)) { queue in
+            guard queue.detached < AppendQueue.maxDetached else {
                 queue.dropped &+= 1
+                admitted = false
                 return false
             }
+            queue.detached += 1
             return true
         }
-        if admitted { enqueue(AppendQueue.Waiting(record: record, time: now, continuation: nil)) }
         return admitted
     }
 
-    private func enqueue(_ item: AppendQueue.Waiting) {
+    /// Sets who is told of detached records lost with a failed commit.
+    public func setLossReporter(_ report: @escaping @Sendable (_ count: Int, _ error: any Error) -> Void) {
+        waiting.withLock { $0.lossReporter = report }
+    }
+
+    /// Queues `item` if `admit` (run under the queue's lock) agrees, and starts a commit round
+    /// unless one is under way.
+    private func enqueue(_ item: AppendQueue.Waiting, admit: (inout AppendQueue) -> Bool = { _ in true }) {
         let start = waiting.withLock { queue -> Bool in
+            guard admit(&queue) else { return false }
             queue.items.append(item)
             guard !queue.draining else { return false }
             queue.draining = true
@@ -77,16 +92,24 @@ extension AuditLog {
             let group: [AppendQueue.Waiting] = waiting.withLock { queue in
                 let taken = Array(queue.items.prefix(AppendQueue.maxBatch))
                 queue.items.removeFirst(taken.count)
-                if taken.isEmpty { queue.draining = false }
+                queue.detached -= taken.count(where: { $0.continuation == nil })
+                if taken.isEmpty { queue.draining = false } else { queue.commits &+= 1 }
                 return taken
             }
             if group.isEmpty { return }
-            waiting.withLock { $0.commits &+= 1 }
             do {
                 let events = try appendBatch(group.map { ($0.record, $0.time) })
                 for (item, event) in zip(group, events) { item.continuation?.resume(returning: event) }
             } catch {
                 for item in group { item.continuation?.resume(throwing: error) }
+                let lost = group.count(where: { $0.continuation == nil })
+                if lost > 0 {
+                    let reporter = waiting.withLock { queue in
+                        queue.dropped &+= lost
+                        return queue.lossReporter
+                    }
+                    reporter?(lost, error)
+                }
             }
         }
     }

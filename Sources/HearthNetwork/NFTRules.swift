@@ -65,6 +65,10 @@ struct NFTRules {
 
     /// A workspace's chains and sets, and its entry in the map (its policy chain starts empty: deny).
     ///
+    /// Established flows of other protocols than TCP and UDP (ICMP echo, which only `open` mode
+    /// lets start) go through the policy chain on every packet, so a change to `deny-all` stops
+    /// them at once: `cutConnections` deletes only TCP and UDP entries.
+    ///
     /// `occupancy` marks every connection this workspace opens (`ct mark`), and only connections
     /// with its address and its mark pass as established, both ways: an address is reused once its
     /// workspace is gone, and the connections tracked for the workspace before it (a UDP flow to a
@@ -88,7 +92,9 @@ struct NFTRules {
         add rule inet \(table) \(c.deny) counter name \(c.count) drop
         add rule inet \(table) \(c.ws) ip saddr != \(guest) goto \(c.deny)
         add rule inet \(table) \(c.ws) meta nfproto != ipv4 goto \(c.deny)
-        add rule inet \(table) \(c.ws) ct state established,related ct mark \(occupancy) accept
+        add rule inet \(table) \(c.ws) ct state related ct mark \(occupancy) accept
+        add rule inet \(table) \(c.ws) ct state established ct mark \(occupancy) meta l4proto { tcp, udp } accept
+        add rule inet \(table) \(c.ws) ct state established ct mark \(occupancy) goto \(c.policy)
         add rule inet \(table) \(c.ws) ct state established,related goto \(c.deny)
         add rule inet \(table) \(c.ws) ct mark set \(occupancy)
         add rule inet \(table) \(c.ws) oifname != "\(uplink)" goto \(c.deny)

@@ -122,8 +122,33 @@ public struct EffectivePolicy: Hashable, Sendable {
     /// workspace's resolver, at any time since it attached) is still allowed on that protocol and
     /// port. Its answer having aged out since does not matter: a connection outlives its TTL.
     public func allowsConnection(to destination: IPv4, proto: NetworkRule.Proto, port: UInt16, resolvedFrom names: [String]) -> Bool {
-        if mode == .open { return true }
-        if networkGrants.contains(where: { $0.cidr.contains(destination) && $0.proto == proto && $0.ports.contains(port) }) { return true }
-        return names.contains { name in grants(forName: name).contains { $0.proto == proto && $0.ports.contains(port) } }
+        var judge = ConnectionJudge(self)
+        return judge.keeps(destination, proto, port, resolvedFrom: names)
+    }
+}
+
+/// `EffectivePolicy.allowsConnection` for many connections at once: the policy's CIDR grants are
+/// worked out once and each name's grants once, however many connections there are.
+public struct ConnectionJudge: Sendable {
+    let open: Bool
+    let networks: [EffectivePolicy.NetworkGrant]
+    let policy: EffectivePolicy
+    var nameGrants: [String: [EffectivePolicy.Grant]] = [:]
+
+    public init(_ policy: EffectivePolicy) {
+        self.policy = policy
+        open = policy.mode == .open
+        networks = open ? [] : policy.networkGrants
+    }
+
+    public mutating func keeps(_ destination: IPv4, _ proto: NetworkRule.Proto, _ port: UInt16, resolvedFrom names: [String]) -> Bool {
+        if open { return true }
+        if networks.contains(where: { $0.cidr.contains(destination) && $0.proto == proto && $0.ports.contains(port) }) { return true }
+        for name in names {
+            let grants = nameGrants[name] ?? policy.grants(forName: name)
+            if nameGrants.count < 65_536 { nameGrants[name] = grants }
+            if grants.contains(where: { $0.proto == proto && $0.ports.contains(port) }) { return true }
+        }
+        return false
     }
 }

@@ -8,34 +8,67 @@ import Logging
 /// entry is not picked up again: a later packet of that connection makes a new entry without the
 /// mark, which passes neither way.
 extension WorkspaceNetworks {
-    /// The most connections of one workspace looked at in one pass (20 bytes each).
-    static let maxListedConnections = 16_384
-
-    /// Deletes the connections marked `occupancy` that `keep` (destination, protocol, port) does
-    /// not keep; returns how many went. Blocking netlink calls, each bounded (a 5 s receive
-    /// timeout); the kernel walks its table once for the listing.
-    func cutConnections(marked occupancy: UInt32, workspace: String,
-                        keep: (IPv4, NetworkRule.Proto, UInt16) -> Bool) -> Int {
-        var tuples = [hearth_ct_tuple](repeating: hearth_ct_tuple(), count: Self.maxListedConnections)
-        let listed = tuples.withUnsafeMutableBufferPointer { hearth_conntrack_list_mark(occupancy, $0.baseAddress, Int32($0.count)) }
-        guard listed >= 0 else {
-            logger.warning("workspace connections could not be listed", metadata: ["workspace.id": "\(workspace)",
-                                                                                  "error": "\(String(cString: strerror(-listed)))"])
-            return 0
-        }
-        var cut = 0
-        for var tuple in tuples.prefix(Int(listed)) {
-            let proto: NetworkRule.Proto = tuple.protocol == UInt8(IPPROTO_TCP) ? .tcp : .udp
-            if keep(IPv4(UInt32(bigEndian: tuple.destination)), proto, UInt16(bigEndian: tuple.destination_port)) { continue }
-            let deleted = hearth_conntrack_delete(&tuple)
-            if deleted == 0 {
-                cut += 1
-            } else {
-                logger.warning("a workspace connection could not be removed", metadata: ["workspace.id": "\(workspace)",
-                                                                                        "error": "\(String(cString: strerror(-deleted)))"])
+    /// Deletes the connections marked `occupancy` that `judge` does not keep (all of them without
+    /// one); returns how many went. Off the actor, on a queue of its own: the kernel walks the
+    /// host's whole table for the listing, and each delete waits for the kernel's answer (at most
+    /// 5 s), time other workspaces' DNS must not wait behind.
+    func cutConnections(marked occupancy: UInt32, workspace: String, judge: ConnectionJudge?,
+                        resolvedNames: [IPv4: [String]] = [:]) async -> Int {
+        let logger = self.logger
+        return await withCheckedContinuation { continuation in
+            Self.conntrackQueue.async {
+                continuation.resume(returning: Self.cut(marked: occupancy, workspace: workspace, judge: judge,
+                                                        resolvedNames: resolvedNames, logger: logger))
             }
         }
+    }
+
+    private static let conntrackQueue = DispatchQueue(label: "hearth.network.conntrack")
+
+    private static func cut(marked occupancy: UInt32, workspace: String, judge: ConnectionJudge?,
+                            resolvedNames: [IPv4: [String]], logger: Logger) -> Int {
+        var judge = judge
+        // No more can exist than the host's table holds, so one pass sees them all unless the
+        // table was enlarged meanwhile (then a second pass with room for what was seen).
+        var capacity = tableSize()
+        var cut = 0
+        for _ in 0..<2 {
+            var tuples = [hearth_ct_tuple](repeating: hearth_ct_tuple(), count: capacity)
+            var seen: Int32 = 0
+            let listed = tuples.withUnsafeMutableBufferPointer { hearth_conntrack_list_mark(occupancy, $0.baseAddress, Int32($0.count), &seen) }
+            guard listed >= 0 else {
+                logger.warning("workspace connections could not be listed", metadata: ["workspace.id": "\(workspace)",
+                                                                                      "error": "\(String(cString: strerror(-listed)))"])
+                return cut
+            }
+            let doomed = tuples.prefix(Int(listed)).filter { tuple in
+                guard var j = judge else { return true }
+                let destination = IPv4(UInt32(bigEndian: tuple.destination))
+                let proto: NetworkRule.Proto = tuple.protocol == UInt8(IPPROTO_TCP) ? .tcp : .udp
+                defer { judge = j }
+                return !j.keeps(destination, proto, UInt16(bigEndian: tuple.destination_port), resolvedFrom: resolvedNames[destination] ?? [])
+            }
+            let deleted = doomed.withUnsafeBufferPointer { hearth_conntrack_delete($0.baseAddress, Int32($0.count)) }
+            if deleted < 0 {
+                logger.warning("workspace connections could not be removed", metadata: ["workspace.id": "\(workspace)",
+                                                                                       "error": "\(String(cString: strerror(-deleted)))"])
+                return cut
+            }
+            cut += Int(deleted)
+            guard Int(seen) > Int(listed), capacity < maxListedConnections else { break }
+            capacity = min(Int(seen) + 4096, maxListedConnections)
+        }
         return cut
+    }
+
+    /// The most connections of one workspace looked at in one pass (20 bytes each).
+    static let maxListedConnections = 1 << 20
+
+    /// The host's connection-tracking table size (`nf_conntrack_max`), within bounds.
+    private static func tableSize() -> Int {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/netfilter/nf_conntrack_max", encoding: .utf8)) ?? ""
+        let size = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 262_144
+        return min(max(size, 4096), maxListedConnections)
     }
 
     /// Notes that `name` resolved to `addresses` for this workspace, so a later policy change can

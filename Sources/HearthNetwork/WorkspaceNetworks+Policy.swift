@@ -65,10 +65,8 @@ extension WorkspaceNetworks {
         try await load(script)
         // New connections follow the new rules from here; the established ones it no longer
         // allows are cut now, not left to run (a tightening takes effect both ways at once).
-        let names = a.resolvedNames
-        let cut = cutConnections(marked: a.occupancy, workspace: workspace) { destination, proto, port in
-            effective.allowsConnection(to: destination, proto: proto, port: port, resolvedFrom: names[destination] ?? [])
-        }
+        let cut = await cutConnections(marked: a.occupancy, workspace: workspace, judge: ConnectionJudge(effective),
+                                       resolvedNames: a.resolvedNames)
         logger.info("network policy applied", metadata: ["workspace.id": "\(workspace)", "network.mode": "\(effective.mode.rawValue)",
                                                          "network.connections_cut": "\(cut)"])
     }

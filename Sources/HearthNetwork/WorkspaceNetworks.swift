@@ -180,7 +180,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         // deleting them also gives back the host's table, which a tenant that opens its connection
         // cap's worth and deletes its workspace, over and over, would otherwise fill for days (an
         // established TCP entry lives five days). Nothing new carries the mark: its chain is gone.
-        _ = cutConnections(marked: occupancy, workspace: id) { _, _, _ in false }
+        _ = await cutConnections(marked: occupancy, workspace: id, judge: nil)
         freeSlots.append(slot)
     }
 

@@ -65,6 +65,9 @@ public struct HearthService: Sendable {
             logger.notice("created tenant default and user admin", metadata: ["password.file": "\(path)"])
         }
         let audit = try AuditLog(path: data + "/audit.sqlite")
+        audit.setLossReporter { [logger] count, error in
+            logger.error("audit events lost", metadata: ["audit.lost": "\(count)", "error": "\(error)"])
+        }
         let store = try WorkspaceStore(path: data + "/hearth.sqlite")
         for availability in registry.availability.values {
             logger.info("runtime probed", metadata: ["runtime.name": "\(availability.runtime.rawValue)", "runtime.available": "\(availability.available)",

@@ -46,6 +46,7 @@ import Testing
         #expect(last.seq == 221, "the detached records were committed before it")
         let verified = try log.verify()
         #expect(verified.ok && verified.events == 221, "\(verified)")
+        #expect(try log.events(after: 0, limit: 20).map(\.target) == (1000..<1020).map { "ws_\($0)" }, "the detached ones first, in order")
         #expect(log.groupCommitStatistics.commits < 100, "\(log.groupCommitStatistics.commits) commits for 221 appends")
         #expect(try log.appendSynchronousLevel() == 2)
     }

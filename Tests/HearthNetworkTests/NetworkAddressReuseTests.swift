@@ -67,6 +67,52 @@ import Testing
         if let failure { throw failure }
     }
 
+    /// Pings the address in argv[1] from ICMP id 4242 (a raw socket: the flow stays one tracked
+    /// connection), argv[2] times, and prints how many echoes came back within a second each.
+    static let pings = #"""
+    import socket,struct,sys,time
+    s=socket.socket(socket.AF_INET,socket.SOCK_RAW,socket.IPPROTO_ICMP); s.settimeout(1)
+    def checksum(b):
+        t=sum(struct.unpack("!%dH"%(len(b)//2),b)); t=(t>>16)+(t&0xffff); t+=t>>16; return ~t&0xffff
+    got=0
+    for seq in range(int(sys.argv[2])):
+        h=struct.pack("!BBHHH",8,0,0,4242,seq)+b"hearth!!"
+        s.sendto(struct.pack("!BBHHH",8,0,checksum(h),4242,seq)+b"hearth!!",(sys.argv[1],0))
+        deadline=time.monotonic()+1
+        while time.monotonic()<deadline:
+            try:
+                r=s.recv(256)
+            except socket.timeout:
+                break
+            if r[20]==0 and struct.unpack("!H",r[24:26])[0]==4242:
+                got+=1; break
+    print(got)
+    """#
+
+    /// Open mode lets a workspace ping; the change to deny-all stops its ping flow at once, though
+    /// conntrack still holds it (only TCP and UDP entries are cut: the rest go through the policy).
+    @Test func anOpenWorkspacesPingStopsWhenItsTenantTurnsToDenyAll() async throws {
+        let (networks, internet, running) = try await NetworkScaleTests.start()
+        var failure: (any Error)?
+        do {
+            try await networks.setOpenAllowed(true, tenant: "tn_open")
+            try await networks.setTenantPolicy("tn_open", try LevelPolicy(mode: "open", rules: nil))
+            let a = try await networks.attach(workspace: "ws_pinging")
+            try await networks.assign(workspace: "ws_pinging", tenant: "tn_open")
+            let ping = ["ip", "netns", "exec", Self.namespace(a), "/usr/bin/python3", "-c", Self.pings, TestInternet.web]
+            #expect(try await TestInternet.exec(ping + ["2"]).stdout == "2\n", "open mode pings")
+            try await networks.setTenantPolicy("tn_open", try LevelPolicy(mode: "deny-all", rules: nil))
+            #expect(try await TestInternet.exec(ping + ["2"]).stdout == "0\n", "deny-all stops the same flow")
+        } catch {
+            failure = error
+        }
+        running.cancel()
+        _ = await running.result
+        await networks.shutdown()
+        await internet.stop()
+        if let failure { throw failure }
+    }
+
     @Test func aReusedAddressCarriesNoneOfItsLastWorkspacesConnections() async throws {
         let (networks, internet, running) = try await NetworkScaleTests.start()
         var failure: (any Error)?

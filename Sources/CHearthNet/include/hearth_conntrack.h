@@ -23,10 +23,12 @@ struct hearth_ct_tuple {
 /// connections nothing marked carry 0. Deleting what this lists, entry by entry, is how a
 /// workspace's connections go: never a flush filtered by mark, which a kernel without the filter
 /// would run over the whole table.
-int hearth_conntrack_list_mark(uint32_t mark, struct hearth_ct_tuple *out, int capacity);
+/// `*seen` is set to how many such connections the dump held, which may exceed `capacity`.
+int hearth_conntrack_list_mark(uint32_t mark, struct hearth_ct_tuple *out, int capacity, int *seen);
 
-/// Deletes the tracked connection whose original direction is `tuple`, if its id is still
-/// `tuple->id`. Returns 0 (also when it is already gone) or a negative errno.
-int hearth_conntrack_delete(const struct hearth_ct_tuple *tuple);
+/// Deletes each tracked connection whose original direction is `tuples[i]`, if its id is still
+/// `tuples[i].id`, over one netlink socket. Returns how many were deleted (one already gone, or
+/// whose id is now another connection's, is skipped), or a negative errno at the first failure.
+int hearth_conntrack_delete(const struct hearth_ct_tuple *tuples, int count);
 
 #endif
