@@ -40,9 +40,7 @@ import Testing
     /// A tightened policy cuts the established connections it no longer allows, at once: their
     /// next packets are dropped and counted, both ways (no echo comes back in).
     @Test func aTighterPolicyCutsTheConnectionsItNoLongerAllows() async throws {
-        let (networks, internet, running) = try await NetworkScaleTests.start()
-        var failure: (any Error)?
-        do {
+        try await NetworkScaleTests.withNetworks { networks in
             let ports = (42000..<42005).map(String.init)
             let a = try await networks.attach(workspace: "ws_tightened")
             let resolved = try await NetworkScaleTests.probe(Self.namespace(a), gateway: a.nameserver, names: ["allowed.example"], connect: [])
@@ -57,14 +55,7 @@ import Testing
             #expect(try await TestInternet.exec(flows).stdout == "0\n", "a policy that no longer allows them cuts them")
             let log = await networks.netlog("ws_tightened")
             #expect((log?.deniedPackets ?? 0) >= 5, "counted as denials: \(String(describing: log?.deniedPackets))")
-        } catch {
-            failure = error
         }
-        running.cancel()
-        _ = await running.result
-        await networks.shutdown()
-        await internet.stop()
-        if let failure { throw failure }
     }
 
     /// Pings the address in argv[1] from ICMP id 4242 (a raw socket: the flow stays one tracked
@@ -92,9 +83,7 @@ import Testing
     /// Open mode lets a workspace ping; the change to deny-all stops its ping flow at once, though
     /// conntrack still holds it (only TCP and UDP entries are cut: the rest go through the policy).
     @Test func anOpenWorkspacesPingStopsWhenItsTenantTurnsToDenyAll() async throws {
-        let (networks, internet, running) = try await NetworkScaleTests.start()
-        var failure: (any Error)?
-        do {
+        try await NetworkScaleTests.withNetworks { networks in
             try await networks.setOpenAllowed(true, tenant: "tn_open")
             try await networks.setTenantPolicy("tn_open", try LevelPolicy(mode: "open", rules: nil))
             let a = try await networks.attach(workspace: "ws_pinging")
@@ -103,20 +92,11 @@ import Testing
             #expect(try await TestInternet.exec(ping + ["2"]).stdout == "2\n", "open mode pings")
             try await networks.setTenantPolicy("tn_open", try LevelPolicy(mode: "deny-all", rules: nil))
             #expect(try await TestInternet.exec(ping + ["2"]).stdout == "0\n", "deny-all stops the same flow")
-        } catch {
-            failure = error
         }
-        running.cancel()
-        _ = await running.result
-        await networks.shutdown()
-        await internet.stop()
-        if let failure { throw failure }
     }
 
     @Test func aReusedAddressCarriesNoneOfItsLastWorkspacesConnections() async throws {
-        let (networks, internet, running) = try await NetworkScaleTests.start()
-        var failure: (any Error)?
-        do {
+        try await NetworkScaleTests.withNetworks { networks in
             let ports = (41000..<41020).map(String.init)
             // The first workspace may send UDP to allowed.example:7777 (the server's rules): it
             // resolves the name, then opens twenty flows to the echo server there.
@@ -143,13 +123,6 @@ import Testing
             #expect(log?.entries.contains { !$0.allowed && $0.destination.hasPrefix(TestInternet.web) } == true,
                     "and logged: \(String(describing: log?.entries.map(\.destination)))")
             await networks.detach(workspace: "ws_after")
-        } catch {
-            failure = error
         }
-        running.cancel()
-        _ = await running.result
-        await networks.shutdown()
-        await internet.stop()
-        if let failure { throw failure }
     }
 }

@@ -53,6 +53,24 @@ import Testing
         }
     }
 
+    /// Runs `body` with a started network service on a test internet, then removes both, whether
+    /// `body` threw or not.
+    static func withNetworks(connectionLimit: Int? = nil, bandwidthMbit: Int? = nil, serverRules: [String] = NetworkedServer.serverRules,
+                             _ body: (WorkspaceNetworks) async throws -> Void) async throws {
+        let (networks, internet, running) = try await start(connectionLimit: connectionLimit, bandwidthMbit: bandwidthMbit, serverRules: serverRules)
+        var failure: (any Error)?
+        do {
+            try await body(networks)
+        } catch {
+            failure = error
+        }
+        running.cancel()
+        _ = await running.result
+        await networks.shutdown()
+        await internet.stop()
+        if let failure { throw failure }
+    }
+
     static func probe(_ ns: String, gateway: String, names: [String], connect: [String]) async throws -> [String: String] {
         let out = try await TestInternet.exec(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c", probe, gateway, names.joined(separator: ",")] + connect)
         var result: [String: String] = [:]
@@ -64,9 +82,7 @@ import Testing
     }
 
     @Test func fiftyWorkspacesEachFollowTheirOwnPolicy() async throws {
-        let (networks, internet, running) = try await Self.start()
-        var failure: (any Error)?
-        do {
+        try await Self.withNetworks { networks in
             let count = 50
             var attachments: [(id: String, ns: String, gateway: String)] = []
             for i in 0..<count {
@@ -103,22 +119,13 @@ import Testing
             for a in attachments { await networks.detach(workspace: a.id) }
             let left = try await TestInternet.exec(["ip", "netns", "list"]).stdout
             #expect(!left.contains("htw-"), "detach removes every namespace: \(left)")
-        } catch {
-            failure = error
         }
-        running.cancel()
-        _ = await running.result
-        await networks.shutdown()
-        await internet.stop()
-        if let failure { throw failure }
         let tables = try await TestInternet.exec(["nft", "list", "tables"]).stdout
         #expect(!tables.contains("hearth_htw"), "shutdown removes the table: \(tables)")
     }
 
     @Test func theOperatorsConnectionCapHolds() async throws {
-        let (networks, internet, running) = try await Self.start(connectionLimit: 3)
-        var failure: (any Error)?
-        do {
+        try await Self.withNetworks(connectionLimit: 3) { networks in
             let a = try await networks.attach(workspace: "ws_cap")
             let ns = String(a.namespacePath.split(separator: "/").last!)
             let script = #"""
@@ -136,14 +143,7 @@ import Testing
             """#
             let out = try await TestInternet.exec(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c", script, a.nameserver, TestInternet.web])
             #expect(out.stdout == "3\n", "\(out.stdout) \(out.stderr)")
-        } catch {
-            failure = error
         }
-        running.cancel()
-        _ = await running.result
-        await networks.shutdown()
-        await internet.stop()
-        if let failure { throw failure }
     }
 
     /// `--network-bandwidth-mbit` shapes a workspace's traffic (tc tbf on both ends of its veth):
@@ -151,9 +151,7 @@ import Testing
     /// left) goes out at about the limit, not at the veth's gigabits. The first 256 KiB pass at
     /// once (the bucket's burst).
     @Test func theOperatorsBandwidthLimitHolds() async throws {
-        let (networks, internet, running) = try await Self.start(bandwidthMbit: 16, serverRules: ["\(TestInternet.web)/32:9000"])
-        var failure: (any Error)?
-        do {
+        try await Self.withNetworks(bandwidthMbit: 16, serverRules: ["\(TestInternet.web)/32:9000"]) { networks in
             let a = try await networks.attach(workspace: "ws_shaped")
             let ns = String(a.namespacePath.split(separator: "/").last!)
             let script = #"""
@@ -171,14 +169,7 @@ import Testing
             let mbit = Double(out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
             // 4 MiB at 16 Mbit/s is about 2.1 s; the burst lets the rate seem up to ~7% higher.
             #expect(mbit > 8 && mbit < 20, "sent at \(mbit) Mbit/s under a 16 Mbit/s limit: \(out.stdout) \(out.stderr)")
-        } catch {
-            failure = error
         }
-        running.cancel()
-        _ = await running.result
-        await networks.shutdown()
-        await internet.stop()
-        if let failure { throw failure }
     }
 
     @Test func policiesSurviveARestart() async throws {
