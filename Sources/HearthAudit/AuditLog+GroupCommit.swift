@@ -25,6 +25,8 @@ struct AppendQueue: Sendable {
     var dropped = 0
     /// How many waiting records nobody waits for (`appendDetached`).
     var detached = 0
+    /// Who waits for the queue to empty (`settle`).
+    var idleWaiters: [CheckedContinuation<Void, Never>] = []
     /// Told of detached records lost with a failed commit (the server logs them).
     var lossReporter: (@Sendable (_ count: Int, _ error: any Error) -> Void)?
     /// Transactions committed by `drain`.
@@ -63,6 +65,19 @@ extension AuditLog {
         return admitted
     }
 
+    /// Returns once every record queued before the call is committed (or failed): a server that
+    /// stops calls it last, so records nobody waited for are not lost with the process.
+    public func settle() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let idle = waiting.withLock { queue -> Bool in
+                guard queue.draining else { return true }
+                queue.idleWaiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+    }
+
     /// Sets who is told of detached records lost with a failed commit.
     public func setLossReporter(_ report: @escaping @Sendable (_ count: Int, _ error: any Error) -> Void) {
         waiting.withLock { $0.lossReporter = report }
@@ -89,14 +104,22 @@ extension AuditLog {
     /// Commits what waits, a group at a time, until nothing does.
     private func drain() {
         while true {
-            let group: [AppendQueue.Waiting] = waiting.withLock { queue in
+            let (group, idle): ([AppendQueue.Waiting], [CheckedContinuation<Void, Never>]) = waiting.withLock { queue in
                 let taken = Array(queue.items.prefix(AppendQueue.maxBatch))
                 queue.items.removeFirst(taken.count)
                 queue.detached -= taken.count(where: { $0.continuation == nil })
-                if taken.isEmpty { queue.draining = false } else { queue.commits &+= 1 }
-                return taken
+                guard taken.isEmpty else {
+                    queue.commits &+= 1
+                    return (taken, [])
+                }
+                queue.draining = false
+                defer { queue.idleWaiters.removeAll() }
+                return ([], queue.idleWaiters)
             }
-            if group.isEmpty { return }
+            if group.isEmpty {
+                idle.forEach { $0.resume() }
+                return
+            }
             do {
                 let events = try appendBatch(group.map { ($0.record, $0.time) })
                 for (item, event) in zip(group, events) { item.continuation?.resume(returning: event) }

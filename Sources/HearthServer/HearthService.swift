@@ -213,9 +213,12 @@ public struct HearthService: Sendable {
             try await group.run()
         } catch {
             await manager.detachAll()
+            await audit.settle()
             throw error
         }
         await manager.detachAll()
+        // Audit records nobody waited for (sampled denials, agent steps) are committed before exit.
+        await audit.settle()
     }
 }
 

@@ -41,13 +41,16 @@ import Testing
             for i in 0..<200 { group.addTask { try await log.appendOffPool(record(i)).seq } }
             return try await group.reduce(into: [Int64]()) { $0.append($1) }
         }
+        for i in 0..<10 { #expect(log.appendDetached(record(2000 + i))) }
+        await log.settle()
+        #expect(try log.verify().events == 230, "settle returns once everything queued is committed")
         let last = try await log.appendOffPool(record(9999))
         #expect(Set(sequences).count == 200)
-        #expect(last.seq == 221, "the detached records were committed before it")
+        #expect(last.seq == 231, "the detached records were committed before it")
         let verified = try log.verify()
-        #expect(verified.ok && verified.events == 221, "\(verified)")
+        #expect(verified.ok && verified.events == 231, "\(verified)")
         #expect(try log.events(after: 0, limit: 20).map(\.target) == (1000..<1020).map { "ws_\($0)" }, "the detached ones first, in order")
-        #expect(log.groupCommitStatistics.commits < 100, "\(log.groupCommitStatistics.commits) commits for 221 appends")
+        #expect(log.groupCommitStatistics.commits < 100, "\(log.groupCommitStatistics.commits) commits for 231 appends")
         #expect(try log.appendSynchronousLevel() == 2)
     }
 
