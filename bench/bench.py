@@ -166,8 +166,9 @@ def bench_download(h, data, n):
     ours, peer = [], []
     for _ in range(n):
         t = time.perf_counter()
-        h.conn.request("GET", "/v1/workspaces/%s/files/content?path=/workspace/big" % w["id"], headers={"Authorization": "Bearer " + h.token})
-        r = h.conn.getresponse()
+        conn = http.client.HTTPConnection(h.host, h.port, timeout=600)
+        conn.request("GET", "/v1/workspaces/%s/files/content?path=/workspace/big" % w["id"], headers={"Authorization": "Bearer " + h.token})
+        r = conn.getresponse()
         got = 0
         while True:
             chunk = r.read1(1 << 20)
@@ -176,6 +177,7 @@ def bench_download(h, data, n):
             got += len(chunk)
         assert r.status == 200 and got == size, (r.status, got)
         ours.append(size / (time.perf_counter() - t) / 1e6)
+        conn.close()
         t = time.perf_counter()
         p = subprocess.run(["runsc", "--root", data + "/runsc", "exec", w["id"], "cat", "/workspace/big"], stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
