@@ -28,9 +28,9 @@ extension WorkspaceNetworks {
     private static func cut(marked occupancy: UInt32, workspace: String, judge: ConnectionJudge?,
                             resolvedNames: [IPv4: [String]], logger: Logger) -> Int {
         var judge = judge
-        // No more can exist than the host's table holds, so one pass sees them all unless the
-        // table was enlarged meanwhile (then a second pass with room for what was seen).
-        var capacity = tableSize()
+        // Room for a workspace's usual few connections first; a workspace with more gets a
+        // second pass with room for all it had (no more than the host's table can hold).
+        var capacity = 4096
         var cut = 0
         for _ in 0..<2 {
             var tuples = [hearth_ct_tuple](repeating: hearth_ct_tuple(), count: capacity)
@@ -55,8 +55,8 @@ extension WorkspaceNetworks {
                 return cut
             }
             cut += Int(deleted)
-            guard Int(seen) > Int(listed), capacity < maxListedConnections else { break }
-            capacity = min(Int(seen) + 4096, maxListedConnections)
+            guard Int(seen) > Int(listed), capacity < tableSize() else { break }
+            capacity = min(Int(seen) + 4096, tableSize())
         }
         return cut
     }
