@@ -68,21 +68,22 @@ static int send_request(int fd, struct request *r) {
     return sendto(fd, r->bytes, r->length, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0 ? -errno : 0;
 }
 
-/// Reads until the acknowledgement of request 1: 0 or the kernel's negative errno.
-static int await_ack(int fd) {
-    char answer[4096];
+/// Reads until the acknowledgement of request 1: returns 0 with the kernel's answer (0 or a
+/// negative errno) in `*answer`, or a negative errno when the socket itself failed.
+static int await_ack(int fd, int *answer) {
+    char buffer[4096];
     for (;;) {
-        ssize_t got = recv(fd, answer, sizeof answer, 0);
+        ssize_t got = recv(fd, buffer, sizeof buffer, 0);
         if (got < 0) {
             if (errno == EINTR) continue;
             return -errno;
         }
         int remaining = (int)got;
-        for (struct nlmsghdr *reply = (struct nlmsghdr *)answer; NLMSG_OK(reply, remaining); reply = NLMSG_NEXT(reply, remaining)) {
+        for (struct nlmsghdr *reply = (struct nlmsghdr *)buffer; NLMSG_OK(reply, remaining); reply = NLMSG_NEXT(reply, remaining)) {
             if (reply->nlmsg_seq != 1) continue;
             if (reply->nlmsg_type == NLMSG_ERROR && reply->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
-                const struct nlmsgerr *error = (const struct nlmsgerr *)NLMSG_DATA(reply);
-                return error->error;
+                *answer = ((const struct nlmsgerr *)NLMSG_DATA(reply))->error;
+                return 0;
             }
         }
     }
@@ -132,13 +133,21 @@ static int parse_entry(const struct nlmsghdr *message, uint32_t mark, struct hea
     nested(tuple[CTA_TUPLE_PROTO], proto, CTA_PROTO_MAX);
     if (!payload_is(ip[CTA_IP_V4_SRC], 4) || !payload_is(ip[CTA_IP_V4_DST], 4) || !payload_is(proto[CTA_PROTO_NUM], 1)) return 0;
     uint8_t number = *(const uint8_t *)payload(proto[CTA_PROTO_NUM]);
-    if (number != IPPROTO_TCP && number != IPPROTO_UDP) return 0;
-    if (!payload_is(proto[CTA_PROTO_SRC_PORT], 2) || !payload_is(proto[CTA_PROTO_DST_PORT], 2)) return 0;
     memset(t, 0, sizeof *t);
     memcpy(&t->source, payload(ip[CTA_IP_V4_SRC]), 4);
     memcpy(&t->destination, payload(ip[CTA_IP_V4_DST]), 4);
-    memcpy(&t->source_port, payload(proto[CTA_PROTO_SRC_PORT]), 2);
-    memcpy(&t->destination_port, payload(proto[CTA_PROTO_DST_PORT]), 2);
+    if (payload_is(proto[CTA_PROTO_SRC_PORT], 2) && payload_is(proto[CTA_PROTO_DST_PORT], 2)) {
+        memcpy(&t->source_port, payload(proto[CTA_PROTO_SRC_PORT]), 2);
+        memcpy(&t->destination_port, payload(proto[CTA_PROTO_DST_PORT]), 2);
+        t->has_ports = 1;
+    }
+    if (payload_is(proto[CTA_PROTO_ICMP_ID], 2) && payload_is(proto[CTA_PROTO_ICMP_TYPE], 1) && payload_is(proto[CTA_PROTO_ICMP_CODE], 1)) {
+        memcpy(&t->icmp_id, payload(proto[CTA_PROTO_ICMP_ID]), 2);
+        t->icmp_type = *(const uint8_t *)payload(proto[CTA_PROTO_ICMP_TYPE]);
+        t->icmp_code = *(const uint8_t *)payload(proto[CTA_PROTO_ICMP_CODE]);
+        t->has_icmp = 1;
+    }
+    if ((number == IPPROTO_TCP || number == IPPROTO_UDP) && !t->has_ports) return 0;
     memcpy(&t->id, payload(level[CTA_ID]), 4);
     t->protocol = number;
     return 1;
@@ -205,17 +214,26 @@ int hearth_conntrack_delete(const struct hearth_ct_tuple *tuples, int count) {
         close_nest(&r);
         open_nest(&r, CTA_TUPLE_PROTO);
         put(&r, CTA_PROTO_NUM, &t->protocol, 1);
-        put(&r, CTA_PROTO_SRC_PORT, &t->source_port, 2);
-        put(&r, CTA_PROTO_DST_PORT, &t->destination_port, 2);
+        if (t->has_ports) {
+            put(&r, CTA_PROTO_SRC_PORT, &t->source_port, 2);
+            put(&r, CTA_PROTO_DST_PORT, &t->destination_port, 2);
+        }
+        if (t->has_icmp) {
+            put(&r, CTA_PROTO_ICMP_ID, &t->icmp_id, 2);
+            put(&r, CTA_PROTO_ICMP_TYPE, &t->icmp_type, 1);
+            put(&r, CTA_PROTO_ICMP_CODE, &t->icmp_code, 1);
+        }
         close_nest(&r);
         close_nest(&r);
         put(&r, CTA_ID, &t->id, 4);
         result = send_request(fd, &r);
-        if (result == 0) result = await_ack(fd);
-        if (result == 0) deleted++;
-        // Gone already, or its id is another connection's now: nothing to delete.
-        else if (result == -ENOENT) result = 0;
-        else break;
+        if (result < 0) break;
+        int answer = 0;
+        result = await_ack(fd, &answer);
+        if (result < 0) break;
+        // The kernel's answer for this entry: deleted, or refused (gone already, its id another
+        // connection's now, busy), which skips it.
+        if (answer == 0) deleted++;
     }
     close(fd);
     return result < 0 ? result : deleted;

@@ -66,14 +66,14 @@ struct NFTRules {
     /// A workspace's chains and sets, and its entry in the map (its policy chain starts empty: deny).
     ///
     /// Established flows of other protocols than TCP and UDP (ICMP echo, which only `open` mode
-    /// lets start) go through the policy chain on every packet, so a change to `deny-all` stops
-    /// them at once: `cutConnections` deletes only TCP and UDP entries.
+    /// lets start) also go through the policy chain on every outbound packet, and a change to
+    /// `deny-all` deletes them (`cutConnections`), so their inbound packets stop too.
     ///
     /// `occupancy` marks every connection this workspace opens (`ct mark`), and only connections
     /// with its address and its mark pass as established, both ways: an address is reused once its
     /// workspace is gone, and the connections tracked for the workspace before it (a UDP flow to a
     /// server the new one may not reach, an attacker's server still sending) must not pass as the new
-    /// workspace's. `WorkspaceNetworks` also deletes them on detach (`hearth_conntrack_flush_mark`).
+    /// workspace's. `WorkspaceNetworks` also deletes them on detach (`cutConnections`).
     func attach(slot: Int, hostInterface: String, gateway: IPv4, guest: IPv4, occupancy: UInt32) -> String {
         let c = chains(slot)
         let cap = connectionLimit.map { "add rule inet \(table) \(c.ws) ct state new add @conn_\(slot) { ip saddr ct count over \($0) } goto \(c.deny)" } ?? ""

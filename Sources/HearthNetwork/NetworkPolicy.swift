@@ -130,7 +130,7 @@ public struct EffectivePolicy: Hashable, Sendable {
 /// `EffectivePolicy.allowsConnection` for many connections at once: the policy's CIDR grants are
 /// worked out once and each name's grants once, however many connections there are.
 public struct ConnectionJudge: Sendable {
-    let open: Bool
+    public let open: Bool
     let networks: [EffectivePolicy.NetworkGrant]
     let policy: EffectivePolicy
     var nameGrants: [String: [EffectivePolicy.Grant]] = [:]
@@ -145,8 +145,13 @@ public struct ConnectionJudge: Sendable {
         if open { return true }
         if networks.contains(where: { $0.cidr.contains(destination) && $0.proto == proto && $0.ports.contains(port) }) { return true }
         for name in names {
-            let grants = nameGrants[name] ?? policy.grants(forName: name)
-            if nameGrants.count < 65_536 { nameGrants[name] = grants }
+            let grants: [EffectivePolicy.Grant]
+            if let cached = nameGrants[name] {
+                grants = cached
+            } else {
+                grants = policy.grants(forName: name)
+                if nameGrants.count < 65_536 { nameGrants[name] = grants }
+            }
             if grants.contains(where: { $0.proto == proto && $0.ports.contains(port) }) { return true }
         }
         return false

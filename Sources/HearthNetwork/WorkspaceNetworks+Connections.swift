@@ -2,11 +2,24 @@ import CHearthNet
 import Foundation
 import HearthCore
 import Logging
+import Synchronization
 
 /// A workspace's tracked connections in the host's conntrack table, found by the workspace's
 /// occupancy mark (`NFTRules.attach`) over ctnetlink and deleted one by one. A deleted TCP or UDP
 /// entry is not picked up again: a later packet of that connection makes a new entry without the
 /// mark, which passes neither way.
+/// Cuts waiting for the conntrack queue, one per workspace mark: a later request for the same mark
+/// joins the waiting one and brings the newest policy, so a member looping policy changes costs one
+/// cut at a time, not a queue of them, and other tenants' cuts wait behind at most one of theirs.
+final class PendingCuts: Sendable {
+    struct Cut {
+        var judge: ConnectionJudge?
+        var resolvedNames: [IPv4: [String]]
+        var waiters: [CheckedContinuation<Int, Never>]
+    }
+    let waiting = Mutex<[UInt32: Cut]>([:])
+}
+
 extension WorkspaceNetworks {
     /// Deletes the connections marked `occupancy` that `judge` does not keep (all of them without
     /// one); returns how many went. Off the actor, on a queue of its own: the kernel walks the
@@ -15,10 +28,25 @@ extension WorkspaceNetworks {
     func cutConnections(marked occupancy: UInt32, workspace: String, judge: ConnectionJudge?,
                         resolvedNames: [IPv4: [String]] = [:]) async -> Int {
         let logger = self.logger
+        let pending = pendingCuts
         return await withCheckedContinuation { continuation in
+            let schedule = pending.waiting.withLock { waiting -> Bool in
+                if var cut = waiting[occupancy] {
+                    // The waiting cut takes the newest policy: a detach's (keep nothing) wins.
+                    if cut.judge != nil { cut.judge = judge }
+                    cut.resolvedNames = resolvedNames
+                    cut.waiters.append(continuation)
+                    waiting[occupancy] = cut
+                    return false
+                }
+                waiting[occupancy] = PendingCuts.Cut(judge: judge, resolvedNames: resolvedNames, waiters: [continuation])
+                return true
+            }
+            guard schedule else { return }
             Self.conntrackQueue.async {
-                continuation.resume(returning: Self.cut(marked: occupancy, workspace: workspace, judge: judge,
-                                                        resolvedNames: resolvedNames, logger: logger))
+                guard let cut = pending.waiting.withLock({ $0.removeValue(forKey: occupancy) }) else { return }
+                let count = Self.cut(marked: occupancy, workspace: workspace, judge: cut.judge, resolvedNames: cut.resolvedNames, logger: logger)
+                cut.waiters.forEach { $0.resume(returning: count) }
             }
         }
     }
@@ -32,6 +60,7 @@ extension WorkspaceNetworks {
         // second pass with room for all it had (no more than the host's table can hold).
         var capacity = 4096
         var cut = 0
+        var unseen = 0
         for _ in 0..<2 {
             var tuples = [hearth_ct_tuple](repeating: hearth_ct_tuple(), count: capacity)
             var seen: Int32 = 0
@@ -41,34 +70,50 @@ extension WorkspaceNetworks {
                                                                                       "error": "\(String(cString: strerror(-listed)))"])
                 return cut
             }
-            let doomed = tuples.prefix(Int(listed)).filter { tuple in
-                guard var j = judge else { return true }
-                let destination = IPv4(UInt32(bigEndian: tuple.destination))
-                let proto: NetworkRule.Proto = tuple.protocol == UInt8(IPPROTO_TCP) ? .tcp : .udp
-                defer { judge = j }
-                return !j.keeps(destination, proto, UInt16(bigEndian: tuple.destination_port), resolvedFrom: resolvedNames[destination] ?? [])
+            var doomed: [hearth_ct_tuple] = []
+            for tuple in tuples.prefix(Int(listed)) where !Self.keeps(tuple, judge: &judge, resolvedNames: resolvedNames) {
+                doomed.append(tuple)
             }
             let deleted = doomed.withUnsafeBufferPointer { hearth_conntrack_delete($0.baseAddress, Int32($0.count)) }
             if deleted < 0 {
                 logger.warning("workspace connections could not be removed", metadata: ["workspace.id": "\(workspace)",
+                                                                                       "network.connections_cut": "\(cut)",
                                                                                        "error": "\(String(cString: strerror(-deleted)))"])
                 return cut
             }
             cut += Int(deleted)
-            guard Int(seen) > Int(listed), capacity < tableSize() else { break }
+            unseen = Int(seen) - Int(listed)
+            guard unseen > 0, capacity < tableSize() else { break }
             capacity = min(Int(seen) + 4096, tableSize())
         }
+        if unseen > 0 {
+            logger.warning("workspace connections left unexamined", metadata: ["workspace.id": "\(workspace)", "network.connections_left": "\(unseen)"])
+        }
         return cut
+    }
+
+    /// TCP and UDP connections go on where the judge keeps them; others (ICMP, anything a guest
+    /// can send) only in `open` mode; nothing without a judge (a detach).
+    private static func keeps(_ tuple: hearth_ct_tuple, judge: inout ConnectionJudge?, resolvedNames: [IPv4: [String]]) -> Bool {
+        guard judge != nil else { return false }
+        let proto: NetworkRule.Proto
+        switch tuple.protocol {
+        case UInt8(IPPROTO_TCP): proto = .tcp
+        case UInt8(IPPROTO_UDP): proto = .udp
+        default: return judge!.open
+        }
+        let destination = IPv4(UInt32(bigEndian: tuple.destination))
+        return judge!.keeps(destination, proto, UInt16(bigEndian: tuple.destination_port), resolvedFrom: resolvedNames[destination] ?? [])
     }
 
     /// The most connections of one workspace looked at in one pass (20 bytes each).
     static let maxListedConnections = 1 << 20
 
-    /// The host's connection-tracking table size (`nf_conntrack_max`), within bounds.
+    /// The host's connection-tracking table size (`nf_conntrack_max`; 0 is "no limit"), within bounds.
     private static func tableSize() -> Int {
         let text = (try? String(contentsOfFile: "/proc/sys/net/netfilter/nf_conntrack_max", encoding: .utf8)) ?? ""
         let size = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 262_144
-        return min(max(size, 4096), maxListedConnections)
+        return size <= 0 ? maxListedConnections : min(max(size, 4096), maxListedConnections)
     }
 
     /// Notes that `name` resolved to `addresses` for this workspace, so a later policy change can

@@ -47,7 +47,7 @@ extension WorkspaceNetworks {
 
     /// Rewrites the workspace's policy chain and fixed set, and re-allows the cached answers the
     /// new policy still allows (the rest are forgotten), in one nft transaction.
-    func applyPolicy(_ workspace: String) async throws {
+    func applyPolicy(_ workspace: String, cutting: Bool = true) async throws {
         guard var a = attached[workspace] else { return }
         let effective = policy(for: workspace)
         var script = rules.policy(slot: a.slot, mode: effective.mode, networks: effective.networkGrants)
@@ -65,8 +65,8 @@ extension WorkspaceNetworks {
         try await load(script)
         // New connections follow the new rules from here; the established ones it no longer
         // allows are cut now, not left to run (a tightening takes effect both ways at once).
-        let cut = await cutConnections(marked: a.occupancy, workspace: workspace, judge: ConnectionJudge(effective),
-                                       resolvedNames: a.resolvedNames)
+        let cut = cutting ? await cutConnections(marked: a.occupancy, workspace: workspace, judge: ConnectionJudge(effective),
+                                                 resolvedNames: a.resolvedNames) : 0
         logger.info("network policy applied", metadata: ["workspace.id": "\(workspace)", "network.mode": "\(effective.mode.rawValue)",
                                                          "network.connections_cut": "\(cut)"])
     }

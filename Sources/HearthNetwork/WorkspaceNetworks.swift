@@ -38,6 +38,8 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
     /// The next workspace's connection mark. It starts at random, so the marks of connections a
     /// previous run of the server left in the host's table are not this run's.
     var nextOccupancy = UInt32.random(in: 1...UInt32.max)
+    /// Connection cuts waiting for the conntrack queue (`cutConnections`).
+    let pendingCuts = PendingCuts()
     var tenantPolicies: [String: LevelPolicy] = [:]
     var workspacePolicies: [String: LevelPolicy] = [:]
     var tenants: [String: String] = [:]
@@ -151,7 +153,8 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
             let resolver = try await DNSChannels.bind(gateway, port: 53, handler: DNSInboundHandler(workspace: id, guest: guest, sink: sink))
             if tenants[id] == nil, let lookup = tenantLookup, let tenant = await lookup(id) { tenants[id] = tenant }
             attached[id] = Attached(slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway, guest: guest, occupancy: occupancy, resolver: resolver)
-            try await applyPolicy(id)
+            // A new mark has no connections to cut.
+            try await applyPolicy(id, cutting: false)
         } catch {
             logger.warning("workspace network could not be made", metadata: ["workspace.id": "\(id)", "error": "\(error)"])
             await remove(id: id, slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway, guest: guest, occupancy: occupancy)
@@ -163,11 +166,13 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
 
     public func detach(workspace id: String) async {
         guard let a = attached[id] else { return }
-        await remove(id: id, slot: a.slot, hostInterface: a.hostInterface, namespace: a.namespace, gateway: a.gateway, guest: a.guest, occupancy: a.occupancy)
+        // Forgotten before the removal's awaits, so an attach of the same id that completes
+        // meanwhile keeps what it set.
         workspacePolicies[id] = nil
         tenants[id] = nil
         denialAudit.forget(id)
         savePolicies()
+        await remove(id: id, slot: a.slot, hostInterface: a.hostInterface, namespace: a.namespace, gateway: a.gateway, guest: a.guest, occupancy: a.occupancy)
         logger.info("workspace network detached", metadata: ["workspace.id": "\(id)"])
     }
 
