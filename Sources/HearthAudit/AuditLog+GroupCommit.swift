@@ -32,8 +32,6 @@ struct AppendQueue: Sendable {
     /// Transactions committed by `drain`.
     var commits = 0
 
-    /// The most events one transaction writes.
-    static let maxBatch = 512
     /// The most records nobody waits for that may wait (each caller who waits is a request in
     /// flight, bounded elsewhere; these are not).
     static let maxDetached = 10_000
@@ -65,8 +63,9 @@ extension AuditLog {
         return admitted
     }
 
-    /// Returns once every record queued before the call is committed (or failed): a server that
-    /// stops calls it last, so records nobody waited for are not lost with the process.
+    /// Returns once the queue is empty, every record queued before the call committed (or failed)
+    /// and any queued meanwhile too: a server that stops calls it last, so records nobody waited
+    /// for are not lost with the process.
     public func settle() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let idle = waiting.withLock { queue -> Bool in
@@ -105,8 +104,10 @@ extension AuditLog {
     private func drain() {
         while true {
             let (group, idle): ([AppendQueue.Waiting], [CheckedContinuation<Void, Never>]) = waiting.withLock { queue in
-                let taken = Array(queue.items.prefix(AppendQueue.maxBatch))
-                queue.items.removeFirst(taken.count)
+                // Everything waiting goes in this round (bounded: `maxDetached` records nobody
+                // waits for, and requests in flight), taken whole rather than shifted out.
+                var taken: [AppendQueue.Waiting] = []
+                swap(&taken, &queue.items)
                 queue.detached -= taken.count(where: { $0.continuation == nil })
                 guard taken.isEmpty else {
                     queue.commits &+= 1

@@ -4,10 +4,11 @@ import HearthCore
 import Logging
 import Synchronization
 
-/// A workspace's tracked connections in the host's conntrack table, found by the workspace's
-/// occupancy mark (`NFTRules.attach`) over ctnetlink and deleted one by one. A deleted TCP or UDP
-/// entry is not picked up again: a later packet of that connection makes a new entry without the
-/// mark, which passes neither way.
+// A workspace's tracked connections in the host's conntrack table, found by the workspace's
+// occupancy mark (`NFTRules.attach`) over ctnetlink and deleted one by one. A deleted entry is not
+// picked up again: a later packet of that connection makes a new entry without the mark, which
+// passes neither way.
+
 /// Cuts waiting for the conntrack queue, one per workspace mark: a later request for the same mark
 /// joins the waiting one and brings the newest policy, so a member looping policy changes costs one
 /// cut at a time, not a queue of them, and other tenants' cuts wait behind at most one of theirs.
@@ -95,15 +96,15 @@ extension WorkspaceNetworks {
     /// TCP and UDP connections go on where the judge keeps them; others (ICMP, anything a guest
     /// can send) only in `open` mode; nothing without a judge (a detach).
     private static func keeps(_ tuple: hearth_ct_tuple, judge: inout ConnectionJudge?, resolvedNames: [IPv4: [String]]) -> Bool {
-        guard judge != nil else { return false }
+        guard let open = judge?.open else { return false }
         let proto: NetworkRule.Proto
         switch tuple.protocol {
         case UInt8(IPPROTO_TCP): proto = .tcp
         case UInt8(IPPROTO_UDP): proto = .udp
-        default: return judge!.open
+        default: return open
         }
         let destination = IPv4(UInt32(bigEndian: tuple.destination))
-        return judge!.keeps(destination, proto, UInt16(bigEndian: tuple.destination_port), resolvedFrom: resolvedNames[destination] ?? [])
+        return judge?.keeps(destination, proto, UInt16(bigEndian: tuple.destination_port), resolvedFrom: resolvedNames[destination] ?? []) ?? false
     }
 
     /// The most connections of one workspace looked at in one pass (20 bytes each).

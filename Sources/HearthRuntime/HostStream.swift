@@ -17,9 +17,9 @@ public enum StreamEvent: Sendable, Equatable {
 ///
 /// With an agent of version 5 the window starts at `WireLimits.agentStartWindow` and doubles, up
 /// to the stream's `maxWindow` (`initialWindow`, or `relayWindow` for what is relayed to an HTTP
-/// client), each time the reader has taken four windows' worth and emptied the buffer doing so: a reader that keeps up (an exec streaming to a fast client) gets the large window that
-/// gVisor's costly syscalls need, while a reader that stalls early (a download to a client reading
-/// a few bytes a second) holds only the small one.
+/// client), each time the reader has taken four windows' worth and emptied the buffer doing so: a
+/// reader that keeps up (an exec streaming to a fast client) gets the large window that gVisor's
+/// costly syscalls need, while a reader that stalls early holds only the small one.
 public final class HostStream: AsyncSequence, Sendable {
     public typealias Element = StreamEvent
 
@@ -46,8 +46,8 @@ public final class HostStream: AsyncSequence, Sendable {
         /// queue and what its reader holds) is then at most the window, not the window and a frame.
         var inHand = 0
         /// Bytes consumed whose credit has not gone back: returned together once they reach a
-        /// quarter of the window, so a stream of small writes (a terminal's echo) does not cost a window frame
-        /// each, here and in the guest.
+        /// quarter of the window, so a stream of small writes (a terminal's echo) does not cost a
+        /// window frame each, here and in the guest.
         var owed = 0
         /// The agent ended the operation in order: what it sent is still read, but it reads no more
         /// input, so no credit will come (a write that hit a full disk, a process that exited).

@@ -37,15 +37,27 @@ import Testing
         String(attachment.namespacePath.split(separator: "/").last!)
     }
 
+    /// Attaches `id` and resolves allowed.example through its resolver (which allows its UDP echo
+    /// port under the server's rules).
+    static func attachResolvingAllowed(_ networks: WorkspaceNetworks, _ id: String) async throws -> WorkspaceNetworkAttachment {
+        let a = try await networks.attach(workspace: id)
+        let resolved = try await NetworkScaleTests.probe(namespace(a), gateway: a.nameserver, names: ["allowed.example"], connect: [])
+        #expect(resolved["allowed.example"] == TestInternet.web)
+        return a
+    }
+
+    /// `udpFlows` from `ports` to the echo server at allowed.example:7777, run in `a`'s namespace.
+    static func flows(_ a: WorkspaceNetworkAttachment, _ ports: [String]) -> [String] {
+        ["ip", "netns", "exec", namespace(a), "/usr/bin/python3", "-c", udpFlows, TestInternet.web, "7777"] + ports
+    }
+
     /// A tightened policy cuts the established connections it no longer allows, at once: their
     /// next packets are dropped and counted, both ways (no echo comes back in).
     @Test func aTighterPolicyCutsTheConnectionsItNoLongerAllows() async throws {
         try await NetworkScaleTests.withNetworks { networks in
             let ports = (42000..<42005).map(String.init)
-            let a = try await networks.attach(workspace: "ws_tightened")
-            let resolved = try await NetworkScaleTests.probe(Self.namespace(a), gateway: a.nameserver, names: ["allowed.example"], connect: [])
-            #expect(resolved["allowed.example"] == TestInternet.web)
-            let flows = ["ip", "netns", "exec", Self.namespace(a), "/usr/bin/python3", "-c", Self.udpFlows, TestInternet.web, "7777"] + ports
+            let a = try await Self.attachResolvingAllowed(networks, "ws_tightened")
+            let flows = Self.flows(a, ports)
             #expect(try await TestInternet.exec(flows).stdout == "5\n", "the flows are allowed at first")
             // Still allowed (the workspace narrows to exactly that): the flows go on.
             try await networks.setWorkspacePolicy("ws_tightened", try LevelPolicy(mode: nil, rules: ["udp:allowed.example:7777"]))
@@ -100,11 +112,8 @@ import Testing
             let ports = (41000..<41020).map(String.init)
             // The first workspace may send UDP to allowed.example:7777 (the server's rules): it
             // resolves the name, then opens twenty flows to the echo server there.
-            let first = try await networks.attach(workspace: "ws_before")
-            let resolved = try await NetworkScaleTests.probe(Self.namespace(first), gateway: first.nameserver, names: ["allowed.example"], connect: [])
-            #expect(resolved["allowed.example"] == TestInternet.web)
-            let echoed = try await TestInternet.exec(["ip", "netns", "exec", Self.namespace(first), "/usr/bin/python3", "-c", Self.udpFlows,
-                                                     TestInternet.web, "7777"] + ports)
+            let first = try await Self.attachResolvingAllowed(networks, "ws_before")
+            let echoed = try await TestInternet.exec(Self.flows(first, ports))
             #expect(echoed.stdout == "20\n", "the first workspace's flows: \(echoed.stdout) \(echoed.stderr)")
             let tracked = try Self.trackedConnections()
             await networks.detach(workspace: "ws_before")
@@ -115,8 +124,7 @@ import Testing
             let second = try await networks.attach(workspace: "ws_after")
             try await networks.setWorkspacePolicy("ws_after", try LevelPolicy(mode: nil, rules: ["*.pkg.example:80"]))
             #expect(second.nameserver == first.nameserver, "the freed address is reused (else this test proves nothing)")
-            let replayed = try await TestInternet.exec(["ip", "netns", "exec", Self.namespace(second), "/usr/bin/python3", "-c", Self.udpFlows,
-                                                       TestInternet.web, "7777"] + ports)
+            let replayed = try await TestInternet.exec(Self.flows(second, ports))
             #expect(replayed.stdout == "0\n", "the same flows from the new workspace are dropped: \(replayed.stdout) \(replayed.stderr)")
             let log = await networks.netlog("ws_after")
             #expect((log?.deniedPackets ?? 0) >= 20, "and counted as denials: \(String(describing: log?.deniedPackets))")

@@ -25,16 +25,17 @@ struct hearth_ct_tuple {
 
 /// Lists up to `capacity` IPv4 connections of this network namespace, of any protocol, whose mark
 /// is `mark` (a ctnetlink dump asked to filter by mark, and each entry's mark checked here as well,
-/// so a kernel that ignores the filter yields no stranger's connection). Returns how many were written, or a negative errno. `mark` 0 is refused (-EINVAL):
-/// connections nothing marked carry 0. Deleting what this lists, entry by entry, is how a
-/// workspace's connections go: never a flush filtered by mark, which a kernel without the filter
-/// would run over the whole table.
-/// `*seen` is set to how many such connections the dump held, which may exceed `capacity`.
+/// so a kernel that ignores the filter yields no stranger's connection). Returns how many were
+/// written, or a negative errno; `*seen` is set to how many the dump held, which may exceed
+/// `capacity`. `mark` 0 is refused (-EINVAL): connections nothing marked carry 0. Deleting what
+/// this lists, entry by entry, is how a workspace's connections go: never a flush filtered by mark,
+/// which a kernel without the filter would run over the whole table.
 int hearth_conntrack_list_mark(uint32_t mark, struct hearth_ct_tuple *out, int capacity, int *seen);
 
 /// Deletes each tracked connection whose original direction is `tuples[i]`, if its id is still
-/// `tuples[i].id`, over one netlink socket. Returns how many were deleted (one already gone, or
-/// whose id is now another connection's, is skipped), or a negative errno at the first failure.
+/// `tuples[i].id`, over one netlink socket. Returns how many were deleted; an entry the kernel
+/// refuses (gone already, its id another connection's now, busy) is skipped; a failure of the
+/// socket itself ends the batch with its negative errno.
 int hearth_conntrack_delete(const struct hearth_ct_tuple *tuples, int count);
 
 #endif
