@@ -3,7 +3,7 @@
 # AGENT_DIR/microvm/current at it:
 #   vmlinuz        the kernel of Debian's linux-image-amd64, extracted, never installed on the host
 #   initramfs.img  a gzipped newc cpio: hearth-guest as /init and the virtio, ext4 and vsock
-#                  modules in dependency order (/lib/hearth-modules/order)
+#                  (virtio-net too) modules in dependency order (/lib/hearth-modules/order)
 # The digest covers the kernel package and the agent binary, so a rebuild happens only when either
 # changes. Usage: scripts/build-microvm.sh AGENT_DIR
 set -euo pipefail
@@ -24,7 +24,7 @@ if [ -z "$deb" ]; then
   deb=$(ls "$downloads"/"${pkg}"_*.deb | head -1)
 fi
 
-modules=(virtio_mmio virtio_blk virtio_console ext4 crc32c_generic vmw_vsock_virtio_transport)
+modules=(virtio_mmio virtio_blk virtio_console virtio_net ext4 crc32c_generic vmw_vsock_virtio_transport)
 digest=$( (sha256sum "$deb" "$guest" | cut -d' ' -f1; echo "${modules[*]}"; sha256sum "$0" | cut -d' ' -f1) | sha256sum | cut -c1-32)
 out="$cache/sha256-$digest"
 if [ -f "$out/initramfs.img" ] && [ -f "$out/vmlinuz" ]; then

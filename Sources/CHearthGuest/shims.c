@@ -7,6 +7,8 @@
 #include <unistd.h>
 #include <string.h>
 #include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -73,6 +75,45 @@ int hearth_interface_up(const char *name) {
         rc = ioctl(s, SIOCSIFFLAGS, &req);
     }
     close(s);
+    return rc;
+}
+
+// Gives a microVM's interface its address (`address` and `netmask` in network byte order) and
+// brings it up, then routes everything through `gateway`: the workspace's one link to the host.
+int hearth_interface_configure(const char *name, uint32_t address, uint32_t netmask, uint32_t gateway) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -1;
+    struct ifreq req;
+    memset(&req, 0, sizeof req);
+    strncpy(req.ifr_name, name, IFNAMSIZ - 1);
+    struct sockaddr_in *in = (struct sockaddr_in *)&req.ifr_addr;
+    in->sin_family = AF_INET;
+    in->sin_addr.s_addr = address;
+    int rc = ioctl(s, SIOCSIFADDR, &req);
+    if (rc == 0) {
+        in->sin_addr.s_addr = netmask;
+        rc = ioctl(s, SIOCSIFNETMASK, &req);
+    }
+    if (rc == 0) rc = ioctl(s, SIOCGIFFLAGS, &req);
+    if (rc == 0) {
+        req.ifr_flags |= IFF_UP | IFF_RUNNING;
+        rc = ioctl(s, SIOCSIFFLAGS, &req);
+    }
+    if (rc == 0) {
+        struct rtentry route;
+        memset(&route, 0, sizeof route);
+        struct sockaddr_in *dst = (struct sockaddr_in *)&route.rt_dst;
+        struct sockaddr_in *mask = (struct sockaddr_in *)&route.rt_genmask;
+        struct sockaddr_in *via = (struct sockaddr_in *)&route.rt_gateway;
+        dst->sin_family = mask->sin_family = via->sin_family = AF_INET;
+        via->sin_addr.s_addr = gateway;
+        route.rt_flags = RTF_UP | RTF_GATEWAY;
+        route.rt_dev = (char *)name;
+        rc = ioctl(s, SIOCADDRT, &route);
+    }
+    int saved = errno;
+    close(s);
+    errno = saved;
     return rc;
 }
 

@@ -1,17 +1,52 @@
 #define _GNU_SOURCE
 #include "hearth_jail.h"
+#include <fcntl.h>
 #include <grp.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
 #include <sched.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <errno.h>
 #include <unistd.h>
 
 int hearth_jail_unshare_mounts(void) { return unshare(CLONE_NEWNS); }
 
-// QEMU has no network device, so an empty network namespace costs nothing and leaves a
-// compromised VMM with no socket to the host's interfaces or abstract unix sockets.
+// Without networking QEMU has no network device, so an empty network namespace costs nothing and
+// leaves a compromised VMM with no socket to the host's interfaces or abstract unix sockets.
 int hearth_jail_unshare_network(void) { return unshare(CLONE_NEWNET); }
+
+// With networking: the workspace's own namespace, which holds only its tap and its veth's end.
+int hearth_jail_enter_network(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = setns(fd, CLONE_NEWNET);
+    close(fd);
+    return rc;
+}
+
+// Attaches to the persistent tap `name` of the current network namespace (the tun device takes
+// its namespace when it is opened, so this follows hearth_jail_enter_network). The descriptor is
+// QEMU's `-netdev tap,fd=`; virtio-net headers let the guest offload checksums and segmentation.
+int hearth_jail_open_tap(const char *name) {
+    if (strlen(name) >= IFNAMSIZ) { errno = ENAMETOOLONG; return -1; }
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+    request.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    if (ioctl(fd, TUNSETIFF, &request) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
 
 // An empty environment: nothing of the server's (tokens, proxies, library paths) reaches the VMM.
 int hearth_jail_exec(const char *path, char *const argv[]) {
@@ -31,9 +66,10 @@ int hearth_jail_mknod_char(const char *path, mode_t mode, unsigned major, unsign
     return mknod(path, S_IFCHR | mode, makedev(major, minor));
 }
 
-// close_range needs no /proc, which the jail does not have.
-int hearth_jail_close_from(int low, int keep) {
-    if (keep < low) return close_range(low, ~0U, 0);
-    if (keep > low && close_range(low, keep - 1, 0) != 0) return -1;
-    return close_range(keep + 1, ~0U, 0);
+// close_range needs no /proc, which the jail does not have. Descriptors 3 and 4 stay open only
+// when the VMM is handed them (the saved state, the tap).
+int hearth_jail_close_inherited(int keep3, int keep4) {
+    if (!keep3) close(3);
+    if (!keep4) close(4);
+    return close_range(5, ~0U, 0);
 }

@@ -38,6 +38,7 @@ public enum GuestInit {
         _ = hearth_set_nondumpable()
         _ = sethostname("hearth", 6)
         _ = hearth_interface_up("lo")
+        configureNetwork(commandLine: cmdline)
         AgentServer.handleTermination()
         // Orphans are re-parented to PID 1: reap from boot, not from the first exec.
         ChildReaper.shared.start()

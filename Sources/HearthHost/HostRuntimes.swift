@@ -36,6 +36,7 @@ public struct HostRuntimes: Sendable {
     public func runtimes(logger: Logger) throws -> [any SandboxRuntime] {
         try FileManager.default.createDirectory(atPath: gvisorStateRoot, withIntermediateDirectories: true)
         var qemu = QEMUConfiguration(agentDirectory: agentDirectory, acceleration: qemuAcceleration, memoryBackend: qemuMemory)
+        qemu.networking = networking
         if let qemuBootTimeout {
             qemu.kvmBootTimeout = qemuBootTimeout
             qemu.tcgBootTimeout = qemuBootTimeout

@@ -28,6 +28,12 @@ public struct JailSpec: Sendable, Equatable {
     /// (`incomingDescriptor`); the command names it (`-incoming fd:3`).
     public var incoming: String?
     public static let incomingDescriptor: Int32 = 3
+    /// The network namespace the VMM runs in (`/run/netns/…`); nil: a new, empty one.
+    public var networkNamespace: String?
+    /// A tap in that namespace, opened before privileges drop and handed to QEMU as descriptor 4
+    /// (`tapDescriptor`); the command names it (`-netdev tap,fd=4`).
+    public var tap: String?
+    public static let tapDescriptor: Int32 = 4
     /// The program to execute inside the jail, and its arguments.
     public var command: [String]
 
@@ -49,6 +55,8 @@ public struct JailSpec: Sendable, Equatable {
         if kvm { args.append("--kvm") }
         if let cgroup { args += ["--cgroup", cgroup.name, "--memory", String(cgroup.memoryBytes), "--cpus", String(cgroup.cpus)] }
         if let incoming { args += ["--incoming", incoming] }
+        if let networkNamespace { args += ["--netns", networkNamespace] }
+        if let tap { args += ["--tap", tap] }
         return args + ["--"] + command
     }
 
@@ -81,6 +89,17 @@ public struct JailSpec: Sendable, Equatable {
             case "--memory": memory = UInt64(try value())
             case "--cpus": cpus = Double(try value())
             case "--incoming": spec.incoming = try value()
+            case "--netns":
+                let path = try value()
+                guard path.hasPrefix("/"), !path.contains("..") else { throw ParseError(description: "--netns wants an absolute path") }
+                spec.networkNamespace = path
+            case "--tap":
+                let name = try value()
+                // IFNAMSIZ is 16 with its terminator.
+                guard (1...15).contains(name.utf8.count), name.utf8.allSatisfy({ $0 < 0x80 && (Character(Unicode.Scalar($0)).isLetter || Character(Unicode.Scalar($0)).isNumber) }) else {
+                    throw ParseError(description: "--tap wants an interface name")
+                }
+                spec.tap = name
             case "--":
                 spec.command = Array(args[(i + 1)...])
                 i = args.count
@@ -91,6 +110,7 @@ public struct JailSpec: Sendable, Equatable {
         }
         guard spec.root.hasPrefix("/"), !spec.command.isEmpty else { throw ParseError(description: "--root and a command are required") }
         guard spec.uid != 0 else { throw ParseError(description: "refusing to run the VMM as root") }
+        guard spec.tap == nil || spec.networkNamespace != nil else { throw ParseError(description: "--tap needs --netns") }
         if let cgroupName {
             guard let memory, let cpus, CgroupSpec.isValidName(cgroupName) else { throw ParseError(description: "--cgroup needs --memory and --cpus") }
             spec.cgroup = CgroupSpec(name: cgroupName, memoryBytes: memory, cpus: cpus)

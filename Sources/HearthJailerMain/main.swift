@@ -61,7 +61,16 @@ if let incoming = spec.incoming {
 }
 
 check(hearth_jail_unshare_mounts(), "unshare the mount namespace")
-check(hearth_jail_unshare_network(), "unshare the network namespace")
+var tapFD: Int32 = -1
+if let namespace = spec.networkNamespace {
+    check(hearth_jail_enter_network(namespace), "enter the network namespace \(namespace)")
+    if let tap = spec.tap {
+        tapFD = hearth_jail_open_tap(tap)
+        if tapFD < 0 { fail("open the tap \(tap): \(String(cString: strerror(errno)))") }
+    }
+} else {
+    check(hearth_jail_unshare_network(), "unshare the network namespace")
+}
 check(mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil), "make mounts private")
 let root = spec.root
 check(mount("tmpfs", root, "tmpfs", UInt(MS_NOSUID), "mode=0755,size=1m"), "mount the jail root")
@@ -107,14 +116,22 @@ check(chdir("/"), "chdir /")
 check(hearth_jail_set_ids(spec.uid, spec.gid, nil, 0), "drop privileges")
 if setuid(0) == 0 { fail("privileges were not dropped") }
 check(hearth_jail_no_new_privs(), "no new privileges")
-// The saved state is descriptor 3, where the host's command line (`-incoming fd:3`, or a later
-// `migrate-incoming fd:3`) expects it.
-if incomingFD >= 0, incomingFD != JailSpec.incomingDescriptor {
-    if dup2(incomingFD, JailSpec.incomingDescriptor) < 0 { fail("move the saved state to descriptor 3: \(String(cString: strerror(errno)))") }
-    close(incomingFD)
-    incomingFD = JailSpec.incomingDescriptor
+// The saved state is descriptor 3 and the tap descriptor 4, where the host's command line
+// (`-incoming fd:3` or a later `migrate-incoming fd:3`, `-netdev tap,fd=4`) expects them. Both
+// move above 4 first, so placing one never closes the other.
+func place(_ high: Int32, at target: Int32, _ what: String) {
+    guard high >= 0 else { return }
+    if dup2(high, target) < 0 { fail("move \(what) to descriptor \(target): \(String(cString: strerror(errno)))") }
+    close(high)
 }
-check(hearth_jail_close_from(3, incomingFD), "close inherited descriptors")
+let highIncoming = incomingFD >= 0 ? fcntl(incomingFD, F_DUPFD, 10) : -1
+let highTap = tapFD >= 0 ? fcntl(tapFD, F_DUPFD, 10) : -1
+if (incomingFD >= 0 && highIncoming < 0) || (tapFD >= 0 && highTap < 0) { fail("move descriptors: \(String(cString: strerror(errno)))") }
+if incomingFD >= 0 { close(incomingFD) }
+if tapFD >= 0 { close(tapFD) }
+place(highIncoming, at: JailSpec.incomingDescriptor, "the saved state")
+place(highTap, at: JailSpec.tapDescriptor, "the tap")
+check(hearth_jail_close_inherited(highIncoming >= 0 ? 1 : 0, highTap >= 0 ? 1 : 0), "close inherited descriptors")
 
 let command = spec.command
 let argv = command.map { strdup($0) } + [nil]

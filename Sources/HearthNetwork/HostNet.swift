@@ -104,3 +104,28 @@ enum HostNet {
         }
     }
 }
+
+extension HostNet {
+    /// A persistent tap in `namespace`, joined to the namespace's end of the veth frame for frame:
+    /// each one's ingress is redirected to the other's egress (tc `mirred`, with a u32 filter that
+    /// matches every frame: some kernels have no `matchall`). The namespace's own stack sees
+    /// nothing and holds no address; the guest's kernel behind the tap owns the workspace's
+    /// address. Root alone may attach to the tap (it has no owner): the jailer does, for QEMU.
+    static func joinTap(_ tap: String, to veth: String, in namespace: String) async throws {
+        try await ip(["-n", namespace, "tuntap", "add", "dev", tap, "mode", "tap"])
+        for device in [veth, tap] {
+            try await ip(["-n", namespace, "link", "set", device, "up"])
+            try await tc(namespace, ["qdisc", "add", "dev", device, "ingress"])
+        }
+        for (from, to) in [(veth, tap), (tap, veth)] {
+            try await tc(namespace, ["filter", "add", "dev", from, "parent", "ffff:", "protocol", "all", "u32", "match", "u32", "0", "0",
+                                     "action", "mirred", "egress", "redirect", "dev", to])
+        }
+    }
+
+    /// `tc ARGS` inside `namespace`, throwing on failure.
+    static func tc(_ namespace: String, _ args: [String]) async throws {
+        let result = try await run(["ip", "netns", "exec", namespace, "tc"] + args)
+        guard result.succeeded else { throw Failure(command: "tc " + args.joined(separator: " "), stderr: result.stderr) }
+    }
+}

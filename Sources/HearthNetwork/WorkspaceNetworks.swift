@@ -18,6 +18,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         var guest: IPv4
         /// The `ct mark` of this workspace's connections (`NFTRules.attach`).
         var occupancy: UInt32
+        var device: WorkspaceNetworkDevice
         var resolver: any Channel
         var log = NetLog()
         /// Answers still valid: name → addresses and when they expire.
@@ -124,9 +125,11 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
 
     // MARK: Attach and detach
 
-    public func attach(workspace id: String) async throws -> WorkspaceNetworkAttachment {
-        if let existing = attached[id] { return WorkspaceNetworkAttachment(namespacePath: "/run/netns/" + existing.namespace, nameserver: "\(existing.gateway)") }
-        guard let slot = freeSlots.popLast() else { throw HearthError(.quotaExceeded, "this server has no network address left for a workspace") }
+    public func attach(workspace id: String, device: WorkspaceNetworkDevice, preferring: String?) async throws -> WorkspaceNetworkAttachment {
+        if let existing = attached[id] { return attachment(existing) }
+        guard let slot = takeSlot(preferring: preferring.flatMap { IPv4($0) }) else {
+            throw HearthError(.quotaExceeded, "this server has no network address left for a workspace")
+        }
         let base = network.base.adding(UInt32(slot) * 4)
         let gateway = base.adding(1), guest = base.adding(2)
         let hostInterface = configuration.prefix + String(slot, radix: 36)
@@ -140,10 +143,15 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
             HostNet.sysctl("net/ipv4/conf/\(hostInterface)/forwarding", "1")
             try await HostNet.ip(["addr", "add", "\(gateway)/30", "dev", hostInterface])
             try await HostNet.ip(["link", "set", hostInterface, "up"])
-            try await HostNet.ip(["-n", namespace, "addr", "add", "\(guest)/30", "dev", "eth0"])
-            try await HostNet.ip(["-n", namespace, "link", "set", "eth0", "up"])
-            try await HostNet.ip(["-n", namespace, "link", "set", "lo", "up"])
-            try await HostNet.ip(["-n", namespace, "route", "add", "default", "via", "\(gateway)"])
+            switch device {
+            case .netstack:
+                try await HostNet.ip(["-n", namespace, "addr", "add", "\(guest)/30", "dev", "eth0"])
+                try await HostNet.ip(["-n", namespace, "link", "set", "eth0", "up"])
+                try await HostNet.ip(["-n", namespace, "link", "set", "lo", "up"])
+                try await HostNet.ip(["-n", namespace, "route", "add", "default", "via", "\(gateway)"])
+            case .tap:
+                try await HostNet.joinTap(Self.tapName, to: "eth0", in: namespace)
+            }
             if let mbit = configuration.bandwidthMbit {
                 let tbf = ["root", "tbf", "rate", "\(mbit)mbit", "burst", "256kb", "latency", "50ms"]
                 try await HostNet.run(["tc", "qdisc", "add", "dev", hostInterface] + tbf)
@@ -152,7 +160,8 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
             try await load(rules.attach(slot: slot, hostInterface: hostInterface, gateway: gateway, guest: guest, occupancy: occupancy))
             let resolver = try await DNSChannels.bind(gateway, port: 53, handler: DNSInboundHandler(workspace: id, guest: guest, sink: sink))
             if tenants[id] == nil, let lookup = tenantLookup, let tenant = await lookup(id) { tenants[id] = tenant }
-            attached[id] = Attached(slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway, guest: guest, occupancy: occupancy, resolver: resolver)
+            attached[id] = Attached(slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway, guest: guest,
+                                    occupancy: occupancy, device: device, resolver: resolver)
             // A new mark has no connections to cut.
             try await applyPolicy(id, cutting: false)
         } catch {
@@ -160,8 +169,29 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
             await remove(id: id, slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway, guest: guest, occupancy: occupancy)
             throw HearthError(.runtimeFailed, "the workspace's network could not be made", detail: "\(error)")
         }
-        logger.info("workspace network attached", metadata: ["workspace.id": "\(id)", "network.address": "\(guest)", "network.interface": "\(hostInterface)"])
-        return WorkspaceNetworkAttachment(namespacePath: "/run/netns/" + namespace, nameserver: "\(gateway)")
+        logger.info("workspace network attached", metadata: ["workspace.id": "\(id)", "network.address": "\(guest)",
+                                                             "network.interface": "\(hostInterface)", "network.device": "\(device.rawValue)"])
+        return attachment(attached[id]!)
+    }
+
+    /// The tap a microVM's VMM is handed, in its workspace's namespace.
+    public static let tapName = "tap0"
+
+    func attachment(_ a: Attached) -> WorkspaceNetworkAttachment {
+        WorkspaceNetworkAttachment(namespacePath: "/run/netns/" + a.namespace, nameserver: "\(a.gateway)", address: "\(a.guest)",
+                                   prefixLength: 30, tapName: a.device == .tap ? Self.tapName : nil)
+    }
+
+    /// A free slot: the one holding `preferred` as its guest address when that one is free (a
+    /// resumed microVM keeps the address its kernel was given), else the next.
+    func takeSlot(preferring preferred: IPv4?) -> Int? {
+        if let preferred, network.contains(preferred) {
+            let offset = preferred.value &- network.base.value
+            if offset % 4 == 2, let index = freeSlots.firstIndex(of: Int(offset / 4)) {
+                return freeSlots.remove(at: index)
+            }
+        }
+        return freeSlots.popLast()
     }
 
     public func detach(workspace id: String) async {

@@ -5,8 +5,9 @@ public import HearthWire
 
 /// The QEMU command line of a workspace microVM, in the jail's paths.
 ///
-/// `microvm` with no PCI, no firmware option ROMs and no network: virtio-mmio disks, one
-/// virtio-serial port for the agent, a serial console written to a file, and QMP for control.
+/// `microvm` with no PCI and no firmware option ROMs: virtio-mmio disks, one virtio-serial port for
+/// the agent, a serial console written to a file, QMP for control, and with networking on one
+/// virtio-net device on the tap the jailer opened in the workspace's namespace.
 /// QEMU's own seccomp filter denies obsolete calls, privilege changes, spawning and resource
 /// control, on top of the jailer's uid drop and private mount namespace.
 struct QEMUCommandLine {
@@ -29,6 +30,12 @@ struct QEMUCommandLine {
     /// against the emulated PIT, which fails when the host is busy and leaves the guest hanging
     /// in early boot; telling it the frequency skips both calibrations.
     var tscKHz: Int? = QEMUCommandLine.hostTSCKHz
+    /// The workspace's network (networking on): a virtio-net device on the tap at descriptor 4,
+    /// and the guest's address on the kernel command line, where its agent reads it at boot.
+    var network: MicroVMNetwork?
+    /// Every guest sits alone on its own link, so one address does for all (and a resumed
+    /// machine's device keeps it whatever its new slot).
+    static let guestMAC = "52:54:00:48:45:01"
 
     /// Read once: the host's TSC does not change while the server runs.
     static let hostTSCKHz: Int? = {
@@ -56,6 +63,7 @@ struct QEMUCommandLine {
         }
         args += ["-kernel", Self.kernelInJail, "-initrd", Self.initramfsInJail]
         var append = "console=ttyS0 panic=-1" + (probe ? " " + MicroVMContract.probeArgument : "")
+        if let network, !probe { append += " " + network.commandLineWord }
         if mode == .tcg, let tscKHz {
             // Debian's kernel runs at HZ=250: loops per jiffy = cycles per second / 250.
             append += " tsc_early_khz=\(tscKHz) lpj=\(tscKHz * 1000 / 250)"
@@ -74,6 +82,10 @@ struct QEMUCommandLine {
                 "-device", "virtserialport,id=agentport,chardev=agent,name=\(MicroVMContract.agentPort)",
                 "-qmp", "unix:/vm/qmp.sock,server=on,wait=off",
             ]
+            if network != nil {
+                args += ["-netdev", "tap,id=net0,fd=\(JailSpec.tapDescriptor)",
+                         "-device", "virtio-net-device,netdev=net0,mac=\(Self.guestMAC)"]
+            }
         }
         if incoming {
             args += ["-incoming", memoryBackend == .sharedFile ? "defer" : "fd:\(JailSpec.incomingDescriptor)"]

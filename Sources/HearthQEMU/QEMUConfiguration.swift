@@ -1,4 +1,5 @@
 public import Foundation
+public import HearthRuntime
 
 /// How Hearth drives QEMU. Defaults suit any x86-64 Linux host; acceleration is found by trying.
 public struct QEMUConfiguration: Sendable {
@@ -38,6 +39,9 @@ public struct QEMUConfiguration: Sendable {
     public var rootDiskGiB: Int
     /// Where probe results are kept for the life of this host boot.
     public var probeCacheDirectory: String
+    /// Workspace networks (`--network on`): each machine gets a virtio-net device on a tap in its
+    /// workspace's namespace. Nil: no network device, and QEMU in an empty namespace.
+    public var networking: (any WorkspaceNetworking)?
 
     public init(agentDirectory: String, qemuPath: String? = nil, qemuImgPath: String? = nil, acceleration: Acceleration = .auto,
                 memoryBackend: MemoryBackend = .sharedFile,

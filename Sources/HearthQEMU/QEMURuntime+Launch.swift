@@ -4,6 +4,7 @@ public import Foundation
 public import HearthCore
 public import HearthJail
 public import HearthRuntime
+import HearthWire
 
 extension QEMURuntime {
     /// Starts QEMU through the jailer and waits for the guest agent, or for QEMU to die, or for the
@@ -18,9 +19,13 @@ extension QEMURuntime {
         for socket in [layout.agentSocket, layout.qmpSocket] { unlink(socket) }
         let ids = try VMIdentity.ids(for: layout, id: spec.id, range: configuration.vmUIDs)
         try layout.claim(owner: ids)
-        let command = QEMUCommandLine(mode: mode, limits: spec.limits, name: spec.id, memoryBackend: boot.memory, incoming: incoming != nil)
-        let jail = jailSpec(layout: layout, ids: ids, assets: assets, base: base, mode: mode, incoming: incoming, limits: spec.limits,
+        let network = try await attachNetwork(spec, layout, boot: boot, resuming: incoming != nil)
+        var command = QEMUCommandLine(mode: mode, limits: spec.limits, name: spec.id, memoryBackend: boot.memory, incoming: incoming != nil)
+        command.network = network.map { MicroVMNetwork(address: $0.address, prefixLength: $0.prefixLength, gateway: $0.gateway) }
+        var jail = jailSpec(layout: layout, ids: ids, assets: assets, base: base, mode: mode, incoming: incoming, limits: spec.limits,
                             cgroup: spec.id, command: command.arguments)
+        jail.networkNamespace = network?.namespacePath
+        jail.tap = network?.tapName
         let pid = try spawnJailer(jail, layout: layout)
         let timeout = mode == .kvm ? configuration.kvmBootTimeout : configuration.tcgBootTimeout
         do {
@@ -39,6 +44,32 @@ extension QEMURuntime {
             throw HearthError(.runtimeFailed, "the microVM did not \(what) (\(mode.rawValue)): \(error)\n\(log)\n--- console ---\n\(console)",
                               detail: "\(error)")
         }
+    }
+
+    /// The machine's network, if it has one. A boot gets one when networking is on and records its
+    /// address; a resume brings back the device its saved state has, asking for the same address
+    /// (the guest's kernel still holds it), and a machine saved without one stays without.
+    func attachNetwork(_ spec: SandboxSpec, _ layout: QEMULayout, boot: QEMUBootRecord, resuming: Bool) async throws -> WorkspaceNetworkAttachment? {
+        if !resuming {
+            guard let networking = configuration.networking else { return nil }
+            let attachment = try await networking.attach(workspace: spec.id, device: .tap, preferring: nil)
+            var recorded = boot
+            recorded.networkAddress = attachment.address
+            try recorded.write(layout)
+            return attachment
+        }
+        guard let address = boot.networkAddress else { return nil }
+        guard let networking = configuration.networking else {
+            throw HearthError(.conflict, "the workspace was paused with a network, which this server does not give; start it again")
+        }
+        let attachment = try await networking.attach(workspace: spec.id, device: .tap, preferring: address)
+        if attachment.address != address {
+            // Another workspace took the address meanwhile (the server restarted): the guest keeps
+            // its old one, which the filter drops, until the workspace is started again.
+            logger.warning("resumed microVM's network address was taken", metadata: [
+                "workspace.id": "\(spec.id)", "network.address": "\(attachment.address)", "network.booted_with": "\(address)"])
+        }
+        return attachment
     }
 
     /// `base` is nil for the probe, which boots without disks.

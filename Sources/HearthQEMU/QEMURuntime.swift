@@ -152,6 +152,7 @@ public final class QEMURuntime: SandboxRuntime {
 
     public func destroy(_ spec: SandboxSpec) async throws {
         try await stop(spec, grace: .zero)
+        await configuration.networking?.detach(workspace: spec.id)
         // stop has already waited for the cgroup to empty; a remaining one is a real leak.
         guard CgroupSpec.remove(name: spec.id) else {
             throw HearthError(.runtimeFailed, "the microVM's cgroup is still in use", detail: spec.id)
@@ -174,6 +175,9 @@ public final class QEMURuntime: SandboxRuntime {
 struct QEMUBootRecord: Codable, Equatable {
     var acceleration: QEMUCommandLine.Mode
     var memory: QEMUConfiguration.MemoryBackend
+    /// The address the guest's kernel was given at boot (networking on), nil: no network device.
+    /// A resume must bring the same device, and asks for the same address.
+    var networkAddress: String? = nil
 
     func write(_ layout: QEMULayout) throws {
         try JSONEncoder().encode(self).write(to: URL(fileURLWithPath: layout.bootRecord), options: .atomic)

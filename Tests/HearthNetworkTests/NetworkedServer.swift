@@ -81,6 +81,20 @@ struct NetworkedServer {
         return r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) + (r.code == 0 ? "" : " (exit \(r.code ?? -1): \(r.stderrText.suffix(200)))")
     }
 
+    /// The inode of a workspace's network namespace, as the host names it.
+    func namespaceInode(_ ws: String) throws -> UInt64 {
+        try FileManager.default.attributesOfItem(atPath: "/run/netns/\(Self.prefix)-\(ws)")[.systemFileNumber] as! UInt64
+    }
+
+    /// The network namespace a microVM's QEMU runs in (its pid file is in the workspace's state).
+    func vmmNetworkNamespace(_ ws: String) throws -> UInt64 {
+        let text = try String(contentsOfFile: server.dataDirectory + "/workspaces/\(ws)/qemu.pid", encoding: .utf8)
+        let pid = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        var info = stat()
+        guard stat("/proc/\(pid)/ns/net", &info) == 0 else { throw CocoaError(.fileNoSuchFile) }
+        return UInt64(info.st_ino)
+    }
+
     /// The workspace's own address, read inside it.
     func address(_ ws: String) async throws -> String {
         let r = try await sh(ws, "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1")

@@ -1,5 +1,6 @@
 #ifndef HEARTH_GUEST_H
 #define HEARTH_GUEST_H
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 
@@ -23,6 +24,8 @@ int hearth_spawn_chdir(posix_spawn_file_actions_t *actions, const char *path);
 int hearth_finit_module(int fd, const char *params);
 // Sets IFF_UP on a network interface (the microVM's loopback).
 int hearth_interface_up(const char *name);
+// Address, netmask and gateway (network byte order) on a microVM's network interface, and up.
+int hearth_interface_configure(const char *name, uint32_t address, uint32_t netmask, uint32_t gateway);
 // A connected, close-on-exec unix stream socket, or -1 with errno set. A leading '@' names an
 // abstract socket.
 int hearth_connect_unix(const char *path);
