@@ -82,11 +82,12 @@ enum HostNet {
         return nil
     }
 
-    /// Namespaces and links named with `prefix` that a killed server left behind.
-    static func removeLeftovers(prefix: String) async {
+    /// Namespaces and links named with `prefix` that an earlier server left behind, except those
+    /// named in `keeping` (adopted).
+    static func removeLeftovers(prefix: String, keeping: Set<String> = []) async {
         if let namespaces = try? await run(["ip", "netns", "list"]) {
             for line in namespaces.stdout.split(separator: "\n") {
-                guard let name = line.split(separator: " ").first, name.hasPrefix(prefix + "-") else { continue }
+                guard let name = line.split(separator: " ").first, name.hasPrefix(prefix + "-"), !keeping.contains(String(name)) else { continue }
                 _ = try? await run(["ip", "netns", "del", String(name)])
             }
         }
@@ -96,7 +97,7 @@ enum HostNet {
                 let fields = line.split(separator: " ")
                 guard fields.count > 1 else { continue }
                 let name = String(fields[1].prefix { $0 != ":" && $0 != "@" })
-                if name.hasPrefix(prefix), name.dropFirst(prefix.count).allSatisfy({ $0.isNumber || ($0.isLetter && $0.isLowercase) }),
+                if name.hasPrefix(prefix), !keeping.contains(name), name.dropFirst(prefix.count).allSatisfy({ $0.isNumber || ($0.isLetter && $0.isLowercase) }),
                    !name.dropFirst(prefix.count).isEmpty {
                     _ = try? await run(["ip", "link", "del", name])
                 }

@@ -63,7 +63,6 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
         let routes = try await HostNet.ip(["-4", "-o", "route", "show", "table", "all"]).stdout
         let addresses = try await HostNet.ip(["-4", "-o", "addr", "show"]).stdout
-        await HostNet.removeLeftovers(prefix: configuration.prefix)
         let inUse = HostNet.networks(routes: routes, addresses: addresses, ignoringPrefix: configuration.prefix)
         let network: CIDR
         if let wanted = configuration.cidr {
@@ -89,6 +88,11 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         guard let upstreamAddress = configuration.dnsUpstream ?? HostNet.resolvConfNameserver() else {
             throw HearthError(.invalidArgument, "no IPv4 nameserver in /etc/resolv.conf; set --dns-upstream")
         }
+        // What an earlier run left: the networks of sandboxes still running are adopted, the rest goes.
+        let stored = loadAttachments(configuration)
+        let adoptable = adoptable(stored, network: network, prefix: configuration.prefix)
+        await HostNet.removeLeftovers(prefix: configuration.prefix,
+                                      keeping: Set(adoptable.flatMap { [names($0, prefix: configuration.prefix).namespace, names($0, prefix: configuration.prefix).hostInterface] }))
         let rules = NFTRules(table: configuration.table, interfacePrefix: configuration.prefix, uplink: uplink, network: network,
                              hostAddresses: HostNet.hostAddresses(addresses), allowedPrivate: configuration.allowedPrivate,
                              connectionLimit: configuration.connectionLimit)
@@ -96,6 +100,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         let networks = WorkspaceNetworks(configuration: configuration, network: network, uplink: uplink, rules: rules, upstream: upstream, logger: logger)
         await networks.loadPolicies()
         try await networks.load(rules.base())
+        await networks.adopt(stored, adoptable: adoptable)
         // Forwarding per interface (the uplink and each workspace's veth), not host-wide.
         HostNet.sysctl("net/ipv4/conf/\(uplink)/forwarding", "1")
         try await upstream.start()
@@ -141,6 +146,12 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
             try await HostNet.ip(["link", "add", hostInterface, "type", "veth", "peer", "name", "eth0", "netns", namespace])
             HostNet.sysctl("net/ipv6/conf/\(hostInterface)/disable_ipv6", "1")
             HostNet.sysctl("net/ipv4/conf/\(hostInterface)/forwarding", "1")
+            // A microVM's guest writes whole frames: packets with another source than its route
+            // are dropped by the kernel too (strict reverse path), and ARP is answered only for
+            // the gateway's own address, so the link tells the guest nothing of the host's others.
+            HostNet.sysctl("net/ipv4/conf/\(hostInterface)/rp_filter", "1")
+            HostNet.sysctl("net/ipv4/conf/\(hostInterface)/arp_ignore", "1")
+            HostNet.sysctl("net/ipv4/conf/\(hostInterface)/arp_announce", "2")
             try await HostNet.ip(["addr", "add", "\(gateway)/30", "dev", hostInterface])
             try await HostNet.ip(["link", "set", hostInterface, "up"])
             switch device {
@@ -164,6 +175,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
                                     occupancy: occupancy, device: device, resolver: resolver)
             // A new mark has no connections to cut.
             try await applyPolicy(id, cutting: false)
+            saveAttachments()
         } catch {
             logger.warning("workspace network could not be made", metadata: ["workspace.id": "\(id)", "error": "\(error)"])
             await remove(id: id, slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway, guest: guest, occupancy: occupancy)
@@ -206,7 +218,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         logger.info("workspace network detached", metadata: ["workspace.id": "\(id)"])
     }
 
-    private func remove(id: String, slot: Int, hostInterface: String, namespace: String, gateway: IPv4, guest: IPv4, occupancy: UInt32) async {
+    func remove(id: String, slot: Int, hostInterface: String, namespace: String, gateway: IPv4, guest: IPv4, occupancy: UInt32) async {
         if let a = attached.removeValue(forKey: id) { try? await a.resolver.close() }
         try? await load(rules.detach(slot: slot, hostInterface: hostInterface, gateway: gateway, guest: guest, occupancy: occupancy), quiet: true)
         _ = try? await HostNet.ip(["netns", "del", namespace])
@@ -217,6 +229,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         // established TCP entry lives five days). Nothing new carries the mark: its chain is gone.
         _ = await cutConnections(marked: occupancy, workspace: id, judge: nil)
         freeSlots.append(slot)
+        saveAttachments()
     }
 
     /// Loads an nft script (written to a host-owned file: nft reads no stdin through HostCommand).
@@ -260,7 +273,15 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
                 sink.finish()
             }
         }
-        await shutdown()
+        await release()
+    }
+
+    /// At the server's stop: its sandboxes run on, and so do their networks, for the next server to
+    /// adopt (`adopt`); only the resolvers and the upstream socket close.
+    func release() async {
+        for a in attached.values { try? await a.resolver.close() }
+        upstream.close()
+        logger.info("workspace networks left for the next server", metadata: ["network.workspaces": "\(attached.count)"])
     }
 
     private var answering = 0
@@ -271,12 +292,14 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         answeringFor[workspace] = left > 0 ? left : nil
     }
 
-    /// Removes every workspace's network and this server's table.
+    /// Removes every workspace's network, its record and this server's table (tests, and a server
+    /// turning networking off for good).
     public func shutdown() async {
         for (id, a) in attached {
             await remove(id: id, slot: a.slot, hostInterface: a.hostInterface, namespace: a.namespace, gateway: a.gateway, guest: a.guest, occupancy: a.occupancy)
         }
         _ = try? await HostNet.run(["nft", "delete", "table", "inet", configuration.table])
+        try? FileManager.default.removeItem(atPath: Self.attachmentFile(configuration))
         upstream.close()
     }
 }

@@ -33,7 +33,21 @@ import Testing
     static func start(connectionLimit: Int? = nil, bandwidthMbit: Int? = nil,
                       serverRules: [String] = NetworkedServer.serverRules) async throws -> (WorkspaceNetworks, TestInternet, Task<Void, any Error>) {
         let internet = try await TestInternet.start()
-        var configuration = NetworkConfiguration(stateDirectory: NSTemporaryDirectory() + "hearth-net-scale-\(UUID().uuidString.prefix(8))")
+        do {
+            let (networks, running) = try await startNetworks(connectionLimit: connectionLimit, bandwidthMbit: bandwidthMbit, serverRules: serverRules)
+            return (networks, internet, running)
+        } catch {
+            await internet.stop()
+            throw error
+        }
+    }
+
+    /// The network service alone, on a test internet already running, with its state in
+    /// `stateDirectory` (a fresh one by default).
+    static func startNetworks(connectionLimit: Int? = nil, bandwidthMbit: Int? = nil, serverRules: [String] = NetworkedServer.serverRules,
+                              stateDirectory: String = NSTemporaryDirectory() + "hearth-net-scale-\(UUID().uuidString.prefix(8))")
+        async throws -> (WorkspaceNetworks, Task<Void, any Error>) {
+        var configuration = NetworkConfiguration(stateDirectory: stateDirectory)
         configuration.prefix = "htw"
         configuration.cidr = CIDR("10.214.0.0/16")
         configuration.uplink = TestInternet.uplink
@@ -43,14 +57,9 @@ import Testing
         configuration.serverPolicy = try LevelPolicy(mode: "deny-all", rules: serverRules)
         var logger = Logger(label: "hearth.test.network")
         logger.logLevel = .warning
-        do {
-            let networks = try await WorkspaceNetworks.start(configuration, logger: logger)
-            // The resolver answers only while the service runs.
-            return (networks, internet, Task { try await networks.run() })
-        } catch {
-            await internet.stop()
-            throw error
-        }
+        let networks = try await WorkspaceNetworks.start(configuration, logger: logger)
+        // The resolver answers only while the service runs.
+        return (networks, Task { try await networks.run() })
     }
 
     /// Runs `body` with a started network service on a test internet, then removes both, whether

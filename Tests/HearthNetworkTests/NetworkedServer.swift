@@ -13,6 +13,14 @@ struct NetworkedServer {
     let server: LiveServer
     let networks: WorkspaceNetworks
     let internet: TestInternet
+    let configuration: NetworkConfiguration
+    let logger: Logger
+    /// The server and network service a `restart` started (the fixture removes the latest).
+    final class Latest: @unchecked Sendable {
+        var server: LiveServer?
+        var networks: WorkspaceNetworks?
+    }
+    let latest = Latest()
 
     /// The operator allows `allowed.example` on port 80, `*.pkg.example` on port 80, and UDP to
     /// `allowed.example` port 7777.
@@ -44,24 +52,37 @@ struct NetworkedServer {
             await internet.stop()
             throw error
         }
-        let fixture = NetworkedServer(server: server, networks: networks, internet: internet)
+        let fixture = NetworkedServer(server: server, networks: networks, internet: internet, configuration: configuration, logger: logger)
         var failure: (any Error)?
         do { try await body(fixture) } catch { failure = error }
-        for w in (try? await server.client.list()) ?? [] { try? await server.client.delete(w.id) }
-        await server.stop()
-        await networks.shutdown()
+        let lastServer = fixture.latest.server ?? server
+        for w in (try? await lastServer.client.list()) ?? [] { try? await lastServer.client.delete(w.id) }
+        await lastServer.stop()
+        await (fixture.latest.networks ?? networks).shutdown()
         await internet.stop()
         if let failure { throw failure }
     }
 
+    /// Stops the server (its sandboxes and their networks run on) and starts another, with a new
+    /// network service, on the same data directory: what an upgrade or a crash-and-restart does.
+    func restart() async throws -> LiveServer {
+        let current = latest.server ?? server
+        await current.stop()
+        let networks = try await WorkspaceNetworks.start(configuration, logger: logger)
+        latest.networks = networks
+        let again = try await LiveServer.start(dataDirectory: current.dataDirectory, network: networks)
+        latest.server = again
+        return again
+    }
+
     /// Runs a shell line in the workspace.
-    func sh(_ ws: String, _ line: String) async throws -> HearthClient.ExecResult {
-        try await server.client.run(ws, ["sh", "-c", line])
+    func sh(_ ws: String, _ line: String, on other: LiveServer? = nil) async throws -> HearthClient.ExecResult {
+        try await (other ?? server).client.run(ws, ["sh", "-c", line])
     }
 
     /// curl's exit code for `url` (28: timed out, i.e. dropped; 0: answered).
-    func curl(_ ws: String, _ url: String, extra: String = "") async throws -> (code: Int32?, body: String) {
-        let r = try await sh(ws, "curl -s --connect-timeout 1 --max-time 3 \(extra) '\(url)'")
+    func curl(_ ws: String, _ url: String, extra: String = "", on other: LiveServer? = nil) async throws -> (code: Int32?, body: String) {
+        let r = try await sh(ws, "curl -s --connect-timeout 1 --max-time 3 \(extra) '\(url)'", on: other)
         return (r.code, r.stdoutText)
     }
 
@@ -96,8 +117,8 @@ struct NetworkedServer {
     }
 
     /// The workspace's own address, read inside it.
-    func address(_ ws: String) async throws -> String {
-        let r = try await sh(ws, "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1")
+    func address(_ ws: String, on other: LiveServer? = nil) async throws -> String {
+        let r = try await sh(ws, "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1", on: other)
         return r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

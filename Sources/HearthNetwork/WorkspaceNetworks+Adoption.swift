@@ -1,0 +1,107 @@
+import Foundation
+import HearthRuntime
+import Logging
+
+/// Sandboxes outlive their server: a restart (an upgrade, a crash) re-adopts the running ones
+/// (`WorkspaceManager.reconcile`), so their networks must outlive it too. Every attachment is
+/// recorded in the host-owned network directory; a server that stops leaves namespaces, veths and
+/// the nft table in place (the kernel goes on enforcing every policy; with no resolver, no new
+/// name resolves), and the next one adopts each recorded network whose namespace and veth are
+/// still there: same slot, same address, same connection mark, so established connections pass
+/// on. What it cannot adopt it removes, and deletes that workspace's tracked connections by mark.
+extension WorkspaceNetworks {
+    struct AttachmentRecord: Codable, Equatable {
+        var workspace: String
+        var slot: Int
+        var occupancy: UInt32
+        var device: WorkspaceNetworkDevice
+        var tenant: String?
+    }
+
+    struct StoredAttachments: Codable, Equatable {
+        /// The range the slots are in: another range makes every record meaningless.
+        var network: String
+        var attachments: [AttachmentRecord]
+    }
+
+    static func attachmentFile(_ configuration: NetworkConfiguration) -> String { configuration.stateDirectory + "/attachments.json" }
+
+    func saveAttachments() {
+        let stored = StoredAttachments(network: network.description, attachments: attached.keys.sorted().map { id in
+            let a = attached[id]!
+            return AttachmentRecord(workspace: id, slot: a.slot, occupancy: a.occupancy, device: a.device, tenant: tenants[id])
+        })
+        do {
+            try JSONEncoder().encode(stored).write(to: URL(fileURLWithPath: Self.attachmentFile(configuration)), options: .atomic)
+        } catch {
+            logger.error("workspace network records not saved", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The records a previous run left, bounded and checked: an id or slot that could not have been
+    /// written by a server is dropped (the names built from them reach `ip`).
+    static func loadAttachments(_ configuration: NetworkConfiguration) -> StoredAttachments? {
+        let path = attachmentFile(configuration)
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 4 << 20,
+              var stored = try? JSONDecoder().decode(StoredAttachments.self, from: data) else { return nil }
+        var slots = Set<Int>()
+        stored.attachments = stored.attachments.filter { record in
+            (1...maxWorkspaces).contains(record.slot) && slots.insert(record.slot).inserted
+                && (1...64).contains(record.workspace.utf8.count)
+                && record.workspace.utf8.allSatisfy { $0 < 0x80 && ($0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || Character(Unicode.Scalar($0)).isLetter || Character(Unicode.Scalar($0)).isNumber) }
+        }
+        return stored
+    }
+
+    /// The host names of a record's namespace and veth.
+    static func names(_ record: AttachmentRecord, prefix: String) -> (namespace: String, hostInterface: String) {
+        (prefix + "-" + record.workspace, prefix + String(record.slot, radix: 36))
+    }
+
+    /// The records whose namespace and veth both still exist, when the range is the same.
+    static func adoptable(_ stored: StoredAttachments?, network: CIDR, prefix: String) -> [AttachmentRecord] {
+        guard let stored, stored.network == network.description else { return [] }
+        return stored.attachments.filter { record in
+            let names = names(record, prefix: prefix)
+            return FileManager.default.fileExists(atPath: "/run/netns/" + names.namespace)
+                && FileManager.default.fileExists(atPath: "/sys/class/net/" + names.hostInterface)
+        }
+    }
+
+    /// Takes over the adoptable networks (their filter is loaded again into the new table, their
+    /// resolver bound again) and cuts the connections of every other recorded one.
+    func adopt(_ stored: StoredAttachments?, adoptable: [AttachmentRecord]) async {
+        let adoptedIDs = Set(adoptable.map(\.workspace))
+        for record in stored?.attachments ?? [] where !adoptedIDs.contains(record.workspace) {
+            _ = await cutConnections(marked: record.occupancy, workspace: record.workspace, judge: nil)
+        }
+        for record in adoptable {
+            let names = Self.names(record, prefix: configuration.prefix)
+            guard let index = freeSlots.firstIndex(of: record.slot) else { continue }
+            freeSlots.remove(at: index)
+            let base = network.base.adding(UInt32(record.slot) * 4)
+            let gateway = base.adding(1), guest = base.adding(2)
+            do {
+                try await load(rules.attach(slot: record.slot, hostInterface: names.hostInterface, gateway: gateway, guest: guest,
+                                            occupancy: record.occupancy))
+                let resolver = try await DNSChannels.bind(gateway, port: 53,
+                                                          handler: DNSInboundHandler(workspace: record.workspace, guest: guest, sink: sink))
+                tenants[record.workspace] = record.tenant
+                attached[record.workspace] = Attached(slot: record.slot, hostInterface: names.hostInterface, namespace: names.namespace,
+                                                      gateway: gateway, guest: guest, occupancy: record.occupancy, device: record.device,
+                                                      resolver: resolver)
+                // The policy in force when the server stopped (it is stored): its connections stay.
+                try await applyPolicy(record.workspace, cutting: false)
+                logger.notice("workspace network adopted", metadata: ["workspace.id": "\(record.workspace)", "network.address": "\(guest)"])
+            } catch {
+                logger.warning("workspace network could not be adopted", metadata: ["workspace.id": "\(record.workspace)", "error": "\(error)"])
+                await remove(id: record.workspace, slot: record.slot, hostInterface: names.hostInterface, namespace: names.namespace,
+                             gateway: gateway, guest: guest, occupancy: record.occupancy)
+            }
+        }
+        // This run's marks start at random; none may be an adopted workspace's.
+        let marks = Set(attached.values.map(\.occupancy))
+        while marks.contains(nextOccupancy) || nextOccupancy == 0 { nextOccupancy &+= 1 }
+        saveAttachments()
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import HearthAPI
+import HearthCore
+import HearthNetwork
+import HearthRuntime
+import HearthServerTestKit
+import Testing
+
+/// Sandboxes outlive their server, and so must their networks: a server that stops leaves them,
+/// and the next adopts each one still there, with its address, its filter and its connections.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct NetworkAdoptionTests {
+    /// The network service alone: a stop and a start on the same state directory.
+    @Test func aRestartedServiceAdoptsTheNetworksLeftAndTheirConnectionsPassOn() async throws {
+        let internet = try await TestInternet.start()
+        let state = NSTemporaryDirectory() + "hearth-net-adopt-\(UUID().uuidString.prefix(8))"
+        var failure: (any Error)?
+        var last: WorkspaceNetworks?
+        do {
+            let (first, running) = try await NetworkScaleTests.startNetworks(stateDirectory: state)
+            last = first
+            let ports = (43000..<43005).map(String.init)
+            let kept = try await NetworkAddressReuseTests.attachResolvingAllowed(first, "ws_kept")
+            let gone = try await first.attach(workspace: "ws_gone")
+            #expect(try await TestInternet.exec(NetworkAddressReuseTests.flows(kept, ports)).stdout == "5\n")
+
+            // The server stops (its service ends), and one sandbox's namespace goes while it is down.
+            running.cancel()
+            _ = await running.result
+            #expect(FileManager.default.fileExists(atPath: kept.namespacePath), "a stopping server leaves the networks")
+            #expect(try await TestInternet.exec(NetworkAddressReuseTests.flows(kept, ports)).stdout == "5\n",
+                    "the kernel goes on forwarding while no server runs")
+            _ = try await TestInternet.exec(["ip", "netns", "del", NetworkAddressReuseTests.namespace(gone)])
+
+            let (second, secondRunning) = try await NetworkScaleTests.startNetworks(stateDirectory: state)
+            last = second
+            defer { secondRunning.cancel() }
+            // Adopted: the same address, and the connections opened before the restart pass on
+            // (their mark is the adopted one) though nothing was resolved since.
+            let adopted = try await second.attach(workspace: "ws_kept")
+            #expect(adopted == kept)
+            #expect(try await TestInternet.exec(NetworkAddressReuseTests.flows(kept, ports)).stdout == "5\n",
+                    "established flows survive the restart")
+            // Its resolver answers again, and its policy is enforced by the new server.
+            let resolved = try await NetworkScaleTests.probe(NetworkAddressReuseTests.namespace(kept), gateway: kept.nameserver,
+                                                              names: ["allowed.example", "other.example"], connect: [])
+            #expect(resolved == ["allowed.example": TestInternet.web, "other.example": "nx"])
+            try await second.setWorkspacePolicy("ws_kept", try LevelPolicy(mode: nil, rules: ["*.pkg.example:80"]))
+            #expect(try await TestInternet.exec(NetworkAddressReuseTests.flows(kept, ports)).stdout == "0\n",
+                    "a tightening after the restart cuts the adopted flows")
+            // The workspace whose namespace vanished was not adopted: it gets a new network.
+            let fresh = try await second.attach(workspace: "ws_gone")
+            #expect(FileManager.default.fileExists(atPath: fresh.namespacePath))
+            let probe = try await NetworkScaleTests.probe(NetworkAddressReuseTests.namespace(fresh), gateway: fresh.nameserver,
+                                                           names: ["allowed.example"], connect: [])
+            #expect(probe["allowed.example"] == TestInternet.web)
+        } catch {
+            failure = error
+        }
+        await last?.shutdown()
+        await internet.stop()
+        try? FileManager.default.removeItem(atPath: state)
+        if let failure { throw failure }
+    }
+
+    /// The whole server: a workspace keeps working through a server restart, with no restart of
+    /// its own (real gVisor sandbox).
+    @Test func aWorkspaceKeepsItsNetworkThroughAServerRestart() async throws {
+        try await NetworkedServer.with { net in
+            let w = try await net.server.client.create(API.CreateWorkspaceBody(name: "net-adopt"))
+            #expect(try await net.curl(w.id, "http://allowed.example/").code == 0)
+            let address = try await net.address(w.id)
+            let restarted = try await net.restart()
+            #expect(try await restarted.client.get(w.id).state == "running")
+            #expect(try await net.address(w.id, on: restarted) == address)
+            #expect(try await net.curl(w.id, "http://allowed.example/", on: restarted).code == 0)
+            #expect(try await net.curl(w.id, "http://\(TestInternet.unnamedWeb)/", on: restarted).code == 28)
+        }
+    }
+}
