@@ -8,6 +8,29 @@ struct DNSRequest: Sendable {
     var bytes: [UInt8]
     var peer: SocketAddress
     var channel: any Channel
+    /// Asked over TCP: the answer goes back on the connection, behind its two-byte length.
+    var overTCP = false
+}
+
+/// The questions one workspace may ask, over UDP and TCP together: 200 at once, refilled at 100
+/// per second.
+final class DNSQuestionBudget: Sendable {
+    private let bucket = Mutex<(tokens: Double, last: ContinuousClock.Instant)>((200, .now))
+    static let burst = 200.0
+    static let perSecond = 100.0
+
+    func take() -> Bool {
+        bucket.withLock { bucket -> Bool in
+            let now = ContinuousClock.now
+            let elapsed = now - bucket.last
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            bucket.tokens = min(Self.burst, bucket.tokens + seconds * Self.perSecond)
+            bucket.last = now
+            guard bucket.tokens >= 1 else { return false }
+            bucket.tokens -= 1
+            return true
+        }
+    }
 }
 
 /// Receives a workspace's queries on its gateway address, port 53, and hands them to the resolver's
@@ -19,32 +42,20 @@ final class DNSInboundHandler: ChannelInboundHandler, Sendable {
     /// gateway, or a spoofed source to reflect answers at), so its log is only the workspace's.
     let guest: IPv4
     let sink: AsyncStream<DNSRequest>.Continuation
-    /// Questions one workspace may ask: 200 at once, refilled at 100 per second.
-    private let bucket = Mutex<(tokens: Double, last: ContinuousClock.Instant)>((200, .now))
-    static let burst = 200.0
-    static let perSecond = 100.0
+    let budget: DNSQuestionBudget
 
-    init(workspace: String, guest: IPv4, sink: AsyncStream<DNSRequest>.Continuation) {
+    init(workspace: String, guest: IPv4, sink: AsyncStream<DNSRequest>.Continuation, budget: DNSQuestionBudget = DNSQuestionBudget()) {
         self.workspace = workspace
         self.guest = guest
         self.sink = sink
+        self.budget = budget
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         guard envelope.data.readableBytes <= DNSMessage.maxSize else { return }
         guard envelope.remoteAddress.ipAddress == guest.description else { return }
-        let allowed = bucket.withLock { bucket -> Bool in
-            let now = ContinuousClock.now
-            let elapsed = now - bucket.last
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            bucket.tokens = min(Self.burst, bucket.tokens + seconds * Self.perSecond)
-            bucket.last = now
-            guard bucket.tokens >= 1 else { return false }
-            bucket.tokens -= 1
-            return true
-        }
-        guard allowed else { return }
+        guard budget.take() else { return }
         sink.yield(DNSRequest(workspace: workspace, bytes: Array(envelope.data.readableBytesView), peer: envelope.remoteAddress,
                               channel: context.channel))
     }
@@ -62,6 +73,17 @@ enum DNSChannels {
     static func send(_ bytes: [UInt8], to peer: SocketAddress, on channel: any Channel) {
         let envelope = AddressedEnvelope(remoteAddress: peer, data: channel.allocator.buffer(bytes: bytes))
         channel.writeAndFlush(envelope, promise: nil)
+    }
+
+    /// An answer to `request`, by the way it was asked.
+    static func reply(_ bytes: [UInt8], to request: DNSRequest) {
+        guard request.overTCP else { return send(bytes, to: request.peer, on: request.channel) }
+        // A client that does not read its answers loses them rather than growing our buffer.
+        guard request.channel.isWritable, bytes.count <= Int(UInt16.max) else { return }
+        var buffer = request.channel.allocator.buffer(capacity: bytes.count + 2)
+        buffer.writeInteger(UInt16(bytes.count))
+        buffer.writeBytes(bytes)
+        request.channel.writeAndFlush(buffer, promise: nil)
     }
 }
 

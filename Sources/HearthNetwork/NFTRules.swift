@@ -40,7 +40,7 @@ struct NFTRules {
           }
           chain from_workspace {
             ct state established,related accept
-            meta nfproto ipv4 iifname . ip daddr @dns_ok udp dport 53 accept
+            meta nfproto ipv4 iifname . ip daddr @dns_ok meta l4proto { tcp, udp } th dport 53 accept
             counter drop
           }
           chain forward {

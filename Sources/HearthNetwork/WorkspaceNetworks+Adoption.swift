@@ -84,8 +84,7 @@ extension WorkspaceNetworks {
             do {
                 try await load(rules.attach(slot: record.slot, hostInterface: names.hostInterface, gateway: gateway, guest: guest,
                                             occupancy: record.occupancy))
-                let resolver = try await DNSChannels.bind(gateway, port: 53,
-                                                          handler: DNSInboundHandler(workspace: record.workspace, guest: guest, sink: sink))
+                let resolver = try await ResolverChannels.bind(gateway, workspace: record.workspace, guest: guest, sink: sink)
                 tenants[record.workspace] = record.tenant
                 attached[record.workspace] = Attached(slot: record.slot, hostInterface: names.hostInterface, namespace: names.namespace,
                                                       gateway: gateway, guest: guest, occupancy: record.occupancy, device: record.device,

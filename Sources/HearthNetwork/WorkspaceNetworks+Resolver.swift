@@ -88,7 +88,7 @@ extension WorkspaceNetworks {
     }
 
     nonisolated func reply(_ request: DNSRequest, _ bytes: [UInt8]) {
-        DNSChannels.send(bytes, to: request.peer, on: request.channel)
+        DNSChannels.reply(bytes, to: request)
     }
 
     /// Logs a decision; a denial also goes to the audit sink, sampled.

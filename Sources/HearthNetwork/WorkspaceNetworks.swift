@@ -19,7 +19,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         /// The `ct mark` of this workspace's connections (`NFTRules.attach`).
         var occupancy: UInt32
         var device: WorkspaceNetworkDevice
-        var resolver: any Channel
+        var resolver: ResolverChannels
         var log = NetLog()
         /// Answers still valid: name → addresses and when they expire.
         var cache: [String: (addresses: [IPv4], expires: ContinuousClock.Instant)] = [:]
@@ -169,7 +169,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
                 try await HostNet.run(["ip", "netns", "exec", namespace, "tc", "qdisc", "add", "dev", "eth0"] + tbf)
             }
             try await load(rules.attach(slot: slot, hostInterface: hostInterface, gateway: gateway, guest: guest, occupancy: occupancy))
-            let resolver = try await DNSChannels.bind(gateway, port: 53, handler: DNSInboundHandler(workspace: id, guest: guest, sink: sink))
+            let resolver = try await ResolverChannels.bind(gateway, workspace: id, guest: guest, sink: sink)
             if tenants[id] == nil, let lookup = tenantLookup, let tenant = await lookup(id) { tenants[id] = tenant }
             attached[id] = Attached(slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway, guest: guest,
                                     occupancy: occupancy, device: device, resolver: resolver)
@@ -219,7 +219,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
     }
 
     func remove(id: String, slot: Int, hostInterface: String, namespace: String, gateway: IPv4, guest: IPv4, occupancy: UInt32) async {
-        if let a = attached.removeValue(forKey: id) { try? await a.resolver.close() }
+        if let a = attached.removeValue(forKey: id) { await a.resolver.close() }
         try? await load(rules.detach(slot: slot, hostInterface: hostInterface, gateway: gateway, guest: guest, occupancy: occupancy), quiet: true)
         _ = try? await HostNet.ip(["netns", "del", namespace])
         _ = try? await HostNet.ip(["link", "del", hostInterface])
@@ -279,7 +279,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
     /// At the server's stop: its sandboxes run on, and so do their networks, for the next server to
     /// adopt (`adopt`); only the resolvers and the upstream socket close.
     func release() async {
-        for a in attached.values { try? await a.resolver.close() }
+        for a in attached.values { await a.resolver.close() }
         upstream.close()
         logger.info("workspace networks left for the next server", metadata: ["network.workspaces": "\(attached.count)"])
     }

@@ -102,6 +102,31 @@ struct NetworkedServer {
         return r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) + (r.code == 0 ? "" : " (exit \(r.code ?? -1): \(r.stderrText.suffix(200)))")
     }
 
+    /// The same question over TCP (two-byte length, then the message): "rcode N answers M", "closed"
+    /// or "timeout".
+    func dnsOverTCP(_ ws: String, name: String, type: Int = 1) async throws -> String {
+        let script = #"""
+        import socket,struct,sys
+        m=struct.pack("!HHHHHH",0x4321,0x0100,1,0,0,0)+b"".join(bytes([len(l)])+l.encode() for l in sys.argv[2].split("."))+b"\0"+struct.pack("!HH",int(sys.argv[3]),1)
+        try:
+            s=socket.create_connection((sys.argv[1],53),timeout=2)
+            s.sendall(struct.pack("!H",len(m))+m)
+            r=b""
+            while len(r)<2 or len(r)<2+struct.unpack("!H",r[:2])[0]:
+                c=s.recv(4096)
+                if not c: break
+                r+=c
+            r=r[2:]
+            print("rcode",r[3]&15,"answers",struct.unpack("!H",r[6:8])[0]) if len(r)>=12 else print("closed")
+        except socket.timeout:
+            print("timeout")
+        except OSError as e:
+            print("closed")
+        """#
+        let r = try await sh(ws, "python3 -c '\(script)' $(awk '/nameserver/{print $2}' /etc/resolv.conf) \(name) \(type)")
+        return r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) + (r.code == 0 ? "" : " (exit \(r.code ?? -1): \(r.stderrText.suffix(200)))")
+    }
+
     /// The inode of a workspace's network namespace, as the host names it.
     func namespaceInode(_ ws: String) throws -> UInt64 {
         try FileManager.default.attributesOfItem(atPath: "/run/netns/\(Self.prefix)-\(ws)")[.systemFileNumber] as! UInt64

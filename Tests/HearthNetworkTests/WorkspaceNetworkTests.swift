@@ -42,6 +42,9 @@ import Testing
             let unlisted = try await net.sh(a.id, "getent hosts other.example")
             #expect(unlisted.code == 2, "\(unlisted.stdoutText)")
             #expect(try await net.dns(a.id, name: "other.example") == "rcode 3 answers 0")
+            // The same over TCP, which some resolvers always use.
+            #expect(try await net.dnsOverTCP(a.id, name: "allowed.example") == "rcode 0 answers 1")
+            #expect(try await net.dnsOverTCP(a.id, name: "other.example") == "rcode 3 answers 0")
             // An IP literal nobody resolved, and a listed server's address without its name: dropped.
             #expect(try await net.curl(a.id, "http://\(TestInternet.unnamedWeb)/").code == 28)
             #expect(try await net.curl(a.id, "http://\(TestInternet.otherWeb)/").code == 28)
