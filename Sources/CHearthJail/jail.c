@@ -30,7 +30,10 @@ int hearth_jail_enter_network(const char *path) {
 
 // Attaches to the persistent tap `name` of the current network namespace (the tun device takes
 // its namespace when it is opened, so this follows hearth_jail_enter_network). The descriptor is
-// QEMU's `-netdev tap,fd=`; virtio-net headers let the guest offload checksums and segmentation.
+// QEMU's `-netdev tap,fd=`. No IFF_VNET_HDR: with it, QEMU hands the guest's virtio-net header
+// (GSO type and size, checksum offsets) to the host kernel with each frame, and malformed ones
+// have been host kernel bugs (CVE-2024-43897); without it the guest gets no offloads, and every
+// frame the host sees is a plain frame.
 int hearth_jail_open_tap(const char *name) {
     if (strlen(name) >= IFNAMSIZ) { errno = ENAMETOOLONG; return -1; }
     int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
@@ -38,7 +41,7 @@ int hearth_jail_open_tap(const char *name) {
     struct ifreq request;
     memset(&request, 0, sizeof request);
     strncpy(request.ifr_name, name, IFNAMSIZ - 1);
-    request.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    request.ifr_flags = IFF_TAP | IFF_NO_PI;
     if (ioctl(fd, TUNSETIFF, &request) != 0) {
         int saved = errno;
         close(fd);

@@ -194,6 +194,9 @@ struct Serve: AsyncParsableCommand {
         var networks: WorkspaceNetworks?
         if let network = try networkConfiguration(dataDirectory: configuration.dataDirectory) {
             networks = try await WorkspaceNetworks.start(network, logger: logger)
+        } else {
+            // An earlier run with networking on left its networks to be adopted; nothing will.
+            await WorkspaceNetworks.removeEarlierRun(NetworkConfiguration(stateDirectory: configuration.dataDirectory + "/network"), logger: logger)
         }
         runtimes.networking = networks
         configuration.workspaceVolumes = try await DurableStore.open(

@@ -8,25 +8,48 @@ import Synchronization
 struct ResolverChannels: Sendable {
     var udp: any Channel
     var tcp: any Channel
+    /// The TCP connections open now, closed with the listener.
+    var connections: DNSTCPConnections
 
     static func bind(_ gateway: IPv4, workspace: String, guest: IPv4, sink: AsyncStream<DNSRequest>.Continuation) async throws -> ResolverChannels {
         let budget = DNSQuestionBudget()
+        let connections = DNSTCPConnections()
         let udp = try await DNSChannels.bind(gateway, port: 53, handler: DNSInboundHandler(workspace: workspace, guest: guest, sink: sink, budget: budget))
         do {
-            let tcp = try await DNSChannels.bindTCP(gateway, port: 53, workspace: workspace, guest: guest, sink: sink, budget: budget)
-            return ResolverChannels(udp: udp, tcp: tcp)
+            let tcp = try await DNSChannels.bindTCP(gateway, port: 53, workspace: workspace, guest: guest, sink: sink, budget: budget,
+                                                    connections: connections)
+            return ResolverChannels(udp: udp, tcp: tcp, connections: connections)
         } catch {
             try? await udp.close()
             throw error
         }
     }
 
-    /// Closes both listeners. A TCP connection still open ends at its idle timeout (its workspace's
-    /// veth is gone by then, so nothing reaches it).
+    /// Closes both listeners and every TCP connection still open.
     func close() async {
         try? await udp.close()
         try? await tcp.close()
+        for channel in connections.all() { try? await channel.close() }
     }
+}
+
+/// A workspace's open resolver connections: at most `tcpConnectionsPerWorkspace`.
+final class DNSTCPConnections: Sendable {
+    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    /// Admits `channel` if there is room; it leaves the set when it closes.
+    func admit(_ channel: any Channel) -> Bool {
+        let id = ObjectIdentifier(channel)
+        let admitted = open.withLock { open -> Bool in
+            guard open.count < DNSChannels.tcpConnectionsPerWorkspace else { return false }
+            open[id] = channel
+            return true
+        }
+        if admitted { channel.closeFuture.whenComplete { [self] _ in _ = open.withLock { $0.removeValue(forKey: id) } } }
+        return admitted
+    }
+
+    func all() -> [any Channel] { open.withLock { Array($0.values) } }
 }
 
 extension DNSChannels {
@@ -36,21 +59,14 @@ extension DNSChannels {
     static let tcpIdleTimeout = TimeAmount.seconds(10)
 
     static func bindTCP(_ address: IPv4, port: Int, workspace: String, guest: IPv4, sink: AsyncStream<DNSRequest>.Continuation,
-                        budget: DNSQuestionBudget) async throws -> any Channel {
-        let open = Mutex(0)
-        return try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                        budget: DNSQuestionBudget, connections: DNSTCPConnections) async throws -> any Channel {
+        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 16)
             .childChannelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: DNSMessage.maxSize + 2))
             .childChannelInitializer { channel in
                 // Only the workspace's own address, and a bounded number of connections.
-                let admitted = channel.remoteAddress?.ipAddress == guest.description && open.withLock { count -> Bool in
-                    guard count < tcpConnectionsPerWorkspace else { return false }
-                    count += 1
-                    return true
-                }
-                guard admitted else { return channel.close() }
-                channel.closeFuture.whenComplete { _ in open.withLock { $0 -= 1 } }
+                guard channel.remoteAddress?.ipAddress == guest.description, connections.admit(channel) else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: tcpIdleTimeout))
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSTCPFrameDecoder()))

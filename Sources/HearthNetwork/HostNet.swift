@@ -111,9 +111,10 @@ extension HostNet {
     /// each one's ingress is redirected to the other's egress (tc `mirred`, with a u32 filter that
     /// matches every frame: some kernels have no `matchall`). The namespace's own stack sees
     /// nothing and holds no address; the guest's kernel behind the tap owns the workspace's
-    /// address. Root alone may attach to the tap (it has no owner): the jailer does, for QEMU.
+    /// address. The tap is root's (a tap with no owner any uid may attach to): only the jailer,
+    /// as root, attaches to it, for QEMU.
     static func joinTap(_ tap: String, to veth: String, in namespace: String) async throws {
-        try await ip(["-n", namespace, "tuntap", "add", "dev", tap, "mode", "tap"])
+        try await ip(["-n", namespace, "tuntap", "add", "dev", tap, "mode", "tap", "user", "0"])
         for device in [veth, tap] {
             try await ip(["-n", namespace, "link", "set", device, "up"])
             try await tc(namespace, ["qdisc", "add", "dev", device, "ingress"])

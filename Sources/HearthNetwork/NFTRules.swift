@@ -1,5 +1,8 @@
 /// The nftables text Hearth loads (`nft -f`), generated here without I/O so it can be read and
-/// tested. One `inet` table per server; every workspace has its own chains and sets named by its
+/// tested. DNS between a workspace and its own resolver is not tracked (`dns_untracked_*`): a
+/// workspace opening and closing connections or cycling source ports to port 53 would otherwise
+/// leave a tracked entry each (a closed TCP one lives two minutes), and fill the host's table,
+/// which every tenant and the host itself share. One `inet` table per server; every workspace has its own chains and sets named by its
 /// slot, reached through one verdict map keyed by the host end of its veth.
 ///
 /// Why nftables on the host side: the workspace's packets leave its sandbox through the veth, so
@@ -34,6 +37,14 @@ struct NFTRules {
           set dns_ok { type ifname . ipv4_addr; }
           set occupants { type ipv4_addr . mark; }
           map workspaces { type ifname : verdict; }
+          chain dns_untracked_in {
+            type filter hook prerouting priority raw; policy accept;
+            meta nfproto ipv4 iifname . ip daddr @dns_ok meta l4proto { tcp, udp } th dport 53 notrack
+          }
+          chain dns_untracked_out {
+            type filter hook output priority raw; policy accept;
+            meta nfproto ipv4 oifname . ip saddr @dns_ok meta l4proto { tcp, udp } th sport 53 notrack
+          }
           chain input {
             type filter hook input priority filter; policy accept;
             iifname "\(interfacePrefix)*" jump from_workspace

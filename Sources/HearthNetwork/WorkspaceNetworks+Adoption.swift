@@ -1,6 +1,6 @@
 import Foundation
 import HearthRuntime
-import Logging
+public import Logging
 
 /// Sandboxes outlive their server: a restart (an upgrade, a crash) re-adopts the running ones
 /// (`WorkspaceManager.reconcile`), so their networks must outlive it too. Every attachment is
@@ -16,6 +16,10 @@ extension WorkspaceNetworks {
         var occupancy: UInt32
         var device: WorkspaceNetworkDevice
         var tenant: String?
+        /// The policy in force when it was last saved (`policyFingerprint`): an adopted workspace
+        /// whose policy differs now (the operator restarted with other rules) has its connections
+        /// judged again.
+        var policy: String?
     }
 
     struct StoredAttachments: Codable, Equatable {
@@ -29,7 +33,8 @@ extension WorkspaceNetworks {
     func saveAttachments() {
         let stored = StoredAttachments(network: network.description, attachments: attached.keys.sorted().map { id in
             let a = attached[id]!
-            return AttachmentRecord(workspace: id, slot: a.slot, occupancy: a.occupancy, device: a.device, tenant: tenants[id])
+            return AttachmentRecord(workspace: id, slot: a.slot, occupancy: a.occupancy, device: a.device, tenant: tenants[id],
+                                    policy: Self.policyFingerprint(policy(for: id)))
         })
         do {
             try JSONEncoder().encode(stored).write(to: URL(fileURLWithPath: Self.attachmentFile(configuration)), options: .atomic)
@@ -51,6 +56,40 @@ extension WorkspaceNetworks {
                 && record.workspace.utf8.allSatisfy { $0 < 0x80 && ($0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || Character(Unicode.Scalar($0)).isLetter || Character(Unicode.Scalar($0)).isNumber) }
         }
         return stored
+    }
+
+    /// Removes the network of every attached workspace not in `workspaces` (the server's rows,
+    /// after it reconciled): an adopted record can outlive its workspace.
+    public func detachAll(except workspaces: Set<String>) async {
+        for id in attached.keys.sorted() where !workspaces.contains(id) {
+            logger.notice("network of a workspace that is gone removed", metadata: ["workspace.id": "\(id)"])
+            await detach(workspace: id)
+        }
+    }
+
+    /// A stable text of an effective policy (a `Hashable` hash is seeded per process).
+    static func policyFingerprint(_ policy: EffectivePolicy) -> String {
+        func level(_ l: LevelPolicy) -> String {
+            "\(l.mode?.rawValue ?? "-"):" + (l.rules.map { $0.map(\.description).sorted().joined(separator: ",") } ?? "-")
+        }
+        return [level(policy.server), level(policy.tenant), level(policy.workspace), "\(policy.openAllowed)"].joined(separator: "|")
+    }
+
+    /// What an earlier run with networking on left, when this one runs with it off: its table (whose
+    /// policies would otherwise go on being enforced, open ones too, with nothing to change them),
+    /// namespaces and veths, and the connections it tracked.
+    public static func removeEarlierRun(_ configuration: NetworkConfiguration, logger: Logger) async {
+        let stored = loadAttachments(configuration)
+        let table = try? await HostNet.run(["nft", "list", "table", "inet", configuration.table])
+        guard stored != nil || table?.succeeded == true else { return }
+        _ = try? await HostNet.run(["nft", "delete", "table", "inet", configuration.table])
+        await HostNet.removeLeftovers(prefix: configuration.prefix)
+        for record in stored?.attachments ?? [] {
+            _ = await cutAll(marked: record.occupancy, workspace: record.workspace, logger: logger)
+        }
+        try? FileManager.default.removeItem(atPath: attachmentFile(configuration))
+        logger.notice("workspace networks of an earlier run removed (networking is off)",
+                      metadata: ["network.workspaces": "\(stored?.attachments.count ?? 0)"])
     }
 
     /// The host names of a record's namespace and veth.
@@ -89,8 +128,11 @@ extension WorkspaceNetworks {
                 attached[record.workspace] = Attached(slot: record.slot, hostInterface: names.hostInterface, namespace: names.namespace,
                                                       gateway: gateway, guest: guest, occupancy: record.occupancy, device: record.device,
                                                       resolver: resolver)
-                // The policy in force when the server stopped (it is stored): its connections stay.
-                try await applyPolicy(record.workspace, cutting: false)
+                // Under the policy it had, its connections stay; under another (the operator's rules
+                // changed across the restart), those the new one does not allow are cut. No name
+                // was resolved by this run yet, so only CIDR grants keep a connection then.
+                let unchanged = record.policy == Self.policyFingerprint(policy(for: record.workspace))
+                try await applyPolicy(record.workspace, cutting: !unchanged)
                 logger.notice("workspace network adopted", metadata: ["workspace.id": "\(record.workspace)", "network.address": "\(guest)"])
             } catch {
                 logger.warning("workspace network could not be adopted", metadata: ["workspace.id": "\(record.workspace)", "error": "\(error)"])
@@ -98,9 +140,6 @@ extension WorkspaceNetworks {
                              gateway: gateway, guest: guest, occupancy: record.occupancy)
             }
         }
-        // This run's marks start at random; none may be an adopted workspace's.
-        let marks = Set(attached.values.map(\.occupancy))
-        while marks.contains(nextOccupancy) || nextOccupancy == 0 { nextOccupancy &+= 1 }
         saveAttachments()
     }
 }

@@ -54,6 +54,15 @@ extension WorkspaceNetworks {
 
     private static let conntrackQueue = DispatchQueue(label: "hearth.network.conntrack")
 
+    /// Every connection marked `occupancy`, with no service running (an earlier run's leftovers).
+    static func cutAll(marked occupancy: UInt32, workspace: String, logger: Logger) async -> Int {
+        await withCheckedContinuation { continuation in
+            conntrackQueue.async {
+                continuation.resume(returning: cut(marked: occupancy, workspace: workspace, judge: nil, resolvedNames: [:], logger: logger))
+            }
+        }
+    }
+
     private static func cut(marked occupancy: UInt32, workspace: String, judge: ConnectionJudge?,
                             resolvedNames: [IPv4: [String]], logger: Logger) -> Int {
         var judge = judge

@@ -63,6 +63,8 @@ extension WorkspaceNetworks {
         }
         attached[workspace] = a
         try await load(script)
+        // The record's fingerprint follows the policy in force (`adopt` compares them).
+        saveAttachments()
         // New connections follow the new rules from here; the established ones it no longer
         // allows are cut now, not left to run (a tightening takes effect both ways at once).
         let cut = cutting ? await cutConnections(marked: a.occupancy, workspace: workspace, judge: ConnectionJudge(effective),

@@ -139,8 +139,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         let gateway = base.adding(1), guest = base.adding(2)
         let hostInterface = configuration.prefix + String(slot, radix: 36)
         let namespace = configuration.prefix + "-" + id
-        let occupancy = nextOccupancy
-        nextOccupancy = nextOccupancy == .max ? 1 : nextOccupancy + 1
+        let occupancy = takeOccupancy()
         do {
             try await HostNet.ip(["netns", "add", namespace])
             try await HostNet.ip(["link", "add", hostInterface, "type", "veth", "peer", "name", "eth0", "netns", namespace])
@@ -175,7 +174,6 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
                                     occupancy: occupancy, device: device, resolver: resolver)
             // A new mark has no connections to cut.
             try await applyPolicy(id, cutting: false)
-            saveAttachments()
         } catch {
             logger.warning("workspace network could not be made", metadata: ["workspace.id": "\(id)", "error": "\(error)"])
             await remove(id: id, slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway, guest: guest, occupancy: occupancy)
@@ -184,6 +182,14 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         logger.info("workspace network attached", metadata: ["workspace.id": "\(id)", "network.address": "\(guest)",
                                                              "network.interface": "\(hostInterface)", "network.device": "\(device.rawValue)"])
         return attachment(attached[id]!)
+    }
+
+    /// The next connection mark no attached workspace has (adopted ones keep theirs).
+    func takeOccupancy() -> UInt32 {
+        let inUse = Set(attached.values.map(\.occupancy))
+        while inUse.contains(nextOccupancy) || nextOccupancy == 0 { nextOccupancy &+= 1 }
+        defer { nextOccupancy &+= 1 }
+        return nextOccupancy
     }
 
     /// The tap a microVM's VMM is handed, in its workspace's namespace.
@@ -280,6 +286,12 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
     /// adopt (`adopt`); only the resolvers and the upstream socket close.
     func release() async {
         for a in attached.values { await a.resolver.close() }
+        // With no resolver of ours listening, no workspace may reach whatever else serves port 53
+        // on the host (a resolver on the wildcard address): the next server lets DNS in again.
+        // A stop by cancellation (a test's) would cancel the nft run too: it runs in a task of its
+        // own, awaited here, which cancellation does not reach.
+        let flush = "flush set inet \(configuration.table) dns_ok\n"
+        await Task.detached { [self] in try? await self.load(flush, quiet: true) }.value
         upstream.close()
         logger.info("workspace networks left for the next server", metadata: ["network.workspaces": "\(attached.count)"])
     }

@@ -191,6 +191,10 @@ public struct HearthService: Sendable {
     /// Reconciles, then serves until SIGINT/SIGTERM. Sandboxes outlive the server and are re-adopted next start.
     public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let report = await manager.reconcile()
+        if let network, let records = try? await manager.store.all(includePooled: true) {
+            // Networks adopted for workspaces that are gone (deleted while a detach was cut short).
+            await network.detachAll(except: Set(records.map(\.id)))
+        }
         try await agentSessions.recover()
         logger.info("hearth ready", metadata: ["data.dir": "\(configuration.dataDirectory)", "runtime.default": "\(registry.defaultRuntime?.rawValue ?? "none")",
                                                "reconcile.adopted": "\(report.adopted.count)"])

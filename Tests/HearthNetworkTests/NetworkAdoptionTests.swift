@@ -4,6 +4,7 @@ import HearthCore
 import HearthNetwork
 import HearthRuntime
 import HearthServerTestKit
+import Logging
 import Testing
 
 /// Sandboxes outlive their server, and so must their networks: a server that stops leaves them,
@@ -27,6 +28,9 @@ import Testing
             running.cancel()
             _ = await running.result
             #expect(FileManager.default.fileExists(atPath: kept.namespacePath), "a stopping server leaves the networks")
+            // but lets no DNS in while no resolver of its own listens.
+            let dnsOK = try await TestInternet.exec(["nft", "list", "set", "inet", "hearth_htw", "dns_ok"])
+            #expect(dnsOK.succeeded && !dnsOK.stdout.contains(kept.nameserver), "\(dnsOK.stdout)")
             #expect(try await TestInternet.exec(NetworkAddressReuseTests.flows(kept, ports)).stdout == "5\n",
                     "the kernel goes on forwarding while no server runs")
             _ = try await TestInternet.exec(["ip", "netns", "del", NetworkAddressReuseTests.namespace(gone)])
@@ -53,10 +57,69 @@ import Testing
             let probe = try await NetworkScaleTests.probe(NetworkAddressReuseTests.namespace(fresh), gateway: fresh.nameserver,
                                                            names: ["allowed.example"], connect: [])
             #expect(probe["allowed.example"] == TestInternet.web)
+            // A workspace that is gone from the server's rows loses what was adopted for it.
+            await second.detachAll(except: ["ws_kept"])
+            #expect(!FileManager.default.fileExists(atPath: fresh.namespacePath))
+            #expect(FileManager.default.fileExists(atPath: kept.namespacePath))
         } catch {
             failure = error
         }
         await last?.shutdown()
+        await internet.stop()
+        try? FileManager.default.removeItem(atPath: state)
+        if let failure { throw failure }
+    }
+
+    /// The operator restarts with rules that no longer allow what a workspace had open: the adopted
+    /// connections are judged again and cut.
+    @Test func anAdoptedWorkspaceUnderChangedRulesLosesWhatTheyNoLongerAllow() async throws {
+        let internet = try await TestInternet.start()
+        let state = NSTemporaryDirectory() + "hearth-net-adopt-\(UUID().uuidString.prefix(8))"
+        var failure: (any Error)?
+        var last: WorkspaceNetworks?
+        do {
+            let (first, running) = try await NetworkScaleTests.startNetworks(stateDirectory: state)
+            last = first
+            let ports = (43100..<43105).map(String.init)
+            let a = try await NetworkAddressReuseTests.attachResolvingAllowed(first, "ws_rules")
+            #expect(try await TestInternet.exec(NetworkAddressReuseTests.flows(a, ports)).stdout == "5\n")
+            running.cancel()
+            _ = await running.result
+            let (second, secondRunning) = try await NetworkScaleTests.startNetworks(serverRules: ["*.pkg.example:80"], stateDirectory: state)
+            last = second
+            defer { secondRunning.cancel() }
+            #expect(try await second.attach(workspace: "ws_rules") == a)
+            #expect(try await TestInternet.exec(NetworkAddressReuseTests.flows(a, ports)).stdout == "0\n",
+                    "flows the new rules do not allow are cut at adoption")
+        } catch {
+            failure = error
+        }
+        await last?.shutdown()
+        await internet.stop()
+        try? FileManager.default.removeItem(atPath: state)
+        if let failure { throw failure }
+    }
+
+    /// A server started with networking off removes what a run with it on left for adoption.
+    @Test func aServerWithNetworkingOffRemovesAnEarlierRunsNetworks() async throws {
+        let internet = try await TestInternet.start()
+        let state = NSTemporaryDirectory() + "hearth-net-adopt-\(UUID().uuidString.prefix(8))"
+        var failure: (any Error)?
+        do {
+            let (networks, running) = try await NetworkScaleTests.startNetworks(stateDirectory: state)
+            let a = try await networks.attach(workspace: "ws_left")
+            running.cancel()
+            _ = await running.result
+            #expect(FileManager.default.fileExists(atPath: a.namespacePath))
+            var configuration = NetworkConfiguration(stateDirectory: state)
+            configuration.prefix = "htw"
+            await WorkspaceNetworks.removeEarlierRun(configuration, logger: Logger(label: "test"))
+            #expect(!FileManager.default.fileExists(atPath: a.namespacePath))
+            #expect(!FileManager.default.fileExists(atPath: state + "/attachments.json"))
+            #expect(try await TestInternet.exec(["nft", "list", "table", "inet", "hearth_htw"]).succeeded == false)
+        } catch {
+            failure = error
+        }
         await internet.stop()
         try? FileManager.default.removeItem(atPath: state)
         if let failure { throw failure }

@@ -28,6 +28,10 @@ import Testing
                 #expect(try net.vmmNetworkNamespace(a.id) == net.namespaceInode(a.id))
                 let inNamespace = try await HostCommand.run([HostCommand.which("ip") ?? "/usr/sbin/ip", "-n", NetworkedServer.prefix + "-" + a.id, "-4", "-o", "addr", "show", "eth0"])
                 #expect(inNamespace.succeeded && inNamespace.stdout.isEmpty, "\(inNamespace.stdout)")
+                // The tap is root's: no other uid in the namespace may attach to it.
+                let owner = try await HostCommand.run([HostCommand.which("ip") ?? "/usr/sbin/ip", "netns", "exec", NetworkedServer.prefix + "-" + a.id,
+                                                       "cat", "/sys/class/net/tap0/owner"])
+                #expect(owner.stdout == "0\n", "\(owner.stdout) \(owner.stderr)")
             }
             // An allowed name resolves through Hearth's resolver and its server answers.
             let resolved = try await net.sh(a.id, "getent hosts allowed.example")
