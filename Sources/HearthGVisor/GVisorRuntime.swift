@@ -204,6 +204,9 @@ public final class GVisorRuntime: SandboxRuntime {
         // The pause's own clean-up (waited out by `settle`) deleted the checkpointed container;
         // only one that outlived it, say across a server restart, needs deleting here.
         await deleteLeftoverContainer(spec.id)
+        // runsc took the namespace's address into the netstack it saved (and off the interface);
+        // the restored one takes it again from the namespace.
+        try await attachNetwork(spec, layout)
         let agent = try await launch(spec, ["restore", "--detach", "--image-path", layout.checkpoint, "--bundle", layout.bundle, spec.id],
                                      what: "resume")
         try? FileManager.default.removeItem(atPath: layout.checkpoint)

@@ -131,7 +131,10 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
     // MARK: Attach and detach
 
     public func attach(workspace id: String, device: WorkspaceNetworkDevice, preferring: String?) async throws -> WorkspaceNetworkAttachment {
-        if let existing = attached[id] { return attachment(existing) }
+        if let existing = attached[id] {
+            if existing.device == .netstack { try await readdress(existing) }
+            return attachment(existing)
+        }
         guard let slot = takeSlot(preferring: preferring.flatMap { IPv4($0) }) else {
             throw HearthError(.quotaExceeded, "this server has no network address left for a workspace")
         }
@@ -190,6 +193,19 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         while inUse.contains(nextOccupancy) || nextOccupancy == 0 { nextOccupancy &+= 1 }
         defer { nextOccupancy &+= 1 }
         return nextOccupancy
+    }
+
+    /// runsc takes the namespace's address and routes into its netstack and removes them from the
+    /// interface (so the namespace's kernel answers nothing): every start and restore of the same
+    /// workspace finds them gone, and they are put back first.
+    func readdress(_ a: Attached) async throws {
+        do {
+            try await HostNet.ip(["-n", a.namespace, "addr", "replace", "\(a.guest)/30", "dev", "eth0"])
+            try await HostNet.ip(["-n", a.namespace, "link", "set", "eth0", "up"])
+            try await HostNet.ip(["-n", a.namespace, "route", "replace", "default", "via", "\(a.gateway)"])
+        } catch {
+            throw HearthError(.runtimeFailed, "the workspace's network could not be restored", detail: "\(error)")
+        }
     }
 
     /// The tap a microVM's VMM is handed, in its workspace's namespace.

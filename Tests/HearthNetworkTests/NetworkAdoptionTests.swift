@@ -140,3 +140,23 @@ import Testing
         }
     }
 }
+
+/// A workspace's network through its own lifecycle: runsc takes the namespace's address into its
+/// netstack (and removes it from the interface) at every start and restore.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct NetworkLifecycleTests {
+    @Test func aStoppedAndStartedOrPausedAndResumedWorkspaceKeepsItsNetwork() async throws {
+        try await NetworkedServer.with { net in
+            let w = try await net.server.client.create(API.CreateWorkspaceBody(name: "net-cycle"))
+            #expect(try await net.curl(w.id, "http://allowed.example/").code == 0)
+            let address = try await net.address(w.id)
+            #expect(try await net.server.client.lifecycle(w.id, "stop").state == "stopped")
+            #expect(try await net.server.client.lifecycle(w.id, "start").state == "running")
+            #expect(try await net.address(w.id) == address)
+            #expect(try await net.curl(w.id, "http://allowed.example/").code == 0, "after a stop and a start")
+            #expect(try await net.server.client.lifecycle(w.id, "pause").state == "paused")
+            #expect(try await net.server.client.lifecycle(w.id, "resume").state == "running")
+            #expect(try await net.curl(w.id, "http://allowed.example/").code == 0, "after a pause and a resume")
+            #expect(try await net.curl(w.id, "http://\(TestInternet.unnamedWeb)/").code == 28)
+        }
+    }
+}

@@ -26,7 +26,7 @@ struct NetworkedServer {
     /// `allowed.example` port 7777.
     static let serverRules = ["allowed.example:80", "*.pkg.example:80", "udp:allowed.example:7777"]
 
-    static func with(_ body: (NetworkedServer) async throws -> Void) async throws {
+    static func with(rules: [String] = serverRules, _ body: (NetworkedServer) async throws -> Void) async throws {
         let internet = try await TestInternet.start()
         var logger = Logger(label: "hearth.test.network")
         logger.logLevel = ProcessInfo.processInfo.environment["HEARTH_TEST_DEBUG"] != nil ? .debug : .warning
@@ -36,7 +36,7 @@ struct NetworkedServer {
         configuration.cidr = CIDR("10.213.0.0/16")
         configuration.uplink = TestInternet.uplink
         configuration.dnsUpstream = IPv4(TestInternet.dnsServer)
-        configuration.serverPolicy = try LevelPolicy(mode: "deny-all", rules: serverRules)
+        configuration.serverPolicy = try LevelPolicy(mode: "deny-all", rules: rules)
         let networks: WorkspaceNetworks
         do {
             networks = try await WorkspaceNetworks.start(configuration, logger: logger)
