@@ -113,21 +113,27 @@ extension HostNet {
     /// nothing and holds no address; the guest's kernel behind the tap owns the workspace's
     /// address. The tap is root's (a tap with no owner any uid may attach to): only the jailer,
     /// as root, attaches to it, for QEMU.
-    static func joinTap(_ tap: String, to veth: String, in namespace: String) async throws {
-        try await ip(["-n", namespace, "tuntap", "add", "dev", tap, "mode", "tap", "user", "0"])
-        for device in [veth, tap] {
-            try await ip(["-n", namespace, "link", "set", device, "up"])
-            try await tc(namespace, ["qdisc", "add", "dev", device, "ingress"])
-        }
+    static func joinTap(_ tap: String, to veth: String, in namespace: String, scratch: String) async throws {
+        try await ipBatch(["tuntap add dev \(tap) mode tap user 0", "link set \(veth) up", "link set \(tap) up"], in: namespace, scratch: scratch)
+        var filters = [veth, tap].map { "qdisc add dev \($0) ingress" }
         for (from, to) in [(veth, tap), (tap, veth)] {
-            try await tc(namespace, ["filter", "add", "dev", from, "parent", "ffff:", "protocol", "all", "u32", "match", "u32", "0", "0",
-                                     "action", "mirred", "egress", "redirect", "dev", to])
+            filters.append("filter add dev \(from) parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev \(to)")
         }
+        try await batch("tc", filters, in: namespace, scratch: scratch)
     }
 
-    /// `tc ARGS` inside `namespace`, throwing on failure.
-    static func tc(_ namespace: String, _ args: [String]) async throws {
-        let result = try await run(["ip", "netns", "exec", namespace, "tc"] + args)
-        guard result.succeeded else { throw Failure(command: "tc " + args.joined(separator: " "), stderr: result.stderr) }
+    /// `ip [-n NAMESPACE] -batch FILE`: the lines in one process, stopping at the first that fails.
+    static func ipBatch(_ lines: [String], in namespace: String? = nil, scratch: String) async throws {
+        try await batch("ip", lines, in: namespace, scratch: scratch)
+    }
+
+    /// `ip` or `tc` with `-batch`, from a file written for it in the host-owned `scratch` directory
+    /// (HostCommand gives a program no stdin). Every word in the lines is the server's own.
+    static func batch(_ program: String, _ lines: [String], in namespace: String?, scratch: String) async throws {
+        let path = scratch + "/\(program)-batch-\(UInt64.random(in: 0...UInt64.max)).txt"
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try await run([program] + (namespace.map { ["-n", $0] } ?? []) + ["-batch", path])
+        guard result.succeeded else { throw Failure(command: "\(program) -batch: " + lines.joined(separator: "; "), stderr: result.stderr) }
     }
 }

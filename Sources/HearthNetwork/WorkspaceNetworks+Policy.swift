@@ -47,10 +47,11 @@ extension WorkspaceNetworks {
 
     /// Rewrites the workspace's policy chain and fixed set, and re-allows the cached answers the
     /// new policy still allows (the rest are forgotten), in one nft transaction.
-    func applyPolicy(_ workspace: String, cutting: Bool = true) async throws {
+    /// `before` goes first in the same transaction (a new workspace's chains).
+    func applyPolicy(_ workspace: String, cutting: Bool = true, before: String = "") async throws {
         guard var a = attached[workspace] else { return }
         let effective = policy(for: workspace)
-        var script = rules.policy(slot: a.slot, mode: effective.mode, networks: effective.networkGrants)
+        var script = before + rules.policy(slot: a.slot, mode: effective.mode, networks: effective.networkGrants)
         script += rules.flushAllowed(slot: a.slot)
         let now = ContinuousClock.now
         for (name, entry) in a.cache {
