@@ -84,27 +84,35 @@ public final class GVisorRuntime: SandboxRuntime {
         for dir in [layout.rootfs, layout.bundle] {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
+        // The workspace's network (networking on) is made while its disk is: each is about 10 ms
+        // of other programs' time. Every start passes here, so a stopped workspace's namespace gets
+        // its address back (`WorkspaceNetworks.readdress`) before runsc reads it.
+        async let network = networkAttachment(spec)
         try await mountLayer(spec, layout)
         // The statx workaround must load in every dynamic program, whatever the image: the image's
         // own preload list plus ours, bind-mounted read-only at /etc/ld.so.preload from the bundle.
         let preload = Self.preloadList(imageRootfs: spec.image.rootfs, logger: logger)
         try Data(preload.utf8).write(to: URL(fileURLWithPath: layout.preload), options: .atomic)
-        let bundle = OCIBundle(id: spec.id, rootfs: layout.rootfs, agentDirectory: configuration.agentDirectory, limits: spec.limits,
-                               preloadFile: layout.preload)
-        try bundle.configJSON().write(to: URL(fileURLWithPath: layout.bundle + "/config.json"))
+        try writeBundle(spec, layout, network: try await network)
     }
 
-    /// With networking on: the workspace's namespace (made now, or kept from an earlier start) in
-    /// the bundle, and a host-owned resolv.conf naming Hearth's resolver, bound read-only.
-    private func attachNetwork(_ spec: SandboxSpec, _ layout: Layout) async throws {
-        guard let networking = configuration.networking else { return }
-        let attachment = try await networking.attach(workspace: spec.id)
-        let resolvConf = layout.bundle + "/resolv.conf"
-        try Data("nameserver \(attachment.nameserver)\noptions timeout:1 attempts:2\n".utf8).write(to: URL(fileURLWithPath: resolvConf), options: .atomic)
+    /// With networking on: the workspace's namespace, made now or kept from an earlier start.
+    private func networkAttachment(_ spec: SandboxSpec) async throws -> WorkspaceNetworkAttachment? {
+        guard let networking = configuration.networking else { return nil }
+        return try await networking.attach(workspace: spec.id)
+    }
+
+    /// The OCI bundle; with a network, its namespace and a host-owned resolv.conf naming Hearth's
+    /// resolver, bound read-only.
+    private func writeBundle(_ spec: SandboxSpec, _ layout: Layout, network: WorkspaceNetworkAttachment?) throws {
         var bundle = OCIBundle(id: spec.id, rootfs: layout.rootfs, agentDirectory: configuration.agentDirectory, limits: spec.limits,
                                preloadFile: layout.preload)
-        bundle.networkNamespace = attachment.namespacePath
-        bundle.resolvConf = resolvConf
+        if let network {
+            let resolvConf = layout.bundle + "/resolv.conf"
+            try Data("nameserver \(network.nameserver)\noptions timeout:1 attempts:2\n".utf8).write(to: URL(fileURLWithPath: resolvConf), options: .atomic)
+            bundle.networkNamespace = network.namespacePath
+            bundle.resolvConf = resolvConf
+        }
         try bundle.configJSON().write(to: URL(fileURLWithPath: layout.bundle + "/config.json"))
     }
 
@@ -131,7 +139,6 @@ public final class GVisorRuntime: SandboxRuntime {
         // A stopped container of the same id may remain from an earlier run. A new workspace has no
         // runsc state, and skipping a runsc invocation saves 10-30 ms of every cold create.
         await deleteLeftoverContainer(spec.id)
-        try await attachNetwork(spec, layout)
         return try await launch(spec, ["run", "--detach", "--bundle", layout.bundle, spec.id], what: "start")
     }
 
@@ -206,7 +213,7 @@ public final class GVisorRuntime: SandboxRuntime {
         await deleteLeftoverContainer(spec.id)
         // runsc took the namespace's address into the netstack it saved (and off the interface);
         // the restored one takes it again from the namespace.
-        try await attachNetwork(spec, layout)
+        try writeBundle(spec, layout, network: try await networkAttachment(spec))
         let agent = try await launch(spec, ["restore", "--detach", "--image-path", layout.checkpoint, "--bundle", layout.bundle, spec.id],
                                      what: "resume")
         try? FileManager.default.removeItem(atPath: layout.checkpoint)

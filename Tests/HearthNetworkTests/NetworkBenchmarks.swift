@@ -91,7 +91,7 @@ struct NetworkBenchmarks {
     @Test func createToFirstExecWithAndWithoutNetworking() async throws {
         func time(_ server: LiveServer) async throws -> [Double] {
             var out: [Double] = []
-            for _ in 0..<5 {
+            for _ in 0..<10 {
                 let start = ContinuousClock.now
                 let w = try await server.client.create(API.CreateWorkspaceBody())
                 _ = try await server.client.run(w.id, ["true"])
@@ -106,6 +106,6 @@ struct NetworkBenchmarks {
         let plain = try await LiveServer.start()
         let off = try await time(plain)
         await plain.stop()
-        print("NETWORK BENCHMARK create→first exec ms (5 runs, sorted): networking on \(on.map { Int($0) }), off \(off.map { Int($0) })")
+        print("NETWORK BENCHMARK create→first exec ms (10 runs, sorted): networking on \(on.map { Int($0) }), off \(off.map { Int($0) })")
     }
 }
