@@ -87,8 +87,16 @@ public final class GVisorRuntime: SandboxRuntime {
         // The workspace's network (networking on) is made while its disk is: each is about 10 ms
         // of other programs' time. Every start passes here, so a stopped workspace's namespace gets
         // its address back (`WorkspaceNetworks.readdress`) before runsc reads it.
+        // An earlier sandbox of the workspace is gone before its namespace is readdressed.
+        await settle(spec.id)
         async let network = networkAttachment(spec)
-        try await mountLayer(spec, layout)
+        do {
+            try await mountLayer(spec, layout)
+        } catch {
+            // Awaited, not cancelled: a cancelled attach would kill its own clean-up's commands.
+            _ = try? await network
+            throw error
+        }
         // The statx workaround must load in every dynamic program, whatever the image: the image's
         // own preload list plus ours, bind-mounted read-only at /etc/ld.so.preload from the bundle.
         let preload = Self.preloadList(imageRootfs: spec.image.rootfs, logger: logger)

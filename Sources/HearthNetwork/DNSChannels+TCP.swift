@@ -29,27 +29,29 @@ struct ResolverChannels: Sendable {
     func close() async {
         try? await udp.close()
         try? await tcp.close()
-        for channel in connections.all() { try? await channel.close() }
+        for channel in connections.closeAll() { try? await channel.close() }
     }
 }
 
 /// A workspace's open resolver connections: at most `tcpConnectionsPerWorkspace`.
 final class DNSTCPConnections: Sendable {
-    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+    private let state = Mutex<(open: [ObjectIdentifier: any Channel], closed: Bool)>(([:], false))
 
-    /// Admits `channel` if there is room; it leaves the set when it closes.
+    /// Admits `channel` if there is room and the resolver is not closing; it leaves the set when
+    /// it closes.
     func admit(_ channel: any Channel) -> Bool {
         let id = ObjectIdentifier(channel)
-        let admitted = open.withLock { open -> Bool in
-            guard open.count < DNSChannels.tcpConnectionsPerWorkspace else { return false }
-            open[id] = channel
+        let admitted = state.withLock { state -> Bool in
+            guard !state.closed, state.open.count < DNSChannels.tcpConnectionsPerWorkspace else { return false }
+            state.open[id] = channel
             return true
         }
-        if admitted { channel.closeFuture.whenComplete { [self] _ in _ = open.withLock { $0.removeValue(forKey: id) } } }
+        if admitted { channel.closeFuture.whenComplete { [self] _ in _ = state.withLock { $0.open.removeValue(forKey: id) } } }
         return admitted
     }
 
-    func all() -> [any Channel] { open.withLock { Array($0.values) } }
+    /// Every connection open now; none is admitted after.
+    func closeAll() -> [any Channel] { state.withLock { $0.closed = true; return Array($0.open.values) } }
 }
 
 extension DNSChannels {

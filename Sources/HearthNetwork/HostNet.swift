@@ -57,9 +57,12 @@ enum HostNet {
         return CIDR(base: address, prefix: prefix)
     }
 
-    static func hostAddresses(_ addresses: String) -> [IPv4] {
+    /// The host's addresses, except the gateways on this server's own veths (`prefix`): those are
+    /// in the workspaces' network, blocked as a whole, and come and go with workspaces.
+    static func hostAddresses(_ addresses: String, ignoringPrefix prefix: String) -> [IPv4] {
         addresses.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
+            if fields.count > 1, fields[1].hasPrefix(prefix) { return nil }
             guard let inet = fields.firstIndex(of: "inet"), inet + 1 < fields.count else { return nil }
             return IPv4(fields[inet + 1].split(separator: "/")[0])
         }

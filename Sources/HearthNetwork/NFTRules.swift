@@ -2,7 +2,10 @@
 /// tested. DNS between a workspace and its own resolver is not tracked (`dns_untracked_*`): a
 /// workspace opening and closing connections or cycling source ports to port 53 would otherwise
 /// leave a tracked entry each (a closed TCP one lives two minutes), and fill the host's table,
-/// which every tenant and the host itself share. One `inet` table per server; every workspace has its own chains and sets named by its
+/// which every tenant and the host itself share. DNS is let in only to a socket bound to the
+/// gateway itself (`socket wildcard 0`: a question or a connection's first segment; the rest of
+/// a connection follows its first), never to one on the wildcard address such as another resolver
+/// of the host's, when no server of ours listens. One `inet` table per server; every workspace has its own chains and sets named by its
 /// slot, reached through one verdict map keyed by the host end of its veth.
 ///
 /// Why nftables on the host side: the workspace's packets leave its sandbox through the veth, so
@@ -39,7 +42,7 @@ struct NFTRules {
           map workspaces { type ifname : verdict; }
           chain dns_untracked_in {
             type filter hook prerouting priority raw; policy accept;
-            meta nfproto ipv4 iifname . ip daddr @dns_ok meta l4proto { tcp, udp } th dport 53 notrack
+            meta nfproto ipv4 iifname . ip daddr @dns_ok meta l4proto { tcp, udp } th dport 53 fib daddr type local notrack
           }
           chain dns_untracked_out {
             type filter hook output priority raw; policy accept;
@@ -51,7 +54,9 @@ struct NFTRules {
           }
           chain from_workspace {
             ct state established,related accept
-            meta nfproto ipv4 iifname . ip daddr @dns_ok meta l4proto { tcp, udp } th dport 53 accept
+            meta nfproto ipv4 iifname . ip daddr @dns_ok udp dport 53 socket wildcard 0 accept
+            meta nfproto ipv4 iifname . ip daddr @dns_ok tcp dport 53 tcp flags & (syn | ack) == syn socket wildcard 0 accept
+            meta nfproto ipv4 iifname . ip daddr @dns_ok tcp dport 53 tcp flags & (syn | ack) != syn accept
             counter drop
           }
           chain forward {
@@ -74,7 +79,9 @@ struct NFTRules {
         ("ws_\(slot)", "policy_\(slot)", "deny_\(slot)", "allow_\(slot)", "fixed_\(slot)", "denied_\(slot)", "denied_count_\(slot)")
     }
 
-    /// A workspace's chains and sets, and its entry in the map (its policy chain starts empty: deny).
+    /// A workspace's chains and sets, and its entry in the map. Its policy chain starts with a
+    /// deny: every step into it is a `goto`, so an empty one would end at the forward chain's
+    /// policy, accept (`policy` replaces it, in the same transaction where it can).
     ///
     /// Established flows of other protocols than TCP and UDP (ICMP echo, which only `open` mode
     /// lets start) also go through the policy chain on every outbound packet, and a change to
@@ -101,6 +108,8 @@ struct NFTRules {
         flush chain inet \(table) \(c.ws)
         add rule inet \(table) \(c.deny) update @\(c.denied) { ip daddr . meta l4proto . th dport }
         add rule inet \(table) \(c.deny) counter name \(c.count) drop
+        flush chain inet \(table) \(c.policy)
+        add rule inet \(table) \(c.policy) goto \(c.deny)
         add rule inet \(table) \(c.ws) ip saddr != \(guest) goto \(c.deny)
         add rule inet \(table) \(c.ws) meta nfproto != ipv4 goto \(c.deny)
         add rule inet \(table) \(c.ws) ct state related ct mark \(occupancy) accept

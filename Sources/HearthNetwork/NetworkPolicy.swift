@@ -131,6 +131,12 @@ public struct EffectivePolicy: Hashable, Sendable {
 /// worked out once and each name's grants once, however many connections there are.
 public struct ConnectionJudge: Sendable {
     public let open: Bool
+    /// Never reachable, whatever the policy (`NFTRules`' blocked set: the always-blocked ranges,
+    /// the workspaces' own network, the host's addresses), and private ranges the operator has not
+    /// named: a connection to one, opened under other settings, goes.
+    public var refused: [CIDR] = []
+    public var privateRanges: [CIDR] = []
+    public var allowedPrivate: [CIDR] = []
     let networks: [EffectivePolicy.NetworkGrant]
     let policy: EffectivePolicy
     var nameGrants: [String: [EffectivePolicy.Grant]] = [:]
@@ -142,6 +148,8 @@ public struct ConnectionJudge: Sendable {
     }
 
     public mutating func keeps(_ destination: IPv4, _ proto: NetworkRule.Proto, _ port: UInt16, resolvedFrom names: [String]) -> Bool {
+        if refused.contains(where: { $0.contains(destination) }) { return false }
+        if privateRanges.contains(where: { $0.contains(destination) }), !allowedPrivate.contains(where: { $0.contains(destination) }) { return false }
         if open { return true }
         if networks.contains(where: { $0.cidr.contains(destination) && $0.proto == proto && $0.ports.contains(port) }) { return true }
         for name in names {

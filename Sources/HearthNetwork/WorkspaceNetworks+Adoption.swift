@@ -34,7 +34,7 @@ extension WorkspaceNetworks {
         let stored = StoredAttachments(network: network.description, attachments: attached.keys.sorted().map { id in
             let a = attached[id]!
             return AttachmentRecord(workspace: id, slot: a.slot, occupancy: a.occupancy, device: a.device, tenant: tenants[id],
-                                    policy: Self.policyFingerprint(policy(for: id)))
+                                    policy: policyFingerprint(policy(for: id)))
         })
         do {
             try JSONEncoder().encode(stored).write(to: URL(fileURLWithPath: Self.attachmentFile(configuration)), options: .atomic)
@@ -51,7 +51,8 @@ extension WorkspaceNetworks {
               var stored = try? JSONDecoder().decode(StoredAttachments.self, from: data) else { return nil }
         var slots = Set<Int>()
         stored.attachments = stored.attachments.filter { record in
-            (1...maxWorkspaces).contains(record.slot) && slots.insert(record.slot).inserted
+            // Mark 0 is every unmarked connection of the host's: never one of ours.
+            record.occupancy != 0 && (1...maxWorkspaces).contains(record.slot) && slots.insert(record.slot).inserted
                 && (1...64).contains(record.workspace.utf8.count)
                 && record.workspace.utf8.allSatisfy { $0 < 0x80 && ($0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || Character(Unicode.Scalar($0)).isLetter || Character(Unicode.Scalar($0)).isNumber) }
         }
@@ -67,29 +68,38 @@ extension WorkspaceNetworks {
         }
     }
 
-    /// A stable text of an effective policy (a `Hashable` hash is seeded per process).
-    static func policyFingerprint(_ policy: EffectivePolicy) -> String {
+    /// A stable text of an effective policy and of what the operator lets every workspace reach or
+    /// not (private ranges named, the host's addresses): a `Hashable` hash is seeded per process.
+    func policyFingerprint(_ policy: EffectivePolicy) -> String {
         func level(_ l: LevelPolicy) -> String {
             "\(l.mode?.rawValue ?? "-"):" + (l.rules.map { $0.map(\.description).sorted().joined(separator: ",") } ?? "-")
         }
-        return [level(policy.server), level(policy.tenant), level(policy.workspace), "\(policy.openAllowed)"].joined(separator: "|")
+        return [level(policy.server), level(policy.tenant), level(policy.workspace), "\(policy.openAllowed)",
+                rules.allowedPrivate.map(\.description).sorted().joined(separator: ","),
+                rules.hostAddresses.map(\.description).sorted().joined(separator: ",")].joined(separator: "|")
     }
 
     /// What an earlier run with networking on left, when this one runs with it off: its table (whose
     /// policies would otherwise go on being enforced, open ones too, with nothing to change them),
     /// namespaces and veths, and the connections it tracked.
     public static func removeEarlierRun(_ configuration: NetworkConfiguration, logger: Logger) async {
-        let stored = loadAttachments(configuration)
-        let table = try? await HostNet.run(["nft", "list", "table", "inet", configuration.table])
-        guard stored != nil || table?.succeeded == true else { return }
+        // Only this data directory's own record says there is anything to remove: another server
+        // on the host (two need different prefixes) has a table of the same name, never a record here.
+        guard let stored = loadAttachments(configuration) else { return }
+        // The veths go while the table still filters them: a running sandbox behind one is never
+        // unfiltered, even for the moment between the two.
+        for record in stored.attachments {
+            let names = names(record, prefix: configuration.prefix)
+            _ = try? await HostNet.ip(["netns", "del", names.namespace])
+            _ = try? await HostNet.ip(["link", "del", names.hostInterface])
+        }
         _ = try? await HostNet.run(["nft", "delete", "table", "inet", configuration.table])
-        await HostNet.removeLeftovers(prefix: configuration.prefix)
-        for record in stored?.attachments ?? [] {
+        for record in stored.attachments {
             _ = await cutAll(marked: record.occupancy, workspace: record.workspace, logger: logger)
         }
         try? FileManager.default.removeItem(atPath: attachmentFile(configuration))
         logger.notice("workspace networks of an earlier run removed (networking is off)",
-                      metadata: ["network.workspaces": "\(stored?.attachments.count ?? 0)"])
+                      metadata: ["network.workspaces": "\(stored.attachments.count)"])
     }
 
     /// The host names of a record's namespace and veth.
@@ -121,8 +131,7 @@ extension WorkspaceNetworks {
             let base = network.base.adding(UInt32(record.slot) * 4)
             let gateway = base.adding(1), guest = base.adding(2)
             do {
-                try await load(rules.attach(slot: record.slot, hostInterface: names.hostInterface, gateway: gateway, guest: guest,
-                                            occupancy: record.occupancy))
+                // The resolver listens before DNS is let in, and the chains load with the policy.
                 let resolver = try await ResolverChannels.bind(gateway, workspace: record.workspace, guest: guest, sink: sink)
                 tenants[record.workspace] = record.tenant
                 attached[record.workspace] = Attached(slot: record.slot, hostInterface: names.hostInterface, namespace: names.namespace,
@@ -131,8 +140,10 @@ extension WorkspaceNetworks {
                 // Under the policy it had, its connections stay; under another (the operator's rules
                 // changed across the restart), those the new one does not allow are cut. No name
                 // was resolved by this run yet, so only CIDR grants keep a connection then.
-                let unchanged = record.policy == Self.policyFingerprint(policy(for: record.workspace))
-                try await applyPolicy(record.workspace, cutting: !unchanged)
+                let unchanged = record.policy == policyFingerprint(policy(for: record.workspace))
+                try await applyPolicy(record.workspace, cutting: !unchanged,
+                                      before: rules.attach(slot: record.slot, hostInterface: names.hostInterface, gateway: gateway, guest: guest,
+                                                           occupancy: record.occupancy))
                 logger.notice("workspace network adopted", metadata: ["workspace.id": "\(record.workspace)", "network.address": "\(guest)"])
             } catch {
                 logger.warning("workspace network could not be adopted", metadata: ["workspace.id": "\(record.workspace)", "error": "\(error)"])

@@ -47,6 +47,15 @@ extension WorkspaceNetworks {
 
     /// Rewrites the workspace's policy chain and fixed set, and re-allows the cached answers the
     /// new policy still allows (the rest are forgotten), in one nft transaction.
+    /// What decides which established connections go on: the policy, and what no policy reaches.
+    func connectionJudge(_ effective: EffectivePolicy) -> ConnectionJudge {
+        var judge = ConnectionJudge(effective)
+        judge.refused = NFTRules.alwaysBlocked.compactMap { CIDR($0) } + [network] + rules.hostAddresses.map { CIDR(base: $0, prefix: 32) }
+        judge.privateRanges = NFTRules.privateRanges.compactMap { CIDR($0) }
+        judge.allowedPrivate = rules.allowedPrivate
+        return judge
+    }
+
     /// `before` goes first in the same transaction (a new workspace's chains).
     func applyPolicy(_ workspace: String, cutting: Bool = true, before: String = "") async throws {
         guard var a = attached[workspace] else { return }
@@ -68,7 +77,7 @@ extension WorkspaceNetworks {
         saveAttachments()
         // New connections follow the new rules from here; the established ones it no longer
         // allows are cut now, not left to run (a tightening takes effect both ways at once).
-        let cut = cutting ? await cutConnections(marked: a.occupancy, workspace: workspace, judge: ConnectionJudge(effective),
+        let cut = cutting ? await cutConnections(marked: a.occupancy, workspace: workspace, judge: connectionJudge(effective),
                                                  resolvedNames: a.resolvedNames) : 0
         logger.info("network policy applied", metadata: ["workspace.id": "\(workspace)", "network.mode": "\(effective.mode.rawValue)",
                                                          "network.connections_cut": "\(cut)"])

@@ -94,7 +94,7 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         await HostNet.removeLeftovers(prefix: configuration.prefix,
                                       keeping: Set(adoptable.flatMap { [names($0, prefix: configuration.prefix).namespace, names($0, prefix: configuration.prefix).hostInterface] }))
         let rules = NFTRules(table: configuration.table, interfacePrefix: configuration.prefix, uplink: uplink, network: network,
-                             hostAddresses: HostNet.hostAddresses(addresses), allowedPrivate: configuration.allowedPrivate,
+                             hostAddresses: HostNet.hostAddresses(addresses, ignoringPrefix: configuration.prefix), allowedPrivate: configuration.allowedPrivate,
                              connectionLimit: configuration.connectionLimit)
         let upstream = try UpstreamDNS(server: upstreamAddress, port: configuration.dnsUpstreamPort)
         let networks = WorkspaceNetworks(configuration: configuration, network: network, uplink: uplink, rules: rules, upstream: upstream, logger: logger)
@@ -244,7 +244,16 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
         logger.info("workspace network detached", metadata: ["workspace.id": "\(id)"])
     }
 
+    /// Removes a workspace's network, in a task of its own that the caller's cancellation (a
+    /// failed or abandoned create) does not reach: a cancelled `ip` or `nft` would be killed, and
+    /// leave a namespace, a veth or a map entry behind on a slot the next workspace is given.
     func remove(id: String, slot: Int, hostInterface: String, namespace: String, gateway: IPv4, guest: IPv4, occupancy: UInt32) async {
+        await Task.detached { [self] in
+            await removeNow(id: id, slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway, guest: guest, occupancy: occupancy)
+        }.value
+    }
+
+    private func removeNow(id: String, slot: Int, hostInterface: String, namespace: String, gateway: IPv4, guest: IPv4, occupancy: UInt32) async {
         if let a = attached.removeValue(forKey: id) { await a.resolver.close() }
         try? await load(rules.detach(slot: slot, hostInterface: hostInterface, gateway: gateway, guest: guest, occupancy: occupancy), quiet: true)
         _ = try? await HostNet.ip(["netns", "del", namespace])
@@ -305,13 +314,14 @@ public actor WorkspaceNetworks: WorkspaceNetworking, Service {
     /// At the server's stop: its sandboxes run on, and so do their networks, for the next server to
     /// adopt (`adopt`); only the resolvers and the upstream socket close.
     func release() async {
-        for a in attached.values { await a.resolver.close() }
         // With no resolver of ours listening, no workspace may reach whatever else serves port 53
-        // on the host (a resolver on the wildcard address): the next server lets DNS in again.
-        // A stop by cancellation (a test's) would cancel the nft run too: it runs in a task of its
-        // own, awaited here, which cancellation does not reach.
+        // on the host: DNS to the gateways closes first (the next server opens it again), and the
+        // accept rule takes only sockets bound to the gateway, never a wildcard one (a crash leaves
+        // the set full). A stop by cancellation (a test's) would cancel the nft run too: it runs
+        // in a task of its own, awaited here, which cancellation does not reach.
         let flush = "flush set inet \(configuration.table) dns_ok\n"
         await Task.detached { [self] in try? await self.load(flush, quiet: true) }.value
+        for a in attached.values { await a.resolver.close() }
         upstream.close()
         logger.info("workspace networks left for the next server", metadata: ["network.workspaces": "\(attached.count)"])
     }

@@ -71,3 +71,21 @@ import Testing
         #expect(IPv4("01.2.3.4") != nil && IPv4("1.2.3") == nil && IPv4("1.2.3.256") == nil && IPv4("+1.2.3.4") == nil)
     }
 }
+
+/// What no policy reaches is cut however the policy reads: a connection to a private range the
+/// operator no longer names, or to an always-blocked address, goes even in `open` mode.
+@Suite struct ConnectionJudgeTests {
+    @Test func theBlockedAndUnnamedPrivateRangesAreNeverKept() throws {
+        let open = EffectivePolicy(server: try LevelPolicy(mode: "deny-all", rules: ["10.1.0.0/16:443"]),
+                                   tenant: try LevelPolicy(mode: "open", rules: nil), openAllowed: true)
+        var judge = ConnectionJudge(open)
+        judge.refused = [CIDR("169.254.0.0/16")!]
+        judge.privateRanges = [CIDR("10.0.0.0/8")!]
+        func keeps(_ address: String, _ port: UInt16) -> Bool { judge.keeps(IPv4(address)!, .tcp, port, resolvedFrom: []) }
+        #expect(keeps("198.51.100.7", 443))
+        #expect(!keeps("169.254.169.254", 80))
+        #expect(!keeps("10.1.2.3", 443))
+        judge.allowedPrivate = [CIDR("10.1.0.0/16")!]
+        #expect(keeps("10.1.2.3", 443))
+    }
+}
