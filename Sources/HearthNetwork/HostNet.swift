@@ -85,6 +85,18 @@ enum HostNet {
         return nil
     }
 
+    /// Deletes an nft table, and makes sure it is gone: a commit can fail when another transaction
+    /// on the host's ruleset (another process's `nft`) lands between its cache and its commit.
+    @discardableResult
+    static func deleteTable(_ table: String) async -> Bool {
+        for attempt in 0..<5 {
+            _ = try? await run(["nft", "delete", "table", "inet", table])
+            guard let listed = try? await run(["nft", "list", "table", "inet", table]), listed.succeeded else { return true }
+            try? await Task.sleep(for: .milliseconds(20 << attempt))
+        }
+        return false
+    }
+
     /// Namespaces and links named with `prefix` that an earlier server left behind, except those
     /// named in `keeping` (adopted).
     static func removeLeftovers(prefix: String, keeping: Set<String> = []) async {

@@ -84,7 +84,8 @@ extension WorkspaceNetworks {
     /// namespaces and veths, and the connections it tracked.
     public static func removeEarlierRun(_ configuration: NetworkConfiguration, logger: Logger) async {
         // Only this data directory's own record says there is anything to remove: another server
-        // on the host (two need different prefixes) has a table of the same name, never a record here.
+        // on the host (there should be none: the prefix is fixed) has a table of that name, never a
+        // record here.
         guard let stored = loadAttachments(configuration) else { return }
         // The veths go while the table still filters them: a running sandbox behind one is never
         // unfiltered, even for the moment between the two.
@@ -93,7 +94,9 @@ extension WorkspaceNetworks {
             _ = try? await HostNet.ip(["netns", "del", names.namespace])
             _ = try? await HostNet.ip(["link", "del", names.hostInterface])
         }
-        _ = try? await HostNet.run(["nft", "delete", "table", "inet", configuration.table])
+        if !(await HostNet.deleteTable(configuration.table)) {
+            logger.error("the earlier run's network table could not be removed", metadata: ["network.table": "\(configuration.table)"])
+        }
         for record in stored.attachments {
             _ = await cutAll(marked: record.occupancy, workspace: record.workspace, logger: logger)
         }

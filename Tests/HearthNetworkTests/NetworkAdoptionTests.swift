@@ -12,13 +12,8 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(5))) struct NetworkAdoptionTests {
     /// The network service alone: a stop and a start on the same state directory.
     @Test func aRestartedServiceAdoptsTheNetworksLeftAndTheirConnectionsPassOn() async throws {
-        let internet = try await TestInternet.start()
-        let state = NSTemporaryDirectory() + "hearth-net-adopt-\(UUID().uuidString.prefix(8))"
-        var failure: (any Error)?
-        var last: WorkspaceNetworks?
-        do {
-            let (first, running) = try await NetworkScaleTests.startNetworks(stateDirectory: state)
-            last = first
+        try await RestartFixture.with { fixture in
+            let (first, running) = try await fixture.start()
             let ports = (43000..<43005).map(String.init)
             let kept = try await NetworkAddressReuseTests.attachResolvingAllowed(first, "ws_kept")
             let gone = try await first.attach(workspace: "ws_gone")
@@ -35,9 +30,7 @@ import Testing
                     "the kernel goes on forwarding while no server runs")
             _ = try await TestInternet.exec(["ip", "netns", "del", NetworkAddressReuseTests.namespace(gone)])
 
-            let (second, secondRunning) = try await NetworkScaleTests.startNetworks(stateDirectory: state)
-            last = second
-            defer { secondRunning.cancel() }
+            let (second, _) = try await fixture.start()
             // Adopted: the same address, and the connections opened before the restart pass on
             // (their mark is the adopted one) though nothing was resolved since.
             let adopted = try await second.attach(workspace: "ws_kept")
@@ -61,68 +54,41 @@ import Testing
             await second.detachAll(except: ["ws_kept"])
             #expect(!FileManager.default.fileExists(atPath: fresh.namespacePath))
             #expect(FileManager.default.fileExists(atPath: kept.namespacePath))
-        } catch {
-            failure = error
         }
-        await last?.shutdown()
-        await internet.stop()
-        try? FileManager.default.removeItem(atPath: state)
-        if let failure { throw failure }
     }
 
     /// The operator restarts with rules that no longer allow what a workspace had open: the adopted
     /// connections are judged again and cut.
     @Test func anAdoptedWorkspaceUnderChangedRulesLosesWhatTheyNoLongerAllow() async throws {
-        let internet = try await TestInternet.start()
-        let state = NSTemporaryDirectory() + "hearth-net-adopt-\(UUID().uuidString.prefix(8))"
-        var failure: (any Error)?
-        var last: WorkspaceNetworks?
-        do {
-            let (first, running) = try await NetworkScaleTests.startNetworks(stateDirectory: state)
-            last = first
+        try await RestartFixture.with { fixture in
+            let (first, running) = try await fixture.start()
             let ports = (43100..<43105).map(String.init)
             let a = try await NetworkAddressReuseTests.attachResolvingAllowed(first, "ws_rules")
             #expect(try await TestInternet.exec(NetworkAddressReuseTests.flows(a, ports)).stdout == "5\n")
             running.cancel()
             _ = await running.result
-            let (second, secondRunning) = try await NetworkScaleTests.startNetworks(serverRules: ["*.pkg.example:80"], stateDirectory: state)
-            last = second
-            defer { secondRunning.cancel() }
+            let (second, _) = try await fixture.start(serverRules: ["*.pkg.example:80"])
             #expect(try await second.attach(workspace: "ws_rules") == a)
             #expect(try await TestInternet.exec(NetworkAddressReuseTests.flows(a, ports)).stdout == "0\n",
                     "flows the new rules do not allow are cut at adoption")
-        } catch {
-            failure = error
         }
-        await last?.shutdown()
-        await internet.stop()
-        try? FileManager.default.removeItem(atPath: state)
-        if let failure { throw failure }
     }
 
     /// A server started with networking off removes what a run with it on left for adoption.
     @Test func aServerWithNetworkingOffRemovesAnEarlierRunsNetworks() async throws {
-        let internet = try await TestInternet.start()
-        let state = NSTemporaryDirectory() + "hearth-net-adopt-\(UUID().uuidString.prefix(8))"
-        var failure: (any Error)?
-        do {
-            let (networks, running) = try await NetworkScaleTests.startNetworks(stateDirectory: state)
+        try await RestartFixture.with { fixture in
+            let (networks, running) = try await fixture.start()
             let a = try await networks.attach(workspace: "ws_left")
             running.cancel()
             _ = await running.result
             #expect(FileManager.default.fileExists(atPath: a.namespacePath))
-            var configuration = NetworkConfiguration(stateDirectory: state)
+            var configuration = NetworkConfiguration(stateDirectory: fixture.state)
             configuration.prefix = "htw"
             await WorkspaceNetworks.removeEarlierRun(configuration, logger: Logger(label: "test"))
             #expect(!FileManager.default.fileExists(atPath: a.namespacePath))
-            #expect(!FileManager.default.fileExists(atPath: state + "/attachments.json"))
+            #expect(!FileManager.default.fileExists(atPath: fixture.state + "/attachments.json"))
             #expect(try await TestInternet.exec(["nft", "list", "table", "inet", "hearth_htw"]).succeeded == false)
-        } catch {
-            failure = error
         }
-        await internet.stop()
-        try? FileManager.default.removeItem(atPath: state)
-        if let failure { throw failure }
     }
 
     /// The whole server: a workspace keeps working through a server restart, with no restart of
@@ -158,5 +124,38 @@ import Testing
             #expect(try await net.curl(w.id, "http://allowed.example/").code == 0, "after a pause and a resume")
             #expect(try await net.curl(w.id, "http://\(TestInternet.unnamedWeb)/").code == 28)
         }
+    }
+}
+
+/// A test internet and one network state directory kept across restarts of the network service:
+/// `start` starts the service on it, and the last one started is removed at the end, whether the
+/// body threw or not.
+final class RestartFixture: @unchecked Sendable {
+    let state = NSTemporaryDirectory() + "hearth-net-adopt-\(UUID().uuidString.prefix(8))"
+    private var last: WorkspaceNetworks?
+    private var services: [Task<Void, any Error>] = []
+
+    func start(serverRules: [String] = NetworkedServer.serverRules) async throws -> (WorkspaceNetworks, Task<Void, any Error>) {
+        let started = try await NetworkScaleTests.startNetworks(serverRules: serverRules, stateDirectory: state)
+        last = started.0
+        services.append(started.1)
+        return started
+    }
+
+    static func with(_ body: (RestartFixture) async throws -> Void) async throws {
+        let internet = try await TestInternet.start()
+        let fixture = RestartFixture()
+        var failure: (any Error)?
+        do { try await body(fixture) } catch { failure = error }
+        // Every service started has ended before the last one's networks are removed: none of
+        // them is left to run an nft command against the next test's table.
+        for service in fixture.services {
+            service.cancel()
+            _ = await service.result
+        }
+        await fixture.last?.shutdown()
+        await internet.stop()
+        try? FileManager.default.removeItem(atPath: fixture.state)
+        if let failure { throw failure }
     }
 }
