@@ -171,9 +171,9 @@ import Testing
         }
     }
 
-    @Test func denialsAppearInTheNetlogAndSampledInTheAuditLog() async throws {
+    @Test(arguments: ["gvisor", "qemu"]) func denialsAppearInTheNetlogAndSampledInTheAuditLog(runtime: String) async throws {
         try await NetworkedServer.with { net in
-            let a = try await net.server.client.create(API.CreateWorkspaceBody(name: "net-log"))
+            let a = try await net.server.client.create(Self.body("net-log", runtime))
             _ = try await net.sh(a.id, "getent hosts other.example")
             _ = try await net.curl(a.id, "http://\(TestInternet.unnamedWeb)/")
             _ = try await net.curl(a.id, "http://allowed.example/")
