@@ -134,19 +134,12 @@ extension WorkspaceNetworks {
             let base = network.base.adding(UInt32(record.slot) * 4)
             let gateway = base.adding(1), guest = base.adding(2)
             do {
-                // The resolver listens before DNS is let in, and the chains load with the policy.
-                let resolver = try await ResolverChannels.bind(gateway, workspace: record.workspace, guest: guest, sink: sink)
                 tenants[record.workspace] = record.tenant
-                attached[record.workspace] = Attached(slot: record.slot, hostInterface: names.hostInterface, namespace: names.namespace,
-                                                      gateway: gateway, guest: guest, occupancy: record.occupancy, device: record.device,
-                                                      resolver: resolver)
                 // Under the policy it had, its connections stay; under another (the operator's rules
                 // changed across the restart), those the new one does not allow are cut. No name
                 // was resolved by this run yet, so only CIDR grants keep a connection then.
                 let unchanged = record.policy == policyFingerprint(policy(for: record.workspace))
-                try await applyPolicy(record.workspace, cutting: !unchanged,
-                                      before: rules.attach(slot: record.slot, hostInterface: names.hostInterface, gateway: gateway, guest: guest,
-                                                           occupancy: record.occupancy))
+                try await activate(record.workspace, slot: record.slot, occupancy: record.occupancy, device: record.device, cutting: !unchanged)
                 logger.notice("workspace network adopted", metadata: ["workspace.id": "\(record.workspace)", "network.address": "\(guest)"])
             } catch {
                 logger.warning("workspace network could not be adopted", metadata: ["workspace.id": "\(record.workspace)", "error": "\(error)"])

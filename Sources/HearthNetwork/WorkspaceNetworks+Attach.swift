@@ -49,14 +49,9 @@ extension WorkspaceNetworks {
                 try await HostNet.run(["tc", "qdisc", "add", "dev", hostInterface] + tbf)
                 try await HostNet.run(["ip", "netns", "exec", namespace, "tc", "qdisc", "add", "dev", "eth0"] + tbf)
             }
-            let resolver = try await ResolverChannels.bind(gateway, workspace: id, guest: guest, sink: sink)
             if tenants[id] == nil, let lookup = tenantLookup, let tenant = await lookup(id) { tenants[id] = tenant }
-            attached[id] = Attached(slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway, guest: guest,
-                                    occupancy: occupancy, device: device, resolver: resolver)
-            // The chains and the policy in one nft transaction (nothing reaches the map's entry
-            // for the veth before the policy chain is filled); a new mark has no connections to cut.
-            try await applyPolicy(id, cutting: false,
-                                  before: rules.attach(slot: slot, hostInterface: hostInterface, gateway: gateway, guest: guest, occupancy: occupancy))
+            // A new mark has no connections to cut.
+            try await activate(id, slot: slot, occupancy: occupancy, device: device, cutting: false)
         } catch {
             logger.warning("workspace network could not be made", metadata: ["workspace.id": "\(id)", "error": "\(error)"])
             await remove(id: id, slot: slot, hostInterface: hostInterface, namespace: namespace, gateway: gateway, guest: guest, occupancy: occupancy)
@@ -65,6 +60,20 @@ extension WorkspaceNetworks {
         logger.info("workspace network attached", metadata: ["workspace.id": "\(id)", "network.address": "\(guest)",
                                                              "network.interface": "\(hostInterface)", "network.device": "\(device.rawValue)"])
         return attachment(attached[id]!)
+    }
+
+    /// Makes a network whose links exist (made now, or adopted) the workspace's: its resolver
+    /// listens before DNS is let in, and its chains load with its policy in one nft transaction
+    /// (nothing reaches the map's entry for the veth before the policy chain is filled).
+    func activate(_ id: String, slot: Int, occupancy: UInt32, device: WorkspaceNetworkDevice, cutting: Bool) async throws {
+        let base = network.base.adding(UInt32(slot) * 4)
+        let gateway = base.adding(1), guest = base.adding(2)
+        let hostInterface = configuration.prefix + String(slot, radix: 36)
+        let resolver = try await ResolverChannels.bind(gateway, workspace: id, guest: guest, sink: sink)
+        attached[id] = Attached(slot: slot, hostInterface: hostInterface, namespace: configuration.prefix + "-" + id, gateway: gateway,
+                                guest: guest, occupancy: occupancy, device: device, resolver: resolver)
+        try await applyPolicy(id, cutting: cutting,
+                              before: rules.attach(slot: slot, hostInterface: hostInterface, gateway: gateway, guest: guest, occupancy: occupancy))
     }
 
     /// The next connection mark no attached workspace has (adopted ones keep theirs).
